@@ -1,0 +1,422 @@
+"""Data in: any input becomes one validated long frame ``unique_id, ds, y``, then a :class:`Panel`.
+
+Accepted inputs:
+
+- a 1-D array, list or ``pandas.Series``: one series (``ds`` = the Series' index, else 0, 1, ...);
+- a wide ``DataFrame``: one column per series, ``ds`` from the index (or from ``time_col`` if it
+  is a column);
+- a long ``DataFrame`` with an id, a time and a target column (names overridable).
+
+Nothing is dropped or filled silently: NaN, inf, non-numeric values, unparseable, duplicated or
+unsorted timestamps and irregular steps are errors that name the series and the row.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ID, TIME, TARGET = "unique_id", "ds", "y"
+SINGLE_SERIES_ID = "series"
+
+
+def _pd() -> Any:
+    # pandas costs ~0.3 s to import; the core path only needs it when a frame is involved.
+    import pandas
+
+    return pandas
+
+
+def _describe_row(position: int, source: str | None) -> str:
+    # For a CSV, name the line a user sees in an editor (the header is line 1).
+    return f"line {position + 2} of {source}" if source else f"row {position}"
+
+
+def _preview(columns: Any, limit: int = 8) -> str:
+    names = [str(c) for c in columns]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(repr(n) for n in names[:limit]) + more
+
+
+def to_long(
+    data: Any,
+    *,
+    id_col: str | None = ID,
+    time_col: str = TIME,
+    target_col: str = TARGET,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Validate any supported input and return the canonical long frame.
+
+    Parameters
+    ----------
+    data : array-like (time,), pandas.Series, or DataFrame (wide or long)
+    id_col, time_col, target_col : column names in a long frame. A frame that has ``time_col``
+        but not ``target_col`` is read as wide (every other column is a series). ``id_col`` may
+        be missing from a long frame with one series.
+    source : file name used in error messages (rows are then reported as file lines).
+
+    Returns
+    -------
+    DataFrame with columns ``unique_id`` (str), ``ds`` (datetime64 or int64), ``y`` (float64),
+    grouped by series in order of first appearance, time ascending within each series.
+    """
+    pd = _pd()
+    if isinstance(data, pd.DataFrame):
+        if target_col in data.columns:
+            frame = _long_from_long(data, id_col, time_col, target_col, source)
+        else:
+            frame = _long_from_wide(data, time_col, target_col, source)
+    elif isinstance(data, pd.Series):
+        index = data.index
+        ds = index if not isinstance(index, pd.RangeIndex) else np.arange(len(data))
+        name = str(data.name) if data.name is not None else SINGLE_SERIES_ID
+        frame = pd.DataFrame({ID: name, TIME: np.asarray(ds), TARGET: data.to_numpy()})
+    else:
+        values = np.asarray(data)
+        if values.ndim != 1:
+            raise DataError(
+                f"an array input must be 1-D (one series), got shape {values.shape}; "
+                "pass many series as a wide or long DataFrame"
+            )
+        frame = pd.DataFrame({ID: SINGLE_SERIES_ID, TIME: np.arange(len(values)), TARGET: values})
+    return _validate(frame, source)
+
+
+def _long_from_long(
+    data: pd.DataFrame, id_col: str | None, time_col: str, target_col: str, source: str | None
+) -> pd.DataFrame:
+    pd = _pd()
+    if time_col not in data.columns:
+        raise DataError(
+            f"time column {time_col!r} not found; columns are {_preview(data.columns)}. "
+            "Name it with time_col= (--time-col)"
+        )
+    if id_col is not None and id_col in data.columns:
+        ids = data[id_col].astype(str).to_numpy()
+    elif id_col is not None and id_col != ID:
+        raise DataError(
+            f"id column {id_col!r} not found; columns are {_preview(data.columns)}. "
+            "Name it with id_col= (--id-col), or omit it for a single series"
+        )
+    else:
+        ids = np.full(len(data), str(target_col), dtype=object)
+    return pd.DataFrame(
+        {ID: ids, TIME: data[time_col].to_numpy(), TARGET: data[target_col].to_numpy()}
+    )
+
+
+def _long_from_wide(
+    data: pd.DataFrame, time_col: str, target_col: str, source: str | None
+) -> pd.DataFrame:
+    pd = _pd()
+    if time_col in data.columns:
+        wide = data.set_index(time_col)
+    elif source is not None:
+        raise DataError(
+            f"{source} has neither a time column {time_col!r} nor a target column "
+            f"{target_col!r}; columns are {_preview(data.columns)}. "
+            "Name them with --time-col and --target-col"
+        )
+    else:
+        wide = data
+    if wide.shape[1] == 0:
+        raise DataError(f"no series columns found beside the time column {time_col!r}")
+    index = wide.index
+    ds = np.arange(len(wide)) if isinstance(index, pd.RangeIndex) else np.asarray(index)
+    n_rows, n_series = wide.shape
+    return pd.DataFrame(
+        {
+            ID: np.repeat(np.asarray(wide.columns.astype(str), dtype=object), n_rows),
+            TIME: np.tile(ds, n_series),
+            TARGET: wide.to_numpy().T.reshape(-1),
+        }
+    )
+
+
+def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
+    """Times as int64 (step counts) or datetime64; anything else is an error naming the row."""
+    pd = _pd()
+    series = pd.Series(raw)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        pos = int(np.argmax(missing))
+        raise DataError(
+            f"series {ids[pos]!r} has a missing timestamp at {_describe_row(pos, source)}"
+        )
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.to_numpy()
+    if pd.api.types.is_bool_dtype(series):
+        raise DataError("timestamps are booleans; expected dates or integer time steps")
+    if pd.api.types.is_numeric_dtype(series):
+        numbers = series.to_numpy()
+        if np.issubdtype(numbers.dtype, np.floating):
+            fractional = numbers != np.round(numbers)
+            if fractional.any():
+                pos = int(np.argmax(fractional))
+                raise DataError(
+                    f"series {ids[pos]!r} has a non-integer time step {numbers[pos]!r} at "
+                    f"{_describe_row(pos, source)}; use dates or integer steps"
+                )
+        return numbers.astype(np.int64)
+    text = series.astype(str)
+    try:
+        return pd.to_datetime(text).to_numpy()
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        bad = parsed.isna().to_numpy()
+        pos = int(np.argmax(bad)) if bad.any() else 0
+        raise DataError(
+            f"cannot read timestamp {text.iloc[pos]!r} of series {ids[pos]!r} at "
+            f"{_describe_row(pos, source)}: timestamps must be dates in one format "
+            "(e.g. 2024-01-31 or 2024-01-31 13:00) or integer steps"
+        ) from None
+
+
+def _parse_values(raw: Any, ids: np.ndarray, source: str | None) -> np.ndarray:
+    pd = _pd()
+    series = pd.Series(raw)
+    if pd.api.types.is_bool_dtype(series):
+        raise DataError("target values are booleans; expected numbers")
+    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    not_numeric = np.isnan(numbers) & series.notna().to_numpy()
+    if not_numeric.any():
+        pos = int(np.argmax(not_numeric))
+        raise DataError(
+            f"series {ids[pos]!r} has a non-numeric value {series.iloc[pos]!r} at "
+            f"{_describe_row(pos, source)}; the target must be numbers"
+        )
+    for bad, what in ((np.isnan(numbers), "a missing value (NaN)"), (np.isinf(numbers), "inf")):
+        if bad.any():
+            pos = int(np.argmax(bad))
+            raise DataError(
+                f"series {ids[pos]!r} has {what} at {_describe_row(pos, source)}; "
+                "fill or remove it before forecasting (lstmcast drops nothing silently)"
+            )
+    return numbers
+
+
+def _validate(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
+    pd = _pd()
+    if len(frame) == 0:
+        raise DataError(f"{source or 'the data'} has no rows")
+    ids = frame[ID].astype(str).to_numpy(dtype=object)
+    y = _parse_values(frame[TARGET], ids, source)
+    ds = _parse_times(frame[TIME], ids, source)
+    # Group rows by series (stable, so time order within a series is the input's order).
+    codes, _ = pd.factorize(ids)
+    order = np.argsort(codes, kind="stable")
+    ids, y, ds, codes = ids[order], y[order], ds[order], codes[order]
+    same_series = codes[1:] == codes[:-1]
+    steps = ds[1:] - ds[:-1]
+    zero = steps.dtype.type(0) if steps.dtype.kind == "i" else np.timedelta64(0, "ns")
+    for bad, what, fix in (
+        (same_series & (steps == zero), "a duplicated timestamp", "keep one row per time"),
+        (same_series & (steps < zero), "unsorted timestamps", "sort the rows by time"),
+    ):
+        if bad.any():
+            pos = int(np.argmax(bad)) + 1
+            raise DataError(
+                f"series {ids[pos]!r} has {what}: {ds[pos]} follows {ds[pos - 1]} at "
+                f"{_describe_row(int(order[pos]), source)}; {fix}"
+            )
+    return pd.DataFrame({ID: ids, TIME: ds, TARGET: y})
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    *,
+    time_col: str = TIME,
+    target_col: str = TARGET,
+    id_col: str | None = None,
+) -> pd.DataFrame:
+    """Read a CSV file into the validated long frame ``unique_id, ds, y``.
+
+    A file with ``time_col`` and ``target_col`` is long (``id_col``, or a ``unique_id`` column if
+    present, names the series; otherwise it holds one series). A file with ``time_col`` but no
+    ``target_col`` is wide: every other column is a series.
+    """
+    pd = _pd()
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"data file {str(file)!r} not found")
+    try:
+        frame = pd.read_csv(file, dtype_backend="numpy_nullable")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{file.name} is empty; expected a header line and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+        raise DataError(f"{file.name} is not a readable CSV file: {first_line}") from None
+    if len(frame) == 0:
+        raise DataError(f"{file.name} has a header but no data rows")
+    if id_col is None and ID in frame.columns:
+        id_col = ID
+    if len(frame.columns) == 1 and time_col not in frame.columns:
+        raise DataError(
+            f"{file.name} has a single column {str(frame.columns[0])!r}: is the delimiter a "
+            "comma? lstmcast reads comma-separated files with a header line"
+        )
+    return to_long(frame, id_col=id_col, time_col=time_col, target_col=target_col, source=file.name)
+
+
+def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split every series by time: the last ``test_size`` points of each go to the test part.
+
+    ``test_size`` is a number of points (int) or a fraction of each series (0 < float < 1,
+    rounded to the nearest point). Returns ``(train, test)`` long frames.
+    """
+    frame = df if _is_long(df) else to_long(df)
+    panel = Panel.from_frame(frame)
+    lengths = panel.lengths
+    if isinstance(test_size, bool) or not isinstance(test_size, int | float) or test_size <= 0:
+        raise DataError(
+            f"test_size must be a positive int or a fraction in (0, 1), got {test_size!r}"
+        )
+    if isinstance(test_size, float):
+        if test_size >= 1:
+            raise DataError(f"a fractional test_size must be below 1, got {test_size}")
+        n_test = np.rint(lengths * test_size).astype(np.int64)
+    else:
+        n_test = np.full(len(lengths), test_size, dtype=np.int64)
+    too_short = n_test >= lengths
+    if too_short.any():
+        i = int(np.argmax(too_short))
+        raise DataError(
+            f"series {panel.ids[i]!r} has {lengths[i]} points; a test part of {n_test[i]} "
+            "leaves nothing to train on"
+        )
+    position_in_series = np.arange(len(frame)) - np.repeat(panel.starts[:-1], lengths)
+    is_test = position_in_series >= np.repeat(lengths - n_test, lengths)
+    train, test = frame[~is_test], frame[is_test]
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _is_long(df: Any) -> bool:
+    pd = _pd()
+    return (
+        isinstance(df, pd.DataFrame)
+        and list(df.columns[:3]) == [ID, TIME, TARGET]
+        and df[TARGET].dtype == np.float64
+    )
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Many series in flat arrays: series ``i`` is rows ``starts[i]:starts[i + 1]``.
+
+    ``y`` (rows,) float64; ``ds`` (rows,) datetime64[ns] or int64; ``ids`` one str per series.
+    Built from a validated long frame; slices of it are views, never copies.
+    """
+
+    ids: np.ndarray
+    y: np.ndarray
+    ds: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Panel:
+        ids = frame[ID].to_numpy(dtype=object)
+        boundaries = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+        starts = np.concatenate([[0], boundaries, [len(frame)]]).astype(np.int64)
+        return cls(
+            ids=ids[starts[:-1]],
+            y=frame[TARGET].to_numpy(dtype=np.float64),
+            ds=frame[TIME].to_numpy(),
+            starts=starts,
+        )
+
+    @classmethod
+    def from_data(cls, data: Any, **columns: Any) -> Panel:
+        """Validate any supported input (see :func:`to_long`) and build the panel."""
+        frame = data if _is_long(data) and not columns else to_long(data, **columns)
+        return cls.from_frame(frame)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Points per series, (n_series,) int64."""
+        return np.diff(self.starts)
+
+    @property
+    def ends(self) -> np.ndarray:
+        """Row just past each series' last point, (n_series,) int64."""
+        return self.starts[1:]
+
+    def tail(self, length: int) -> Panel:
+        """The last ``length`` points of every series (all of a shorter one)."""
+        begin = np.maximum(self.starts[:-1], self.ends - length)
+        rows = concatenated_ranges(begin, self.ends)
+        new_lengths = self.ends - begin
+        starts = np.concatenate([[0], np.cumsum(new_lengths)]).astype(np.int64)
+        return Panel(ids=self.ids, y=self.y[rows], ds=self.ds[rows], starts=starts)
+
+    def to_frame(self) -> pd.DataFrame:
+        pd = _pd()
+        return pd.DataFrame({ID: np.repeat(self.ids, self.lengths), TIME: self.ds, TARGET: self.y})
+
+    def steps(self) -> list[Any]:
+        """Each series' time step: an int for integer time, a pandas offset for dates."""
+        return [
+            time_step(self.ds[a:b], self.ids[i])
+            for i, (a, b) in enumerate(zip(self.starts[:-1], self.ends, strict=True))
+        ]
+
+
+def time_step(times: np.ndarray, series_id: str) -> Any:
+    """The regular step of one series' times: int for integer time, a pandas offset for dates."""
+    pd = _pd()
+    if len(times) < 2:
+        raise DataError(
+            f"series {series_id!r} has {len(times)} point; its time step cannot be inferred"
+        )
+    diffs = np.diff(times)
+    if times.dtype.kind in "iu":
+        if (diffs == diffs[0]).all():
+            return int(diffs[0])
+        pos = int(np.argmax(diffs != diffs[0])) + 1
+        raise DataError(
+            f"series {series_id!r} has irregular time steps: {times[pos]} follows "
+            f"{times[pos - 1]} but its first step is {diffs[0]}; fill the gaps first"
+        )
+    if (diffs == diffs[0]).all():
+        return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
+    # Calendar frequencies (month, quarter, year ends) have uneven step lengths.
+    freq = pd.infer_freq(pd.DatetimeIndex(times)) if len(times) >= 3 else None
+    if freq is not None:
+        return pd.tseries.frequencies.to_offset(freq)
+    typical = np.median(diffs.astype(np.int64))
+    pos = int(np.argmax(diffs.astype(np.int64) != typical)) + 1
+    raise DataError(
+        f"series {series_id!r} has irregular time steps: {pd.Timestamp(times[pos])} follows "
+        f"{pd.Timestamp(times[pos - 1])}, but its usual step is {pd.Timedelta(int(typical))}; "
+        "fill the gaps or resample to a regular frequency"
+    )
+
+
+def future_times(last: Any, step: Any, h: int) -> np.ndarray:
+    """The ``h`` timestamps after ``last``, (h,), continuing a series' step."""
+    pd = _pd()
+    if isinstance(step, int):
+        return last + step * np.arange(1, h + 1, dtype=np.int64)
+    return pd.date_range(start=pd.Timestamp(last), periods=h + 1, freq=step)[1:].to_numpy()
+
+
+def concatenated_ranges(begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """``np.concatenate([np.arange(b, e) for b, e in zip(begin, end)])`` without a Python loop."""
+    counts = end - begin
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(begin - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.arange(total, dtype=np.int64) + offsets

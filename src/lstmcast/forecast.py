@@ -1,0 +1,541 @@
+"""Forecasters with the scikit-learn contract: :class:`LSTMForecaster` and the naive baselines.
+
+Every forecaster has the same verbs:
+
+- ``fit(df)`` learns from the series in ``df`` and returns ``self``;
+- ``predict(h)`` forecasts ``h`` steps past the end of every series (or of the series in a new
+  ``df``), as a long frame ``unique_id, ds, <Model>`` whose ``ds`` continues each series' step;
+- ``backtest(df, h, n_windows, step_size)`` forecasts from several origins inside ``df`` (rolling
+  origin), each forecast beside the actual values ``y``.
+
+So baselines and the LSTM are scored the same way, on the same rows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from .data import ID, TIME, Panel, future_times
+from .errors import ConfigError, DataError, NotFittedError
+from .lstm import GateTrace
+from .model import LSTMNetwork, NetworkConfig
+from .train import LOSSES, Callback, History, TrainConfig, train
+from .windows import SCALERS, SeriesScaler, Windows, window_starts
+
+if TYPE_CHECKING:
+    import os
+
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A declarative constraint on a hyper-parameter, checked in ``fit``."""
+
+    kind: type | tuple[type, ...]
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: value must be > low, else >= low
+    optional: bool = False  # None allowed
+    choices: tuple[str, ...] | None = None
+
+    def check(self, name: str, value: Any) -> None:
+        if value is None and self.optional:
+            return
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            expected = " or ".join(k.__name__ for k in kinds)
+            raise ConfigError(f"{name} must be {expected}, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"{name} must be one of {', '.join(self.choices)}; got {value!r}")
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            raise ConfigError(
+                f"{name} must be {'>' if self.low_open else '>='} {self.low:g}, got {value!r}"
+            )
+        if self.high is not None and value > self.high:
+            raise ConfigError(f"{name} must be <= {self.high:g}, got {value!r}")
+
+
+def _check_h(h: Any) -> int:
+    Rule(int, 1).check("h", h)
+    return int(h)
+
+
+class Forecaster:
+    """Shared verbs of every forecaster; subclasses say how to fit and how to forecast."""
+
+    alias: ClassVar[str]
+    _rules: ClassVar[dict[str, Rule]] = {}
+
+    # -- scikit-learn style parameters -------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p for p in signature.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments, by name."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Forecaster:
+        """Set constructor arguments; takes effect at the next ``fit``."""
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ConfigError(
+                    f"{type(self).__name__} has no parameter {name!r}; "
+                    f"parameters are {', '.join(self._param_names())}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k].default]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _check_params(self) -> None:
+        for name, rule in self._rules.items():
+            rule.check(name, getattr(self, name))
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "tail_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(df) first "
+                "(or lstmcast.load a saved model)"
+            )
+
+    # -- what subclasses provide --------------------------------------------------------------
+    def _context_length(self) -> int:
+        """Past points a forecast needs."""
+        raise NotImplementedError
+
+    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+        raise NotImplementedError
+
+    def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
+        """Forecasts (k, h); row j from the history of series ``series[j]`` before ``ends[j]``."""
+        raise NotImplementedError
+
+    # -- shared verbs --------------------------------------------------------------------------
+    def fit(
+        self,
+        df: Any,
+        *,
+        id_col: str = ID,
+        time_col: str = TIME,
+        target_col: str = "y",
+        callbacks: Sequence[Callback] = (),
+    ) -> Forecaster:
+        """Learn from every series in ``df`` (array, Series, wide or long frame); return self."""
+        self._check_params()
+        panel = Panel.from_data(df, id_col=id_col, time_col=time_col, target_col=target_col)
+        steps = panel.steps()  # also rejects irregular series before any training
+        self._fit(panel, callbacks)
+        self.tail_ = panel.tail(self._context_length())
+        self.steps_ = steps
+        self.n_series_ = len(panel)
+        return self
+
+    def _panel_for(self, df: Any) -> tuple[Panel, list[Any]]:
+        panel = Panel.from_data(df)
+        return panel, panel.steps()
+
+    def _require_history(self, panel: Panel, needed: int, what: str) -> None:
+        short = panel.lengths < needed
+        if short.any():
+            i = int(np.argmax(short))
+            raise DataError(
+                f"series {panel.ids[i]!r} has {panel.lengths[i]} points; {what} needs at "
+                f"least {needed}"
+            )
+
+    def predict(self, h: int | None = None, df: Any = None) -> pd.DataFrame:
+        """Forecast ``h`` steps past the end of each series.
+
+        Parameters
+        ----------
+        h : steps ahead; default the model's horizon.
+        df : optional new history (same series ids as in training); default the training data.
+
+        Returns
+        -------
+        DataFrame ``unique_id, ds, <alias>`` with ``h`` rows per series.
+        """
+        import pandas as pd
+
+        self._check_fitted()
+        h = _check_h(self._default_h() if h is None else h)
+        if df is None:
+            panel, steps = self.tail_, self.steps_
+        else:
+            panel, steps = self._panel_for(df)
+            self._require_history(panel, self._context_length(), self._context_what())
+        values = self._forecast(panel, np.arange(len(panel)), panel.ends, h)
+        times = [
+            future_times(panel.ds[end - 1], step, h)
+            for end, step in zip(panel.ends, steps, strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                ID: np.repeat(panel.ids, h),
+                TIME: np.concatenate(times),
+                self.alias: values.reshape(-1),
+            }
+        )
+
+    def backtest(
+        self,
+        df: Any,
+        h: int | None = None,
+        n_windows: int = 1,
+        step_size: int | None = None,
+        refit: bool = False,
+    ) -> pd.DataFrame:
+        """Rolling-origin evaluation over the end of each series of ``df``.
+
+        The last ``n_windows`` origins are ``step_size`` (default ``h``) apart; the last one leaves
+        exactly ``h`` points after it. From each origin the model forecasts ``h`` steps using only
+        the values before it: by default the fitted model as it is (no retraining, its scaling
+        from training); with ``refit=True`` a fresh copy is trained on each origin's past.
+
+        Returns
+        -------
+        DataFrame ``unique_id, ds, cutoff, y, <alias>``: ``cutoff`` is the last time seen.
+        """
+        import pandas as pd
+
+        if not refit:
+            self._check_fitted()
+        h = _check_h(self._default_h() if h is None else h)
+        Rule(int, 1).check("n_windows", n_windows)
+        step_size = h if step_size is None else step_size
+        Rule(int, 1).check("step_size", step_size)
+        panel = Panel.from_data(df)
+        span = h + step_size * (n_windows - 1)
+        self._require_history(
+            panel,
+            self._context_length() + span,
+            f"{self._context_what()} + a backtest of {n_windows} window(s) of h={h}, "
+            f"step {step_size}",
+        )
+        n, k = len(panel), n_windows
+        # origins[s, w]: number of points of series s seen before window w.
+        origins = panel.lengths[:, None] - span + step_size * np.arange(k)[None, :]
+        series = np.repeat(np.arange(n), k)
+        ends = (panel.starts[:-1, None] + origins).reshape(-1)
+        if refit:
+            values = np.concatenate(
+                [self._refit_forecast(panel, origins[:, w], h) for w in range(k)], axis=1
+            ).reshape(n * k, h)
+        else:
+            values = self._forecast(panel, series, ends, h)
+        target_rows = ends[:, None] + np.arange(h)[None, :]  # (n * k, h)
+        return pd.DataFrame(
+            {
+                ID: np.repeat(panel.ids, k * h),
+                TIME: panel.ds[target_rows.reshape(-1)],
+                "cutoff": np.repeat(panel.ds[ends - 1], h),
+                "y": panel.y[target_rows.reshape(-1)],
+                self.alias: values.reshape(-1),
+            }
+        )
+
+    def _refit_forecast(self, panel: Panel, seen: np.ndarray, h: int) -> np.ndarray:
+        """Fit a fresh copy on the first ``seen[s]`` points of each series; forecast (n, 1, h)."""
+        clone = type(self)(**self.get_params())
+        past = Panel(
+            ids=panel.ids,
+            y=np.concatenate(
+                [panel.y[a : a + m] for a, m in zip(panel.starts[:-1], seen, strict=True)]
+            ),
+            ds=np.concatenate(
+                [panel.ds[a : a + m] for a, m in zip(panel.starts[:-1], seen, strict=True)]
+            ),
+            starts=np.concatenate([[0], np.cumsum(seen)]).astype(np.int64),
+        )
+        clone.fit(past.to_frame())
+        return clone._forecast(past, np.arange(len(past)), past.ends, h)[:, None, :]
+
+    def _default_h(self) -> int:
+        return 1
+
+    def _context_what(self) -> str:
+        return f"a context of {self._context_length()}"
+
+
+class Naive(Forecaster):
+    """Repeat each series' last value."""
+
+    alias = "Naive"
+
+    def __init__(self) -> None:
+        pass
+
+    def _context_length(self) -> int:
+        return 1
+
+    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+        self._require_history(panel, 1, "the naive forecast")
+
+    def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
+        return np.repeat(panel.y[ends - 1][:, None], h, axis=1)
+
+
+class SeasonalNaive(Forecaster):
+    """Repeat each series' last season: the forecast for t is the value at t - season_length."""
+
+    alias = "SeasonalNaive"
+    _rules: ClassVar[dict[str, Rule]] = {"season_length": Rule(int, 1)}
+
+    def __init__(self, season_length: int = 1) -> None:
+        self.season_length = season_length
+
+    def _context_length(self) -> int:
+        return self.season_length
+
+    def _context_what(self) -> str:
+        return f"season_length {self.season_length}"
+
+    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+        self._require_history(panel, self.season_length, self._context_what())
+
+    def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
+        m = self.season_length
+        return panel.y[ends[:, None] - m + (np.arange(h) % m)[None, :]]
+
+
+def _pick_device(device: str | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"device must be like 'cpu' or 'cuda', got {device!r}") from None
+
+
+class LSTMForecaster(Forecaster):
+    """One global LSTM over all series: the last ``window`` values -> the next ``horizon``.
+
+    Parameters
+    ----------
+    window : int
+        Input length in time steps (lookback).
+    horizon : int
+        Steps the network emits at once (direct multi-output). ``predict(h)`` with ``h`` beyond
+        it is recursive: each block of ``horizon`` forecasts is fed back as input for the next.
+    hidden_size, num_layers, dropout :
+        The LSTM's size, as in ``torch.nn.LSTM``; dropout acts between layers and before the head.
+    epochs, batch_size, lr :
+        Adam's training budget, batch and learning rate.
+    val_size : int, float or None
+        Validation tail of each training series (points, or a fraction of each series) whose
+        windows are held out of training; the epoch with the lowest validation loss is kept.
+    patience : int or None
+        Stop after this many epochs without validation improvement (needs ``val_size``).
+    scaler : "standard" or "none"
+        Per-series scaling, fitted on the training part only (never the validation tail).
+    loss : "mse" or "mae"
+        Training loss on scaled values.
+    grad_clip : float or None
+        Maximum global gradient norm.
+    random_state : int or None
+        Seed of weights, shuffling and dropout: the same seed gives the same model.
+    device : str or None
+        ``"cpu"``, ``"cuda"``, ...; default CUDA when present.
+
+    Attributes
+    ----------
+    network_ : LSTMNetwork, the trained network (in eval mode).
+    history_ : History, per-epoch training and validation losses.
+    scaler_ : SeriesScaler, per-series statistics from the training part.
+    seed_ : int, the seed actually used.
+    """
+
+    alias = "LSTM"
+    _rules: ClassVar[dict[str, Rule]] = {
+        "window": Rule(int, 1),
+        "horizon": Rule(int, 1),
+        "hidden_size": Rule(int, 1),
+        "num_layers": Rule(int, 1),
+        "dropout": Rule((int, float), 0, 1, low_open=False),
+        "epochs": Rule(int, 1),
+        "batch_size": Rule(int, 1),
+        "lr": Rule((int, float), 0, low_open=True),
+        "val_size": Rule((int, float), 0, low_open=True, optional=True),
+        "patience": Rule(int, 1, optional=True),
+        "scaler": Rule(str, choices=SCALERS),
+        "loss": Rule(str, choices=tuple(LOSSES)),
+        "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
+        "random_state": Rule(int, 0, optional=True),
+        "device": Rule(str, optional=True),
+    }
+
+    def __init__(
+        self,
+        window: int = 20,
+        horizon: int = 1,
+        hidden_size: int = 50,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        epochs: int = 10,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        val_size: int | float | None = None,
+        patience: int | None = None,
+        scaler: str = "standard",
+        loss: str = "mse",
+        grad_clip: float | None = None,
+        random_state: int | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.window = window
+        self.horizon = horizon
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.val_size = val_size
+        self.patience = patience
+        self.scaler = scaler
+        self.loss = loss
+        self.grad_clip = grad_clip
+        self.random_state = random_state
+        self.device = device
+
+    def _context_length(self) -> int:
+        return self.window
+
+    def _default_h(self) -> int:
+        return self.horizon
+
+    def _context_what(self) -> str:
+        return f"window {self.window}"
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if isinstance(self.val_size, float) and self.val_size >= 1:
+            raise ConfigError(f"a fractional val_size must be below 1, got {self.val_size}")
+        if self.patience is not None and self.val_size is None:
+            raise ConfigError("patience needs validation data: set val_size too")
+
+    def _validation_points(self, lengths: np.ndarray) -> np.ndarray:
+        if self.val_size is None:
+            return np.zeros_like(lengths)
+        if isinstance(self.val_size, float):
+            return np.rint(lengths * self.val_size).astype(np.int64)
+        return np.full_like(lengths, self.val_size)
+
+    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+        W, H = self.window, self.horizon
+        n_val = self._validation_points(panel.lengths)
+        if self.val_size is not None:
+            n_val = np.maximum(n_val, H)  # a validation window needs a whole horizon of targets
+        n_train = panel.lengths - n_val
+        short = n_train < W + H
+        if short.any():
+            i = int(np.argmax(short))
+            val_note = f" + validation {n_val[i]}" if self.val_size is not None else ""
+            raise DataError(
+                f"series {panel.ids[i]!r} has {panel.lengths[i]} points; window {W} + horizon "
+                f"{H}{val_note} needs at least {W + H + n_val[i]}"
+            )
+        self.seed_ = self.random_state if self.random_state is not None else secrets.randbits(62)
+        device = _pick_device(self.device)
+        self.scaler_ = SeriesScaler.fit(panel, n_train, self.scaler)
+        scaled = torch.tensor(
+            self.scaler_.transform(panel, np.arange(len(panel))), dtype=torch.float32
+        )
+
+        def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
+            starts = window_starts(panel, first_target, target_end, W, H)
+            return Windows(scaled, torch.from_numpy(starts), W, H).to(device)
+
+        train_windows = windows(np.full(len(panel), W), n_train)
+        val_windows = windows(n_train, panel.lengths) if self.val_size is not None else None
+        config = NetworkConfig(
+            input_size=1,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            dropout=float(self.dropout),
+            horizon=H,
+        )
+        train_config = TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=float(self.lr),
+            loss=self.loss,
+            patience=self.patience,
+            grad_clip=self.grad_clip,
+        )
+        # A private RNG stream: fitting neither depends on nor disturbs the caller's torch seed.
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(self.seed_)
+            self.network_ = LSTMNetwork(config).to(device)
+            generator = torch.Generator().manual_seed(self.seed_)
+            self.history_: History = train(
+                self.network_,
+                train_windows,
+                val_windows,
+                train_config,
+                generator=generator,
+                callbacks=callbacks,
+            )
+
+    def _contexts(
+        self, panel: Panel, series: np.ndarray, ends: np.ndarray
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Scaled input windows (k, window, 1) ending before rows ``ends``, and scaler rows (k,)."""
+        rows = self.scaler_.rows_of(panel.ids)
+        scaled = self.scaler_.transform(panel, rows)
+        context = scaled[ends[:, None] - self.window + np.arange(self.window)[None, :]]
+        device = next(self.network_.parameters()).device
+        return torch.tensor(context[..., None], dtype=torch.float32, device=device), rows[series]
+
+    @torch.no_grad()
+    def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
+        x, rows = self._contexts(panel, series, ends)
+        self.network_.eval()
+        outputs = []
+        for chunk in x.split(16384):  # bounds memory for very many series
+            steps: list[torch.Tensor] = []
+            done = 0
+            while done < h:
+                block = self.network_(chunk)  # (B, horizon)
+                steps.append(block)
+                done += block.shape[1]
+                # Recursive beyond the horizon: forecasts become the newest inputs.
+                chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -self.window :]
+            outputs.append(torch.cat(steps, dim=1)[:, :h])
+        scaled = torch.cat(outputs).double().cpu().numpy()
+        return self.scaler_.inverse(scaled, rows)
+
+    def explain(self, df: Any = None) -> GateTrace:
+        """Gate activations and states on each series' last window (training data by default).
+
+        Returns a :class:`GateTrace` shaped (num_layers, n_series, window, hidden_size), series in
+        the order of ``df`` (or of training).
+        """
+        self._check_fitted()
+        panel = self.tail_ if df is None else self._panel_for(df)[0]
+        self._require_history(panel, self.window, self._context_what())
+        x, _ = self._contexts(panel, np.arange(len(panel)), panel.ends)
+        with torch.no_grad():
+            _, gates = self.network_.trace(x)
+        return gates.detach()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted model to directory ``path`` (config.json + weights.safetensors)."""
+        from .io import save_model
+
+        self._check_fitted()
+        save_model(self, path)

@@ -1,0 +1,193 @@
+"""Saving and loading models: a directory with ``config.json`` and ``weights.safetensors``.
+
+Nothing here ever unpickles: the config is JSON, every array (weights, scaler statistics, the
+last window of each series) is a safetensors tensor, so loading a model cannot run code. A save
+is atomic: the directory is written beside its destination and renamed into place, so a crash
+leaves either the old model or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .data import Panel
+from .errors import ModelFileError
+
+if TYPE_CHECKING:
+    from .forecast import LSTMForecaster
+
+FORMAT = "lstmcast-model"
+FORMAT_VERSION = 1
+CONFIG, WEIGHTS = "config.json", "weights.safetensors"
+
+
+def _step_to_json(step: Any) -> dict[str, Any]:
+    return {"int": step} if isinstance(step, int) else {"freq": step.freqstr}
+
+
+def _step_from_json(step: dict[str, Any]) -> Any:
+    if "int" in step:
+        return int(step["int"])
+    import pandas as pd
+
+    return pd.tseries.frequencies.to_offset(step["freq"])
+
+
+def save_model(model: LSTMForecaster, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` to directory ``path`` atomically (replacing an lstmcast model there)."""
+    from safetensors.torch import save_file
+
+    target = Path(path)
+    is_foreign = target.exists() and not (target / CONFIG).is_file()
+    if is_foreign and (not target.is_dir() or any(target.iterdir())):
+        raise ModelFileError(
+                f"{str(target)!r} exists and is not an lstmcast model; choose another path "
+                "(lstmcast only replaces its own model directories)"
+            )
+    tail = model.tail_
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "lstmcast_version": __version__,
+        "class": type(model).__name__,
+        "params": model.get_params(),
+        "network": model.network_.config.to_dict(),
+        "seed": model.seed_,
+        "history": model.history_.to_dict(),
+        "series": {
+            "ids": [str(i) for i in tail.ids],
+            "time_dtype": str(tail.ds.dtype),
+            "steps": [_step_to_json(step) for step in model.steps_],
+        },
+    }
+    tensors = {
+        f"network.{k}": v.detach().cpu().contiguous()
+        for k, v in model.network_.state_dict().items()
+    }
+    tensors |= {
+        "scaler.shift": torch.from_numpy(model.scaler_.shift.astype(np.float64)),
+        "scaler.scale": torch.from_numpy(model.scaler_.scale.astype(np.float64)),
+        "tail.y": torch.from_numpy(tail.y.astype(np.float64)),
+        "tail.ds": torch.from_numpy(tail.ds.view(np.int64).copy()),
+        "tail.starts": torch.from_numpy(tail.starts.astype(np.int64)),
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        save_file(tensors, str(staging / WEIGHTS), metadata={"format": FORMAT})
+        (staging / CONFIG).write_text(json.dumps(config, indent=2, default=_json_default) + "\n")
+        _replace_dir(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    """Move ``staging`` onto ``target``; an old model there is removed only after the move."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and check a model directory: its config and its tensors. Never runs code."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    directory = Path(path)
+    if not directory.is_dir():
+        raise ModelFileError(f"model directory {str(directory)!r} not found")
+    config_file, weights_file = directory / CONFIG, directory / WEIGHTS
+    if not config_file.is_file():
+        raise ModelFileError(f"{str(directory)!r} is not an lstmcast model: it has no {CONFIG}")
+    try:
+        config = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFileError(
+            f"{config_file} is not valid JSON ({error}); the model is corrupt"
+        ) from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{config_file} is not an lstmcast model config")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{str(directory)!r} was saved by lstmcast {config.get('lstmcast_version', '?')} in "
+            f"model format {version}; this lstmcast {__version__} reads format {FORMAT_VERSION} "
+            "at most: upgrade lstmcast to load it"
+        )
+    if not weights_file.is_file():
+        raise ModelFileError(f"{str(directory)!r} is incomplete: {WEIGHTS} is missing")
+    try:
+        tensors = load_file(str(weights_file))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise ModelFileError(
+            f"{weights_file} is not a readable safetensors file ({error}); the model is "
+            "corrupt or truncated: save it again"
+        ) from None
+    return config, tensors
+
+
+def load(path: str | os.PathLike[str]) -> LSTMForecaster:
+    """Load a model saved with ``LSTMForecaster.save``; it forecasts exactly as when saved."""
+    from .forecast import LSTMForecaster, _pick_device
+    from .model import LSTMNetwork, NetworkConfig
+    from .train import History
+    from .windows import SeriesScaler
+
+    config, tensors = read_model(path)
+    try:
+        if config["class"] != "LSTMForecaster":
+            raise ModelFileError(f"{path}: unknown model class {config['class']!r}")
+        model = LSTMForecaster(**config["params"])
+        network = LSTMNetwork(NetworkConfig(**config["network"]))
+        weights = {
+            k.removeprefix("network."): v for k, v in tensors.items() if k.startswith("network.")
+        }
+        network.load_state_dict(weights, strict=True)
+        series = config["series"]
+        ids = np.array(series["ids"], dtype=object)
+        tail = Panel(
+            ids=ids,
+            y=tensors["tail.y"].numpy(),
+            ds=tensors["tail.ds"].numpy().view(np.dtype(series["time_dtype"])),
+            starts=tensors["tail.starts"].numpy(),
+        )
+        scaler = SeriesScaler(ids, tensors["scaler.shift"].numpy(), tensors["scaler.scale"].numpy())
+        if not (len(tail) == len(scaler.shift) == len(series["steps"])):
+            raise ValueError("series arrays of different lengths")
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ModelFileError(
+            f"{path} does not hold a consistent lstmcast model ({str(error).splitlines()[0]}); "
+            "save it again"
+        ) from None
+    model.network_ = network.to(_pick_device(model.device))
+    model.network_.eval()
+    model.scaler_ = scaler
+    model.tail_ = tail
+    model.steps_ = [_step_from_json(step) for step in series["steps"]]
+    model.n_series_ = len(tail)
+    model.seed_ = config["seed"]
+    model.history_ = History(**config["history"])
+    return model

@@ -1,0 +1,148 @@
+"""The training loop: Adam, mini-batches, validation, early stopping, best weights kept.
+
+Readable top to bottom. Progress display and logging plug in as :class:`Callback` objects, which
+this module calls but never imports.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .errors import TrainingError
+from .windows import Windows
+
+LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    loss: str = "mse"  # "mse" or "mae", on scaled values
+    patience: int | None = None  # epochs without validation improvement before stopping
+    grad_clip: float | None = None  # max global gradient norm; None leaves gradients as they are
+
+
+@dataclass
+class History:
+    """What happened in training, one entry per epoch (losses in scaled units)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    best_epoch: int | None = None  # 1-based epoch whose weights were kept
+    stopped_early: bool = False
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class Callback:
+    """Hooks the loop calls; override what you need (progress bars, logging, checkpoints)."""
+
+    def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None: ...
+    def on_batch_end(self, epoch: int, batch: int, loss: float) -> None: ...
+    def on_epoch_end(self, epoch: int, history: History) -> None: ...
+    def on_train_end(self, history: History) -> None: ...
+
+
+def evaluate_loss(
+    network: nn.Module, windows: Windows, loss_name: str, batch_size: int = 4096
+) -> float:
+    """Mean loss over all ``windows`` in evaluation mode, without gradients."""
+    loss_fn = LOSSES[loss_name]
+    was_training = network.training
+    network.eval()
+    total = 0.0
+    with torch.no_grad():
+        for first in range(0, len(windows), batch_size):
+            index = torch.arange(first, min(first + batch_size, len(windows)))
+            x, y = windows.batch(index)
+            total += loss_fn(network(x), y, reduction="sum").item()
+    network.train(was_training)
+    return total / (len(windows) * windows.horizon)
+
+
+def train(
+    network: nn.Module,
+    train_windows: Windows,
+    val_windows: Windows | None,
+    config: TrainConfig,
+    *,
+    generator: torch.Generator,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Train ``network`` in place and return its :class:`History`.
+
+    With validation windows, the weights of the epoch with the lowest validation loss are
+    restored at the end (and training stops after ``patience`` epochs without improvement).
+    Ctrl-C stops training cleanly with the best weights so far. A NaN or infinite loss raises
+    :class:`TrainingError` after restoring the last good weights.
+    """
+    loss_fn = LOSSES[config.loss]
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    n = len(train_windows)
+    batches = math.ceil(n / config.batch_size)
+    history = History()
+    best_state = copy.deepcopy(network.state_dict())
+    best_loss = math.inf
+    started = time.perf_counter()
+    for callback in callbacks:
+        callback.on_train_begin(config.epochs, batches)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            network.train()
+            order = torch.randperm(n, generator=generator).to(train_windows.starts.device)
+            epoch_loss = 0.0
+            for b in range(batches):
+                x, y = train_windows.batch(
+                    order[b * config.batch_size : (b + 1) * config.batch_size]
+                )
+                loss = loss_fn(network(x), y)
+                if not torch.isfinite(loss):
+                    network.load_state_dict(best_state)
+                    raise TrainingError(
+                        f"the training loss became {loss.item()} at epoch {epoch}, batch {b + 1}; "
+                        f"try a lower learning rate than {config.lr:g} or set grad_clip "
+                        "(the last good weights were kept)"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip is not None:
+                    nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+                optimizer.step()
+                epoch_loss += loss.item() * len(x)
+                for callback in callbacks:
+                    callback.on_batch_end(epoch, b + 1, loss.item())
+            history.train_loss.append(epoch_loss / n)
+            if val_windows is not None and len(val_windows) > 0:
+                history.val_loss.append(evaluate_loss(network, val_windows, config.loss))
+                score = history.val_loss[-1]
+            else:
+                score = -epoch  # no validation: the latest weights are the best we know
+            if score < best_loss:
+                best_loss, history.best_epoch = score, epoch
+                best_state = copy.deepcopy(network.state_dict())
+            history.seconds = time.perf_counter() - started
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, history)
+            if config.patience is not None and epoch - (history.best_epoch or 0) >= config.patience:
+                history.stopped_early = True
+                break
+    except KeyboardInterrupt:
+        history.interrupted = True
+    network.load_state_dict(best_state)
+    network.eval()
+    history.seconds = time.perf_counter() - started
+    for callback in callbacks:
+        callback.on_train_end(history)
+    return history

@@ -1,0 +1,117 @@
+"""Per-series scaling and sliding windows over a :class:`~lstmcast.data.Panel`.
+
+Windows are never materialised as a (windows, window + horizon) copy of the data: a
+:class:`Windows` holds the scaled values once, flat, plus the row where each window starts, and
+gathers one batch at a time. Memory stays O(rows), whatever the window length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .data import Panel, concatenated_ranges
+from .errors import ConfigError, DataError
+
+SCALERS = ("standard", "none")
+
+
+@dataclass(frozen=True)
+class SeriesScaler:
+    """Per-series affine scaling ``(y - shift) / scale``; ``ids``, ``shift``, ``scale`` (n,)."""
+
+    ids: np.ndarray
+    shift: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, panel: Panel, n_fit: np.ndarray, kind: str = "standard") -> SeriesScaler:
+        """Fit on the first ``n_fit[i]`` points of each series (its training part only).
+
+        ``standard`` uses the mean and the population standard deviation; a constant series
+        gets scale 1 rather than a division by zero. ``none`` leaves values as they are.
+        """
+        if kind not in SCALERS:
+            raise ConfigError(f"scaler must be one of {SCALERS}, got {kind!r}")
+        n = len(panel)
+        if kind == "none":
+            return cls(panel.ids.copy(), np.zeros(n), np.ones(n))
+        rows = concatenated_ranges(panel.starts[:-1], panel.starts[:-1] + n_fit)
+        series_of_row = np.repeat(np.arange(n), n_fit)
+        values = panel.y[rows]
+        mean = np.bincount(series_of_row, values, minlength=n) / n_fit
+        var = np.bincount(series_of_row, (values - mean[series_of_row]) ** 2, minlength=n) / n_fit
+        std = np.sqrt(var)
+        # A (nearly) constant series has nothing to scale; 1 keeps its values finite.
+        scale = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+        return cls(panel.ids.copy(), mean, scale)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Index of each id in this scaler, (len(ids),); unknown ids are an error."""
+        lookup = {series_id: i for i, series_id in enumerate(self.ids)}
+        missing = [series_id for series_id in ids if series_id not in lookup]
+        if missing:
+            raise DataError(
+                f"series {missing[0]!r} was not in the training data"
+                + (f" (nor {len(missing) - 1} others)" if len(missing) > 1 else "")
+                + "; the model's per-series scaling comes from training, so fit it on data "
+                "that includes these series"
+            )
+        return np.fromiter((lookup[series_id] for series_id in ids), np.int64, len(ids))
+
+    def transform(self, panel: Panel, rows: np.ndarray | None = None) -> np.ndarray:
+        """Scaled values of the whole panel, (panel rows,); ``rows`` maps panel series to ours."""
+        rows = self.rows_of(panel.ids) if rows is None else rows
+        shift = np.repeat(self.shift[rows], panel.lengths)
+        scale = np.repeat(self.scale[rows], panel.lengths)
+        return (panel.y - shift) / scale
+
+    def inverse(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Undo the scaling of ``values`` (k, ...) whose series are ``rows`` (k,)."""
+        extra = (1,) * (values.ndim - 1)
+        return values * self.scale[rows].reshape(-1, *extra) + self.shift[rows].reshape(-1, *extra)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Training or validation windows: ``x`` (batch, window, 1) -> ``y`` (batch, horizon).
+
+    ``values`` (rows,) are the scaled series, flat; ``starts`` (n_windows,) the row where each
+    window's input begins. Window j reads rows ``starts[j] : starts[j] + window + horizon``.
+    """
+
+    values: torch.Tensor
+    starts: torch.Tensor
+    window: int
+    horizon: int
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gather windows ``index`` (batch,): x (batch, window, 1), y (batch, horizon)."""
+        offsets = torch.arange(self.window + self.horizon, device=self.values.device)
+        rows = self.values[self.starts[index, None] + offsets]  # (B, W + H)
+        return rows[:, : self.window, None], rows[:, self.window :]
+
+    def to(self, device: torch.device) -> Windows:
+        return Windows(self.values.to(device), self.starts.to(device), self.window, self.horizon)
+
+
+def window_starts(
+    panel: Panel, first_target: np.ndarray, last_target_end: np.ndarray, window: int, horizon: int
+) -> np.ndarray:
+    """Rows where windows begin whose targets lie in ``[first_target, last_target_end)``.
+
+    Both bounds are per series positions (n,), counted from each series' start.
+    """
+    begin = panel.starts[:-1] + np.maximum(first_target - window, 0)
+    end = panel.starts[:-1] + last_target_end - window - horizon + 1
+    return concatenated_ranges(begin, np.maximum(end, begin))
+
+
+def sliding_windows(values: np.ndarray, length: int) -> np.ndarray:
+    """All windows of ``length`` consecutive values, (len(values) - length + 1, length): a view."""
+    return np.lib.stride_tricks.sliding_window_view(values, length)
