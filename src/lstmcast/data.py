@@ -14,6 +14,7 @@ unsorted timestamps and irregular steps are errors that name the series and the 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,7 +165,7 @@ def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
             if fractional.any():
                 pos = int(np.argmax(fractional))
                 raise DataError(
-                    f"series {ids[pos]!r} has a non-integer time step {numbers[pos]!r} at "
+                    f"series {ids[pos]!r} has a non-integer time step {numbers[pos]} at "
                     f"{_describe_row(pos, source)}; use dates or integer steps"
                 )
         return numbers.astype(np.int64)
@@ -392,7 +393,11 @@ def time_step(times: np.ndarray, series_id: str) -> Any:
     if (diffs == diffs[0]).all():
         return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
     # Calendar frequencies (month, quarter, year ends) have uneven step lengths.
-    freq = pd.infer_freq(pd.DatetimeIndex(times)) if len(times) >= 3 else None
+    freq = None
+    if len(times) >= 3:
+        with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset
+            warnings.simplefilter("ignore")
+            freq = pd.infer_freq(pd.DatetimeIndex(times))
     if freq is not None:
         return pd.tseries.frequencies.to_offset(freq)
     typical = np.median(diffs.astype(np.int64))

@@ -1,0 +1,705 @@
+"""Matplotlib plots: forecasts against history, training curves and LSTM gate activity.
+
+Every function builds its own :class:`matplotlib.figure.Figure` instead of going through
+``matplotlib.pyplot``: no global figure registry, no GUI backend, nothing to close, safe on
+headless machines and in threads. A saved figure is rendered by the Agg canvas.
+
+Each function returns the figure and, when ``path`` is given, also writes it as a PNG, atomically
+(a reader never sees a half-written image). ``plot_forecast`` and ``plot_history`` accept an
+``ax`` to draw into, so several plots can share one figure; they then return the axes' figure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, MaxNLocator
+
+from ._files import atomic_path
+from .errors import DataError
+
+if TYPE_CHECKING:
+    import os
+
+    import torch
+    from matplotlib.axes import Axes
+
+__all__ = ["GateTraceLike", "plot_forecast", "plot_gates", "plot_history"]
+
+_DPI = 120
+_DEFAULT_MAX_SERIES = 4
+_LONG_MEMORY_FORGET = 0.9
+_MAX_INPUT_FEATURES = 10
+# A model name may itself contain dashes ("Seasonal-Naive"), so anchor on the suffix only.
+_INTERVAL_RE = re.compile(r"^(?P<model>.+)-(?P<side>lo|hi)-(?P<level>\d+(?:\.\d+)?)$")
+_RESERVED = frozenset({"unique_id", "ds", "cutoff", "y"})
+# (trace attribute, panel title, colour scaling): the forget gate first, as it is the one that
+# decides how long the cell remembers.
+_GATE_PANELS = (
+    ("forget", "forget gate f (0..1)", "gate"),
+    ("input", "input gate i (0..1)", "gate"),
+    ("candidate", "candidate g (-1..1)", "tanh"),
+    ("output", "output gate o (0..1)", "gate"),
+    ("cell", "cell state c (symmetric)", "cell"),
+    ("hidden", "hidden state h (-1..1)", "tanh"),
+)
+
+
+class GateTraceLike(Protocol):
+    """What :func:`plot_gates` reads, e.g. :class:`lstmcast.lstm.GateTrace`.
+
+    Each attribute is a tensor or array shaped (num_layers, batch, time, hidden); ``hidden`` may
+    be missing or ``None``. A mapping with these keys works too.
+    """
+
+    input: torch.Tensor | np.ndarray
+    forget: torch.Tensor | np.ndarray
+    candidate: torch.Tensor | np.ndarray
+    output: torch.Tensor | np.ndarray
+    cell: torch.Tensor | np.ndarray
+    hidden: torch.Tensor | np.ndarray | None
+
+
+# --------------------------------------------------------------------------------------------
+# shared helpers
+
+
+def _save(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
+    if path is not None:
+        # The temporary file ends in ".tmp", so the format cannot be guessed from the name.
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=_DPI)
+    return fig
+
+
+def _root_figure(ax: Axes) -> Figure:
+    # ax.figure is a SubFigure when the caller composes with subfigures; only the root figure
+    # can be saved. ``.figure`` of a Figure is itself, of a SubFigure the root.
+    return ax.figure.figure  # type: ignore[return-value]
+
+
+def _field(obj: object, name: str) -> Any:
+    """``obj[name]`` for a mapping, else ``obj.name``, else ``obj[name]``; ``None`` if absent."""
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    if hasattr(obj, name):
+        return getattr(obj, name)
+    try:
+        return obj[name]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    """A float numpy array from a tensor (any device, with or without grad) or array-like."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu()
+        try:
+            values = values.numpy()
+        except TypeError:
+            # numpy has no bfloat16: widen first.
+            values = values.float().numpy()
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"expected numbers, got {type(values).__name__}: {exc}") from exc
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------------------------
+# plot_forecast
+
+
+def _check_frame(frame: object, name: str, required: Sequence[str]) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"{name} must be a pandas DataFrame with columns {list(required)}, "
+            f"got {type(frame).__name__}"
+        )
+    missing = [col for col in required if col not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name} is missing column(s) {missing}; it has {list(frame.columns)[:12]}. "
+            f"Rename its columns to {list(required)}."
+        )
+    return frame
+
+
+def _check_numeric(frame: pd.DataFrame, column: str, name: str) -> None:
+    col = frame[column]
+    if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        raise DataError(
+            f"{name}[{column!r}] must hold numbers, got dtype {col.dtype}; "
+            f"convert it with pd.to_numeric."
+        )
+
+
+def _ds_kind(frame: pd.DataFrame, name: str) -> str | None:
+    """``"datetime"`` or ``"number"``; ``None`` for an empty frame (its dtype says nothing)."""
+    if frame.empty:
+        return None
+    ds = frame["ds"]
+    if pd.api.types.is_datetime64_any_dtype(ds):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(ds) and not pd.api.types.is_bool_dtype(ds):
+        return "number"
+    raise DataError(
+        f"{name}['ds'] must be datetime64 or integer, got dtype {ds.dtype}; "
+        f"convert it with pd.to_datetime or astype(int)."
+    )
+
+
+def _x(ds: pd.Series) -> np.ndarray:
+    # Plot wall-clock time: drop the time zone instead of converting to UTC, so the axis reads
+    # like the data. numpy datetime64 goes through matplotlib's own date converter.
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        ds = ds.dt.tz_localize(None)
+    return ds.to_numpy()
+
+
+def _y(values: pd.Series) -> np.ndarray:
+    # Nullable dtypes hold pd.NA, which matplotlib cannot draw: map it to NaN (a gap).
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _resolve_models(forecast: pd.DataFrame, models: str | Sequence[str] | None) -> list[str]:
+    intervals = {c for c in forecast.columns if isinstance(c, str) and _INTERVAL_RE.match(c)}
+    candidates = [c for c in forecast.columns if c not in _RESERVED and c not in intervals]
+    if models is None:
+        # Predictions are floats; integer extras (a horizon counter, ...) are not models.
+        chosen = [c for c in candidates if pd.api.types.is_float_dtype(forecast[c])]
+        if not chosen:
+            raise DataError(
+                "forecast has no model column: expected a float column per model (e.g. 'LSTM') "
+                f"besides unique_id, ds, cutoff and y; it has {list(forecast.columns)[:12]}."
+            )
+        return chosen
+    chosen = [models] if isinstance(models, str) else list(models)
+    if not chosen:
+        raise DataError("models is empty: pass at least one model column, or None for all.")
+    unknown = [m for m in chosen if m not in candidates]
+    if unknown:
+        raise DataError(
+            f"model column(s) {unknown} not in forecast; its model columns are {candidates[:12]}."
+        )
+    for model in chosen:
+        _check_numeric(forecast, model, "forecast")
+    return list(dict.fromkeys(chosen))
+
+
+def _interval_levels(forecast: pd.DataFrame, model: str) -> list[tuple[str, str, str]]:
+    """``(lo column, hi column, level)`` of ``model``, widest level first."""
+    sides: dict[str, dict[str, str]] = {"lo": {}, "hi": {}}
+    for col in forecast.columns:
+        match = _INTERVAL_RE.match(col) if isinstance(col, str) else None
+        if match and match["model"] == model:
+            sides[match["side"]][match["level"]] = col
+    for have, lack in (("lo", "hi"), ("hi", "lo")):
+        unpaired = sorted(sides[have].keys() - sides[lack].keys(), key=float)
+        if unpaired:
+            level = unpaired[0]
+            raise DataError(
+                f"forecast has {sides[have][level]!r} but no '{model}-{lack}-{level}': "
+                "an interval needs both bounds."
+            )
+    levels = sorted(sides["lo"], key=float, reverse=True)
+    for level in levels:
+        _check_numeric(forecast, sides["lo"][level], "forecast")
+        _check_numeric(forecast, sides["hi"][level], "forecast")
+    return [(sides["lo"][lv], sides["hi"][lv], lv) for lv in levels]
+
+
+def _resolve_ids(forecast: pd.DataFrame, ids: object) -> list[Any]:
+    available = forecast["unique_id"].drop_duplicates().tolist()
+    if ids is None:
+        return available[:_DEFAULT_MAX_SERIES]
+    chosen = [ids] if isinstance(ids, str) or np.isscalar(ids) else list(ids)  # type: ignore[call-overload]
+    if not chosen:
+        raise DataError("ids is empty: pass at least one unique_id, or None for the first 4.")
+    known = set(available)
+    unknown = [uid for uid in chosen if uid not in known]
+    if unknown:
+        raise DataError(
+            f"unique_id {unknown[0]!r} is not in forecast"
+            + (f" (nor {unknown[1:4]})" if len(unknown) > 1 else "")
+            + f"; it has {len(available)} series, e.g. {available[:5]}."
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def _one_row_per_ds(frame: pd.DataFrame) -> pd.DataFrame:
+    if "cutoff" in frame.columns:
+        # Backtests forecast each date from several origins; keep the latest origin's value, the
+        # shortest horizon, so the result is one line (one-step-ahead when every step is an origin).
+        frame = frame.sort_values(["ds", "cutoff"], kind="stable")
+        return frame.drop_duplicates("ds", keep="last")
+    return frame.sort_values("ds", kind="stable")
+
+
+def _format_x(ax: Axes, kind: str | None) -> None:
+    if kind == "datetime":
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    elif kind == "number":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _draw_series(
+    ax: Axes,
+    uid: object,
+    history: pd.DataFrame | None,
+    forecast: pd.DataFrame,
+    actual: pd.DataFrame | None,
+    models: list[str],
+    bands: dict[str, list[tuple[str, str, str]]],
+    max_history: int | None,
+) -> None:
+    if history is not None:
+        hist = history.loc[history["unique_id"] == uid].sort_values("ds", kind="stable")
+        if max_history is not None:
+            hist = hist.iloc[len(hist) - min(max_history, len(hist)) :]
+        if len(hist):
+            ax.plot(_x(hist["ds"]), _y(hist["y"]), color="0.25", lw=1.2, label="history")
+
+    fc = _one_row_per_ds(forecast.loc[forecast["unique_id"] == uid])
+    x = _x(fc["ds"])
+    # A single-step forecast is one point, invisible as a bare line.
+    marker = "o" if len(fc) == 1 else None
+    for i, model in enumerate(models):
+        color = f"C{i % 10}"
+        levels = bands[model]
+        # Wider intervals are drawn first and lighter, so nested bands stay readable.
+        alphas = np.linspace(0.12, 0.3, len(levels)) if len(levels) > 1 else [0.2] * len(levels)
+        for alpha, (lo, hi, level) in zip(alphas, levels, strict=True):
+            ax.fill_between(
+                x, _y(fc[lo]), _y(fc[hi]), color=color, alpha=alpha, lw=0, label=f"{model} {level}%"
+            )
+        ax.plot(x, _y(fc[model]), color=color, lw=1.5, marker=marker, ms=4, label=model)
+
+    if actual is not None:
+        act = actual.loc[actual["unique_id"] == uid]
+        act = _one_row_per_ds(act) if actual is forecast else act.sort_values("ds", kind="stable")
+        if len(act):
+            ax.plot(
+                _x(act["ds"]),
+                _y(act["y"]),
+                color="black",
+                ls="--",
+                lw=1.0,
+                marker="o",
+                ms=2.5,
+                label="actual",
+                zorder=3,
+            )
+
+    ax.set_title(str(uid))
+    ax.set_xlabel("ds")
+    ax.set_ylabel("y")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        # Outside the axes: inside, it would cover the history or the bands; constrained layout
+        # makes room for it. (loc="best" is slow on long histories and warns when it is.)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+
+
+def plot_forecast(
+    history: pd.DataFrame | None,
+    forecast: pd.DataFrame,
+    *,
+    test: pd.DataFrame | None = None,
+    ids: Sequence[Any] | str | None = None,
+    models: Sequence[str] | str | None = None,
+    max_history: int | None = None,
+    path: str | os.PathLike[str] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Plot history, forecasts, prediction intervals and actuals, one axes per series.
+
+    Parameters
+    ----------
+    history : DataFrame or None
+        Long frame (``unique_id``, ``ds``, ``y``), n_rows; may hold more series than are drawn.
+    forecast : DataFrame
+        ``unique_id``, ``ds``, one float column per model, optionally ``cutoff``, ``y`` and
+        interval columns ``{model}-lo-{level}`` / ``{model}-hi-{level}`` (drawn as bands, wider
+        levels lighter). With ``cutoff`` (a backtest), each date keeps the latest cutoff's row.
+    test : DataFrame, optional
+        Actuals over the forecast period (``unique_id``, ``ds``, ``y``). Without it, a ``y``
+        column of ``forecast`` is drawn as the actuals.
+    ids : sequence or str, optional
+        Series to draw, in order; default the first 4 of ``forecast``.
+    models : sequence or str, optional
+        Model columns to draw; default every float column that is not reserved or an interval.
+    max_history : int, optional
+        Draw only the last ``max_history`` points of each history.
+    path : path-like, optional
+        Also save the figure there as a PNG (atomically).
+    ax : Axes, optional
+        Draw the first of ``ids`` into this axes instead of a new figure.
+    title : str, optional
+        Figure title (with ``ax``: prefix of the axes title).
+
+    Returns
+    -------
+    Figure
+        The new figure, or ``ax``'s figure.
+
+    Raises
+    ------
+    DataError
+        Missing columns, an unknown id or model, an interval with one bound, or mixed ``ds``
+        types.
+    """
+    fc = _check_frame(forecast, "forecast", ("unique_id", "ds"))
+    if fc.empty:
+        raise DataError("forecast is empty: nothing to plot.")
+    hist = None if history is None else _check_frame(history, "history", ("unique_id", "ds", "y"))
+    if test is not None:
+        actual = _check_frame(test, "test", ("unique_id", "ds", "y"))
+    elif "y" in fc.columns:
+        actual = fc
+    else:
+        actual = None
+    for frame, name in ((hist, "history"), (actual, "test" if test is not None else "forecast")):
+        if frame is not None:
+            _check_numeric(frame, "y", name)
+    if max_history is not None and (not _is_int(max_history) or max_history < 0):
+        raise DataError(f"max_history must be a non-negative integer or None, got {max_history!r}.")
+
+    kinds = {
+        name: kind
+        for frame, name in ((fc, "forecast"), (hist, "history"), (test, "test"))
+        if frame is not None and (kind := _ds_kind(frame, name)) is not None
+    }
+    if len(set(kinds.values())) > 1:
+        raise DataError(
+            f"ds types differ between frames ({kinds}); use datetime64 in all of them or "
+            "integers in all of them."
+        )
+    kind = next(iter(kinds.values()), None)
+
+    model_cols = _resolve_models(fc, models)
+    bands = {model: _interval_levels(fc, model) for model in model_cols}
+    series = _resolve_ids(fc, ids)
+
+    if ax is not None:
+        # One axes holds one series; composing several is the caller's layout.
+        uid = series[0]
+        _draw_series(ax, uid, hist, fc, actual, model_cols, bands, max_history)
+        if title:
+            ax.set_title(f"{title}: {uid}")
+        _format_x(ax, kind)
+        return _save(_root_figure(ax), path)
+
+    fig = Figure(figsize=(10, 0.6 + 2.8 * len(series)), layout="constrained")
+    axes = fig.subplots(len(series), 1, squeeze=False)[:, 0]
+    for uid, series_ax in zip(series, axes, strict=True):
+        _draw_series(series_ax, uid, hist, fc, actual, model_cols, bands, max_history)
+        _format_x(series_ax, kind)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# plot_history
+
+
+def _loss_array(values: object, name: str) -> np.ndarray:
+    if values is None:
+        return np.empty(0)
+    arr = _to_numpy(values)
+    if arr.ndim != 1:
+        raise DataError(
+            f"history[{name!r}] must be a flat list of per-epoch losses, got {arr.shape}."
+        )
+    return arr
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float] | None] | object,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Plot training and validation loss per epoch and mark the best validation epoch.
+
+    Parameters
+    ----------
+    history : mapping or object
+        ``train_loss`` (n_epochs floats) and ``val_loss`` (n_epochs floats, or ``None``/empty
+        without validation), as keys or attributes. The y axis is logarithmic when the positive
+        losses span more than two decades.
+    path : path-like, optional
+        Also save the figure there as a PNG (atomically).
+    ax : Axes, optional
+        Draw into this axes instead of a new figure.
+
+    Returns
+    -------
+    Figure
+        The new figure, or ``ax``'s figure.
+
+    Raises
+    ------
+    DataError
+        ``train_loss`` missing or empty, or a loss list that is not flat numbers.
+    """
+    train = _loss_array(_field(history, "train_loss"), "train_loss")
+    if train.size == 0:
+        raise DataError(
+            "history has no train_loss: expected {'train_loss': [...], 'val_loss': [...]} with "
+            "one value per epoch; train for at least one epoch."
+        )
+    val = _loss_array(_field(history, "val_loss"), "val_loss")
+
+    if ax is None:
+        fig = Figure(figsize=(7, 4), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = _root_figure(ax)
+
+    # Markers show individual epochs when there are few of them; many would be a smear.
+    marker = "o" if max(train.size, val.size) <= 30 else None
+    ax.plot(np.arange(1, train.size + 1), train, color="C0", marker=marker, ms=3, label="train")
+    if val.size:
+        ax.plot(np.arange(1, val.size + 1), val, color="C1", marker=marker, ms=3, label="val")
+        finite = np.isfinite(val)
+        if finite.any():
+            best = int(np.argmin(np.where(finite, val, np.inf)))
+            ax.axvline(best + 1, color="C1", ls=":", lw=1)
+            ax.plot(
+                best + 1,
+                val[best],
+                marker="*",
+                ms=12,
+                color="C1",
+                ls="none",
+                label=f"best val: epoch {best + 1} ({val[best]:.4g})",
+            )
+
+    losses = np.concatenate([train, val])
+    losses = losses[np.isfinite(losses)]
+    # Log scale only when every loss is positive: a zero cannot be placed on it.
+    if losses.size and (losses > 0).all() and losses.max() / losses.min() > 100:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Training history")
+    ax.grid(alpha=0.3)
+    # Losses fall, so the upper right is usually empty; "best" would search and may warn.
+    ax.legend(loc="upper right", fontsize="small")
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# plot_gates
+
+
+def _index(value: object, size: int, name: str, what: str) -> int:
+    if not _is_int(value):
+        raise DataError(f"{name} must be an integer, got {value!r}.")
+    if not -size <= value < size:  # type: ignore[operator]
+        raise DataError(
+            f"{name}={value} is out of range: the trace has {size} {what}; "
+            f"use 0..{size - 1} (or negative to count from the end)."
+        )
+    return int(value) % size  # type: ignore[call-overload]
+
+
+def _inputs_array(inputs: object, sample: int, batch: int, time: int) -> np.ndarray:
+    arr = _to_numpy(inputs)
+    if arr.ndim == 3:
+        if arr.shape[0] != batch:
+            raise DataError(
+                f"inputs shaped {arr.shape} look like (batch, time, features) but the trace has "
+                f"batch {batch}; pass the same batch, or the chosen sample's (time, features)."
+            )
+        arr = arr[sample]
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != time:
+        raise DataError(
+            f"inputs must be shaped (time,) or (time, features) with time={time} like the trace, "
+            f"got {arr.shape}."
+        )
+    return arr
+
+
+def _unit_ticks(ax: Axes, units: np.ndarray) -> None:
+    # Rows are positions 0..k-1 but stand for the original unit numbers.
+    pos = np.unique(np.linspace(0, units.size - 1, min(units.size, 8)).round().astype(int))
+    ax.yaxis.set_major_locator(FixedLocator(pos.tolist()))
+    ax.set_yticklabels([str(u) for u in units[pos]])
+
+
+def plot_gates(
+    trace: GateTraceLike | Mapping[str, Any],
+    *,
+    sample: int = 0,
+    layer: int = -1,
+    inputs: torch.Tensor | np.ndarray | Sequence[float] | None = None,
+    max_units: int = 64,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Heatmaps of every gate and state of one LSTM layer over time, for one sample.
+
+    Parameters
+    ----------
+    trace : GateTraceLike or mapping
+        ``input``, ``forget``, ``candidate``, ``output``, ``cell`` and optionally ``hidden``,
+        each a tensor or array shaped (num_layers, batch, time, hidden).
+    sample : int
+        Index into the batch axis.
+    layer : int
+        Index into the layer axis; default the last (the one feeding the head).
+    inputs : array-like, optional
+        The input series, drawn on top: shaped (time,), (time, features) or
+        (batch, time, features). Up to 10 features are drawn.
+    max_units : int
+        Show at most this many units: those whose cell state varies most over the window, in
+        their original order.
+    path : path-like, optional
+        Also save the figure there as a PNG (atomically).
+
+    Returns
+    -------
+    Figure
+        One heatmap axes (time on x, unit on y) and one colorbar axes per panel, plus the input
+        axes when ``inputs`` is given. The title counts the long-memory units (mean forget
+        gate > 0.9 over the window).
+
+    Raises
+    ------
+    DataError
+        A missing or mis-shaped array, ``sample``/``layer`` out of range, bad ``max_units`` or
+        ``inputs`` of the wrong length.
+    """
+    raw: dict[str, Any] = {}
+    for name, _, _ in _GATE_PANELS:
+        value = _field(trace, name)
+        if value is None and name != "hidden":
+            raise DataError(
+                f"trace has no {name!r}: expected a GateTrace-like object with input, forget, "
+                "candidate, output, cell (and hidden), each shaped "
+                "(num_layers, batch, time, hidden)."
+            )
+        if value is not None:
+            raw[name] = value if hasattr(value, "shape") else _to_numpy(value)
+    shapes = {name: tuple(value.shape) for name, value in raw.items()}
+    shape = shapes["cell"]
+    if len(shape) != 4 or any(s != shape for s in shapes.values()):
+        raise DataError(
+            f"every trace array must be shaped (num_layers, batch, time, hidden) alike, got "
+            f"{shapes}."
+        )
+    n_layers, batch, time, hidden = shape
+    if time == 0 or hidden == 0:
+        raise DataError(f"the trace is empty (shape {shape}): run the LSTM on at least one step.")
+    layer_i = _index(layer, n_layers, "layer", "layers")
+    sample_i = _index(sample, batch, "sample", "samples")
+    if not _is_int(max_units) or max_units < 1:
+        raise DataError(f"max_units must be a positive integer, got {max_units!r}.")
+    # Slice before converting: a traced batch can be large, one sample is small.
+    data = {name: _to_numpy(value[layer_i, sample_i]) for name, value in raw.items()}
+    series = None if inputs is None else _inputs_array(inputs, sample_i, batch, time)
+
+    cell = data["cell"]  # (time, hidden)
+    if hidden > max_units:
+        variance = np.var(np.where(np.isfinite(cell), cell, 0.0), axis=0)
+        # Stable sort so ties resolve to the lower unit number, deterministically.
+        units = np.sort(np.argsort(-variance, kind="stable")[:max_units])
+    else:
+        units = np.arange(hidden)
+    n_long = int((data["forget"].mean(axis=0) > _LONG_MEMORY_FORGET).sum())
+
+    panels = [panel for panel in _GATE_PANELS if panel[0] in data]
+    n_rows = len(panels) + (series is not None)
+    fig = Figure(figsize=(10, 1.0 + 1.8 * n_rows), layout="constrained")
+    grid = fig.add_gridspec(n_rows, 2, width_ratios=(40, 1))
+    # Heatmap pixels are centred on integer steps; the input line uses the same x limits.
+    extent = (-0.5, time - 0.5, -0.5, units.size - 0.5)
+    steps = np.arange(time)
+    row = 0
+    first: Axes | None = None
+    all_axes: list[Axes] = []
+
+    if series is not None:
+        first = fig.add_subplot(grid[0, 0])
+        shown = series[:, :_MAX_INPUT_FEATURES]
+        for j in range(shown.shape[1]):
+            label = "input" if series.shape[1] == 1 else f"feature {j}"
+            first.plot(steps, shown[:, j], lw=1.2, label=label)
+        if series.shape[1] > 1:
+            more = series.shape[1] > _MAX_INPUT_FEATURES
+            first.legend(
+                fontsize="x-small",
+                ncols=min(shown.shape[1], 5),
+                loc="upper left",
+                title=f"first {_MAX_INPUT_FEATURES} of {series.shape[1]}" if more else None,
+            )
+        first.set_xlim(extent[0], extent[1])
+        first.set_ylabel("input")
+        first.grid(alpha=0.3)
+        all_axes.append(first)
+        row = 1
+
+    for name, label, scale in panels:
+        values = data[name][:, units].T  # (units, time)
+        if scale == "gate":
+            cmap, vmin, vmax = "viridis", 0.0, 1.0
+        elif scale == "tanh":
+            cmap, vmin, vmax = "RdBu_r", -1.0, 1.0
+        else:
+            # The cell state is unbounded: centre on 0 so the sign reads the same as for h.
+            finite = np.abs(values[np.isfinite(values)])
+            peak = float(finite.max()) if finite.size else 0.0
+            peak = peak if peak > 0 else 1.0
+            cmap, vmin, vmax = "RdBu_r", -peak, peak
+        ax = fig.add_subplot(grid[row, 0], sharex=first)
+        first = first or ax
+        image = ax.imshow(
+            values,
+            aspect="auto",
+            origin="lower",
+            interpolation="nearest",
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            extent=extent,
+        )
+        fig.colorbar(image, cax=fig.add_subplot(grid[row, 1]))
+        ax.set_title(label, fontsize="small", loc="left")
+        ax.set_ylabel("unit")
+        _unit_ticks(ax, units)
+        all_axes.append(ax)
+        row += 1
+
+    for ax in all_axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    all_axes[-1].set_xlabel("time step")
+    all_axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+
+    shown_note = (
+        f"{units.size} of {hidden} units with the largest cell-state variance (original order)"
+        if units.size < hidden
+        else f"all {hidden} units"
+    )
+    fig.suptitle(
+        f"LSTM layer {layer_i}, sample {sample_i}: {shown_note}\n"
+        f"{n_long} of {hidden} long-memory units (mean forget gate > {_LONG_MEMORY_FORGET} "
+        f"over these {time} steps)"
+    )
+    return _save(fig, path)

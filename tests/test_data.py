@@ -1,0 +1,180 @@
+"""Any input becomes one validated long frame; bad data is refused with the series and row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lstmcast as lc
+from lstmcast.data import Panel, concatenated_ranges, future_times, time_step
+
+
+def test_array_series_wide_and_long_inputs_agree() -> None:
+    values = np.arange(5.0)
+    from_array = lc.to_long(values)
+    assert list(from_array.columns) == ["unique_id", "ds", "y"]
+    assert from_array["ds"].tolist() == [0, 1, 2, 3, 4]
+    assert (from_array["unique_id"] == "series").all()
+
+    index = pd.date_range("2024-01-01", periods=5, freq="D")
+    from_series = lc.to_long(pd.Series(values, index=index, name="sales"))
+    assert from_series["unique_id"].iloc[0] == "sales"
+    assert from_series["ds"].iloc[-1] == pd.Timestamp("2024-01-05")
+
+    wide = pd.DataFrame({"a": values, "b": values * 2}, index=index)
+    long = lc.to_long(wide)
+    assert long["unique_id"].tolist() == ["a"] * 5 + ["b"] * 5
+    np.testing.assert_array_equal(long["y"].to_numpy()[5:], values * 2)
+
+    renamed = long.rename(columns={"unique_id": "id", "ds": "time", "y": "value"})
+    again = lc.to_long(renamed, id_col="id", time_col="time", target_col="value")
+    pd.testing.assert_frame_equal(again, long)
+
+
+def test_rows_are_grouped_by_series_in_first_appearance_order() -> None:
+    interleaved = pd.DataFrame(
+        {"unique_id": ["z", "a", "z", "a"], "ds": [1, 1, 2, 2], "y": [1.0, 2, 3, 4]}
+    )
+    long = lc.to_long(interleaved)
+    assert long["unique_id"].tolist() == ["z", "z", "a", "a"]
+    assert long["y"].tolist() == [1, 3, 2, 4]
+
+
+def test_read_csv_long_wide_and_single(tmp_path: Path) -> None:
+    (tmp_path / "long.csv").write_text(
+        "unique_id,ds,y\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\nb,2024-01-02,4\n"
+    )
+    long = lc.read_csv(tmp_path / "long.csv")
+    assert long["unique_id"].tolist() == ["a", "a", "b", "b"]
+    assert long["ds"].dtype.kind == "M"
+
+    (tmp_path / "wide.csv").write_text(
+        "date,HUFL,OT\n2016-07-01 00:00:00,5.8,30.5\n2016-07-01 01:00:00,5.7,27.8\n"
+    )
+    wide = lc.read_csv(tmp_path / "wide.csv", time_col="date")
+    assert wide["unique_id"].tolist() == ["HUFL", "HUFL", "OT", "OT"]
+
+    (tmp_path / "single.csv").write_text("t,value\n0,1.5\n1,2.5\n2,3.5\n")
+    single = lc.read_csv(tmp_path / "single.csv", time_col="t", target_col="value")
+    assert single["ds"].tolist() == [0, 1, 2]
+    assert single["unique_id"].iloc[0] == "value"
+
+
+BAD_FRAMES = [
+    (
+        pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 1], "y": [1.0, np.nan]}),
+        r"series 'a' has a missing value \(NaN\) at row 1",
+    ),
+    (
+        pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 1], "y": [1.0, np.inf]}),
+        r"series 'a' has inf at row 1",
+    ),
+    (
+        pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 1], "y": ["1", "x"]}),
+        r"series 'a' has a non-numeric value 'x' at row 1",
+    ),
+    (
+        pd.DataFrame({"unique_id": ["a", "a", "a"], "ds": [0, 2, 1], "y": [1.0, 2, 3]}),
+        r"series 'a' has unsorted timestamps: 1 follows 2",
+    ),
+    (
+        pd.DataFrame({"unique_id": ["a", "b", "b"], "ds": [0, 5, 5], "y": [1.0, 2, 3]}),
+        r"series 'b' has a duplicated timestamp",
+    ),
+    (
+        pd.DataFrame({"unique_id": ["a", "a"], "ds": ["2024-01-01", "not a date"], "y": [1.0, 2]}),
+        r"cannot read timestamp 'not a date' of series 'a' at row 1",
+    ),
+    (
+        pd.DataFrame({"unique_id": ["a", "a"], "ds": [0.0, 0.5], "y": [1.0, 2]}),
+        r"non-integer time step 0.5",
+    ),
+    (pd.DataFrame({"unique_id": [], "ds": [], "y": []}), r"has no rows"),
+]
+
+
+@pytest.mark.parametrize(("frame", "message"), BAD_FRAMES)
+def test_bad_data_names_series_and_row(frame: pd.DataFrame, message: str) -> None:
+    with pytest.raises(lc.DataError, match=message):
+        lc.to_long(frame)
+
+
+def test_csv_errors_name_the_file_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("ds,y\n0,1\n1,2\n2,oops\n")
+    with pytest.raises(lc.DataError, match=r"non-numeric value 'oops' at line 4 of d.csv"):
+        lc.read_csv(path)
+    with pytest.raises(lc.DataError, match=r"time column 'time' not found; columns are 'ds', 'y'"):
+        lc.read_csv(path, time_col="time")
+    with pytest.raises(lc.DataError, match=r"not found"):
+        lc.read_csv(tmp_path / "missing.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(lc.DataError, match=r"empty"):
+        lc.read_csv(tmp_path / "empty.csv")
+    (tmp_path / "header.csv").write_text("ds,y\n")
+    with pytest.raises(lc.DataError, match=r"header but no data"):
+        lc.read_csv(tmp_path / "header.csv")
+    (tmp_path / "semi.csv").write_text("ds;y\n0;1\n1;2\n")
+    with pytest.raises(lc.DataError, match=r"delimiter"):
+        lc.read_csv(tmp_path / "semi.csv")
+
+
+def test_split_by_time_per_series(two_series: pd.DataFrame) -> None:
+    train, test = lc.split(two_series, 24)
+    assert len(test) == 48
+    assert (test.groupby("unique_id").size() == 24).all()
+    last_train = train.groupby("unique_id")["ds"].max()
+    first_test = test.groupby("unique_id")["ds"].min()
+    assert (last_train < first_test).all()
+    train_f, test_f = lc.split(two_series, 0.25)
+    assert (test_f.groupby("unique_id").size() == 30).all()
+    with pytest.raises(lc.DataError, match="leaves nothing to train on"):
+        lc.split(two_series, 120)
+    with pytest.raises(lc.DataError, match="test_size"):
+        lc.split(two_series, 0)
+
+
+def test_time_steps_and_future_times() -> None:
+    hourly = pd.date_range("2024-01-01", periods=4, freq="h").to_numpy()
+    step = time_step(hourly, "a")
+    future = future_times(hourly[-1], step, 2)
+    assert list(pd.DatetimeIndex(future)) == [
+        pd.Timestamp("2024-01-01 04:00"),
+        pd.Timestamp("2024-01-01 05:00"),
+    ]
+    month_ends = pd.date_range("2024-01-31", periods=4, freq="ME").to_numpy()
+    assert pd.Timestamp(
+        future_times(month_ends[-1], time_step(month_ends, "m"), 1)[0]
+    ) == pd.Timestamp("2024-05-31")
+    assert list(future_times(np.int64(10), time_step(np.array([4, 6, 8, 10]), "i"), 3)) == [
+        12,
+        14,
+        16,
+    ]
+    with pytest.raises(lc.DataError, match=r"series 'g' has irregular time steps"):
+        time_step(np.array([0, 1, 3]), "g")
+    gappy = pd.DatetimeIndex(
+        ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-05", "2024-01-06"]
+    ).to_numpy()
+    with pytest.raises(
+        lc.DataError, match=r"irregular time steps: 2024-01-05 00:00:00 follows 2024-01-03"
+    ):
+        time_step(gappy, "g")
+
+
+def test_panel_views_and_tail(two_series: pd.DataFrame) -> None:
+    panel = Panel.from_data(two_series)
+    assert list(panel.ids) == ["a", "b"]
+    assert panel.lengths.tolist() == [120, 120]
+    tail = panel.tail(5)
+    assert tail.lengths.tolist() == [5, 5]
+    np.testing.assert_array_equal(tail.y[5:], panel.y[235:240])
+    pd.testing.assert_frame_equal(panel.to_frame(), lc.to_long(two_series))
+
+
+def test_concatenated_ranges() -> None:
+    begin, end = np.array([0, 10, 3]), np.array([2, 10, 6])
+    assert concatenated_ranges(begin, end).tolist() == [0, 1, 3, 4, 5]
