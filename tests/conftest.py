@@ -3,6 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+
+# Tiny models gain nothing from a second thread, and lose much when another process holds a core.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -1,0 +1,241 @@
+"""LSTMForecaster and the baselines: the scikit-learn contract, honest splits, forecasts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lstmcast as lc
+from lstmcast.train import Callback, History
+
+TINY = {"window": 12, "hidden_size": 8, "epochs": 2, "batch_size": 16, "random_state": 0}
+
+
+def fitted(df: pd.DataFrame, **params: object) -> lc.LSTMForecaster:
+    return lc.LSTMForecaster(**(TINY | params)).fit(df)
+
+
+def test_sklearn_contract(two_series: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**TINY)
+    assert not hasattr(model, "network_")
+    assert model.fit(two_series) is model
+    assert model.get_params()["window"] == 12
+    assert model.set_params(epochs=3) is model
+    assert model.epochs == 3
+    assert repr(model).startswith("LSTMForecaster(window=12")
+    assert len(model.history_.train_loss) == 2
+    assert model.n_series_ == 2
+    with pytest.raises(lc.ConfigError, match="has no parameter 'windw'"):
+        model.set_params(windw=3)
+
+
+def test_not_fitted_error_names_the_fix() -> None:
+    for model in (lc.LSTMForecaster(), lc.Naive(), lc.SeasonalNaive(24)):
+        with pytest.raises(lc.NotFittedError, match=r"call fit\(df\) first"):
+            model.predict(3)
+    with pytest.raises(lc.NotFittedError):
+        lc.LSTMForecaster().explain()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"window": 0}, "window must be >= 1, got 0"),
+        ({"lr": -1.0}, "lr must be > 0, got -1.0"),
+        ({"epochs": 2.5}, "epochs must be int, got 2.5"),
+        ({"dropout": 1.5}, "dropout must be <= 1"),
+        ({"scaler": "robust"}, "scaler must be one of standard, none"),
+        ({"loss": "huber"}, "loss must be one of mse, mae"),
+        ({"patience": 2}, "patience needs validation data: set val_size too"),
+        ({"val_size": 1.5}, "fractional val_size must be below 1"),
+        ({"batch_size": True}, "batch_size must be int, got True"),
+    ],
+)
+def test_invalid_hyper_parameters(two_series: pd.DataFrame, params: dict, message: str) -> None:
+    with pytest.raises(lc.ConfigError, match=message):
+        lc.LSTMForecaster(**(TINY | params)).fit(two_series)
+
+
+def test_too_short_series_says_how_many_points_it_needs() -> None:
+    frame = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 30 + ["b"] * 12,
+            "ds": list(range(30)) + list(range(12)),
+            "y": np.arange(42.0),
+        }
+    )
+    with pytest.raises(
+        lc.DataError, match=r"series 'b' has 12 points; window 20 \+ horizon 1 needs at least 21"
+    ):
+        lc.LSTMForecaster(window=20).fit(frame)
+    with pytest.raises(
+        lc.DataError,
+        match=r"series 'a' has 30 points; window 20 \+ horizon 1 \+ validation 10 needs at least 31",
+    ):
+        lc.LSTMForecaster(window=20, val_size=10).fit(frame)
+
+
+def test_predict_continues_each_series_time_step(two_series: pd.DataFrame) -> None:
+    model = fitted(two_series, horizon=3)
+    forecast = model.predict()
+    assert list(forecast.columns) == ["unique_id", "ds", "LSTM"]
+    assert len(forecast) == 6
+    a = forecast[forecast["unique_id"] == "a"]
+    assert a["ds"].tolist() == list(pd.date_range("2024-01-06", periods=3, freq="h"))
+    assert np.isfinite(forecast["LSTM"]).all()
+
+
+def test_recursive_beyond_the_horizon_feeds_forecasts_back(two_series: pd.DataFrame) -> None:
+    model = fitted(two_series, horizon=2)
+    long = model.predict(h=5)
+    direct = model.predict(h=2)
+    a_long = long[long["unique_id"] == "a"]["LSTM"].to_numpy()
+    np.testing.assert_allclose(a_long[:2], direct[direct["unique_id"] == "a"]["LSTM"], rtol=1e-6)
+    # Appending the first block to the history and forecasting again gives the next block.
+    first_block = direct.rename(columns={"LSTM": "y"})
+    extended = pd.concat([two_series, first_block]).sort_values(["unique_id", "ds"], kind="stable")
+    again = model.predict(h=2, df=extended)
+    np.testing.assert_allclose(a_long[2:4], again[again["unique_id"] == "a"]["LSTM"], rtol=1e-5)
+
+
+def test_scaler_is_fitted_on_the_training_part_only(two_series: pd.DataFrame) -> None:
+    model = fitted(two_series, val_size=20)
+    b = two_series[two_series["unique_id"] == "b"]["y"].to_numpy()
+    assert model.scaler_.shift[1] == pytest.approx(b[:100].mean())
+    assert model.scaler_.scale[1] == pytest.approx(b[:100].std())
+    assert model.scaler_.shift[1] != pytest.approx(b.mean())
+    assert len(model.history_.val_loss) == 2
+
+
+def test_validation_drives_early_stopping_and_keeps_best_weights(two_series: pd.DataFrame) -> None:
+    model = fitted(two_series, val_size=24, patience=1, epochs=30, lr=0.05)
+    history = model.history_
+    assert history.stopped_early
+    assert len(history.val_loss) < 30
+    best = int(np.argmin(history.val_loss)) + 1
+    assert history.best_epoch == best
+    # The weights in the model are the best epoch's: rerun validation and compare.
+    from lstmcast.train import evaluate_loss
+    from lstmcast.windows import Windows, window_starts
+
+    panel = lc.Panel.from_data(two_series)
+    scaled = torch.tensor(model.scaler_.transform(panel), dtype=torch.float32)
+    n_train = panel.lengths - 24
+    starts = window_starts(panel, n_train, panel.lengths, 12, 1)
+    val = Windows(scaled, torch.from_numpy(starts), 12, 1)
+    assert evaluate_loss(model.network_, val, "mse") == pytest.approx(
+        min(history.val_loss), rel=1e-5
+    )
+
+
+def test_same_seed_same_model_and_caller_rng_untouched(two_series: pd.DataFrame) -> None:
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    one = fitted(two_series, dropout=0.2, num_layers=2)
+    after = torch.rand(1)
+    two = fitted(two_series, dropout=0.2, num_layers=2)
+    assert torch.equal(before, after)
+    for p, q in zip(one.network_.parameters(), two.network_.parameters(), strict=True):
+        assert torch.equal(p, q)
+    pd.testing.assert_frame_equal(one.predict(10), two.predict(10))
+    other = fitted(two_series, dropout=0.2, num_layers=2, random_state=1)
+    assert not torch.equal(next(one.network_.parameters()), next(other.network_.parameters()))
+
+
+def test_backtest_rolls_the_origin_and_matches_actuals(two_series: pd.DataFrame) -> None:
+    train, _ = lc.split(two_series, 10)
+    model = fitted(train, horizon=2)
+    frame = model.backtest(two_series, h=2, n_windows=5, step_size=2)
+    assert list(frame.columns) == ["unique_id", "ds", "cutoff", "y", "LSTM"]
+    assert len(frame) == 2 * 5 * 2
+    a = frame[frame["unique_id"] == "a"]
+    truth = two_series[two_series["unique_id"] == "a"].set_index("ds")["y"]
+    np.testing.assert_array_equal(a["y"].to_numpy(), truth.loc[a["ds"]].to_numpy())
+    assert a["cutoff"].iloc[0] == truth.index[109]
+    # Each origin uses only the past: the first window's forecast equals predict on the past.
+    past = two_series.groupby("unique_id").head(110)
+    first = model.predict(h=2, df=past)
+    np.testing.assert_allclose(frame.groupby("unique_id").head(2)["LSTM"], first["LSTM"], rtol=1e-6)
+
+
+def test_backtest_with_refit_trains_on_each_origin(two_series: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**(TINY | {"epochs": 1}))
+    frame = model.backtest(two_series, h=3, n_windows=2, refit=True)
+    assert len(frame) == 2 * 2 * 3
+    assert np.isfinite(frame["LSTM"]).all()
+    assert not hasattr(model, "network_")  # refit trains copies, never the caller's model
+
+
+def test_baselines() -> None:
+    y = np.arange(30.0)
+    naive = lc.Naive().fit(y).predict(3)
+    assert naive["Naive"].tolist() == [29.0] * 3
+    assert naive["ds"].tolist() == [30, 31, 32]
+    seasonal = lc.SeasonalNaive(4).fit(y).predict(6)
+    assert seasonal["SeasonalNaive"].tolist() == [26.0, 27, 28, 29, 26, 27]
+    backtest = lc.Naive().fit(y).backtest(y, h=1, n_windows=3, step_size=1)
+    np.testing.assert_array_equal(backtest["Naive"], backtest["y"] - 1)
+    with pytest.raises(lc.DataError, match="has 3 points; season_length 4 needs at least 4"):
+        lc.SeasonalNaive(4).fit(np.arange(3.0))
+
+
+def test_lstm_learns_a_sine_better_than_naive() -> None:
+    t = np.arange(600)
+    y = np.sin(2 * np.pi * t / 25) + np.random.default_rng(1).normal(0, 0.05, 600)
+    train, _ = lc.split(y, 100)
+    model = lc.LSTMForecaster(
+        window=25, hidden_size=16, epochs=6, batch_size=32, lr=0.01, random_state=0
+    ).fit(train)
+    lstm = model.backtest(y, h=1, n_windows=100, step_size=1)
+    naive = lc.Naive().fit(train).backtest(y, h=1, n_windows=100, step_size=1)
+    scores = lc.evaluate(lstm.merge(naive))
+    assert scores.loc["LSTM", "RMSE"] < 0.5 * scores.loc["Naive", "RMSE"]
+
+
+def test_explain_returns_gates_of_each_series_last_window(two_series: pd.DataFrame) -> None:
+    model = fitted(two_series, num_layers=2)
+    trace = model.explain()
+    assert trace.forget.shape == (2, 2, 12, 8)
+    x, _ = model._contexts(model.tail_, np.arange(2), model.tail_.ends)
+    with torch.no_grad():
+        direct = model.network_(x)
+        via_trace, _ = model.network_.trace(x)
+    torch.testing.assert_close(via_trace, direct, atol=1e-5, rtol=0)
+
+
+class Sabotage(Callback):
+    """Corrupts the weights after a given batch, or interrupts like Ctrl-C at an epoch's end."""
+
+    def __init__(
+        self, model: lc.LSTMForecaster, nan_at: int | None = None, stop_at: int | None = None
+    ) -> None:
+        self.model, self.nan_at, self.stop_at = model, nan_at, stop_at
+        self.batches = 0
+
+    def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
+        self.batches += 1
+        if self.batches == self.nan_at:
+            with torch.no_grad():
+                self.model.network_.head.weight.fill_(float("nan"))
+
+    def on_epoch_end(self, epoch: int, history: History) -> None:
+        if epoch == self.stop_at:
+            raise KeyboardInterrupt
+
+
+def test_nan_loss_stops_with_advice_and_keeps_good_weights(two_series: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**(TINY | {"epochs": 3}))
+    with pytest.raises(lc.TrainingError, match="try a lower learning rate"):
+        model.fit(two_series, callbacks=[Sabotage(model, nan_at=20)])
+    assert all(torch.isfinite(p).all() for p in model.network_.parameters())
+
+
+def test_ctrl_c_stops_cleanly_with_the_best_weights(two_series: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**(TINY | {"epochs": 5, "val_size": 24}))
+    model.fit(two_series, callbacks=[Sabotage(model, stop_at=2)])
+    assert model.history_.interrupted
+    assert len(model.history_.train_loss) == 2
+    assert np.isfinite(model.predict(3)["LSTM"]).all()
