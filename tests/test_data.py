@@ -129,7 +129,7 @@ def test_split_by_time_per_series(two_series: pd.DataFrame) -> None:
     last_train = train.groupby("unique_id")["ds"].max()
     first_test = test.groupby("unique_id")["ds"].min()
     assert (last_train < first_test).all()
-    train_f, test_f = lc.split(two_series, 0.25)
+    _, test_f = lc.split(two_series, 0.25)
     assert (test_f.groupby("unique_id").size() == 30).all()
     with pytest.raises(lc.DataError, match="leaves nothing to train on"):
         lc.split(two_series, 120)

@@ -64,7 +64,7 @@ def test_saving_again_replaces_the_model(
 def test_a_crash_while_saving_leaves_the_old_model(
     saved: tuple[lc.LSTMForecaster, Path], two_series: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    model, path = saved
+    _, path = saved
     before = {p.name: p.read_bytes() for p in path.iterdir()}
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -90,7 +90,9 @@ def test_not_a_model(tmp_path: Path) -> None:
     with pytest.raises(lc.ModelFileError, match="not found"):
         lc.load(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(lc.ModelFileError, match="is not an lstmcast model: it has no config.json"):
+    with pytest.raises(
+        lc.ModelFileError, match=r"is not an lstmcast model: it has no config\.json"
+    ):
         lc.load(tmp_path / "empty")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "config.json").write_text('{"model_type": "bert"}')
