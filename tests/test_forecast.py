@@ -72,7 +72,7 @@ def test_too_short_series_says_how_many_points_it_needs() -> None:
         lc.LSTMForecaster(window=20).fit(frame)
     with pytest.raises(
         lc.DataError,
-        match=r"series .a. has 30 points; window 20 \+ horizon 1 \+ validation 10 needs at least 31",
+        match=r"has 30 points; window 20 \+ horizon 1 \+ validation 10 needs at least 31",
     ):
         lc.LSTMForecaster(window=20, val_size=10).fit(frame)
 
