@@ -109,7 +109,8 @@ def test_command_help_mentions_every_option(name: str) -> None:
     command = get_command(cli.app).commands[name]  # type: ignore[attr-defined]
     result = runner.invoke(cli.app, [name, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert command.help and command.help.split("\n")[0] in result.stdout
+    assert command.help
+    assert command.help.split("\n")[0] in result.stdout
     for param in command.params:
         # Complete help: every option and argument says what it is for.
         assert getattr(param, "help", None), f"{name}: {param.name} has no help"
@@ -171,7 +172,7 @@ def test_train_prints_summary_and_progress(workdir: Path, data_csv: Path) -> Non
     assert f"saved to      {workdir / 'm'}" in out
     # The progress bar goes to stderr, so stdout stays parseable.
     assert "epoch 2/2" in result.stderr
-    assert "epoch" not in result.stdout.split("saved")[0].replace("epochs run", "")
+    assert "epoch 2/2" not in result.stdout
 
     quiet = run("train", data_csv, "-o", workdir / "m", *TINY, "--quiet")
     assert quiet.exit_code == 0, quiet.output
@@ -191,7 +192,7 @@ def test_train_interrupted_saves_best_model(
 
     monkeypatch.setattr(bar, "on_epoch_end", ctrl_c_in_epoch_two)
     model = workdir / "interrupted"
-    result = run("train", data_csv, "-o", model, *TINY[:-4], "--epochs", "5")
+    result = run("train", data_csv, "-o", model, "--window", 8, "--hidden-size", 8, "--epochs", 5)
     assert result.exit_code == cli.EXIT_INTERRUPTED, result.output
     note = result.stderr.strip().splitlines()[-1]
     assert note == f"interrupted at epoch 3; saved the best model (epoch 2) to {model}"
@@ -212,7 +213,15 @@ def test_backtest_table_has_every_model(workdir: Path, data_csv: Path) -> None:
     for metric in ("MAE", "RMSE", "sMAPE", "MASE"):
         assert metric in result.stdout
     frame = pd.read_csv(out_csv)
-    assert list(frame.columns) == ["unique_id", "ds", "cutoff", "y", "LSTM", "Naive", "SeasonalNaive"]
+    assert list(frame.columns) == [
+        "unique_id",
+        "ds",
+        "cutoff",
+        "y",
+        "LSTM",
+        "Naive",
+        "SeasonalNaive",
+    ]
     assert len(frame) == 2 * 2 * 4  # series x windows x h
     # The seasonal naive forecast of a 7-periodic series is close to exact.
     assert (frame["y"] - frame["SeasonalNaive"]).abs().mean() < 0.5
@@ -234,6 +243,10 @@ def test_demo(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Bad input: one line on stderr, exit code 1
+
+
+def _good_csv(tmp_path: Path) -> Path:
+    return write_csv(tmp_path / "good.csv")
 
 
 def _csv_with(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], Path]:
@@ -262,12 +275,13 @@ BAD_DATA = {
     "unsorted": (_csv_with(lambda f: f.iloc[[1, 0, *range(2, len(f))]]), [], ["unsorted"]),
     "duplicated": (_csv_with(_set(1, "ds", "2024-01-01")), [], ["duplicated"]),
     "too short": (_csv_with(lambda f: f.iloc[: N_POINTS + 5]), [], ["'s1' has 5 points"]),
-    "unknown target column": (write_csv, ["--target-col", "nope"], ["'nope'"]),
-    "unknown id column": (write_csv, ["--id-col", "nope"], ["'nope'"]),
-    "window 0": (write_csv, ["--window", "0"], ["window must be >= 1, got 0"]),
-    "negative lr": (write_csv, ["--lr", "-1"], ["lr must be > 0"]),
-    "bad val size": (write_csv, ["--val-size", "lots"], ["--val-size", "'lots'"]),
-    "patience without val": (write_csv, ["--patience", "2"], ["val_size"]),
+    "unknown time column": (_good_csv, ["--time-col", "nope"], ["time column 'nope'"]),
+    "unknown target column": (_good_csv, ["--target-col", "nope"], ["target column 'nope'"]),
+    "unknown id column": (_good_csv, ["--id-col", "nope"], ["'nope'"]),
+    "window 0": (_good_csv, ["--window", "0"], ["window must be >= 1, got 0"]),
+    "negative lr": (_good_csv, ["--lr", "-1"], ["lr must be > 0"]),
+    "bad val size": (_good_csv, ["--val-size", "lots"], ["--val-size", "'lots'"]),
+    "patience without val": (_good_csv, ["--patience", "2"], ["val_size"]),
 }
 
 
@@ -352,7 +366,10 @@ def test_forecast_unknown_series(tmp_path: Path, model_dir: Path) -> None:
 
 
 def _python(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, env=env, timeout=60, check=False
     )
@@ -362,20 +379,18 @@ def test_script_error_is_one_line_on_stderr(tmp_path: Path) -> None:
     done = _python("-m", "lstmcast", "forecast", str(tmp_path), "-o", str(tmp_path / "f.csv"))
     assert done.returncode == 1
     assert done.stdout == ""
-    assert done.stderr == f"error: {str(tmp_path)!r} is not an lstmcast model: it has no config.json\n"
+    assert (
+        done.stderr == f"error: {str(tmp_path)!r} is not an lstmcast model: it has no config.json\n"
+    )
 
 
-@pytest.mark.xfail(
-    reason="lstmcast/__init__.py imports forecast.py, which imports torch at module level",
-    strict=True,
-)
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
         "import sys; from lstmcast.cli import main; sys.argv = ['lstmcast', '--help']\n"
         "try: main()\nexcept SystemExit: pass\n"
         "heavy = [m for m in ('torch', 'pandas', 'matplotlib') if m in sys.modules]\n"
-        "print(','.join(heavy))"
+        "print('heavy=' + ','.join(heavy))"
     )
     done = _python("-c", code)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == ""
+    assert done.stdout.strip().splitlines()[-1] == "heavy="

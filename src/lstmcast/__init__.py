@@ -6,11 +6,11 @@ Data flows one way: input frame (``data``) -> windows (``windows``) -> the LSTM 
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .data import Panel, read_csv, split, to_long
 from .errors import (
     ConfigError,
     DataError,
@@ -19,22 +19,41 @@ from .errors import (
     NotFittedError,
     TrainingError,
 )
-from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
-from .io import load
-from .lstm import LSTM, GateTrace
-from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
-from .train import Callback, History
 
-_PLOTS = ("plot_forecast", "plot_history", "plot_gates")
+# Public names, by the module that defines them. Modules load on first use, so `import lstmcast`
+# (and `lstmcast --help`) stays fast: torch alone costs about a second, matplotlib and pandas more.
+_LAZY = {
+    "data": ("Panel", "read_csv", "split", "to_long"),
+    "forecast": ("Forecaster", "LSTMForecaster", "Naive", "SeasonalNaive"),
+    "io": ("load",),
+    "lstm": ("LSTM", "GateTrace"),
+    "metrics": ("coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"),
+    "plot": ("plot_forecast", "plot_gates", "plot_history"),
+    "train": ("Callback", "History"),
+}
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
+
+if TYPE_CHECKING:
+    from .data import Panel, read_csv, split, to_long
+    from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
+    from .io import load
+    from .lstm import LSTM, GateTrace
+    from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
+    from .plot import plot_forecast, plot_gates, plot_history
+    from .train import Callback, History
 
 
 def __getattr__(name: str) -> Any:
-    # matplotlib costs ~0.3 s to import: load the plotting module only when a plot is asked for.
-    if name in _PLOTS:
-        from . import plot
-
-        return getattr(plot, name)
+    if name in _MODULE_OF:
+        module = importlib.import_module(f".{_MODULE_OF[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
     raise AttributeError(f"module 'lstmcast' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 __all__ = [

@@ -75,6 +75,12 @@ def to_long(
     if isinstance(data, pd.DataFrame):
         if target_col in data.columns:
             frame = _long_from_long(data, id_col, time_col, target_col, source)
+        elif id_col is not None and id_col in data.columns:
+            # An id column means a long frame whose target is misnamed, not a wide one.
+            raise DataError(
+                f"target column {target_col!r} not found; columns are {_preview(data.columns)}. "
+                "Name it with target_col= (--target-col)"
+            )
         else:
             frame = _long_from_wide(data, time_col, target_col, source)
     elif isinstance(data, pd.Series):

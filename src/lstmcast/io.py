@@ -50,9 +50,9 @@ def save_model(model: LSTMForecaster, path: str | os.PathLike[str]) -> None:
     is_foreign = target.exists() and not (target / CONFIG).is_file()
     if is_foreign and (not target.is_dir() or any(target.iterdir())):
         raise ModelFileError(
-                f"{str(target)!r} exists and is not an lstmcast model; choose another path "
-                "(lstmcast only replaces its own model directories)"
-            )
+            f"{str(target)!r} exists and is not an lstmcast model; choose another path "
+            "(lstmcast only replaces its own model directories)"
+        )
     tail = model.tail_
     config = {
         "format": FORMAT,

@@ -41,6 +41,8 @@ class History:
     stopped_early: bool = False
     interrupted: bool = False
     seconds: float = 0.0
+    train_windows: int = 0
+    val_windows: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -92,9 +94,10 @@ def train(
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
     n = len(train_windows)
     batches = math.ceil(n / config.batch_size)
-    history = History()
+    validating = val_windows is not None and len(val_windows) > 0
+    history = History(train_windows=n, val_windows=len(val_windows) if validating else 0)
     best_state = copy.deepcopy(network.state_dict())
-    best_loss = math.inf
+    best_score = math.inf
     started = time.perf_counter()
     for callback in callbacks:
         callback.on_train_begin(config.epochs, batches)
@@ -109,7 +112,6 @@ def train(
                 )
                 loss = loss_fn(network(x), y)
                 if not torch.isfinite(loss):
-                    network.load_state_dict(best_state)
                     raise TrainingError(
                         f"the training loss became {loss.item()} at epoch {epoch}, batch {b + 1}; "
                         f"try a lower learning rate than {config.lr:g} or set grad_clip "
@@ -124,13 +126,12 @@ def train(
                 for callback in callbacks:
                     callback.on_batch_end(epoch, b + 1, loss.item())
             history.train_loss.append(epoch_loss / n)
-            if val_windows is not None and len(val_windows) > 0:
+            if validating:
                 history.val_loss.append(evaluate_loss(network, val_windows, config.loss))
-                score = history.val_loss[-1]
-            else:
-                score = -epoch  # no validation: the latest weights are the best we know
-            if score < best_loss:
-                best_loss, history.best_epoch = score, epoch
+            # Without validation the latest weights are the best we know.
+            score = history.val_loss[-1] if validating else -epoch
+            if score < best_score:
+                best_score, history.best_epoch = score, epoch
                 best_state = copy.deepcopy(network.state_dict())
             history.seconds = time.perf_counter() - started
             for callback in callbacks:
@@ -140,9 +141,10 @@ def train(
                 break
     except KeyboardInterrupt:
         history.interrupted = True
-    network.load_state_dict(best_state)
-    network.eval()
-    history.seconds = time.perf_counter() - started
-    for callback in callbacks:
-        callback.on_train_end(history)
+    finally:
+        network.load_state_dict(best_state)
+        network.eval()
+        history.seconds = time.perf_counter() - started
+        for callback in callbacks:
+            callback.on_train_end(history)
     return history

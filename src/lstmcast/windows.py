@@ -110,8 +110,3 @@ def window_starts(
     begin = panel.starts[:-1] + np.maximum(first_target - window, 0)
     end = panel.starts[:-1] + last_target_end - window - horizon + 1
     return concatenated_ranges(begin, np.maximum(end, begin))
-
-
-def sliding_windows(values: np.ndarray, length: int) -> np.ndarray:
-    """All windows of ``length`` consecutive values, (len(values) - length + 1, length): a view."""
-    return np.lib.stride_tricks.sliding_window_view(values, length)

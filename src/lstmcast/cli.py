@@ -1,0 +1,726 @@
+"""The ``lstmcast`` command line: thin commands over the public API (``import lstmcast as lc``).
+
+Every command parses its options, calls the library and prints. Errors the library raises on
+purpose (:class:`~lstmcast.errors.LstmcastError`) and missing files become one line
+``error: <message>`` on stderr and exit code 1, handled once in :class:`_Group`.
+
+torch, pandas, matplotlib and most of rich are imported inside the commands, so ``--help`` stays
+fast (as long as ``import lstmcast`` itself is light).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+import lstmcast as lc
+from lstmcast import __version__
+from lstmcast.errors import LstmcastError
+
+if TYPE_CHECKING:
+    import click
+    import numpy as np
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+# Exit code of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+# Forecast steps per series the demo prints; the CSV / plot has all of them.
+_SHOWN_STEPS = 5
+# Series whose forecast the demo prints.
+_SHOWN_SERIES = 3
+# Metrics where lower is better: the best model per column is highlighted.
+_LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "MASE", "MSIS")
+# A unit whose mean forget gate over the window is above this keeps its cell state: "long memory"
+# (the same threshold plot_gates uses in its title).
+_LONG_MEMORY = 0.9
+# Unit numbers listed in inspect's one-line summary before "...".
+_SHOWN_UNITS = 10
+
+
+class _Group(TyperGroup):
+    """The app's command group: turns expected errors into one line on stderr and exit code 1.
+
+    Catching here (not in :func:`main`) means ``CliRunner`` tests see the same behaviour as the
+    installed ``lstmcast`` script.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LstmcastError as error:
+            _fail(str(error))
+        except OSError as error:
+            if error.errno == errno.EPIPE:  # `lstmcast ... | head`: typer handles a closed pipe
+                raise
+            # A missing or unreadable file the library did not check itself (e.g. a forecast CSV).
+            where = f"{str(error.filename)!r}: " if error.filename is not None else ""
+            _fail(f"{where}{error.strerror or error}")
+
+
+def _fail(message: str) -> NoReturn:
+    # One line, whatever the message holds, so scripts can `grep ^error:` and show it as is.
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(1)
+
+
+app = typer.Typer(
+    name="lstmcast",
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    # Markdown reflows the docstrings' wrapped paragraphs (rich mode keeps their line breaks).
+    rich_markup_mode="markdown",
+    # A bug (not a user error) still gets a traceback, but without dumping tensors as locals.
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lstmcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Forecast time series with LSTM networks (PyTorch).
+
+    Data is a CSV file, long (time, target and optionally id columns) or wide (a time column and
+    one column per series). Run `lstmcast demo` for a quick tour.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Options shared by several commands
+
+TimeCol = Annotated[str, typer.Option("--time-col", help="Name of the time column.")]
+TargetCol = Annotated[
+    str,
+    typer.Option(
+        "--target-col",
+        help="Name of the target column (a file without it is read as wide: one column per "
+        "series).",
+    ),
+]
+IdCol = Annotated[
+    str | None,
+    typer.Option(
+        "--id-col",
+        help="Name of the series id column; default unique_id if present, else one series.",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress bar.")]
+
+Window = Annotated[int, typer.Option("--window", help="Input length (lookback) in time steps.")]
+Horizon = Annotated[
+    int,
+    typer.Option(
+        "--horizon", help="Steps the network emits at once (longer forecasts are recursive)."
+    ),
+]
+HiddenSize = Annotated[int, typer.Option("--hidden-size", help="LSTM units per layer.")]
+Layers = Annotated[int, typer.Option("--layers", help="Stacked LSTM layers.")]
+Dropout = Annotated[
+    float, typer.Option("--dropout", help="Dropout between layers and before the head, 0..1.")
+]
+Epochs = Annotated[int, typer.Option("--epochs", help="Training epochs (passes over the data).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Windows per training batch.")]
+LearningRate = Annotated[float, typer.Option("--lr", help="Adam learning rate.")]
+ValSize = Annotated[
+    str | None,
+    typer.Option(
+        "--val-size",
+        help="Validation tail of each series, held out of training: points (e.g. 20) or a "
+        "fraction (e.g. 0.2). The epoch with the lowest validation loss is kept.",
+    ),
+]
+Patience = Annotated[
+    int | None,
+    typer.Option(
+        "--patience",
+        help="Stop after this many epochs without validation improvement (needs --val-size).",
+    ),
+]
+Seed = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", help="Random seed; the same seed gives the same model. Default: random."
+    ),
+]
+
+
+def _model(
+    window: int,
+    horizon: int,
+    hidden_size: int,
+    layers: int,
+    dropout: float,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    val_size: str | None,
+    patience: int | None,
+    seed: int | None,
+) -> lc.LSTMForecaster:
+    # The library checks every value in fit(); the CLI only converts --val-size's text.
+    return lc.LSTMForecaster(
+        window=window,
+        horizon=horizon,
+        hidden_size=hidden_size,
+        num_layers=layers,
+        dropout=dropout,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        val_size=_parse_size(val_size),
+        patience=patience,
+        random_state=seed,
+    )
+
+
+def _parse_size(text: str | None) -> int | float | None:
+    """``"20"`` -> 20 points, ``"0.2"`` -> a fraction; the library checks the range."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise lc.ConfigError(
+            f"--val-size must be a number of points (e.g. 20) or a fraction (e.g. 0.2), "
+            f"got {text!r}"
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Output helpers
+
+
+def _stdout() -> Console:
+    from rich.console import Console
+
+    # Created per call so it writes to the current sys.stdout (CliRunner swaps it).
+    return Console(highlight=False)
+
+
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _metrics_table(metrics: pd.DataFrame, title: str) -> Table:
+    """Models as rows, 4 decimals, the best (lowest) value of each error column in bold green."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, caption="bold: best in its column")
+    table.add_column("model")
+    for column in metrics.columns:
+        table.add_column(str(column), justify="right")
+    best = {
+        column: metrics[column].min()
+        for column in metrics.columns
+        if str(column).startswith(_LOWER_IS_BETTER)
+    }
+    for name, row in metrics.iterrows():
+        cells = [Text(str(name))]
+        for column in metrics.columns:
+            value = float(row[column])
+            if math.isnan(value):
+                cells.append(Text("-", style="dim"))
+                continue
+            style = "bold green" if column in best and value == best[column] else ""
+            cells.append(Text(f"{value:.4f}", style=style))
+        table.add_row(*cells)
+    return table
+
+
+def _forecast_table(forecast: pd.DataFrame, title: str) -> Table:
+    """The first few steps of the first few series of a long forecast frame."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in forecast.columns:
+        table.add_column(str(column), justify="left" if column in ("unique_id", "ds") else "right")
+    ids = forecast["unique_id"].unique()[:_SHOWN_SERIES]
+    shown = (
+        forecast[forecast["unique_id"].isin(ids)]
+        .groupby("unique_id", sort=False)
+        .head(_SHOWN_STEPS)
+    )
+    for row in shown.itertuples(index=False):
+        table.add_row(*(_cell(value) for value in row))
+    return table
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    text = str(value)
+    # A daily timestamp reads better without its midnight time.
+    return text.removesuffix(" 00:00:00")
+
+
+# --------------------------------------------------------------------------------------------
+# Training progress
+
+
+@functools.cache
+def _progress_class() -> type[lc.Callback]:
+    """The progress bar callback class, built on first use.
+
+    Defined in a function so that importing this module does not touch ``lc.Callback`` (which
+    lives next to torch) and rich's progress machinery.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    class ProgressBar(lc.Callback):
+        """A rich progress bar on stderr: epoch k/N, batches, train and validation loss."""
+
+        def __init__(self) -> None:
+            self.progress = Progress(
+                TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[losses]}"),
+                TimeElapsedColumn(),
+                console=_stderr(),
+            )
+            self.task: Any = None
+            self.val = "-"
+            self.loss_sum = 0.0
+
+        def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None:
+            self.task = self.progress.add_task(
+                "train", total=batches_per_epoch, epoch=1, epochs=epochs, losses=""
+            )
+            self.progress.start()
+
+        def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
+            if batch == 1:
+                self.loss_sum = 0.0
+            self.loss_sum += loss
+            # The running mean of the epoch's batch losses; the exact epoch loss at its end.
+            self.progress.update(
+                self.task,
+                completed=batch,
+                epoch=epoch,
+                losses=self._losses(self.loss_sum / batch),
+            )
+
+        def on_epoch_end(self, epoch: int, history: lc.History) -> None:
+            if history.val_loss:
+                self.val = f"{history.val_loss[-1]:.4f}"
+            self.progress.update(self.task, losses=self._losses(history.train_loss[-1]))
+
+        def on_train_end(self, history: lc.History) -> None:
+            self.close()
+
+        def close(self) -> None:
+            self.progress.stop()
+
+        def _losses(self, train: float) -> str:
+            return f"train loss {train:.4f}  val loss {self.val}"
+
+    return ProgressBar
+
+
+@contextlib.contextmanager
+def _training_progress(quiet: bool) -> Iterator[list[lc.Callback]]:
+    """Callbacks that show training progress (none with --quiet).
+
+    The bar is stopped on the way out even when ``fit`` raises (its ``on_train_end`` is then not
+    called), so an error line is not drawn into a live display.
+    """
+    if quiet:
+        yield []
+        return
+    bar = _progress_class()()
+    try:
+        yield [bar]
+    finally:
+        bar.close()  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+
+
+@app.command()
+def demo(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the forecast plot (PNG).")
+    ] = Path("demo.png"),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of data and model.")] = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Run the built-in demo: an LSTM against naive baselines on a synthetic series.
+
+    Trains an LSTM, scores it and the Naive and SeasonalNaive baselines on held-out data, prints
+    the metrics and the first forecast steps, and plots the forecast.
+    """
+    from lstmcast.demo import run_demo
+
+    with _training_progress(quiet) as callbacks:
+        result = run_demo(output=output, seed=seed, callbacks=callbacks)
+    console = _stdout()
+    console.print(result.description, markup=False)
+    console.print()
+    console.print(_metrics_table(result.metrics, "Accuracy on the held-out data"))
+    console.print()
+    console.print(_forecast_table(result.forecast, "LSTM forecast past the end (first steps)"))
+    console.print(f"wrote {result.plot_path} ({result.seconds:.1f} s)", markup=False)
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="Training data, a CSV file.", show_default=False)
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Model directory to write (replaces an lstmcast model there)."
+        ),
+    ],
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+    id_col: IdCol = None,
+    window: Window = 20,
+    horizon: Horizon = 1,
+    hidden_size: HiddenSize = 50,
+    layers: Layers = 1,
+    dropout: Dropout = 0.0,
+    epochs: Epochs = 10,
+    batch_size: BatchSize = 32,
+    lr: LearningRate = 1e-3,
+    val_size: ValSize = None,
+    patience: Patience = None,
+    seed: Seed = None,
+    quiet: Quiet = False,
+) -> None:
+    """Train an LSTM on every series of DATA and save it to a model directory.
+
+    Ctrl-C stops training cleanly: the best model so far is saved and the exit code is 130.
+    """
+    df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+    model = _model(
+        window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
+        patience, seed,
+    )  # fmt: skip
+    with _training_progress(quiet) as callbacks:
+        model.fit(df, callbacks=callbacks)
+    model.save(output)
+
+    history = model.history_
+    n_train, n_val = history.train_windows, history.val_windows
+    val_note = f", {n_val} validation" if model.val_size is not None else ""
+    lines = [
+        f"series        {model.n_series_}",
+        f"windows       {n_train} training{val_note}",
+        f"epochs run    {len(history.train_loss)} of {model.epochs}"
+        + (" (stopped early)" if history.stopped_early else ""),
+        f"best epoch    {history.best_epoch if history.best_epoch is not None else '-'}",
+        f"train loss    {history.train_loss[-1]:.4f}" if history.train_loss else "train loss    -",
+    ]
+    if history.val_loss:
+        lines.append(f"val loss      {history.val_loss[-1]:.4f}")
+    lines += [f"seconds       {history.seconds:.1f}", f"seed          {model.seed_}"]
+    lines.append(f"saved to      {output}")
+    _stdout().print("\n".join(lines), markup=False)
+
+    if history.interrupted:
+        stopped_at = len(history.train_loss) + 1
+        kept = (
+            f"the best model (epoch {history.best_epoch})"
+            if history.best_epoch is not None
+            else "the untrained model (no epoch had finished)"
+        )
+        typer.echo(f"interrupted at epoch {stopped_at}; saved {kept} to {output}", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command()
+def forecast(
+    model_dir: Annotated[
+        Path,
+        typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the forecasts (CSV).")
+    ] = Path("forecast.csv"),
+    h: Annotated[
+        int | None,
+        typer.Option("--h", help="Steps ahead to forecast. Default: the model's horizon."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Forecast past the end of this history (CSV; same series as in training) "
+            "instead of the training data.",
+        ),
+    ] = None,
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+    id_col: IdCol = None,
+) -> None:
+    """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV."""
+    from lstmcast._files import atomic_path
+
+    model = lc.load(model_dir)
+    df = None
+    if data is not None:
+        df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+    frame = model.predict(h, df=df)
+    # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
+    with atomic_path(output) as tmp:
+        frame.to_csv(tmp, index=False)
+    n_series = frame["unique_id"].nunique()
+    _stdout().print(
+        f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} steps) to {output}",
+        markup=False,
+    )
+
+
+@app.command()
+def backtest(
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="The series, a CSV file.", show_default=False)
+    ],
+    h: Annotated[int, typer.Option("--h", help="Steps ahead forecast from each origin.")],
+    n_windows: Annotated[
+        int, typer.Option("--n-windows", help="Forecast origins at the end of each series.")
+    ] = 1,
+    step_size: Annotated[
+        int | None,
+        typer.Option("--step-size", help="Steps between origins. Default: --h."),
+    ] = None,
+    season_length: Annotated[
+        int,
+        typer.Option(
+            "--season-length",
+            help="Season of the SeasonalNaive baseline and of the MASE scale (1: none).",
+        ),
+    ] = 1,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit",
+            help="Train a fresh LSTM on the past of every origin (slower; no progress bar). "
+            "Default: one LSTM trained before the first origin.",
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Also write every forecast beside the actual value (CSV)."
+        ),
+    ] = None,
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+    id_col: IdCol = None,
+    window: Window = 20,
+    horizon: Horizon = 1,
+    hidden_size: HiddenSize = 50,
+    layers: Layers = 1,
+    dropout: Dropout = 0.0,
+    epochs: Epochs = 10,
+    batch_size: BatchSize = 32,
+    lr: LearningRate = 1e-3,
+    val_size: ValSize = None,
+    patience: Patience = None,
+    seed: Seed = None,
+    quiet: Quiet = False,
+) -> None:
+    """Score the LSTM against Naive and SeasonalNaive on the end of each series of DATA.
+
+    The LSTM is trained on the data before the first forecast origin; then every model forecasts
+    --h steps from --n-windows origins --step-size apart, and MAE, RMSE, sMAPE and MASE are
+    printed (per series over all origins, then averaged over series).
+    """
+    from lstmcast._files import atomic_path
+
+    df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+    step = h if step_size is None else step_size
+    # Only data before the first origin is seen in training (and scales MASE).
+    train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
+    lstm = _model(
+        window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
+        patience, seed,
+    )  # fmt: skip
+    if not refit:  # with --refit, backtest trains its own copies
+        with _training_progress(quiet) as callbacks:
+            lstm.fit(train_part, callbacks=callbacks)
+    models = [lstm, lc.Naive().fit(train_part), lc.SeasonalNaive(season_length).fit(train_part)]
+    frames = [
+        model.backtest(df, h=h, n_windows=n_windows, step_size=step_size, refit=refit)
+        for model in models
+    ]
+    # Same origins and targets for every model: one row per forecast, one column per model.
+    keys = ["unique_id", "ds", "cutoff", "y"]
+    merged = functools.reduce(lambda a, b: a.merge(b, on=keys, validate="1:1"), frames)
+    metrics = lc.evaluate(merged, train=train_part, season_length=season_length)
+    console = _stdout()
+    console.print(_metrics_table(metrics, f"Backtest: {n_windows} origin(s), h={h}, step {step}"))
+    if output is not None:
+        with atomic_path(output) as tmp:
+            merged.to_csv(tmp, index=False)
+        console.print(f"wrote {len(merged)} rows to {output}", markup=False)
+
+
+@app.command()
+def plot(
+    data: Annotated[
+        Path, typer.Argument(metavar="DATA", help="The history, a CSV file.", show_default=False)
+    ],
+    forecast_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FORECAST",
+            help="Forecasts (CSV from `lstmcast forecast` or `lstmcast backtest -o`).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the plot (PNG).")
+    ] = Path("forecast.png"),
+    ids: Annotated[
+        list[str] | None,
+        typer.Option("--id", help="Series to draw (repeat for several). Default: the first 4."),
+    ] = None,
+    max_history: Annotated[
+        int | None,
+        typer.Option("--max-history", help="Draw only the last N points of each history."),
+    ] = None,
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+    id_col: IdCol = None,
+) -> None:
+    """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
+    history = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+    forecast_frame = _read_forecast(forecast_file, like=history)
+    lc.plot_forecast(history, forecast_frame, ids=ids, max_history=max_history, path=output)
+    _stdout().print(f"wrote {output}", markup=False)
+
+
+def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
+    """Read a forecast CSV, its ids as text and its times typed like the history's."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype={"unique_id": str})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
+        raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None
+    dates = pd.api.types.is_datetime64_any_dtype(like["ds"])
+    for column in ("ds", "cutoff"):
+        if column not in frame.columns:
+            continue  # plot_forecast names a missing ds itself
+        try:
+            frame[column] = (
+                pd.to_datetime(frame[column]) if dates else frame[column].astype("int64")
+            )
+        except (ValueError, TypeError):
+            kind = "dates" if dates else "integer steps"
+            raise lc.DataError(
+                f"column {column!r} of {path.name} cannot be read as {kind} like the time "
+                f"column of the history"
+            ) from None
+    return frame
+
+
+@app.command()
+def inspect(
+    model_dir: Annotated[
+        Path,
+        typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the gate heatmaps (PNG).")
+    ] = Path("gates.png"),
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Run the LSTM on the last window of this history (CSV). Default: the end of "
+            "the training data, saved with the model.",
+        ),
+    ] = None,
+    series: Annotated[
+        str | None,
+        typer.Option("--series", help="Id of the series to show. Default: the first."),
+    ] = None,
+    time_col: TimeCol = "ds",
+    target_col: TargetCol = "y",
+    id_col: IdCol = None,
+) -> None:
+    """Plot the LSTM's gates and states over the last input window of one series.
+
+    Also prints how many units of the last layer keep a long memory (mean forget gate above
+    0.9 over the window).
+    """
+    model = lc.load(model_dir)
+    if data is None:
+        df = None
+        ids, values = _last_windows(model.tail_.ids, model.tail_.y, model.tail_.ends, model.window)
+    else:
+        df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+        panel = lc.Panel.from_frame(df)
+        ids, values = _last_windows(panel.ids, panel.y, panel.ends, model.window)
+    index = _series_index(ids, series)
+    trace = model.explain(df)  # series in the order of ids
+    lc.plot_gates(trace, sample=index, inputs=values[index], path=output)
+
+    forget = trace.forget[-1, index].mean(dim=0)  # (hidden,): last layer, mean over the window
+    long_units = [int(u) for u in (forget > _LONG_MEMORY).nonzero().flatten()]
+    listed = ", ".join(str(u) for u in long_units[:_SHOWN_UNITS])
+    listed += ", ..." if len(long_units) > _SHOWN_UNITS else ""
+    _stdout().print(
+        f"wrote {output}\nseries {ids[index]!r}: {len(long_units)} of {forget.numel()} units of "
+        f"layer {trace.forget.shape[0] - 1} have long memory (mean forget gate > {_LONG_MEMORY})"
+        + (f": {listed}" if long_units else ""),
+        markup=False,
+    )
+
+
+def _last_windows(
+    ids: np.ndarray, y: np.ndarray, ends: np.ndarray, window: int
+) -> tuple[list[str], list[np.ndarray]]:
+    # A series shorter than the window is left for explain() to reject with its own message.
+    return [str(i) for i in ids], [y[max(end - window, 0) : end] for end in ends]
+
+
+def _series_index(ids: list[str], wanted: str | None) -> int:
+    if wanted is None:
+        return 0
+    if wanted not in ids:
+        shown = ", ".join(repr(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
+        raise lc.DataError(f"series {wanted!r} not found; there are {len(ids)}: {shown}")
+    return ids.index(wanted)
+
+
+def main() -> None:
+    """Entry point of the ``lstmcast`` script and of ``python -m lstmcast``."""
+    app(prog_name="lstmcast")
