@@ -124,7 +124,7 @@ def test_validation_drives_early_stopping_and_keeps_best_weights(two_series: pd.
     scaled = torch.tensor(model.scaler_.transform(panel), dtype=torch.float32)
     n_train = panel.lengths - 24
     starts = window_starts(panel, n_train, panel.lengths, 12, 1)
-    val = Windows(scaled, torch.from_numpy(starts), 12, 1)
+    val = Windows(scaled[:, None], scaled, torch.from_numpy(starts), 12, 1)
     assert evaluate_loss(model.network_, val, "mse") == pytest.approx(
         min(history.val_loss), rel=1e-5
     )

@@ -25,9 +25,9 @@ import torch
 from .data import ID, TIME, Panel, future_times
 from .errors import ConfigError, DataError, NotFittedError
 from .lstm import GateTrace
-from .model import LSTMNetwork, NetworkConfig
-from .train import LOSSES, Callback, History, TrainConfig, train
-from .windows import SCALERS, SeriesScaler, Windows, window_starts
+from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
+from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, train
+from .windows import CALENDAR, SCALERS, SeriesScaler, Windows, calendar_features, window_starts
 
 if TYPE_CHECKING:
     import os
@@ -333,7 +333,7 @@ class LSTMForecaster(Forecaster):
     hidden_size, num_layers, dropout :
         The LSTM's size, as in ``torch.nn.LSTM``; dropout acts between layers and before the head.
     epochs, batch_size, lr :
-        Adam's training budget, batch and learning rate.
+        Adam's training budget, batch and (peak) learning rate.
     val_size : int, float or None
         Validation tail of each training series (points, or a fraction of each series) whose
         windows are held out of training; the epoch with the lowest validation loss is kept.
@@ -341,19 +341,35 @@ class LSTMForecaster(Forecaster):
         Stop after this many epochs without validation improvement (needs ``val_size``).
     scaler : "standard" or "none"
         Per-series scaling, fitted on the training part only (never the validation tail).
+    window_norm : None, "revin" or "last"
+        Normalise each input window by its own mean and standard deviation ("revin") or by its
+        last value ("last"), and de-normalise the forecast: for series whose level drifts.
+    segment : int
+        Time steps per LSTM step: the window is cut into segments that a linear layer embeds,
+        so the LSTM runs ``window / segment`` steps (must divide ``window``).
+    calendar : tuple of "hour", "dayofweek", "dayofyear", or None
+        Calendar features of each input step (sine and cosine of the phase); needs dates.
     loss : "mse" or "mae"
         Training loss on scaled values.
+    lr_schedule : None, "cosine" or "onecycle"
+        Learning-rate schedule over all training steps.
     grad_clip : float or None
         Maximum global gradient norm.
+    ensemble_size : int
+        Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
     random_state : int or None
         Seed of weights, shuffling and dropout: the same seed gives the same model.
     device : str or None
         ``"cpu"``, ``"cuda"``, ...; default CUDA when present.
 
+    Multivariate data (a wide frame, say) is handled channel-independently: every column is a
+    series of its own, all sharing the one network.
+
     Attributes
     ----------
-    network_ : LSTMNetwork, the trained network (in eval mode).
-    history_ : History, per-epoch training and validation losses.
+    networks_ : list of LSTMNetwork, the trained networks (one unless ``ensemble_size`` > 1).
+    network_ : LSTMNetwork, the first of them (the one ``explain`` traces).
+    history_ : History of the first network; ``histories_`` holds all of them.
     scaler_ : SeriesScaler, per-series statistics from the training part.
     seed_ : int, the seed actually used.
     """
@@ -371,8 +387,12 @@ class LSTMForecaster(Forecaster):
         "val_size": Rule((int, float), 0, low_open=True, optional=True),
         "patience": Rule(int, 1, optional=True),
         "scaler": Rule(str, choices=SCALERS),
+        "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),
+        "segment": Rule(int, 1),
         "loss": Rule(str, choices=tuple(LOSSES)),
+        "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
         "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
+        "ensemble_size": Rule(int, 1),
         "random_state": Rule(int, 0, optional=True),
         "device": Rule(str, optional=True),
     }
@@ -390,8 +410,13 @@ class LSTMForecaster(Forecaster):
         val_size: int | float | None = None,
         patience: int | None = None,
         scaler: str = "standard",
+        window_norm: str | None = None,
+        segment: int = 1,
+        calendar: tuple[str, ...] | None = None,
         loss: str = "mse",
+        lr_schedule: str | None = None,
         grad_clip: float | None = None,
+        ensemble_size: int = 1,
         random_state: int | None = None,
         device: str | None = None,
     ) -> None:
@@ -406,8 +431,13 @@ class LSTMForecaster(Forecaster):
         self.val_size = val_size
         self.patience = patience
         self.scaler = scaler
+        self.window_norm = window_norm
+        self.segment = segment
+        self.calendar = calendar
         self.loss = loss
+        self.lr_schedule = lr_schedule
         self.grad_clip = grad_clip
+        self.ensemble_size = ensemble_size
         self.random_state = random_state
         self.device = device
 
@@ -426,6 +456,22 @@ class LSTMForecaster(Forecaster):
             raise ConfigError(f"a fractional val_size must be below 1, got {self.val_size}")
         if self.patience is not None and self.val_size is None:
             raise ConfigError("patience needs validation data: set val_size too")
+        if self.window % self.segment:
+            raise ConfigError(
+                f"segment {self.segment} must divide window {self.window}; try window "
+                f"{self.window // self.segment * self.segment or self.segment}"
+            )
+        names = self._calendar()
+        if self.calendar is not None and (not names or any(n not in CALENDAR for n in names)):
+            raise ConfigError(
+                f"calendar must list some of {', '.join(CALENDAR)}; got {self.calendar!r}"
+            )
+
+    def _calendar(self) -> tuple[str, ...]:
+        """The calendar feature names (a lone string counts as one name)."""
+        if self.calendar is None:
+            return ()
+        return (self.calendar,) if isinstance(self.calendar, str) else tuple(self.calendar)
 
     def _validation_points(self, lengths: np.ndarray) -> np.ndarray:
         if self.val_size is None:
@@ -433,6 +479,13 @@ class LSTMForecaster(Forecaster):
         if isinstance(self.val_size, float):
             return np.rint(lengths * self.val_size).astype(np.int64)
         return np.full_like(lengths, self.val_size)
+
+    def _inputs(self, panel: Panel, scaled: np.ndarray) -> torch.Tensor:
+        """Network inputs for every row of ``panel``: (rows, features), the scaled target first."""
+        columns = [scaled.astype(np.float32)[:, None]]
+        if self._calendar():
+            columns.append(calendar_features(panel.ds, self._calendar()))
+        return torch.from_numpy(np.concatenate(columns, axis=1))
 
     def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
         W, H = self.window, self.horizon
@@ -451,22 +504,24 @@ class LSTMForecaster(Forecaster):
         self.seed_ = self.random_state if self.random_state is not None else secrets.randbits(62)
         device = _pick_device(self.device)
         self.scaler_ = SeriesScaler.fit(panel, n_train, self.scaler)
-        scaled = torch.tensor(
-            self.scaler_.transform(panel, np.arange(len(panel))), dtype=torch.float32
-        )
+        scaled = self.scaler_.transform(panel, np.arange(len(panel)))
+        inputs = self._inputs(panel, scaled)
+        target = torch.tensor(scaled, dtype=torch.float32)
 
         def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
             starts = window_starts(panel, first_target, target_end, W, H)
-            return Windows(scaled, torch.from_numpy(starts), W, H).to(device)
+            return Windows(inputs, target, torch.from_numpy(starts), W, H).to(device)
 
         train_windows = windows(np.full(len(panel), W), n_train)
         val_windows = windows(n_train, panel.lengths) if self.val_size is not None else None
         config = NetworkConfig(
-            input_size=1,
+            input_size=inputs.shape[1],
             hidden_size=self.hidden_size,
             num_layers=self.num_layers,
             dropout=float(self.dropout),
             horizon=H,
+            segment=self.segment,
+            window_norm=self.window_norm,
         )
         train_config = TrainConfig(
             epochs=self.epochs,
@@ -475,46 +530,74 @@ class LSTMForecaster(Forecaster):
             loss=self.loss,
             patience=self.patience,
             grad_clip=self.grad_clip,
+            lr_schedule=self.lr_schedule,
         )
-        # A private RNG stream: fitting neither depends on nor disturbs the caller's torch seed.
-        cuda = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(self.seed_)
-            self.network_ = LSTMNetwork(config).to(device)
-            generator = torch.Generator().manual_seed(self.seed_)
-            self.history_: History = train(
-                self.network_,
-                train_windows,
-                val_windows,
-                train_config,
-                generator=generator,
-                callbacks=callbacks,
-            )
+        self.networks_: list[LSTMNetwork] = []
+        self.histories_: list[History] = []
+        for member in range(self.ensemble_size):
+            seed = self.seed_ + member
+            # A private RNG stream: fitting neither depends on nor disturbs the caller's seed.
+            cuda = [device.index or 0] if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
+                torch.manual_seed(seed)
+                network = LSTMNetwork(config).to(device)
+                self.networks_.append(network)
+                self.histories_.append(
+                    train(
+                        network,
+                        train_windows,
+                        val_windows,
+                        train_config,
+                        generator=torch.Generator().manual_seed(seed),
+                        callbacks=callbacks,
+                    )
+                )
+            if self.histories_[-1].interrupted:
+                break  # Ctrl-C ends the whole ensemble: keep the members trained so far
+
+    @property
+    def network_(self) -> LSTMNetwork:
+        if not getattr(self, "networks_", None):
+            self._check_fitted()
+        return self.networks_[0]
+
+    @property
+    def history_(self) -> History:
+        if not getattr(self, "histories_", None):
+            self._check_fitted()
+        return self.histories_[0]
 
     def _contexts(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
-        """Scaled input windows (k, window, 1) ending before rows ``ends``, and scaler rows (k,)."""
+        """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
         rows = self.scaler_.rows_of(panel.ids)
-        scaled = self.scaler_.transform(panel, rows)
-        context = scaled[ends[:, None] - self.window + np.arange(self.window)[None, :]]
-        device = next(self.network_.parameters()).device
-        return torch.tensor(context[..., None], dtype=torch.float32, device=device), rows[series]
+        inputs = self._inputs(panel, self.scaler_.transform(panel, rows))
+        index = torch.from_numpy(ends[:, None] - self.window + np.arange(self.window)[None, :])
+        device = next(self.networks_[0].parameters()).device
+        return inputs[index].to(device), rows[series]
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
+        if self._calendar() and h > self.horizon:
+            raise ConfigError(
+                f"h={h} is beyond the model's horizon {self.horizon}, and a model with calendar "
+                f"features cannot feed its forecasts back; train with horizon={h}"
+            )
         x, rows = self._contexts(panel, series, ends)
-        self.network_.eval()
+        for network in self.networks_:
+            network.eval()
         outputs = []
         for chunk in x.split(16384):  # bounds memory for very many series
             steps: list[torch.Tensor] = []
             done = 0
             while done < h:
-                block = self.network_(chunk)  # (B, horizon)
+                members = torch.stack([network(chunk) for network in self.networks_])
+                block = members.quantile(0.5, dim=0)  # the median over members, (B, horizon)
                 steps.append(block)
-                done += block.shape[1]
-                # Recursive beyond the horizon: forecasts become the newest inputs.
-                chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -self.window :]
+                done += self.horizon
+                if done < h:  # recursive beyond the horizon: forecasts become the newest inputs
+                    chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -self.window :]
             outputs.append(torch.cat(steps, dim=1)[:, :h])
         scaled = torch.cat(outputs).double().cpu().numpy()
         return self.scaler_.inverse(scaled, rows)
@@ -522,8 +605,9 @@ class LSTMForecaster(Forecaster):
     def explain(self, df: Any = None) -> GateTrace:
         """Gate activations and states on each series' last window (training data by default).
 
-        Returns a :class:`GateTrace` shaped (num_layers, n_series, window, hidden_size), series in
-        the order of ``df`` (or of training).
+        Returns a :class:`GateTrace` of the first network, shaped (num_layers, n_series, steps,
+        hidden_size), series in the order of ``df`` (or of training); ``steps`` is
+        ``window / segment``.
         """
         self._check_fitted()
         panel = self.tail_ if df is None else self._panel_for(df)[0]

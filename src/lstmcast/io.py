@@ -62,7 +62,7 @@ def save_model(model: LSTMForecaster, path: str | os.PathLike[str]) -> None:
         "params": model.get_params(),
         "network": model.network_.config.to_dict(),
         "seed": model.seed_,
-        "history": model.history_.to_dict(),
+        "histories": [history.to_dict() for history in model.histories_],
         "series": {
             "ids": [str(i) for i in tail.ids],
             "time_dtype": str(tail.ds.dtype),
@@ -70,8 +70,9 @@ def save_model(model: LSTMForecaster, path: str | os.PathLike[str]) -> None:
         },
     }
     tensors = {
-        f"network.{k}": v.detach().cpu().contiguous()
-        for k, v in model.network_.state_dict().items()
+        f"network.{member}.{k}": v.detach().cpu().contiguous()
+        for member, network in enumerate(model.networks_)
+        for k, v in network.state_dict().items()
     }
     tensors |= {
         "scaler.shift": torch.from_numpy(model.scaler_.shift.astype(np.float64)),
@@ -160,12 +161,19 @@ def load(path: str | os.PathLike[str]) -> LSTMForecaster:
     try:
         if config["class"] != "LSTMForecaster":
             raise ModelFileError(f"{path}: unknown model class {config['class']!r}")
-        model = LSTMForecaster(**config["params"])
-        network = LSTMNetwork(NetworkConfig(**config["network"]))
-        weights = {
-            k.removeprefix("network."): v for k, v in tensors.items() if k.startswith("network.")
-        }
-        network.load_state_dict(weights, strict=True)
+        params = config["params"]
+        if isinstance(params.get("calendar"), list):  # JSON has no tuples
+            params["calendar"] = tuple(params["calendar"])
+        model = LSTMForecaster(**params)
+        networks = []
+        for member in range(len(config["histories"])):
+            network = LSTMNetwork(NetworkConfig(**config["network"]))
+            prefix = f"network.{member}."
+            weights = {
+                k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)
+            }
+            network.load_state_dict(weights, strict=True)
+            networks.append(network.to(_pick_device(model.device)).eval())
         series = config["series"]
         ids = np.array(series["ids"], dtype=object)
         tail = Panel(
@@ -182,12 +190,11 @@ def load(path: str | os.PathLike[str]) -> LSTMForecaster:
             f"{path} does not hold a consistent lstmcast model ({str(error).splitlines()[0]}); "
             "save it again"
         ) from None
-    model.network_ = network.to(_pick_device(model.device))
-    model.network_.eval()
+    model.networks_ = networks
     model.scaler_ = scaler
     model.tail_ = tail
     model.steps_ = [_step_from_json(step) for step in series["steps"]]
     model.n_series_ = len(tail)
     model.seed_ = config["seed"]
-    model.history_ = History(**config["history"])
+    model.histories_ = [History(**history) for history in config["histories"]]
     return model

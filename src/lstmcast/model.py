@@ -1,7 +1,17 @@
-"""The network: a stack of :class:`~lstmcast.lstm.LSTM` layers and a linear head.
+"""The network: optional window normalisation and segment embedding, an LSTM stack, a linear head.
 
-The head reads the last hidden state and emits every step of the horizon at once (direct
-multi-output), so a horizon of 24 costs one pass, not 24.
+``x`` (batch, window, features) -> forecast (batch, horizon), feature 0 being the target (scaled
+per series). Three switches, all off by default (the tutorial's model):
+
+- ``window_norm`` normalises each input window by its own statistics and de-normalises the
+  output (RevIN-style instance normalisation): ``"revin"`` subtracts the window's mean and divides
+  by its standard deviation, ``"last"`` subtracts its last value (as SegRNN does). It makes the
+  model see shapes rather than levels, which helps when levels drift between windows.
+- ``segment`` > 1 cuts the window into segments of that many steps; a linear layer embeds each
+  segment (``segment * features`` values -> ``hidden_size``) and the LSTM steps over segments, so a
+  window of 336 hours is 14 LSTM steps of 24 hours, not 336 (SegRNN's idea, with an LSTM cell).
+- ``horizon`` > 1: the head reads the last hidden state and emits every step of the horizon at once
+  (direct multi-output), so a horizon of 720 costs one pass, not 720.
 """
 
 from __future__ import annotations
@@ -13,16 +23,21 @@ from torch import nn
 
 from .lstm import LSTM, GateTrace
 
+WINDOW_NORMS = ("revin", "last")
+_EPS = 1e-5  # keeps a flat window's standard deviation away from zero
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    input_size: int = 1  # features per time step: the (scaled) series value
+    input_size: int = 1  # features per time step: the scaled target, then calendar features
     hidden_size: int = 50  # H, units per LSTM layer
     num_layers: int = 1
     dropout: float = 0.0  # between LSTM layers and before the head, training only
     horizon: int = 1  # steps the head emits at once
+    segment: int = 1  # time steps per LSTM step; 1 feeds the raw steps
+    window_norm: str | None = None  # None, "revin" or "last"
 
-    def to_dict(self) -> dict[str, int | float]:
+    def to_dict(self) -> dict[str, int | float | str | None]:
         return asdict(self)
 
 
@@ -32,17 +47,41 @@ class LSTMNetwork(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
+        lstm_input = config.input_size
+        if config.segment > 1:
+            self.embed = nn.Linear(config.segment * config.input_size, config.hidden_size)
+            lstm_input = config.hidden_size
         # torch.nn.LSTM's own dropout only acts between layers (and warns for one layer).
         between_layers = config.dropout if config.num_layers > 1 else 0.0
-        self.lstm = LSTM(config.input_size, config.hidden_size, config.num_layers, between_layers)
+        self.lstm = LSTM(lstm_input, config.hidden_size, config.num_layers, between_layers)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.horizon)
 
+    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalise and segment ``x``: the LSTM's input (B, steps, in), level and spread (B, 1)."""
+        level = x.new_zeros(x.shape[0], 1)
+        spread = x.new_ones(x.shape[0], 1)
+        if self.config.window_norm == "revin":
+            level = x[..., 0].mean(dim=1, keepdim=True)
+            spread = (x[..., 0].var(dim=1, keepdim=True, unbiased=False) + _EPS).sqrt()
+        elif self.config.window_norm == "last":
+            level = x[:, -1, :1]
+        if self.config.window_norm is not None:
+            target = (x[..., :1] - level[:, :, None]) / spread[:, :, None]
+            x = torch.cat([target, x[..., 1:]], dim=-1)
+        if self.config.segment > 1:
+            batch, window, _ = x.shape
+            segments = x.reshape(batch, window // self.config.segment, -1)  # (B, W/seg, seg*F)
+            x = torch.relu(self.embed(segments))
+        return x, level, spread
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        output, _ = self.lstm(x)  # (B, T, H)
-        return self.head(self.dropout(output[:, -1]))  # (B, horizon)
+        inputs, level, spread = self._encode(x)
+        output, _ = self.lstm(inputs)  # (B, steps, H)
+        return self.head(self.dropout(output[:, -1])) * spread + level  # (B, horizon)
 
     def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, GateTrace]:
         """Forecast through the step-by-step path, returning every gate: (B, horizon), trace."""
-        gates = self.lstm.trace(x)
-        return self.head(self.dropout(gates.hidden[-1][:, -1])), gates
+        inputs, level, spread = self._encode(x)
+        gates = self.lstm.trace(inputs)
+        return self.head(self.dropout(gates.hidden[-1][:, -1])) * spread + level, gates

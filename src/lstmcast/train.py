@@ -19,6 +19,24 @@ from .errors import TrainingError
 from .windows import Windows
 
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
+LR_SCHEDULES = ("cosine", "onecycle")
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The learning-rate schedule over all ``total_steps`` batches, or None for a constant rate.
+
+    ``cosine`` decays from ``lr`` to 0; ``onecycle`` warms up over the first 30% of the steps to
+    ``lr`` and anneals to nearly 0 (Smith's one-cycle policy), often allowing a higher ``lr``.
+    """
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if config.lr_schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=total_steps
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -29,6 +47,7 @@ class TrainConfig:
     loss: str = "mse"  # "mse" or "mae", on scaled values
     patience: int | None = None  # epochs without validation improvement before stopping
     grad_clip: float | None = None  # max global gradient norm; None leaves gradients as they are
+    lr_schedule: str | None = None  # None (constant), "cosine" or "onecycle", stepped per batch
 
 
 @dataclass
@@ -94,6 +113,7 @@ def train(
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
     n = len(train_windows)
     batches = math.ceil(n / config.batch_size)
+    scheduler = make_scheduler(optimizer, config, config.epochs * batches)
     validating = val_windows is not None and len(val_windows) > 0
     history = History(train_windows=n, val_windows=len(val_windows) if validating else 0)
     best_state = copy.deepcopy(network.state_dict())
@@ -122,6 +142,8 @@ def train(
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                 optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
                 epoch_loss += loss.item() * len(x)
                 for callback in callbacks:
                     callback.on_batch_end(epoch, b + 1, loss.item())

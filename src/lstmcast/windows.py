@@ -76,13 +76,16 @@ class SeriesScaler:
 
 @dataclass(frozen=True)
 class Windows:
-    """Training or validation windows: ``x`` (batch, window, 1) -> ``y`` (batch, horizon).
+    """Training or validation windows: ``x`` (batch, window, features) -> ``y`` (batch, horizon).
 
-    ``values`` (rows,) are the scaled series, flat; ``starts`` (n_windows,) the row where each
-    window's input begins. Window j reads rows ``starts[j] : starts[j] + window + horizon``.
+    ``inputs`` (rows, features) hold the scaled series (feature 0) and any calendar features,
+    flat over all series; ``target`` (rows,) the scaled series; ``starts`` (n_windows,) the row
+    where each window's input begins. Window j reads rows ``starts[j]`` to
+    ``starts[j] + window + horizon`` (exclusive).
     """
 
-    values: torch.Tensor
+    inputs: torch.Tensor
+    target: torch.Tensor
     starts: torch.Tensor
     window: int
     horizon: int
@@ -91,13 +94,49 @@ class Windows:
         return len(self.starts)
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gather windows ``index`` (batch,): x (batch, window, 1), y (batch, horizon)."""
-        offsets = torch.arange(self.window + self.horizon, device=self.values.device)
-        rows = self.values[self.starts[index, None] + offsets]  # (B, W + H)
-        return rows[:, : self.window, None], rows[:, self.window :]
+        """Gather windows ``index`` (batch,): x (batch, window, features), y (batch, horizon)."""
+        first = self.starts[index, None]  # (B, 1)
+        steps = torch.arange(self.window + self.horizon, device=first.device)
+        x = self.inputs[first + steps[: self.window]]
+        return x, self.target[first + steps[self.window :]]
 
     def to(self, device: torch.device) -> Windows:
-        return Windows(self.values.to(device), self.starts.to(device), self.window, self.horizon)
+        return Windows(
+            self.inputs.to(device),
+            self.target.to(device),
+            self.starts.to(device),
+            self.window,
+            self.horizon,
+        )
+
+
+CALENDAR = ("hour", "dayofweek", "dayofyear")
+
+
+def calendar_features(ds: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Cyclic calendar features of timestamps ``ds`` (rows,): (rows, 2 * len(names)) float32.
+
+    Each name becomes a sine and a cosine of its phase (hour of day / 24, day of week / 7, day of
+    year / 365.25), so 23:00 sits next to 00:00 and Sunday next to Monday.
+    """
+    import pandas as pd
+
+    if ds.dtype.kind != "M":
+        raise ConfigError(
+            f"calendar features {names} need dates in the time column; this data has "
+            f"{ds.dtype} time steps"
+        )
+    times = pd.DatetimeIndex(ds)
+    phases = {
+        "hour": (times.hour + times.minute / 60) / 24,
+        "dayofweek": (times.day_of_week + times.hour / 24) / 7,
+        "dayofyear": (times.day_of_year - 1) / 365.25,
+    }
+    columns = []
+    for name in names:
+        angle = 2 * np.pi * np.asarray(phases[name], dtype=np.float64)
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.stack(columns, axis=1).astype(np.float32)
 
 
 def window_starts(

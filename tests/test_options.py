@@ -1,0 +1,168 @@
+"""The modelling options: window normalisation, segments, calendar features, channels,
+learning-rate schedules and ensembles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lstmcast as lc
+from lstmcast.model import LSTMNetwork, NetworkConfig
+from lstmcast.train import TrainConfig, make_scheduler
+from lstmcast.windows import calendar_features
+
+TINY = {"window": 12, "hidden_size": 8, "epochs": 1, "batch_size": 16, "random_state": 0}
+
+
+def network(**config: object) -> LSTMNetwork:
+    torch.manual_seed(0)
+    return LSTMNetwork(NetworkConfig(**({"hidden_size": 8, "horizon": 3} | config))).eval()
+
+
+def test_revin_forecasts_move_with_the_window() -> None:
+    """Instance normalisation: scaling and shifting a window scales and shifts its forecast."""
+    net = network(window_norm="revin")
+    x = torch.randn(5, 12, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(net(3 * x + 7), 3 * net(x) + 7, atol=1e-4, rtol=1e-4)
+        plain = network()
+        assert not torch.allclose(plain(3 * x + 7), 3 * plain(x) + 7, atol=1e-2)
+
+
+def test_last_value_normalisation_is_shift_equivariant() -> None:
+    net = network(window_norm="last")
+    x = torch.randn(4, 12, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x + 100), net(x) + 100, atol=1e-4, rtol=0)
+    flat = torch.full((2, 12, 1), 5.0)  # a constant window must not divide by zero
+    assert torch.isfinite(network(window_norm="revin")(flat)).all()
+
+
+def test_segments_shorten_the_recurrence() -> None:
+    net = network(segment=4, input_size=3)
+    x = torch.randn(2, 12, 3)
+    with torch.no_grad():
+        direct = net(x)
+        via_trace, gates = net.trace(x)
+    assert gates.cell.shape == (1, 2, 3, 8)  # 12 steps / 4 per segment = 3 LSTM steps
+    torch.testing.assert_close(via_trace, direct, atol=1e-5, rtol=0)
+    assert net.embed.in_features == 12
+
+
+def test_segment_must_divide_the_window(two_series: pd.DataFrame) -> None:
+    with pytest.raises(lc.ConfigError, match="segment 5 must divide window 12; try window 10"):
+        lc.LSTMForecaster(**TINY, segment=5).fit(two_series)
+
+
+def test_segmented_revin_model_fits_and_explains(two_series: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**TINY, horizon=6, segment=4, window_norm="revin").fit(two_series)
+    assert len(model.predict()) == 12
+    assert model.explain().forget.shape == (1, 2, 3, 8)
+
+
+def test_calendar_features() -> None:
+    ds = pd.date_range("2024-01-01", periods=48, freq="h").to_numpy()  # a Monday
+    features = calendar_features(ds, ("hour", "dayofweek"))
+    assert features.shape == (48, 4)
+    np.testing.assert_allclose(features[0], [0, 1, 0, 1], atol=1e-6)
+    np.testing.assert_allclose(features[6, :2], [1, 0], atol=1e-6)  # 06:00: a quarter turn
+    np.testing.assert_allclose(features[24, :2], features[0, :2], atol=1e-6)
+    with pytest.raises(lc.ConfigError, match="need dates in the time column"):
+        calendar_features(np.arange(5), ("hour",))
+
+
+def test_forecaster_with_calendar_features(two_series: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**TINY, horizon=4, calendar=("hour", "dayofweek")).fit(two_series)
+    assert model.network_.config.input_size == 5
+    assert len(model.predict(4)) == 8
+    with pytest.raises(
+        lc.ConfigError, match="cannot feed its forecasts back; train with horizon=5"
+    ):
+        model.predict(5)
+    with pytest.raises(lc.ConfigError, match="calendar must list some of hour, dayofweek"):
+        lc.LSTMForecaster(**TINY, calendar=("minute",)).fit(two_series)
+    with pytest.raises(lc.ConfigError, match="need dates"):
+        lc.LSTMForecaster(**TINY, calendar="hour").fit(np.arange(50.0))
+
+
+def test_wide_multivariate_frame_is_channel_independent() -> None:
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2024-01-01", periods=100, freq="h")
+    wide = pd.DataFrame(
+        rng.normal(size=(100, 3)).cumsum(axis=0), index=index, columns=["HUFL", "MUFL", "OT"]
+    )
+    model = lc.LSTMForecaster(**TINY, horizon=2).fit(wide)
+    forecast = model.predict()
+    assert forecast["unique_id"].unique().tolist() == ["HUFL", "MUFL", "OT"]
+    assert model.n_series_ == 3
+    assert len(model.networks_) == 1  # one network shared by every channel
+    # Each channel keeps its own scaling.
+    np.testing.assert_allclose(model.scaler_.shift, wide.mean().to_numpy())
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
+def test_lr_schedules(schedule: str) -> None:
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=0.01)
+    scheduler = make_scheduler(optimizer, TrainConfig(lr=0.01, lr_schedule=schedule), 100)
+    rates = []
+    for _ in range(100):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert max(rates) == pytest.approx(0.01, rel=1e-3)
+    assert rates[-1] < 0.001
+    if schedule == "onecycle":
+        assert rates[0] < 0.001
+        assert int(np.argmax(rates)) == pytest.approx(30, abs=1)
+    assert make_scheduler(optimizer, TrainConfig(), 100) is None
+
+
+def test_forecaster_trains_with_a_schedule(two_series: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**(TINY | {"epochs": 2}), lr_schedule="onecycle", lr=0.01).fit(
+        two_series
+    )
+    assert len(model.history_.train_loss) == 2
+    with pytest.raises(lc.ConfigError, match="lr_schedule must be one of cosine, onecycle"):
+        lc.LSTMForecaster(**TINY, lr_schedule="step").fit(two_series)
+
+
+def test_ensemble_forecasts_the_median_of_its_members(
+    two_series: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = lc.LSTMForecaster(**TINY, horizon=2, ensemble_size=3).fit(two_series)
+    assert len(model.networks_) == len(model.histories_) == 3
+    first = [p.detach().clone() for p in model.networks_[0].parameters()]
+    assert not torch.equal(first[0], next(model.networks_[1].parameters()))
+    forecast = model.predict(4)["LSTM"].to_numpy()
+    members = []
+    networks = model.networks_
+    for member in networks:
+        model.networks_ = [member]
+        members.append(model.predict(4)["LSTM"].to_numpy())
+    model.networks_ = networks
+    # Recursion feeds the ensemble's median back, so compare the direct part (first 2 steps).
+    direct = np.stack(members)[:, [0, 1, 4, 5]]
+    np.testing.assert_allclose(forecast[[0, 1, 4, 5]], np.median(direct, axis=0), rtol=1e-5)
+    # Member k is the model a single fit with seed + k would give.
+    single = lc.LSTMForecaster(**(TINY | {"random_state": 1}), horizon=2).fit(two_series)
+    torch.testing.assert_close(next(single.network_.parameters()), next(networks[1].parameters()))
+    model.save(tmp_path / "ensemble")
+    pd.testing.assert_frame_equal(lc.load(tmp_path / "ensemble").predict(4), model.predict(4))
+
+
+def test_every_option_survives_save_and_load(two_series: pd.DataFrame, tmp_path: Path) -> None:
+    model = lc.LSTMForecaster(
+        **TINY, horizon=3, segment=3, window_norm="last", calendar=("hour",), lr_schedule="cosine"
+    ).fit(two_series)
+    model.save(tmp_path / "m")
+    loaded = lc.load(tmp_path / "m")
+    assert loaded.get_params() == model.get_params()
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+    pd.testing.assert_frame_equal(
+        loaded.backtest(two_series, n_windows=2), model.backtest(two_series, n_windows=2)
+    )
