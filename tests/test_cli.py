@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -179,26 +181,62 @@ def test_train_prints_summary_and_progress(workdir: Path, data_csv: Path) -> Non
     assert quiet.stderr == ""
 
 
-def test_train_interrupted_saves_best_model(
+def test_train_interrupted_keeps_checkpoint_and_resumes(
     workdir: Path, data_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bar = cli._progress_class()
     original = bar.on_epoch_end
 
-    def ctrl_c_in_epoch_two(self: lc.Callback, epoch: int, history: lc.History) -> None:
+    def ctrl_c_in_epoch_three(self: lc.Callback, epoch: int, history: lc.History) -> None:
         original(self, epoch, history)  # type: ignore[arg-type]
-        if epoch == 2:
+        if epoch == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(bar, "on_epoch_end", ctrl_c_in_epoch_two)
-    model = workdir / "interrupted"
-    result = run("train", data_csv, "-o", model, "--window", 8, "--hidden-size", 8, "--epochs", 5)
+    settings = ["--window", 8, "--hidden-size", 8, "--epochs", 5, "--seed", 0, "--val-size", 10]
+    with monkeypatch.context() as patch:
+        patch.setattr(bar, "on_epoch_end", ctrl_c_in_epoch_three)
+        model = workdir / "interrupted"
+        result = run("train", data_csv, "-o", model, *settings)
     assert result.exit_code == cli.EXIT_INTERRUPTED, result.output
     note = result.stderr.strip().splitlines()[-1]
-    assert note == f"interrupted at epoch 3; saved the best model (epoch 2) to {model}"
-    loaded = lc.load(model)
-    assert loaded.history_.interrupted
-    assert len(loaded.history_.train_loss) == 2
+    assert note == (
+        f"interrupted; {model} holds the checkpoint after epoch 2 (best epoch 2); "
+        "continue with --resume"
+    )
+    # Ctrl-C came before epoch 3's checkpoint: the one on disk is from epoch 2, and usable.
+    assert len(lc.load(model).history_.train_loss) == 2
+
+    resumed = run("train", data_csv, "-o", model, *settings, "--resume", "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    straight = run("train", data_csv, "-o", workdir / "straight", *settings, "--quiet")
+    assert straight.exit_code == 0, straight.output
+    pd.testing.assert_frame_equal(
+        lc.load(model).predict(4), lc.load(workdir / "straight").predict(4)
+    )
+
+
+def test_sigterm_stops_training_and_keeps_the_checkpoint(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "long.csv", n_series=4, n_points=400)
+    model = tmp_path / "m"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [sys.executable, "-m", "lstmcast", "train", str(data), "-o", str(model),
+               "--window", "16", "--hidden-size", "32", "--epochs", "1000", "--quiet"]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (model / "training_state.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == cli.EXIT_INTERRUPTED, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().endswith("continue with --resume")
+    assert lc.load(model).predict(2)["LSTM"].notna().all()
 
 
 def test_backtest_table_has_every_model(workdir: Path, data_csv: Path) -> None:

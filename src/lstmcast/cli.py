@@ -164,6 +164,40 @@ Seed = Annotated[
         "--seed", help="Random seed; the same seed gives the same model. Default: random."
     ),
 ]
+WindowNorm = Annotated[
+    str | None,
+    typer.Option(
+        "--window-norm",
+        help="Normalise each input window by itself: 'revin' (mean and std) or 'last' (last "
+        "value); the forecast is de-normalised. For series whose level drifts.",
+    ),
+]
+Segment = Annotated[
+    int,
+    typer.Option(
+        "--segment",
+        help="Time steps per LSTM step (segment-wise input; must divide --window).",
+    ),
+]
+Calendar = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--calendar",
+        help="Calendar feature of each input step: hour, dayofweek or dayofyear (repeatable).",
+    ),
+]
+Loss = Annotated[str, typer.Option("--loss", help="Training loss: mse or mae.")]
+LrSchedule = Annotated[
+    str | None,
+    typer.Option("--lr-schedule", help="Learning-rate schedule: cosine or onecycle."),
+]
+EnsembleSize = Annotated[
+    int,
+    typer.Option(
+        "--ensemble-size",
+        help="Networks trained with consecutive seeds; forecasts are their median.",
+    ),
+]
 
 
 def _model(
@@ -178,6 +212,12 @@ def _model(
     val_size: str | None,
     patience: int | None,
     seed: int | None,
+    window_norm: str | None = None,
+    segment: int = 1,
+    calendar: list[str] | None = None,
+    loss: str = "mse",
+    lr_schedule: str | None = None,
+    ensemble_size: int = 1,
 ) -> lc.LSTMForecaster:
     # The library checks every value in fit(); the CLI only converts --val-size's text.
     return lc.LSTMForecaster(
@@ -192,6 +232,12 @@ def _model(
         val_size=_parse_size(val_size),
         patience=patience,
         random_state=seed,
+        window_norm=window_norm,
+        segment=segment,
+        calendar=tuple(calendar) if calendar else None,
+        loss=loss,
+        lr_schedule=lr_schedule,
+        ensemble_size=ensemble_size,
     )
 
 
@@ -347,6 +393,21 @@ def _progress_class() -> type[lc.Callback]:
 
 
 @contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (what `kill` and job schedulers send) like Ctrl-C while training."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def _training_progress(quiet: bool) -> Iterator[list[lc.Callback]]:
     """Callbacks that show training progress (none with --quiet).
 
@@ -417,21 +478,35 @@ def train(
     lr: LearningRate = 1e-3,
     val_size: ValSize = None,
     patience: Patience = None,
+    window_norm: WindowNorm = None,
+    segment: Segment = 1,
+    calendar: Calendar = None,
+    loss: Loss = "mse",
+    lr_schedule: LrSchedule = None,
+    ensemble_size: EnsembleSize = 1,
     seed: Seed = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the interrupted training saved in --output (same data and settings).",
+        ),
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM on every series of DATA and save it to a model directory.
 
-    Ctrl-C stops training cleanly: the best model so far is saved and the exit code is 130.
+    The best model so far is saved in the model directory after every epoch, with what
+    `--resume` needs to continue. Ctrl-C or SIGTERM stops training; the last checkpoint stays on
+    disk (exit code 130).
     """
     df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
     model = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
-        patience, seed,
+        patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
     )  # fmt: skip
-    with _training_progress(quiet) as callbacks:
-        model.fit(df, callbacks=callbacks)
-    model.save(output)
+    with _training_progress(quiet) as callbacks, _sigterm_as_interrupt():
+        model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume)
 
     history = model.history_
     n_train, n_val = history.train_windows, history.val_windows
@@ -447,17 +522,22 @@ def train(
     if history.val_loss:
         lines.append(f"val loss      {history.val_loss[-1]:.4f}")
     lines += [f"seconds       {history.seconds:.1f}", f"seed          {model.seed_}"]
-    lines.append(f"saved to      {output}")
+    if not history.interrupted:
+        lines.append(f"saved to      {output}")
     _stdout().print("\n".join(lines), markup=False)
 
     if history.interrupted:
-        stopped_at = len(history.train_loss) + 1
-        kept = (
-            f"the best model (epoch {history.best_epoch})"
-            if history.best_epoch is not None
-            else "the untrained model (no epoch had finished)"
-        )
-        typer.echo(f"interrupted at epoch {stopped_at}; saved {kept} to {output}", err=True)
+        from lstmcast.io import read_training_state
+
+        saved = read_training_state(output) if (output / "config.json").is_file() else None
+        if saved is None:
+            note = "interrupted before the first epoch ended; nothing was saved"
+        else:
+            note = (
+                f"interrupted; {output} holds the checkpoint after epoch {saved.state.epoch} "
+                f"(best epoch {saved.state.history.best_epoch}); continue with --resume"
+            )
+        typer.echo(note, err=True)
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
@@ -551,6 +631,12 @@ def backtest(
     lr: LearningRate = 1e-3,
     val_size: ValSize = None,
     patience: Patience = None,
+    window_norm: WindowNorm = None,
+    segment: Segment = 1,
+    calendar: Calendar = None,
+    loss: Loss = "mse",
+    lr_schedule: LrSchedule = None,
+    ensemble_size: EnsembleSize = 1,
     seed: Seed = None,
     quiet: Quiet = False,
 ) -> None:
@@ -568,7 +654,7 @@ def backtest(
     train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
-        patience, seed,
+        patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
     )  # fmt: skip
     if not refit:  # with --refit, backtest trains its own copies
         with _training_progress(quiet) as callbacks:

@@ -14,6 +14,7 @@ So baselines and the LSTM are scored the same way, on the same rows.
 from __future__ import annotations
 
 import inspect
+import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,12 +27,10 @@ from .data import ID, TIME, Panel, future_times
 from .errors import ConfigError, DataError, NotFittedError
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
-from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, train
+from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
 from .windows import CALENDAR, SCALERS, SeriesScaler, Windows, calendar_features, window_starts
 
 if TYPE_CHECKING:
-    import os
-
     import pandas as pd
 
 
@@ -73,6 +72,7 @@ class Forecaster:
 
     alias: ClassVar[str]
     _rules: ClassVar[dict[str, Rule]] = {}
+    _fitted_attributes: ClassVar[tuple[str, ...]] = ("tail_",)  # set by fit or load
 
     # -- scikit-learn style parameters -------------------------------------------------------
     @classmethod
@@ -105,7 +105,7 @@ class Forecaster:
             rule.check(name, getattr(self, name))
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "tail_"):
+        if not all(getattr(self, name, None) for name in self._fitted_attributes):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(df) first "
                 "(or lstmcast.load a saved model)"
@@ -116,7 +116,7 @@ class Forecaster:
         """Past points a forecast needs."""
         raise NotImplementedError
 
-    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+    def _fit(self, panel: Panel, steps: list[Any], callbacks: Sequence[Callback]) -> None:
         raise NotImplementedError
 
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
@@ -134,14 +134,29 @@ class Forecaster:
         callbacks: Sequence[Callback] = (),
     ) -> Forecaster:
         """Learn from every series in ``df`` (array, Series, wide or long frame); return self."""
+        return self._fit_data(df, id_col, time_col, target_col, callbacks)
+
+    def _fit_data(
+        self,
+        df: Any,
+        id_col: str,
+        time_col: str,
+        target_col: str,
+        callbacks: Sequence[Callback],
+        **options: Any,
+    ) -> Forecaster:
         self._check_params()
         panel = Panel.from_data(df, id_col=id_col, time_col=time_col, target_col=target_col)
         steps = panel.steps()  # also rejects irregular series before any training
-        self._fit(panel, callbacks)
+        self._fit(panel, steps, callbacks, **options)
+        self._set_data(panel, steps)
+        return self
+
+    def _set_data(self, panel: Panel, steps: list[Any]) -> None:
+        """Keep what forecasting past the end needs: each series' last points and time step."""
         self.tail_ = panel.tail(self._context_length())
         self.steps_ = steps
         self.n_series_ = len(panel)
-        return self
 
     def _panel_for(self, df: Any) -> tuple[Panel, list[Any]]:
         panel = Panel.from_data(df)
@@ -281,7 +296,7 @@ class Naive(Forecaster):
     def _context_length(self) -> int:
         return 1
 
-    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+    def _fit(self, panel: Panel, steps: list[Any], callbacks: Sequence[Callback]) -> None:
         self._require_history(panel, 1, "the naive forecast")
 
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
@@ -303,12 +318,41 @@ class SeasonalNaive(Forecaster):
     def _context_what(self) -> str:
         return f"season_length {self.season_length}"
 
-    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+    def _fit(self, panel: Panel, steps: list[Any], callbacks: Sequence[Callback]) -> None:
         self._require_history(panel, self.season_length, self._context_what())
 
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
         m = self.season_length
         return panel.y[ends[:, None] - m + (np.arange(h) % m)[None, :]]
+
+
+@dataclass(frozen=True)
+class _Resumed:
+    seed: int
+    done_weights: list[dict[str, torch.Tensor]]  # of the ensemble members already trained
+    done_histories: list[History]
+    state: TrainState  # of the member whose training was interrupted
+
+
+class _Checkpointer(Callback):
+    """Saves the model with the best weights so far, and the state to resume from, each epoch."""
+
+    def __init__(
+        self, model: LSTMForecaster, path: str | os.PathLike[str], member: int, fingerprint: str
+    ) -> None:
+        self.model, self.path, self.member, self.fingerprint = model, path, member, fingerprint
+
+    def on_checkpoint(self, state: TrainState) -> None:
+        from .io import Resumable, save_model
+
+        done = self.model.networks_[: self.member]
+        save_model(
+            self.model,
+            self.path,
+            weights=[network.state_dict() for network in done] + [state.best_network],
+            histories=[*self.model.histories_[: self.member], state.history],
+            training=Resumable(self.member, self.fingerprint, state),
+        )
 
 
 def _pick_device(device: str | None) -> torch.device:
@@ -375,6 +419,7 @@ class LSTMForecaster(Forecaster):
     """
 
     alias = "LSTM"
+    _fitted_attributes = ("tail_", "networks_")
     _rules: ClassVar[dict[str, Rule]] = {
         "window": Rule(int, 1),
         "horizon": Rule(int, 1),
@@ -487,7 +532,43 @@ class LSTMForecaster(Forecaster):
             columns.append(calendar_features(panel.ds, self._calendar()))
         return torch.from_numpy(np.concatenate(columns, axis=1))
 
-    def _fit(self, panel: Panel, callbacks: Sequence[Callback]) -> None:
+    def fit(
+        self,
+        df: Any,
+        *,
+        id_col: str = ID,
+        time_col: str = TIME,
+        target_col: str = "y",
+        callbacks: Sequence[Callback] = (),
+        checkpoint: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+    ) -> LSTMForecaster:
+        """Learn from every series in ``df`` (array, Series, wide or long frame); return self.
+
+        Parameters
+        ----------
+        df : the training data.
+        id_col, time_col, target_col : column names of a long frame.
+        callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, logging).
+        checkpoint : directory where the best model so far is saved after every epoch, with the
+            state needed to resume; it holds the finished model at the end. A run stopped by
+            Ctrl-C (or a crash) loses at most one epoch.
+        resume : continue the interrupted training saved at ``checkpoint`` (same data and
+            settings; ``epochs`` may be raised) instead of starting over.
+        """
+        self._fit_data(
+            df, id_col, time_col, target_col, callbacks, checkpoint=checkpoint, resume=resume
+        )
+        return self
+
+    def _fit(
+        self,
+        panel: Panel,
+        steps: list[Any],
+        callbacks: Sequence[Callback],
+        checkpoint: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+    ) -> None:
         W, H = self.window, self.horizon
         n_val = self._validation_points(panel.lengths)
         if self.val_size is not None:
@@ -501,7 +582,10 @@ class LSTMForecaster(Forecaster):
                 f"series {panel.ids[i]!r} has {panel.lengths[i]} points; window {W} + horizon "
                 f"{H}{val_note} needs at least {W + H + n_val[i]}"
             )
+        resumed = self._resumable(checkpoint, panel) if resume else None
         self.seed_ = self.random_state if self.random_state is not None else secrets.randbits(62)
+        if resumed is not None:
+            self.seed_ = resumed.seed
         device = _pick_device(self.device)
         self.scaler_ = SeriesScaler.fit(panel, n_train, self.scaler)
         scaled = self.scaler_.transform(panel, np.arange(len(panel)))
@@ -532,10 +616,28 @@ class LSTMForecaster(Forecaster):
             grad_clip=self.grad_clip,
             lr_schedule=self.lr_schedule,
         )
+        # What forecasting (and so every checkpoint) needs, known before training starts.
+        self._set_data(panel, steps)
         self.networks_: list[LSTMNetwork] = []
         self.histories_: list[History] = []
-        for member in range(self.ensemble_size):
+        fingerprint = ""
+        if checkpoint is not None:
+            from .io import data_fingerprint
+
+            fingerprint = data_fingerprint(panel)
+        first_member = 0
+        if resumed is not None:
+            for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):
+                network = LSTMNetwork(config).to(device)
+                network.load_state_dict(weights)
+                self.networks_.append(network.eval())
+                self.histories_.append(history)
+            first_member = len(self.networks_)
+        for member in range(first_member, self.ensemble_size):
             seed = self.seed_ + member
+            saver = []
+            if checkpoint is not None:
+                saver = [_Checkpointer(self, checkpoint, member, fingerprint)]
             # A private RNG stream: fitting neither depends on nor disturbs the caller's seed.
             cuda = [device.index or 0] if device.type == "cuda" else []
             with torch.random.fork_rng(devices=cuda):
@@ -549,11 +651,64 @@ class LSTMForecaster(Forecaster):
                         val_windows,
                         train_config,
                         generator=torch.Generator().manual_seed(seed),
-                        callbacks=callbacks,
+                        callbacks=[*callbacks, *saver],
+                        resume=resumed.state if resumed and member == first_member else None,
                     )
                 )
             if self.histories_[-1].interrupted:
-                break  # Ctrl-C ends the whole ensemble: keep the members trained so far
+                # Ctrl-C ends the whole ensemble; the last checkpoint on disk is the one to
+                # resume from, so it is not overwritten.
+                return
+        if checkpoint is not None:
+            self.save(checkpoint)  # the finished model, without training state
+
+    def _resumable(self, checkpoint: str | os.PathLike[str] | None, panel: Panel) -> _Resumed:
+        """Read what an interrupted run saved at ``checkpoint``, refusing a mismatch."""
+        from .io import data_fingerprint, read_model, read_training_state
+
+        if checkpoint is None:
+            raise ConfigError("resume needs the checkpoint directory of the interrupted run")
+        config, tensors = read_model(checkpoint)
+        training = read_training_state(checkpoint)
+        if training is None:
+            raise ConfigError(
+                f"{str(checkpoint)!r} holds a finished model, not an interrupted training; "
+                "train without resume to start over"
+            )
+        saved = config["params"]
+        for name, value in self.get_params().items():
+            ours = list(value) if isinstance(value, tuple) else value
+            if name not in ("epochs", "patience") and saved.get(name) != ours:
+                raise ConfigError(
+                    f"the interrupted run used {name}={saved.get(name)!r}, this model has "
+                    f"{name}={value!r}; resume with the same settings (only epochs and patience "
+                    "may change)"
+                )
+        if self.lr_schedule is not None and saved.get("epochs") != self.epochs:
+            raise ConfigError(
+                f"the interrupted run planned its lr_schedule over {saved.get('epochs')} epochs; "
+                "resume it with the same epochs"
+            )
+        if training.fingerprint != data_fingerprint(panel):
+            raise DataError(
+                "the data differs from the data the interrupted run was trained on; resume "
+                "with the same data, or train without resume"
+            )
+        done = range(training.member)
+        prefix = "network.{}."
+        return _Resumed(
+            seed=config["seed"],
+            done_weights=[
+                {
+                    k.removeprefix(prefix.format(m)): v
+                    for k, v in tensors.items()
+                    if k.startswith(prefix.format(m))
+                }
+                for m in done
+            ],
+            done_histories=[History(**config["histories"][m]) for m in done],
+            state=training.state,
+        )
 
     @property
     def network_(self) -> LSTMNetwork:

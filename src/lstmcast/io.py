@@ -8,10 +8,13 @@ leaves either the old model or the new one, never half of one.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,7 @@ import torch
 from . import __version__
 from .data import Panel
 from .errors import ModelFileError
+from .train import History, TrainState
 
 if TYPE_CHECKING:
     from .forecast import LSTMForecaster
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 FORMAT = "lstmcast-model"
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
+STATE_CONFIG, STATE_WEIGHTS = "training_state.json", "training_state.safetensors"
 
 
 def _step_to_json(step: Any) -> dict[str, Any]:
@@ -42,8 +47,20 @@ def _step_from_json(step: dict[str, Any]) -> Any:
     return pd.tseries.frequencies.to_offset(step["freq"])
 
 
-def save_model(model: LSTMForecaster, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to directory ``path`` atomically (replacing an lstmcast model there)."""
+def save_model(
+    model: LSTMForecaster,
+    path: str | os.PathLike[str],
+    *,
+    weights: list[dict[str, torch.Tensor]] | None = None,
+    histories: list[History] | None = None,
+    training: Resumable | None = None,
+) -> None:
+    """Write ``model`` to directory ``path`` atomically (replacing an lstmcast model there).
+
+    A checkpoint taken during training passes the networks' ``weights`` and ``histories`` so far
+    and the ``training`` state to resume from, saved beside the model as
+    ``training_state.json`` and ``training_state.safetensors``.
+    """
     from safetensors.torch import save_file
 
     target = Path(path)
@@ -62,17 +79,19 @@ def save_model(model: LSTMForecaster, path: str | os.PathLike[str]) -> None:
         "params": model.get_params(),
         "network": model.network_.config.to_dict(),
         "seed": model.seed_,
-        "histories": [history.to_dict() for history in model.histories_],
+        "histories": [history.to_dict() for history in histories or model.histories_],
         "series": {
             "ids": [str(i) for i in tail.ids],
             "time_dtype": str(tail.ds.dtype),
             "steps": [_step_to_json(step) for step in model.steps_],
         },
     }
+    if weights is None:
+        weights = [network.state_dict() for network in model.networks_]
     tensors = {
         f"network.{member}.{k}": v.detach().cpu().contiguous()
-        for member, network in enumerate(model.networks_)
-        for k, v in network.state_dict().items()
+        for member, state in enumerate(weights)
+        for k, v in state.items()
     }
     tensors |= {
         "scaler.shift": torch.from_numpy(model.scaler_.shift.astype(np.float64)),
@@ -86,9 +105,97 @@ def save_model(model: LSTMForecaster, path: str | os.PathLike[str]) -> None:
     try:
         save_file(tensors, str(staging / WEIGHTS), metadata={"format": FORMAT})
         (staging / CONFIG).write_text(json.dumps(config, indent=2, default=_json_default) + "\n")
+        if training is not None:
+            _write_training_state(training, staging)
         _replace_dir(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """A training run that stopped after some epoch: what ``fit(..., resume=True)`` needs."""
+
+    member: int  # the ensemble member in training; earlier members are complete
+    fingerprint: str  # of the training data: resuming on other data is refused
+    state: TrainState
+
+
+def data_fingerprint(panel: Panel) -> str:
+    """A digest of the ids, times and values of ``panel``."""
+    digest = hashlib.sha256()
+    for array in (np.asarray(panel.ids, dtype=str), panel.ds, panel.y, panel.starts):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _write_training_state(training: Resumable, directory: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = training.state
+    tensors = {f"current.{k}": v.detach().cpu().contiguous() for k, v in state.network.items()}
+    tensors |= {f"best.{k}": v.detach().cpu().contiguous() for k, v in state.best_network.items()}
+    tensors["generator"] = state.generator
+    for index, slots in state.optimizer["state"].items():
+        tensors |= {f"optimizer.{index}.{k}": v.detach().cpu() for k, v in slots.items()}
+    info = {
+        "member": training.member,
+        "fingerprint": training.fingerprint,
+        "epoch": state.epoch,
+        "best_score": state.best_score if math.isfinite(state.best_score) else None,
+        "history": state.history.to_dict(),
+        "optimizer_groups": state.optimizer["param_groups"],
+        "scheduler": state.scheduler,
+    }
+    save_file(tensors, str(directory / STATE_WEIGHTS))
+    (directory / STATE_CONFIG).write_text(json.dumps(info, default=_json_default) + "\n")
+
+
+def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
+    """The training state saved with a checkpoint, or None when training had finished."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .train import History
+
+    directory = Path(path)
+    if not (directory / STATE_CONFIG).is_file():
+        return None
+    try:
+        info = json.loads((directory / STATE_CONFIG).read_text())
+        tensors = load_file(str(directory / STATE_WEIGHTS))
+        slots: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optimizer."):
+                _, index, name = key.split(".", 2)
+                slots.setdefault(int(index), {})[name] = value
+        state = TrainState(
+            epoch=info["epoch"],
+            history=History(**info["history"]),
+            network=_with_prefix(tensors, "current."),
+            best_network=_with_prefix(tensors, "best."),
+            best_score=math.inf if info["best_score"] is None else info["best_score"],
+            optimizer={"state": slots, "param_groups": info["optimizer_groups"]},
+            scheduler=info["scheduler"],
+            generator=tensors["generator"],
+        )
+        return Resumable(member=info["member"], fingerprint=info["fingerprint"], state=state)
+    except (
+        OSError,
+        SafetensorError,
+        json.JSONDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as error:
+        raise ModelFileError(
+            f"the training state in {str(directory)!r} is unreadable ({error}); "
+            "train again without --resume"
+        ) from None
+
+
+def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def _json_default(value: Any) -> Any:
@@ -154,7 +261,6 @@ def load(path: str | os.PathLike[str]) -> LSTMForecaster:
     """Load a model saved with ``LSTMForecaster.save``; it forecasts exactly as when saved."""
     from .forecast import LSTMForecaster, _pick_device
     from .model import LSTMNetwork, NetworkConfig
-    from .train import History
     from .windows import SeriesScaler
 
     config, tensors = read_model(path)

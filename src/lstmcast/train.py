@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -67,12 +68,29 @@ class History:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+@dataclass
+class TrainState:
+    """Everything needed to continue training exactly where it stopped, after a whole epoch."""
+
+    epoch: int  # epochs completed
+    history: History
+    network: dict[str, torch.Tensor]  # the current weights
+    best_network: dict[str, torch.Tensor]  # the weights of the best epoch so far
+    best_score: float
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any] | None
+    generator: torch.Tensor  # the shuffling RNG's state
+
+
 class Callback:
     """Hooks the loop calls; override what you need (progress bars, logging, checkpoints)."""
 
     def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None: ...
     def on_batch_end(self, epoch: int, batch: int, loss: float) -> None: ...
     def on_epoch_end(self, epoch: int, history: History) -> None: ...
+    def on_checkpoint(self, state: TrainState) -> None:
+        """Called after each epoch with the state to save (and resume from) if wanted."""
+
     def on_train_end(self, history: History) -> None: ...
 
 
@@ -101,13 +119,15 @@ def train(
     *,
     generator: torch.Generator,
     callbacks: Sequence[Callback] = (),
+    resume: TrainState | None = None,
 ) -> History:
     """Train ``network`` in place and return its :class:`History`.
 
     With validation windows, the weights of the epoch with the lowest validation loss are
     restored at the end (and training stops after ``patience`` epochs without improvement).
-    Ctrl-C stops training cleanly with the best weights so far. A NaN or infinite loss raises
-    :class:`TrainingError` after restoring the last good weights.
+    Ctrl-C (KeyboardInterrupt) stops training cleanly with the best weights so far. A NaN or
+    infinite loss raises :class:`TrainingError` after restoring the last good weights. ``resume``
+    continues from a :class:`TrainState` that a callback received, exactly as if never stopped.
     """
     loss_fn = LOSSES[config.loss]
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
@@ -118,11 +138,21 @@ def train(
     history = History(train_windows=n, val_windows=len(val_windows) if validating else 0)
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
-    started = time.perf_counter()
+    first_epoch = 1
+    if resume is not None:
+        network.load_state_dict(resume.network)
+        optimizer.load_state_dict(resume.optimizer)
+        if scheduler is not None and resume.scheduler is not None:
+            scheduler.load_state_dict(resume.scheduler)
+        generator.set_state(resume.generator)
+        history, best_state, best_score = resume.history, resume.best_network, resume.best_score
+        # A run that had stopped early has nothing left to do.
+        first_epoch = config.epochs + 1 if history.stopped_early else resume.epoch + 1
+    started = time.perf_counter() - history.seconds
     for callback in callbacks:
         callback.on_train_begin(config.epochs, batches)
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(first_epoch, config.epochs + 1):
             network.train()
             order = torch.randperm(n, generator=generator).to(train_windows.starts.device)
             epoch_loss = 0.0
@@ -156,10 +186,25 @@ def train(
                 best_score, history.best_epoch = score, epoch
                 best_state = copy.deepcopy(network.state_dict())
             history.seconds = time.perf_counter() - started
+            history.stopped_early = (
+                config.patience is not None and epoch - (history.best_epoch or 0) >= config.patience
+            )
             for callback in callbacks:
                 callback.on_epoch_end(epoch, history)
-            if config.patience is not None and epoch - (history.best_epoch or 0) >= config.patience:
-                history.stopped_early = True
+            if any(type(c).on_checkpoint is not Callback.on_checkpoint for c in callbacks):
+                state = TrainState(
+                    epoch=epoch,
+                    history=copy.deepcopy(history),
+                    network=copy.deepcopy(network.state_dict()),
+                    best_network=best_state,
+                    best_score=best_score,
+                    optimizer=copy.deepcopy(optimizer.state_dict()),
+                    scheduler=scheduler.state_dict() if scheduler is not None else None,
+                    generator=generator.get_state(),
+                )
+                for callback in callbacks:
+                    callback.on_checkpoint(state)
+            if history.stopped_early:
                 break
     except KeyboardInterrupt:
         history.interrupted = True
