@@ -66,11 +66,11 @@ def test_read_csv_long_wide_and_single(tmp_path: Path) -> None:
 BAD_FRAMES = [
     (
         pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 1], "y": [1.0, np.nan]}),
-        r"series 'a' has a missing value \(NaN\) at row 1",
+        r"series .a. has a missing value \(NaN\) at row 1",
     ),
     (
         pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 1], "y": [1.0, np.inf]}),
-        r"series 'a' has inf at row 1",
+        r"series .a. has inf at row 1",
     ),
     (
         pd.DataFrame({"unique_id": ["a", "a"], "ds": [0, 1], "y": ["1", "x"]}),

@@ -37,6 +37,11 @@ def _pd() -> Any:
     return pandas
 
 
+def points(n: int) -> str:
+    """``"1 point"``, ``"12 points"``: counts in error messages."""
+    return f"{n} point" if n == 1 else f"{n} points"
+
+
 def _describe_row(position: int, source: str | None) -> str:
     # For a CSV, name the line a user sees in an editor (the header is line 1).
     return f"line {position + 2} of {source}" if source else f"row {position}"
@@ -161,7 +166,7 @@ def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
             f"series {ids[pos]!r} has a missing timestamp at {_describe_row(pos, source)}"
         )
     if pd.api.types.is_datetime64_any_dtype(series):
-        return series.to_numpy()
+        return _naive_utc(series)
     if pd.api.types.is_bool_dtype(series):
         raise DataError("timestamps are booleans; expected dates or integer time steps")
     if pd.api.types.is_numeric_dtype(series):
@@ -177,9 +182,16 @@ def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
         return numbers.astype(np.int64)
     text = series.astype(str)
     try:
-        return pd.to_datetime(text).to_numpy()
+        try:
+            return _naive_utc(pd.to_datetime(text))
+        except ValueError as error:
+            if "Mixed timezones" not in str(error):
+                raise
+            return _naive_utc(pd.to_datetime(text, utc=True))
     except (ValueError, TypeError, OverflowError):
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        # Name the first value that does not follow the format of the first one.
+        first_format = pd.tseries.api.guess_datetime_format(text.iloc[0])
+        parsed = pd.to_datetime(text, errors="coerce", format=first_format)
         bad = parsed.isna().to_numpy()
         pos = int(np.argmax(bad)) if bad.any() else 0
         raise DataError(
@@ -187,6 +199,18 @@ def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
             f"{_describe_row(pos, source)}: timestamps must be dates in one format "
             "(e.g. 2024-01-31 or 2024-01-31 13:00) or integer steps"
         ) from None
+
+
+def _show_time(value: Any) -> str:
+    """A timestamp as a person writes it (2024-01-01 02:00:00), an integer step as is."""
+    return str(_pd().Timestamp(value)) if isinstance(value, np.datetime64) else str(value)
+
+
+def _naive_utc(times: Any) -> np.ndarray:
+    """datetime64 without a time zone: aware timestamps are converted to UTC (documented)."""
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times.to_numpy()
 
 
 def _parse_values(raw: Any, ids: np.ndarray, source: str | None) -> np.ndarray:
@@ -202,9 +226,10 @@ def _parse_values(raw: Any, ids: np.ndarray, source: str | None) -> np.ndarray:
             f"series {ids[pos]!r} has a non-numeric value {series.iloc[pos]!r} at "
             f"{_describe_row(pos, source)}; the target must be numbers"
         )
-    for bad, what in ((np.isnan(numbers), "a missing value (NaN)"), (np.isinf(numbers), "inf")):
+    for bad in (np.isnan(numbers), np.isinf(numbers)):
         if bad.any():
             pos = int(np.argmax(bad))
+            what = "a missing value (NaN)" if np.isnan(numbers[pos]) else f"{numbers[pos]}"
             raise DataError(
                 f"series {ids[pos]!r} has {what} at {_describe_row(pos, source)}; "
                 "fill or remove it before forecasting (lstmcast drops nothing silently)"
@@ -233,7 +258,8 @@ def _validate(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
         if bad.any():
             pos = int(np.argmax(bad)) + 1
             raise DataError(
-                f"series {ids[pos]!r} has {what}: {ds[pos]} follows {ds[pos - 1]} at "
+                f"series {ids[pos]!r} has {what}: {_show_time(ds[pos])} follows "
+                f"{_show_time(ds[pos - 1])} at "
                 f"{_describe_row(int(order[pos]), source)}; {fix}"
             )
     return pd.DataFrame({ID: ids, TIME: ds, TARGET: y})
@@ -298,7 +324,7 @@ def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:
     if too_short.any():
         i = int(np.argmax(too_short))
         raise DataError(
-            f"series {panel.ids[i]!r} has {lengths[i]} points; a test part of {n_test[i]} "
+            f"series {panel.ids[i]!r} has {points(lengths[i])}; a test part of {n_test[i]} "
             "leaves nothing to train on"
         )
     position_in_series = np.arange(len(frame)) - np.repeat(panel.starts[:-1], lengths)
@@ -385,7 +411,7 @@ def time_step(times: np.ndarray, series_id: str) -> Any:
     pd = _pd()
     if len(times) < 2:
         raise DataError(
-            f"series {series_id!r} has {len(times)} point; its time step cannot be inferred"
+            f"series {series_id!r} has {points(len(times))}; its time step cannot be inferred"
         )
     diffs = np.diff(times)
     if times.dtype.kind in "iu":

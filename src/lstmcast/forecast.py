@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from .data import ID, TIME, Panel, future_times
+from .data import ID, TIME, Panel, future_times, points
 from .errors import ConfigError, DataError, NotFittedError
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
@@ -167,7 +167,7 @@ class Forecaster:
         if short.any():
             i = int(np.argmax(short))
             raise DataError(
-                f"series {panel.ids[i]!r} has {panel.lengths[i]} points; {what} needs at "
+                f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; {what} needs at "
                 f"least {needed}"
             )
 
@@ -579,7 +579,7 @@ class LSTMForecaster(Forecaster):
             i = int(np.argmax(short))
             val_note = f" + validation {n_val[i]}" if self.val_size is not None else ""
             raise DataError(
-                f"series {panel.ids[i]!r} has {panel.lengths[i]} points; window {W} + horizon "
+                f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; window {W} + horizon "
                 f"{H}{val_note} needs at least {W + H + n_val[i]}"
             )
         resumed = self._resumable(checkpoint, panel) if resume else None
