@@ -70,17 +70,23 @@ def epoch_printer() -> object:
     return EpochPrinter()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--validate", action="store_true", help="score on the last 48 training hours")
-    parser.add_argument("--smoke", action="store_true", help="8 series, 1 epoch: checks the script runs")
+    parser.add_argument(
+        "--validate", action="store_true", help="score on the last 48 training hours"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="8 series, 1 epoch: checks the script runs"
+    )
     parser.add_argument("--out", type=Path, help="write forecasts as CSV: unique_id, step, LSTM")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     for name, value in DEFAULTS.items():
         kind = type(value) if value is not None else str
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import torch
 
@@ -120,7 +126,9 @@ def main() -> None:
             frame.to_csv(tmp, index=False)
 
     ours = score(values, train, test, SEASON)
-    snaive = score(np.stack([seasonal_naive(s, HORIZON, SEASON) for s in train]), train, test, SEASON)
+    snaive = score(
+        np.stack([seasonal_naive(s, HORIZON, SEASON) for s in train]), train, test, SEASON
+    )
     part = "validation (last 48 training hours)" if args.validate else "test"
     print(f"M4 Hourly, {len(ids)} series, h={HORIZON}, scored on {part}")
     print(f"settings: {settings} seed={args.seed} threads={torch.get_num_threads()}")
