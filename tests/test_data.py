@@ -138,22 +138,33 @@ def test_split_by_time_per_series(two_series: pd.DataFrame) -> None:
 
 
 def test_time_steps_and_future_times() -> None:
-    hourly = pd.date_range("2024-01-01", periods=4, freq="h").to_numpy()
-    step = time_step(hourly, "a")
-    future = future_times(hourly[-1], step, 2)
-    assert list(pd.DatetimeIndex(future)) == [
+    hourly = pd.date_range("2024-01-01", periods=4, freq="h")
+    month_ends = pd.date_range("2024-01-31", periods=4, freq="ME")
+    weekly = pd.date_range("2024-01-07", periods=3, freq="W")
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": name, "ds": times, "y": 1.0})
+            for name, times in (("h", hourly), ("m", month_ends), ("w", weekly))
+        ]
+    )
+    panel = Panel.from_data(frame)
+    steps = panel.steps()
+    assert [str(step) for step in steps[:2]] == ["<Hour>", "<MonthEnd>"]
+    assert pd.Timedelta(steps[2]) == pd.Timedelta(days=7)
+    future = future_times(panel.ds[panel.ends - 1], steps, 2)
+    assert future.shape == (3, 2)
+    assert list(pd.DatetimeIndex(future[0])) == [
         pd.Timestamp("2024-01-01 04:00"),
         pd.Timestamp("2024-01-01 05:00"),
     ]
-    month_ends = pd.date_range("2024-01-31", periods=4, freq="ME").to_numpy()
-    assert pd.Timestamp(
-        future_times(month_ends[-1], time_step(month_ends, "m"), 1)[0]
-    ) == pd.Timestamp("2024-05-31")
-    assert list(future_times(np.int64(10), time_step(np.array([4, 6, 8, 10]), "i"), 3)) == [
-        12,
-        14,
-        16,
+    assert list(pd.DatetimeIndex(future[1])) == [
+        pd.Timestamp("2024-05-31"),
+        pd.Timestamp("2024-06-30"),
     ]
+    assert pd.Timestamp(future[2, 0]) == pd.Timestamp("2024-01-28")
+    integer = Panel.from_data(np.arange(5.0))
+    assert integer.steps() == [1]
+    assert future_times(np.array([10, 4]), [2, 1], 3).tolist() == [[12, 14, 16], [5, 6, 7]]
     with pytest.raises(lc.DataError, match=r"series 'g' has irregular time steps"):
         time_step(np.array([0, 1, 3]), "g")
     gappy = pd.DatetimeIndex(

@@ -399,11 +399,37 @@ class Panel:
         return pd.DataFrame({ID: np.repeat(self.ids, self.lengths), TIME: self.ds, TARGET: self.y})
 
     def steps(self) -> list[Any]:
-        """Each series' time step: an int for integer time, a pandas offset for dates."""
-        return [
-            time_step(self.ds[a:b], self.ids[i])
-            for i, (a, b) in enumerate(zip(self.starts[:-1], self.ends, strict=True))
-        ]
+        """Each series' time step: an int for integer time, a pandas offset for dates.
+
+        Vectorised: series whose steps are all equal are settled at once; only the others
+        (calendar frequencies like month ends, or irregular series) are looked at one by one.
+        """
+        pd = _pd()
+        lengths = self.lengths
+        rows = len(self.y)
+        if (lengths < 2).any():
+            i = int(np.argmax(lengths < 2))
+            time_step(self.ds[self.starts[i] : self.ends[i]], self.ids[i])  # raises
+        diffs = np.diff(self.ds)  # (rows - 1,), the last step of a series spans into the next
+        first = diffs[self.starts[:-1]]  # each series' first step
+        series_of_diff = np.repeat(np.arange(len(self)), lengths)[:-1]
+        within = np.ones(rows - 1, dtype=bool)
+        within[self.ends[:-1] - 1] = False
+        uneven = np.zeros(len(self), dtype=bool)
+        uneven[series_of_diff[within & (diffs != first[series_of_diff])]] = True
+        integer_time = self.ds.dtype.kind in "iu"
+        offsets: dict[Any, Any] = {}
+        result: list[Any] = []
+        for i, step in enumerate(first):
+            if uneven[i]:
+                result.append(time_step(self.ds[self.starts[i] : self.ends[i]], self.ids[i]))
+            elif integer_time:
+                result.append(int(step))
+            else:
+                if step not in offsets:
+                    offsets[step] = pd.tseries.frequencies.to_offset(pd.Timedelta(step))
+                result.append(offsets[step])
+        return result
 
 
 def time_step(times: np.ndarray, series_id: str) -> Any:
@@ -441,12 +467,21 @@ def time_step(times: np.ndarray, series_id: str) -> Any:
     )
 
 
-def future_times(last: Any, step: Any, h: int) -> np.ndarray:
-    """The ``h`` timestamps after ``last``, (h,), continuing a series' step."""
+def future_times(last: np.ndarray, steps: list[Any], h: int) -> np.ndarray:
+    """The ``h`` timestamps after each series' ``last`` (n,), continuing its step: (n, h)."""
     pd = _pd()
-    if isinstance(step, int):
-        return last + step * np.arange(1, h + 1, dtype=np.int64)
-    return pd.date_range(start=pd.Timestamp(last), periods=h + 1, freq=step)[1:].to_numpy()
+    ahead = np.arange(1, h + 1)
+    if last.dtype.kind in "iu":
+        return last[:, None] + np.asarray(steps, dtype=np.int64)[:, None] * ahead[None, :]
+    times = np.empty((len(last), h), dtype=last.dtype)
+    fixed = np.array([isinstance(step, pd.offsets.Tick) for step in steps], dtype=bool)
+    if fixed.any():  # hours, days, minutes: plain arithmetic, all series at once
+        nanos = np.array([step.nanos for step, f in zip(steps, fixed, strict=True) if f])
+        deltas = (nanos[:, None] * ahead[None, :]).astype("timedelta64[ns]")
+        times[fixed] = last[fixed].astype("datetime64[ns]")[:, None] + deltas
+    for i in np.flatnonzero(~fixed):  # month ends and other calendar steps
+        times[i] = pd.date_range(start=pd.Timestamp(last[i]), periods=h + 1, freq=steps[i])[1:]
+    return times
 
 
 def concatenated_ranges(begin: np.ndarray, end: np.ndarray) -> np.ndarray:

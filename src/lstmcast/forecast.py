@@ -193,14 +193,11 @@ class Forecaster:
             panel, steps = self._panel_for(df)
             self._require_history(panel, self._context_length(), self._context_what())
         values = self._forecast(panel, np.arange(len(panel)), panel.ends, h)
-        times = [
-            future_times(panel.ds[end - 1], step, h)
-            for end, step in zip(panel.ends, steps, strict=True)
-        ]
+        times = future_times(panel.ds[panel.ends - 1], steps, h)
         return pd.DataFrame(
             {
                 ID: np.repeat(panel.ids, h),
-                TIME: np.concatenate(times),
+                TIME: times.reshape(-1),
                 self.alias: values.reshape(-1),
             }
         )
@@ -525,12 +522,13 @@ class LSTMForecaster(Forecaster):
             return np.rint(lengths * self.val_size).astype(np.int64)
         return np.full_like(lengths, self.val_size)
 
-    def _inputs(self, panel: Panel, scaled: np.ndarray) -> torch.Tensor:
-        """Network inputs for every row of ``panel``: (rows, features), the scaled target first."""
-        columns = [scaled.astype(np.float32)[:, None]]
+    def _inputs(self, scaled: np.ndarray, ds: np.ndarray) -> torch.Tensor:
+        """Network inputs (..., features) for scaled values and their times (...), target first."""
+        columns = [scaled.astype(np.float32)[..., None]]
         if self._calendar():
-            columns.append(calendar_features(panel.ds, self._calendar()))
-        return torch.from_numpy(np.concatenate(columns, axis=1))
+            features = calendar_features(ds.reshape(-1), self._calendar())
+            columns.append(features.reshape(*ds.shape, -1))
+        return torch.from_numpy(np.concatenate(columns, axis=-1))
 
     def fit(
         self,
@@ -589,7 +587,7 @@ class LSTMForecaster(Forecaster):
         device = _pick_device(self.device)
         self.scaler_ = SeriesScaler.fit(panel, n_train, self.scaler)
         scaled = self.scaler_.transform(panel, np.arange(len(panel)))
-        inputs = self._inputs(panel, scaled)
+        inputs = self._inputs(scaled, panel.ds)
         target = torch.tensor(scaled, dtype=torch.float32)
 
         def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
@@ -726,11 +724,13 @@ class LSTMForecaster(Forecaster):
         self, panel: Panel, series: np.ndarray, ends: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
-        rows = self.scaler_.rows_of(panel.ids)
-        inputs = self._inputs(panel, self.scaler_.transform(panel, rows))
-        index = torch.from_numpy(ends[:, None] - self.window + np.arange(self.window)[None, :])
+        rows = self.scaler_.rows_of(panel.ids)[series]
+        # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
+        # 10,000 windows, not every point.
+        index = ends[:, None] - self.window + np.arange(self.window)[None, :]  # (k, window)
+        scaled = (panel.y[index] - self.scaler_.shift[rows, None]) / self.scaler_.scale[rows, None]
         device = next(self.networks_[0].parameters()).device
-        return inputs[index].to(device), rows[series]
+        return self._inputs(scaled, panel.ds[index]).to(device), rows
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
