@@ -747,8 +747,11 @@ class LSTMForecaster(Forecaster):
             steps: list[torch.Tensor] = []
             done = 0
             while done < h:
-                members = torch.stack([network(chunk) for network in self.networks_])
-                block = members.quantile(0.5, dim=0)  # the median over members, (B, horizon)
+                if len(self.networks_) == 1:
+                    block = self.networks_[0](chunk)  # (B, horizon)
+                else:  # the median over the ensemble's members
+                    members = torch.stack([network(chunk) for network in self.networks_])
+                    block = members.quantile(0.5, dim=0)
                 steps.append(block)
                 done += self.horizon
                 if done < h:  # recursive beyond the horizon: forecasts become the newest inputs

@@ -7,6 +7,7 @@ gathers one batch at a time. Memory stays O(rows), whatever the window length.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,9 +49,14 @@ class SeriesScaler:
         scale = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
         return cls(panel.ids.copy(), mean, scale)
 
+    @functools.cached_property
+    def _lookup(self) -> dict[str, int]:
+        # Built once: forecasting series one by one must not rebuild it for every call.
+        return {series_id: i for i, series_id in enumerate(self.ids)}
+
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
         """Index of each id in this scaler, (len(ids),); unknown ids are an error."""
-        lookup = {series_id: i for i, series_id in enumerate(self.ids)}
+        lookup = self._lookup
         missing = [series_id for series_id in ids if series_id not in lookup]
         if missing:
             raise DataError(

@@ -1,0 +1,85 @@
+"""The speed benchmark's in-process workloads (W2, W3) run at tiny sizes and give sane figures.
+
+W1 spawns whole Python processes (seconds each), so only its child scripts are checked here:
+they compile, and their data is the tutorial's series.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import speed
+from lstmcast.demo import sine_series
+
+# Smaller still than --smoke: W2's shapes (96 steps, 2 x LSTM(128)) stay, with one batch of 32.
+TINY = dataclasses.replace(
+    speed.SMOKE,
+    w2_windows=32,
+    w2_held_out=16,
+    matmul_n=128,
+    w3_series=40,
+    w3_length=150,
+    w3_loop=5,
+)
+
+
+def _positive_finite(value: object) -> bool:
+    return isinstance(value, float | int) and math.isfinite(value) and value > 0
+
+
+def test_w2_smoke_figures_are_positive_and_finite() -> None:
+    result = speed.w2(TINY, repeats=1, bf16="off")
+    assert set(result["tools"]) == {
+        "lstmcast fit()",
+        "lstmcast training loop",
+        "plain PyTorch float32",
+    }
+    for figures in result["tools"].values():
+        assert all(_positive_finite(value) for value in figures.values()), figures
+    for key in ("matmul_fp32_gflops", "flop_per_window", "ratio_lstmcast_torch"):
+        assert _positive_finite(result[key]), key
+    table = speed.format_w2(result)
+    assert "| lstmcast fit()" in table
+    assert "113.5 MFLOP" in table
+
+
+def test_w3_smoke_figures_are_positive_and_finite() -> None:
+    result = speed.w3(TINY, repeats=1)
+    for key in (
+        "train_s",
+        "batch_s",
+        "batch_series_per_s",
+        "loop_s",
+        "loop_series_per_s",
+        "loop_extrapolated_s",
+        "ratio_batch_loop",
+    ):
+        assert _positive_finite(result[key]), key
+    # One call for all series and one call per series forecast the same values.
+    assert result["max_abs_difference"] < 1e-4
+    assert "series/s" in speed.format_w3(result)
+
+
+def test_flop_count_is_the_anchors_convention() -> None:
+    assert speed.flop_per_window() == pytest.approx(113.5e6, rel=1e-3)
+
+
+def test_w1_children_compile_and_use_the_tutorial_series() -> None:
+    for name, script in speed.W1_SCRIPTS.items():
+        compile(script, f"<{name}>", "exec")
+    params = {
+        "points": speed.W1_POINTS,
+        "frequency": speed.W1_FREQUENCY,
+        "noise_sd": speed.W1_NOISE_SD,
+        "seed": speed.W1_SEED,
+        "window": speed.W1_WINDOW,
+        "test_fraction": speed.W1_TEST_FRACTION,
+    }
+    scope: dict[str, object] = {"P": params}
+    exec(speed._CHILD_DATA, scope)
+    np.testing.assert_array_equal(scope["series"], sine_series(speed.W1_SEED))
+    assert (scope["n_train"], scope["n_test"]) == (784, 196)
