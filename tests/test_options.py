@@ -12,7 +12,7 @@ import torch
 
 import lstmcast as lc
 from lstmcast.model import LSTMNetwork, NetworkConfig
-from lstmcast.train import TrainConfig, make_scheduler
+from lstmcast.optim import schedule_at
 from lstmcast.windows import calendar_features
 
 TINY = {"window": 12, "hidden_size": 8, "epochs": 1, "batch_size": 16, "random_state": 0}
@@ -106,20 +106,13 @@ def test_wide_multivariate_frame_is_channel_independent() -> None:
 
 @pytest.mark.parametrize("schedule", ["cosine", "onecycle"])
 def test_lr_schedules(schedule: str) -> None:
-    param = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.Adam([param], lr=0.01)
-    scheduler = make_scheduler(optimizer, TrainConfig(lr=0.01, lr_schedule=schedule), 100)
-    rates = []
-    for _ in range(100):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
+    rates = [schedule_at(schedule, step, 100, 0.01)[0] for step in range(100)]
     assert max(rates) == pytest.approx(0.01, rel=1e-3)
     assert rates[-1] < 0.001
     if schedule == "onecycle":
         assert rates[0] < 0.001
         assert int(np.argmax(rates)) == pytest.approx(30, abs=1)
-    assert make_scheduler(optimizer, TrainConfig(), 100) is None
+    assert schedule_at(None, 5, 100, 0.01) == (0.01, None)
 
 
 def test_forecaster_trains_with_a_schedule(two_series: pd.DataFrame) -> None:

@@ -145,7 +145,6 @@ def _write_training_state(training: Resumable, directory: Path) -> None:
         "best_score": state.best_score if math.isfinite(state.best_score) else None,
         "history": state.history.to_dict(),
         "optimizer_groups": state.optimizer["param_groups"],
-        "scheduler": state.scheduler,
     }
     save_file(tensors, str(directory / STATE_WEIGHTS))
     (directory / STATE_CONFIG).write_text(json.dumps(info, default=_json_default) + "\n")
@@ -176,7 +175,6 @@ def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
             best_network=_with_prefix(tensors, "best."),
             best_score=math.inf if info["best_score"] is None else info["best_score"],
             optimizer={"state": slots, "param_groups": info["optimizer_groups"]},
-            scheduler=info["scheduler"],
             generator=tensors["generator"],
         )
         return Resumable(member=info["member"], fingerprint=info["fingerprint"], state=state)

@@ -17,27 +17,11 @@ import torch
 from torch import nn
 
 from .errors import TrainingError
+from .optim import Adam, schedule_at
 from .windows import Windows
 
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
 LR_SCHEDULES = ("cosine", "onecycle")
-
-
-def make_scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The learning-rate schedule over all ``total_steps`` batches, or None for a constant rate.
-
-    ``cosine`` decays from ``lr`` to 0; ``onecycle`` warms up over the first 30% of the steps to
-    ``lr`` and anneals to nearly 0 (Smith's one-cycle policy), often allowing a higher ``lr``.
-    """
-    if config.lr_schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    if config.lr_schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=total_steps
-        )
-    return None
 
 
 @dataclass(frozen=True)
@@ -78,7 +62,6 @@ class TrainState:
     best_network: dict[str, torch.Tensor]  # the weights of the best epoch so far
     best_score: float
     optimizer: dict[str, Any]
-    scheduler: dict[str, Any] | None
     generator: torch.Tensor  # the shuffling RNG's state
 
 
@@ -130,10 +113,10 @@ def train(
     continues from a :class:`TrainState` that a callback received, exactly as if never stopped.
     """
     loss_fn = LOSSES[config.loss]
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    optimizer = Adam(network.parameters(), lr=config.lr)
     n = len(train_windows)
     batches = math.ceil(n / config.batch_size)
-    scheduler = make_scheduler(optimizer, config, config.epochs * batches)
+    total_steps = config.epochs * batches
     validating = val_windows is not None and len(val_windows) > 0
     history = History(train_windows=n, val_windows=len(val_windows) if validating else 0)
     best_state = copy.deepcopy(network.state_dict())
@@ -142,8 +125,6 @@ def train(
     if resume is not None:
         network.load_state_dict(resume.network)
         optimizer.load_state_dict(resume.optimizer)
-        if scheduler is not None and resume.scheduler is not None:
-            scheduler.load_state_dict(resume.scheduler)
         generator.set_state(resume.generator)
         history, best_state, best_score = resume.history, resume.best_network, resume.best_score
         # A run that had stopped early has nothing left to do.
@@ -167,13 +148,17 @@ def train(
                         f"try a lower learning rate than {config.lr:g} or set grad_clip "
                         "(the last good weights were kept)"
                     )
-                optimizer.zero_grad(set_to_none=True)
+                # The schedule is a function of the step, so a resumed run picks it up exactly.
+                optimizer.lr, beta1 = schedule_at(
+                    config.lr_schedule, (epoch - 1) * batches + b, total_steps, config.lr
+                )
+                if beta1 is not None:
+                    optimizer.betas = (beta1, optimizer.betas[1])
+                optimizer.zero_grad()
                 loss.backward()
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                 optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
                 epoch_loss += loss.item() * len(x)
                 for callback in callbacks:
                     callback.on_batch_end(epoch, b + 1, loss.item())
@@ -199,7 +184,6 @@ def train(
                     best_network=best_state,
                     best_score=best_score,
                     optimizer=copy.deepcopy(optimizer.state_dict()),
-                    scheduler=scheduler.state_dict() if scheduler is not None else None,
                     generator=generator.get_state(),
                 )
                 for callback in callbacks:
