@@ -114,6 +114,13 @@ def _long_from_long(
             "Name it with time_col= (--time-col)"
         )
     if id_col is not None and id_col in data.columns:
+        missing = data[id_col].isna().to_numpy()
+        if missing.any():
+            pos = int(np.argmax(missing))
+            raise DataError(
+                f"the series id (column {id_col!r}) is missing at {_describe_row(pos, source)}; "
+                "every row needs one"
+            )
         ids = data[id_col].astype(str).to_numpy()
     elif id_col is not None and id_col != ID:
         raise DataError(
@@ -171,6 +178,15 @@ def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
         raise DataError("timestamps are booleans; expected dates or integer time steps")
     if pd.api.types.is_numeric_dtype(series):
         numbers = series.to_numpy()
+        limit = np.iinfo(np.int64).max
+        too_large = np.abs(numbers.astype(np.float64)) >= limit
+        if too_large.any():
+            pos = int(np.argmax(too_large))
+            raise DataError(
+                f"series {ids[pos]!r} has the time step {numbers[pos]} at "
+                f"{_describe_row(pos, source)}, beyond what 64-bit integers hold; use dates or "
+                "smaller integer steps"
+            )
         if np.issubdtype(numbers.dtype, np.floating):
             fractional = numbers != np.round(numbers)
             if fractional.any():
@@ -181,24 +197,27 @@ def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
                 )
         return numbers.astype(np.int64)
     text = series.astype(str)
-    try:
+    with warnings.catch_warnings():
+        # pandas warns when it cannot infer a format; the error below says it better.
+        warnings.simplefilter("ignore", UserWarning)
         try:
-            return _naive_utc(pd.to_datetime(text))
-        except ValueError as error:
-            if "Mixed timezones" not in str(error):
-                raise
-            return _naive_utc(pd.to_datetime(text, utc=True))
-    except (ValueError, TypeError, OverflowError):
-        # Name the first value that does not follow the format of the first one.
-        first_format = pd.tseries.api.guess_datetime_format(text.iloc[0])
-        parsed = pd.to_datetime(text, errors="coerce", format=first_format)
-        bad = parsed.isna().to_numpy()
-        pos = int(np.argmax(bad)) if bad.any() else 0
-        raise DataError(
-            f"cannot read timestamp {text.iloc[pos]!r} of series {ids[pos]!r} at "
-            f"{_describe_row(pos, source)}: timestamps must be dates in one format "
-            "(e.g. 2024-01-31 or 2024-01-31 13:00) or integer steps"
-        ) from None
+            try:
+                return _naive_utc(pd.to_datetime(text))
+            except ValueError as error:
+                if "Mixed timezones" not in str(error):
+                    raise
+                return _naive_utc(pd.to_datetime(text, utc=True))
+        except (ValueError, TypeError, OverflowError):
+            # Name the first value that does not follow the format of the first one.
+            first_format = pd.tseries.api.guess_datetime_format(text.iloc[0])
+            parsed = pd.to_datetime(text, errors="coerce", format=first_format, utc=True)
+    bad = parsed.isna().to_numpy()
+    pos = int(np.argmax(bad)) if bad.any() else 0
+    raise DataError(
+        f"cannot read timestamp {text.iloc[pos]!r} of series {ids[pos]!r} at "
+        f"{_describe_row(pos, source)}: timestamps must be dates in one format "
+        "(e.g. 2024-01-31 or 2024-01-31 13:00) or integer steps"
+    )
 
 
 def _show_time(value: Any) -> str:
@@ -250,7 +269,7 @@ def _validate(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
     ids, y, ds, codes = ids[order], y[order], ds[order], codes[order]
     same_series = codes[1:] == codes[:-1]
     steps = ds[1:] - ds[:-1]
-    zero = steps.dtype.type(0) if steps.dtype.kind == "i" else np.timedelta64(0, "ns")
+    zero = np.zeros((), dtype=steps.dtype)  # in the steps' own unit: no overflow when comparing
     for bad, what, fix in (
         (same_series & (steps == zero), "a duplicated timestamp", "keep one row per time"),
         (same_series & (steps < zero), "unsorted timestamps", "sort the rows by time"),
@@ -283,7 +302,8 @@ def read_csv(
     if not file.is_file():
         raise DataError(f"data file {str(file)!r} not found")
     try:
-        frame = pd.read_csv(file, dtype_backend="numpy_nullable")
+        # Ids are names: "01" and "1" are two series, so never read them as numbers.
+        frame = pd.read_csv(file, dtype={id_col or ID: str}, dtype_backend="numpy_nullable")
     except pd.errors.EmptyDataError:
         raise DataError(f"{file.name} is empty; expected a header line and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
@@ -307,7 +327,7 @@ def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:
     ``test_size`` is a number of points (int) or a fraction of each series (0 < float < 1,
     rounded to the nearest point). Returns ``(train, test)`` long frames.
     """
-    frame = df if _is_long(df) else to_long(df)
+    frame = to_long(df)
     panel = Panel.from_frame(frame)
     lengths = panel.lengths
     if isinstance(test_size, bool) or not isinstance(test_size, int | float) or test_size <= 0:
@@ -331,15 +351,6 @@ def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:
     is_test = position_in_series >= np.repeat(lengths - n_test, lengths)
     train, test = frame[~is_test], frame[is_test]
     return train.reset_index(drop=True), test.reset_index(drop=True)
-
-
-def _is_long(df: Any) -> bool:
-    pd = _pd()
-    return (
-        isinstance(df, pd.DataFrame)
-        and list(df.columns[:3]) == [ID, TIME, TARGET]
-        and df[TARGET].dtype == np.float64
-    )
 
 
 @dataclass(frozen=True)
@@ -370,7 +381,7 @@ class Panel:
     @classmethod
     def from_data(cls, data: Any, **columns: Any) -> Panel:
         """Validate any supported input (see :func:`to_long`) and build the panel."""
-        frame = data if _is_long(data) and not columns else to_long(data, **columns)
+        frame = to_long(data, **columns)
         return cls.from_frame(frame)
 
     def __len__(self) -> int:
