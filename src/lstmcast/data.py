@@ -496,7 +496,10 @@ def future_times(last: np.ndarray, steps: list[Any], h: int) -> np.ndarray:
 
 
 def concatenated_ranges(begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """``np.concatenate([np.arange(b, e) for b, e in zip(begin, end)])`` without a Python loop."""
+    """``np.concatenate([np.arange(b, e) for b, e in zip(begin, end)])`` without a Python loop.
+
+    Every ``end`` must be at least its ``begin``.
+    """
     counts = end - begin
     total = int(counts.sum())
     if total == 0:

@@ -23,7 +23,7 @@ import torch
 
 from . import __version__
 from .data import Panel
-from .errors import ModelFileError
+from .errors import LstmcastError, ModelFileError
 from .train import History, TrainState
 
 if TYPE_CHECKING:
@@ -41,9 +41,13 @@ def _step_to_json(step: Any) -> dict[str, Any]:
 
 def _step_from_json(step: dict[str, Any]) -> Any:
     if "int" in step:
-        return int(step["int"])
+        if not isinstance(step["int"], int) or step["int"] <= 0:
+            raise ValueError(f"invalid integer time step {step['int']!r}")
+        return step["int"]
     import pandas as pd
 
+    if not isinstance(step["freq"], str):
+        raise ValueError(f"invalid frequency {step['freq']!r}")
     return pd.tseries.frequencies.to_offset(step["freq"])
 
 
@@ -230,9 +234,9 @@ def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
         raise ModelFileError(f"{str(directory)!r} is not an lstmcast model: it has no {CONFIG}")
     try:
         config = json.loads(config_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise ModelFileError(
-            f"{config_file} is not valid JSON ({error}); the model is corrupt"
+            f"{config_file} is not valid JSON ({type(error).__name__}); the model is corrupt"
         ) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{config_file} is not an lstmcast model config")
@@ -256,49 +260,99 @@ def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
 
 
 def load(path: str | os.PathLike[str]) -> LSTMForecaster:
-    """Load a model saved with ``LSTMForecaster.save``; it forecasts exactly as when saved."""
+    """Load a model saved with ``LSTMForecaster.save``; it forecasts exactly as when saved.
+
+    Every part of the directory is checked against the others before anything is built, so a
+    damaged or doctored model is refused with :class:`ModelFileError` rather than failing later.
+    """
+    config, tensors = read_model(path)
+    try:
+        return _build(config, tensors)
+    except ModelFileError:
+        raise
+    except (
+        KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError,
+        OverflowError, LstmcastError,
+    ) as error:  # fmt: skip
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelFileError(
+            f"{path} does not hold a consistent lstmcast model ({detail}); save it again"
+        ) from None
+
+
+def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMForecaster:
     from .forecast import LSTMForecaster, _pick_device
     from .model import LSTMNetwork, NetworkConfig
     from .windows import SeriesScaler
 
-    config, tensors = read_model(path)
-    try:
-        if config["class"] != "LSTMForecaster":
-            raise ModelFileError(f"{path}: unknown model class {config['class']!r}")
-        params = config["params"]
-        if isinstance(params.get("calendar"), list):  # JSON has no tuples
-            params["calendar"] = tuple(params["calendar"])
-        model = LSTMForecaster(**params)
-        networks = []
-        for member in range(len(config["histories"])):
-            network = LSTMNetwork(NetworkConfig(**config["network"]))
-            prefix = f"network.{member}."
-            weights = {
-                k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)
-            }
-            network.load_state_dict(weights, strict=True)
-            networks.append(network.to(_pick_device(model.device)).eval())
-        series = config["series"]
-        ids = np.array(series["ids"], dtype=object)
-        tail = Panel(
-            ids=ids,
-            y=tensors["tail.y"].numpy(),
-            ds=tensors["tail.ds"].numpy().view(np.dtype(series["time_dtype"])),
-            starts=tensors["tail.starts"].numpy(),
+    if config["class"] != "LSTMForecaster":
+        raise ValueError(f"unknown model class {config['class']!r}")
+    params = dict(config["params"])
+    if isinstance(params.get("calendar"), list):  # JSON has no tuples
+        params["calendar"] = tuple(params["calendar"])
+    model = LSTMForecaster(**params)
+    model._check_params()  # settings edited by hand are refused like bad arguments
+    network_config = NetworkConfig(**config["network"])
+    expected = {
+        "horizon": model.horizon,
+        "hidden_size": model.hidden_size,
+        "num_layers": model.num_layers,
+        "segment": model.segment,
+        "window_norm": model.window_norm,
+        "input_size": 1 + 2 * len(model._calendar()),
+    }
+    for name, value in expected.items():
+        if getattr(network_config, name) != value:
+            raise ValueError(f"the network's {name} does not match the settings")
+    histories = [History(**history) for history in config["histories"]]
+    if not 1 <= len(histories) <= model.ensemble_size:
+        raise ValueError(
+            f"{len(histories)} trained networks for ensemble_size {model.ensemble_size}"
         )
-        scaler = SeriesScaler(ids, tensors["scaler.shift"].numpy(), tensors["scaler.scale"].numpy())
-        if not (len(tail) == len(scaler.shift) == len(series["steps"])):
-            raise ValueError("series arrays of different lengths")
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        raise ModelFileError(
-            f"{path} does not hold a consistent lstmcast model ({str(error).splitlines()[0]}); "
-            "save it again"
-        ) from None
+    # Check the weights' shapes before building anything, so sizes in the config cannot make
+    # this allocate more than the weights file holds.
+    H = model.hidden_size
+    for member in range(len(histories)):
+        last = f"network.{member}.lstm.weight_hh_l{model.num_layers - 1}"
+        if last not in tensors or tuple(tensors[last].shape) != (4 * H, H):
+            raise ValueError(f"weights of network {member} do not match hidden_size and num_layers")
+    networks = []
+    for member in range(len(histories)):
+        network = LSTMNetwork(network_config)
+        network.load_state_dict(_with_prefix(tensors, f"network.{member}."), strict=True)
+        networks.append(network.to(_pick_device(model.device)).eval())
+
+    series = config["series"]
+    ids = np.array([str(i) for i in series["ids"]], dtype=object)
+    time_dtype = np.dtype(series["time_dtype"])
+    if time_dtype != np.int64 and time_dtype.kind != "M":
+        raise ValueError(f"time_dtype {time_dtype} is neither int64 nor a datetime")
+    arrays = {name: tensors[name].numpy() for name in
+              ("tail.y", "tail.ds", "tail.starts", "scaler.shift", "scaler.scale")}  # fmt: skip
+    if any(array.ndim != 1 for array in arrays.values()):
+        raise ValueError("a saved series array is not one-dimensional")
+    starts, y = arrays["tail.starts"], arrays["tail.y"]
+    n = len(ids)
+    if not (
+        len(starts) == n + 1
+        and starts[0] == 0
+        and starts[-1] == len(y) == len(arrays["tail.ds"])
+        and (np.diff(starts) >= model.window).all()
+        and len(arrays["scaler.shift"]) == len(arrays["scaler.scale"]) == len(series["steps"]) == n
+    ):
+        raise ValueError("the saved series arrays do not agree with each other")
+    scale = arrays["scaler.scale"]
+    if not (
+        np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(arrays["scaler.shift"]).all()
+    ):
+        raise ValueError("the saved scaler statistics are not finite and positive")
     model.networks_ = networks
-    model.scaler_ = scaler
-    model.tail_ = tail
+    model.scaler_ = SeriesScaler(ids, arrays["scaler.shift"], scale)
+    model.tail_ = Panel(ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts)
     model.steps_ = [_step_from_json(step) for step in series["steps"]]
-    model.n_series_ = len(tail)
-    model.seed_ = config["seed"]
-    model.histories_ = [History(**history) for history in config["histories"]]
+    if any(isinstance(step, int) != (time_dtype == np.int64) for step in model.steps_):
+        raise ValueError("the time steps do not match the time type")
+    model.n_series_ = n
+    model.seed_ = int(config["seed"])
+    model.histories_ = histories
     return model
