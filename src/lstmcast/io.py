@@ -316,6 +316,8 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
         last = f"network.{member}.lstm.weight_hh_l{model.num_layers - 1}"
         if last not in tensors or tuple(tensors[last].shape) != (4 * H, H):
             raise ValueError(f"weights of network {member} do not match hidden_size and num_layers")
+    if not all(torch.isfinite(t).all() for k, t in tensors.items() if k.startswith("network.")):
+        raise ValueError("the network weights hold NaN or infinite values")
     networks = []
     for member in range(len(histories)):
         network = LSTMNetwork(network_config)
@@ -331,6 +333,11 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
               ("tail.y", "tail.ds", "tail.starts", "scaler.shift", "scaler.scale")}  # fmt: skip
     if any(array.ndim != 1 for array in arrays.values()):
         raise ValueError("a saved series array is not one-dimensional")
+    dtypes = {"tail.y": np.float64, "tail.ds": np.int64, "tail.starts": np.int64,
+              "scaler.shift": np.float64, "scaler.scale": np.float64}  # fmt: skip
+    for name, dtype in dtypes.items():
+        if arrays[name].dtype != dtype:
+            raise ValueError(f"{name} holds {arrays[name].dtype}, not {np.dtype(dtype)}")
     starts, y = arrays["tail.starts"], arrays["tail.y"]
     n = len(ids)
     if not (
