@@ -77,6 +77,20 @@ class Callback:
     def on_train_end(self, history: History) -> None: ...
 
 
+def _notify(callbacks: Sequence[Callback], hook: str, *args: Any) -> None:
+    """Call ``hook`` on every callback that has it (duck-typed callbacks need not have all)."""
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    # Building a checkpoint copies the model and optimizer: only do it when someone wants it.
+    method = getattr(type(callback), hook, None)
+    return method is not None and method is not getattr(Callback, hook)
+
+
 def evaluate_loss(
     network: nn.Module, windows: Windows, loss_name: str, batch_size: int = 4096
 ) -> float:
@@ -130,8 +144,7 @@ def train(
         # A run that had stopped early has nothing left to do.
         first_epoch = config.epochs + 1 if history.stopped_early else resume.epoch + 1
     started = time.perf_counter() - history.seconds
-    for callback in callbacks:
-        callback.on_train_begin(config.epochs, batches)
+    _notify(callbacks, "on_train_begin", config.epochs, batches)
     try:
         for epoch in range(first_epoch, config.epochs + 1):
             network.train()
@@ -160,8 +173,7 @@ def train(
                     nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                 optimizer.step()
                 epoch_loss += loss.item() * len(x)
-                for callback in callbacks:
-                    callback.on_batch_end(epoch, b + 1, loss.item())
+                _notify(callbacks, "on_batch_end", epoch, b + 1, loss.item())
             history.train_loss.append(epoch_loss / n)
             if validating:
                 history.val_loss.append(evaluate_loss(network, val_windows, config.loss))
@@ -174,9 +186,8 @@ def train(
             history.stopped_early = (
                 config.patience is not None and epoch - (history.best_epoch or 0) >= config.patience
             )
-            for callback in callbacks:
-                callback.on_epoch_end(epoch, history)
-            if any(type(c).on_checkpoint is not Callback.on_checkpoint for c in callbacks):
+            _notify(callbacks, "on_epoch_end", epoch, history)
+            if any(_overrides(c, "on_checkpoint") for c in callbacks):
                 state = TrainState(
                     epoch=epoch,
                     history=copy.deepcopy(history),
@@ -186,8 +197,7 @@ def train(
                     optimizer=copy.deepcopy(optimizer.state_dict()),
                     generator=generator.get_state(),
                 )
-                for callback in callbacks:
-                    callback.on_checkpoint(state)
+                _notify(callbacks, "on_checkpoint", state)
             if history.stopped_early:
                 break
     except KeyboardInterrupt:
@@ -196,6 +206,5 @@ def train(
         network.load_state_dict(best_state)
         network.eval()
         history.seconds = time.perf_counter() - started
-        for callback in callbacks:
-            callback.on_train_end(history)
+        _notify(callbacks, "on_train_end", history)
     return history

@@ -1,0 +1,345 @@
+"""ETTh1 long-horizon benchmark: lstmcast's ``LSTMForecaster`` under the standard protocol.
+
+Usage (from the repository root)::
+
+    .venv/bin/python -m benchmarks.etth --horizon 96 --threads 1          # the reported run
+    .venv/bin/python -m benchmarks.etth --horizon 720 --out etth_720.npz   # also save forecasts
+    .venv/bin/python -m benchmarks.etth --horizon 96 --validate            # validation only
+    .venv/bin/python -m benchmarks.etth --horizon 96 --smoke               # seconds: checks it runs
+    .venv/bin/python -m benchmarks.etth --horizon 96 --hidden-size 256 --segment 48 ...
+
+(``python -m benchmarks.etth`` works too.) Every model setting has a flag (``--help``); the
+defaults are the settings chosen on validation, recorded with every run in
+``benchmarks/RESULTS.md``.
+
+Protocol (Informer / Autoformer / LTSF-Linear / SegRNN, multivariate "M", lookback L = 96):
+rows [0, 8640) of ETTh1 are training, [8640, 11520) validation and [11520, 14400) test; the last
+3,020 rows are never used. The 7 channels form one wide frame (one column per channel) that
+``LSTMForecaster`` treats as 7 series sharing one network (channel-independent). The model is
+fitted on rows [0, 11520) with ``val_size=2880``: training windows have their targets in
+[0, 8640), validation windows their targets in [8640, 11520) with inputs starting L rows early,
+and the per-series scaler (mean, population std) is fitted on rows [0, 8640) only, exactly the
+papers' StandardScaler (checked at run time against ``etth_data.fit_scaler``). Early stopping
+uses the validation loss. The test forecasts are ``model.backtest`` over rows [0, 14400) with one
+origin per hour: every window whose targets lie in [11520, 14400), all 2880 - H + 1 of them (no
+``drop_last``). Forecasts and actual values are standardised with the training mean and std of
+their channel; MSE and MAE are averaged over windows, steps and channels. The actual values are
+checked at run time against ``etth_data.windows`` on the standardised test block.
+
+Printed beside the result: SegRNN's published figure at L = 96 (the target) and the "Repeat"
+(last value) baseline recomputed on the same windows. ``--out PATH.npz`` saves ``pred`` and
+``true``, each (windows, H, 7) in standardised units, channels in ``etth_data.CHANNELS`` order.
+
+Settings are chosen on validation only (``--validate`` never forecasts the test rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a file: make the `benchmarks` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.etth_data import (
+    CHANNELS,
+    TEST_END,
+    TRAIN_END,
+    VAL_END,
+    fit_scaler,
+    load_etth1,
+    mse_mae,
+    repeat_forecast,
+    standard_splits,
+    windows,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DATASETS: dict[str, Callable[[], pd.DataFrame]] = {"ETTh1": load_etth1}
+LOOKBACK = 96  # the target's lookback (SegRNN's L = 96 table)
+
+# SegRNN, lookback 96, ETTh1 "M": (MSE, MAE) per horizon (benchmarks/data/README.md).
+SEGRNN = {96: (0.368, 0.395), 192: (0.408, 0.419), 336: (0.444, 0.440), 720: (0.446, 0.457)}
+
+# Settings chosen on validation (benchmarks/RESULTS.md lists every run).
+DEFAULTS: dict[str, Any] = {
+    "window": LOOKBACK,
+    "segment": 12,  # 8 LSTM steps of 12 hours each
+    "hidden_size": 256,
+    "num_layers": 1,
+    "dropout": 0.5,
+    "window_norm": "last",  # subtract the window's last value, as SegRNN does
+    "calendar": None,
+    "loss": "mae",
+    "lr": 1e-3,
+    "lr_schedule": None,
+    "grad_clip": None,
+    "batch_size": 256,
+    "epochs": 10,
+    "patience": 3,
+    "ensemble_size": 1,
+}
+# --smoke: seconds, not minutes; checks the pipeline, not the accuracy.
+SMOKE = {"epochs": 1, "hidden_size": 16, "ensemble_size": 1}
+SMOKE_TEST_WINDOWS = 48
+
+
+def _optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type that reads "none" as None."""
+
+    def parse(text: str) -> Any:
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = getattr(kind, "__name__", "value")
+    return parse
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "window": int,
+    "segment": int,
+    "hidden_size": int,
+    "num_layers": int,
+    "dropout": float,
+    "window_norm": _optional(str),
+    "calendar": _optional(_names),
+    "loss": str,
+    "lr": float,
+    "lr_schedule": _optional(str),
+    "grad_clip": _optional(float),
+    "batch_size": int,
+    "epochs": int,
+    "patience": _optional(int),
+    "ensemble_size": int,
+}
+
+
+def _standardise(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return (values - mean) / std
+
+
+def _windows_of(frame: pd.DataFrame, column: str, horizon: int) -> np.ndarray:
+    """A backtest frame's ``column`` as (windows, horizon, channels), channels in CHANNELS order."""
+    ids = frame["unique_id"].to_numpy()[:: len(frame) // len(CHANNELS)]
+    if tuple(ids) != CHANNELS:
+        raise RuntimeError(f"backtest series order {tuple(ids)} is not {CHANNELS}")
+    values = frame[column].to_numpy(dtype=np.float64)
+    return values.reshape(len(CHANNELS), -1, horizon).transpose(1, 2, 0)
+
+
+def _epoch_log(started: float) -> Any:
+    """A ``lstmcast.Callback`` that prints one line per epoch."""
+    import lstmcast as lc
+
+    class EpochLog(lc.Callback):
+        def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None:
+            print(f"training: up to {epochs} epochs of {batches_per_epoch} batches", flush=True)
+
+        def on_epoch_end(self, epoch: int, history: Any) -> None:
+            val = f"  val loss {history.val_loss[-1]:.4f}" if history.val_loss else ""
+            print(
+                f"  epoch {epoch:>2}: train loss {history.train_loss[-1]:.4f}{val}"
+                f"  ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
+
+    return EpochLog()
+
+
+def run(
+    horizon: int,
+    *,
+    data: str = "ETTh1",
+    seed: int = 0,
+    threads: int | None = None,
+    smoke: bool = False,
+    validate: bool = False,
+    verbose: bool = True,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Fit on train + validation, score validation and (unless ``validate``) test.
+
+    ``overrides`` replace entries of :data:`DEFAULTS`. Returns a dict with ``settings``,
+    ``train_seconds``, ``total_seconds``, ``best_epoch``, ``epochs_run``, ``val`` / ``val_repeat``
+    (MSE, MAE), and unless ``validate``: ``test`` / ``test_repeat`` (MSE, MAE), ``pred`` and
+    ``true`` (windows, H, 7), standardised.
+    """
+    if data not in DATASETS:
+        raise ValueError(f"unknown data set {data!r}; available: {', '.join(DATASETS)}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon}")
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; settings are {list(DEFAULTS)}")
+    import torch
+
+    import lstmcast as lc
+
+    if threads:
+        torch.set_num_threads(threads)
+    settings = DEFAULTS | overrides
+    if smoke:
+        settings |= SMOKE
+    L = settings["window"]
+    started = time.perf_counter()
+
+    df = DATASETS[data]()
+    wide = df.set_index("date")[list(CHANNELS)].iloc[:TEST_END]
+    values = wide.to_numpy(dtype=np.float64)
+    blocks = standard_splits(values, L)
+    mean, std = fit_scaler(blocks["train"])
+
+    model = lc.LSTMForecaster(
+        horizon=horizon,
+        val_size=VAL_END - TRAIN_END,
+        random_state=seed,
+        device="cpu",
+        **settings,
+    )
+    callbacks = [_epoch_log(started)] if verbose else []
+    model.fit(wide.iloc[:VAL_END], callbacks=callbacks)
+    train_seconds = time.perf_counter() - started
+    if not (
+        tuple(model.scaler_.ids) == CHANNELS
+        and np.allclose(model.scaler_.shift, mean, rtol=1e-12, atol=0)
+        and np.allclose(model.scaler_.scale, std, rtol=1e-12, atol=0)
+    ):
+        raise RuntimeError("the model's scaler differs from the protocol's training scaler")
+
+    def score(frame: pd.DataFrame, block: np.ndarray, n: int) -> dict[str, Any]:
+        """Standardised forecasts of the first ``n`` windows of ``block``, checked and scored."""
+        forecast = model.backtest(frame, h=horizon, n_windows=n, step_size=1)
+        pred = _standardise(_windows_of(forecast, "LSTM", horizon), mean, std)
+        true = _standardise(_windows_of(forecast, "y", horizon), mean, std)
+        x, y = windows(_standardise(block, mean, std), L, horizon)
+        if not np.allclose(true, y[:n], rtol=0, atol=1e-9):
+            raise RuntimeError("backtest targets differ from the protocol windows")
+        return {
+            "pred": pred,
+            "true": true,
+            "model": mse_mae(true, pred),
+            "repeat": mse_mae(y[:n], repeat_forecast(x[:n], horizon)),
+        }
+
+    n_val = VAL_END - TRAIN_END - horizon + 1
+    val = score(wide.iloc[:VAL_END], blocks["val"], n_val)
+    history = model.history_
+    result: dict[str, Any] = {
+        "data": data,
+        "horizon": horizon,
+        "seed": seed,
+        "threads": torch.get_num_threads(),
+        "settings": settings,
+        "train_seconds": train_seconds,
+        "best_epoch": history.best_epoch,
+        "epochs_run": len(history.train_loss),
+        "val_loss": history.val_loss,
+        "val": val["model"],
+        "val_repeat": val["repeat"],
+    }
+    if not validate:
+        n_test = TEST_END - VAL_END - horizon + 1
+        if smoke:  # the first few test windows only
+            n_test = min(n_test, SMOKE_TEST_WINDOWS)
+        end = VAL_END + horizon + n_test - 1
+        test = score(wide.iloc[:end], blocks["test"], n_test)
+        result |= {
+            "test": test["model"],
+            "test_repeat": test["repeat"],
+            "pred": test["pred"],
+            "true": test["true"],
+        }
+    result["total_seconds"] = time.perf_counter() - started
+    return result
+
+
+def report(result: dict[str, Any], smoke: bool = False) -> str:
+    """The printed summary of :func:`run`'s result."""
+    H = result["horizon"]
+    shown = ", ".join(f"{k}={v!r}" for k, v in result["settings"].items())
+    lines = [
+        f"{result['data']} 'M' (7 channels, channel-independent), lookback "
+        f"{result['settings']['window']}, horizon {H}"
+        + (" [SMOKE: not a result]" if smoke else ""),
+        f"settings: {shown}",
+        f"seed {result['seed']}, threads {result['threads']}; best epoch {result['best_epoch']} "
+        f"of {result['epochs_run']} run",
+        f"wall time: training {result['train_seconds']:.0f} s, total "
+        f"{result['total_seconds']:.0f} s",
+        f"{'':<30}{'MSE':>8}{'MAE':>8}",
+        "{:<30}{:>8.4f}{:>8.4f}".format("validation: lstmcast LSTM", *result["val"]),
+        "{:<30}{:>8.4f}{:>8.4f}".format("validation: Repeat", *result["val_repeat"]),
+    ]
+    if "test" in result:
+        n = result["pred"].shape[0]
+        lines += [
+            "{:<30}{:>8.4f}{:>8.4f}".format(f"test ({n} windows): lstmcast", *result["test"]),
+            "{:<30}{:>8.4f}{:>8.4f}".format("test: Repeat (recomputed)", *result["test_repeat"]),
+        ]
+        if H in SEGRNN and result["settings"]["window"] == LOOKBACK and not smoke:
+            lines.append("{:<30}{:>8.3f}{:>8.3f}".format("published: SegRNN (L=96)", *SEGRNN[H]))
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--horizon", type=int, required=True, help="H, e.g. 96, 192, 336, 720")
+    parser.add_argument("--data", default="ETTh1", help=f"data set: {', '.join(DATASETS)}")
+    parser.add_argument("--out", type=Path, help="save pred and true (windows, H, 7) as .npz")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
+    parser.add_argument("--smoke", action="store_true", help="1 epoch, tiny model, few windows")
+    parser.add_argument(
+        "--validate", action="store_true", help="score validation only; never forecast test"
+    )
+    group = parser.add_argument_group("model settings ('none' turns an optional one off)")
+    for name, value in DEFAULTS.items():
+        group.add_argument(f"--{name.replace('_', '-')}", type=_TYPES[name], default=value)
+    args = parser.parse_args(argv)
+    if args.data not in DATASETS:
+        parser.error(
+            f"--data {args.data!r} is not available; only {', '.join(DATASETS)} is shipped "
+            "(benchmarks/data/etth1)"
+        )
+    if args.out is not None and args.validate:
+        parser.error("--out saves test forecasts; --validate makes none")
+    if args.horizon < 1:
+        parser.error(f"--horizon must be a positive integer, got {args.horizon}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    settings = {name: getattr(args, name) for name in DEFAULTS}
+    result = run(
+        args.horizon,
+        data=args.data,
+        seed=args.seed,
+        threads=args.threads,
+        smoke=args.smoke,
+        validate=args.validate,
+        **settings,
+    )
+    if args.out is not None and "pred" in result:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.out, pred=result["pred"], true=result["true"])
+    print(report(result, smoke=args.smoke), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
