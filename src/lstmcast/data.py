@@ -265,8 +265,10 @@ def _validate(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
     ds = _parse_times(frame[TIME], ids, source)
     # Group rows by series (stable, so time order within a series is the input's order).
     codes, _ = pd.factorize(ids)
-    order = np.argsort(codes, kind="stable")
-    ids, y, ds, codes = ids[order], y[order], ds[order], codes[order]
+    order = np.arange(len(codes))
+    if (codes[1:] < codes[:-1]).any():  # most frames come grouped already: skip the reorder
+        order = np.argsort(codes, kind="stable")
+        ids, y, ds, codes = ids[order], y[order], ds[order], codes[order]
     same_series = codes[1:] == codes[:-1]
     steps = ds[1:] - ds[:-1]
     zero = np.zeros((), dtype=steps.dtype)  # in the steps' own unit: no overflow when comparing
