@@ -580,7 +580,12 @@ class LSTMForecaster(Forecaster):
                 f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; window {W} + horizon "
                 f"{H}{val_note} needs at least {W + H + n_val[i]}"
             )
-        resumed = self._resumable(checkpoint, panel) if resume else None
+        fingerprint = ""
+        if checkpoint is not None:
+            from .io import data_fingerprint
+
+            fingerprint = data_fingerprint(panel)
+        resumed = self._resumable(checkpoint, fingerprint) if resume else None
         self.seed_ = self.random_state if self.random_state is not None else secrets.randbits(62)
         if resumed is not None:
             self.seed_ = resumed.seed
@@ -618,11 +623,6 @@ class LSTMForecaster(Forecaster):
         self._set_data(panel, steps)
         self.networks_: list[LSTMNetwork] = []
         self.histories_: list[History] = []
-        fingerprint = ""
-        if checkpoint is not None:
-            from .io import data_fingerprint
-
-            fingerprint = data_fingerprint(panel)
         first_member = 0
         if resumed is not None:
             for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):
@@ -660,9 +660,12 @@ class LSTMForecaster(Forecaster):
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
 
-    def _resumable(self, checkpoint: str | os.PathLike[str] | None, panel: Panel) -> _Resumed:
-        """Read what an interrupted run saved at ``checkpoint``, refusing a mismatch."""
-        from .io import data_fingerprint, read_model, read_training_state
+    def _resumable(self, checkpoint: str | os.PathLike[str] | None, fingerprint: str) -> _Resumed:
+        """Read what an interrupted run saved at ``checkpoint``, refusing a mismatch.
+
+        ``fingerprint`` is that of the data to train on (see ``io.data_fingerprint``).
+        """
+        from .io import read_model, read_training_state, tensors_with_prefix
 
         if checkpoint is None:
             raise ConfigError("resume needs the checkpoint directory of the interrupted run")
@@ -687,23 +690,15 @@ class LSTMForecaster(Forecaster):
                 f"the interrupted run planned its lr_schedule over {saved.get('epochs')} epochs; "
                 "resume it with the same epochs"
             )
-        if training.fingerprint != data_fingerprint(panel):
+        if training.fingerprint != fingerprint:
             raise DataError(
                 "the data differs from the data the interrupted run was trained on; resume "
                 "with the same data, or train without resume"
             )
         done = range(training.member)
-        prefix = "network.{}."
         return _Resumed(
             seed=config["seed"],
-            done_weights=[
-                {
-                    k.removeprefix(prefix.format(m)): v
-                    for k, v in tensors.items()
-                    if k.startswith(prefix.format(m))
-                }
-                for m in done
-            ],
+            done_weights=[tensors_with_prefix(tensors, f"network.{m}.") for m in done],
             done_histories=[History(**config["histories"][m]) for m in done],
             state=training.state,
         )

@@ -175,8 +175,8 @@ def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
         state = TrainState(
             epoch=info["epoch"],
             history=History(**info["history"]),
-            network=_with_prefix(tensors, "current."),
-            best_network=_with_prefix(tensors, "best."),
+            network=tensors_with_prefix(tensors, "current."),
+            best_network=tensors_with_prefix(tensors, "best."),
             best_score=math.inf if info["best_score"] is None else info["best_score"],
             optimizer={"state": slots, "param_groups": info["optimizer_groups"]},
             generator=tensors["generator"],
@@ -196,7 +196,8 @@ def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
         ) from None
 
 
-def _with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def tensors_with_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with ``prefix``, named without it."""
     return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
 
 
@@ -321,7 +322,7 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
     networks = []
     for member in range(len(histories)):
         network = LSTMNetwork(network_config)
-        network.load_state_dict(_with_prefix(tensors, f"network.{member}."), strict=True)
+        network.load_state_dict(tensors_with_prefix(tensors, f"network.{member}."), strict=True)
         networks.append(network.to(_pick_device(model.device)).eval())
 
     series = config["series"]
