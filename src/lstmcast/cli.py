@@ -198,6 +198,14 @@ EnsembleSize = Annotated[
         help="Networks trained with consecutive seeds; forecasts are their median.",
     ),
 ]
+Level = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--level",
+        help="Prediction-interval level in percent, e.g. 80 (repeatable). Needs a model trained "
+        "with --val-size: intervals are calibrated on its validation tail (conformal).",
+    ),
+]
 
 
 def _model(
@@ -565,15 +573,19 @@ def forecast(
     time_col: TimeCol = "ds",
     target_col: TargetCol = "y",
     id_col: IdCol = None,
+    level: Level = None,
 ) -> None:
-    """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV."""
+    """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV.
+
+    With --level, also the interval bounds LSTM-lo-<level> and LSTM-hi-<level>.
+    """
     from lstmcast._files import atomic_path
 
     model = lc.load(model_dir)
     df = None
     if data is not None:
         df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
-    frame = model.predict(h, df=df)
+    frame = model.predict(h, df=df, level=level)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     with atomic_path(output) as tmp:
         frame.to_csv(tmp, index=False)
@@ -638,6 +650,7 @@ def backtest(
     lr_schedule: LrSchedule = None,
     ensemble_size: EnsembleSize = 1,
     seed: Seed = None,
+    level: Level = None,
     quiet: Quiet = False,
 ) -> None:
     """Score the LSTM against Naive and SeasonalNaive on the end of each series of DATA.
@@ -661,7 +674,14 @@ def backtest(
             lstm.fit(train_part, callbacks=callbacks)
     models = [lstm, lc.Naive().fit(train_part), lc.SeasonalNaive(season_length).fit(train_part)]
     frames = [
-        model.backtest(df, h=h, n_windows=n_windows, step_size=step_size, refit=refit)
+        model.backtest(
+            df,
+            h=h,
+            n_windows=n_windows,
+            step_size=step_size,
+            refit=refit,
+            level=level if model is lstm else None,  # the baselines have no intervals
+        )
         for model in models
     ]
     # Same origins and targets for every model: one row per forecast, one column per model.

@@ -171,17 +171,21 @@ class Forecaster:
                 f"least {needed}"
             )
 
-    def predict(self, h: int | None = None, df: Any = None) -> pd.DataFrame:
+    def predict(
+        self, h: int | None = None, df: Any = None, level: Sequence[float] | None = None
+    ) -> pd.DataFrame:
         """Forecast ``h`` steps past the end of each series.
 
         Parameters
         ----------
         h : steps ahead; default the model's horizon.
         df : optional new history (same series ids as in training); default the training data.
+        level : prediction-interval levels in percent, e.g. ``[80, 95]`` (see the model's docs).
 
         Returns
         -------
-        DataFrame ``unique_id, ds, <alias>`` with ``h`` rows per series.
+        DataFrame ``unique_id, ds, <alias>`` with ``h`` rows per series, plus columns
+        ``<alias>-lo-<level>`` and ``<alias>-hi-<level>`` for each level.
         """
         import pandas as pd
 
@@ -192,15 +196,39 @@ class Forecaster:
         else:
             panel, steps = self._panel_for(df)
             self._require_history(panel, self._context_length(), self._context_what())
-        values = self._forecast(panel, np.arange(len(panel)), panel.ends, h)
+        levels = self._check_levels(level, h)
+        series = np.arange(len(panel))
+        values = self._forecast(panel, series, panel.ends, h)
         times = future_times(panel.ds[panel.ends - 1], steps, h)
-        return pd.DataFrame(
-            {
-                ID: np.repeat(panel.ids, h),
-                TIME: times.reshape(-1),
-                self.alias: values.reshape(-1),
-            }
-        )
+        columns = {
+            ID: np.repeat(panel.ids, h),
+            TIME: times.reshape(-1),
+            self.alias: values.reshape(-1),
+        }
+        for name, bound in self._bounds(panel, series, values, levels).items():
+            columns[name] = bound.reshape(-1)
+        return pd.DataFrame(columns)
+
+    def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
+        if level is None:
+            return []
+        levels = [level] if isinstance(level, int | float) else list(level)
+        for value in levels:
+            Rule((int, float), 0, 100, low_open=True).check("level", value)
+            if value == 100:
+                raise ConfigError("level must be below 100 (a 100% interval is unbounded)")
+        return levels
+
+    def _bounds(
+        self, panel: Panel, series: np.ndarray, values: np.ndarray, levels: list[float]
+    ) -> dict[str, np.ndarray]:
+        """Interval columns ``<alias>-lo-<level>`` / ``-hi-``, each (k, h), for ``levels``."""
+        if levels:
+            raise ConfigError(
+                f"{type(self).__name__} has no prediction intervals; use an LSTMForecaster "
+                "trained with val_size (its intervals are calibrated on the validation tail)"
+            )
+        return {}
 
     def backtest(
         self,
@@ -209,6 +237,7 @@ class Forecaster:
         n_windows: int = 1,
         step_size: int | None = None,
         refit: bool = False,
+        level: Sequence[float] | None = None,
     ) -> pd.DataFrame:
         """Rolling-origin evaluation over the end of each series of ``df``.
 
@@ -219,7 +248,8 @@ class Forecaster:
 
         Returns
         -------
-        DataFrame ``unique_id, ds, cutoff, y, <alias>``: ``cutoff`` is the last time seen.
+        DataFrame ``unique_id, ds, cutoff, y, <alias>``: ``cutoff`` is the last time seen; with
+        ``level``, interval columns as in :meth:`predict` (not with ``refit``).
         """
         import pandas as pd
 
@@ -242,6 +272,9 @@ class Forecaster:
         origins = panel.lengths[:, None] - span + step_size * np.arange(k)[None, :]
         series = np.repeat(np.arange(n), k)
         ends = (panel.starts[:-1, None] + origins).reshape(-1)
+        levels = self._check_levels(level, h)
+        if refit and levels:
+            raise ConfigError("intervals are not available with refit=True")
         if refit:
             values = np.concatenate(
                 [self._refit_forecast(panel, origins[:, w], h) for w in range(k)], axis=1
@@ -256,6 +289,10 @@ class Forecaster:
                 "cutoff": np.repeat(panel.ds[ends - 1], h),
                 "y": panel.y[target_rows.reshape(-1)],
                 self.alias: values.reshape(-1),
+            }
+            | {
+                name: bound.reshape(-1)
+                for name, bound in self._bounds(panel, series, values, levels).items()
             }
         )
 
@@ -350,6 +387,10 @@ class _Checkpointer(Callback):
             histories=[*self.model.histories_[: self.member], state.history],
             training=Resumable(self.member, self.fingerprint, state),
         )
+
+
+# Quantiles kept per horizon step for conformal intervals: every 0.1%.
+CALIBRATION_GRID = 1001
 
 
 def _pick_device(device: str | None) -> torch.device:
@@ -621,6 +662,7 @@ class LSTMForecaster(Forecaster):
         )
         # What forecasting (and so every checkpoint) needs, known before training starts.
         self._set_data(panel, steps)
+        self.calibration_: np.ndarray | None = None  # set by _calibrate once training is done
         self.networks_: list[LSTMNetwork] = []
         self.histories_: list[History] = []
         first_member = 0
@@ -657,8 +699,71 @@ class LSTMForecaster(Forecaster):
                 # Ctrl-C ends the whole ensemble; the last checkpoint on disk is the one to
                 # resume from, so it is not overwritten.
                 return
+        self._calibrate(val_windows)
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
+
+    @torch.no_grad()
+    def _calibrate(self, val_windows: Windows | None) -> None:
+        """Split-conformal calibration: the distribution of |error| per horizon step.
+
+        The errors are the trained model's on the validation windows, in per-series scaled units;
+        kept as 1001 quantiles per step (``calibration_``, (1001, horizon)) and their count.
+        """
+        if val_windows is None or len(val_windows) == 0:
+            return
+        errors = []
+        for first in range(0, len(val_windows), 4096):
+            index = torch.arange(first, min(first + 4096, len(val_windows)))
+            x, y = val_windows.batch(index)
+            errors.append((self._median_forecast(x) - y).abs().double().cpu())
+        errors_np = torch.cat(errors).numpy()  # (n_val, horizon)
+        self.calibration_ = np.quantile(errors_np, np.linspace(0, 1, CALIBRATION_GRID), axis=0)
+        self.calibration_size_ = len(errors_np)
+
+    def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        """One block of the horizon, (B, horizon): the network's, or the ensemble's median."""
+        for network in self.networks_:
+            network.eval()
+        if len(self.networks_) == 1:
+            return self.networks_[0](x)
+        return torch.stack([network(x) for network in self.networks_]).quantile(0.5, dim=0)
+
+    def _bounds(
+        self, panel: Panel, series: np.ndarray, values: np.ndarray, levels: list[float]
+    ) -> dict[str, np.ndarray]:
+        """Conformal intervals: the forecast +- the calibrated |error| quantile of each step.
+
+        For level L the quantile is the ceil((n + 1) L / 100) / n one of the n validation errors
+        of that step (split conformal), scaled back to each series' units. Only the first
+        ``horizon`` steps are calibrated: recursive steps beyond are refused.
+        """
+        if not levels:
+            return {}
+        if getattr(self, "calibration_", None) is None:
+            raise ConfigError(
+                "this model was trained without val_size, so it has no calibrated intervals; "
+                "train it with val_size (the intervals are calibrated on that validation tail)"
+            )
+        h = values.shape[1]
+        if h > self.horizon:
+            raise ConfigError(
+                f"intervals are calibrated for the {self.horizon} steps the model emits at once; "
+                f"h={h} is beyond them: train with horizon={h}"
+            )
+        scale = self.scaler_.scale[self.scaler_.rows_of(panel.ids)[series]][:, None]  # (k, 1)
+        n = self.calibration_size_
+        grid = np.linspace(0, 1, CALIBRATION_GRID)
+        bounds = {}
+        for level in sorted(levels):
+            probability = min(1.0, np.ceil((n + 1) * level / 100) / n)
+            width = np.array(
+                [np.interp(probability, grid, self.calibration_[:, step]) for step in range(h)]
+            )
+            name = f"{level:g}"
+            bounds[f"{self.alias}-lo-{name}"] = values - width[None, :] * scale
+            bounds[f"{self.alias}-hi-{name}"] = values + width[None, :] * scale
+        return bounds
 
     def _resumable(self, checkpoint: str | os.PathLike[str] | None, fingerprint: str) -> _Resumed:
         """Read what an interrupted run saved at ``checkpoint``, refusing a mismatch.
@@ -735,18 +840,12 @@ class LSTMForecaster(Forecaster):
                 f"features cannot feed its forecasts back; train with horizon={h}"
             )
         x, rows = self._contexts(panel, series, ends)
-        for network in self.networks_:
-            network.eval()
         outputs = []
         for chunk in x.split(16384):  # bounds memory for very many series
             steps: list[torch.Tensor] = []
             done = 0
             while done < h:
-                if len(self.networks_) == 1:
-                    block = self.networks_[0](chunk)  # (B, horizon)
-                else:  # the median over the ensemble's members
-                    members = torch.stack([network(chunk) for network in self.networks_])
-                    block = members.quantile(0.5, dim=0)
+                block = self._median_forecast(chunk)  # (B, horizon)
                 steps.append(block)
                 done += self.horizon
                 if done < h:  # recursive beyond the horizon: forecasts become the newest inputs

@@ -97,6 +97,10 @@ def save_model(
         for member, state in enumerate(weights)
         for k, v in state.items()
     }
+    calibration = getattr(model, "calibration_", None)
+    if calibration is not None:
+        tensors["calibration.quantiles"] = torch.from_numpy(calibration.astype(np.float64))
+        config["calibration_size"] = model.calibration_size_
     tensors |= {
         "scaler.shift": torch.from_numpy(model.scaler_.shift.astype(np.float64)),
         "scaler.scale": torch.from_numpy(model.scaler_.scale.astype(np.float64)),
@@ -282,7 +286,7 @@ def load(path: str | os.PathLike[str]) -> LSTMForecaster:
 
 
 def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMForecaster:
-    from .forecast import LSTMForecaster, _pick_device
+    from .forecast import CALIBRATION_GRID, LSTMForecaster, _pick_device
     from .model import LSTMNetwork, NetworkConfig
     from .windows import SeriesScaler
 
@@ -360,6 +364,15 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
     model.steps_ = [_step_from_json(step) for step in series["steps"]]
     if any(isinstance(step, int) != (time_dtype == np.int64) for step in model.steps_):
         raise ValueError("the time steps do not match the time type")
+    model.calibration_ = None
+    if "calibration.quantiles" in tensors:
+        calibration = tensors["calibration.quantiles"].numpy()
+        size = config["calibration_size"]
+        if calibration.shape != (CALIBRATION_GRID, model.horizon) or not isinstance(size, int):
+            raise ValueError("the interval calibration does not match the horizon")
+        if size < 1 or not np.isfinite(calibration).all():
+            raise ValueError("the interval calibration is not finite")
+        model.calibration_, model.calibration_size_ = calibration, size
     model.n_series_ = n
     model.seed_ = int(config["seed"])
     model.histories_ = histories

@@ -1,0 +1,102 @@
+"""Conformal prediction intervals: calibrated on the validation tail, never crossing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lstmcast as lc
+
+NOISE = 0.3
+
+
+@pytest.fixture(scope="module")
+def noisy() -> np.ndarray:
+    """A clean daily cycle plus Gaussian noise of known size: the achievable interval is known."""
+    t = np.arange(2400)
+    return np.sin(2 * np.pi * t / 24) + np.random.default_rng(3).normal(0, NOISE, len(t))
+
+
+@pytest.fixture(scope="module")
+def model(noisy: np.ndarray) -> lc.LSTMForecaster:
+    train = noisy[:2000]
+    settings = {"window": 48, "horizon": 4, "hidden_size": 16, "epochs": 4, "batch_size": 64}
+    return lc.LSTMForecaster(**settings, lr=0.01, val_size=400, random_state=0).fit(train)
+
+
+def test_coverage_is_near_nominal_on_held_out_data(
+    model: lc.LSTMForecaster, noisy: np.ndarray
+) -> None:
+    frame = model.backtest(noisy, h=4, n_windows=397, step_size=1, level=[80, 95])
+    for level in (80, 95):
+        inside = (frame["y"] >= frame[f"LSTM-lo-{level}"]) & (
+            frame["y"] <= frame[f"LSTM-hi-{level}"]
+        )
+        assert inside.mean() == pytest.approx(level / 100, abs=0.05)
+    # With Gaussian noise of sd 0.3 a 95% interval cannot be much narrower than +-1.96 * 0.3.
+    half_width = (frame["LSTM-hi-95"] - frame["LSTM-lo-95"]).mean() / 2
+    assert 1.96 * NOISE * 0.9 < half_width < 1.96 * NOISE * 1.6
+    scores = lc.evaluate(frame, train=lc.to_long(noisy[:2000]))
+    assert scores.loc["LSTM", "coverage-95"] == pytest.approx(95, abs=5)
+
+
+def test_intervals_nest_and_never_cross(model: lc.LSTMForecaster) -> None:
+    forecast = model.predict(level=[50, 80, 95])
+    assert list(forecast.columns[3:]) == [
+        "LSTM-lo-50", "LSTM-hi-50", "LSTM-lo-80", "LSTM-hi-80", "LSTM-lo-95", "LSTM-hi-95",
+    ]  # fmt: skip
+    assert (forecast["LSTM-lo-95"] <= forecast["LSTM-lo-80"]).all()
+    assert (forecast["LSTM-lo-80"] <= forecast["LSTM-lo-50"]).all()
+    assert (forecast["LSTM-lo-50"] <= forecast["LSTM"]).all()
+    assert (forecast["LSTM"] <= forecast["LSTM-hi-50"]).all()
+    assert (forecast["LSTM-hi-80"] <= forecast["LSTM-hi-95"]).all()
+
+
+def test_intervals_survive_save_and_load(model: lc.LSTMForecaster, tmp_path: Path) -> None:
+    model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(
+        lc.load(tmp_path / "m").predict(level=[90]), model.predict(level=[90])
+    )
+
+
+def test_interval_errors(model: lc.LSTMForecaster, noisy: np.ndarray) -> None:
+    with pytest.raises(lc.ConfigError, match="h=5 is beyond them: train with horizon=5"):
+        model.predict(5, level=[80])
+    with pytest.raises(lc.ConfigError, match="level must be"):
+        model.predict(level=[0])
+    with pytest.raises(lc.ConfigError, match="level must be below 100"):
+        model.predict(level=[100])
+    uncalibrated = lc.LSTMForecaster(window=8, hidden_size=4, epochs=1).fit(noisy[:100])
+    with pytest.raises(lc.ConfigError, match="trained without val_size"):
+        uncalibrated.predict(level=[80])
+    with pytest.raises(lc.ConfigError, match="Naive has no prediction intervals"):
+        lc.Naive().fit(noisy).predict(3, level=[80])
+
+
+def test_cli_forecast_with_levels(noisy: np.ndarray, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lstmcast import cli
+
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"ds": np.arange(600), "y": noisy[:600]}).to_csv(data, index=False)
+    runner = CliRunner()
+    trained = runner.invoke(
+        cli.app,
+        ["train", str(data), "-o", str(tmp_path / "m"), "--window", "24", "--horizon", "6",
+         "--hidden-size", "8", "--epochs", "1", "--val-size", "100", "--quiet"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "f.csv"
+    result = runner.invoke(
+        cli.app, ["forecast", str(tmp_path / "m"), "--level", "80", "--level", "95", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == [
+        "unique_id", "ds", "LSTM", "LSTM-lo-80", "LSTM-hi-80", "LSTM-lo-95", "LSTM-hi-95",
+    ]  # fmt: skip
+    assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
