@@ -100,3 +100,78 @@ def test_cli_forecast_with_levels(noisy: np.ndarray, tmp_path: Path) -> None:
         "unique_id", "ds", "LSTM", "LSTM-lo-80", "LSTM-hi-80", "LSTM-lo-95", "LSTM-hi-95",
     ]  # fmt: skip
     assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
+
+
+# -- learned quantiles --------------------------------------------------------------------------
+
+
+def test_quantile_heads_never_cross() -> None:
+    import torch
+
+    from lstmcast.model import LSTMNetwork, NetworkConfig
+
+    torch.manual_seed(0)
+    quantiles = (0.025, 0.1, 0.9, 0.975)
+    network = LSTMNetwork(
+        NetworkConfig(hidden_size=8, horizon=3, quantiles=quantiles, window_norm="revin")
+    )
+    with torch.no_grad():
+        for p in network.parameters():
+            p.normal_(0, 3)  # wild weights: the ordering must hold by construction
+        forecast = network.quantile_forecast(torch.randn(64, 12, 1) * 5)
+    assert forecast.shape == (64, 3, 5)
+    assert (forecast.diff(dim=-1) >= 0).all()
+    x = torch.randn(4, 12, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(network.quantile_forecast(x)[..., 2], network(x))  # the median
+
+
+def test_pinball_loss_closed_form() -> None:
+    import torch
+
+    from lstmcast.train import pinball_loss
+
+    y = torch.tensor([[1.0]])
+    forecast = torch.tensor([[[0.0, 1.0, 3.0]]])  # quantiles 0.1, 0.5, 0.9
+    # 0.1 * (1 - 0) + 0 + (0.9 - 1) * (1 - 3) = 0.1 + 0.2
+    assert pinball_loss(forecast, y, (0.1, 0.9)).item() == pytest.approx(0.3)
+
+
+@pytest.fixture(scope="module")
+def quantile_model(noisy: np.ndarray) -> lc.LSTMForecaster:
+    settings = {"window": 48, "horizon": 4, "hidden_size": 16, "epochs": 6, "batch_size": 64}
+    return lc.LSTMForecaster(**settings, lr=0.01, quantile_levels=(80, 95), random_state=0).fit(
+        noisy[:2000]
+    )
+
+
+def test_learned_intervals_cover_held_out_data(
+    quantile_model: lc.LSTMForecaster, noisy: np.ndarray
+) -> None:
+    frame = quantile_model.backtest(noisy, h=4, n_windows=397, step_size=1, level=[80, 95])
+    for level in (80, 95):
+        inside = (frame["y"] >= frame[f"LSTM-lo-{level}"]) & (
+            frame["y"] <= frame[f"LSTM-hi-{level}"]
+        )
+        assert inside.mean() == pytest.approx(level / 100, abs=0.07)
+    assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
+    assert (frame["LSTM-lo-80"] <= frame["LSTM"]).all()
+    assert (frame["LSTM"] <= frame["LSTM-hi-80"]).all()
+    assert (frame["LSTM-hi-80"] <= frame["LSTM-hi-95"]).all()
+
+
+def test_learned_intervals_errors_and_round_trip(
+    quantile_model: lc.LSTMForecaster, noisy: np.ndarray, tmp_path: Path
+) -> None:
+    with pytest.raises(
+        lc.ConfigError, match=r"learned intervals for levels \[80, 95\], not \[90\]"
+    ):
+        quantile_model.predict(level=[90])
+    quantile_model.save(tmp_path / "q")
+    pd.testing.assert_frame_equal(
+        lc.load(tmp_path / "q").predict(level=[80, 95]), quantile_model.predict(level=[80, 95])
+    )
+    with pytest.raises(lc.ConfigError, match="quantile_levels must be a list of levels"):
+        lc.LSTMForecaster(window=8, quantile_levels=90).fit(noisy[:100])
+    with pytest.raises(lc.ConfigError, match="quantile_levels must be"):
+        lc.LSTMForecaster(window=8, quantile_levels=(0,)).fit(noisy[:100])

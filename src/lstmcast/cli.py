@@ -198,6 +198,14 @@ EnsembleSize = Annotated[
         help="Networks trained with consecutive seeds; forecasts are their median.",
     ),
 ]
+QuantileLevels = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--quantile-level",
+        help="Learn a prediction interval of this level (percent) with quantile heads and the "
+        "pinball loss (repeatable); without it, --level intervals are conformal.",
+    ),
+]
 Level = Annotated[
     list[float] | None,
     typer.Option(
@@ -226,6 +234,7 @@ def _model(
     loss: str = "mse",
     lr_schedule: str | None = None,
     ensemble_size: int = 1,
+    quantile_levels: list[float] | None = None,
 ) -> lc.LSTMForecaster:
     # The library checks every value in fit(); the CLI only converts --val-size's text.
     return lc.LSTMForecaster(
@@ -246,6 +255,7 @@ def _model(
         loss=loss,
         lr_schedule=lr_schedule,
         ensemble_size=ensemble_size,
+        quantile_levels=tuple(quantile_levels) if quantile_levels else None,
     )
 
 
@@ -492,6 +502,7 @@ def train(
     loss: Loss = "mse",
     lr_schedule: LrSchedule = None,
     ensemble_size: EnsembleSize = 1,
+    quantile_levels: QuantileLevels = None,
     seed: Seed = None,
     resume: Annotated[
         bool,
@@ -512,6 +523,7 @@ def train(
     model = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
+        quantile_levels,
     )  # fmt: skip
     with _training_progress(quiet) as callbacks, _sigterm_as_interrupt():
         model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume)
@@ -649,6 +661,7 @@ def backtest(
     loss: Loss = "mse",
     lr_schedule: LrSchedule = None,
     ensemble_size: EnsembleSize = 1,
+    quantile_levels: QuantileLevels = None,
     seed: Seed = None,
     level: Level = None,
     quiet: Quiet = False,
@@ -668,6 +681,7 @@ def backtest(
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
+        quantile_levels,
     )  # fmt: skip
     if not refit:  # with --refit, backtest trains its own copies
         with _training_progress(quiet) as callbacks:

@@ -205,7 +205,7 @@ class Forecaster:
             TIME: times.reshape(-1),
             self.alias: values.reshape(-1),
         }
-        for name, bound in self._bounds(panel, series, values, levels).items():
+        for name, bound in self._bounds(panel, series, panel.ends, values, levels).items():
             columns[name] = bound.reshape(-1)
         return pd.DataFrame(columns)
 
@@ -220,7 +220,12 @@ class Forecaster:
         return levels
 
     def _bounds(
-        self, panel: Panel, series: np.ndarray, values: np.ndarray, levels: list[float]
+        self,
+        panel: Panel,
+        series: np.ndarray,
+        ends: np.ndarray,
+        values: np.ndarray,
+        levels: list[float],
     ) -> dict[str, np.ndarray]:
         """Interval columns ``<alias>-lo-<level>`` / ``-hi-``, each (k, h), for ``levels``."""
         if levels:
@@ -292,7 +297,7 @@ class Forecaster:
             }
             | {
                 name: bound.reshape(-1)
-                for name, bound in self._bounds(panel, series, values, levels).items()
+                for name, bound in self._bounds(panel, series, ends, values, levels).items()
             }
         )
 
@@ -389,6 +394,11 @@ class _Checkpointer(Callback):
         )
 
 
+def _lower_quantile(level: float) -> float:
+    """The quantile at the bottom of a central interval of ``level`` percent: 80 -> 0.1."""
+    return round((100 - level) / 200, 10)
+
+
 # Quantiles kept per horizon step for conformal intervals: every 0.1%.
 CALIBRATION_GRID = 1001
 
@@ -439,6 +449,11 @@ class LSTMForecaster(Forecaster):
         Maximum global gradient norm.
     ensemble_size : int
         Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
+    quantile_levels : tuple of interval levels in percent, or None
+        Learn prediction intervals for these levels (e.g. ``(80, 95)``): quantile heads trained
+        with the pinball loss (which then replaces ``loss``), ordered so they never cross; the
+        point forecast is the learned median. Without it, ``predict(level=...)`` gives conformal
+        intervals calibrated on the ``val_size`` tail.
     random_state : int or None
         Seed of weights, shuffling and dropout: the same seed gives the same model.
     device : str or None
@@ -500,6 +515,7 @@ class LSTMForecaster(Forecaster):
         lr_schedule: str | None = None,
         grad_clip: float | None = None,
         ensemble_size: int = 1,
+        quantile_levels: tuple[float, ...] | None = None,
         random_state: int | None = None,
         device: str | None = None,
     ) -> None:
@@ -521,6 +537,7 @@ class LSTMForecaster(Forecaster):
         self.lr_schedule = lr_schedule
         self.grad_clip = grad_clip
         self.ensemble_size = ensemble_size
+        self.quantile_levels = quantile_levels
         self.random_state = random_state
         self.device = device
 
@@ -544,11 +561,30 @@ class LSTMForecaster(Forecaster):
                 f"segment {self.segment} must divide window {self.window}; try window "
                 f"{self.window // self.segment * self.segment or self.segment}"
             )
+        if self.quantile_levels is not None:
+            if isinstance(self.quantile_levels, int | float) or not self.quantile_levels:
+                raise ConfigError(
+                    f"quantile_levels must be a list of levels, e.g. (80, 95); got "
+                    f"{self.quantile_levels!r}"
+                )
+            for level in self.quantile_levels:
+                Rule((int, float), 0, 100, low_open=True).check("quantile_levels", level)
+                if level >= 100:
+                    raise ConfigError("quantile_levels must be below 100")
         names = self._calendar()
         if self.calendar is not None and (not names or any(n not in CALENDAR for n in names)):
             raise ConfigError(
                 f"calendar must list some of {', '.join(CALENDAR)}; got {self.calendar!r}"
             )
+
+    def _network_quantiles(self) -> tuple[float, ...]:
+        """The quantiles the heads learn for ``quantile_levels`` (both ends of each interval)."""
+        ends = {
+            q
+            for level in self.quantile_levels or ()
+            for q in (_lower_quantile(level), 1 - _lower_quantile(level))
+        }
+        return tuple(sorted(ends))
 
     def _calendar(self) -> tuple[str, ...]:
         """The calendar feature names (a lone string counts as one name)."""
@@ -650,6 +686,7 @@ class LSTMForecaster(Forecaster):
             horizon=H,
             segment=self.segment,
             window_norm=self.window_norm,
+            quantiles=self._network_quantiles(),
         )
         train_config = TrainConfig(
             epochs=self.epochs,
@@ -730,26 +767,34 @@ class LSTMForecaster(Forecaster):
         return torch.stack([network(x) for network in self.networks_]).quantile(0.5, dim=0)
 
     def _bounds(
-        self, panel: Panel, series: np.ndarray, values: np.ndarray, levels: list[float]
+        self,
+        panel: Panel,
+        series: np.ndarray,
+        ends: np.ndarray,
+        values: np.ndarray,
+        levels: list[float],
     ) -> dict[str, np.ndarray]:
-        """Conformal intervals: the forecast +- the calibrated |error| quantile of each step.
+        """Interval bounds: learned quantiles, or conformal ones.
 
-        For level L the quantile is the ceil((n + 1) L / 100) / n one of the n validation errors
-        of that step (split conformal), scaled back to each series' units. Only the first
-        ``horizon`` steps are calibrated: recursive steps beyond are refused.
+        With ``quantile_levels`` the bounds are the quantile heads' forecasts. Otherwise they are
+        split-conformal: the forecast +- the ceil((n + 1) L / 100) / n quantile of the n
+        validation |errors| of that step, scaled back to each series' units. Either way only the
+        ``horizon`` steps the network emits at once have intervals.
         """
         if not levels:
             return {}
-        if getattr(self, "calibration_", None) is None:
-            raise ConfigError(
-                "this model was trained without val_size, so it has no calibrated intervals; "
-                "train it with val_size (the intervals are calibrated on that validation tail)"
-            )
         h = values.shape[1]
         if h > self.horizon:
             raise ConfigError(
                 f"intervals are calibrated for the {self.horizon} steps the model emits at once; "
                 f"h={h} is beyond them: train with horizon={h}"
+            )
+        if self.quantile_levels:
+            return self._learned_bounds(panel, series, ends, h, levels)
+        if getattr(self, "calibration_", None) is None:
+            raise ConfigError(
+                "this model was trained without val_size, so it has no calibrated intervals; "
+                "train it with val_size (the intervals are calibrated on that validation tail)"
             )
         scale = self.scaler_.scale[self.scaler_.rows_of(panel.ids)[series]][:, None]  # (k, 1)
         n = self.calibration_size_
@@ -763,6 +808,30 @@ class LSTMForecaster(Forecaster):
             name = f"{level:g}"
             bounds[f"{self.alias}-lo-{name}"] = values - width[None, :] * scale
             bounds[f"{self.alias}-hi-{name}"] = values + width[None, :] * scale
+        return bounds
+
+    @torch.no_grad()
+    def _learned_bounds(
+        self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
+    ) -> dict[str, np.ndarray]:
+        missing = [level for level in levels if level not in self.quantile_levels]
+        if missing:
+            raise ConfigError(
+                f"this model learned intervals for levels {list(self.quantile_levels)}, not "
+                f"{missing}; train it with those in quantile_levels"
+            )
+        x, rows = self._contexts(panel, series, ends)
+        for network in self.networks_:
+            network.eval()
+        members = torch.stack([network.quantile_forecast(x) for network in self.networks_])
+        forecast = members.quantile(0.5, dim=0).double().cpu().numpy()[:, :h]  # (k, h, Q + 1)
+        columns = sorted([*self.networks_[0].config.quantiles, 0.5])
+        bounds = {}
+        for level in sorted(levels):
+            low = columns.index(_lower_quantile(level))
+            bounds[f"{self.alias}-lo-{level:g}"] = self.scaler_.inverse(forecast[..., low], rows)
+            high = len(columns) - 1 - low
+            bounds[f"{self.alias}-hi-{level:g}"] = self.scaler_.inverse(forecast[..., high], rows)
         return bounds
 
     def _resumable(self, checkpoint: str | os.PathLike[str] | None, fingerprint: str) -> _Resumed:

@@ -293,8 +293,9 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
     if config["class"] != "LSTMForecaster":
         raise ValueError(f"unknown model class {config['class']!r}")
     params = dict(config["params"])
-    if isinstance(params.get("calendar"), list):  # JSON has no tuples
-        params["calendar"] = tuple(params["calendar"])
+    for name in ("calendar", "quantile_levels"):
+        if isinstance(params.get(name), list):  # JSON has no tuples
+            params[name] = tuple(params[name])
     model = LSTMForecaster(**params)
     model._check_params()  # settings edited by hand are refused like bad arguments
     network_config = NetworkConfig(**config["network"])
@@ -305,6 +306,7 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
         "segment": model.segment,
         "window_norm": model.window_norm,
         "input_size": 1 + 2 * len(model._calendar()),
+        "quantiles": model._network_quantiles(),
     }
     for name, value in expected.items():
         if getattr(network_config, name) != value:

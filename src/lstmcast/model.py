@@ -36,6 +36,10 @@ class NetworkConfig:
     horizon: int = 1  # steps the head emits at once
     segment: int = 1  # time steps per LSTM step; 1 feeds the raw steps
     window_norm: str | None = None  # None, "revin" or "last"
+    quantiles: tuple[float, ...] = ()  # learned quantiles besides the median, ascending
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
 
     def to_dict(self) -> dict[str, int | float | str | None]:
         return asdict(self)
@@ -56,6 +60,12 @@ class LSTMNetwork(nn.Module):
         self.lstm = LSTM(lstm_input, config.hidden_size, config.num_layers, between_layers)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.horizon)
+        if config.quantiles:
+            # Gaps between neighbouring quantiles, made positive by softplus: quantiles that
+            # cannot cross, whatever the weights.
+            self.quantile_gaps = nn.Linear(
+                config.hidden_size, config.horizon * len(config.quantiles)
+            )
 
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalise and segment ``x``: the LSTM's input (B, steps, in), level and spread (B, 1)."""
@@ -76,9 +86,25 @@ class LSTMNetwork(nn.Module):
         return x, level, spread
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The point forecast (the median with quantile heads), (B, horizon)."""
         inputs, level, spread = self._encode(x)
         output, _ = self.lstm(inputs)  # (B, steps, H)
         return self.head(self.dropout(output[:, -1])) * spread + level  # (B, horizon)
+
+    def quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1)."""
+        inputs, level, spread = self._encode(x)
+        output, _ = self.lstm(inputs)
+        last = self.dropout(output[:, -1])
+        median = self.head(last)  # (B, horizon)
+        quantiles = self.config.quantiles
+        below = sum(q < 0.5 for q in quantiles)
+        gaps = nn.functional.softplus(self.quantile_gaps(last))
+        gaps = gaps.view(len(median), self.config.horizon, len(quantiles))  # (B, horizon, Q)
+        lower = median[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
+        upper = median[..., None] + gaps[..., below:].cumsum(-1)
+        stacked = torch.cat([lower, median[..., None], upper], dim=-1)
+        return stacked * spread[..., None] + level[..., None]
 
     def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, GateTrace]:
         """Forecast through the step-by-step path, returning every gate: (B, horizon), trace."""

@@ -21,6 +21,31 @@ from .optim import Adam, schedule_at
 from .windows import Windows
 
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
+
+
+def pinball_loss(
+    forecast: torch.Tensor, y: torch.Tensor, quantiles: tuple[float, ...], reduction: str = "mean"
+) -> torch.Tensor:
+    """Mean pinball (quantile) loss of ``forecast`` (B, horizon, Q + 1) for ``y`` (B, horizon).
+
+    The columns are ``quantiles`` with the median (0.5) in its sorted place.
+    """
+    levels = torch.tensor(sorted([*quantiles, 0.5]), dtype=y.dtype, device=y.device)
+    error = y[..., None] - forecast
+    loss = torch.maximum(levels * error, (levels - 1) * error).sum(-1)
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def batch_loss(
+    network: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, reduction: str = "mean"
+) -> torch.Tensor:
+    """The training loss of ``network`` on one batch: pinball with quantile heads."""
+    quantiles = network.config.quantiles
+    if quantiles:
+        return pinball_loss(network.quantile_forecast(x), y, quantiles, reduction)
+    return LOSSES[loss](network(x), y, reduction=reduction)
+
+
 LR_SCHEDULES = ("cosine", "onecycle")
 
 
@@ -95,7 +120,6 @@ def evaluate_loss(
     network: nn.Module, windows: Windows, loss_name: str, batch_size: int = 4096
 ) -> float:
     """Mean loss over all ``windows`` in evaluation mode, without gradients."""
-    loss_fn = LOSSES[loss_name]
     was_training = network.training
     network.eval()
     total = 0.0
@@ -103,7 +127,7 @@ def evaluate_loss(
         for first in range(0, len(windows), batch_size):
             index = torch.arange(first, min(first + batch_size, len(windows)))
             x, y = windows.batch(index)
-            total += loss_fn(network(x), y, reduction="sum").item()
+            total += batch_loss(network, x, y, loss_name, reduction="sum").item()
     network.train(was_training)
     return total / (len(windows) * windows.horizon)
 
@@ -126,7 +150,6 @@ def train(
     infinite loss raises :class:`TrainingError` after restoring the last good weights. ``resume``
     continues from a :class:`TrainState` that a callback received, exactly as if never stopped.
     """
-    loss_fn = LOSSES[config.loss]
     optimizer = Adam(network.parameters(), lr=config.lr)
     n = len(train_windows)
     batches = math.ceil(n / config.batch_size)
@@ -154,7 +177,7 @@ def train(
                 x, y = train_windows.batch(
                     order[b * config.batch_size : (b + 1) * config.batch_size]
                 )
-                loss = loss_fn(network(x), y)
+                loss = batch_loss(network, x, y, config.loss)
                 if not torch.isfinite(loss):
                     raise TrainingError(
                         f"the training loss became {loss.item()} at epoch {epoch}, batch {b + 1}; "
