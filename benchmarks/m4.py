@@ -24,6 +24,14 @@ import numpy as np
 
 from benchmarks.m4_data import HORIZON, PUBLISHED, SEASON, load_m4_hourly, score, seasonal_naive
 
+# Published M4 Hourly 95% interval figures (MSIS, |coverage - 95%| as a fraction where given).
+PUBLISHED_MSIS = {
+    "best (Doornik-Hendry-Castle)": (6.139, 0.002),
+    "ES-RNN (the M4 winner)": (7.928, 0.040),
+    "ARIMA benchmark": (7.538, None),
+    "ETS benchmark": (17.487, None),
+}
+
 # Settings chosen on validation (see benchmarks/RESULTS.md for every run).
 DEFAULTS = {
     "window": 336,  # two weeks of hours
@@ -79,6 +87,13 @@ def main(argv: list[str] | None = None) -> None:
         "--smoke", action="store_true", help="8 series, 1 epoch: checks the script runs"
     )
     parser.add_argument("--out", type=Path, help="write forecasts as CSV: unique_id, step, LSTM")
+    parser.add_argument(
+        "--level",
+        type=float,
+        action="append",
+        help="prediction-interval level (percent, repeatable): learned by quantile heads; "
+        "adds LSTM-lo-<level> / LSTM-hi-<level> to --out and prints MSIS and coverage",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
@@ -98,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.validate:  # the last 48 training hours become the targets
         train, test = [s[:-HORIZON] for s in train], np.stack([s[-HORIZON:] for s in train])
     settings = {name: getattr(args, name) for name in DEFAULTS}
+    levels = args.level or []
+    if levels:
+        settings["quantile_levels"] = tuple(levels)
     if args.smoke:
         train, test, ids = train[:8], test[:8], ids[:8]
         settings |= {"epochs": 1, "ensemble_size": 1, "hidden_size": 16}
@@ -106,8 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     model = lc.LSTMForecaster(horizon=HORIZON, random_state=args.seed, **settings)
     model.fit(long_frame(train, ids), callbacks=[epoch_printer()])
     fit_seconds = time.perf_counter() - started
-    forecast = model.predict(HORIZON)
+    forecast = model.predict(HORIZON, level=levels or None)
     values = forecast["LSTM"].to_numpy().reshape(len(ids), HORIZON)
+    bounds = {
+        name: forecast[name].to_numpy().reshape(len(ids), HORIZON)
+        for level in levels
+        for name in (f"LSTM-lo-{level:g}", f"LSTM-hi-{level:g}")
+    }
     seconds = time.perf_counter() - started
 
     if args.out:
@@ -121,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
                 "step": np.tile(np.arange(1, HORIZON + 1), len(ids)),
                 "LSTM": values.reshape(-1),
             }
+            | {name: bound.reshape(-1) for name, bound in bounds.items()}
         )
         with atomic_path(args.out) as tmp:
             frame.to_csv(tmp, index=False)
@@ -143,6 +167,23 @@ def main(argv: list[str] | None = None) -> None:
         rows += [(f"published: {name}", *figures) for name, figures in PUBLISHED.items()]
     for name, smape, mase, owa in rows:
         print(f"{name:<28}{smape:>8.3f}{mase:>8.3f}{owa:>8.3f}")
+    for level in levels:
+        lo, hi = bounds[f"LSTM-lo-{level:g}"], bounds[f"LSTM-hi-{level:g}"]
+        alpha = 1 - level / 100
+        msis = np.mean(
+            [
+                lc.msis(y, a, b, x, SEASON, alpha)
+                for y, a, b, x in zip(test, lo, hi, train, strict=True)
+            ]
+        )
+        coverage = np.mean((test >= lo) & (test <= hi))
+        print(f"\n{level:g}% intervals: MSIS {msis:.3f}, coverage {100 * coverage:.2f}%")
+        if level == 95 and not args.validate and not args.smoke:
+            for name, (published_msis, deviation) in PUBLISHED_MSIS.items():
+                print(
+                    f"  published {name:<26} MSIS {published_msis:>7.3f}"
+                    + (f", coverage deviation {deviation:.3f}" if deviation is not None else "")
+                )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,14 @@ def test_m4_smoke_writes_forecasts_and_scores(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "forecasts.csv"
-    m4.main(["--smoke", "--threads", "1", "--out", str(out)])
+    m4.main(["--smoke", "--threads", "1", "--out", str(out), "--level", "95"])
     printed = capsys.readouterr().out
     assert "lstmcast LSTM" in printed
     assert "Naive2 (recomputed)" in printed
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["unique_id", "step", "LSTM"]
+    assert "95% intervals: MSIS" in printed
+    assert list(frame.columns) == ["unique_id", "step", "LSTM", "LSTM-lo-95", "LSTM-hi-95"]
+    assert (frame["LSTM-lo-95"] <= frame["LSTM-hi-95"]).all()
     assert len(frame) == 8 * 48
     assert frame["step"].tolist()[:3] == [1, 2, 3]
     assert np.isfinite(frame["LSTM"]).all()
