@@ -62,6 +62,13 @@ class Rule:
             raise ConfigError(f"{name} must be <= {self.high:g}, got {value!r}")
 
 
+def _check_level(name: str, value: Any) -> None:
+    """An interval level in percent: above 0 and below 100."""
+    Rule((int, float), 0, 100, low_open=True).check(name, value)
+    if value == 100:
+        raise ConfigError(f"{name} must be below 100 (a 100% interval is unbounded)")
+
+
 def _check_h(h: Any) -> int:
     Rule(int, 1).check("h", h)
     return int(h)
@@ -214,9 +221,7 @@ class Forecaster:
             return []
         levels = [level] if isinstance(level, int | float) else list(level)
         for value in levels:
-            Rule((int, float), 0, 100, low_open=True).check("level", value)
-            if value == 100:
-                raise ConfigError("level must be below 100 (a 100% interval is unbounded)")
+            _check_level("level", value)
         return levels
 
     def _bounds(
@@ -568,9 +573,7 @@ class LSTMForecaster(Forecaster):
                     f"{self.quantile_levels!r}"
                 )
             for level in self.quantile_levels:
-                Rule((int, float), 0, 100, low_open=True).check("quantile_levels", level)
-                if level >= 100:
-                    raise ConfigError("quantile_levels must be below 100")
+                _check_level("quantile_levels", level)
         names = self._calendar()
         if self.calendar is not None and (not names or any(n not in CALENDAR for n in names)):
             raise ConfigError(
