@@ -401,10 +401,16 @@ class Panel:
 
     def tail(self, length: int) -> Panel:
         """The last ``length`` points of every series (all of a shorter one)."""
-        begin = np.maximum(self.starts[:-1], self.ends - length)
-        rows = concatenated_ranges(begin, self.ends)
-        new_lengths = self.ends - begin
-        starts = np.concatenate([[0], np.cumsum(new_lengths)]).astype(np.int64)
+        return self._rows(np.maximum(self.starts[:-1], self.ends - length), self.ends)
+
+    def head(self, lengths: np.ndarray) -> Panel:
+        """The first ``lengths[i]`` points of series ``i``."""
+        return self._rows(self.starts[:-1], self.starts[:-1] + lengths)
+
+    def _rows(self, begin: np.ndarray, end: np.ndarray) -> Panel:
+        """Rows ``begin[i]:end[i]`` of each series, (n,) each, as a new panel."""
+        rows = concatenated_ranges(begin, end)
+        starts = np.concatenate([[0], np.cumsum(end - begin)]).astype(np.int64)
         return Panel(ids=self.ids, y=self.y[rows], ds=self.ds[rows], starts=starts)
 
     def to_frame(self) -> pd.DataFrame:

@@ -309,16 +309,7 @@ class Forecaster:
     def _refit_forecast(self, panel: Panel, seen: np.ndarray, h: int) -> np.ndarray:
         """Fit a fresh copy on the first ``seen[s]`` points of each series; forecast (n, 1, h)."""
         clone = type(self)(**self.get_params())
-        past = Panel(
-            ids=panel.ids,
-            y=np.concatenate(
-                [panel.y[a : a + m] for a, m in zip(panel.starts[:-1], seen, strict=True)]
-            ),
-            ds=np.concatenate(
-                [panel.ds[a : a + m] for a, m in zip(panel.starts[:-1], seen, strict=True)]
-            ),
-            starts=np.concatenate([[0], np.cumsum(seen)]).astype(np.int64),
-        )
+        past = panel.head(seen)
         clone.fit(past.to_frame())
         return clone._forecast(past, np.arange(len(past)), past.ends, h)[:, None, :]
 
