@@ -91,9 +91,18 @@ def main(argv: list[str] | None = None) -> None:
         "--level",
         type=float,
         action="append",
-        help="prediction-interval level (percent, repeatable): learned by quantile heads; "
-        "adds LSTM-lo-<level> / LSTM-hi-<level> to --out and prints MSIS and coverage",
+        help="prediction-interval level (percent, repeatable): adds LSTM-lo-<level> / "
+        "LSTM-hi-<level> to --out and prints MSIS and coverage",
     )
+    parser.add_argument(
+        "--intervals",
+        choices=["conformal", "learned"],
+        default="conformal",
+        help="conformal: the last 48 training hours of each series are held out of training and "
+        "calibrate the intervals (split conformal per horizon step); learned: quantile heads "
+        "trained with the pinball loss on all training hours",
+    )
+    parser.add_argument("--save", type=Path, help="save the fitted model to this directory")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
@@ -114,8 +123,10 @@ def main(argv: list[str] | None = None) -> None:
         train, test = [s[:-HORIZON] for s in train], np.stack([s[-HORIZON:] for s in train])
     settings = {name: getattr(args, name) for name in DEFAULTS}
     levels = args.level or []
-    if levels:
+    if levels and args.intervals == "learned":
         settings["quantile_levels"] = tuple(levels)
+    elif levels:
+        settings["val_size"] = HORIZON
     if args.smoke:
         train, test, ids = train[:8], test[:8], ids[:8]
         settings |= {"epochs": 1, "ensemble_size": 1, "hidden_size": 16}
@@ -124,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     model = lc.LSTMForecaster(horizon=HORIZON, random_state=args.seed, **settings)
     model.fit(long_frame(train, ids), callbacks=[epoch_printer()])
     fit_seconds = time.perf_counter() - started
+    if args.save:
+        model.save(args.save)
     forecast = model.predict(HORIZON, level=levels or None)
     values = forecast["LSTM"].to_numpy().reshape(len(ids), HORIZON)
     bounds = {

@@ -175,3 +175,58 @@ def test_learned_intervals_errors_and_round_trip(
         lc.LSTMForecaster(window=8, quantile_levels=90).fit(noisy[:100])
     with pytest.raises(lc.ConfigError, match="quantile_levels must be"):
         lc.LSTMForecaster(window=8, quantile_levels=(0,)).fit(noisy[:100])
+
+
+@pytest.fixture(scope="module")
+def conformalized_model(noisy: np.ndarray) -> lc.LSTMForecaster:
+    """Quantile heads barely trained (one epoch), then conformalized on a validation tail."""
+    settings = {"window": 48, "horizon": 4, "hidden_size": 16, "epochs": 1, "batch_size": 64}
+    return lc.LSTMForecaster(
+        **settings, lr=0.01, quantile_levels=(80, 95), val_size=400, random_state=0
+    ).fit(noisy[:2000])
+
+
+def test_conformalized_quantiles_hold_their_level(
+    conformalized_model: lc.LSTMForecaster, noisy: np.ndarray
+) -> None:
+    frame = conformalized_model.backtest(noisy, h=4, n_windows=397, step_size=1, level=[80, 95])
+    calibration = conformalized_model.calibration_
+    conformalized_model.calibration_ = None  # the heads' own intervals, for comparison
+    try:
+        raw_frame = conformalized_model.backtest(
+            noisy, h=4, n_windows=397, step_size=1, level=[80, 95]
+        )
+    finally:
+        conformalized_model.calibration_ = calibration
+    for level in (80, 95):
+        lo, hi = frame[f"LSTM-lo-{level}"], frame[f"LSTM-hi-{level}"]
+        assert ((frame["y"] >= lo) & (frame["y"] <= hi)).mean() == pytest.approx(
+            level / 100, abs=0.05
+        )
+        assert not np.allclose(lo, raw_frame[f"LSTM-lo-{level}"])
+    assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
+    assert (frame["LSTM-lo-80"] <= frame["LSTM"]).all()
+    assert (frame["LSTM"] <= frame["LSTM-hi-80"]).all()
+    assert (frame["LSTM-hi-80"] <= frame["LSTM-hi-95"]).all()
+    assert conformalized_model.calibration_.shape == (2, 1001, 4)
+
+
+def test_format_1_calibration_still_loads(model: lc.LSTMForecaster, tmp_path: Path) -> None:
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    model.save(tmp_path / "m")
+    config_file, weights_file = (
+        tmp_path / "m" / "config.json",
+        tmp_path / "m" / "weights.safetensors",
+    )
+    config = json.loads(config_file.read_text())
+    config["format_version"] = 1
+    config_file.write_text(json.dumps(config))
+    tensors = load_file(str(weights_file))
+    tensors["calibration.quantiles"] = tensors["calibration.quantiles"][0]  # format 1's shape
+    save_file(tensors, str(weights_file))
+    pd.testing.assert_frame_equal(
+        lc.load(tmp_path / "m").predict(level=[80, 95]), model.predict(level=[80, 95])
+    )

@@ -449,7 +449,8 @@ class LSTMForecaster(Forecaster):
         Learn prediction intervals for these levels (e.g. ``(80, 95)``): quantile heads trained
         with the pinball loss (which then replaces ``loss``), ordered so they never cross; the
         point forecast is the learned median. Without it, ``predict(level=...)`` gives conformal
-        intervals calibrated on the ``val_size`` tail.
+        intervals calibrated on the ``val_size`` tail; with both, the learned intervals are
+        conformalized on that tail (widened or narrowed to hold their level there).
     random_state : int or None
         Seed of weights, shuffling and dropout: the same seed gives the same model.
     device : str or None
@@ -736,21 +737,33 @@ class LSTMForecaster(Forecaster):
 
     @torch.no_grad()
     def _calibrate(self, val_windows: Windows | None) -> None:
-        """Split-conformal calibration: the distribution of |error| per horizon step.
+        """Split-conformal calibration on the validation windows, per horizon step.
 
-        The errors are the trained model's on the validation windows, in per-series scaled units;
-        kept as 1001 quantiles per step (``calibration_``, (1001, horizon)) and their count.
+        The conformity scores, in per-series scaled units, are the point forecast's |error|, or
+        with quantile heads how far each learned interval misses the actual value,
+        ``max(lo - y, y - hi)`` (negative inside: conformalized quantile regression). They are
+        kept as 1001 quantiles per step, ``calibration_`` (intervals, 1001, horizon) with one
+        row of intervals (|error|) or one per ``quantile_levels``, and their count.
         """
         if val_windows is None or len(val_windows) == 0:
             return
-        errors = []
+        scores = []
         for first in range(0, len(val_windows), 4096):
             index = torch.arange(first, min(first + 4096, len(val_windows)))
             x, y = val_windows.batch(index)
-            errors.append((self._median_forecast(x) - y).abs().double().cpu())
-        errors_np = torch.cat(errors).numpy()  # (n_val, horizon)
-        self.calibration_ = np.quantile(errors_np, np.linspace(0, 1, CALIBRATION_GRID), axis=0)
-        self.calibration_size_ = len(errors_np)
+            if self.quantile_levels:
+                quantiles = self._quantile_forecast(x)  # (B, horizon, Q + 1)
+                misses = []
+                for level in self.quantile_levels:
+                    low, high = self._interval_columns(level)
+                    misses.append(torch.maximum(quantiles[..., low] - y, y - quantiles[..., high]))
+                scores.append(torch.stack(misses).double().cpu())
+            else:
+                scores.append((self._median_forecast(x) - y).abs()[None].double().cpu())
+        scores_np = torch.cat(scores, dim=1).numpy()  # (intervals, n_val, horizon)
+        grid = np.linspace(0, 1, CALIBRATION_GRID)
+        self.calibration_ = np.quantile(scores_np, grid, axis=1).transpose(1, 0, 2)
+        self.calibration_size_ = scores_np.shape[1]
 
     def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
         """One block of the horizon, (B, horizon): the network's, or the ensemble's median."""
@@ -768,12 +781,14 @@ class LSTMForecaster(Forecaster):
         values: np.ndarray,
         levels: list[float],
     ) -> dict[str, np.ndarray]:
-        """Interval bounds: learned quantiles, or conformal ones.
+        """Interval bounds: conformal, learned, or learned and conformalized.
 
-        With ``quantile_levels`` the bounds are the quantile heads' forecasts. Otherwise they are
-        split-conformal: the forecast +- the ceil((n + 1) L / 100) / n quantile of the n
-        validation |errors| of that step, scaled back to each series' units. Either way only the
-        ``horizon`` steps the network emits at once have intervals.
+        Without ``quantile_levels`` they are split-conformal: the forecast +- the
+        ceil((n + 1) L / 100) / n quantile of the n validation |errors| of that step. With them
+        they are the quantile heads' forecasts, widened (or narrowed) by the same quantile of
+        the validation misses when the model has a ``val_size`` tail. Corrections are in scaled
+        units, multiplied by each series' scale. Only the ``horizon`` steps the network emits at
+        once have intervals; wider levels always hold narrower ones.
         """
         if not levels:
             return {}
@@ -783,50 +798,75 @@ class LSTMForecaster(Forecaster):
                 f"intervals are calibrated for the {self.horizon} steps the model emits at once; "
                 f"h={h} is beyond them: train with horizon={h}"
             )
+        calibrated = getattr(self, "calibration_", None) is not None
         if self.quantile_levels:
-            return self._learned_bounds(panel, series, ends, h, levels)
-        if getattr(self, "calibration_", None) is None:
+            missing = [level for level in levels if level not in self.quantile_levels]
+            if missing:
+                raise ConfigError(
+                    f"this model learned intervals for levels {list(self.quantile_levels)}, not "
+                    f"{missing}; train it with those in quantile_levels"
+                )
+            lows, highs = self._learned_bounds(panel, series, ends, h, levels)
+        elif calibrated:
+            lows, highs = dict.fromkeys(levels, values), dict.fromkeys(levels, values)
+        else:
             raise ConfigError(
                 "this model was trained without val_size, so it has no calibrated intervals; "
                 "train it with val_size (the intervals are calibrated on that validation tail)"
             )
-        scale = self.scaler_.scale[self.scaler_.rows_of(panel.ids)[series]][:, None]  # (k, 1)
-        n = self.calibration_size_
-        grid = np.linspace(0, 1, CALIBRATION_GRID)
+        if calibrated:
+            scale = self.scaler_.scale[self.scaler_.rows_of(panel.ids)[series]][:, None]  # (k, 1)
+            for level in levels:
+                row = self.quantile_levels.index(level) if self.quantile_levels else 0
+                correction = self._conformal_quantile(row, level, h)[None, :] * scale  # (k, h)
+                # A negative correction narrows an interval, but never past the point forecast.
+                lows[level] = np.minimum(lows[level] - correction, values)
+                highs[level] = np.maximum(highs[level] + correction, values)
         bounds = {}
-        for level in sorted(levels):
-            probability = min(1.0, np.ceil((n + 1) * level / 100) / n)
-            width = np.array(
-                [np.interp(probability, grid, self.calibration_[:, step]) for step in range(h)]
-            )
-            name = f"{level:g}"
-            bounds[f"{self.alias}-lo-{name}"] = values - width[None, :] * scale
-            bounds[f"{self.alias}-hi-{name}"] = values + width[None, :] * scale
+        for narrower, level in zip([None, *sorted(levels)], sorted(levels), strict=False):
+            if narrower is not None:  # nested: the 95% interval holds the 80% one
+                lows[level] = np.minimum(lows[level], lows[narrower])
+                highs[level] = np.maximum(highs[level], highs[narrower])
+            bounds[f"{self.alias}-lo-{level:g}"] = lows[level]
+            bounds[f"{self.alias}-hi-{level:g}"] = highs[level]
         return bounds
+
+    def _conformal_quantile(self, row: int, level: float, h: int) -> np.ndarray:
+        """The ceil((n + 1) L / 100) / n quantile of calibration row ``row``'s scores, (h,)."""
+        n = self.calibration_size_
+        probability = min(1.0, np.ceil((n + 1) * level / 100) / n)
+        grid = np.linspace(0, 1, CALIBRATION_GRID)
+        scores = self.calibration_[row]  # (1001, horizon)
+        return np.array([np.interp(probability, grid, scores[:, step]) for step in range(h)])
+
+    def _interval_columns(self, level: float) -> tuple[int, int]:
+        """Columns of the lower and upper quantile of ``level`` in a quantile forecast."""
+        columns = sorted([*self.networks_[0].config.quantiles, 0.5])
+        low = columns.index(_lower_quantile(level))
+        return low, len(columns) - 1 - low
+
+    def _quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        """Every learned quantile, (B, horizon, Q + 1): the network's, or the ensemble's median."""
+        for network in self.networks_:
+            network.eval()
+        if len(self.networks_) == 1:
+            return self.networks_[0].quantile_forecast(x)
+        members = torch.stack([network.quantile_forecast(x) for network in self.networks_])
+        return members.quantile(0.5, dim=0)
 
     @torch.no_grad()
     def _learned_bounds(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
-    ) -> dict[str, np.ndarray]:
-        missing = [level for level in levels if level not in self.quantile_levels]
-        if missing:
-            raise ConfigError(
-                f"this model learned intervals for levels {list(self.quantile_levels)}, not "
-                f"{missing}; train it with those in quantile_levels"
-            )
+    ) -> tuple[dict[float, np.ndarray], dict[float, np.ndarray]]:
+        """The quantile heads' lower and upper bounds per level, each (k, h), in series units."""
         x, rows = self._contexts(panel, series, ends)
-        for network in self.networks_:
-            network.eval()
-        members = torch.stack([network.quantile_forecast(x) for network in self.networks_])
-        forecast = members.quantile(0.5, dim=0).double().cpu().numpy()[:, :h]  # (k, h, Q + 1)
-        columns = sorted([*self.networks_[0].config.quantiles, 0.5])
-        bounds = {}
-        for level in sorted(levels):
-            low = columns.index(_lower_quantile(level))
-            bounds[f"{self.alias}-lo-{level:g}"] = self.scaler_.inverse(forecast[..., low], rows)
-            high = len(columns) - 1 - low
-            bounds[f"{self.alias}-hi-{level:g}"] = self.scaler_.inverse(forecast[..., high], rows)
-        return bounds
+        forecast = self._quantile_forecast(x).double().cpu().numpy()[:, :h]  # (k, h, Q + 1)
+        lows, highs = {}, {}
+        for level in levels:
+            low, high = self._interval_columns(level)
+            lows[level] = self.scaler_.inverse(forecast[..., low], rows)
+            highs[level] = self.scaler_.inverse(forecast[..., high], rows)
+        return lows, highs
 
     def _resumable(self, checkpoint: str | os.PathLike[str] | None, fingerprint: str) -> _Resumed:
         """Read what an interrupted run saved at ``checkpoint``, refusing a mismatch.

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .forecast import LSTMForecaster
 
 FORMAT = "lstmcast-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: interval calibration (intervals, 1001, horizon), one row per level
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
 STATE_CONFIG, STATE_WEIGHTS = "training_state.json", "training_state.safetensors"
 
@@ -370,8 +370,12 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
     if "calibration.quantiles" in tensors:
         calibration = tensors["calibration.quantiles"].numpy()
         size = config["calibration_size"]
-        if calibration.shape != (CALIBRATION_GRID, model.horizon) or not isinstance(size, int):
-            raise ValueError("the interval calibration does not match the horizon")
+        if config["format_version"] == 1:  # format 1 kept its one row without the first axis
+            calibration = calibration[None]
+        intervals = len(model.quantile_levels) if model.quantile_levels else 1
+        expected = (intervals, CALIBRATION_GRID, model.horizon)
+        if calibration.shape != expected or not isinstance(size, int):
+            raise ValueError("the interval calibration does not match the horizon and levels")
         if size < 1 or not np.isfinite(calibration).all():
             raise ValueError("the interval calibration is not finite")
         model.calibration_, model.calibration_size_ = calibration, size
