@@ -32,6 +32,16 @@ PUBLISHED_MSIS = {
     "ETS benchmark": (17.487, None),
 }
 
+# Interval methods (all ordinary LSTMForecaster options) and what they hold out of training.
+INTERVAL_METHODS = {
+    "conformal": "the last 48 training hours of each series are held out of training and "
+    "calibrate the point forecast's errors (val_size=48)",
+    "learned": "quantile heads trained with the pinball loss on every training hour "
+    "(quantile_levels)",
+    "conformalized": "quantile heads, conformalized on the held-out last 48 training hours "
+    "(quantile_levels and val_size=48)",
+}
+
 # Settings chosen on validation (see benchmarks/RESULTS.md for every run).
 DEFAULTS = {
     "window": 336,  # two weeks of hours
@@ -96,11 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--intervals",
-        choices=["conformal", "learned"],
+        choices=list(INTERVAL_METHODS),
         default="conformal",
-        help="conformal: the last 48 training hours of each series are held out of training and "
-        "calibrate the intervals (split conformal per horizon step); learned: quantile heads "
-        "trained with the pinball loss on all training hours",
+        help="how --level intervals are made: "
+        + "; ".join(f"{name}: {what}" for name, what in INTERVAL_METHODS.items()),
     )
     parser.add_argument("--save", type=Path, help="save the fitted model to this directory")
     parser.add_argument("--seed", type=int, default=0)
@@ -123,9 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         train, test = [s[:-HORIZON] for s in train], np.stack([s[-HORIZON:] for s in train])
     settings = {name: getattr(args, name) for name in DEFAULTS}
     levels = args.level or []
-    if levels and args.intervals == "learned":
+    if levels and args.intervals in ("learned", "conformalized"):
         settings["quantile_levels"] = tuple(levels)
-    elif levels:
+    if levels and args.intervals in ("conformal", "conformalized"):
         settings["val_size"] = HORIZON
     if args.smoke:
         train, test, ids = train[:8], test[:8], ids[:8]
