@@ -203,7 +203,8 @@ QuantileLevels = Annotated[
     typer.Option(
         "--quantile-level",
         help="Learn a prediction interval of this level (percent) with quantile heads and the "
-        "pinball loss (repeatable); without it, --level intervals are conformal.",
+        "pinball loss (repeatable); with --val-size too they are conformalized on the "
+        "validation tail; without it, --level intervals are conformal (needs --val-size).",
     ),
 ]
 Level = Annotated[
