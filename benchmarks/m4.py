@@ -55,6 +55,7 @@ DEFAULTS = {
     "loss": "mae",
     "window_norm": "revin",
     "ensemble_size": 3,
+    "season_length": 24,  # the daily cycle: the unit of conformal interval corrections
 }
 
 

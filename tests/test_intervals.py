@@ -230,3 +230,15 @@ def test_format_1_calibration_still_loads(model: lc.LSTMForecaster, tmp_path: Pa
     pd.testing.assert_frame_equal(
         lc.load(tmp_path / "m").predict(level=[80, 95]), model.predict(level=[80, 95])
     )
+
+
+def test_intervals_follow_each_windows_variability(
+    model: lc.LSTMForecaster, noisy: np.ndarray
+) -> None:
+    """Corrections are in units of the input window's variability: twice as wild, twice as wide."""
+    calm = model.predict(level=[95], df=noisy[:2000])
+    wild = model.predict(level=[95], df=2 * noisy[:2000])
+    ratio = (wild["LSTM-hi-95"] - wild["LSTM-lo-95"]) / (calm["LSTM-hi-95"] - calm["LSTM-lo-95"])
+    assert ratio.to_numpy() == pytest.approx(2.0, rel=0.01)
+    with pytest.raises(lc.ConfigError, match="season_length 48 must be shorter than window 48"):
+        lc.LSTMForecaster(window=48, season_length=48).fit(noisy[:200])

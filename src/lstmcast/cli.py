@@ -207,6 +207,14 @@ QuantileLevels = Annotated[
         "validation tail; without it, --level intervals are conformal (needs --val-size).",
     ),
 ]
+SeasonLength = Annotated[
+    int,
+    typer.Option(
+        "--season-length",
+        help="Seasonal period (e.g. 24 for hourly data): interval calibration measures errors "
+        "in units of each window's mean absolute seasonal difference.",
+    ),
+]
 Level = Annotated[
     list[float] | None,
     typer.Option(
@@ -236,6 +244,7 @@ def _model(
     lr_schedule: str | None = None,
     ensemble_size: int = 1,
     quantile_levels: list[float] | None = None,
+    season_length: int = 1,
 ) -> lc.LSTMForecaster:
     # The library checks every value in fit(); the CLI only converts --val-size's text.
     return lc.LSTMForecaster(
@@ -257,6 +266,7 @@ def _model(
         lr_schedule=lr_schedule,
         ensemble_size=ensemble_size,
         quantile_levels=tuple(quantile_levels) if quantile_levels else None,
+        season_length=season_length,
     )
 
 
@@ -504,6 +514,7 @@ def train(
     lr_schedule: LrSchedule = None,
     ensemble_size: EnsembleSize = 1,
     quantile_levels: QuantileLevels = None,
+    season_length: SeasonLength = 1,
     seed: Seed = None,
     resume: Annotated[
         bool,
@@ -524,7 +535,7 @@ def train(
     model = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-        quantile_levels,
+        quantile_levels, season_length,
     )  # fmt: skip
     with _training_progress(quiet) as callbacks, _sigterm_as_interrupt():
         model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume)
@@ -626,7 +637,8 @@ def backtest(
         int,
         typer.Option(
             "--season-length",
-            help="Season of the SeasonalNaive baseline and of the MASE scale (1: none).",
+            help="Season of the SeasonalNaive baseline, of the MASE scale and of the LSTM's "
+            "interval calibration (1: none).",
         ),
     ] = 1,
     refit: Annotated[
@@ -682,7 +694,7 @@ def backtest(
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-        quantile_levels,
+        quantile_levels, season_length,
     )  # fmt: skip
     if not refit:  # with --refit, backtest trains its own copies
         with _training_progress(quiet) as callbacks:

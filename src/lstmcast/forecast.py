@@ -451,6 +451,10 @@ class LSTMForecaster(Forecaster):
         point forecast is the learned median. Without it, ``predict(level=...)`` gives conformal
         intervals calibrated on the ``val_size`` tail; with both, the learned intervals are
         conformalized on that tail (widened or narrowed to hold their level there).
+    season_length : int
+        Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
+        corrections are measured in units of each input window's mean absolute seasonal
+        difference, so intervals widen and narrow with each series' recent variability.
     random_state : int or None
         Seed of weights, shuffling and dropout: the same seed gives the same model.
     device : str or None
@@ -488,6 +492,7 @@ class LSTMForecaster(Forecaster):
         "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
         "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
         "ensemble_size": Rule(int, 1),
+        "season_length": Rule(int, 1),
         "random_state": Rule(int, 0, optional=True),
         "device": Rule(str, optional=True),
     }
@@ -513,6 +518,7 @@ class LSTMForecaster(Forecaster):
         grad_clip: float | None = None,
         ensemble_size: int = 1,
         quantile_levels: tuple[float, ...] | None = None,
+        season_length: int = 1,
         random_state: int | None = None,
         device: str | None = None,
     ) -> None:
@@ -535,6 +541,7 @@ class LSTMForecaster(Forecaster):
         self.grad_clip = grad_clip
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels
+        self.season_length = season_length
         self.random_state = random_state
         self.device = device
 
@@ -553,6 +560,11 @@ class LSTMForecaster(Forecaster):
             raise ConfigError(f"a fractional val_size must be below 1, got {self.val_size}")
         if self.patience is not None and self.val_size is None:
             raise ConfigError("patience needs validation data: set val_size too")
+        if self.season_length >= self.window:
+            raise ConfigError(
+                f"season_length {self.season_length} must be shorter than window {self.window}: "
+                "interval calibration measures each window's seasonal variability"
+            )
         if self.window % self.segment:
             raise ConfigError(
                 f"segment {self.segment} must divide window {self.window}; try window "
@@ -742,8 +754,9 @@ class LSTMForecaster(Forecaster):
         The conformity scores, in per-series scaled units, are the point forecast's |error|, or
         with quantile heads how far each learned interval misses the actual value,
         ``max(lo - y, y - hi)`` (negative inside: conformalized quantile regression). They are
-        kept as 1001 quantiles per step, ``calibration_`` (intervals, 1001, horizon) with one
-        row of intervals (|error|) or one per ``quantile_levels``, and their count.
+        divided by each window's mean absolute seasonal difference (``season_length``), and kept
+        as 1001 quantiles per step, ``calibration_`` (intervals, 1001, horizon) with one row of
+        intervals (|error|) or one per ``quantile_levels``, and their count.
         """
         if val_windows is None or len(val_windows) == 0:
             return
@@ -751,19 +764,32 @@ class LSTMForecaster(Forecaster):
         for first in range(0, len(val_windows), 4096):
             index = torch.arange(first, min(first + 4096, len(val_windows)))
             x, y = val_windows.batch(index)
+            scale = self._window_scale(x)[:, None]  # (B, 1)
             if self.quantile_levels:
                 quantiles = self._quantile_forecast(x)  # (B, horizon, Q + 1)
                 misses = []
                 for level in self.quantile_levels:
                     low, high = self._interval_columns(level)
-                    misses.append(torch.maximum(quantiles[..., low] - y, y - quantiles[..., high]))
+                    miss = torch.maximum(quantiles[..., low] - y, y - quantiles[..., high])
+                    misses.append(miss / scale)
                 scores.append(torch.stack(misses).double().cpu())
             else:
-                scores.append((self._median_forecast(x) - y).abs()[None].double().cpu())
+                scores.append(((self._median_forecast(x) - y).abs() / scale)[None].double().cpu())
         scores_np = torch.cat(scores, dim=1).numpy()  # (intervals, n_val, horizon)
         grid = np.linspace(0, 1, CALIBRATION_GRID)
         self.calibration_ = np.quantile(scores_np, grid, axis=1).transpose(1, 0, 2)
         self.calibration_size_ = scores_np.shape[1]
+        self.calibration_scale_ = "window"
+
+    def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
+        """Each window's mean absolute seasonal difference, (B,), in scaled units.
+
+        ``x`` (B, window, features) holds the scaled target first. The floor keeps a flat window's
+        interval from collapsing to a point: 1e-3 of the series' standard deviation.
+        """
+        target = x[..., 0].double()
+        m = self.season_length
+        return (target[:, m:] - target[:, :-m]).abs().mean(dim=1) + 1e-3
 
     def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
         """One block of the horizon, (B, horizon): the network's, or the ensemble's median."""
@@ -786,8 +812,9 @@ class LSTMForecaster(Forecaster):
         Without ``quantile_levels`` they are split-conformal: the forecast +- the
         ceil((n + 1) L / 100) / n quantile of the n validation |errors| of that step. With them
         they are the quantile heads' forecasts, widened (or narrowed) by the same quantile of
-        the validation misses when the model has a ``val_size`` tail. Corrections are in scaled
-        units, multiplied by each series' scale. Only the ``horizon`` steps the network emits at
+        the validation misses when the model has a ``val_size`` tail. Corrections are in units
+        of each input window's seasonal variability (models saved by format 1: of each series'
+        standard deviation). Only the ``horizon`` steps the network emits at
         once have intervals; wider levels always hold narrower ones.
         """
         if not levels:
@@ -816,6 +843,9 @@ class LSTMForecaster(Forecaster):
             )
         if calibrated:
             scale = self.scaler_.scale[self.scaler_.rows_of(panel.ids)[series]][:, None]  # (k, 1)
+            if self.calibration_scale_ == "window":
+                x, _ = self._contexts(panel, series, ends)
+                scale = scale * self._window_scale(x).cpu().numpy()[:, None]
             for level in levels:
                 row = self.quantile_levels.index(level) if self.quantile_levels else 0
                 correction = self._conformal_quantile(row, level, h)[None, :] * scale  # (k, h)

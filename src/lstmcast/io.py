@@ -101,6 +101,7 @@ def save_model(
     if calibration is not None:
         tensors["calibration.quantiles"] = torch.from_numpy(calibration.astype(np.float64))
         config["calibration_size"] = model.calibration_size_
+        config["calibration_scale"] = model.calibration_scale_
     tensors |= {
         "scaler.shift": torch.from_numpy(model.scaler_.shift.astype(np.float64)),
         "scaler.scale": torch.from_numpy(model.scaler_.scale.astype(np.float64)),
@@ -378,7 +379,12 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
             raise ValueError("the interval calibration does not match the horizon and levels")
         if size < 1 or not np.isfinite(calibration).all():
             raise ValueError("the interval calibration is not finite")
+        # Format 1 measured conformity scores in each series' standard deviations.
+        scale = config.get("calibration_scale", "series")
+        if scale not in ("series", "window"):
+            raise ValueError(f"unknown interval calibration scale {scale!r}")
         model.calibration_, model.calibration_size_ = calibration, size
+        model.calibration_scale_ = scale
     model.n_series_ = n
     model.seed_ = int(config["seed"])
     model.histories_ = histories
