@@ -464,7 +464,9 @@ def _process_group(device: str | None) -> Iterator[None]:
 
     from lstmcast.forecast import _pick_device
 
-    distributed.start(_pick_device(device))
+    joined = not distributed.active()  # a program calling the CLI may have joined already
+    if joined:
+        distributed.start(_pick_device(device))
     logger = logging.getLogger("lstmcast")
     handler = logging.StreamHandler()
     rank, world = distributed.rank(), distributed.world_size()
@@ -482,7 +484,8 @@ def _process_group(device: str | None) -> Iterator[None]:
         ) from None
     finally:
         logger.removeHandler(handler)
-        distributed.stop()
+        if joined:
+            distributed.stop()
 
 
 def _rank() -> int:
