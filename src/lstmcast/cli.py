@@ -14,6 +14,7 @@ import contextlib
 import errno
 import functools
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -476,8 +477,13 @@ def _process_group(device: str | None) -> Iterator[None]:
     logger.info("started, pid %d", os.getpid())
     try:
         yield
-    except torch.distributed.DistError as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    except RuntimeError as error:
+        # gloo reports a peer that went away as a plain RuntimeError naming its transport.
+        if not isinstance(error, torch.distributed.DistError) and not _lost_peer(error):
+            raise
+        # "[.../pair.cc:537] Read error [127.0.0.1]:60100: Connection reset by peer. This ..."
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        detail = re.sub(r"^\[[^\]]*\]\s*", "", first_line).split(". ")[0]
         raise lc.TrainingError(
             f"rank {rank} lost contact with the other processes ({detail}); one of them "
             "stopped or its machine failed. Checkpoints on disk are whole: rerun with --resume"
@@ -486,6 +492,11 @@ def _process_group(device: str | None) -> Iterator[None]:
         logger.removeHandler(handler)
         if joined:
             distributed.stop()
+
+
+def _lost_peer(error: RuntimeError) -> bool:
+    text = str(error)
+    return "gloo" in text or "NCCL" in text or "Connection closed by peer" in text
 
 
 def _rank() -> int:
