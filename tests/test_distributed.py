@@ -196,3 +196,22 @@ def test_a_killed_rank_stops_the_run_and_resume_continues(launch: Launch) -> Non
     history = lc.load(checkpoint).history_
     assert history.train_loss[0] == saved.state.history.train_loss[0]
     assert len(history.train_loss) == 3
+
+
+def test_load_keeps_a_share_of_the_series(launch: Launch, two_series: pd.DataFrame) -> None:
+    everything = lc.load(launch.work / "model")
+    # Series files 0 and 1 of a model trained by two processes, dealt to three readers.
+    shares = [lc.load(launch.work / "model", part=(k, 3)) for k in range(3)]
+    assert [share.n_series_ for share in shares] == [SERIES_PER_FILE * 2] * 2 + [0]
+    assert shares[2].tail_.ds.dtype == everything.tail_.ds.dtype
+    ids = np.concatenate([share.tail_.ids for share in shares])
+    assert sorted(ids) == sorted(everything.tail_.ids)
+    # A model saved by one process is dealt in even blocks of its series.
+    alone = lc.LSTMForecaster(window=8, hidden_size=4, epochs=1, random_state=0).fit(two_series)
+    path = launch.work / "alone"
+    alone.save(path)
+    halves = [lc.load(path, part=(k, 2)) for k in range(2)]
+    assert [list(half.tail_.ids) for half in halves] == [["a"], ["b"]]
+    pd.testing.assert_frame_equal(
+        pd.concat([half.predict(2) for half in halves], ignore_index=True), alone.predict(2)
+    )

@@ -101,7 +101,12 @@ def save_model(
             save_file(series_tensors, str(staging_dir / f"{shard}.safetensors"))
             (staging_dir / f"{shard}.json").write_text(json.dumps(series) + "\n")
             count = int(distributed.sum_across([float(len(model.tail_))])[0])
-            series, series_tensors = {"shards": distributed.world_size(), "count": count}, {}
+            series = {
+                "shards": distributed.world_size(),
+                "count": count,
+                "time_dtype": series["time_dtype"],
+            }
+            series_tensors = {}
             distributed.barrier()  # every shard is written
         if distributed.rank() == 0:
             config = {
@@ -383,7 +388,8 @@ def _build(
             raise ValueError(f"invalid number of series files {shards!r}")
         chosen = range(shards) if part is None else range(part[0], shards, part[1])
         state = _SeriesState.concatenate(
-            [_read_series_shard(directory, k, model.window) for k in chosen]
+            [_read_series_shard(directory, k, model.window) for k in chosen],
+            np.dtype(series["time_dtype"]),
         )
         if part is None and len(state.ids) != series["count"]:
             raise ValueError(
@@ -470,17 +476,17 @@ class _SeriesState:
         return cls(ids, shift, scale, tail, steps)
 
     @classmethod
-    def concatenate(cls, states: list[_SeriesState]) -> _SeriesState:
+    def concatenate(cls, states: list[_SeriesState], time_dtype: np.dtype) -> _SeriesState:
         """The series of ``states`` one after the other (none: an empty state)."""
         if not states:
             empty = Panel(
                 np.array([], dtype=object),
                 np.zeros(0),
-                np.zeros(0, np.int64),
+                np.zeros(0, dtype=time_dtype),
                 np.zeros(1, np.int64),
             )
             return cls(empty.ids, np.zeros(0), np.ones(0), empty, [])
-        if len({state.tail.ds.dtype for state in states}) > 1:
+        if any(state.tail.ds.dtype != time_dtype for state in states):
             raise ValueError("the series files mix time types")
         offsets = np.cumsum([0, *(len(state.tail.y) for state in states[:-1])])
         starts = [
