@@ -664,7 +664,12 @@ def forecast(
         typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the forecasts (CSV).")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the forecasts (CSV); under torchrun a directory of part files.",
+        ),
     ] = Path("forecast.csv"),
     h: Annotated[
         int | None,
@@ -674,8 +679,8 @@ def forecast(
         Path | None,
         typer.Option(
             "--data",
-            help="Forecast past the end of this history (CSV; same series as in training) "
-            "instead of the training data.",
+            help="Forecast past the end of this history (CSV or Parquet file, or a directory "
+            "of them; same series as in training) instead of the training data.",
         ),
     ] = None,
     time_col: TimeCol = "ds",
@@ -687,7 +692,8 @@ def forecast(
 
     With --level, also the interval bounds LSTM-lo-<level> and LSTM-hi-<level>. Under `torchrun
     --nproc-per-node N`, --output is a directory: each process forecasts its share of the series
-    and writes part-<rank>.parquet, and rank 0 adds _manifest.json (see docs/scaling.md).
+    and writes its part file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see
+    docs/scaling.md).
     """
     from lstmcast import distributed
     from lstmcast._files import atomic_path
@@ -790,7 +796,12 @@ MANIFEST = "_manifest.json"
 @app.command()
 def backtest(
     data: Annotated[
-        Path, typer.Argument(metavar="DATA", help="The series, a CSV file.", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="DATA",
+            help="The series, a CSV or Parquet file or a directory of them.",
+            show_default=False,
+        ),
     ],
     h: Annotated[int, typer.Option("--h", help="Steps ahead forecast from each origin.")],
     n_windows: Annotated[
@@ -892,7 +903,12 @@ def backtest(
 @app.command()
 def plot(
     data: Annotated[
-        Path, typer.Argument(metavar="DATA", help="The history, a CSV file.", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="DATA",
+            help="The history, a CSV or Parquet file or a directory of them.",
+            show_default=False,
+        ),
     ],
     forecast_file: Annotated[
         Path,

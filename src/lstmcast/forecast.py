@@ -642,6 +642,12 @@ class LSTMForecaster(Forecaster):
             Ctrl-C (or a crash) loses at most one epoch.
         resume : continue the interrupted training saved at ``checkpoint`` (same data and
             settings; ``epochs`` may be raised) instead of starting over.
+
+        Inside a ``torch.distributed`` process group, every rank calls ``fit`` and they train
+        one model together (DistributedDataParallel): with the same ``df`` on every rank each
+        takes its share of the windows; with each rank's own series, each trains on its own and
+        keeps only its series (``save`` then writes one series file per rank; call it on every
+        rank). ``batch_size`` is per rank. See docs/scaling.md.
         """
         self._fit_data(
             df, id_col, time_col, target_col, callbacks, checkpoint=checkpoint, resume=resume
