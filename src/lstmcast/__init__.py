@@ -23,7 +23,7 @@ from .errors import (
 # Public names, by the module that defines them. Modules load on first use, so `import lstmcast`
 # (and `lstmcast --help`) stays fast: torch alone costs about a second, matplotlib and pandas more.
 _LAZY = {
-    "data": ("Panel", "read_csv", "split", "to_long"),
+    "data": ("Panel", "data_files", "read_csv", "read_files", "read_parquet", "split", "to_long"),
     "forecast": ("Forecaster", "LSTMForecaster", "Naive", "SeasonalNaive"),
     "io": ("load",),
     "lstm": ("LSTM", "GateTrace"),
@@ -34,7 +34,7 @@ _LAZY = {
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
-    from .data import Panel, read_csv, split, to_long
+    from .data import Panel, data_files, read_csv, read_files, read_parquet, split, to_long
     from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
     from .io import load
     from .lstm import LSTM, GateTrace
@@ -74,6 +74,7 @@ __all__ = [
     "TrainingError",
     "__version__",
     "coverage",
+    "data_files",
     "evaluate",
     "load",
     "mae",
@@ -83,6 +84,8 @@ __all__ = [
     "plot_gates",
     "plot_history",
     "read_csv",
+    "read_files",
+    "read_parquet",
     "rmse",
     "smape",
     "split",

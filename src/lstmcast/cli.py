@@ -14,6 +14,7 @@ import contextlib
 import errno
 import functools
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -245,6 +246,7 @@ def _model(
     ensemble_size: int = 1,
     quantile_levels: list[float] | None = None,
     season_length: int = 1,
+    device: str | None = None,
 ) -> lc.LSTMForecaster:
     # The library checks every value in fit(); the CLI only converts --val-size's text.
     return lc.LSTMForecaster(
@@ -267,6 +269,7 @@ def _model(
         ensemble_size=ensemble_size,
         quantile_levels=tuple(quantile_levels) if quantile_levels else None,
         season_length=season_length,
+        device=device,
     )
 
 
@@ -453,6 +456,77 @@ def _training_progress(quiet: bool) -> Iterator[list[lc.Callback]]:
         bar.close()  # type: ignore[attr-defined]
 
 
+@contextlib.contextmanager
+def _process_group(device: str | None) -> Iterator[None]:
+    """Under torchrun, join the process group for the command and leave it after.
+
+    Each process logs its rank and pid, then every data file it reads, to its own stderr. A peer
+    that dies makes the collectives fail at once (torchrun then stops the others): that becomes
+    one error line rather than a traceback.
+    """
+    from lstmcast import distributed
+
+    if not distributed.launched_by_torchrun():
+        yield
+        return
+    import logging
+    import os
+
+    import torch
+
+    from lstmcast.forecast import _pick_device
+
+    joined = not distributed.active()  # a program calling the CLI may have joined already
+    if joined:
+        distributed.start(_pick_device(device))
+    logger = logging.getLogger("lstmcast")
+    handler = logging.StreamHandler()
+    rank, world = distributed.rank(), distributed.world_size()
+    handler.setFormatter(logging.Formatter(f"lstmcast rank {rank}/{world}: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.info("started, pid %d", os.getpid())
+    try:
+        yield
+    except RuntimeError as error:
+        # gloo reports a peer that went away as a plain RuntimeError naming its transport.
+        if not isinstance(error, torch.distributed.DistError) and not _lost_peer(error):
+            raise
+        # "[.../pair.cc:537] Read error [127.0.0.1]:60100: Connection reset by peer. This ..."
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        detail = re.sub(r"^\[[^\]]*\]\s*", "", first_line).split(". ")[0]
+        raise lc.TrainingError(
+            f"rank {rank} lost contact with the other processes ({detail}); one of them "
+            "stopped or its machine failed. Checkpoints on disk are whole: rerun with --resume"
+        ) from None
+    finally:
+        logger.removeHandler(handler)
+        if joined:
+            distributed.stop()
+
+
+def _lost_peer(error: RuntimeError) -> bool:
+    text = str(error)
+    return "gloo" in text or "NCCL" in text or "Connection closed by peer" in text
+
+
+def _rank() -> int:
+    from lstmcast import distributed
+
+    return distributed.rank()
+
+
+def _read_data(data: Path, time_col: str, target_col: str, id_col: str | None) -> pd.DataFrame:
+    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's)."""
+    files = lc.data_files(data)
+    if data.is_dir():
+        from lstmcast import distributed
+
+        if distributed.active():
+            files = distributed.assign_files(files, distributed.world_size())[distributed.rank()]
+    return lc.read_files(files, time_col=time_col, target_col=target_col, id_col=id_col)
+
+
 # --------------------------------------------------------------------------------------------
 # Commands
 
@@ -486,7 +560,12 @@ def demo(
 @app.command()
 def train(
     data: Annotated[
-        Path, typer.Argument(metavar="DATA", help="Training data, a CSV file.", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="DATA",
+            help="Training data: a CSV or Parquet file, or a directory of them.",
+            show_default=False,
+        ),
     ],
     output: Annotated[
         Path,
@@ -516,6 +595,10 @@ def train(
     quantile_levels: QuantileLevels = None,
     season_length: SeasonLength = 1,
     seed: Seed = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="cpu, cuda, cuda:1, ... Default: CUDA when present."),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -527,24 +610,37 @@ def train(
 ) -> None:
     """Train an LSTM on every series of DATA and save it to a model directory.
 
-    The best model so far is saved in the model directory after every epoch, with what
-    `--resume` needs to continue. Ctrl-C or SIGTERM stops training; the last checkpoint stays on
-    disk (exit code 130).
+    DATA is a CSV or Parquet file, or a directory of them (each file holding whole series). The
+    best model so far is saved in the model directory after every epoch, with what `--resume`
+    needs to continue. Ctrl-C or SIGTERM stops training; the last checkpoint stays on disk (exit
+    code 130). Under `torchrun --nproc-per-node N` the processes train one model together, each
+    on its share of the windows (of a directory: its share of the files); see docs/scaling.md.
     """
-    df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
-    model = _model(
-        window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
-        patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-        quantile_levels, season_length,
-    )  # fmt: skip
-    with _training_progress(quiet) as callbacks, _sigterm_as_interrupt():
-        model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume)
+    with _process_group(device):
+        df = _read_data(data, time_col, target_col, id_col)
+        model = _model(
+            window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
+            patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
+            quantile_levels, season_length, device,
+        )  # fmt: skip
+        # One progress bar and one summary, from rank 0.
+        with _training_progress(quiet or _rank() != 0) as callbacks, _sigterm_as_interrupt():
+            model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume)
+        n_series = model.n_series_
+        if getattr(model, "sharded_", False):
+            from lstmcast import distributed
+
+            n_series = int(distributed.sum_across([float(n_series)])[0])
+        if _rank() != 0:
+            if model.histories_[-1].interrupted:
+                raise typer.Exit(EXIT_INTERRUPTED)
+            return
 
     history = model.history_
     n_train, n_val = history.train_windows, history.val_windows
     val_note = f", {n_val} validation" if model.val_size is not None else ""
     lines = [
-        f"series        {model.n_series_}",
+        f"series        {n_series}",
         f"windows       {n_train} training{val_note}",
         f"epochs run    {len(history.train_loss)} of {model.epochs}"
         + (" (stopped early)" if history.stopped_early else ""),
@@ -580,7 +676,12 @@ def forecast(
         typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the forecasts (CSV).")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the forecasts (CSV); under torchrun a directory of part files.",
+        ),
     ] = Path("forecast.csv"),
     h: Annotated[
         int | None,
@@ -590,8 +691,8 @@ def forecast(
         Path | None,
         typer.Option(
             "--data",
-            help="Forecast past the end of this history (CSV; same series as in training) "
-            "instead of the training data.",
+            help="Forecast past the end of this history (CSV or Parquet file, or a directory "
+            "of them; same series as in training) instead of the training data.",
         ),
     ] = None,
     time_col: TimeCol = "ds",
@@ -601,14 +702,23 @@ def forecast(
 ) -> None:
     """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV.
 
-    With --level, also the interval bounds LSTM-lo-<level> and LSTM-hi-<level>.
+    With --level, also the interval bounds LSTM-lo-<level> and LSTM-hi-<level>. Under `torchrun
+    --nproc-per-node N`, --output is a directory: each process forecasts its share of the series
+    and writes its part file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see
+    docs/scaling.md).
     """
+    from lstmcast import distributed
     from lstmcast._files import atomic_path
 
+    if distributed.launched_by_torchrun():
+        # Only small objects cross between the processes here: gloo whatever the device.
+        with _process_group("cpu"):
+            _forecast_part(model_dir, output, h, data, time_col, target_col, id_col, level)
+        return
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+        df = _read_data(data, time_col, target_col, id_col)
     frame = model.predict(h, df=df, level=level)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     with atomic_path(output) as tmp:
@@ -620,10 +730,90 @@ def forecast(
     )
 
 
+def _forecast_part(
+    model_dir: Path,
+    output: Path,
+    h: int | None,
+    data: Path | None,
+    time_col: str,
+    target_col: str,
+    id_col: str | None,
+    level: list[float] | None,
+) -> None:
+    """This rank's share of the forecast, as part-<rank>.parquet in directory ``output``."""
+    import json
+
+    from lstmcast import distributed
+    from lstmcast._files import atomic_path
+
+    if output.suffix in (".csv", ".parquet") or output.is_file():
+        raise lc.ConfigError(
+            f"under torchrun each process writes its part of the forecast into a directory; "
+            f"--output {str(output)!r} looks like a file: pass a directory, e.g. -o forecasts"
+        )
+    rank, world = distributed.rank(), distributed.world_size()
+    if data is None:  # the series saved with the model: this rank's share of them
+        model = lc.load(model_dir, part=(rank, world))
+        df = None
+    else:  # this rank's files of --data; the model's scaling of every series
+        model = lc.load(model_dir)
+        df = _read_data(data, time_col, target_col, id_col)
+    frame = _predict_share(model, h, df, level)
+    part = f"part-{rank:05d}.parquet"
+    with atomic_path(output / part) as tmp:
+        frame.to_parquet(tmp, index=False)
+    n_series = frame["unique_id"].nunique()
+    parts = distributed.gather({"file": part, "series": n_series, "rows": len(frame)})
+    if rank == 0:
+        for stale in output.glob("part-*.parquet"):  # from an earlier run with more processes
+            if stale.name not in {p["file"] for p in parts}:
+                stale.unlink()
+        manifest = {
+            "format": "lstmcast-forecast",
+            "model": str(model_dir),
+            "columns": [str(c) for c in frame.columns],
+            "series": sum(p["series"] for p in parts),
+            "rows": sum(p["rows"] for p in parts),
+            "parts": parts,
+        }
+        with atomic_path(output / MANIFEST) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        _stdout().print(
+            f"wrote {manifest['rows']} rows ({manifest['series']} series) in {world} parts to "
+            f"{output}",
+            markup=False,
+        )
+    distributed.barrier()
+
+
+def _predict_share(
+    model: lc.LSTMForecaster, h: int | None, df: pd.DataFrame | None, level: list[float] | None
+) -> pd.DataFrame:
+    """``model.predict``, or its empty frame for a rank that was dealt no series."""
+    import pandas as pd
+
+    if df is not None or model.n_series_ > 0:
+        return model.predict(h, df=df, level=level)
+    bounds = [f"LSTM-{side}-{value:g}" for value in sorted(level or []) for side in ("lo", "hi")]
+    columns = {"unique_id": "object", "ds": model.tail_.ds.dtype}
+    columns |= dict.fromkeys(["LSTM", *bounds], "float64")
+    return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
+
+
+# The file that lists the part files of a sharded forecast, named so that Parquet readers given
+# the directory (pandas.read_parquet, pyarrow.dataset) skip it.
+MANIFEST = "_manifest.json"
+
+
 @app.command()
 def backtest(
     data: Annotated[
-        Path, typer.Argument(metavar="DATA", help="The series, a CSV file.", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="DATA",
+            help="The series, a CSV or Parquet file or a directory of them.",
+            show_default=False,
+        ),
     ],
     h: Annotated[int, typer.Option("--h", help="Steps ahead forecast from each origin.")],
     n_windows: Annotated[
@@ -687,7 +877,7 @@ def backtest(
     """
     from lstmcast._files import atomic_path
 
-    df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+    df = _read_data(data, time_col, target_col, id_col)
     step = h if step_size is None else step_size
     # Only data before the first origin is seen in training (and scales MASE).
     train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
@@ -726,7 +916,12 @@ def backtest(
 @app.command()
 def plot(
     data: Annotated[
-        Path, typer.Argument(metavar="DATA", help="The history, a CSV file.", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="DATA",
+            help="The history, a CSV or Parquet file or a directory of them.",
+            show_default=False,
+        ),
     ],
     forecast_file: Annotated[
         Path,
@@ -752,7 +947,7 @@ def plot(
     id_col: IdCol = None,
 ) -> None:
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
-    history = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+    history = _read_data(data, time_col, target_col, id_col)
     forecast_frame = _read_forecast(forecast_file, like=history)
     lc.plot_forecast(history, forecast_frame, ids=ids, max_history=max_history, path=output)
     _stdout().print(f"wrote {output}", markup=False)
@@ -819,7 +1014,7 @@ def inspect(
         df = None
         ids, values = _last_windows(model.tail_.ids, model.tail_.y, model.tail_.ends, model.window)
     else:
-        df = lc.read_csv(data, time_col=time_col, target_col=target_col, id_col=id_col)
+        df = _read_data(data, time_col, target_col, id_col)
         panel = lc.Panel.from_frame(df)
         ids, values = _last_windows(panel.ids, panel.y, panel.ends, model.window)
     index = _series_index(ids, series)

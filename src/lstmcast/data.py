@@ -13,6 +13,7 @@ unsorted timestamps and irregular steps are errors that name the series and the 
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -21,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger("lstmcast")
 
 ID, TIME, TARGET = "unique_id", "ds", "y"
 SINGLE_SERIES_ID = "series"
@@ -321,6 +324,90 @@ def read_csv(
             "comma? lstmcast reads comma-separated files with a header line"
         )
     return to_long(frame, id_col=id_col, time_col=time_col, target_col=target_col, source=file.name)
+
+
+# The file types a data directory may hold.
+DATA_SUFFIXES = (".csv", ".parquet")
+
+
+def read_parquet(
+    path: str | os.PathLike[str],
+    *,
+    time_col: str = TIME,
+    target_col: str = TARGET,
+    id_col: str | None = None,
+) -> pd.DataFrame:
+    """Read a Parquet file into the validated long frame ``unique_id, ds, y`` (as :func:`read_csv`).
+
+    Needs pyarrow (``pip install 'lstmcast[parquet]'``).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"data file {str(file)!r} not found")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigError(
+            f"reading {file.name} needs pyarrow, which is not installed; install it with "
+            "pip install 'lstmcast[parquet]'"
+        ) from None
+    try:
+        frame = pq.read_table(file).to_pandas()
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise DataError(f"{file.name} is not a readable Parquet file: {first_line}") from None
+    if len(frame) == 0:
+        raise DataError(f"{file.name} has no rows")
+    if id_col is None and ID in frame.columns:
+        id_col = ID
+    try:
+        return to_long(frame, id_col=id_col, time_col=time_col, target_col=target_col)
+    except DataError as error:  # rows of a Parquet file are counted from 0, without a header
+        raise DataError(f"{file.name}: {error}") from None
+
+
+def data_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files of ``path``: the file itself, or a directory's CSV and Parquet files, by name."""
+    where = Path(path)
+    if where.is_dir():
+        files = sorted(f for f in where.iterdir() if f.suffix in DATA_SUFFIXES and f.is_file())
+        if not files:
+            raise DataError(f"directory {str(where)!r} holds no .csv or .parquet files")
+        return files
+    if not where.is_file():
+        raise DataError(f"data file {str(where)!r} not found")
+    return [where]
+
+
+def read_files(
+    files: list[Path],
+    *,
+    time_col: str = TIME,
+    target_col: str = TARGET,
+    id_col: str | None = None,
+) -> pd.DataFrame:
+    """Read CSV and Parquet ``files``, each holding whole series, into one long frame.
+
+    Every file read is logged (logger ``lstmcast``, level INFO). A series found in two files is
+    an error: a series is never split across files.
+    """
+    pd = _pd()
+    frames = []
+    first_file: dict[str, str] = {}
+    for file in files:
+        reader = read_parquet if file.suffix == ".parquet" else read_csv
+        frame = reader(file, time_col=time_col, target_col=target_col, id_col=id_col)
+        ids = frame[ID].unique()
+        for series_id in ids:
+            if series_id in first_file:
+                raise DataError(
+                    f"series {series_id!r} is in both {first_file[series_id]} and {file.name}; "
+                    "keep each series whole in one file"
+                )
+            first_file[series_id] = file.name
+        log.info("read %s: %d series, %d rows", file.name, len(ids), len(frame))
+        frames.append(frame)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:

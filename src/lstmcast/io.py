@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from . import __version__
-from .data import Panel
+from . import __version__, distributed
+from .data import Panel, concatenated_ranges
 from .errors import LstmcastError, ModelFileError
 from .train import History, TrainState
 
@@ -30,7 +30,11 @@ if TYPE_CHECKING:
     from .forecast import LSTMForecaster
 
 FORMAT = "lstmcast-model"
-FORMAT_VERSION = 2  # 2: interval calibration (intervals, 1001, horizon), one row per level
+# Format 2: interval calibration (intervals, 1001, horizon) with its scale, and models trained
+# on sharded data keeping each rank's series in files of their own. Format 1 files still load;
+# older lstmcast versions refuse format 2 by this number rather than misread it.
+FORMAT_VERSION = 2
+SERIES_SHARD = "series-{:05d}"
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
 STATE_CONFIG, STATE_WEIGHTS = "training_state.json", "training_state.safetensors"
 
@@ -64,61 +68,100 @@ def save_model(
     A checkpoint taken during training passes the networks' ``weights`` and ``histories`` so far
     and the ``training`` state to resume from, saved beside the model as
     ``training_state.json`` and ``training_state.safetensors``.
+
+    In a process group rank 0 writes the model. A model trained on sharded data (each rank its
+    own series) is saved by all ranks together: each writes its series' state as
+    ``series-<rank>.json`` and ``series-<rank>.safetensors`` into rank 0's staging directory,
+    which rank 0 completes and renames into place.
     """
     from safetensors.torch import save_file
 
     target = Path(path)
-    is_foreign = target.exists() and not (target / CONFIG).is_file()
-    if is_foreign and (not target.is_dir() or any(target.iterdir())):
-        raise ModelFileError(
-            f"{str(target)!r} exists and is not an lstmcast model; choose another path "
-            "(lstmcast only replaces its own model directories)"
-        )
+    sharded = distributed.active() and getattr(model, "sharded_", False)
+    if distributed.rank() != 0 and not sharded:
+        distributed.barrier()  # every rank holds the same model: rank 0's copy is written
+        return
+    staging = None
+    if distributed.rank() == 0:
+        is_foreign = target.exists() and not (target / CONFIG).is_file()
+        if is_foreign and (not target.is_dir() or any(target.iterdir())):
+            raise ModelFileError(
+                f"{str(target)!r} exists and is not an lstmcast model; choose another path "
+                "(lstmcast only replaces its own model directories)"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    if sharded:
+        staging = distributed.from_rank0(staging)
+    staging_dir = Path(str(staging))
+    try:
+        series, series_tensors = _series_state(model)
+        if sharded:
+            shard = SERIES_SHARD.format(distributed.rank())
+            save_file(series_tensors, str(staging_dir / f"{shard}.safetensors"))
+            (staging_dir / f"{shard}.json").write_text(json.dumps(series) + "\n")
+            count = int(distributed.sum_across([float(len(model.tail_))])[0])
+            series = {
+                "shards": distributed.world_size(),
+                "count": count,
+                "time_dtype": series["time_dtype"],
+            }
+            series_tensors = {}
+            distributed.barrier()  # every shard is written
+        if distributed.rank() == 0:
+            config = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "lstmcast_version": __version__,
+                "class": type(model).__name__,
+                "params": model.get_params(),
+                "network": model.network_.config.to_dict(),
+                "seed": model.seed_,
+                "histories": [history.to_dict() for history in histories or model.histories_],
+                "series": series,
+            }
+            if weights is None:
+                weights = [network.state_dict() for network in model.networks_]
+            tensors = {
+                f"network.{member}.{k}": v.detach().cpu().contiguous()
+                for member, state in enumerate(weights)
+                for k, v in state.items()
+            }
+            calibration = getattr(model, "calibration_", None)
+            if calibration is not None:
+                tensors["calibration.quantiles"] = torch.from_numpy(calibration.astype(np.float64))
+                config["calibration_size"] = model.calibration_size_
+                config["calibration_scale"] = model.calibration_scale_
+            save_file(
+                tensors | series_tensors, str(staging_dir / WEIGHTS), metadata={"format": FORMAT}
+            )
+            text = json.dumps(config, indent=2, default=_json_default) + "\n"
+            (staging_dir / CONFIG).write_text(text)
+            if training is not None:
+                _write_training_state(training, staging_dir)
+            _replace_dir(staging_dir, target)
+    finally:
+        if distributed.rank() == 0:
+            shutil.rmtree(staging_dir, ignore_errors=True)
+    distributed.barrier()  # no rank reads the model before it is in place
+
+
+def _series_state(model: LSTMForecaster) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """What forecasting each series needs: ids and steps (JSON), scaling and last points."""
     tail = model.tail_
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "lstmcast_version": __version__,
-        "class": type(model).__name__,
-        "params": model.get_params(),
-        "network": model.network_.config.to_dict(),
-        "seed": model.seed_,
-        "histories": [history.to_dict() for history in histories or model.histories_],
-        "series": {
-            "ids": [str(i) for i in tail.ids],
-            "time_dtype": str(tail.ds.dtype),
-            "steps": [_step_to_json(step) for step in model.steps_],
-        },
+    series = {
+        "ids": [str(i) for i in tail.ids],
+        "time_dtype": str(tail.ds.dtype),
+        "steps": [_step_to_json(step) for step in model.steps_],
     }
-    if weights is None:
-        weights = [network.state_dict() for network in model.networks_]
     tensors = {
-        f"network.{member}.{k}": v.detach().cpu().contiguous()
-        for member, state in enumerate(weights)
-        for k, v in state.items()
-    }
-    calibration = getattr(model, "calibration_", None)
-    if calibration is not None:
-        tensors["calibration.quantiles"] = torch.from_numpy(calibration.astype(np.float64))
-        config["calibration_size"] = model.calibration_size_
-        config["calibration_scale"] = model.calibration_scale_
-    tensors |= {
         "scaler.shift": torch.from_numpy(model.scaler_.shift.astype(np.float64)),
         "scaler.scale": torch.from_numpy(model.scaler_.scale.astype(np.float64)),
         "tail.y": torch.from_numpy(tail.y.astype(np.float64)),
         "tail.ds": torch.from_numpy(tail.ds.view(np.int64).copy()),
         "tail.starts": torch.from_numpy(tail.starts.astype(np.int64)),
     }
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    try:
-        save_file(tensors, str(staging / WEIGHTS), metadata={"format": FORMAT})
-        (staging / CONFIG).write_text(json.dumps(config, indent=2, default=_json_default) + "\n")
-        if training is not None:
-            _write_training_state(training, staging)
-        _replace_dir(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return series, tensors
 
 
 @dataclass(frozen=True)
@@ -250,8 +293,8 @@ def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
             f"{str(directory)!r} was saved by lstmcast {config.get('lstmcast_version', '?')} in "
-            f"model format {version}; this lstmcast {__version__} reads format {FORMAT_VERSION} "
-            "at most: upgrade lstmcast to load it"
+            f"model format {version}; this lstmcast {__version__} reads format "
+            f"{FORMAT_VERSION} at most: upgrade lstmcast to load it"
         )
     if not weights_file.is_file():
         raise ModelFileError(f"{str(directory)!r} is incomplete: {WEIGHTS} is missing")
@@ -265,20 +308,22 @@ def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     return config, tensors
 
 
-def load(path: str | os.PathLike[str]) -> LSTMForecaster:
+def load(path: str | os.PathLike[str], part: tuple[int, int] | None = None) -> LSTMForecaster:
     """Load a model saved with ``LSTMForecaster.save``; it forecasts exactly as when saved.
 
     Every part of the directory is checked against the others before anything is built, so a
     damaged or doctored model is refused with :class:`ModelFileError` rather than failing later.
+    ``part=(k, n)`` keeps only the k-th of n shares of the series (sharded forecasting): series
+    files k, k + n, ... of a model trained on sharded data, else the k-th of n even blocks.
     """
     config, tensors = read_model(path)
     try:
-        return _build(config, tensors)
+        return _build(config, tensors, Path(path), part)
     except ModelFileError:
         raise
     except (
         KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError,
-        OverflowError, LstmcastError,
+        OverflowError, LstmcastError, OSError,
     ) as error:  # fmt: skip
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(
@@ -286,7 +331,12 @@ def load(path: str | os.PathLike[str]) -> LSTMForecaster:
         ) from None
 
 
-def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMForecaster:
+def _build(
+    config: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    directory: Path,
+    part: tuple[int, int] | None = None,
+) -> LSTMForecaster:
     from .forecast import CALIBRATION_GRID, LSTMForecaster, _pick_device
     from .model import LSTMNetwork, NetworkConfig
     from .windows import SeriesScaler
@@ -333,40 +383,29 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
         networks.append(network.to(_pick_device(model.device)).eval())
 
     series = config["series"]
-    ids = np.array([str(i) for i in series["ids"]], dtype=object)
-    time_dtype = np.dtype(series["time_dtype"])
-    if time_dtype != np.int64 and time_dtype.kind != "M":
-        raise ValueError(f"time_dtype {time_dtype} is neither int64 nor a datetime")
-    arrays = {name: tensors[name].numpy() for name in
-              ("tail.y", "tail.ds", "tail.starts", "scaler.shift", "scaler.scale")}  # fmt: skip
-    if any(array.ndim != 1 for array in arrays.values()):
-        raise ValueError("a saved series array is not one-dimensional")
-    dtypes = {"tail.y": np.float64, "tail.ds": np.int64, "tail.starts": np.int64,
-              "scaler.shift": np.float64, "scaler.scale": np.float64}  # fmt: skip
-    for name, dtype in dtypes.items():
-        if arrays[name].dtype != dtype:
-            raise ValueError(f"{name} holds {arrays[name].dtype}, not {np.dtype(dtype)}")
-    starts, y = arrays["tail.starts"], arrays["tail.y"]
-    n = len(ids)
-    if not (
-        len(starts) == n + 1
-        and starts[0] == 0
-        and starts[-1] == len(y) == len(arrays["tail.ds"])
-        and (np.diff(starts) >= model.window).all()
-        and len(arrays["scaler.shift"]) == len(arrays["scaler.scale"]) == len(series["steps"]) == n
-    ):
-        raise ValueError("the saved series arrays do not agree with each other")
-    scale = arrays["scaler.scale"]
-    if not (
-        np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(arrays["scaler.shift"]).all()
-    ):
-        raise ValueError("the saved scaler statistics are not finite and positive")
+    if "shards" in series:
+        shards = series["shards"]
+        if not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"invalid number of series files {shards!r}")
+        chosen = range(shards) if part is None else range(part[0], shards, part[1])
+        state = _SeriesState.concatenate(
+            [_read_series_shard(directory, k, model.window) for k in chosen],
+            np.dtype(series["time_dtype"]),
+        )
+        if part is None and len(state.ids) != series["count"]:
+            raise ValueError(
+                f"the series files hold {len(state.ids)} series, not {series['count']}"
+            )
+        if len(np.unique(state.ids.astype(str))) != len(state.ids):
+            raise ValueError("a series is in two series files")
+    else:
+        state = _SeriesState.read(series, tensors, model.window)
+        if part is not None:
+            state = state.select(np.array_split(np.arange(len(state.ids)), part[1])[part[0]])
     model.networks_ = networks
-    model.scaler_ = SeriesScaler(ids, arrays["scaler.shift"], scale)
-    model.tail_ = Panel(ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts)
-    model.steps_ = [_step_from_json(step) for step in series["steps"]]
-    if any(isinstance(step, int) != (time_dtype == np.int64) for step in model.steps_):
-        raise ValueError("the time steps do not match the time type")
+    model.scaler_ = SeriesScaler(state.ids, state.shift, state.scale)
+    model.tail_ = state.tail
+    model.steps_ = state.steps
     model.calibration_ = None
     if "calibration.quantiles" in tensors:
         calibration = tensors["calibration.quantiles"].numpy()
@@ -385,7 +424,103 @@ def _build(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LSTMFore
             raise ValueError(f"unknown interval calibration scale {scale!r}")
         model.calibration_, model.calibration_size_ = calibration, size
         model.calibration_scale_ = scale
-    model.n_series_ = n
+    model.n_series_ = len(state.ids)
     model.seed_ = int(config["seed"])
     model.histories_ = histories
     return model
+
+
+def _read_series_shard(directory: Path, shard: int, window: int) -> _SeriesState:
+    from safetensors.torch import load_file
+
+    name = SERIES_SHARD.format(shard)
+    series = json.loads((directory / f"{name}.json").read_text())
+    return _SeriesState.read(series, load_file(str(directory / f"{name}.safetensors")), window)
+
+
+@dataclass(frozen=True)
+class _SeriesState:
+    """What a model keeps per series: ids, scaling (shift, scale), last points and time steps."""
+
+    ids: np.ndarray
+    shift: np.ndarray
+    scale: np.ndarray
+    tail: Panel
+    steps: list[Any]
+
+    @classmethod
+    def read(
+        cls, series: dict[str, Any], tensors: dict[str, torch.Tensor], window: int
+    ) -> _SeriesState:
+        """Check and build the state saved by ``_series_state``."""
+        ids = np.array([str(i) for i in series["ids"]], dtype=object)
+        time_dtype = np.dtype(series["time_dtype"])
+        if time_dtype != np.int64 and time_dtype.kind != "M":
+            raise ValueError(f"time_dtype {time_dtype} is neither int64 nor a datetime")
+        arrays = {name: tensors[name].numpy() for name in
+                  ("tail.y", "tail.ds", "tail.starts", "scaler.shift", "scaler.scale")}  # fmt: skip
+        if any(array.ndim != 1 for array in arrays.values()):
+            raise ValueError("a saved series array is not one-dimensional")
+        dtypes = {"tail.y": np.float64, "tail.ds": np.int64, "tail.starts": np.int64,
+                  "scaler.shift": np.float64, "scaler.scale": np.float64}  # fmt: skip
+        for name, dtype in dtypes.items():
+            if arrays[name].dtype != dtype:
+                raise ValueError(f"{name} holds {arrays[name].dtype}, not {np.dtype(dtype)}")
+        starts, y = arrays["tail.starts"], arrays["tail.y"]
+        n = len(ids)
+        shift, scale = arrays["scaler.shift"], arrays["scaler.scale"]
+        if not (
+            len(starts) == n + 1
+            and starts[0] == 0
+            and starts[-1] == len(y) == len(arrays["tail.ds"])
+            and (np.diff(starts) >= window).all()
+            and len(shift) == len(scale) == len(series["steps"]) == n
+        ):
+            raise ValueError("the saved series arrays do not agree with each other")
+        if not (np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(shift).all()):
+            raise ValueError("the saved scaler statistics are not finite and positive")
+        steps = [_step_from_json(step) for step in series["steps"]]
+        if any(isinstance(step, int) != (time_dtype == np.int64) for step in steps):
+            raise ValueError("the time steps do not match the time type")
+        tail = Panel(ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts)
+        return cls(ids, shift, scale, tail, steps)
+
+    @classmethod
+    def concatenate(cls, states: list[_SeriesState], time_dtype: np.dtype) -> _SeriesState:
+        """The series of ``states`` one after the other (none: an empty state)."""
+        if not states:
+            empty = Panel(
+                np.array([], dtype=object),
+                np.zeros(0),
+                np.zeros(0, dtype=time_dtype),
+                np.zeros(1, np.int64),
+            )
+            return cls(empty.ids, np.zeros(0), np.ones(0), empty, [])
+        if any(state.tail.ds.dtype != time_dtype for state in states):
+            raise ValueError("the series files mix time types")
+        offsets = np.cumsum([0, *(len(state.tail.y) for state in states[:-1])])
+        starts = [
+            state.tail.starts[:-1] + offset for state, offset in zip(states, offsets, strict=True)
+        ]
+        tail = Panel(
+            ids=np.concatenate([state.ids for state in states]),
+            y=np.concatenate([state.tail.y for state in states]),
+            ds=np.concatenate([state.tail.ds for state in states]),
+            starts=np.concatenate([*starts, [offsets[-1] + len(states[-1].tail.y)]]),
+        )
+        return cls(
+            tail.ids,
+            np.concatenate([state.shift for state in states]),
+            np.concatenate([state.scale for state in states]),
+            tail,
+            [step for state in states for step in state.steps],
+        )
+
+    def select(self, series: np.ndarray) -> _SeriesState:
+        """The series at positions ``series`` (ascending), (k,)."""
+        tail = self.tail
+        rows = concatenated_ranges(tail.starts[series], tail.starts[series + 1])
+        starts = np.concatenate([[0], np.cumsum(tail.lengths[series])]).astype(np.int64)
+        panel = Panel(ids=tail.ids[series], y=tail.y[rows], ds=tail.ds[rows], starts=starts)
+        steps = [self.steps[i] for i in series]
+        return _SeriesState(panel.ids, self.shift[series], self.scale[series], panel, steps)

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import distributed
+from .distributed import DataParallel, EpochSampler
 from .errors import TrainingError
 from .optim import Adam, schedule_at
 from .windows import Windows
@@ -36,14 +38,37 @@ def pinball_loss(
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
+class TrainingOutput(nn.Module):
+    """What the loss reads, as a module's forward (the call DistributedDataParallel wraps).
+
+    The network's forecast (B, horizon), or with quantile heads every quantile (B, horizon, Q + 1).
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.network.config.quantiles:
+            return self.network.quantile_forecast(x)
+        return self.network(x)
+
+
+def output_loss(
+    output: torch.Tensor, y: torch.Tensor, network: nn.Module, loss: str, reduction: str = "mean"
+) -> torch.Tensor:
+    """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads."""
+    quantiles = network.config.quantiles
+    if quantiles:
+        return pinball_loss(output, y, quantiles, reduction)
+    return LOSSES[loss](output, y, reduction=reduction)
+
+
 def batch_loss(
     network: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, reduction: str = "mean"
 ) -> torch.Tensor:
-    """The training loss of ``network`` on one batch: pinball with quantile heads."""
-    quantiles = network.config.quantiles
-    if quantiles:
-        return pinball_loss(network.quantile_forecast(x), y, quantiles, reduction)
-    return LOSSES[loss](network(x), y, reduction=reduction)
+    """The training loss of ``network`` on one batch."""
+    return output_loss(TrainingOutput(network)(x), y, network, loss, reduction)
 
 
 LR_SCHEDULES = ("cosine", "onecycle")
@@ -117,19 +142,32 @@ def _overrides(callback: Callback, hook: str) -> bool:
 
 
 def evaluate_loss(
-    network: nn.Module, windows: Windows, loss_name: str, batch_size: int = 4096
+    network: nn.Module,
+    windows: Windows,
+    loss_name: str,
+    batch_size: int = 4096,
+    parallel: DataParallel | None = None,
 ) -> float:
-    """Mean loss over all ``windows`` in evaluation mode, without gradients."""
+    """Mean loss over all ``windows`` in evaluation mode, without gradients.
+
+    In data-parallel training the mean is over every rank's windows, the same on all ranks
+    (replicated windows are split between the ranks rather than evaluated by each).
+    """
     was_training = network.training
     network.eval()
+    index = torch.arange(len(windows))
+    if parallel is not None and parallel.replicated:
+        index = index[distributed.rank() :: distributed.world_size()]
     total = 0.0
     with torch.no_grad():
-        for first in range(0, len(windows), batch_size):
-            index = torch.arange(first, min(first + batch_size, len(windows)))
-            x, y = windows.batch(index)
+        for chunk in index.split(batch_size):
+            x, y = windows.batch(chunk)
             total += batch_loss(network, x, y, loss_name, reduction="sum").item()
     network.train(was_training)
-    return total / (len(windows) * windows.horizon)
+    count = len(index) * windows.horizon
+    if parallel is not None:
+        total, count = distributed.sum_across([total, count])
+    return total / count
 
 
 def train(
@@ -141,6 +179,7 @@ def train(
     generator: torch.Generator,
     callbacks: Sequence[Callback] = (),
     resume: TrainState | None = None,
+    parallel: DataParallel | None = None,
 ) -> History:
     """Train ``network`` in place and return its :class:`History`.
 
@@ -149,13 +188,30 @@ def train(
     Ctrl-C (KeyboardInterrupt) stops training cleanly with the best weights so far. A NaN or
     infinite loss raises :class:`TrainingError` after restoring the last good weights. ``resume``
     continues from a :class:`TrainState` that a callback received, exactly as if never stopped.
+
+    With ``parallel`` (inside a process group) the network is wrapped in DistributedDataParallel
+    and each rank trains on its share of the windows, ``batch_size`` of them per step; losses
+    in the history are over all ranks' windows.
     """
     optimizer = Adam(network.parameters(), lr=config.lr)
+    forward: nn.Module = TrainingOutput(network)
     n = len(train_windows)
-    batches = math.ceil(n / config.batch_size)
-    total_steps = config.epochs * batches
     validating = val_windows is not None and len(val_windows) > 0
-    history = History(train_windows=n, val_windows=len(val_windows) if validating else 0)
+    if parallel is None:
+        sampler = None
+        batches = math.ceil(n / config.batch_size)
+        history = History(train_windows=n, val_windows=len(val_windows) if validating else 0)
+    else:
+        forward = distributed.wrap(forward, train_windows.starts.device)
+        sampler = EpochSampler(n, parallel)
+        batches = sampler.batches(config.batch_size)
+        # Whether to validate must be the same decision on every rank.
+        validating = val_windows is not None
+        n_val = len(val_windows) if validating else 0
+        if not parallel.replicated:
+            n_val = int(distributed.sum_across([n_val])[0])
+        history = History(train_windows=sampler.total, val_windows=n_val)
+    total_steps = config.epochs * batches
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
     first_epoch = 1
@@ -171,13 +227,17 @@ def train(
     try:
         for epoch in range(first_epoch, config.epochs + 1):
             network.train()
-            order = torch.randperm(n, generator=generator).to(train_windows.starts.device)
+            if sampler is None:
+                order = torch.randperm(n, generator=generator)
+            else:
+                order = sampler.order(epoch)
+            order = order.to(train_windows.starts.device)
             epoch_loss = 0.0
             for b in range(batches):
                 x, y = train_windows.batch(
                     order[b * config.batch_size : (b + 1) * config.batch_size]
                 )
-                loss = batch_loss(network, x, y, config.loss)
+                loss = output_loss(forward(x), y, network, config.loss)
                 if not torch.isfinite(loss):
                     raise TrainingError(
                         f"the training loss became {loss.item()} at epoch {epoch}, batch {b + 1}; "
@@ -197,9 +257,15 @@ def train(
                 optimizer.step()
                 epoch_loss += loss.item() * len(x)
                 _notify(callbacks, "on_batch_end", epoch, b + 1, loss.item())
-            history.train_loss.append(epoch_loss / n)
+            if sampler is None:
+                history.train_loss.append(epoch_loss / n)
+            else:
+                epoch_loss, seen = distributed.sum_across([epoch_loss, len(order)])
+                history.train_loss.append(epoch_loss / seen)
             if validating:
-                history.val_loss.append(evaluate_loss(network, val_windows, config.loss))
+                history.val_loss.append(
+                    evaluate_loss(network, val_windows, config.loss, parallel=parallel)
+                )
             # Without validation the latest weights are the best we know.
             score = history.val_loss[-1] if validating else -epoch
             if score < best_score:

@@ -1,0 +1,76 @@
+"""Every multi-process check of tests/test_distributed.py in one torchrun launch (2 processes).
+
+    python -m torch.distributed.run --standalone --nproc-per-node 2 \\
+        tests/distributed_worker.py WORK
+
+WORK holds ``equivalence.csv`` and ``data/`` (CSV and Parquet files); the worker writes there:
+
+1. ``weights-rank<r>.safetensors``: each rank's weights after fitting ``equivalence.csv`` through
+   the Python API (the same data on both ranks, per-rank batch ``BATCH // 2``);
+2. ``model/``: ``lstmcast train data`` (each rank its files);
+3. ``forecast/``: ``lstmcast forecast model`` (each rank its part);
+4. ``checkpoint/``: ``lstmcast train data`` again, where rank 1 kills itself in epoch 2, so the
+   launch ends there, failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import save_file
+
+import lstmcast as lc
+from lstmcast import cli
+
+torch.set_num_threads(1)
+
+# Windows per training batch of one process; each of two processes takes half.
+BATCH = 16
+EQUIVALENCE = {"window": 8, "hidden_size": 6, "epochs": 2, "lr": 0.01, "random_state": 3}
+TRAIN_OPTIONS = ["--window", "8", "--hidden-size", "6", "--epochs", "3", "--val-size", "8"]
+TRAIN_OPTIONS += ["--seed", "0", "--quiet"]
+KILLED_AT = (2, 2)  # rank 1 dies at the end of this (epoch, batch)
+
+
+def fit_equivalence(work: Path) -> None:
+    df = lc.read_csv(work / "equivalence.csv")
+    model = lc.LSTMForecaster(batch_size=BATCH // 2, **EQUIVALENCE).fit(df)
+    save_file(model.network_.state_dict(), work / f"weights-rank{dist.get_rank()}.safetensors")
+
+
+class KillRank1(lc.Callback):
+    def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
+        if (epoch, batch) == KILLED_AT and int(os.environ["RANK"]) == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def killing_progress(quiet: bool) -> Iterator[list[lc.Callback]]:
+    yield [KillRank1()]
+
+
+def run(*args: str | Path) -> None:
+    cli.app([str(arg) for arg in args], standalone_mode=False)
+
+
+def main() -> None:
+    work = Path(sys.argv[1])
+    # One process group for every step (the CLI commands join it): gloo cannot rejoin reliably
+    # in a process that left a group.
+    dist.init_process_group("gloo")
+    fit_equivalence(work)
+    run("train", work / "data", "-o", work / "model", *TRAIN_OPTIONS)
+    run("forecast", work / "model", "-o", work / "forecast", "--level", "80")
+    cli._training_progress = killing_progress  # type: ignore[assignment]
+    run("train", work / "data", "-o", work / "checkpoint", *TRAIN_OPTIONS)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Training and forecasting under torchrun: 2 CPU processes (gloo), two launches in all.
+
+The first launch (tests/distributed_worker.py) does every multi-process step and ends with one
+process killed; the tests below read what it left. The second resumes the killed training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file
+
+import lstmcast as lc
+from lstmcast.distributed import assign_files
+from lstmcast.io import read_training_state
+from tests.distributed_worker import BATCH, EQUIVALENCE, KILLED_AT, TRAIN_OPTIONS
+
+pytestmark = pytest.mark.slow
+
+WORKER = Path(__file__).with_name("distributed_worker.py")
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+SERIES_PER_FILE = 3
+# Seconds a launch may take before it counts as hung (it takes 10 to 20 on 2 busy cores).
+LAUNCH_TIMEOUT = 240
+
+
+def series_frame(ids: list[str], length: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": name,
+                    "ds": pd.date_range("2024-01-01", periods=length, freq="h"),
+                    "y": np.sin(2 * np.pi * t / (6 + k)) * (1 + k) + rng.normal(0, 0.1, length),
+                }
+            )
+            for k, name in enumerate(ids)
+        ],
+        ignore_index=True,
+    )
+
+
+@dataclass
+class Launch:
+    work: Path
+    process: subprocess.CompletedProcess[str]
+
+    def rank_log(self, rank: int) -> str:
+        """What process ``rank`` wrote to its stderr (torchrun keeps one file per process)."""
+        (log,) = (self.work / "logs").glob(f"*/attempt_0/{rank}/stderr.log")
+        return log.read_text()
+
+
+@pytest.fixture(scope="module")
+def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
+    work = tmp_path_factory.mktemp("distributed")
+    # 4 series x (40 - window 8) = 128 windows: 8 full batches of 16, or of 8 on each rank.
+    series_frame([f"e{k}" for k in range(4)], 40, seed=1).to_csv(
+        work / "equivalence.csv", index=False
+    )
+    data = work / "data"
+    data.mkdir()
+    for f in range(4):
+        frame = series_frame([f"f{f}-s{k}" for k in range(SERIES_PER_FILE)], 48 + 8 * f, seed=f)
+        if f % 2:
+            frame.to_parquet(data / f"shard-{f}.parquet", index=False)
+        else:
+            frame.to_csv(data / f"shard-{f}.csv", index=False)
+    logs = ["--log-dir", str(work / "logs"), "--redirects", "3"]
+    return Launch(work, torchrun(*logs, str(WORKER), str(work)))
+
+
+def torchrun(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run torchrun with 2 processes; a launch that hangs is killed whole and fails the test."""
+    with subprocess.Popen(
+        [*TORCHRUN, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the workers die with it
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=LAUNCH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            pytest.fail(f"torchrun {' '.join(args)} hung for {LAUNCH_TIMEOUT} s")
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_ranks_end_with_the_same_weights_as_one_process_with_the_whole_batch(
+    launch: Launch, tmp_path: Path
+) -> None:
+    ranks = [load_file(launch.work / f"weights-rank{r}.safetensors") for r in range(2)]
+    assert ranks[0].keys() == ranks[1].keys()
+    assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
+
+    # One process, drawing the same shuffle (DistributedSampler over a world of 1): with the
+    # whole batch of 16 it takes the same steps; with a batch of 8 it does not.
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        df = lc.read_csv(launch.work / "equivalence.csv")
+        alone = lc.LSTMForecaster(batch_size=BATCH, **EQUIVALENCE).fit(df)
+        half = lc.LSTMForecaster(batch_size=BATCH // 2, **EQUIVALENCE).fit(df)
+    finally:
+        dist.destroy_process_group()
+    assert alone.history_.train_windows == 128  # 8 steps per epoch, 16 in all
+    for name, weights in alone.network_.state_dict().items():
+        assert torch.allclose(ranks[0][name], weights, rtol=0, atol=1e-5), name
+    difference = max(
+        (ranks[0][name] - weights).abs().max().item()
+        for name, weights in half.network_.state_dict().items()
+    )
+    assert difference > 1e-3
+
+
+def test_each_rank_reads_only_its_files(launch: Launch) -> None:
+    files = sorted((launch.work / "data").iterdir())
+    expected = assign_files(files, 2)
+    seen = []
+    for rank in range(2):
+        log = launch.rank_log(rank)
+        assert f"lstmcast rank {rank}/2: started" in log
+        read = set(re.findall(rf"lstmcast rank {rank}/2: read (\S+):", log))
+        assert read == {file.name for file in expected[rank]}
+        seen.append(read)
+    assert not seen[0] & seen[1]
+    assert seen[0] | seen[1] == {file.name for file in files}
+
+
+def test_the_model_loads_in_one_process(launch: Launch) -> None:
+    model = lc.load(launch.work / "model")
+    assert model.n_series_ == 4 * SERIES_PER_FILE
+    assert (launch.work / "model" / "series-00001.safetensors").is_file()
+    forecast = model.predict(3)
+    assert len(forecast) == 3 * 4 * SERIES_PER_FILE
+    assert np.isfinite(forecast["LSTM"]).all()
+
+
+def test_sharded_forecast_writes_every_series_once(launch: Launch) -> None:
+    out = launch.work / "forecast"
+    manifest = json.loads((out / "_manifest.json").read_text())
+    parts = [pd.read_parquet(out / part["file"]) for part in manifest["parts"]]
+    assert sorted(p.name for p in out.glob("part-*.parquet")) == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+    ]
+    assert [len(part) for part in parts] == [p["rows"] for p in manifest["parts"]]
+    combined = pd.concat(parts, ignore_index=True)
+    all_ids = {f"f{f}-s{k}" for f in range(4) for k in range(SERIES_PER_FILE)}
+    assert combined["unique_id"].value_counts().to_dict() == dict.fromkeys(all_ids, 1)
+    assert manifest["series"] == len(all_ids)
+    # The parts together are the forecast one process makes with the same model.
+    alone = lc.load(launch.work / "model").predict(level=[80])
+    by_id = combined.sort_values("unique_id").reset_index(drop=True)
+    expected = alone.sort_values("unique_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(by_id, expected, check_dtype=False)
+
+
+def test_a_killed_rank_stops_the_run_and_resume_continues(launch: Launch) -> None:
+    assert launch.process.returncode != 0
+    # torchrun names the process that died and how, rather than hanging.
+    assert "Root Cause" in launch.process.stderr
+    assert "Signal 9 (SIGKILL)" in launch.process.stderr
+    assert re.search(r"rank\s*: 1 ", launch.process.stderr)
+
+    checkpoint = launch.work / "checkpoint"
+    saved = read_training_state(checkpoint)
+    assert saved is not None
+    assert saved.state.epoch == KILLED_AT[0] - 1  # the last whole epoch
+    assert lc.load(checkpoint).predict(2)["LSTM"].notna().all()
+
+    data = str(launch.work / "data")
+    resumed = torchrun(
+        "-m", "lstmcast", "train", data, "-o", str(checkpoint), *TRAIN_OPTIONS, "--resume"
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "epochs run    3 of 3" in resumed.stdout
+    assert not (checkpoint / "training_state.json").exists()
+    history = lc.load(checkpoint).history_
+    assert history.train_loss[0] == saved.state.history.train_loss[0]
+    assert len(history.train_loss) == 3
+
+
+def test_load_keeps_a_share_of_the_series(launch: Launch, two_series: pd.DataFrame) -> None:
+    everything = lc.load(launch.work / "model")
+    # Series files 0 and 1 of a model trained by two processes, dealt to three readers.
+    shares = [lc.load(launch.work / "model", part=(k, 3)) for k in range(3)]
+    assert [share.n_series_ for share in shares] == [SERIES_PER_FILE * 2] * 2 + [0]
+    assert shares[2].tail_.ds.dtype == everything.tail_.ds.dtype
+    ids = np.concatenate([share.tail_.ids for share in shares])
+    assert sorted(ids) == sorted(everything.tail_.ids)
+    # A model saved by one process is dealt in even blocks of its series.
+    alone = lc.LSTMForecaster(window=8, hidden_size=4, epochs=1, random_state=0).fit(two_series)
+    path = launch.work / "alone"
+    alone.save(path)
+    halves = [lc.load(path, part=(k, 2)) for k in range(2)]
+    assert [list(half.tail_.ids) for half in halves] == [["a"], ["b"]]
+    pd.testing.assert_frame_equal(
+        pd.concat([half.predict(2) for half in halves], ignore_index=True), alone.predict(2)
+    )
