@@ -889,7 +889,7 @@ experiment_app = typer.Typer(
     cls=_Group,
     no_args_is_help=True,
     rich_markup_mode="markdown",
-    help="Experiments that show what the LSTM can do (e.g. `lstmcast experiment adding`).",
+    help="Experiments that show what an LSTM can do: the adding problem.",
 )
 app.add_typer(experiment_app, name="experiment")
 

@@ -831,10 +831,11 @@ def _draw_reach(ax: Axes, reach: pd.DataFrame, time: int) -> None:
     rows = np.arange(len(reach))
     start = time - 1 - reach["reach_steps"].to_numpy()
     cut = reach["whole_window"].to_numpy()
-    style = {"color": "white", "ls": "none", "mec": "black", "mew": 0.4}
-    ax.plot(start[~cut], rows[~cut], marker="|", ms=7, mew=2, color="white", ls="none")
+    if (~cut).any():
+        ax.plot(start[~cut], rows[~cut], marker="|", ms=7, mew=2, color="white", ls="none")
     if cut.any():
-        ax.plot(start[cut] - 0.3, rows[cut], marker="<", ms=4, **style)
+        # The memory goes on past the window's start: point out of it.
+        ax.plot(start[cut] - 0.3, rows[cut], marker="<", ms=4, color="white", ls="none", mec="k")
     ax.set_xlim(-0.5, time - 0.5)
 
 
