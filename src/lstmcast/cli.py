@@ -905,7 +905,7 @@ def adding(
     steps: Annotated[int, typer.Option("--steps", help="Training steps at most.")] = 20_000,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Fresh sequences per step.")] = 32,
     hidden_size: Annotated[int, typer.Option("--hidden-size", help="Units of the cell.")] = 32,
-    lr: LearningRate = 1e-3,
+    lr: LearningRate = 1e-2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights, test set and batches.")] = 0,
     budget: Annotated[
         float,
@@ -935,6 +935,12 @@ def adding(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the learning curve (PNG).")
     ] = Path("adding.png"),
+    gates: Annotated[
+        Path | None,
+        typer.Option(
+            "--gates", help="Also plot the trained LSTM's gates on a new test sequence (PNG)."
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """The adding problem (Hochreiter & Schmidhuber 1997): remember two marked values over T steps.
@@ -946,8 +952,10 @@ def adding(
     """
     import torch
 
-    from lstmcast.experiment import adding_problem
+    from lstmcast.experiment import adding_batch, adding_problem
 
+    if gates is not None and cell != "lstm":
+        raise lc.ConfigError(f"--gates shows an LSTM's gates; a {cell} has none to trace")
     torch.set_num_threads(threads)
     bar, on_step = _adding_progress(steps, quiet)
     try:
@@ -960,6 +968,12 @@ def adding(
         if bar is not None:
             bar.stop()
     lc.plot_adding(result, path=output)
+    if gates is not None:
+        # A sequence the network has not seen: from its own generator, not the test set's.
+        x, _ = adding_batch(1, length, torch.Generator().manual_seed(seed + 1))
+        with torch.no_grad():
+            trace = result.network.rnn.trace(x)  # type: ignore[union-attr]
+        lc.plot_gates(trace, inputs=x[0], path=gates)
 
     from rich.table import Table
 
@@ -973,7 +987,8 @@ def adding(
     console.print(table)
     console.print(
         f"{result.steps} steps in {result.seconds:.1f} s (stopped by {reason[result.stopped]}), "
-        f"chrono {'on' if result.settings['chrono'] else 'off'}, seed {seed}\nwrote {output}",
+        f"chrono {'on' if result.settings['chrono'] else 'off'}, seed {seed}\nwrote {output}"
+        + (f" and {gates}" if gates is not None else ""),
         markup=False,
     )
 

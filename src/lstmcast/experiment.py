@@ -61,7 +61,8 @@ class AddingResult:
 
     ``curve`` has one row per evaluation: step, seconds, train_loss, test_mse, accuracy.
     ``stopped`` says what ended training: ``"solved"`` (accuracy reached ``until_accuracy``),
-    ``"steps"`` or ``"budget"`` (the wall-clock limit).
+    ``"steps"`` or ``"budget"`` (the wall-clock limit). ``network`` is the trained network
+    (``network.rnn.trace(x)`` gives the LSTM's gates on sequences ``x``).
     """
 
     cell: str
@@ -74,6 +75,7 @@ class AddingResult:
     stopped: str
     curve: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    network: AddingNetwork | None = field(default=None, repr=False)
 
     @property
     def solved(self) -> bool:
@@ -182,7 +184,7 @@ def adding_problem(
     steps: int = 20_000,
     batch_size: int = 32,
     hidden_size: int = 32,
-    lr: float = 1e-3,
+    lr: float = 1e-2,
     seed: int = 0,
     budget: float = 600.0,
     chrono: bool | None = None,
@@ -205,7 +207,7 @@ def adding_problem(
     hidden_size : int
         Units of the cell. Small keeps each of the T sequential steps cheap.
     lr : float
-        Adam learning rate.
+        Adam learning rate. 1e-2 (with gradient clipping) learns far sooner here than 1e-3.
     seed : int
         Seeds the weights, the test set and the training batches: a run that ends on ``steps``
         or ``until_accuracy`` is the same every time.
@@ -304,4 +306,5 @@ def adding_problem(
         stopped=stopped,
         curve=pd.DataFrame([vars(p) for p in points]),
         settings=settings,
+        network=network.eval(),
     )
