@@ -295,6 +295,8 @@ def test_gates_numpy_mapping_without_hidden_and_multifeature_inputs() -> None:
     fig = plot_gates(trace, sample=-1, inputs=inputs)
     assert len(fig.axes) == 1 + 5 + 5
     assert fig.axes[0].get_legend_handles_labels()[1] == ["feature 0", "feature 1"]
+    fig = plot_gates(trace, inputs=inputs, input_labels=["value", "marker"])
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["value", "marker"]
 
 
 @pytest.mark.parametrize(

@@ -973,7 +973,7 @@ def adding(
         x, _ = adding_batch(1, length, torch.Generator().manual_seed(seed + 1))
         with torch.no_grad():
             trace = result.network.rnn.trace(x)  # type: ignore[union-attr]
-        lc.plot_gates(trace, inputs=x[0], path=gates)
+        lc.plot_gates(trace, inputs=x[0], input_labels=("value", "marker"), path=gates)
 
     from rich.table import Table
 

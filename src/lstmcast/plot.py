@@ -670,6 +670,7 @@ def plot_gates(
     sample: int = 0,
     layer: int = -1,
     inputs: torch.Tensor | np.ndarray | Sequence[float] | None = None,
+    input_labels: Sequence[str] | None = None,
     segment: int = 1,
     max_units: int = 64,
     path: str | os.PathLike[str] | None = None,
@@ -689,6 +690,8 @@ def plot_gates(
         The input series, drawn on top: shaped (time,), (time, features) or
         (batch, time, features), where time is the trace's steps or, for a segment-wise model,
         the raw points (steps * segment). Up to 10 features are drawn.
+    input_labels : sequence of str, optional
+        Legend names of the input features; default "input", or "feature 0", "feature 1", ...
     segment : int
         Raw time points per LSTM step (a segment-wise model's ``segment``). Above 1, the x axis
         counts LSTM steps below and raw points above.
@@ -747,9 +750,12 @@ def plot_gates(
         per_step = segment if series.shape[0] == time * segment else 1
         x = (np.arange(series.shape[0]) - (per_step - 1) / 2) / per_step
         for j in range(shown.shape[1]):
-            label = "input" if series.shape[1] == 1 else f"feature {j}"
+            if input_labels is not None and j < len(input_labels):
+                label = input_labels[j]
+            else:
+                label = "input" if series.shape[1] == 1 else f"feature {j}"
             first.plot(x, shown[:, j], lw=1.2, label=label)
-        if series.shape[1] > 1:
+        if series.shape[1] > 1 or input_labels is not None:
             more = series.shape[1] > _MAX_INPUT_FEATURES
             first.legend(
                 fontsize="x-small",
