@@ -474,10 +474,13 @@ def test_inspect_segmentwise_model_reports_reach_in_steps_and_points(
 
 def test_experiment_adding_prints_scores_and_writes_the_curve(tmp_path: Path) -> None:
     png = tmp_path / "adding.png"
+    gates = tmp_path / "gates.png"
     result = run(
-        "experiment", "adding", "-T", 6, "--steps", 30, "--hidden-size", 4, "--seed", 1, "-o", png
-    )
+        "experiment", "adding", "-T", 6, "--steps", 30, "--hidden-size", 4, "--seed", 1,
+        "-o", png, "--gates", gates,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert gates.read_bytes().startswith(b"\x89PNG")
     out = result.stdout
     assert "Adding problem, T = 6: lstm" in out
     assert "always 1.0" in out
@@ -520,6 +523,7 @@ def test_experiment_adding_help_lists_every_option() -> None:
         (["-T", "1"], ["length must be an integer >= 2"]),
         (["--cell", "rnn", "--chrono"], ["gated cell"]),
         (["--steps", "0"], ["steps must be a positive integer"]),
+        (["--cell", "gru", "--gates", "g.png"], ["--gates", "gru"]),
     ],
 )
 def test_experiment_adding_bad_arguments(

@@ -139,31 +139,26 @@ def chrono_init(rnn: nn.RNNBase, max_length: int, generator: torch.Generator) ->
         rnn.bias_hh_l0[gate * H : (gate + 1) * H] = 0.0
 
 
-def _check(
-    length: int, cell: str, steps: int, batch_size: int, hidden_size: int, lr: float, **rest: Any
-) -> None:
-    if cell not in CELLS:
-        raise ConfigError(f"unknown cell {cell!r}; use one of {', '.join(CELLS)}")
+def _check(settings: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for the first unusable value of :func:`adding_problem`."""
+    if settings["cell"] not in CELLS:
+        raise ConfigError(f"unknown cell {settings['cell']!r}; use one of {', '.join(CELLS)}")
+    length = settings["length"]
     if not isinstance(length, int) or length < MIN_LENGTH:
         raise ConfigError(
             f"length must be an integer >= {MIN_LENGTH} (one marker in each half), got {length!r}"
         )
-    for name, value in {
-        "steps": steps,
-        "batch_size": batch_size,
-        "hidden_size": hidden_size,
-    }.items():
+    for name in ("steps", "batch_size", "hidden_size", "test_size", "eval_every"):
+        value = settings[name]
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    for name, value in {"lr": lr, "budget": rest["budget"]}.items():
-        if not value > 0:
-            raise ConfigError(f"{name} must be positive, got {value!r}")
-    if rest["test_size"] < 1 or rest["eval_every"] < 1:
-        raise ConfigError("test_size and eval_every must be positive integers")
-    until = rest["until_accuracy"]
+    for name in ("lr", "budget"):
+        if not settings[name] > 0:
+            raise ConfigError(f"{name} must be positive, got {settings[name]!r}")
+    until = settings["until_accuracy"]
     if until is not None and not 0 < until <= 1:
         raise ConfigError(f"until_accuracy must be in (0, 1] or None, got {until!r}")
-    if rest["chrono"] and cell == "rnn":
+    if settings["chrono"] and settings["cell"] == "rnn":
         raise ConfigError("chrono initialisation needs a gated cell (lstm or gru), not a plain RNN")
 
 
@@ -243,7 +238,7 @@ def adding_problem(
         "grad_clip": grad_clip, "test_size": test_size, "eval_every": eval_every,
         "until_accuracy": until_accuracy,
     }  # fmt: skip
-    _check(**settings)
+    _check(settings)
     chrono = cell != "rnn" if chrono is None else chrono
     settings["chrono"] = chrono
 
@@ -287,12 +282,12 @@ def adding_problem(
             loss_sum, since = 0.0, 0
             if until_accuracy is not None and accuracy >= until_accuracy:
                 stopped = "solved"
-                break
-            if over_budget:
+            elif over_budget:
                 stopped = "budget"
-                break
         if on_step is not None:
             on_step(step, loss.item(), points[-1])
+        if stopped != "steps":
+            break
 
     last = points[-1]
     return AddingResult(
