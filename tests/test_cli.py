@@ -90,7 +90,7 @@ def model_dir(workdir: Path, data_csv: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 # Help and version
 
-COMMANDS = ["demo", "train", "forecast", "backtest", "plot", "inspect"]
+COMMANDS = ["demo", "train", "forecast", "backtest", "plot", "inspect", "experiment"]
 
 
 def test_root_help_lists_every_command() -> None:
@@ -432,3 +432,103 @@ def test_help_does_not_import_heavy_modules() -> None:
     done = _python("-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "heavy="
+
+
+# --------------------------------------------------------------------------------------------
+# inspect on a segment-wise model, experiment adding
+
+
+def test_inspect_segmentwise_model_reports_reach_in_steps_and_points(
+    workdir: Path, data_csv: Path
+) -> None:
+    model = workdir / "segmented"
+    args = [
+        "--window",
+        "12",
+        "--segment",
+        "4",
+        "--hidden-size",
+        "8",
+        "--epochs",
+        "1",
+        "--seed",
+        "0",
+    ]
+    assert run("train", data_csv, "-o", model, *args, "-q").exit_code == 0
+    gates_png = workdir / "seg_gates.png"
+    result = run("inspect", model, "--data", data_csv, "--series", "s1", "-o", gates_png)
+    assert result.exit_code == 0, result.output
+    assert gates_png.read_bytes().startswith(b"\x89PNG")
+    out = result.stdout
+    assert "Memory reach (window: 3 LSTM steps of 4 points)" in out
+    assert "(points)" in out
+    # The table agrees with the Python API on the same window.
+    trace = lc.load(model).explain(lc.read_csv(data_csv))
+    reach = lc.memory_reach(trace, sample=1, segment=4)
+    assert (reach["reach_points"] == 4 * reach["reach_steps"]).all()
+    top = reach.sort_values(["reach_steps", "time_constant_steps"], ascending=False).iloc[0]
+    row = next(line for line in out.splitlines() if line.lstrip("│ ").startswith(str(top.unit)))
+    assert f"{top.mean_forget:.3f}" in row
+    assert f"{top.reach_points}" in row
+
+
+def test_experiment_adding_prints_scores_and_writes_the_curve(tmp_path: Path) -> None:
+    png = tmp_path / "adding.png"
+    gates = tmp_path / "gates.png"
+    result = run(
+        "experiment", "adding", "-T", 6, "--steps", 30, "--hidden-size", 4, "--seed", 1,
+        "-o", png, "--gates", gates,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert gates.read_bytes().startswith(b"\x89PNG")
+    out = result.stdout
+    assert "Adding problem, T = 6: lstm" in out
+    assert "always 1.0" in out
+    assert "30 steps in" in out
+    assert "stopped by --steps" in out
+    assert "chrono on, seed 1" in out
+    assert png.read_bytes().startswith(b"\x89PNG")
+    again = run(
+        "experiment", "adding", "-T", 6, "--steps", 30, "--hidden-size", 4, "--seed", 1, "-o", png
+    )
+    # Same seed, same scores (the table rows; the seconds differ).
+    table = [line for line in out.splitlines() if "│" in line]
+    assert table == [line for line in again.stdout.splitlines() if "│" in line]
+
+
+def test_experiment_adding_help_lists_every_option() -> None:
+    result = runner.invoke(cli.app, ["experiment", "adding", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for flag in (
+        "--length",
+        "--cell",
+        "--steps",
+        "--batch-size",
+        "--hidden-size",
+        "--lr",
+        "--seed",
+        "--budget",
+        "--chrono",
+        "--until-accuracy",
+        "--threads",
+        "--output",
+    ):
+        assert flag in result.stdout, flag
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--cell", "lstmx"], ["unknown cell 'lstmx'", "lstm, gru, rnn"]),
+        (["-T", "1"], ["length must be an integer >= 2"]),
+        (["--cell", "rnn", "--chrono"], ["gated cell"]),
+        (["--steps", "0"], ["steps must be a positive integer"]),
+        (["--cell", "gru", "--gates", "g.png"], ["--gates", "gru"]),
+    ],
+)
+def test_experiment_adding_bad_arguments(
+    tmp_path: Path, args: list[str], fragments: list[str]
+) -> None:
+    result = run("experiment", "adding", *args, "-o", tmp_path / "a.png")
+    assert_one_error_line(result, *fragments)
+    assert not (tmp_path / "a.png").exists()

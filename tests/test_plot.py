@@ -295,6 +295,8 @@ def test_gates_numpy_mapping_without_hidden_and_multifeature_inputs() -> None:
     fig = plot_gates(trace, sample=-1, inputs=inputs)
     assert len(fig.axes) == 1 + 5 + 5
     assert fig.axes[0].get_legend_handles_labels()[1] == ["feature 0", "feature 1"]
+    fig = plot_gates(trace, inputs=inputs, input_labels=["value", "marker"])
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["value", "marker"]
 
 
 @pytest.mark.parametrize(
@@ -318,3 +320,81 @@ def test_gates_bad_trace() -> None:
     trace.output = trace.output[:, :, :10]
     with pytest.raises(DataError, match="shaped"):
         plot_gates(trace)
+
+
+# ------------------------------------------------------------------------------------------
+# memory_reach and segment-wise traces
+
+
+def _constant_forget(value: float, time: int = 50, hidden: int = 3) -> dict[str, np.ndarray]:
+    """A trace whose forget gate is ``value`` everywhere; the other arrays do not matter."""
+    shape = (1, 1, time, hidden)
+    trace = {name: np.zeros(shape) for name in ("input", "candidate", "output", "cell")}
+    trace["forget"] = np.full(shape, value)
+    return trace
+
+
+@pytest.mark.parametrize(
+    ("f", "reach"),
+    # f**k >= 1/e for k <= -1 / ln(f): 9.49, 1.44, 99.5 (cut at the window's 49 steps back).
+    [(0.9, 9), (0.5, 1), (0.2, 0), (0.99, 49)],
+)
+def test_memory_reach_of_a_constant_forget_gate(f: float, reach: int) -> None:
+    table = plot.memory_reach(_constant_forget(f), segment=24)
+    assert table["unit"].tolist() == [0, 1, 2]
+    assert (table["reach_steps"] == reach).all()
+    assert (table["reach_points"] == 24 * reach).all()
+    assert (table["whole_window"] == (reach == 49)).all()
+    np.testing.assert_allclose(table["time_constant_steps"], -1 / np.log(f))
+    np.testing.assert_allclose(table["time_constant_points"], -24 / np.log(f))
+    np.testing.assert_allclose(table["mean_forget"], f)
+    assert (table["long_memory"] == (f > 0.9)).all()
+
+
+def test_memory_reach_stops_at_the_step_whose_forget_gate_erases() -> None:
+    trace = _constant_forget(1.0, time=20, hidden=2)
+    trace["forget"][0, 0, 20 - 6, 0] = 0.1  # unit 0 forgets at step T-6: its reach is 5 steps
+    table = plot.memory_reach(trace)
+    assert table["reach_steps"].tolist() == [5, 19]
+    assert table["whole_window"].tolist() == [False, True]
+    assert table["time_constant_steps"].iloc[1] == np.inf
+
+
+def test_memory_reach_picks_sample_and_layer() -> None:
+    trace = _trace()
+    table = plot.memory_reach(trace, sample=2, layer=0)
+    forget = trace.forget[0, 2].numpy()
+    retention = np.cumprod(forget[::-1][:-1], axis=0)
+    np.testing.assert_array_equal(table["reach_steps"], (retention >= np.exp(-1)).sum(axis=0))
+    with pytest.raises(DataError, match="segment"):
+        plot.memory_reach(trace, segment=0)
+    with pytest.raises(DataError, match="sample=3 is out of range"):
+        plot.memory_reach(trace, sample=3)
+
+
+def test_gates_marks_the_reach_on_the_forget_map() -> None:
+    trace = _constant_forget(0.9, time=30)
+    fig = plot_gates(trace)
+    forget_ax = fig.axes[0]
+    ticks = forget_ax.lines[0]
+    # Reach 9 steps back from the last step (29): the memory starts at step 20, on every row.
+    assert ticks.get_xdata().tolist() == [20, 20, 20]
+    assert ticks.get_ydata().tolist() == [0, 1, 2]
+    assert len(plot_gates(_constant_forget(0.99, time=30)).axes[0].lines) == 1  # cut ticks only
+
+
+def test_gates_of_a_segmentwise_model_show_raw_points_and_steps() -> None:
+    trace = _trace()  # 15 LSTM steps
+    raw = np.arange(15 * 4, dtype=float)
+    fig = plot_gates(trace, inputs=raw, segment=4)
+    line = fig.axes[0].lines[0]
+    # Raw points 0..3 belong to step 0 and are centred on it.
+    np.testing.assert_allclose(line.get_xdata()[:4], [-0.375, -0.125, 0.125, 0.375])
+    assert line.get_xdata()[-1] == pytest.approx(14.375)
+    top = fig.axes[0].child_axes[0]
+    assert "raw time point (4 per LSTM step)" in top.get_xlabel()
+    assert "LSTM step (each 4 raw time points)" in fig.axes[-2].get_xlabel()
+    # Per-step inputs still work; any other length names both choices.
+    plot_gates(trace, inputs=np.zeros(15), segment=4)
+    with pytest.raises(DataError, match="time=15 like the trace or the 60 raw points"):
+        plot_gates(trace, inputs=np.zeros(59), segment=4)

@@ -2,6 +2,7 @@
 
 Data flows one way: input frame (``data``) -> windows (``windows``) -> the LSTM (``lstm``,
 ``model``, ``train``) -> forecasts (``forecast``) -> metrics and plots (``metrics``, ``plot``).
+``experiment`` trains the LSTM on the adding problem, a test of long memory.
 """
 
 from __future__ import annotations
@@ -24,22 +25,24 @@ from .errors import (
 # (and `lstmcast --help`) stays fast: torch alone costs about a second, matplotlib and pandas more.
 _LAZY = {
     "data": ("Panel", "data_files", "read_csv", "read_files", "read_parquet", "split", "to_long"),
+    "experiment": ("AddingResult", "adding_problem"),
     "forecast": ("Forecaster", "LSTMForecaster", "Naive", "SeasonalNaive"),
     "io": ("load",),
     "lstm": ("LSTM", "GateTrace"),
     "metrics": ("coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"),
-    "plot": ("plot_forecast", "plot_gates", "plot_history"),
+    "plot": ("memory_reach", "plot_adding", "plot_forecast", "plot_gates", "plot_history"),
     "train": ("Callback", "History"),
 }
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
     from .data import Panel, data_files, read_csv, read_files, read_parquet, split, to_long
+    from .experiment import AddingResult, adding_problem
     from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
     from .io import load
     from .lstm import LSTM, GateTrace
     from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
-    from .plot import plot_forecast, plot_gates, plot_history
+    from .plot import memory_reach, plot_adding, plot_forecast, plot_gates, plot_history
     from .train import Callback, History
 
 
@@ -58,6 +61,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "LSTM",
+    "AddingResult",
     "Callback",
     "ConfigError",
     "DataError",
@@ -73,13 +77,16 @@ __all__ = [
     "SeasonalNaive",
     "TrainingError",
     "__version__",
+    "adding_problem",
     "coverage",
     "data_files",
     "evaluate",
     "load",
     "mae",
     "mase",
+    "memory_reach",
     "msis",
+    "plot_adding",
     "plot_forecast",
     "plot_gates",
     "plot_history",

@@ -1006,8 +1006,10 @@ def inspect(
 ) -> None:
     """Plot the LSTM's gates and states over the last input window of one series.
 
-    Also prints how many units of the last layer keep a long memory (mean forget gate above
-    0.9 over the window).
+    Also prints how far back each unit of the last layer remembers: its memory reach, the number
+    of LSTM steps over which the product of its forget gates stays above 1/e (in raw time points
+    too, for a segment-wise model), longest first; a long-memory unit has a mean forget gate above
+    0.9 over the window.
     """
     model = lc.load(model_dir)
     if data is None:
@@ -1019,18 +1021,57 @@ def inspect(
         ids, values = _last_windows(panel.ids, panel.y, panel.ends, model.window)
     index = _series_index(ids, series)
     trace = model.explain(df)  # series in the order of ids
-    lc.plot_gates(trace, sample=index, inputs=values[index], path=output)
+    lc.plot_gates(trace, sample=index, inputs=values[index], segment=model.segment, path=output)
+    reach = lc.memory_reach(trace, sample=index, segment=model.segment)
 
-    forget = trace.forget[-1, index].mean(dim=0)  # (hidden,): last layer, mean over the window
-    long_units = [int(u) for u in (forget > _LONG_MEMORY).nonzero().flatten()]
+    long_units = reach.loc[reach["long_memory"], "unit"].tolist()
     listed = ", ".join(str(u) for u in long_units[:_SHOWN_UNITS])
     listed += ", ..." if len(long_units) > _SHOWN_UNITS else ""
-    _stdout().print(
-        f"wrote {output}\nseries {ids[index]!r}: {len(long_units)} of {forget.numel()} units of "
+    console = _stdout()
+    console.print(
+        f"wrote {output}\nseries {ids[index]!r}: {len(long_units)} of {len(reach)} units of "
         f"layer {trace.forget.shape[0] - 1} have long memory (mean forget gate > {_LONG_MEMORY})"
         + (f": {listed}" if long_units else ""),
         markup=False,
     )
+    console.print(_reach_table(reach, model.segment, steps=trace.forget.shape[2]))
+
+
+def _reach_table(reach: pd.DataFrame, segment: int, steps: int) -> Table:
+    """The units with the longest memory reach, longest first."""
+    from rich.table import Table
+
+    longest = reach.sort_values(
+        ["reach_steps", "time_constant_steps"], ascending=False, kind="stable"
+    ).head(_SHOWN_UNITS)
+    raw = segment > 1
+    table = Table(
+        title=f"Memory reach (window: {steps} LSTM steps"
+        + (f" of {segment} points" if raw else "")
+        + ")",
+        caption=f"{len(longest)} of {len(reach)} units; reach: steps back until the product of "
+        "forget gates falls below 1/e (>=: the whole window); time constant: -1/mean(ln f)",
+    )
+    table.add_column("unit", justify="right")
+    table.add_column("mean f", justify="right")
+    table.add_column("reach (steps)", justify="right")
+    if raw:
+        table.add_column("reach (points)", justify="right")
+    table.add_column("time constant (steps)", justify="right")
+    if raw:
+        table.add_column("time constant (points)", justify="right")
+    table.add_column("long memory")
+    for row in longest.itertuples(index=False):
+        at_least = ">= " if row.whole_window else ""
+        cells = [str(row.unit), f"{row.mean_forget:.3f}", f"{at_least}{row.reach_steps}"]
+        if raw:
+            cells.append(f"{at_least}{row.reach_points}")
+        cells.append(f"{row.time_constant_steps:.1f}")
+        if raw:
+            cells.append(f"{row.time_constant_points:.1f}")
+        cells.append("yes" if row.long_memory else "")
+        table.add_row(*cells)
+    return table
 
 
 def _last_windows(
@@ -1047,6 +1088,145 @@ def _series_index(ids: list[str], wanted: str | None) -> int:
         shown = ", ".join(repr(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
         raise lc.DataError(f"series {wanted!r} not found; there are {len(ids)}: {shown}")
     return ids.index(wanted)
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments
+
+experiment_app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="Experiments that show what an LSTM can do: the adding problem.",
+)
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command()
+def adding(
+    length: Annotated[
+        int, typer.Option("--length", "-T", help="T, steps per sequence (at least 2).")
+    ] = 100,
+    cell: Annotated[
+        str, typer.Option("--cell", help="Recurrent cell: lstm (lstmcast's), gru or rnn.")
+    ] = "lstm",
+    steps: Annotated[int, typer.Option("--steps", help="Training steps at most.")] = 20_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Fresh sequences per step.")] = 32,
+    hidden_size: Annotated[int, typer.Option("--hidden-size", help="Units of the cell.")] = 32,
+    lr: LearningRate = 1e-2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights, test set and batches.")] = 0,
+    budget: Annotated[
+        float,
+        typer.Option(
+            "--budget", help="Wall-clock seconds of training at most (the machine's load counts)."
+        ),
+    ] = 600.0,
+    chrono: Annotated[
+        bool | None,
+        typer.Option(
+            "--chrono/--no-chrono",
+            help="Chrono initialisation of the gate biases (memory time scales spread over "
+            "1..T-1 steps). Default: on for lstm and gru; rnn has no gates.",
+            show_default=False,
+        ),
+    ] = None,
+    until_accuracy: Annotated[
+        float,
+        typer.Option("--until-accuracy", help="Stop once the test accuracy reaches this (0..1]."),
+    ] = 0.99,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads", help="CPU threads for torch (the T steps are small sequential kernels)."
+        ),
+    ] = 1,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the learning curve (PNG).")
+    ] = Path("adding.png"),
+    gates: Annotated[
+        Path | None,
+        typer.Option(
+            "--gates", help="Also plot the trained LSTM's gates on a new test sequence (PNG)."
+        ),
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """The adding problem (Hochreiter & Schmidhuber 1997): remember two marked values over T steps.
+
+    Each sequence has T (value, marker) pairs, values uniform in [0, 1], two markers (one in each
+    half); the target is the sum of the two marked values. Trains the cell on fresh batches, then
+    prints the test MSE and the accuracy (|error| < 0.04) beside the trivial answer 1.0 (MSE about
+    0.167), and plots the learning curve.
+    """
+    import torch
+
+    from lstmcast.experiment import adding_batch, adding_problem
+
+    if gates is not None and cell != "lstm":
+        raise lc.ConfigError(f"--gates shows an LSTM's gates; a {cell} has none to trace")
+    torch.set_num_threads(threads)
+    bar, on_step = _adding_progress(steps, quiet)
+    try:
+        result = adding_problem(
+            length, cell=cell, steps=steps, batch_size=batch_size, hidden_size=hidden_size,
+            lr=lr, seed=seed, budget=budget, chrono=chrono, until_accuracy=until_accuracy,
+            on_step=on_step,
+        )  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.stop()
+    lc.plot_adding(result, path=output)
+    if gates is not None:
+        # A sequence the network has not seen: from its own generator, not the test set's.
+        x, _ = adding_batch(1, length, torch.Generator().manual_seed(seed + 1))
+        with torch.no_grad():
+            trace = result.network.rnn.trace(x)  # type: ignore[union-attr]
+        lc.plot_gates(trace, inputs=x[0], input_labels=("value", "marker"), path=gates)
+
+    from rich.table import Table
+
+    table = Table(title=f"Adding problem, T = {length}: {cell}")
+    for column in ("", "test MSE", "accuracy"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row(cell, f"{result.test_mse:.5f}", f"{result.accuracy:.1%}")
+    table.add_row("always 1.0", f"{result.baseline_mse:.5f}", "-")
+    reason = {"solved": f"accuracy >= {until_accuracy:g}", "steps": "--steps", "budget": "--budget"}
+    console = _stdout()
+    console.print(table)
+    console.print(
+        f"{result.steps} steps in {result.seconds:.1f} s (stopped by {reason[result.stopped]}), "
+        f"chrono {'on' if result.settings['chrono'] else 'off'}, seed {seed}\nwrote {output}"
+        + (f" and {gates}" if gates is not None else ""),
+        markup=False,
+    )
+
+
+def _adding_progress(steps: int, quiet: bool) -> tuple[Any, Any]:
+    """A rich progress bar on stderr and its ``on_step`` callback (None, None if quiet).
+
+    The bar starts at the first step, so an error in the settings is not drawn into it.
+    """
+    if quiet:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("step"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=_stderr(),
+    )
+    task = bar.add_task("adding", total=steps, status="")
+
+    def on_step(step: int, loss: float, last: Any) -> None:
+        if step == 1:
+            bar.start()
+        status = f"loss {loss:.4f}  test MSE {last.test_mse:.4f}  accuracy {last.accuracy:.1%}"
+        bar.update(task, completed=step, status=status)
+
+    return bar, on_step
 
 
 def main() -> None:

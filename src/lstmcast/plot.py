@@ -1,4 +1,4 @@
-"""Matplotlib plots: forecasts against history, training curves and LSTM gate activity.
+"""Matplotlib plots: forecasts, training curves, LSTM gate activity and its memory reach.
 
 Every function builds its own :class:`matplotlib.figure.Figure` instead of going through
 ``matplotlib.pyplot``: no global figure registry, no GUI backend, nothing to close, safe on
@@ -30,11 +30,23 @@ if TYPE_CHECKING:
     import torch
     from matplotlib.axes import Axes
 
-__all__ = ["GateTraceLike", "plot_forecast", "plot_gates", "plot_history"]
+    from .experiment import AddingResult
+
+__all__ = [
+    "GateTraceLike",
+    "memory_reach",
+    "plot_adding",
+    "plot_forecast",
+    "plot_gates",
+    "plot_history",
+]
 
 _DPI = 120
 _DEFAULT_MAX_SERIES = 4
 _LONG_MEMORY_FORGET = 0.9
+# A unit's memory reaches back as long as the product of its forget gates stays above 1/e: for a
+# constant gate, its time constant (see memory_reach).
+_REACH_RETENTION = float(np.exp(-1.0))
 _MAX_INPUT_FEATURES = 10
 # A model name may itself contain dashes ("Seasonal-Naive"), so anchor on the suffix only.
 _INTERVAL_RE = re.compile(r"^(?P<model>.+)-(?P<side>lo|hi)-(?P<level>\d+(?:\.\d+)?)$")
@@ -519,7 +531,8 @@ def _index(value: object, size: int, name: str, what: str) -> int:
     return int(value) % size  # type: ignore[call-overload]
 
 
-def _inputs_array(inputs: object, sample: int, batch: int, time: int) -> np.ndarray:
+def _inputs_array(inputs: object, sample: int, batch: int, time: int, segment: int) -> np.ndarray:
+    """The chosen sample's inputs, (time or time * segment, features)."""
     arr = _to_numpy(inputs)
     if arr.ndim == 3:
         if arr.shape[0] != batch:
@@ -530,10 +543,12 @@ def _inputs_array(inputs: object, sample: int, batch: int, time: int) -> np.ndar
         arr = arr[sample]
     if arr.ndim == 1:
         arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[0] != time:
+    lengths = {time, time * segment}
+    if arr.ndim != 2 or arr.shape[0] not in lengths:
+        raw = f" or the {time * segment} raw points" if segment > 1 else ""
         raise DataError(
-            f"inputs must be shaped (time,) or (time, features) with time={time} like the trace, "
-            f"got {arr.shape}."
+            f"inputs must be shaped (time,) or (time, features) with time={time} like the "
+            f"trace{raw}, got {arr.shape}."
         )
     return arr
 
@@ -545,48 +560,10 @@ def _unit_ticks(ax: Axes, units: np.ndarray) -> None:
     ax.set_yticklabels([str(u) for u in units[pos]])
 
 
-def plot_gates(
-    trace: GateTraceLike | Mapping[str, Any],
-    *,
-    sample: int = 0,
-    layer: int = -1,
-    inputs: torch.Tensor | np.ndarray | Sequence[float] | None = None,
-    max_units: int = 64,
-    path: str | os.PathLike[str] | None = None,
-) -> Figure:
-    """Heatmaps of every gate and state of one LSTM layer over time, for one sample.
-
-    Parameters
-    ----------
-    trace : GateTraceLike or mapping
-        ``input``, ``forget``, ``candidate``, ``output``, ``cell`` and optionally ``hidden``,
-        each a tensor or array shaped (num_layers, batch, time, hidden).
-    sample : int
-        Index into the batch axis.
-    layer : int
-        Index into the layer axis; default the last (the one feeding the head).
-    inputs : array-like, optional
-        The input series, drawn on top: shaped (time,), (time, features) or
-        (batch, time, features). Up to 10 features are drawn.
-    max_units : int
-        Show at most this many units: those whose cell state varies most over the window, in
-        their original order.
-    path : path-like, optional
-        Also save the figure there as a PNG (atomically).
-
-    Returns
-    -------
-    Figure
-        One heatmap axes (time on x, unit on y) and one colorbar axes per panel, plus the input
-        axes when ``inputs`` is given. The title counts the long-memory units (mean forget
-        gate > 0.9 over the window).
-
-    Raises
-    ------
-    DataError
-        A missing or mis-shaped array, ``sample``/``layer`` out of range, bad ``max_units`` or
-        ``inputs`` of the wrong length.
-    """
+def _gate_arrays(
+    trace: GateTraceLike | Mapping[str, Any], sample: int, layer: int
+) -> tuple[dict[str, np.ndarray], int, int, int]:
+    """The trace's arrays of one layer and sample, each (time, hidden); layer, sample, batch."""
     raw: dict[str, Any] = {}
     for name, _, _ in _GATE_PANELS:
         value = _field(trace, name)
@@ -610,11 +587,141 @@ def plot_gates(
         raise DataError(f"the trace is empty (shape {shape}): run the LSTM on at least one step.")
     layer_i = _index(layer, n_layers, "layer", "layers")
     sample_i = _index(sample, batch, "sample", "samples")
-    if not _is_int(max_units) or max_units < 1:
-        raise DataError(f"max_units must be a positive integer, got {max_units!r}.")
     # Slice before converting: a traced batch can be large, one sample is small.
     data = {name: _to_numpy(value[layer_i, sample_i]) for name, value in raw.items()}
-    series = None if inputs is None else _inputs_array(inputs, sample_i, batch, time)
+    return data, layer_i, sample_i, batch
+
+
+def _check_segment(segment: object) -> int:
+    if not _is_int(segment) or segment < 1:  # type: ignore[operator]
+        raise DataError(
+            f"segment must be a positive integer (raw points per step), got {segment!r}."
+        )
+    return int(segment)  # type: ignore[call-overload]
+
+
+def _reach_table(forget: np.ndarray, segment: int) -> pd.DataFrame:
+    """:func:`memory_reach` of one forget-gate trace shaped (time, hidden)."""
+    time = forget.shape[0]
+    # retention[k - 1] = R(k) = f_{T-1} * ... * f_{T-k}, k = 1..T-1: the share of the cell state
+    # of step T-1-k that the forget gates let through to the last step.
+    retention = np.cumprod(forget[:0:-1], axis=0)  # (time - 1, hidden)
+    reach = (retention >= _REACH_RETENTION).sum(axis=0)  # R is non-increasing: a count suffices
+    with np.errstate(divide="ignore"):
+        mean_log = np.log(np.clip(forget, 0.0, 1.0)).mean(axis=0)
+        time_constant = np.where(mean_log < 0, -1.0 / mean_log, np.inf)
+    mean_forget = forget.mean(axis=0)
+    return pd.DataFrame(
+        {
+            "unit": np.arange(forget.shape[1]),
+            "mean_forget": mean_forget,
+            "long_memory": mean_forget > _LONG_MEMORY_FORGET,
+            "reach_steps": reach,
+            "reach_points": reach * segment,
+            "whole_window": reach == time - 1,
+            "time_constant_steps": time_constant,
+            "time_constant_points": time_constant * segment,
+        }
+    )
+
+
+def memory_reach(
+    trace: GateTraceLike | Mapping[str, Any],
+    *,
+    sample: int = 0,
+    layer: int = -1,
+    segment: int = 1,
+) -> pd.DataFrame:
+    """How far back each unit of one LSTM layer remembers, read off its forget gate.
+
+    With c_t = f_t * c_{t-1} + i_t * g_t, what the cell held k steps before the last step T-1
+    reaches it scaled by the unit's *retention* R(k) = f_{T-1} * f_{T-2} * ... * f_{T-k} (the
+    input gate may add more on top; R is the share of the old content not erased). The *memory
+    reach* is the largest k (at most T-1, the start of the window) with R(k) >= 1/e. Why 1/e: for
+    a constant gate f, R(k) = f**k = exp(-k / tau) with tau = -1 / ln(f), the time constant of the
+    unit's exponential forgetting, so the reach is tau rounded down (f = 0.9: 9 steps; 0.99: 99).
+    Where the reach covers the whole window the true reach is longer than we can see; the time
+    constant -1 / mean(ln f) (the tau of the window's geometric-mean gate) extrapolates it.
+
+    Parameters
+    ----------
+    trace : GateTraceLike or mapping
+        As for :func:`plot_gates`; the reach is read off ``forget``.
+    sample, layer : int
+        Which window of the batch and which layer (default the last).
+    segment : int
+        Raw time points per LSTM step (a segment-wise model's ``segment``), to convert steps.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit: ``unit``, ``mean_forget``, ``long_memory`` (mean forget gate > 0.9),
+        ``reach_steps`` and ``reach_points`` (LSTM steps and raw time points), ``whole_window``
+        (the reach is cut by the window's start), ``time_constant_steps`` and
+        ``time_constant_points`` (inf for a gate stuck at 1).
+    """
+    data, _, _, _ = _gate_arrays(trace, sample, layer)
+    return _reach_table(data["forget"], _check_segment(segment))
+
+
+def plot_gates(
+    trace: GateTraceLike | Mapping[str, Any],
+    *,
+    sample: int = 0,
+    layer: int = -1,
+    inputs: torch.Tensor | np.ndarray | Sequence[float] | None = None,
+    input_labels: Sequence[str] | None = None,
+    segment: int = 1,
+    max_units: int = 64,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Heatmaps of every gate and state of one LSTM layer over time, for one sample.
+
+    Parameters
+    ----------
+    trace : GateTraceLike or mapping
+        ``input``, ``forget``, ``candidate``, ``output``, ``cell`` and optionally ``hidden``,
+        each a tensor or array shaped (num_layers, batch, time, hidden).
+    sample : int
+        Index into the batch axis.
+    layer : int
+        Index into the layer axis; default the last (the one feeding the head).
+    inputs : array-like, optional
+        The input series, drawn on top: shaped (time,), (time, features) or
+        (batch, time, features), where time is the trace's steps or, for a segment-wise model,
+        the raw points (steps * segment). Up to 10 features are drawn.
+    input_labels : sequence of str, optional
+        Legend names of the input features; default "input", or "feature 0", "feature 1", ...
+    segment : int
+        Raw time points per LSTM step (a segment-wise model's ``segment``). Above 1, the x axis
+        counts LSTM steps below and raw points above.
+    max_units : int
+        Show at most this many units: those whose cell state varies most over the window, in
+        their original order.
+    path : path-like, optional
+        Also save the figure there as a PNG (atomically).
+
+    Returns
+    -------
+    Figure
+        One heatmap axes (time on x, unit on y) and one colorbar axes per panel, plus the input
+        axes when ``inputs`` is given. On the forget-gate map a white tick marks, for each unit,
+        the earliest step its memory reaches (:func:`memory_reach`); a triangle, a reach past the
+        window's start. The title counts the long-memory units (mean forget gate > 0.9 over the
+        window).
+
+    Raises
+    ------
+    DataError
+        A missing or mis-shaped array, ``sample``/``layer`` out of range, bad ``max_units`` or
+        ``segment``, or ``inputs`` of the wrong length.
+    """
+    data, layer_i, sample_i, batch = _gate_arrays(trace, sample, layer)
+    segment = _check_segment(segment)
+    time, hidden = data["cell"].shape
+    if not _is_int(max_units) or max_units < 1:
+        raise DataError(f"max_units must be a positive integer, got {max_units!r}.")
+    series = None if inputs is None else _inputs_array(inputs, sample_i, batch, time, segment)
 
     cell = data["cell"]  # (time, hidden)
     if hidden > max_units:
@@ -623,7 +730,8 @@ def plot_gates(
         units = np.sort(np.argsort(-variance, kind="stable")[:max_units])
     else:
         units = np.arange(hidden)
-    n_long = int((data["forget"].mean(axis=0) > _LONG_MEMORY_FORGET).sum())
+    reach = _reach_table(data["forget"], segment)
+    n_long = int(reach["long_memory"].sum())
 
     panels = [panel for panel in _GATE_PANELS if panel[0] in data]
     n_rows = len(panels) + (series is not None)
@@ -631,7 +739,6 @@ def plot_gates(
     grid = fig.add_gridspec(n_rows, 2, width_ratios=(40, 1))
     # Heatmap pixels are centred on integer steps; the input line uses the same x limits.
     extent = (-0.5, time - 0.5, -0.5, units.size - 0.5)
-    steps = np.arange(time)
     row = 0
     first: Axes | None = None
     all_axes: list[Axes] = []
@@ -639,10 +746,16 @@ def plot_gates(
     if series is not None:
         first = fig.add_subplot(grid[0, 0])
         shown = series[:, :_MAX_INPUT_FEATURES]
+        # Raw point r lies in step r // segment; centre each segment's points on its step.
+        per_step = segment if series.shape[0] == time * segment else 1
+        x = (np.arange(series.shape[0]) - (per_step - 1) / 2) / per_step
         for j in range(shown.shape[1]):
-            label = "input" if series.shape[1] == 1 else f"feature {j}"
-            first.plot(steps, shown[:, j], lw=1.2, label=label)
-        if series.shape[1] > 1:
+            if input_labels is not None and j < len(input_labels):
+                label = input_labels[j]
+            else:
+                label = "input" if series.shape[1] == 1 else f"feature {j}"
+            first.plot(x, shown[:, j], lw=1.2, label=label)
+        if series.shape[1] > 1 or input_labels is not None:
             more = series.shape[1] > _MAX_INPUT_FEATURES
             first.legend(
                 fontsize="x-small",
@@ -653,6 +766,15 @@ def plot_gates(
         first.set_xlim(extent[0], extent[1])
         first.set_ylabel("input")
         first.grid(alpha=0.3)
+        if segment > 1:
+            raw = first.secondary_xaxis(
+                "top",
+                functions=(
+                    lambda s: s * segment + (segment - 1) / 2,
+                    lambda r: (r - (segment - 1) / 2) / segment,
+                ),
+            )
+            raw.set_xlabel(f"raw time point ({segment} per LSTM step)", fontsize="small")
         all_axes.append(first)
         row = 1
 
@@ -681,6 +803,9 @@ def plot_gates(
             extent=extent,
         )
         fig.colorbar(image, cax=fig.add_subplot(grid[row, 1]))
+        if name == "forget":
+            _draw_reach(ax, reach.iloc[units], time)
+            label += ";  white tick: how far back the unit's memory reaches (retention >= 1/e)"
         ax.set_title(label, fontsize="small", loc="left")
         ax.set_ylabel("unit")
         _unit_ticks(ax, units)
@@ -689,7 +814,9 @@ def plot_gates(
 
     for ax in all_axes[:-1]:
         ax.tick_params(labelbottom=False)
-    all_axes[-1].set_xlabel("time step")
+    all_axes[-1].set_xlabel(
+        "time step" if segment == 1 else f"LSTM step (each {segment} raw time points)"
+    )
     all_axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
 
     shown_note = (
@@ -702,4 +829,74 @@ def plot_gates(
         f"{n_long} of {hidden} long-memory units (mean forget gate > {_LONG_MEMORY_FORGET} "
         f"over these {time} steps)"
     )
+    return _save(fig, path)
+
+
+def _draw_reach(ax: Axes, reach: pd.DataFrame, time: int) -> None:
+    """Mark, on each unit's row, the earliest step its memory reaches."""
+    rows = np.arange(len(reach))
+    start = time - 1 - reach["reach_steps"].to_numpy()
+    cut = reach["whole_window"].to_numpy()
+    if (~cut).any():
+        ax.plot(start[~cut], rows[~cut], marker="|", ms=7, mew=2, color="white", ls="none")
+    if cut.any():
+        # The memory goes on past the window's start: point out of it.
+        ax.plot(start[cut] - 0.3, rows[cut], marker="<", ms=4, color="white", ls="none", mec="k")
+    ax.set_xlim(-0.5, time - 0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# plot_adding
+
+
+def plot_adding(
+    results: AddingResult | Sequence[AddingResult],
+    *,
+    path: str | os.PathLike[str] | None = None,
+) -> Figure:
+    """Learning curves of adding-problem runs (:func:`lstmcast.experiment.adding_problem`).
+
+    Test MSE (log scale, with the trivial answer's MSE dashed) and test accuracy (share within
+    0.04 of the target) against training steps, one line per run.
+
+    Parameters
+    ----------
+    results : AddingResult or sequence of them
+    path : path-like, optional
+        Also save the figure there as a PNG (atomically).
+
+    Returns
+    -------
+    Figure
+        Two axes: test MSE above, accuracy below.
+    """
+    runs = [results] if hasattr(results, "curve") else list(results)  # type: ignore[arg-type]
+    if not runs:
+        raise DataError("results is empty: pass at least one adding-problem result.")
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    mse_ax, acc_ax = fig.subplots(2, 1, sharex=True)
+    for k, run in enumerate(runs):
+        label = (
+            f"{run.cell.upper()}, T = {run.length}: {run.steps} steps, {run.seconds:.0f} s, "
+            f"accuracy {run.accuracy:.1%}"
+        )
+        curve = run.curve
+        mse_ax.plot(curve["step"], curve["test_mse"], color=f"C{k}", label=label)
+        acc_ax.plot(curve["step"], curve["accuracy"], color=f"C{k}")
+    baselines = sorted({round(run.baseline_mse, 3) for run in runs})
+    for value in baselines:
+        mse_ax.axhline(value, color="grey", ls="--", lw=1)
+    mse_ax.text(
+        0.01, baselines[-1], " always 1.0", color="grey", va="bottom",
+        transform=mse_ax.get_yaxis_transform(),
+    )  # fmt: skip
+    mse_ax.set_yscale("log")
+    mse_ax.set_ylabel("test MSE")
+    mse_ax.set_title("Adding problem: learning curves", loc="left")
+    mse_ax.legend(fontsize="small", loc="lower left")
+    acc_ax.set_ylim(-0.02, 1.02)
+    acc_ax.set_ylabel("accuracy (|error| < 0.04)")
+    acc_ax.set_xlabel("training step")
+    for ax in (mse_ax, acc_ax):
+        ax.grid(alpha=0.3)
     return _save(fig, path)
