@@ -26,3 +26,27 @@ def test_m4_smoke_writes_forecasts_and_scores(
     assert len(frame) == 8 * 48
     assert frame["step"].tolist()[:3] == [1, 2, 3]
     assert np.isfinite(frame["LSTM"]).all()
+
+
+def test_calibration_study_runs_on_a_saved_validation_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import m4_calibration
+
+    saved = tmp_path / "val_cqr"
+    flags = ["--smoke", "--validate", "--threads", "1", "--level", "95"]
+    m4.main([*flags, "--intervals", "conformalized", "--save", str(saved)])
+    m4_printed = capsys.readouterr().out
+    m4_calibration.main([str(saved), "--series", "8"])
+    printed = capsys.readouterr().out
+    assert "quantile heads (CQR)" in printed
+    assert "learned bounds, no correction" in printed
+    rows = [line for line in printed.splitlines() if "MSIS" in line]
+    assert len(rows) == 1 + len(m4_calibration.UNITS)
+    # The library's own correction (season_length=24, the benchmark's default) is one of the rows
+    # and must reproduce the figures m4.py printed for the same model (up to the library's floor
+    # on a flat window's scale and its 1001-point quantile grid).
+    library = next(line for line in rows if "season_length=24" in line)
+    m4_line = next(line for line in m4_printed.splitlines() if line.startswith("95% intervals"))
+    study_msis = float(library.split("MSIS")[1].split()[0])
+    assert study_msis == pytest.approx(float(m4_line.split("MSIS ")[1].split(",")[0]), rel=0.01)
