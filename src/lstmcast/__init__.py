@@ -2,7 +2,8 @@
 
 Data flows one way: input frame (``data``) -> windows (``windows``) -> the LSTM (``lstm``,
 ``model``, ``train``) -> forecasts (``forecast``) -> metrics and plots (``metrics``, ``plot``).
-``experiment`` trains the LSTM on the adding problem, a test of long memory.
+``distributed`` makes training and I/O data-parallel under ``torchrun``; ``experiment`` trains the
+LSTM on the adding problem, a test of long memory.
 """
 
 from __future__ import annotations
