@@ -5,6 +5,7 @@ Usage (from the repository root, after `make test` or `make demo` has built .ven
     .venv/bin/python -m benchmarks.m4                      # the reported run: fit, forecast, score
     .venv/bin/python -m benchmarks.m4 --validate           # the same settings, scored on validation
     .venv/bin/python -m benchmarks.m4 --smoke              # seconds: a few series, one epoch
+    .venv/bin/python -m benchmarks.m4 --level 95           # + 95% intervals, MSIS and coverage
 
 Protocol. The model is trained on the 414 training series only and forecasts the next 48 hours of
 each; the test values are read for scoring and nothing else. Settings are chosen with
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--intervals",
         choices=list(INTERVAL_METHODS),
-        default="conformal",
+        default="conformalized",  # chosen on validation: benchmarks/RESULTS.md
         help="how --level intervals are made: "
         + "; ".join(f"{name}: {what}" for name, what in INTERVAL_METHODS.items()),
     )
