@@ -532,3 +532,18 @@ def test_experiment_adding_bad_arguments(
     result = run("experiment", "adding", *args, "-o", tmp_path / "a.png")
     assert_one_error_line(result, *fragments)
     assert not (tmp_path / "a.png").exists()
+
+
+def test_threads_option_sets_torchs_threads(model_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        result = run("--threads", 3, "forecast", model_dir, "-o", tmp_path / "f.csv")
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    result = run("--threads", 0, "forecast", model_dir, "-o", tmp_path / "f.csv")
+    assert result.exit_code != 0
+    assert "--threads" in result.output

@@ -100,12 +100,25 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="CPU threads for torch. Default: torch's (one per core, or OMP_NUM_THREADS). "
+            "On a machine busy with other work, 1 can be many times faster.",
+        ),
+    ] = None,
 ) -> None:
     """Forecast time series with LSTM networks (PyTorch).
 
     Data is a CSV file, long (time, target and optionally id columns) or wide (a time column and
     one column per series). Run `lstmcast demo` for a quick tour.
     """
+    if threads is not None:
+        import torch  # only when asked: `lstmcast --help` stays fast
+
+        torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------------------------
