@@ -113,6 +113,13 @@ def main(argv: list[str] | None = None) -> None:
         help="how --level intervals are made: "
         + "; ".join(f"{name}: {what}" for name, what in INTERVAL_METHODS.items()),
     )
+    parser.add_argument(
+        "--calibration-hours",
+        type=int,
+        default=HORIZON,
+        help="training hours of each series held out to calibrate conformal intervals "
+        "(val_size); every 48-hour window inside them is a calibration sample",
+    )
     parser.add_argument("--save", type=Path, help="save the fitted model to this directory")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     if levels and args.intervals in ("learned", "conformalized"):
         settings["quantile_levels"] = tuple(levels)
     if levels and args.intervals in ("conformal", "conformalized"):
-        settings["val_size"] = HORIZON
+        settings["val_size"] = args.calibration_hours
     if args.smoke:
         train, test, ids = train[:8], test[:8], ids[:8]
         settings |= {"epochs": 1, "ensemble_size": 1, "hidden_size": 16}
