@@ -34,7 +34,16 @@ def test_calibration_study_runs_on_a_saved_validation_model(
     from benchmarks import m4_calibration
 
     saved = tmp_path / "val_cqr"
-    flags = ["--smoke", "--validate", "--threads", "1", "--level", "95"]
+    flags = [
+        "--smoke",
+        "--validate",
+        "--threads",
+        "1",
+        "--level",
+        "95",
+        "--calibration-hours",
+        "48",
+    ]
     m4.main([*flags, "--intervals", "conformalized", "--save", str(saved)])
     m4_printed = capsys.readouterr().out
     m4_calibration.main([str(saved), "--series", "8"])
