@@ -13,6 +13,12 @@ import lstmcast as lc
 NOISE = 0.3
 
 
+def covered(frame: pd.DataFrame, level: int) -> float:
+    """The share of actual values inside the ``level`` interval of a backtest frame."""
+    inside = (frame["y"] >= frame[f"LSTM-lo-{level}"]) & (frame["y"] <= frame[f"LSTM-hi-{level}"])
+    return float(inside.mean())
+
+
 @pytest.fixture(scope="module")
 def noisy() -> np.ndarray:
     """A clean daily cycle plus Gaussian noise of known size: the achievable interval is known."""
@@ -32,10 +38,7 @@ def test_coverage_is_near_nominal_on_held_out_data(
 ) -> None:
     frame = model.backtest(noisy, h=4, n_windows=397, step_size=1, level=[80, 95])
     for level in (80, 95):
-        inside = (frame["y"] >= frame[f"LSTM-lo-{level}"]) & (
-            frame["y"] <= frame[f"LSTM-hi-{level}"]
-        )
-        assert inside.mean() == pytest.approx(level / 100, abs=0.05)
+        assert covered(frame, level) == pytest.approx(level / 100, abs=0.05)
     # With Gaussian noise of sd 0.3 a 95% interval cannot be much narrower than +-1.96 * 0.3.
     half_width = (frame["LSTM-hi-95"] - frame["LSTM-lo-95"]).mean() / 2
     assert 1.96 * NOISE * 0.9 < half_width < 1.96 * NOISE * 1.6
@@ -150,10 +153,7 @@ def test_learned_intervals_cover_held_out_data(
 ) -> None:
     frame = quantile_model.backtest(noisy, h=4, n_windows=397, step_size=1, level=[80, 95])
     for level in (80, 95):
-        inside = (frame["y"] >= frame[f"LSTM-lo-{level}"]) & (
-            frame["y"] <= frame[f"LSTM-hi-{level}"]
-        )
-        assert inside.mean() == pytest.approx(level / 100, abs=0.07)
+        assert covered(frame, level) == pytest.approx(level / 100, abs=0.07)
     assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
     assert (frame["LSTM-lo-80"] <= frame["LSTM"]).all()
     assert (frame["LSTM"] <= frame["LSTM-hi-80"]).all()
@@ -199,11 +199,8 @@ def test_conformalized_quantiles_hold_their_level(
     finally:
         conformalized_model.calibration_ = calibration
     for level in (80, 95):
-        lo, hi = frame[f"LSTM-lo-{level}"], frame[f"LSTM-hi-{level}"]
-        assert ((frame["y"] >= lo) & (frame["y"] <= hi)).mean() == pytest.approx(
-            level / 100, abs=0.05
-        )
-        assert not np.allclose(lo, raw_frame[f"LSTM-lo-{level}"])
+        assert covered(frame, level) == pytest.approx(level / 100, abs=0.05)
+        assert not np.allclose(frame[f"LSTM-lo-{level}"], raw_frame[f"LSTM-lo-{level}"])
     assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
     assert (frame["LSTM-lo-80"] <= frame["LSTM"]).all()
     assert (frame["LSTM"] <= frame["LSTM-hi-80"]).all()

@@ -14,9 +14,10 @@ So baselines and the LSTM are scored the same way, on the same rows.
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -828,11 +829,19 @@ class LSTMForecaster(Forecaster):
 
     def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
         """One block of the horizon, (B, horizon): the network's, or the ensemble's median."""
+        return self._ensemble(lambda network: network(x))
+
+    def _quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        """Every learned quantile, (B, horizon, Q + 1): the network's, or the ensemble's median."""
+        return self._ensemble(lambda network: network.quantile_forecast(x))
+
+    def _ensemble(self, output: Callable[[LSTMNetwork], torch.Tensor]) -> torch.Tensor:
+        """``output`` of the one network in evaluation mode, or its median over the ensemble."""
         for network in self.networks_:
             network.eval()
         if len(self.networks_) == 1:
-            return self.networks_[0](x)
-        return torch.stack([network(x) for network in self.networks_]).quantile(0.5, dim=0)
+            return output(self.networks_[0])
+        return torch.stack([output(network) for network in self.networks_]).quantile(0.5, dim=0)
 
     def _bounds(
         self,
@@ -861,6 +870,7 @@ class LSTMForecaster(Forecaster):
                 f"h={h} is beyond them: train with horizon={h}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
+        x, rows = self._contexts(panel, series, ends)  # the input windows, (k, window, features)
         if self.quantile_levels:
             missing = [level for level in levels if level not in self.quantile_levels]
             if missing:
@@ -868,7 +878,7 @@ class LSTMForecaster(Forecaster):
                     f"this model learned intervals for levels {list(self.quantile_levels)}, not "
                     f"{missing}; train it with those in quantile_levels"
                 )
-            lows, highs = self._learned_bounds(panel, series, ends, h, levels)
+            lows, highs = self._learned_bounds(x, rows, h, levels)
         elif calibrated:
             lows, highs = dict.fromkeys(levels, values), dict.fromkeys(levels, values)
         else:
@@ -877,9 +887,8 @@ class LSTMForecaster(Forecaster):
                 "train it with val_size (the intervals are calibrated on that validation tail)"
             )
         if calibrated:
-            scale = self.scaler_.scale[self.scaler_.rows_of(panel.ids)[series]][:, None]  # (k, 1)
+            scale = self.scaler_.scale[rows][:, None]  # (k, 1)
             if self.calibration_scale_ == "window":
-                x, _ = self._contexts(panel, series, ends)
                 scale = scale * self._window_scale(x).cpu().numpy()[:, None]
             for level in levels:
                 row = self.quantile_levels.index(level) if self.quantile_levels else 0
@@ -887,11 +896,12 @@ class LSTMForecaster(Forecaster):
                 # A negative correction narrows an interval, but never past the point forecast.
                 lows[level] = np.minimum(lows[level] - correction, values)
                 highs[level] = np.maximum(highs[level] + correction, values)
+        ordered = sorted(levels)
+        for narrower, level in itertools.pairwise(ordered):  # nested: 95% holds the 80% one
+            lows[level] = np.minimum(lows[level], lows[narrower])
+            highs[level] = np.maximum(highs[level], highs[narrower])
         bounds = {}
-        for narrower, level in zip([None, *sorted(levels)], sorted(levels), strict=False):
-            if narrower is not None:  # nested: the 95% interval holds the 80% one
-                lows[level] = np.minimum(lows[level], lows[narrower])
-                highs[level] = np.maximum(highs[level], highs[narrower])
+        for level in ordered:
             bounds[f"{self.alias}-lo-{level:g}"] = lows[level]
             bounds[f"{self.alias}-hi-{level:g}"] = highs[level]
         return bounds
@@ -910,21 +920,11 @@ class LSTMForecaster(Forecaster):
         low = columns.index(_lower_quantile(level))
         return low, len(columns) - 1 - low
 
-    def _quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        """Every learned quantile, (B, horizon, Q + 1): the network's, or the ensemble's median."""
-        for network in self.networks_:
-            network.eval()
-        if len(self.networks_) == 1:
-            return self.networks_[0].quantile_forecast(x)
-        members = torch.stack([network.quantile_forecast(x) for network in self.networks_])
-        return members.quantile(0.5, dim=0)
-
     @torch.no_grad()
     def _learned_bounds(
-        self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
+        self, x: torch.Tensor, rows: np.ndarray, h: int, levels: list[float]
     ) -> tuple[dict[float, np.ndarray], dict[float, np.ndarray]]:
-        """The quantile heads' lower and upper bounds per level, each (k, h), in series units."""
-        x, rows = self._contexts(panel, series, ends)
+        """The quantile heads' bounds per level for windows ``x`` (k, h each), in series units."""
         forecast = self._quantile_forecast(x).double().cpu().numpy()[:, :h]  # (k, h, Q + 1)
         lows, highs = {}, {}
         for level in levels:
