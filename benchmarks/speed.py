@@ -30,7 +30,10 @@ W2, compute-bound training, in this process: 20,000 windows of 96 steps x 1 feat
     its training loop alone is read from ``history_.seconds``. The reference trains the same
     network on prebuilt windows (model and Adam construction included in its time). Throughput in
     windows/s, GFLOP/s by the FLOP convention of benchmarks/ANCHORS (printed with the table), and
-    the fraction of a measured float32 matmul peak on the same threads. When oneDNN reports native
+    the fraction of a measured float32 matmul peak on the same threads. When TensorFlow is
+    importable, Keras (LSTM(128, return_sequences=True), LSTM(128), Dense(1); Adam; MSE) trains
+    the same windows in its own process per repeat, one epoch of ``model.fit`` timed after an
+    untimed warm-up fit on two batches (tracing, XLA compilation). When oneDNN reports native
     bfloat16 and a bf16 matmul beats float32, the reference is also trained under bf16 autocast
     (same seed, same batches) and its held-out MSE compared with float32's (2% tolerance).
 
@@ -281,6 +284,48 @@ RMSE = float(np.sqrt(np.mean((prediction - y[n_train:]) ** 2)))
 )
 
 W1_SCRIPTS = {"lstmcast": W1_LSTMCAST, "plain PyTorch": W1_PLAIN_TORCH, "Keras": W1_KERAS}
+
+# W2's Keras run, in its own process (TensorFlow's thread pools beside torch's would distort
+# both): build, one untimed warm-up fit on a few batches (tracing, XLA compilation), then one
+# timed epoch over the training windows, the held-out MSE, and TensorFlow's own matmul figure.
+W2_KERAS = """\
+import json, os, sys, time
+os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import tensorflow as tf
+import keras
+P = json.loads(sys.argv[1])
+if P["threads"]:
+    tf.config.threading.set_intra_op_parallelism_threads(P["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(P["threads"])
+data = np.load(P["data"])
+x, y, x_held, y_held = data["x"], data["y"], data["x_held"], data["y_held"]
+keras.utils.set_random_seed(P["seed"])
+model = keras.Sequential([keras.Input(x.shape[1:])] + [
+    keras.layers.LSTM(P["hidden"], return_sequences=layer < P["layers"] - 1)
+    for layer in range(P["layers"])
+] + [keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.Adam(P["lr"]), loss="mse")
+warm = min(len(x), 2 * P["batch"])
+model.fit(x[:warm], y[:warm], epochs=1, batch_size=P["batch"], shuffle=True, verbose=0)
+started = time.perf_counter()
+model.fit(x, y, epochs=1, batch_size=P["batch"], shuffle=True, verbose=0)
+seconds = time.perf_counter() - started
+prediction = model.predict(x_held, batch_size=1024, verbose=0)
+mse = float(np.mean((prediction - y_held) ** 2))
+n = P["matmul_n"]
+a = tf.random.normal((n, n), seed=0)
+b = tf.random.normal((n, n), seed=1)
+tf.linalg.matmul(a, b).numpy()
+times = []
+for _ in range(P["matmul_repeats"]):
+    started_mm = time.perf_counter()
+    tf.linalg.matmul(a, b).numpy()
+    times.append(time.perf_counter() - started_mm)
+gflops = 2 * n ** 3 / sorted(times)[len(times) // 2] / 1e9
+print("RESULT " + json.dumps({"seconds": seconds, "mse": mse, "matmul_gflops": gflops}), flush=True)
+"""
 
 
 @dataclass(frozen=True)
@@ -561,11 +606,14 @@ def train_lstmcast(series: np.ndarray, seed: int) -> tuple[float, float, lc.LSTM
     return time.perf_counter() - started, model.history_.seconds, model
 
 
-def w2(sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, bf16: str = "auto") -> dict:
-    """Training throughput of lstmcast and the reference, in this process, medians of repeats.
+def w2(
+    sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, bf16: str = "auto", keras: bool = True
+) -> dict:
+    """Training throughput of lstmcast, the reference and Keras, medians of alternating repeats.
 
-    ``bf16``: "auto" (measure bf16 autocast when the CPU has native bf16 and a bf16 matmul is
-    faster than float32), "on" or "off".
+    lstmcast and the reference run in this process, Keras (when ``keras`` and TensorFlow is
+    importable) in a child process per repeat. ``bf16``: "auto" (measure bf16 autocast when the
+    CPU has native bf16 and a bf16 matmul is faster than float32), "on" or "off".
     """
     n, held = sizes.w2_windows, sizes.w2_held_out
     series = w2_series(n + held + W2_STEPS)
@@ -593,6 +641,31 @@ def w2(sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, bf16: str = "auto") 
     elif bf16 == "off":
         notes.append("bf16 skipped (--bf16 off)")
 
+    has_keras, note = keras_available() if keras else (False, "Keras skipped (keras=False)")
+    if not has_keras:
+        notes.append(note)
+    keras_folder = tempfile.TemporaryDirectory(prefix="lstmcast-speed-")
+    keras_script = Path(keras_folder.name) / "w2_keras.py"
+    keras_params: dict[str, Any] = {
+        "data": str(Path(keras_folder.name) / "w2.npz"),
+        "hidden": W2_HIDDEN,
+        "layers": W2_LAYERS,
+        "batch": W2_BATCH,
+        "lr": W2_LR,
+        "threads": torch.get_num_threads(),
+        "matmul_n": sizes.matmul_n,
+        "matmul_repeats": MATMUL_REPEATS,
+    }
+    if has_keras:
+        keras_script.write_text(W2_KERAS)
+        np.savez(
+            keras_params["data"],
+            x=x_train.numpy(),
+            y=y_train.numpy(),
+            x_held=x_held.numpy(),
+            y_held=y_held.numpy(),
+        )
+
     def held_out_mse(net: nn.Module) -> float:
         net.eval()
         with torch.no_grad():
@@ -616,6 +689,9 @@ def w2(sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, bf16: str = "auto") 
     }
     if use_bf16:
         runs["plain PyTorch bf16 autocast"] = []
+    if has_keras:
+        runs["Keras (own process)"] = []
+    keras_matmul = []
     for repeat in range(repeats):
         seed = W2_SEED + repeat  # the same seed for every tool within a repeat
         fit_s, loop_s, model = train_lstmcast(train_part, seed)
@@ -628,6 +704,11 @@ def w2(sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, bf16: str = "auto") 
         if use_bf16:
             seconds, net = train_reference(x_train, y_train, seed, bf16=True)
             runs["plain PyTorch bf16 autocast"].append((seconds, held_out_mse(net)))
+        if has_keras:
+            report = run_child(keras_script, {**keras_params, "seed": seed}, dict(os.environ))
+            runs["Keras (own process)"].append((report.report["seconds"], report.report["mse"]))
+            keras_matmul.append(report.report["matmul_gflops"])
+    keras_folder.cleanup()
 
     flop = flop_per_window()
     tools = {}
@@ -650,8 +731,13 @@ def w2(sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, bf16: str = "auto") 
         "matmul_fp32_gflops": peak,
         "matmul_bf16_gflops": peak_bf16,
         "bf16_native": native,
+        "matmul_keras_gflops": median(keras_matmul) if keras_matmul else None,
         "ratio_lstmcast_torch": tools["lstmcast fit()"]["windows_per_s"]
         / tools["plain PyTorch float32"]["windows_per_s"],
+        "ratio_lstmcast_keras": tools["lstmcast fit()"]["windows_per_s"]
+        / tools["Keras (own process)"]["windows_per_s"]
+        if has_keras
+        else None,
         "bf16_mse_change": None,
         "bf16_within_tolerance": None,
         "notes": notes,
@@ -686,8 +772,9 @@ def format_w2(result: dict) -> str:
         ]
         for tool, f in result["tools"].items()
     ]
-    if "plain PyTorch bf16 autocast" not in result["tools"]:
-        rows.append(["plain PyTorch bf16 autocast", "-", "-", "-", "-", "-"])
+    for absent in ("plain PyTorch bf16 autocast", "Keras (own process)"):
+        if absent not in result["tools"]:
+            rows.append([absent, "-", "-", "-", "-", "-"])
     headers = [
         "tool",
         "windows/s",
@@ -702,6 +789,11 @@ def format_w2(result: dict) -> str:
     )
     if result["matmul_bf16_gflops"] is not None:
         peak_line += f"; bfloat16: {fmt(result['matmul_bf16_gflops'], 1)} GFLOP/s"
+    if result["matmul_keras_gflops"] is not None:
+        peak_line += (
+            f"; TensorFlow's float32 matmul, same size: "
+            f"{fmt(result['matmul_keras_gflops'], 1)} GFLOP/s"
+        )
     lines = [
         f"## W2: compute-bound training ({result['windows']:,} windows of {W2_STEPS} steps x 1 "
         f"feature, {W2_LAYERS}-layer LSTM({W2_HIDDEN}) + Linear(1), batch {W2_BATCH}, Adam, "
@@ -709,7 +801,11 @@ def format_w2(result: dict) -> str:
         f"In-process, tools alternating, medians of {result['repeats']}. lstmcast fit() = "
         "LSTMForecaster.fit on a series of exactly that many windows (scaling, window gathering "
         "included; no validation); its training loop = history_.seconds. plain PyTorch = the "
-        "same network on prebuilt windows (building model and Adam included). Held-out MSE: "
+        "same network on prebuilt windows (building model and Adam included). Keras = "
+        "keras.Sequential([LSTM(128, return_sequences=True), LSTM(128), Dense(1)]), Adam, MSE, "
+        "in its own process per repeat on the same windows, timed over one epoch of model.fit "
+        "after an untimed warm-up fit on two batches (graph tracing and compilation). "
+        "Held-out MSE: "
         f"one step ahead on the {result['held_out_windows']:,} windows after the training part, "
         "original units, float32 inference.",
         "",
@@ -717,7 +813,12 @@ def format_w2(result: dict) -> str:
         "",
         FLOP_FORMULA + ".",
         peak_line + ".",
-        f"lstmcast fit() / plain PyTorch throughput: {fmt(result['ratio_lstmcast_torch'])}.",
+        f"lstmcast fit() / plain PyTorch throughput: {fmt(result['ratio_lstmcast_torch'])}"
+        + (
+            f"; lstmcast fit() / Keras: {fmt(result['ratio_lstmcast_keras'])}."
+            if result["ratio_lstmcast_keras"] is not None
+            else "."
+        ),
     ]
     if result["bf16_mse_change"] is not None:
         verdict = "within" if result["bf16_within_tolerance"] else "NOT within"
