@@ -43,6 +43,18 @@ def test_rows_are_grouped_by_series_in_first_appearance_order() -> None:
     assert long["y"].tolist() == [1, 3, 2, 4]
 
 
+def test_ids_that_read_the_same_are_one_series() -> None:
+    # Ids are names: the integer 7 and the text "7" both name series "7".
+    mixed = pd.DataFrame({"unique_id": [7, "7", "b"], "ds": [0, 1, 0], "y": [1.0, 2, 3]})
+    long = lc.to_long(mixed)
+    assert long["unique_id"].tolist() == ["7", "7", "b"]
+    assert Panel.from_data(mixed).ids.tolist() == ["7", "b"]
+    # Two wide columns with one name are one series that goes back in time: refused.
+    wide = pd.DataFrame([[1.0, 2.0], [3.0, 4.0]], columns=[7, "7"])
+    with pytest.raises(lc.DataError, match="series '7' has unsorted timestamps"):
+        lc.to_long(wide)
+
+
 def test_read_csv_long_wide_and_single(tmp_path: Path) -> None:
     (tmp_path / "long.csv").write_text(
         "unique_id,ds,y\na,2024-01-01,1\na,2024-01-02,2\nb,2024-01-01,3\nb,2024-01-02,4\n"

@@ -79,10 +79,17 @@ def to_long(
     DataFrame with columns ``unique_id`` (str), ``ds`` (datetime64 or int64), ``y`` (float64),
     grouped by series in order of first appearance, time ascending within each series.
     """
+    return _validated(data, id_col, time_col, target_col, source).to_frame()
+
+
+def _validated(
+    data: Any, id_col: str | None, time_col: str, target_col: str, source: str | None
+) -> Panel:
+    """What :func:`to_long` checks, as a :class:`Panel` (no frame is built on the way)."""
     pd = _pd()
     if isinstance(data, pd.DataFrame):
         if target_col in data.columns:
-            frame = _long_from_long(data, id_col, time_col, target_col, source)
+            columns = _long_from_long(data, id_col, time_col, target_col, source)
         elif id_col is not None and id_col in data.columns:
             # An id column means a long frame whose target is misnamed, not a wide one.
             raise DataError(
@@ -90,12 +97,12 @@ def to_long(
                 "Name it with target_col= (--target-col)"
             )
         else:
-            frame = _long_from_wide(data, time_col, target_col, source)
+            columns = _long_from_wide(data, time_col, target_col, source)
     elif isinstance(data, pd.Series):
         index = data.index
         ds = index if not isinstance(index, pd.RangeIndex) else np.arange(len(data))
         name = str(data.name) if data.name is not None else SINGLE_SERIES_ID
-        frame = pd.DataFrame({ID: name, TIME: np.asarray(ds), TARGET: data.to_numpy()})
+        columns = (_RowIds.single(name, len(data)), np.asarray(ds), data.to_numpy())
     else:
         values = np.asarray(data)
         if values.ndim != 1:
@@ -103,14 +110,46 @@ def to_long(
                 f"an array input must be 1-D (one series), got shape {values.shape}; "
                 "pass many series as a wide or long DataFrame"
             )
-        frame = pd.DataFrame({ID: SINGLE_SERIES_ID, TIME: np.arange(len(values)), TARGET: values})
-    return _validate(frame, source)
+        columns = (_RowIds.single(SINGLE_SERIES_ID, len(values)), np.arange(len(values)), values)
+    return _validate(*columns, source)
+
+
+@dataclass(frozen=True)
+class _RowIds:
+    """Each row's series name, as codes into the distinct names: no string per row.
+
+    ``codes`` (rows,) int64 number the series in order of first appearance; ``names``
+    (n_series,) object holds each one's str name.
+    """
+
+    codes: np.ndarray
+    names: np.ndarray
+
+    @classmethod
+    def single(cls, name: str, rows: int) -> _RowIds:
+        return cls(np.zeros(rows, dtype=np.int64), np.array([name], dtype=object))
+
+    @classmethod
+    def of(cls, values: Any) -> _RowIds:
+        """Codes of ``values`` (no missing ones), series named by ``str`` of each value."""
+        pd = _pd()
+        codes, uniques = pd.factorize(values)
+        names = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+        if len(set(names)) < len(names):  # values that read the same, e.g. 1 and "1": one series
+            merged, distinct = pd.factorize(names)
+            codes, names = merged[codes], np.asarray(distinct, dtype=object)
+        return cls(np.asarray(codes, dtype=np.int64), names)
+
+    def __getitem__(self, row: int) -> str:
+        return str(self.names[self.codes[row]])
+
+
+Columns = tuple[_RowIds, Any, Any]  # row ids, raw times (rows,), raw values (rows,)
 
 
 def _long_from_long(
     data: pd.DataFrame, id_col: str | None, time_col: str, target_col: str, source: str | None
-) -> pd.DataFrame:
-    pd = _pd()
+) -> Columns:
     if time_col not in data.columns:
         raise DataError(
             f"time column {time_col!r} not found; columns are {_preview(data.columns)}. "
@@ -124,22 +163,20 @@ def _long_from_long(
                 f"the series id (column {id_col!r}) is missing at {_describe_row(pos, source)}; "
                 "every row needs one"
             )
-        ids = data[id_col].astype(str).to_numpy()
+        ids = _RowIds.of(data[id_col])
     elif id_col is not None and id_col != ID:
         raise DataError(
             f"id column {id_col!r} not found; columns are {_preview(data.columns)}. "
             "Name it with id_col= (--id-col), or omit it for a single series"
         )
     else:
-        ids = np.full(len(data), str(target_col), dtype=object)
-    return pd.DataFrame(
-        {ID: ids, TIME: data[time_col].to_numpy(), TARGET: data[target_col].to_numpy()}
-    )
+        ids = _RowIds.single(str(target_col), len(data))
+    return ids, data[time_col].to_numpy(), data[target_col].to_numpy()
 
 
 def _long_from_wide(
     data: pd.DataFrame, time_col: str, target_col: str, source: str | None
-) -> pd.DataFrame:
+) -> Columns:
     pd = _pd()
     if time_col in data.columns:
         wide = data.set_index(time_col)
@@ -156,19 +193,15 @@ def _long_from_wide(
     index = wide.index
     ds = np.arange(len(wide)) if isinstance(index, pd.RangeIndex) else np.asarray(index)
     n_rows, n_series = wide.shape
-    return pd.DataFrame(
-        {
-            ID: np.repeat(np.asarray(wide.columns.astype(str), dtype=object), n_rows),
-            TIME: np.tile(ds, n_series),
-            TARGET: wide.to_numpy().T.reshape(-1),
-        }
-    )
+    by_column = _RowIds.of(np.asarray(wide.columns, dtype=object))  # (n_series,) codes
+    ids = _RowIds(np.repeat(by_column.codes, n_rows), by_column.names)
+    return ids, np.tile(ds, n_series), wide.to_numpy().T.reshape(-1)
 
 
-def _parse_times(raw: Any, ids: np.ndarray, source: str | None) -> Any:
+def _parse_times(raw: Any, ids: _RowIds, source: str | None) -> Any:
     """Times as int64 (step counts) or datetime64; anything else is an error naming the row."""
     pd = _pd()
-    series = pd.Series(raw)
+    series = pd.Series(raw, copy=False)  # read only: no copy of millions of rows
     missing = series.isna().to_numpy()
     if missing.any():
         pos = int(np.argmax(missing))
@@ -235,9 +268,9 @@ def _naive_utc(times: Any) -> np.ndarray:
     return times.to_numpy()
 
 
-def _parse_values(raw: Any, ids: np.ndarray, source: str | None) -> np.ndarray:
+def _parse_values(raw: Any, ids: _RowIds, source: str | None) -> np.ndarray:
     pd = _pd()
-    series = pd.Series(raw)
+    series = pd.Series(raw, copy=False)  # read only: no copy of millions of rows
     if pd.api.types.is_bool_dtype(series):
         raise DataError("target values are booleans; expected numbers")
     numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
@@ -259,19 +292,18 @@ def _parse_values(raw: Any, ids: np.ndarray, source: str | None) -> np.ndarray:
     return numbers
 
 
-def _validate(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
-    pd = _pd()
-    if len(frame) == 0:
+def _validate(ids: _RowIds, raw_times: Any, raw_values: Any, source: str | None) -> Panel:
+    """Parse and check the columns of every row; group the rows by series into a Panel."""
+    if len(ids.codes) == 0:
         raise DataError(f"{source or 'the data'} has no rows")
-    ids = frame[ID].astype(str).to_numpy(dtype=object)
-    y = _parse_values(frame[TARGET], ids, source)
-    ds = _parse_times(frame[TIME], ids, source)
+    y = _parse_values(raw_values, ids, source)
+    ds = _parse_times(raw_times, ids, source)
     # Group rows by series (stable, so time order within a series is the input's order).
-    codes, _ = pd.factorize(ids)
+    codes = ids.codes
     order = np.arange(len(codes))
     if (codes[1:] < codes[:-1]).any():  # most frames come grouped already: skip the reorder
         order = np.argsort(codes, kind="stable")
-        ids, y, ds, codes = ids[order], y[order], ds[order], codes[order]
+        y, ds, codes = y[order], ds[order], codes[order]
     same_series = codes[1:] == codes[:-1]
     steps = ds[1:] - ds[:-1]
     zero = np.zeros((), dtype=steps.dtype)  # in the steps' own unit: no overflow when comparing
@@ -282,11 +314,12 @@ def _validate(frame: pd.DataFrame, source: str | None) -> pd.DataFrame:
         if bad.any():
             pos = int(np.argmax(bad)) + 1
             raise DataError(
-                f"series {ids[pos]!r} has {what}: {_show_time(ds[pos])} follows "
+                f"series {ids.names[codes[pos]]!r} has {what}: {_show_time(ds[pos])} follows "
                 f"{_show_time(ds[pos - 1])} at "
                 f"{_describe_row(int(order[pos]), source)}; {fix}"
             )
-    return pd.DataFrame({ID: ids, TIME: ds, TARGET: y})
+    starts = np.concatenate([[0], np.flatnonzero(~same_series) + 1, [len(codes)]])
+    return Panel(ids=ids.names[codes[starts[:-1]]], y=y, ds=ds, starts=starts.astype(np.int64))
 
 
 def read_csv(
@@ -468,10 +501,17 @@ class Panel:
         )
 
     @classmethod
-    def from_data(cls, data: Any, **columns: Any) -> Panel:
-        """Validate any supported input (see :func:`to_long`) and build the panel."""
-        frame = to_long(data, **columns)
-        return cls.from_frame(frame)
+    def from_data(
+        cls,
+        data: Any,
+        *,
+        id_col: str | None = ID,
+        time_col: str = TIME,
+        target_col: str = TARGET,
+        source: str | None = None,
+    ) -> Panel:
+        """Validate any supported input (arguments as in :func:`to_long`) and build the panel."""
+        return _validated(data, id_col, time_col, target_col, source)
 
     def __len__(self) -> int:
         return len(self.ids)
