@@ -75,7 +75,7 @@ def test_w1_children_compile_and_use_the_tutorial_series() -> None:
         "points": speed.W1_POINTS,
         "frequency": speed.W1_FREQUENCY,
         "noise_sd": speed.W1_NOISE_SD,
-        "seed": speed.W1_SEED,
+        "data_seed": speed.W1_SEED,
         "window": speed.W1_WINDOW,
         "test_fraction": speed.W1_TEST_FRACTION,
     }
