@@ -57,7 +57,9 @@ DEFAULTS = {
     "window_norm": "revin",
     "ensemble_size": 3,
     "season_length": 24,  # the daily cycle: the unit of conformal interval corrections
+    "forget_bias": None,  # torch's initialisation (what every recorded run used)
 }
+OPTION_TYPES = {"forget_bias": float}  # options whose default (None) does not tell the type
 
 
 def long_frame(series: list[np.ndarray], ids: list[str]) -> object:
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
     for name, value in DEFAULTS.items():
-        kind = type(value) if value is not None else str
+        kind = OPTION_TYPES.get(name, type(value) if value is not None else str)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
     args = parser.parse_args(argv)
 

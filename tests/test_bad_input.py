@@ -142,6 +142,22 @@ DATA_CASES = {
         None,
         {"lr": -0.1},
     ),
+    "learning rate that is not a number": Case(
+        csv(good_rows()),
+        lc.ConfigError,
+        r"lr must be a finite number, got nan",
+        ("--lr", "nan"),
+        None,
+        {"lr": float("nan")},
+    ),
+    "forget-gate bias out of range": Case(
+        csv(good_rows()),
+        lc.ConfigError,
+        r"forget_bias must be <= 10, got 50.0",
+        ("--forget-bias", "50"),
+        None,
+        {"forget_bias": 50.0},
+    ),
     "zero hidden units": Case(
         csv(good_rows()),
         lc.ConfigError,

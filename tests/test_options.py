@@ -148,9 +148,34 @@ def test_ensemble_forecasts_the_median_of_its_members(
     pd.testing.assert_frame_equal(lc.load(tmp_path / "ensemble").predict(4), model.predict(4))
 
 
+def test_forget_bias_starts_every_layer_remembering() -> None:
+    lstm = lc.LSTM(2, 5, num_layers=2, forget_bias=1.0)
+    for k in range(2):
+        gate_bias = (getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")).detach()
+        input_gate, forget, candidate, output = gate_bias.view(4, 5)
+        assert (forget == 1.0).all()
+        for other in (input_gate, candidate, output):
+            assert not other.any()
+    # Weights keep torch's initialisation; without the option, so do the biases.
+    assert lc.LSTM(2, 5).bias_ih_l0.abs().sum() > 0
+
+
+def test_forget_bias_changes_the_start_not_the_network(two_series: pd.DataFrame) -> None:
+    default = lc.LSTMForecaster(**TINY).fit(two_series)
+    remembering = lc.LSTMForecaster(**TINY, forget_bias=1.0).fit(two_series)
+    assert remembering.network_.config.forget_bias == 1.0
+    assert not default.predict()["LSTM"].equals(remembering.predict()["LSTM"])
+
+
 def test_every_option_survives_save_and_load(two_series: pd.DataFrame, tmp_path: Path) -> None:
     model = lc.LSTMForecaster(
-        **TINY, horizon=3, segment=3, window_norm="last", calendar=("hour",), lr_schedule="cosine"
+        **TINY,
+        horizon=3,
+        segment=3,
+        window_norm="last",
+        calendar=("hour",),
+        lr_schedule="cosine",
+        forget_bias=1.0,
     ).fit(two_series)
     model.save(tmp_path / "m")
     loaded = lc.load(tmp_path / "m")

@@ -229,6 +229,14 @@ SeasonLength = Annotated[
         "in units of each window's mean absolute seasonal difference.",
     ),
 ]
+ForgetBias = Annotated[
+    float | None,
+    typer.Option(
+        "--forget-bias",
+        help="Initial forget-gate bias, other biases starting at zero (1.0 is Keras's default); "
+        "default: torch's initialisation.",
+    ),
+]
 Level = Annotated[
     list[float] | None,
     typer.Option(
@@ -259,6 +267,7 @@ def _model(
     ensemble_size: int = 1,
     quantile_levels: list[float] | None = None,
     season_length: int = 1,
+    forget_bias: float | None = None,
     device: str | None = None,
 ) -> lc.LSTMForecaster:
     # The library checks every value in fit(); the CLI only converts --val-size's text.
@@ -282,6 +291,7 @@ def _model(
         ensemble_size=ensemble_size,
         quantile_levels=tuple(quantile_levels) if quantile_levels else None,
         season_length=season_length,
+        forget_bias=forget_bias,
         device=device,
     )
 
@@ -607,6 +617,7 @@ def train(
     ensemble_size: EnsembleSize = 1,
     quantile_levels: QuantileLevels = None,
     season_length: SeasonLength = 1,
+    forget_bias: ForgetBias = None,
     seed: Seed = None,
     device: Annotated[
         str | None,
@@ -634,7 +645,7 @@ def train(
         model = _model(
             window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
             patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-            quantile_levels, season_length, device,
+            quantile_levels, season_length, forget_bias, device,
         )  # fmt: skip
         # One progress bar and one summary, from rank 0.
         with _training_progress(quiet or _rank() != 0) as callbacks, _sigterm_as_interrupt():
@@ -878,6 +889,7 @@ def backtest(
     lr_schedule: LrSchedule = None,
     ensemble_size: EnsembleSize = 1,
     quantile_levels: QuantileLevels = None,
+    forget_bias: ForgetBias = None,
     seed: Seed = None,
     level: Level = None,
     quiet: Quiet = False,
@@ -897,7 +909,7 @@ def backtest(
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-        quantile_levels, season_length,
+        quantile_levels, season_length, forget_bias,
     )  # fmt: skip
     if not refit:  # with --refit, backtest trains its own copies
         with _training_progress(quiet) as callbacks:

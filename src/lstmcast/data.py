@@ -1,4 +1,5 @@
-"""Data in: any input becomes one validated long frame ``unique_id, ds, y``, then a :class:`Panel`.
+"""Data in: any input is validated column by column into a :class:`Panel` (flat arrays), whose
+frame is the canonical long frame ``unique_id, ds, y`` (:func:`to_long`).
 
 Accepted inputs:
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import math
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -55,6 +56,8 @@ class Rule:
         if isinstance(value, bool) or not isinstance(value, kinds):
             expected = " or ".join(k.__name__ for k in kinds)
             raise ConfigError(f"{name} must be {expected}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
         if self.choices is not None and value not in self.choices:
             raise ConfigError(f"{name} must be one of {', '.join(self.choices)}; got {value!r}")
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
@@ -462,6 +465,9 @@ class LSTMForecaster(Forecaster):
         Learning-rate schedule over all training steps.
     grad_clip : float or None
         Maximum global gradient norm.
+    forget_bias : float or None
+        Initial forget-gate bias, the other biases starting at zero (1.0 is Keras's default);
+        None keeps torch's initialisation.
     ensemble_size : int
         Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
     quantile_levels : tuple of interval levels in percent, or None
@@ -510,6 +516,7 @@ class LSTMForecaster(Forecaster):
         "loss": Rule(str, choices=tuple(LOSSES)),
         "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
         "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
+        "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
         "ensemble_size": Rule(int, 1),
         "season_length": Rule(int, 1),
         "random_state": Rule(int, 0, optional=True),
@@ -535,6 +542,7 @@ class LSTMForecaster(Forecaster):
         loss: str = "mse",
         lr_schedule: str | None = None,
         grad_clip: float | None = None,
+        forget_bias: float | None = None,
         ensemble_size: int = 1,
         quantile_levels: tuple[float, ...] | None = None,
         season_length: int = 1,
@@ -558,6 +566,7 @@ class LSTMForecaster(Forecaster):
         self.loss = loss
         self.lr_schedule = lr_schedule
         self.grad_clip = grad_clip
+        self.forget_bias = forget_bias
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels
         self.season_length = season_length
@@ -726,6 +735,7 @@ class LSTMForecaster(Forecaster):
             segment=self.segment,
             window_norm=self.window_norm,
             quantiles=self._network_quantiles(),
+            forget_bias=None if self.forget_bias is None else float(self.forget_bias),
         )
         train_config = TrainConfig(
             epochs=self.epochs,

@@ -72,17 +72,32 @@ class LSTM(nn.LSTM):
         Stacked layers; layer k > 0 reads the hidden states of layer k - 1.
     dropout : float
         Dropout on the outputs of every layer but the last, in training mode only.
+    forget_bias : float or None
+        None: torch's initialisation, every parameter uniform in (-1/sqrt(H), 1/sqrt(H)). A
+        number: the biases start at zero except the forget gate's, which starts at this value
+        (1.0 is Keras's ``unit_forget_bias``), so the cell keeps its state from the first step.
 
-    State dicts load both ways with ``torch.nn.LSTM(..., batch_first=True)``. Initialisation is
-    torch's: every parameter uniform in (-1/sqrt(H), 1/sqrt(H)).
+    State dicts load both ways with ``torch.nn.LSTM(..., batch_first=True)``.
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        forget_bias: float | None = None,
     ) -> None:
         super().__init__(
             input_size, hidden_size, num_layers=num_layers, dropout=dropout, batch_first=True
         )
+        if forget_bias is not None:
+            # Gate rows are i, f, g, o; the forget gate sees bias_ih + bias_hh.
+            forget = slice(hidden_size, 2 * hidden_size)
+            with torch.no_grad():
+                for k in range(num_layers):
+                    getattr(self, f"bias_ih_l{k}").zero_()[forget] = forget_bias
+                    getattr(self, f"bias_hh_l{k}").zero_()
 
     def forward(  # type: ignore[override]
         self, x: torch.Tensor, state: State | None = None

@@ -37,6 +37,7 @@ class NetworkConfig:
     segment: int = 1  # time steps per LSTM step; 1 feeds the raw steps
     window_norm: str | None = None  # None, "revin" or "last"
     quantiles: tuple[float, ...] = ()  # learned quantiles besides the median, ascending
+    forget_bias: float | None = None  # initial forget-gate bias; None: torch's initialisation
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
@@ -57,7 +58,9 @@ class LSTMNetwork(nn.Module):
             lstm_input = config.hidden_size
         # torch.nn.LSTM's own dropout only acts between layers (and warns for one layer).
         between_layers = config.dropout if config.num_layers > 1 else 0.0
-        self.lstm = LSTM(lstm_input, config.hidden_size, config.num_layers, between_layers)
+        self.lstm = LSTM(
+            lstm_input, config.hidden_size, config.num_layers, between_layers, config.forget_bias
+        )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.horizon)
         if config.quantiles:
