@@ -86,6 +86,7 @@ DEFAULTS: dict[str, Any] = {
     "epochs": 10,
     "patience": 3,
     "ensemble_size": 1,
+    "forget_bias": None,  # torch's initialisation (what every recorded run used)
 }
 # --smoke: seconds, not minutes; checks the pipeline, not the accuracy.
 SMOKE = {"epochs": 1, "hidden_size": 16, "ensemble_size": 1}
@@ -122,6 +123,7 @@ _TYPES: dict[str, Callable[[str], Any]] = {
     "epochs": int,
     "patience": _optional(int),
     "ensemble_size": int,
+    "forget_bias": _optional(float),
 }
 
 
