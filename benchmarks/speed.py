@@ -699,23 +699,25 @@ def w2(
     if has_keras:
         runs["Keras (own process)"] = []
     keras_matmul = []
-    for repeat in range(repeats):
-        seed = W2_SEED + repeat  # the same seed for every tool within a repeat
-        fit_s, loop_s, model = train_lstmcast(train_part, seed)
-        one_step = model.backtest(series, h=1, n_windows=held, step_size=1)
-        mse = float(np.mean((one_step["LSTM"].to_numpy() - one_step["y"].to_numpy()) ** 2))
-        runs["lstmcast fit()"].append((fit_s, mse))
-        runs["lstmcast training loop"].append((loop_s, mse))
-        seconds, net = train_reference(x_train, y_train, seed)
-        runs["plain PyTorch float32"].append((seconds, held_out_mse(net)))
-        if use_bf16:
-            seconds, net = train_reference(x_train, y_train, seed, bf16=True)
-            runs["plain PyTorch bf16 autocast"].append((seconds, held_out_mse(net)))
-        if has_keras:
-            report = run_child(keras_script, {**keras_params, "seed": seed}, dict(os.environ))
-            runs["Keras (own process)"].append((report.report["seconds"], report.report["mse"]))
-            keras_matmul.append(report.report["matmul_gflops"])
-    keras_folder.cleanup()
+    try:
+        for repeat in range(repeats):
+            seed = W2_SEED + repeat  # the same seed for every tool within a repeat
+            fit_s, loop_s, model = train_lstmcast(train_part, seed)
+            one_step = model.backtest(series, h=1, n_windows=held, step_size=1)
+            mse = float(np.mean((one_step["LSTM"].to_numpy() - one_step["y"].to_numpy()) ** 2))
+            runs["lstmcast fit()"].append((fit_s, mse))
+            runs["lstmcast training loop"].append((loop_s, mse))
+            seconds, net = train_reference(x_train, y_train, seed)
+            runs["plain PyTorch float32"].append((seconds, held_out_mse(net)))
+            if use_bf16:
+                seconds, net = train_reference(x_train, y_train, seed, bf16=True)
+                runs["plain PyTorch bf16 autocast"].append((seconds, held_out_mse(net)))
+            if has_keras:
+                report = run_child(keras_script, {**keras_params, "seed": seed}, dict(os.environ))
+                runs["Keras (own process)"].append((report.report["seconds"], report.report["mse"]))
+                keras_matmul.append(report.report["matmul_gflops"])
+    finally:
+        keras_folder.cleanup()  # the windows saved for Keras: tens of MB
 
     flop = flop_per_window()
     tools = {}
