@@ -595,7 +595,9 @@ def train_reference(
     return time.perf_counter() - started, net
 
 
-def train_lstmcast(series: np.ndarray, seed: int) -> tuple[float, float, lc.LSTMForecaster]:
+def train_lstmcast(
+    series: np.ndarray, seed: int, forget_bias: float | None = None
+) -> tuple[float, float, lc.LSTMForecaster]:
     """lstmcast's fit on ``series`` (one epoch): seconds of fit(), of its training loop, model."""
     model = lc.LSTMForecaster(
         window=W2_STEPS,
@@ -606,6 +608,7 @@ def train_lstmcast(series: np.ndarray, seed: int) -> tuple[float, float, lc.LSTM
         batch_size=W2_BATCH,
         lr=W2_LR,
         random_state=seed,
+        forget_bias=forget_bias,
         device="cpu",
     )
     started = time.perf_counter()
@@ -614,13 +617,18 @@ def train_lstmcast(series: np.ndarray, seed: int) -> tuple[float, float, lc.LSTM
 
 
 def w2(
-    sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, bf16: str = "auto", keras: bool = True
+    sizes: Sizes = FULL,
+    repeats: int = DEFAULT_REPEATS,
+    bf16: str = "auto",
+    keras: bool = True,
+    forget_bias: float | None = None,
 ) -> dict:
     """Training throughput of lstmcast, the reference and Keras, medians of alternating repeats.
 
     lstmcast and the reference run in this process, Keras (when ``keras`` and TensorFlow is
     importable) in a child process per repeat. ``bf16``: "auto" (measure bf16 autocast when the
     CPU has native bf16 and a bf16 matmul is faster than float32), "on" or "off".
+    ``forget_bias``: also train lstmcast with this initial forget-gate bias (an extra row).
     """
     n, held = sizes.w2_windows, sizes.w2_held_out
     series = w2_series(n + held + W2_STEPS)
@@ -698,6 +706,9 @@ def w2(
         runs["plain PyTorch bf16 autocast"] = []
     if has_keras:
         runs["Keras (own process)"] = []
+    with_bias = f"lstmcast fit(forget_bias={forget_bias:g})" if forget_bias is not None else ""
+    if with_bias:
+        runs[with_bias] = []
     keras_matmul = []
     try:
         for repeat in range(repeats):
@@ -707,6 +718,11 @@ def w2(
             mse = float(np.mean((one_step["LSTM"].to_numpy() - one_step["y"].to_numpy()) ** 2))
             runs["lstmcast fit()"].append((fit_s, mse))
             runs["lstmcast training loop"].append((loop_s, mse))
+            if with_bias:
+                fit_s, _, model = train_lstmcast(train_part, seed, forget_bias)
+                one_step = model.backtest(series, h=1, n_windows=held, step_size=1)
+                errors = one_step["LSTM"].to_numpy() - one_step["y"].to_numpy()
+                runs[with_bias].append((fit_s, float(np.mean(errors**2))))
             seconds, net = train_reference(x_train, y_train, seed)
             runs["plain PyTorch float32"].append((seconds, held_out_mse(net)))
             if use_bf16:
@@ -973,6 +989,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--bf16", choices=("auto", "on", "off"), default="auto", help="W2's bf16 autocast run"
     )
+    parser.add_argument(
+        "--forget-bias",
+        type=float,
+        default=None,
+        help="W2: also train lstmcast with this initial forget-gate bias (e.g. 1)",
+    )
     args = parser.parse_args(argv)
     chosen = [name.strip().lower() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in WORKLOADS]
@@ -997,6 +1019,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             options["threads"] = args.threads
         if name == "w2":
             options["bf16"] = args.bf16
+            options["forget_bias"] = args.forget_bias
         started = time.perf_counter()
         result = function(**options)
         print(

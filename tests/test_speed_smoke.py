@@ -83,3 +83,21 @@ def test_w1_children_compile_and_use_the_tutorial_series() -> None:
     exec(speed._CHILD_DATA, scope)
     np.testing.assert_array_equal(scope["series"], sine_series(speed.W1_SEED))
     assert (scope["n_train"], scope["n_test"]) == (784, 196)
+
+
+def test_w2_trains_an_extra_lstmcast_row_with_a_forget_bias() -> None:
+    result = speed.w2(TINY, repeats=1, bf16="off", keras=False, forget_bias=1.0)
+    row = result["tools"]["lstmcast fit(forget_bias=1)"]
+    assert _positive_finite(row["windows_per_s"])
+    assert _positive_finite(row["held_out_mse"])
+
+
+def test_w1_seed_study_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import w1_seeds
+
+    assert w1_seeds.main(["--seeds", "1"]) == 0
+    table = capsys.readouterr().out
+    for tool in ("lstmcast", "plain PyTorch", "+ Keras's head", "+ Keras's LSTM too"):
+        assert f"| {tool}" in table
+    # Seed 0 of the plain-PyTorch loop is speed.py's W1 reference: the same RMSE every time.
+    assert w1_seeds.torch_rmse(0) == w1_seeds.torch_rmse(0)
