@@ -204,6 +204,14 @@ def test_explain_returns_gates_of_each_series_last_window(two_series: pd.DataFra
         direct = model.network_(x)
         via_trace, _ = model.network_.trace(x)
     torch.testing.assert_close(via_trace, direct, atol=1e-5, rtol=0)
+    # Some series only, in the order asked for: the same gates as in the full trace.
+    ids = [str(i) for i in model.tail_.ids]
+    one = model.explain(series=ids[1])
+    torch.testing.assert_close(one.forget, trace.forget[:, 1:2])
+    both = model.explain(series=[ids[1], ids[0]])
+    torch.testing.assert_close(both.hidden, trace.hidden[:, [1, 0]])
+    with pytest.raises(lc.DataError, match="series 'nope' not found; there are 2 series"):
+        model.explain(series="nope")
 
 
 class Sabotage(Callback):

@@ -1045,9 +1045,9 @@ def inspect(
         panel = lc.Panel.from_frame(df)
         ids, values = _last_windows(panel.ids, panel.y, panel.ends, model.window)
     index = _series_index(ids, series)
-    trace = model.explain(df)  # series in the order of ids
-    lc.plot_gates(trace, sample=index, inputs=values[index], segment=model.segment, path=output)
-    reach = lc.memory_reach(trace, sample=index, segment=model.segment)
+    trace = model.explain(df, series=ids[index])
+    lc.plot_gates(trace, sample=0, inputs=values[index], segment=model.segment, path=output)
+    reach = lc.memory_reach(trace, sample=0, segment=model.segment)
 
     long_units = reach.loc[reach["long_memory"], "unit"].tolist()
     listed = ", ".join(str(u) for u in long_units[:_SHOWN_UNITS])

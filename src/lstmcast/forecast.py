@@ -1032,17 +1032,32 @@ class LSTMForecaster(Forecaster):
         scaled = torch.cat(outputs).double().cpu().numpy()
         return self.scaler_.inverse(scaled, rows)
 
-    def explain(self, df: Any = None) -> GateTrace:
+    def explain(self, df: Any = None, series: str | Sequence[str] | None = None) -> GateTrace:
         """Gate activations and states on each series' last window (training data by default).
 
+        ``series``: the id (or ids) of the series to trace; default all of them.
+
         Returns a :class:`GateTrace` of the first network, shaped (num_layers, n_series, steps,
-        hidden_size), series in the order of ``df`` (or of training); ``steps`` is
-        ``window / segment``.
+        hidden_size), series in the order of ``series``, else of ``df`` (or of training);
+        ``steps`` is ``window / segment``.
         """
         self._check_fitted()
         panel = self.tail_ if df is None else self._panel_for(df)[0]
         self._require_history(panel, self.window, self._context_what())
-        x, _ = self._contexts(panel, np.arange(len(panel)), panel.ends)
+        chosen = np.arange(len(panel))
+        if series is not None:
+            # Tracing keeps every gate of every step: only the series asked for.
+            position = {str(name): i for i, name in enumerate(panel.ids)}
+            wanted = [series] if isinstance(series, str) else list(series)
+            missing = [name for name in wanted if name not in position]
+            if missing:
+                raise DataError(
+                    f"series {missing[0]!r} not found; there are {len(panel)} series: "
+                    + ", ".join(repr(str(i)) for i in panel.ids[:5])
+                    + (", ..." if len(panel) > 5 else "")
+                )
+            chosen = np.array([position[name] for name in wanted], dtype=np.int64)
+        x, _ = self._contexts(panel, chosen, panel.ends[chosen])
         with torch.no_grad():
             _, gates = self.network_.trace(x)
         return gates.detach()
