@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import lstmcast as lc
+from lstmcast.model import LSTMNetwork
 
 NOISE = 0.3
 
@@ -175,6 +177,25 @@ def test_learned_intervals_errors_and_round_trip(
         lc.LSTMForecaster(window=8, quantile_levels=90).fit(noisy[:100])
     with pytest.raises(lc.ConfigError, match="quantile_levels must be"):
         lc.LSTMForecaster(window=8, quantile_levels=(0,)).fit(noisy[:100])
+
+
+def test_learned_intervals_run_the_network_once(
+    quantile_model: lc.LSTMForecaster, noisy: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point = quantile_model.backtest(noisy, h=4, n_windows=20, step_size=1)
+    calls = {"forward": 0, "quantile_forecast": 0}
+    for name in calls:
+        original = getattr(LSTMNetwork, name)
+
+        def counted(self: LSTMNetwork, x: torch.Tensor, _name=name, _original=original):
+            calls[_name] += 1
+            return _original(self, x)
+
+        monkeypatch.setattr(LSTMNetwork, name, counted)
+    with_levels = quantile_model.backtest(noisy, h=4, n_windows=20, step_size=1, level=[80, 95])
+    assert calls == {"forward": 0, "quantile_forecast": 1}
+    # The point forecast is the heads' median either way.
+    np.testing.assert_allclose(with_levels["LSTM"], point["LSTM"], rtol=0, atol=1e-9)
 
 
 @pytest.fixture(scope="module")

@@ -211,16 +211,23 @@ class Forecaster:
             self._require_history(panel, self._context_length(), self._context_what())
         levels = self._check_levels(level, h)
         series = np.arange(len(panel))
-        values = self._forecast(panel, series, panel.ends, h)
+        values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
         times = future_times(panel.ds[panel.ends - 1], steps, h)
         columns = {
             ID: np.repeat(panel.ids, h),
             TIME: times.reshape(-1),
             self.alias: values.reshape(-1),
         }
-        for name, bound in self._bounds(panel, series, panel.ends, values, levels).items():
+        for name, bound in bounds.items():
             columns[name] = bound.reshape(-1)
         return pd.DataFrame(columns)
+
+    def _forecast_with_bounds(
+        self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Point forecasts (k, h) from rows ``ends`` of ``series``, and their interval bounds."""
+        values = self._forecast(panel, series, ends, h)
+        return values, self._bounds(panel, series, ends, values, levels)
 
     def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
         if level is None:
@@ -295,8 +302,9 @@ class Forecaster:
             values = np.concatenate(
                 [self._refit_forecast(panel, origins[:, w], h) for w in range(k)], axis=1
             ).reshape(n * k, h)
+            bounds: dict[str, np.ndarray] = {}
         else:
-            values = self._forecast(panel, series, ends, h)
+            values, bounds = self._forecast_with_bounds(panel, series, ends, h, levels)
         target_rows = ends[:, None] + np.arange(h)[None, :]  # (n * k, h)
         return pd.DataFrame(
             {
@@ -306,10 +314,7 @@ class Forecaster:
                 "y": panel.y[target_rows.reshape(-1)],
                 self.alias: values.reshape(-1),
             }
-            | {
-                name: bound.reshape(-1)
-                for name, bound in self._bounds(panel, series, ends, values, levels).items()
-            }
+            | {name: bound.reshape(-1) for name, bound in bounds.items()}
         )
 
     def _refit_forecast(self, panel: Panel, seen: np.ndarray, h: int) -> np.ndarray:
@@ -403,6 +408,10 @@ def _lower_quantile(level: float) -> float:
 
 # Quantiles kept per horizon step for conformal intervals: every 0.1%.
 CALIBRATION_GRID = 1001
+
+# Input windows run through the network at once when forecasting: bounds memory for very many
+# series.
+FORECAST_CHUNK = 16384
 
 
 def _sample_rows(errors: np.ndarray, seed: int) -> np.ndarray:
@@ -853,6 +862,18 @@ class LSTMForecaster(Forecaster):
             return output(self.networks_[0])
         return torch.stack([output(network) for network in self.networks_]).quantile(0.5, dim=0)
 
+    def _forecast_with_bounds(
+        self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if not (levels and self.quantile_levels) or h > self.horizon:
+            return super()._forecast_with_bounds(panel, series, ends, h, levels)
+        # The point forecast is the quantile heads' median: one pass of the network gives both.
+        x, rows = self._contexts(panel, series, ends)
+        quantiles = self._scaled_quantiles(x, h)
+        median = sorted([*self.networks_[0].config.quantiles, 0.5]).index(0.5)
+        values = self.scaler_.inverse(quantiles[..., median], rows)
+        return values, self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
+
     def _bounds(
         self,
         panel: Panel,
@@ -860,8 +881,12 @@ class LSTMForecaster(Forecaster):
         ends: np.ndarray,
         values: np.ndarray,
         levels: list[float],
+        context: tuple[torch.Tensor, np.ndarray, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Interval bounds: conformal, learned, or learned and conformalized.
+
+        ``context``: the input windows, scaler rows and scaled quantile forecasts of ``values``
+        when the caller has them already (see :meth:`_contexts`, :meth:`_scaled_quantiles`).
 
         Without ``quantile_levels`` they are split-conformal: the forecast +- the
         ceil((n + 1) L / 100) / n quantile of the n validation |errors| of that step. With them
@@ -880,7 +905,10 @@ class LSTMForecaster(Forecaster):
                 f"h={h} is beyond them: train with horizon={h}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
-        x, rows = self._contexts(panel, series, ends)  # the input windows, (k, window, features)
+        if context is None:
+            x, rows = self._contexts(panel, series, ends)  # the input windows, (k, window, F)
+        else:
+            x, rows = context[0], context[1]
         if self.quantile_levels:
             missing = [level for level in levels if level not in self.quantile_levels]
             if missing:
@@ -888,7 +916,8 @@ class LSTMForecaster(Forecaster):
                     f"this model learned intervals for levels {list(self.quantile_levels)}, not "
                     f"{missing}; train it with those in quantile_levels"
                 )
-            lows, highs = self._learned_bounds(x, rows, h, levels)
+            quantiles = self._scaled_quantiles(x, h) if context is None else context[2]
+            lows, highs = self._learned_bounds(quantiles, rows, levels)
         elif calibrated:
             lows, highs = dict.fromkeys(levels, values), dict.fromkeys(levels, values)
         else:
@@ -931,11 +960,15 @@ class LSTMForecaster(Forecaster):
         return low, len(columns) - 1 - low
 
     @torch.no_grad()
+    def _scaled_quantiles(self, x: torch.Tensor, h: int) -> np.ndarray:
+        """Every learned quantile of windows ``x``, in scaled units: (k, h, Q + 1), ascending."""
+        chunks = [self._quantile_forecast(chunk) for chunk in x.split(FORECAST_CHUNK)]
+        return torch.cat(chunks).double().cpu().numpy()[:, :h]
+
     def _learned_bounds(
-        self, x: torch.Tensor, rows: np.ndarray, h: int, levels: list[float]
+        self, forecast: np.ndarray, rows: np.ndarray, levels: list[float]
     ) -> tuple[dict[float, np.ndarray], dict[float, np.ndarray]]:
-        """The quantile heads' bounds per level for windows ``x`` (k, h each), in series units."""
-        forecast = self._quantile_forecast(x).double().cpu().numpy()[:, :h]  # (k, h, Q + 1)
+        """Bounds per level (k, h each, series units) from scaled quantiles ``forecast``."""
         lows, highs = {}, {}
         for level in levels:
             low, high = self._interval_columns(level)
@@ -1019,7 +1052,7 @@ class LSTMForecaster(Forecaster):
             )
         x, rows = self._contexts(panel, series, ends)
         outputs = []
-        for chunk in x.split(16384):  # bounds memory for very many series
+        for chunk in x.split(FORECAST_CHUNK):
             steps: list[torch.Tensor] = []
             done = 0
             while done < h:
