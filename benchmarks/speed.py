@@ -6,6 +6,10 @@ Usage (from the repository root):
     .venv/bin/python -m benchmarks.speed --repeats 3 --only w1,w3
     .venv/bin/python -m benchmarks.speed --threads 2        # torch threads, parent and children
     .venv/bin/python -m benchmarks.speed --smoke            # tiny sizes, 1 repeat: checks it runs
+    .venv/bin/python -m benchmarks.speed --only w2 --forget-bias 1   # W2 + lstmcast, forget bias 1
+
+Keras runs beside the others when TensorFlow is installed:
+``.venv/bin/pip install -c constraints.txt -e '.[bench]'`` (about 600 MB from the registry).
 
 What is measured (the machines are shared and noisy: read the ratios, measured side by side):
 
