@@ -8,6 +8,7 @@ LSTM on the adding problem, a test of long memory.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 from typing import TYPE_CHECKING, Any
@@ -48,9 +49,7 @@ if TYPE_CHECKING:
     from .train import Callback, History
 
 
-_imports_frozen = False
-
-
+@functools.cache  # once: what is created later stays collectable
 def _freeze_imports() -> None:
     """Move every object alive now (torch's, mostly) out of the garbage collector's sight.
 
@@ -60,10 +59,7 @@ def _freeze_imports() -> None:
     too. Frozen objects are still freed by reference counting; what is created later, such as
     the caller's data, is collected as usual. ``gc.unfreeze()`` undoes it.
     """
-    global _imports_frozen
-    if not _imports_frozen:
-        gc.freeze()
-        _imports_frozen = True
+    gc.freeze()
 
 
 def __getattr__(name: str) -> Any:

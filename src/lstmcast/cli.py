@@ -28,7 +28,6 @@ from lstmcast.errors import LstmcastError
 
 if TYPE_CHECKING:
     import click
-    import numpy as np
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
@@ -41,9 +40,6 @@ _SHOWN_STEPS = 5
 _SHOWN_SERIES = 3
 # Metrics where lower is better: the best model per column is highlighted.
 _LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "MASE", "MSIS")
-# A unit whose mean forget gate over the window is above this keeps its cell state: "long memory"
-# (the same threshold plot_gates uses in its title).
-_LONG_MEMORY = 0.9
 # Unit numbers listed in inspect's one-line summary before "...".
 _SHOWN_UNITS = 10
 
@@ -1037,26 +1033,25 @@ def inspect(
     0.9 over the window.
     """
     model = lc.load(model_dir)
-    if data is None:
-        df = None
-        ids, values = _last_windows(model.tail_.ids, model.tail_.y, model.tail_.ends, model.window)
-    else:
-        df = _read_data(data, time_col, target_col, id_col)
-        panel = lc.Panel.from_frame(df)
-        ids, values = _last_windows(panel.ids, panel.y, panel.ends, model.window)
-    index = _series_index(ids, series)
-    trace = model.explain(df, series=ids[index])
-    lc.plot_gates(trace, sample=0, inputs=values[index], segment=model.segment, path=output)
+    df = None if data is None else _read_data(data, time_col, target_col, id_col)
+    panel = model.tail_ if df is None else lc.Panel.from_frame(df)
+    ids = [str(i) for i in panel.ids]
+    wanted = ids[0] if series is None else series
+    trace = model.explain(df, series=wanted)  # refuses an unknown series or a short history
+    end = panel.ends[ids.index(wanted)]
+    inputs = panel.y[end - model.window : end]
+    lc.plot_gates(trace, sample=0, inputs=inputs, segment=model.segment, path=output)
     reach = lc.memory_reach(trace, sample=0, segment=model.segment)
+    from lstmcast.plot import LONG_MEMORY_FORGET  # loaded by now, with matplotlib
 
     long_units = reach.loc[reach["long_memory"], "unit"].tolist()
     listed = ", ".join(str(u) for u in long_units[:_SHOWN_UNITS])
     listed += ", ..." if len(long_units) > _SHOWN_UNITS else ""
     console = _stdout()
     console.print(
-        f"wrote {output}\nseries {ids[index]!r}: {len(long_units)} of {len(reach)} units of "
-        f"layer {trace.forget.shape[0] - 1} have long memory (mean forget gate > {_LONG_MEMORY})"
-        + (f": {listed}" if long_units else ""),
+        f"wrote {output}\nseries {wanted!r}: {len(long_units)} of {len(reach)} units of "
+        f"layer {trace.forget.shape[0] - 1} have long memory "
+        f"(mean forget gate > {LONG_MEMORY_FORGET})" + (f": {listed}" if long_units else ""),
         markup=False,
     )
     console.print(_reach_table(reach, model.segment, steps=trace.forget.shape[2]))
@@ -1097,22 +1092,6 @@ def _reach_table(reach: pd.DataFrame, segment: int, steps: int) -> Table:
         cells.append("yes" if row.long_memory else "")
         table.add_row(*cells)
     return table
-
-
-def _last_windows(
-    ids: np.ndarray, y: np.ndarray, ends: np.ndarray, window: int
-) -> tuple[list[str], list[np.ndarray]]:
-    # A series shorter than the window is left for explain() to reject with its own message.
-    return [str(i) for i in ids], [y[max(end - window, 0) : end] for end in ends]
-
-
-def _series_index(ids: list[str], wanted: str | None) -> int:
-    if wanted is None:
-        return 0
-    if wanted not in ids:
-        shown = ", ".join(repr(i) for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
-        raise lc.DataError(f"series {wanted!r} not found; there are {len(ids)}: {shown}")
-    return ids.index(wanted)
 
 
 # --------------------------------------------------------------------------------------------

@@ -870,7 +870,7 @@ class LSTMForecaster(Forecaster):
         # The point forecast is the quantile heads' median: one pass of the network gives both.
         x, rows = self._contexts(panel, series, ends)
         quantiles = self._scaled_quantiles(x, h)
-        median = sorted([*self.networks_[0].config.quantiles, 0.5]).index(0.5)
+        median = self._quantile_columns().index(0.5)
         values = self.scaler_.inverse(quantiles[..., median], rows)
         return values, self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
 
@@ -953,9 +953,13 @@ class LSTMForecaster(Forecaster):
         scores = self.calibration_[row]  # (1001, horizon)
         return np.array([np.interp(probability, grid, scores[:, step]) for step in range(h)])
 
+    def _quantile_columns(self) -> list[float]:
+        """The quantile of each column of a quantile forecast: the learned ones and the median."""
+        return sorted([*self.networks_[0].config.quantiles, 0.5])
+
     def _interval_columns(self, level: float) -> tuple[int, int]:
         """Columns of the lower and upper quantile of ``level`` in a quantile forecast."""
-        columns = sorted([*self.networks_[0].config.quantiles, 0.5])
+        columns = self._quantile_columns()
         low = columns.index(_lower_quantile(level))
         return low, len(columns) - 1 - low
 

@@ -43,7 +43,8 @@ __all__ = [
 
 _DPI = 120
 _DEFAULT_MAX_SERIES = 4
-_LONG_MEMORY_FORGET = 0.9
+# A unit whose mean forget gate over the window is above this keeps its cell state: "long memory".
+LONG_MEMORY_FORGET = 0.9
 # A unit's memory reaches back as long as the product of its forget gates stays above 1/e: for a
 # constant gate, its time constant (see memory_reach).
 _REACH_RETENTION = float(np.exp(-1.0))
@@ -615,7 +616,7 @@ def _reach_table(forget: np.ndarray, segment: int) -> pd.DataFrame:
         {
             "unit": np.arange(forget.shape[1]),
             "mean_forget": mean_forget,
-            "long_memory": mean_forget > _LONG_MEMORY_FORGET,
+            "long_memory": mean_forget > LONG_MEMORY_FORGET,
             "reach_steps": reach,
             "reach_points": reach * segment,
             "whole_window": reach == time - 1,
@@ -826,7 +827,7 @@ def plot_gates(
     )
     fig.suptitle(
         f"LSTM layer {layer_i}, sample {sample_i}: {shown_note}\n"
-        f"{n_long} of {hidden} long-memory units (mean forget gate > {_LONG_MEMORY_FORGET} "
+        f"{n_long} of {hidden} long-memory units (mean forget gate > {LONG_MEMORY_FORGET} "
         f"over these {time} steps)"
     )
     return _save(fig, path)
