@@ -372,7 +372,9 @@ def test_rejects_what_is_not_a_model(tmp_path: Path, case: str, command: str) ->
     make, fragments = BAD_MODELS[case]
     model = tmp_path / "model"
     make(model)
-    result = run(command, model, "-o", tmp_path / "out")
+    result = run(
+        command, model, "-o", tmp_path / ("out.csv" if command == "forecast" else "out.png")
+    )
     assert_one_error_line(result, *fragments)
 
 
@@ -387,7 +389,9 @@ def test_rejects_model_from_newer_version(tmp_path: Path, model_dir: Path) -> No
 
 
 def test_inspect_unknown_series(tmp_path: Path, model_dir: Path, data_csv: Path) -> None:
-    result = run("inspect", model_dir, "--data", data_csv, "--series", "zz", "-o", tmp_path / "g")
+    result = run(
+        "inspect", model_dir, "--data", data_csv, "--series", "zz", "-o", tmp_path / "g.png"
+    )
     assert_one_error_line(result, "'zz' not found", "'s0', 's1'")
 
 
@@ -414,12 +418,12 @@ def _python(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_script_error_is_one_line_on_stderr(tmp_path: Path) -> None:
-    done = _python("-m", "lstmcast", "forecast", str(tmp_path), "-o", str(tmp_path / "f.csv"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _python("-m", "lstmcast", "forecast", str(empty), "-o", str(tmp_path / "f.csv"))
     assert done.returncode == 1
     assert done.stdout == ""
-    assert (
-        done.stderr == f"error: {str(tmp_path)!r} is not an lstmcast model: it has no config.json\n"
-    )
+    assert done.stderr == f"error: {str(empty)!r} is not an lstmcast model: it has no config.json\n"
 
 
 def test_help_does_not_import_heavy_modules() -> None:

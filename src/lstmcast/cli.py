@@ -553,7 +553,10 @@ def _read_data(data: Path, time_col: str, target_col: str, id_col: str | None) -
 @app.command()
 def demo(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the forecast plot (PNG).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write the forecast plot (PNG, PDF, SVG...: by suffix)."
+        ),
     ] = Path("demo.png"),
     seed: Annotated[int, typer.Option("--seed", help="Random seed of data and model.")] = 0,
     quiet: Quiet = False,
@@ -563,8 +566,11 @@ def demo(
     Trains an LSTM, scores it and the Naive and SeasonalNaive baselines on held-out data, prints
     the metrics and the first forecast steps, and plots the forecast.
     """
+    from lstmcast._files import check_output, image_format
     from lstmcast.demo import run_demo
 
+    check_output(output)
+    image_format(output, what="--output")
     with _training_progress(quiet) as callbacks:
         result = run_demo(output=output, seed=seed, callbacks=callbacks)
     console = _stdout()
@@ -589,7 +595,10 @@ def train(
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Model directory to write (replaces an lstmcast model there)."
+            "--output",
+            "-o",
+            help="Model directory to write (replaces an lstmcast model there; a directory "
+            "holding other files is refused).",
         ),
     ],
     time_col: TimeCol = "ds",
@@ -636,6 +645,9 @@ def train(
     code 130). Under `torchrun --nproc-per-node N` the processes train one model together, each
     on its share of the windows (of a directory: its share of the files); see docs/scaling.md.
     """
+    from lstmcast._files import check_output
+
+    check_output(output, [("the data", data)], directory=True)
     with _process_group(device):
         df = _read_data(data, time_col, target_col, id_col)
         model = _model(
@@ -700,7 +712,8 @@ def forecast(
         typer.Option(
             "--output",
             "-o",
-            help="Where to write the forecasts (CSV); under torchrun a directory of part files.",
+            help="Where to write the forecasts, CSV or Parquet by suffix (.csv, .parquet); "
+            "under torchrun a directory of part files.",
         ),
     ] = Path("forecast.csv"),
     h: Annotated[
@@ -728,21 +741,22 @@ def forecast(
     docs/scaling.md).
     """
     from lstmcast import distributed
-    from lstmcast._files import atomic_path
+    from lstmcast._files import check_output, frame_format, write_frame
 
     if distributed.launched_by_torchrun():
         # Only small objects cross between the processes here: gloo whatever the device.
         with _process_group("cpu"):
             _forecast_part(model_dir, output, h, data, time_col, target_col, id_col, level)
         return
+    check_output(output, [("the model directory", model_dir), ("the data", data)])
+    frame_format(output, what="--output")
     model = lc.load(model_dir)
     df = None
     if data is not None:
         df = _read_data(data, time_col, target_col, id_col)
     frame = model.predict(h, df=df, level=level)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
-    with atomic_path(output) as tmp:
-        frame.to_csv(tmp, index=False)
+    write_frame(frame, output)
     n_series = frame["unique_id"].nunique()
     _stdout().print(
         f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} steps) to {output}",
@@ -764,13 +778,15 @@ def _forecast_part(
     import json
 
     from lstmcast import distributed
-    from lstmcast._files import atomic_path
+    from lstmcast._files import atomic_path, check_output, require_pyarrow
 
     if output.suffix in (".csv", ".parquet") or output.is_file():
         raise lc.ConfigError(
             f"under torchrun each process writes its part of the forecast into a directory; "
             f"--output {str(output)!r} looks like a file: pass a directory, e.g. -o forecasts"
         )
+    check_output(output, [("the model directory", model_dir), ("the data", data)], directory=True)
+    require_pyarrow("writing the forecast's Parquet part files")
     rank, world = distributed.rank(), distributed.world_size()
     if data is None:  # the series saved with the model: this rank's share of them
         model = lc.load(model_dir, part=(rank, world))
@@ -862,7 +878,10 @@ def backtest(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Also write every forecast beside the actual value (CSV)."
+            "--output",
+            "-o",
+            help="Also write every forecast beside the actual value, CSV or Parquet by suffix "
+            "(.csv, .parquet).",
         ),
     ] = None,
     time_col: TimeCol = "ds",
@@ -896,8 +915,11 @@ def backtest(
     --h steps from --n-windows origins --step-size apart, and MAE, RMSE, sMAPE and MASE are
     printed (per series over all origins, then averaged over series).
     """
-    from lstmcast._files import atomic_path
+    from lstmcast._files import check_output, frame_format, write_frame
 
+    if output is not None:
+        check_output(output, [("the data", data)])
+        frame_format(output, what="--output")
     df = _read_data(data, time_col, target_col, id_col)
     step = h if step_size is None else step_size
     # Only data before the first origin is seen in training (and scales MASE).
@@ -929,8 +951,7 @@ def backtest(
     console = _stdout()
     console.print(_metrics_table(metrics, f"Backtest: {n_windows} origin(s), h={h}, step {step}"))
     if output is not None:
-        with atomic_path(output) as tmp:
-            merged.to_csv(tmp, index=False)
+        write_frame(merged, output)
         console.print(f"wrote {len(merged)} rows to {output}", markup=False)
 
 
@@ -948,12 +969,15 @@ def plot(
         Path,
         typer.Argument(
             metavar="FORECAST",
-            help="Forecasts (CSV from `lstmcast forecast` or `lstmcast backtest -o`).",
+            help="Forecasts (CSV or Parquet from `lstmcast forecast` or `lstmcast backtest -o`).",
             show_default=False,
         ),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the plot (PNG).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write the plot (PNG, PDF, SVG...: by suffix)."
+        ),
     ] = Path("forecast.png"),
     ids: Annotated[
         list[str] | None,
@@ -968,6 +992,10 @@ def plot(
     id_col: IdCol = None,
 ) -> None:
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
+    from lstmcast._files import check_output, image_format
+
+    check_output(output, [("the history", data), ("the forecasts", forecast_file)])
+    image_format(output, what="--output")
     history = _read_data(data, time_col, target_col, id_col)
     forecast_frame = _read_forecast(forecast_file, like=history)
     lc.plot_forecast(history, forecast_frame, ids=ids, max_history=max_history, path=output)
@@ -979,7 +1007,14 @@ def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, dtype={"unique_id": str})
+        if path.suffix.lower() == ".parquet":  # as `lstmcast forecast -o f.parquet` writes it
+            from lstmcast._files import require_pyarrow
+
+            require_pyarrow(f"reading {path.name}")
+            frame = pd.read_parquet(path)
+            frame["unique_id"] = frame["unique_id"].astype(str)
+        else:
+            frame = pd.read_csv(path, dtype={"unique_id": str})
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
         detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
         raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None
@@ -1007,7 +1042,10 @@ def inspect(
         typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the gate heatmaps (PNG).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write the gate heatmaps (PNG, PDF, SVG...: by suffix)."
+        ),
     ] = Path("gates.png"),
     data: Annotated[
         Path | None,
@@ -1032,6 +1070,10 @@ def inspect(
     too, for a segment-wise model), longest first; a long-memory unit has a mean forget gate above
     0.9 over the window.
     """
+    from lstmcast._files import check_output, image_format
+
+    check_output(output, [("the model directory", model_dir), ("the data", data)])
+    image_format(output, what="--output")
     model = lc.load(model_dir)
     df = None if data is None else _read_data(data, time_col, target_col, id_col)
     panel = model.tail_ if df is None else lc.Panel.from_frame(df)
@@ -1145,12 +1187,19 @@ def adding(
         ),
     ] = 1,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the learning curve (PNG).")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the learning curve (PNG, PDF, SVG...: by suffix).",
+        ),
     ] = Path("adding.png"),
     gates: Annotated[
         Path | None,
         typer.Option(
-            "--gates", help="Also plot the trained LSTM's gates on a new test sequence (PNG)."
+            "--gates",
+            help="Also plot the trained LSTM's gates on a new test sequence (PNG, PDF, SVG...: "
+            "by suffix).",
         ),
     ] = None,
     quiet: Quiet = False,
@@ -1164,10 +1213,20 @@ def adding(
     """
     import torch
 
+    from lstmcast._files import check_output, image_format, real_path
     from lstmcast.experiment import adding_batch, adding_problem
 
     if gates is not None and cell != "lstm":
         raise lc.ConfigError(f"--gates shows an LSTM's gates; a {cell} has none to trace")
+    check_output(output)
+    image_format(output, what="--output")
+    if gates is not None:
+        check_output(gates, what="--gates")
+        image_format(gates, what="--gates")
+        if real_path(gates) == real_path(output):
+            raise lc.ConfigError(
+                f"--gates and --output name the same file {str(gates)!r}; give each plot its own"
+            )
     torch.set_num_threads(threads)
     bar, on_step = _adding_progress(steps, quiet)
     try:

@@ -53,6 +53,9 @@ def run_demo(
     output: str | Path = "demo.png", seed: int = 0, callbacks: Sequence[Callback] = ()
 ) -> DemoResult:
     """Train, score on the held-out future beside the baselines, forecast, and plot."""
+    from ._files import image_format
+
+    image_format(output, what="output")  # an unknown suffix is refused before training
     started = time.perf_counter()
     series = to_long(sine_series(seed))
     n_test = round(N_POINTS * TEST_FRACTION)
@@ -109,7 +112,7 @@ def _plot(
 ) -> None:
     from matplotlib.figure import Figure
 
-    from ._files import atomic_path
+    from ._files import atomic_path, image_format
     from .plot import plot_history
 
     figure = Figure(figsize=(11, 7), layout="constrained")
@@ -135,5 +138,6 @@ def _plot(
     top.set_title("sin(0.02 t) + noise: train | held-out test | forecast")
     top.legend(loc="lower left", fontsize=8)
     plot_history(history, ax=bottom)
+    kind = image_format(path, what="path")
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
+        figure.savefig(tmp, format=kind, dpi=110)

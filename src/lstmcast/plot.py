@@ -4,9 +4,10 @@ Every function builds its own :class:`matplotlib.figure.Figure` instead of going
 ``matplotlib.pyplot``: no global figure registry, no GUI backend, nothing to close, safe on
 headless machines and in threads. A saved figure is rendered by the Agg canvas.
 
-Each function returns the figure and, when ``path`` is given, also writes it as a PNG, atomically
-(a reader never sees a half-written image). ``plot_forecast`` and ``plot_history`` accept an
-``ax`` to draw into, so several plots can share one figure; they then return the axes' figure.
+Each function returns the figure and, when ``path`` is given, also writes it atomically (a reader
+never sees a half-written image) in the format its suffix names (.png, .pdf, .svg, ...).
+``plot_forecast`` and ``plot_history`` accept an ``ax`` to draw into, so several plots can share
+one figure; they then return the axes' figure.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator
 
-from ._files import atomic_path
+from ._files import atomic_path, image_format
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -85,9 +86,10 @@ class GateTraceLike(Protocol):
 
 def _save(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
     if path is not None:
-        # The temporary file ends in ".tmp", so the format cannot be guessed from the name.
+        # The temporary file ends in ".tmp", so the format is named from the path's suffix.
+        kind = image_format(path, what="path")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=_DPI)
+            fig.savefig(tmp, format=kind, dpi=_DPI)
     return fig
 
 
@@ -357,7 +359,8 @@ def plot_forecast(
     max_history : int, optional
         Draw only the last ``max_history`` points of each history.
     path : path-like, optional
-        Also save the figure there as a PNG (atomically).
+        Also save the figure there (atomically), in the format its suffix names (.png, .pdf,
+        .svg, ...).
     ax : Axes, optional
         Draw the first of ``ids`` into this axes instead of a new figure.
     title : str, optional
@@ -455,7 +458,8 @@ def plot_history(
         without validation), as keys or attributes. The y axis is logarithmic when the positive
         losses span more than two decades.
     path : path-like, optional
-        Also save the figure there as a PNG (atomically).
+        Also save the figure there (atomically), in the format its suffix names (.png, .pdf,
+        .svg, ...).
     ax : Axes, optional
         Draw into this axes instead of a new figure.
 
@@ -700,7 +704,8 @@ def plot_gates(
         Show at most this many units: those whose cell state varies most over the window, in
         their original order.
     path : path-like, optional
-        Also save the figure there as a PNG (atomically).
+        Also save the figure there (atomically), in the format its suffix names (.png, .pdf,
+        .svg, ...).
 
     Returns
     -------
@@ -864,7 +869,8 @@ def plot_adding(
     ----------
     results : AddingResult or sequence of them
     path : path-like, optional
-        Also save the figure there as a PNG (atomically).
+        Also save the figure there (atomically), in the format its suffix names (.png, .pdf,
+        .svg, ...).
 
     Returns
     -------
