@@ -58,7 +58,8 @@ def test_saving_again_replaces_the_model(
     other = lc.LSTMForecaster(**(TINY | {"random_state": 7})).fit(two_series)
     other.save(path)
     pd.testing.assert_frame_equal(lc.load(path).predict(2), other.predict(2))
-    assert [p.name for p in path.parent.iterdir()] == ["model"]  # no temporary leftovers
+    # No temporary leftovers; the lock file beside the model stays (see io.writing_model).
+    assert sorted(p.name for p in path.parent.iterdir()) == [".model.lock", "model"]
 
 
 def test_a_crash_while_saving_leaves_the_old_model(
@@ -74,7 +75,7 @@ def test_a_crash_while_saving_leaves_the_old_model(
     with pytest.raises(OSError, match="disk full"):
         lc.LSTMForecaster(**(TINY | {"random_state": 3})).fit(two_series).save(path)
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
-    assert [p.name for p in path.parent.iterdir()] == ["model"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".model.lock", "model"]
 
 
 def test_refuses_to_overwrite_something_else(tmp_path: Path, two_series: pd.DataFrame) -> None:

@@ -680,10 +680,17 @@ class LSTMForecaster(Forecaster):
         takes its share of the windows; with each rank's own series, each trains on its own and
         keeps only its series (``save`` then writes one series file per rank; call it on every
         rank). ``batch_size`` is per rank. See docs/scaling.md.
+
+        With ``checkpoint``, the directory is locked for the whole run (a second process training
+        into it gets :class:`ModelFileError`), and one holding files lstmcast did not write is
+        refused before training starts.
         """
-        self._fit_data(
-            df, id_col, time_col, target_col, callbacks, checkpoint=checkpoint, resume=resume
-        )
+        from .io import writing_model
+
+        with writing_model(checkpoint):
+            self._fit_data(
+                df, id_col, time_col, target_col, callbacks, checkpoint=checkpoint, resume=resume
+            )
         return self
 
     def _fit(
@@ -1100,7 +1107,10 @@ class LSTMForecaster(Forecaster):
         return gates.detach()
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the fitted model to directory ``path`` (config.json + weights.safetensors)."""
+        """Write the fitted model to directory ``path`` (config.json + weights.safetensors).
+
+        An lstmcast model there is replaced; a directory holding other files is refused.
+        """
         from .io import save_model
 
         self._check_fitted()

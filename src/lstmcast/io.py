@@ -8,12 +8,15 @@ leaves either the old model or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +25,7 @@ import numpy as np
 import torch
 
 from . import __version__, distributed
+from ._files import dir_mode, file_mode, real_path, sha256
 from .data import Panel, concatenated_ranges
 from .errors import LstmcastError, ModelFileError
 from .train import History, TrainState
@@ -37,6 +41,16 @@ FORMAT_VERSION = 2
 SERIES_SHARD = "series-{:05d}"
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
 STATE_CONFIG, STATE_WEIGHTS = "training_state.json", "training_state.safetensors"
+# The files lstmcast writes into a model directory; saving again replaces only these.
+_OWN_FILE = re.compile(
+    r"config\.json|weights\.safetensors|training_state\.(json|safetensors)"
+    r"|series-\d{5,}\.(json|safetensors)"
+)
+# config.json's record of the SHA-256 of every other file it describes, by file name. Models saved
+# before it was added have none and still load (older lstmcast versions ignore the key).
+CHECKSUMS = "checksums"
+# Files named in a message about a directory's foreign files, at most.
+_SHOWN_FILES = 5
 
 
 def _step_to_json(step: Any) -> dict[str, Any]:
@@ -69,37 +83,51 @@ def save_model(
     and the ``training`` state to resume from, saved beside the model as
     ``training_state.json`` and ``training_state.safetensors``.
 
+    A directory holding files lstmcast did not write is refused, and the directory is locked
+    while it is written (see :func:`writing_model`); a symbolic link at ``path`` stays and the
+    directory it points to is replaced. ``config.json`` records the SHA-256 of every other file,
+    checked when the model is read.
+
     In a process group rank 0 writes the model. A model trained on sharded data (each rank its
     own series) is saved by all ranks together: each writes its series' state as
     ``series-<rank>.json`` and ``series-<rank>.safetensors`` into rank 0's staging directory,
     which rank 0 completes and renames into place.
     """
-    from safetensors.torch import save_file
+    with writing_model(path):
+        _save_model(model, real_path(path), weights, histories, training)
 
-    target = Path(path)
+
+def _save_model(
+    model: LSTMForecaster,
+    target: Path,
+    weights: list[dict[str, torch.Tensor]] | None,
+    histories: list[History] | None,
+    training: Resumable | None,
+) -> None:
     sharded = distributed.active() and getattr(model, "sharded_", False)
     if distributed.rank() != 0 and not sharded:
         distributed.barrier()  # every rank holds the same model: rank 0's copy is written
         return
     staging = None
     if distributed.rank() == 0:
-        is_foreign = target.exists() and not (target / CONFIG).is_file()
-        if is_foreign and (not target.is_dir() or any(target.iterdir())):
-            raise ModelFileError(
-                f"{str(target)!r} exists and is not an lstmcast model; choose another path "
-                "(lstmcast only replaces its own model directories)"
-            )
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        Path(staging).chmod(dir_mode())  # mkdtemp makes it private
     if sharded:
         staging = distributed.from_rank0(staging)
     staging_dir = Path(str(staging))
+    checksums: dict[str, str] = {}
     try:
         series, series_tensors = _series_state(model)
         if sharded:
             shard = SERIES_SHARD.format(distributed.rank())
-            save_file(series_tensors, str(staging_dir / f"{shard}.safetensors"))
-            (staging_dir / f"{shard}.json").write_text(json.dumps(series) + "\n")
+            tensors_name, json_name = f"{shard}.safetensors", f"{shard}.json"
+            mine = {
+                tensors_name: _save_tensors(series_tensors, staging_dir, tensors_name),
+                json_name: _write_text(json.dumps(series) + "\n", staging_dir, json_name),
+            }
+            for written in distributed.gather(mine):  # also: every shard is written
+                checksums |= written
             count = int(distributed.sum_across([float(len(model.tail_))])[0])
             series = {
                 "shards": distributed.world_size(),
@@ -107,7 +135,6 @@ def save_model(
                 "time_dtype": series["time_dtype"],
             }
             series_tensors = {}
-            distributed.barrier()  # every shard is written
         if distributed.rank() == 0:
             config = {
                 "format": FORMAT,
@@ -132,18 +159,128 @@ def save_model(
                 tensors["calibration.quantiles"] = torch.from_numpy(calibration.astype(np.float64))
                 config["calibration_size"] = model.calibration_size_
                 config["calibration_scale"] = model.calibration_scale_
-            save_file(
-                tensors | series_tensors, str(staging_dir / WEIGHTS), metadata={"format": FORMAT}
+            checksums[WEIGHTS] = _save_tensors(
+                tensors | series_tensors, staging_dir, WEIGHTS, metadata={"format": FORMAT}
             )
-            text = json.dumps(config, indent=2, default=_json_default) + "\n"
-            (staging_dir / CONFIG).write_text(text)
             if training is not None:
-                _write_training_state(training, staging_dir)
+                checksums |= _write_training_state(training, staging_dir)
+            config[CHECKSUMS] = dict(sorted(checksums.items()))
+            text = json.dumps(config, indent=2, default=_json_default) + "\n"
+            _write_text(text, staging_dir, CONFIG)
             _replace_dir(staging_dir, target)
     finally:
         if distributed.rank() == 0:
             shutil.rmtree(staging_dir, ignore_errors=True)
     distributed.barrier()  # no rank reads the model before it is in place
+
+
+def _save_tensors(
+    tensors: dict[str, torch.Tensor],
+    directory: Path,
+    name: str,
+    metadata: dict[str, str] | None = None,
+) -> str:
+    """Write a safetensors file with the umask's permissions; return its SHA-256."""
+    from safetensors.torch import save_file
+
+    file = directory / name
+    save_file(tensors, str(file), metadata=metadata)
+    file.chmod(file_mode())  # safetensors creates it private (0600)
+    return sha256(file)
+
+
+def _write_text(text: str, directory: Path, name: str) -> str:
+    """Write a text file into ``directory``; return its SHA-256."""
+    file = directory / name
+    file.write_text(text)
+    return sha256(file)
+
+
+def _foreign_files(directory: Path) -> list[str]:
+    """Names in ``directory`` that lstmcast did not write (a subdirectory ends in "/")."""
+    return sorted(
+        entry.name + ("/" if entry.is_dir() else "")
+        for entry in os.scandir(directory)
+        if not (_OWN_FILE.fullmatch(entry.name) and entry.is_file(follow_symlinks=False))
+    )
+
+
+def check_replaceable(path: str | os.PathLike[str]) -> None:
+    """Refuse to save into ``path`` when that would delete something lstmcast did not write.
+
+    Saving replaces the whole directory, so any file or folder in it other than a model's own
+    (``config.json``, ``weights.safetensors``, ``training_state.*``, ``series-*``) is named in a
+    :class:`ModelFileError` rather than deleted.
+    """
+    target = Path(path)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ModelFileError(
+            f"{str(target)!r} exists and is not an lstmcast model directory but a file; choose "
+            "another path"
+        )
+    foreign = _foreign_files(target)
+    if not foreign:
+        return
+    listed = _listed(foreign)
+    if not (target / CONFIG).is_file():
+        raise ModelFileError(
+            f"{str(target)!r} exists and is not an lstmcast model (it holds {listed}); choose "
+            "another path (lstmcast only replaces its own model directories)"
+        )
+    raise ModelFileError(
+        f"model directory {str(target)!r} holds {len(foreign)} file(s) lstmcast did not write "
+        f"({listed}); saving replaces the whole directory, so move them out or choose another "
+        "path"
+    )
+
+
+@contextlib.contextmanager
+def writing_model(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    """Hold the lock of model directory ``path`` while the block writes it (None: no-op).
+
+    The lock is ``.<name>.lock`` beside the directory (the directory itself is replaced by a
+    rename). It is an OS lock, held by the process and released when it exits or is killed, so
+    no stale lock is left; within one process it is re-entrant (a ``fit`` holds it while its
+    checkpoints save). A second process gets :class:`ModelFileError` at once, as does a directory
+    holding files lstmcast did not write (:func:`check_replaceable`). In a process group rank 0
+    takes the lock and every rank raises its error.
+    """
+    if path is None:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    target = real_path(path)
+    lock = None
+    problem = None
+    if distributed.rank() == 0:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = target.with_name(f".{target.name}.lock")
+        # Re-entrant: the same object (and the one open file) for this path in this process.
+        lock = FileLock(lock_file, timeout=0, is_singleton=True)
+        try:
+            lock.acquire()
+        except Timeout:
+            lock = None
+            problem = (
+                f"another process is writing the model directory {str(path)!r} (it holds "
+                f"{str(lock_file)!r}); wait for it to finish or choose another directory"
+            )
+        else:
+            try:
+                check_replaceable(path)
+            except ModelFileError as error:
+                problem = str(error)
+    problem = distributed.from_rank0(problem)
+    try:
+        if problem is not None:
+            raise ModelFileError(problem)
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _series_state(model: LSTMForecaster) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -181,9 +318,8 @@ def data_fingerprint(panel: Panel) -> str:
     return digest.hexdigest()
 
 
-def _write_training_state(training: Resumable, directory: Path) -> None:
-    from safetensors.torch import save_file
-
+def _write_training_state(training: Resumable, directory: Path) -> dict[str, str]:
+    """Write the training state files into ``directory``; return their SHA-256 by name."""
     state = training.state
     tensors = {f"current.{k}": v.detach().cpu().contiguous() for k, v in state.network.items()}
     tensors |= {f"best.{k}": v.detach().cpu().contiguous() for k, v in state.best_network.items()}
@@ -198,8 +334,12 @@ def _write_training_state(training: Resumable, directory: Path) -> None:
         "history": state.history.to_dict(),
         "optimizer_groups": state.optimizer["param_groups"],
     }
-    save_file(tensors, str(directory / STATE_WEIGHTS))
-    (directory / STATE_CONFIG).write_text(json.dumps(info, default=_json_default) + "\n")
+    return {
+        STATE_WEIGHTS: _save_tensors(tensors, directory, STATE_WEIGHTS),
+        STATE_CONFIG: _write_text(
+            json.dumps(info, default=_json_default) + "\n", directory, STATE_CONFIG
+        ),
+    }
 
 
 def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
@@ -212,6 +352,10 @@ def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
     directory = Path(path)
     if not (directory / STATE_CONFIG).is_file():
         return None
+    config, _ = read_model(directory, tensors=False)
+    checksums = _checksums(config, directory)
+    _verify(directory, STATE_CONFIG, checksums)
+    _verify(directory, STATE_WEIGHTS, checksums)
     try:
         info = json.loads((directory / STATE_CONFIG).read_text())
         tensors = load_file(str(directory / STATE_WEIGHTS))
@@ -270,8 +414,48 @@ def _replace_dir(staging: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Read and check a model directory: its config and its tensors. Never runs code."""
+def _checksums(config: dict[str, Any], directory: Path) -> dict[str, str] | None:
+    """The SHA-256 of each file that ``config`` records, or None for a model saved without."""
+    if CHECKSUMS not in config:
+        return None
+    checksums = config[CHECKSUMS]
+    if not (
+        isinstance(checksums, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in checksums.items())
+    ):
+        raise ModelFileError(
+            f"the {CHECKSUMS} in {directory / CONFIG} are not file names and SHA-256 digests; "
+            "the model is corrupt: save it again"
+        )
+    return checksums
+
+
+def _verify(directory: Path, name: str, checksums: dict[str, str] | None) -> None:
+    """Refuse file ``name`` of ``directory`` unless its SHA-256 is the one config.json records."""
+    if checksums is None:  # saved before lstmcast recorded checksums
+        return
+    file = directory / name
+    if name not in checksums:
+        raise ModelFileError(
+            f"{file} is not described by {directory / CONFIG} (it records no checksum for it); "
+            "the model directory was changed after saving: save the model again"
+        )
+    if sha256(file) != checksums[name]:
+        raise ModelFileError(
+            f"{file} does not belong to {directory / CONFIG}: its SHA-256 differs from the one "
+            "recorded when the model was saved (the file was changed, or copied from another "
+            "model); use the files saved together, or save the model again"
+        )
+
+
+def read_model(
+    path: str | os.PathLike[str], *, tensors: bool = True
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and check a model directory: its config and its tensors. Never runs code.
+
+    Every file is checked against the SHA-256 that ``config.json`` records for it. With
+    ``tensors=False`` only the config is read (and the returned tensors are empty).
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -296,16 +480,20 @@ def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
             f"model format {version}; this lstmcast {__version__} reads format "
             f"{FORMAT_VERSION} at most: upgrade lstmcast to load it"
         )
+    checksums = _checksums(config, directory)
+    if not tensors:
+        return config, {}
     if not weights_file.is_file():
         raise ModelFileError(f"{str(directory)!r} is incomplete: {WEIGHTS} is missing")
     try:
-        tensors = load_file(str(weights_file))
+        loaded = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise ModelFileError(
             f"{weights_file} is not a readable safetensors file ({error}); the model is "
             "corrupt or truncated: save it again"
         ) from None
-    return config, tensors
+    _verify(directory, WEIGHTS, checksums)
+    return config, loaded
 
 
 def load(path: str | os.PathLike[str], part: tuple[int, int] | None = None) -> LSTMForecaster:
@@ -325,7 +513,10 @@ def load(path: str | os.PathLike[str], part: tuple[int, int] | None = None) -> L
         KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError,
         OverflowError, LstmcastError, OSError,
     ) as error:  # fmt: skip
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if isinstance(error, KeyError):  # a str of a KeyError is just the quoted key
+            detail = f"missing entry {error.args[0]!r}" if error.args else "KeyError"
+        else:
+            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelFileError(
             f"{path} does not hold a consistent lstmcast model ({detail}); save it again"
         ) from None
@@ -367,6 +558,7 @@ def _build(
         raise ValueError(
             f"{len(histories)} trained networks for ensemble_size {model.ensemble_size}"
         )
+    _check_tensor_names(config, tensors, directory, len(histories))
     # Check the weights' shapes before building anything, so sizes in the config cannot make
     # this allocate more than the weights file holds.
     H = model.hidden_size
@@ -379,7 +571,14 @@ def _build(
     networks = []
     for member in range(len(histories)):
         network = LSTMNetwork(network_config)
-        network.load_state_dict(tensors_with_prefix(tensors, f"network.{member}."), strict=True)
+        try:
+            network.load_state_dict(tensors_with_prefix(tensors, f"network.{member}."))
+        except RuntimeError:
+            raise ModelFileError(
+                f"{directory / WEIGHTS} does not match {directory / CONFIG}: the weights of "
+                f"network {member} are not those of the network the config describes; use the "
+                "files saved together, or save the model again"
+            ) from None
         networks.append(network.to(_pick_device(model.device)).eval())
 
     series = config["series"]
@@ -389,7 +588,10 @@ def _build(
             raise ValueError(f"invalid number of series files {shards!r}")
         chosen = range(shards) if part is None else range(part[0], shards, part[1])
         state = _SeriesState.concatenate(
-            [_read_series_shard(directory, k, model.window) for k in chosen],
+            [
+                _read_series_shard(directory, k, model.window, _checksums(config, directory))
+                for k in chosen
+            ],
             np.dtype(series["time_dtype"]),
         )
         if part is None and len(state.ids) != series["count"]:
@@ -430,10 +632,50 @@ def _build(
     return model
 
 
-def _read_series_shard(directory: Path, shard: int, window: int) -> _SeriesState:
+# The per-series tensors of a model whose series are kept in weights.safetensors.
+_SERIES_TENSORS = ("scaler.shift", "scaler.scale", "tail.y", "tail.ds", "tail.starts")
+_CALIBRATION = "calibration.quantiles"
+
+
+def _check_tensor_names(
+    config: dict[str, Any], tensors: dict[str, torch.Tensor], directory: Path, members: int
+) -> None:
+    """Refuse weights holding other tensors than the config describes (another model's)."""
+    sharded = "shards" in config["series"]
+    calibrated = "calibration_size" in config
+    networks = tuple(f"network.{member}." for member in range(members))
+    described = set() if sharded else set(_SERIES_TENSORS)
+    if calibrated:
+        described.add(_CALIBRATION)
+    extra = sorted(k for k in tensors if k not in described and not k.startswith(networks))
+    missing = sorted(described - tensors.keys())
+    missing += [f"{p}*" for p in networks if not any(k.startswith(p) for k in tensors)]
+    if not extra and not missing:
+        return
+    problems = []
+    if extra:
+        problems.append(f"it holds {_listed(extra)}, which the config does not describe")
+    if missing:
+        problems.append(f"it lacks {_listed(missing)}, which the config describes")
+    raise ModelFileError(
+        f"{directory / WEIGHTS} does not match {directory / CONFIG}: {' and '.join(problems)}; "
+        "the weights come from another model or were changed: use the files saved together, "
+        "or save the model again"
+    )
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:_SHOWN_FILES]) + (", ..." if len(names) > _SHOWN_FILES else "")
+
+
+def _read_series_shard(
+    directory: Path, shard: int, window: int, checksums: dict[str, str] | None
+) -> _SeriesState:
     from safetensors.torch import load_file
 
     name = SERIES_SHARD.format(shard)
+    _verify(directory, f"{name}.json", checksums)
+    _verify(directory, f"{name}.safetensors", checksums)
     series = json.loads((directory / f"{name}.json").read_text())
     return _SeriesState.read(series, load_file(str(directory / f"{name}.safetensors")), window)
 
