@@ -382,3 +382,308 @@ def test_bad_forecast_requests(saved_model: Path) -> None:
         lc.SeasonalNaive(0).fit(np.arange(10.0))
     with pytest.raises(lc.NotFittedError, match=r"call fit\(df\) first"):
         lc.LSTMForecaster().predict(3)
+
+
+# -- issue 14, files and model directories ---
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every file under ``root`` (links not followed) with its bytes; directories map to None.
+
+    The lock file that saving a model leaves beside it (``.<name>.lock``, empty) is left out.
+    """
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if not p.is_symlink() and not (p.name.startswith(".") and p.name.endswith(".lock"))
+    }
+
+
+@pytest.fixture
+def workdir(saved_model: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the saved model (``m``) and its data (``data.csv``), plus a forecast."""
+    shutil.copytree(saved_model / "m", tmp_path / "m")
+    shutil.copy(saved_model / "data.csv", tmp_path / "data.csv")
+    assert run_cli("forecast", tmp_path / "m", "--h", 2, "-o", tmp_path / "fc.csv").exit_code == 0
+    (tmp_path / "dir").mkdir()
+    shutil.copy(saved_model / "data.csv", tmp_path / "dir" / "data.csv")
+    return tmp_path
+
+
+# Commands whose output is (or links to) an input, or lies inside a directory being read, and the
+# message: the paths are relative to the work directory.
+OUTPUT_IS_INPUT: dict[str, tuple[list[str], str]] = {
+    "forecast over its data": (
+        ["forecast", "m", "--data", "data.csv", "-o", "data.csv"],
+        r"--output '.*data.csv' is the data '.*data.csv', which this command reads; writing it",
+    ),
+    "forecast into the model": (
+        ["forecast", "m", "-o", "m/config.json"],
+        r"--output '.*m/config.json' lies inside the model directory '.*m', which this command "
+        r"reads; write the output outside it",
+    ),
+    "forecast into a data directory": (
+        ["forecast", "m", "--data", "dir", "-o", "dir/fc.csv"],
+        r"--output '.*dir/fc.csv' lies inside the data '.*dir'",
+    ),
+    "forecast over a symlink to its data": (
+        ["forecast", "m", "--data", "data.csv", "-o", "soft.csv"],
+        r"--output '.*soft.csv' is the data '.*data.csv' \(the same file, through a link\)",
+    ),
+    "forecast over a hard link to its data": (
+        ["forecast", "m", "--data", "data.csv", "-o", "hard.csv"],
+        r"--output '.*hard.csv' is the data '.*data.csv' \(the same file, through a link\)",
+    ),
+    "backtest over its data": (
+        ["backtest", "data.csv", "--h", "2", "-o", "data.csv", *TINY_CLI],
+        r"--output '.*data.csv' is the data",
+    ),
+    "plot over its history": (
+        ["plot", "data.csv", "fc.csv", "-o", "data.csv"],
+        r"--output '.*data.csv' is the history '.*data.csv'",
+    ),
+    "plot over its forecast": (
+        ["plot", "data.csv", "fc.csv", "-o", "fc.csv"],
+        r"--output '.*fc.csv' is the forecasts '.*fc.csv'",
+    ),
+    "inspect into the model": (
+        ["inspect", "m", "-o", "m/gates.png"],
+        r"--output '.*m/gates.png' lies inside the model directory",
+    ),
+    "train over its data file": (
+        ["train", "data.csv", "-o", "data.csv", *TINY_CLI],
+        r"--output '.*data.csv' is the data '.*data.csv'",
+    ),
+    "train over its data directory": (
+        ["train", "dir", "-o", "dir", *TINY_CLI],
+        r"--output '.*dir' is the data '.*dir'",
+    ),
+    "train into a directory holding its data": (
+        ["train", "dir/data.csv", "-o", "dir", *TINY_CLI],
+        r"--output '.*dir' would replace the directory holding the data '.*dir/data.csv'",
+    ),
+    "train into its data directory": (
+        ["train", "dir", "-o", "dir/model", *TINY_CLI],
+        r"--output '.*dir/model' lies inside the data '.*dir'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", OUTPUT_IS_INPUT)
+def test_an_output_that_is_an_input_is_refused(name: str, workdir: Path) -> None:
+    args, message = OUTPUT_IS_INPUT[name]
+    (workdir / "soft.csv").symlink_to(workdir / "data.csv")
+    (workdir / "hard.csv").hardlink_to(workdir / "data.csv")
+    before = tree(workdir)
+    result = run_cli(*(str(workdir / a) if (workdir / a.split("/")[0]).exists() else a
+                       for a in args))  # fmt: skip
+    assert_one_line(result, message)
+    assert tree(workdir) == before  # nothing read was touched, nothing was written
+
+
+def test_an_output_that_is_an_input_is_refused_before_training(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained before checking the output")
+
+    monkeypatch.setattr(lc.LSTMForecaster, "fit", no_training)
+    result = run_cli("backtest", workdir / "data.csv", "--h", 2, "-o", workdir / "data.csv")
+    assert_one_line(result, "is the data")
+
+
+# Unusable output paths: for every command writing a file, the message and nothing else.
+UNUSABLE_OUTPUTS: dict[str, tuple[str, str]] = {
+    "an existing directory": ("dir", r"--output '.*dir' is a directory; give a file path, e.g. "),
+    "empty": ("", r"--output is empty \(or '.'\); give a file name, e.g. "),
+    "below a file": (
+        "data.csv/out.x",
+        r"cannot write --output '.*data.csv/out.x': '.*data.csv' is a file, not a directory",
+    ),
+    "an unknown suffix": (
+        "out.txt",
+        r"--output '.*out.txt' has suffix '.txt'; the .*format is chosen by the suffix: ",
+    ),
+    "no suffix": ("out", r"--output '.*out' has no suffix; the .*format is chosen by the suffix: "),
+}
+WRITING_COMMANDS: dict[str, list[str]] = {
+    "forecast": ["forecast", "m"],
+    "backtest": ["backtest", "data.csv", "--h", "2", *TINY_CLI],
+    "plot": ["plot", "data.csv", "fc.csv"],
+    "inspect": ["inspect", "m"],
+    "demo": ["demo", "--quiet"],
+    "experiment adding": ["experiment", "adding", "-T", "4", "--steps", "2", "--quiet"],
+}
+
+
+@pytest.mark.parametrize("command", WRITING_COMMANDS)
+@pytest.mark.parametrize("case", UNUSABLE_OUTPUTS)
+def test_unusable_output_paths_say_why(case: str, command: str, workdir: Path) -> None:
+    output, message = UNUSABLE_OUTPUTS[case]
+    if case.endswith("suffix"):  # each command names its own formats
+        formats = r"\.csv, \.parquet" if command in ("forecast", "backtest") else r"\.eps, .*\.png"
+        message += formats
+    args = [str(workdir / a) if (workdir / a).exists() else a for a in WRITING_COMMANDS[command]]
+    before = tree(workdir)
+    result = run_cli(*args, "-o", workdir / output if output else "")
+    assert_one_line(result, message)
+    assert tree(workdir) == before
+
+
+def test_a_model_directory_output_that_cannot_be_one(workdir: Path) -> None:
+    data = workdir / "data.csv"
+    assert_one_line(
+        run_cli("train", data, "-o", "", *TINY_CLI),
+        r"--output is empty \(or '.'\); give a directory name",
+    )
+    assert_one_line(
+        run_cli("train", data, "-o", workdir / "fc.csv", *TINY_CLI),
+        r"--output '.*fc.csv' is a file, not a directory",
+    )
+    assert_one_line(
+        run_cli("train", data, "-o", workdir / "fc.csv" / "m", *TINY_CLI),
+        r"'.*fc.csv' is a file, not a directory",
+    )
+
+
+def test_parquet_without_pyarrow_says_what_to_install(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else find_spec(name)
+    )
+    result = run_cli("forecast", workdir / "m", "-o", workdir / "f.parquet")
+    assert_one_line(
+        result, r"writing f.parquet needs pyarrow, which is not installed: pip install "
+        r"'lstmcast\[parquet\]'"
+    )  # fmt: skip
+    assert not (workdir / "f.parquet").exists()
+
+
+def test_retraining_keeps_files_lstmcast_did_not_write(
+    workdir: Path, two_series: pd.DataFrame
+) -> None:
+    model = workdir / "m"
+    (model / "forecast.csv").write_text("mine\n")
+    (model / "notes").mkdir()
+    (model / "notes" / "todo.txt").write_text("keep me\n")
+    before = tree(workdir)
+    message = (
+        r"model directory '.*m' holds 2 file\(s\) lstmcast did not write \(forecast.csv, notes/\);"
+        r" saving replaces the whole directory, so move them out or choose another path"
+    )
+    result = run_cli("train", workdir / "data.csv", "-o", model, *TINY_CLI)
+    assert_one_line(result, message)
+
+    class Started(lc.Callback):
+        def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None:
+            raise AssertionError("training started before the directory was checked")
+
+    forecaster = lc.LSTMForecaster(**TINY)
+    with pytest.raises(lc.ModelFileError, match=message):
+        forecaster.fit(two_series, checkpoint=model, callbacks=[Started()])
+    with pytest.raises(lc.ModelFileError, match=message):
+        lc.LSTMForecaster(**TINY).fit(two_series).save(model)
+    assert tree(workdir) == before
+
+
+LOCK_HOLDER = """
+import sys, time
+import numpy as np
+import lstmcast as lc
+
+class Hold(lc.Callback):
+    def on_epoch_end(self, epoch, history):
+        print("training", flush=True)
+        time.sleep(120)
+
+lc.LSTMForecaster(window=8, hidden_size=4, epochs=2, random_state=0).fit(
+    np.sin(np.arange(60) / 3), checkpoint=sys.argv[1], callbacks=[Hold()]
+)
+"""
+
+
+def test_a_second_training_into_a_directory_is_refused_until_the_first_ends(
+    tmp_path: Path, two_series: pd.DataFrame
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    model = tmp_path / "m"
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows()))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(model)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "training\n"  # the first process holds the lock
+        message = (
+            r"another process is writing the model directory '.*m' \(it holds '.*\.m\.lock'\); "
+            r"wait for it to finish or choose another directory"
+        )
+        assert_one_line(run_cli("train", data, "-o", model, *TINY_CLI), message)
+        assert_one_line(run_cli("train", data, "-o", tmp_path / "." / "m", *TINY_CLI), message)
+        with pytest.raises(lc.ModelFileError, match=message):
+            lc.LSTMForecaster(**TINY).fit(two_series, checkpoint=model)
+        with pytest.raises(lc.ModelFileError, match=message):
+            lc.LSTMForecaster(**TINY).fit(two_series).save(model)
+    finally:
+        holder.send_signal(signal.SIGKILL)  # a killed holder leaves no stale lock
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]
+    assert (tmp_path / ".m.lock").exists()
+    assert run_cli("train", data, "-o", model, *TINY_CLI).exit_code == 0
+    assert lc.load(model).n_series_ == 1
+
+
+def test_training_into_a_symlink_writes_through_it(workdir: Path) -> None:
+    link = workdir / "link"
+    link.symlink_to("m")
+    result = run_cli("train", workdir / "data.csv", "-o", link, *TINY_CLI, "--window", "6")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert json.loads((workdir / "m" / "config.json").read_text())["params"]["window"] == 6
+    model = lc.load(link)
+    model.save(link)
+    assert link.is_symlink()
+    assert lc.load(workdir / "m").window == 6
+
+
+def test_weights_of_another_model_are_refused(workdir: Path, two_series: pd.DataFrame) -> None:
+    """Same shape: the checksum in config.json; another shape without a checksum: the names."""
+    twin = workdir / "twin"
+    lc.LSTMForecaster(**(TINY | {"random_state": 1}), calendar=("hour",), horizon=2).fit(
+        lc.read_csv(workdir / "data.csv")
+    ).save(twin)
+    shutil.copy(twin / "weights.safetensors", workdir / "m" / "weights.safetensors")
+    message = (
+        r"m/weights.safetensors does not belong to .*m/config.json: its SHA-256 differs from the "
+        r"one recorded when the model was saved \(the file was changed, or copied from another "
+        r"model\)"
+    )
+    assert_one_line(run_cli("forecast", workdir / "m", "-o", workdir / "f.csv"), message)
+    with pytest.raises(lc.ModelFileError, match=message):
+        lc.load(workdir / "m")
+
+    # A model saved before checksums, given the weights of one with interval calibration.
+    calibrated = workdir / "calibrated"
+    lc.LSTMForecaster(**TINY, val_size=10).fit(two_series).save(calibrated)
+    old = workdir / "old"
+    lc.LSTMForecaster(**TINY).fit(two_series).save(old)
+    config = json.loads((old / "config.json").read_text())
+    del config["checksums"]
+    (old / "config.json").write_text(json.dumps(config))
+    shutil.copy(calibrated / "weights.safetensors", old / "weights.safetensors")
+    message = (
+        r"old/weights.safetensors does not match .*old/config.json: it holds "
+        r"calibration.quantiles, which the config does not describe; the weights come from "
+        r"another model or were changed"
+    )
+    assert_one_line(run_cli("forecast", old, "-o", workdir / "f.csv"), message)
+    with pytest.raises(lc.ModelFileError, match=message):
+        lc.load(old)

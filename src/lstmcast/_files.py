@@ -60,23 +60,22 @@ def sha256(path: str | os.PathLike[str]) -> str:
 
 
 def check_writable(
-    path: str | os.PathLike[str], *, what: str = "output", directory: bool = False
+    path: str | os.PathLike[str],
+    *,
+    what: str = "output",
+    directory: bool = False,
+    example: str | None = None,
 ) -> None:
     """Refuse a path lstmcast cannot write as a file (or, with ``directory``, as a directory).
 
-    ``what`` names the path in the message (an option such as ``--output``).
+    ``what`` names the path in the message (an option such as ``--output``), ``example`` is a
+    file name to suggest (e.g. ``forecast.csv``).
     """
+    _check_not_empty(path, what, directory, example)
     target = Path(path)
-    if str(path) in ("", "."):
-        raise ConfigError(
-            f"{what} is empty or '.', the current directory; give a "
-            f"{'directory' if directory else 'file'} name"
-        )
     if target.is_dir() and not directory:
-        raise ConfigError(
-            f"{what} {str(target)!r} is a directory; give a file name, e.g. "
-            f"{str(target / 'out')!r} with the suffix of the format to write"
-        )
+        suggestion = f", e.g. {str(target / example)!r}" if example else ""
+        raise ConfigError(f"{what} {str(target)!r} is a directory; give a file path{suggestion}")
     if target.exists() and not target.is_dir() and directory:
         raise ConfigError(f"{what} {str(target)!r} is a file, not a directory; give a directory")
     for parent in real_path(target).parents:
@@ -89,22 +88,34 @@ def check_writable(
             break
 
 
+def _check_not_empty(
+    path: str | os.PathLike[str], what: str, directory: bool, example: str | None
+) -> None:
+    # Path("") is Path("."): an empty option arrives as the current directory.
+    if str(path) in ("", "."):
+        kind = "directory" if directory else "file"
+        suggestion = f", e.g. {example}" if example else ""
+        raise ConfigError(f"{what} is empty (or '.'); give a {kind} name{suggestion}")
+
+
 def check_output(
     output: str | os.PathLike[str],
     inputs: Sequence[tuple[str, str | os.PathLike[str] | None]] = (),
     *,
     what: str = "--output",
     directory: bool = False,
+    example: str | None = None,
 ) -> None:
     """Refuse an ``output`` that would destroy or mix with what a command reads.
 
     ``inputs`` are (description, path) pairs, e.g. ``("the data", "sales.csv")`` (a None path is
     skipped). The output is refused when it is (through symbolic or hard links) one of them, lies
     inside an input directory, or (``directory``: an output directory replaced as a whole) holds
-    an input.
+    an input; then when :func:`check_writable` refuses it.
     """
-    check_writable(output, what=what, directory=directory)
+    _check_not_empty(output, what, directory, example)
     out = real_path(output)
+    shown = f"{what} {str(output)!r}"
     for description, source in inputs:
         if source is None:
             continue
@@ -112,11 +123,11 @@ def check_output(
         same = out == src
         with contextlib.suppress(OSError):  # either may not exist yet
             same = same or out.samefile(src)
-        shown = f"{what} {str(output)!r}"
         if same:
+            link = "" if Path(output) == Path(source) else " (the same file, through a link)"
             raise ConfigError(
-                f"{shown} is {description} {str(source)!r}, which this command reads; writing "
-                "it would destroy it: choose another output path"
+                f"{shown} is {description} {str(source)!r}{link}, which this command reads; "
+                "writing it would destroy it: choose another output path"
             )
         if src.is_dir() and out.is_relative_to(src):
             raise ConfigError(
@@ -128,6 +139,7 @@ def check_output(
                 f"{shown} would replace the directory holding {description} {str(source)!r}, "
                 "which this command reads; choose an output directory that does not contain it"
             )
+    check_writable(output, what=what, directory=directory, example=example)
 
 
 def frame_format(path: str | os.PathLike[str], *, what: str = "output") -> str:
@@ -138,8 +150,8 @@ def frame_format(path: str | os.PathLike[str], *, what: str = "output") -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FRAME_FORMATS:
         raise ConfigError(
-            f"{what} {str(path)!r} has suffix {suffix or '(none)'!r}; the format is chosen by "
-            f"the suffix: {', '.join(FRAME_FORMATS)}"
+            f"{what} {str(path)!r} has {_suffix(suffix)}; the format is chosen by the suffix: "
+            f"{', '.join(FRAME_FORMATS)}"
         )
     if FRAME_FORMATS[suffix] == "parquet":
         require_pyarrow(f"writing {Path(path).name}")
@@ -167,13 +179,17 @@ def image_format(path: str | os.PathLike[str], *, what: str = "output") -> str:
     from matplotlib.backend_bases import FigureCanvasBase
 
     supported = FigureCanvasBase.get_supported_filetypes()
-    suffix = Path(path).suffix.lower().removeprefix(".")
-    if suffix not in supported:
+    suffix = Path(path).suffix.lower()
+    if suffix.removeprefix(".") not in supported:
         raise ConfigError(
-            f"{what} {str(path)!r} has suffix {('.' + suffix) if suffix else '(none)'!r}; the "
-            f"image format is chosen by the suffix: {', '.join('.' + s for s in supported)}"
+            f"{what} {str(path)!r} has {_suffix(suffix)}; the image format is chosen by the "
+            f"suffix: {', '.join('.' + s for s in supported)}"
         )
-    return suffix
+    return suffix.removeprefix(".")
+
+
+def _suffix(suffix: str) -> str:
+    return f"suffix {suffix!r}" if suffix else "no suffix"
 
 
 @contextlib.contextmanager

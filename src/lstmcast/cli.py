@@ -569,7 +569,7 @@ def demo(
     from lstmcast._files import check_output, image_format
     from lstmcast.demo import run_demo
 
-    check_output(output)
+    check_output(output, example="demo.png")
     image_format(output, what="--output")
     with _training_progress(quiet) as callbacks:
         result = run_demo(output=output, seed=seed, callbacks=callbacks)
@@ -748,7 +748,9 @@ def forecast(
         with _process_group("cpu"):
             _forecast_part(model_dir, output, h, data, time_col, target_col, id_col, level)
         return
-    check_output(output, [("the model directory", model_dir), ("the data", data)])
+    check_output(
+        output, [("the model directory", model_dir), ("the data", data)], example="forecast.csv"
+    )
     frame_format(output, what="--output")
     model = lc.load(model_dir)
     df = None
@@ -918,7 +920,7 @@ def backtest(
     from lstmcast._files import check_output, frame_format, write_frame
 
     if output is not None:
-        check_output(output, [("the data", data)])
+        check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
     df = _read_data(data, time_col, target_col, id_col)
     step = h if step_size is None else step_size
@@ -994,7 +996,9 @@ def plot(
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
     from lstmcast._files import check_output, image_format
 
-    check_output(output, [("the history", data), ("the forecasts", forecast_file)])
+    check_output(
+        output, [("the history", data), ("the forecasts", forecast_file)], example="forecast.png"
+    )
     image_format(output, what="--output")
     history = _read_data(data, time_col, target_col, id_col)
     forecast_frame = _read_forecast(forecast_file, like=history)
@@ -1072,7 +1076,9 @@ def inspect(
     """
     from lstmcast._files import check_output, image_format
 
-    check_output(output, [("the model directory", model_dir), ("the data", data)])
+    check_output(
+        output, [("the model directory", model_dir), ("the data", data)], example="gates.png"
+    )
     image_format(output, what="--output")
     model = lc.load(model_dir)
     df = None if data is None else _read_data(data, time_col, target_col, id_col)
@@ -1218,10 +1224,10 @@ def adding(
 
     if gates is not None and cell != "lstm":
         raise lc.ConfigError(f"--gates shows an LSTM's gates; a {cell} has none to trace")
-    check_output(output)
+    check_output(output, example="adding.png")
     image_format(output, what="--output")
     if gates is not None:
-        check_output(gates, what="--gates")
+        check_output(gates, what="--gates", example="gates.png")
         image_format(gates, what="--gates")
         if real_path(gates) == real_path(output):
             raise lc.ConfigError(
