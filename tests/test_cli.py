@@ -269,6 +269,37 @@ def test_backtest_table_has_every_model(workdir: Path, data_csv: Path) -> None:
     assert result.exit_code == 0, result.output
 
 
+def test_outputs_are_written_in_the_format_their_suffix_names(
+    tmp_path: Path, data_csv: Path, model_dir: Path
+) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o027)
+    try:
+        for name in ("f.csv", "f.parquet", "F.PARQUET"):
+            assert run("forecast", model_dir, "--h", 3, "-o", tmp_path / name).exit_code == 0
+        result = run("backtest", data_csv, "--h", 2, *TINY, "--quiet", "-o", tmp_path / "b.parquet")
+        assert result.exit_code == 0, result.output
+        for name in ("p.svg", "p.pdf", "p.png"):  # from a Parquet forecast
+            result = run("plot", data_csv, tmp_path / "f.parquet", "-o", tmp_path / name)
+            assert result.exit_code == 0, result.output
+    finally:
+        os.umask(previous)
+    csv = pd.read_csv(tmp_path / "f.csv", parse_dates=["ds"])
+    for name in ("f.parquet", "F.PARQUET"):
+        parquet = pd.read_parquet(tmp_path / name)
+        pd.testing.assert_frame_equal(parquet, csv, check_dtype=False, check_exact=False)
+    assert list(pd.read_parquet(tmp_path / "b.parquet").columns)[:4] == [
+        "unique_id", "ds", "cutoff", "y"
+    ]  # fmt: skip
+    assert (tmp_path / "p.svg").read_text().startswith("<?xml")
+    assert (tmp_path / "p.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+    for path in tmp_path.iterdir():  # the umask's permissions, as a plain open() gives
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+
 def test_demo(tmp_path: Path) -> None:
     pytest.importorskip("lstmcast.demo", reason="lstmcast/demo.py is not written yet")
     result = run("demo", "-o", tmp_path / "demo.png", "--quiet")

@@ -166,3 +166,128 @@ def test_a_pickle_in_place_of_the_weights_is_refused_unopened(
     # Sanity check of the test itself: unpickling really would have run code.
     pickle.loads((path / "weights.safetensors").read_bytes()).close()
     assert marker.exists()
+
+
+def test_config_records_the_checksum_of_every_file(saved: tuple[lc.LSTMForecaster, Path]) -> None:
+    import hashlib
+
+    _, path = saved
+    checksums = json.loads((path / "config.json").read_text())["checksums"]
+    weights = (path / "weights.safetensors").read_bytes()
+    assert checksums == {"weights.safetensors": hashlib.sha256(weights).hexdigest()}
+
+
+def test_a_changed_tensor_is_refused(saved: tuple[lc.LSTMForecaster, Path]) -> None:
+    """A file still readable as safetensors, one value changed: only the checksum sees it."""
+    from safetensors.torch import load_file, save_file
+
+    _, path = saved
+    tensors = load_file(path / "weights.safetensors")
+    tensors["network.0.head.bias"] = tensors["network.0.head.bias"] + 1e-3
+    save_file(tensors, path / "weights.safetensors", metadata={"format": "lstmcast-model"})
+    with pytest.raises(lc.ModelFileError, match=r"weights.safetensors does not belong to"):
+        lc.load(path)
+
+
+def test_a_model_saved_before_checksums_still_loads(
+    saved: tuple[lc.LSTMForecaster, Path],
+) -> None:
+    model, path = saved
+    config = json.loads((path / "config.json").read_text())
+    del config["checksums"]
+    (path / "config.json").write_text(json.dumps(config))
+    pd.testing.assert_frame_equal(lc.load(path).predict(3), model.predict(3))
+
+
+@pytest.mark.parametrize(
+    ("checksums", "message"),
+    [
+        ([1, 2], r"checksums in .*config.json are not file names and SHA-256 digests"),
+        ({"weights.safetensors": 7}, r"checksums in .*config.json are not file names"),
+        ({}, r"weights.safetensors is not described by .*config.json"),
+    ],
+)
+def test_malformed_checksums_are_refused(
+    saved: tuple[lc.LSTMForecaster, Path], checksums: object, message: str
+) -> None:
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    config["checksums"] = checksums
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(lc.ModelFileError, match=message):
+        lc.load(path)
+
+
+def test_training_state_from_another_run_is_refused(
+    tmp_path: Path, two_series: pd.DataFrame
+) -> None:
+    from lstmcast.train import Callback, History
+
+    class StopAfterFirstEpoch(Callback):
+        def on_epoch_end(self, epoch: int, history: History) -> None:
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    settings = TINY | {"epochs": 3}
+    for name, seed in (("a", 0), ("b", 1)):
+        lc.LSTMForecaster(**(settings | {"random_state": seed})).fit(
+            two_series, checkpoint=tmp_path / name, callbacks=[StopAfterFirstEpoch()]
+        )
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["checksums"].keys() == {
+        "weights.safetensors",
+        "training_state.json",
+        "training_state.safetensors",
+    }
+    for name in ("training_state.json", "training_state.safetensors"):
+        (tmp_path / "a" / name).write_bytes((tmp_path / "b" / name).read_bytes())
+    with pytest.raises(lc.ModelFileError, match=r"training_state.json does not belong to"):
+        lc.LSTMForecaster(**settings).fit(two_series, checkpoint=tmp_path / "a", resume=True)
+
+
+def test_files_get_the_permissions_of_the_umask(tmp_path: Path, two_series: pd.DataFrame) -> None:
+    import os
+    import stat
+
+    from lstmcast.train import Callback, History
+
+    class StopAtSecondEpoch(Callback):
+        def on_epoch_end(self, epoch: int, history: History) -> None:
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    previous = os.umask(0o027)
+    try:
+        model = lc.LSTMForecaster(**(TINY | {"epochs": 3}))
+        model.fit(two_series, checkpoint=tmp_path / "ckpt", callbacks=[StopAtSecondEpoch()])
+        model.save(tmp_path / "new" / "model")
+        lc.plot_forecast(lc.to_long(two_series), model.predict(3), path=tmp_path / "f.png")
+    finally:
+        os.umask(previous)
+    written = [tmp_path / "ckpt", tmp_path / "new", tmp_path / "new" / "model", tmp_path / "f.png"]
+    written += [*(tmp_path / "ckpt").iterdir(), *(tmp_path / "new" / "model").iterdir()]
+    written += [tmp_path / ".ckpt.lock", tmp_path / "new" / ".model.lock"]
+    assert len(written) == 12  # both directories hold a model; the checkpoint its training state
+    for path in written:
+        expected = 0o750 if path.is_dir() else 0o640
+        assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def test_saving_through_a_symlink_keeps_the_link(tmp_path: Path, two_series: pd.DataFrame) -> None:
+    (tmp_path / "models").mkdir()
+    link = tmp_path / "latest"
+    link.symlink_to(tmp_path / "models" / "v1")  # dangling until the first save
+    first = lc.LSTMForecaster(**TINY).fit(two_series)
+    first.save(link)
+    second = lc.LSTMForecaster(**(TINY | {"random_state": 1})).fit(two_series, checkpoint=link)
+    assert link.is_symlink()
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [".v1.lock", "v1"]
+    pd.testing.assert_frame_equal(lc.load(tmp_path / "models" / "v1").predict(2), second.predict(2))
+
+
+def test_the_lock_is_reentrant_in_one_process(tmp_path: Path, two_series: pd.DataFrame) -> None:
+    from lstmcast.io import writing_model
+
+    model = lc.LSTMForecaster(**TINY).fit(two_series)
+    with writing_model(tmp_path / "m"), writing_model(tmp_path / "m"):
+        model.save(tmp_path / "m")  # a checkpoint saved while fit holds the lock
+    assert lc.load(tmp_path / "m").seed_ == model.seed_
