@@ -9,14 +9,20 @@ The contract under test: any file either works or is refused with an ``lstmcast.
 The fuzzer starts from a few valid inputs (CSV files: long, wide, single-series, integer time,
 quoted ids, time zones; model directories saved by two tiny freshly trained models), mutates them
 (byte flips, interesting tokens, deletions, duplicated lines, truncation, splices; JSON edits of
-``config.json``; bit flips, header and tensor edits of ``weights.safetensors``, a pickle payload)
-and feeds each mutant to ``lstmcast.read_csv`` or to ``lstmcast.load`` followed by ``predict(3)``.
+``config.json``; bit flips, header and tensor edits of ``weights.safetensors``, a pickle payload,
+the weights of a different model or of a twin of the same shape) and feeds each mutant to
+``lstmcast.read_csv`` or to ``lstmcast.load`` followed by ``predict(3)``. ``config.json`` records
+the SHA-256 of the weights, which refuses any edited weights file; so that the checks behind it
+are fuzzed too, a mutant's config is often re-signed with the new digest or has it removed (as a
+model saved before checksums), except after a twin's weights were swapped in, which must be
+refused.
 
 A finding is:
 
 - an exception that is not an ``LstmcastError`` (MemoryError and RecursionError included);
 - an input accepted with a broken result: a frame that breaks ``read_csv``'s documented contract
-  (see :func:`frame_problem`), or a forecast frame of the wrong shape;
+  (see :func:`frame_problem`), a forecast frame of the wrong shape, or a model whose weights file
+  does not have the SHA-256 its ``config.json`` records;
 - a pickle payload that ran when loaded, or an input taking longer than ``--timeout`` seconds.
 
 Each finding is saved under ``--out`` (the input and its traceback) and summarised by signature;
@@ -341,17 +347,23 @@ class PickleCanary:
         return (open, (self.marker, "w"))
 
 
+# The key of a seed model's twin: the same settings and data, another random_state.
+TWIN = "{} twin"
+
+
 def train_seed_models(directory: Path) -> dict[str, Path]:
-    """Train and save two tiny models: integer time, and dated series with more features."""
+    """Train and save two tiny models, integer time and dated series with more features, each
+    with a twin of the same shape (other weights)."""
     import pandas as pd
 
     import lstmcast as lc
 
     models = {}
-    simple = lc.LSTMForecaster(window=8, hidden_size=4, epochs=1, random_state=0)
-    simple.fit(np.sin(np.arange(60) / 3))
-    models["simple"] = directory / "simple"
-    simple.save(models["simple"])
+    for seed, name in ((0, "simple"), (1, TWIN.format("simple"))):
+        simple = lc.LSTMForecaster(window=8, hidden_size=4, epochs=1, random_state=seed)
+        simple.fit(np.sin(np.arange(60) / 3))
+        models[name] = directory / name
+        simple.save(models[name])
     # Dates, two series, an ensemble, calendar features, segments: more of the format to break.
     ds = pd.date_range("2024-01-01", periods=40, freq="h")
     frame = pd.DataFrame(
@@ -361,20 +373,21 @@ def train_seed_models(directory: Path) -> dict[str, Path]:
             "y": np.concatenate([np.sin(np.arange(40) / 4), np.arange(40) / 10]),
         }
     )
-    dated = lc.LSTMForecaster(
-        window=8,
-        horizon=2,
-        hidden_size=4,
-        epochs=1,
-        segment=2,
-        calendar=("hour",),
-        window_norm="revin",
-        ensemble_size=2,
-        random_state=0,
-    )
-    dated.fit(frame)
-    models["dated"] = directory / "dated"
-    dated.save(models["dated"])
+    for seed, name in ((0, "dated"), (1, TWIN.format("dated"))):
+        dated = lc.LSTMForecaster(
+            window=8,
+            horizon=2,
+            hidden_size=4,
+            epochs=1,
+            segment=2,
+            calendar=("hour",),
+            window_norm="revin",
+            ensemble_size=2,
+            random_state=seed,
+        )
+        dated.fit(frame)
+        models[name] = directory / name
+        dated.save(models[name])
     return models
 
 
@@ -549,14 +562,24 @@ def _mutate_tensors(file: Path, rng: random.Random, log: list[str]) -> None:
     save_file(tensors, str(file))
 
 
-_WEIGHT_EDITS = ("bit flips", "truncated", "header", "random bytes", "a pickle", "", "swapped")
+_WEIGHT_EDITS = (
+    *("bit flips", "truncated", "header", "random bytes", "a pickle", "", "swapped"),
+    "the twin's (same shape)",
+)
+TWIN_SWAP = 7
 
 
 def _mutate_weights(
-    file: Path, rng: random.Random, seeds: dict[str, Path], marker: Path, log: list[str]
-) -> None:
+    file: Path,
+    rng: random.Random,
+    seeds: dict[str, Path],
+    marker: Path,
+    log: list[str],
+    twin: Path,
+) -> int:
+    """One edit of ``file``; returns its kind (an index of ``_WEIGHT_EDITS``)."""
     data = file.read_bytes()
-    kind = rng.randrange(7) if data else 3  # an emptied file can only be replaced
+    kind = rng.randrange(8) if data else 3  # an emptied file can only be replaced
     if kind not in (2, 5):  # those two log their own edits
         log.append(f"weights.safetensors: {_WEIGHT_EDITS[kind]}")
     if kind == 0:  # bit flips anywhere
@@ -585,12 +608,50 @@ def _mutate_weights(
     elif kind == 5:
         try:
             _mutate_tensors(file, rng, log)
-            return
+            return kind
         except Exception:  # already unreadable (an earlier mutation): edit the bytes instead
             data = _mutate_bytes(data, rng, [])
-    else:  # the other model's weights
+    elif kind == 6:  # any seed model's weights
         data = (rng.choice(list(seeds.values())) / "weights.safetensors").read_bytes()
+    else:  # the twin's: the same tensors, other values; only the checksum tells them apart
+        data = (twin / "weights.safetensors").read_bytes()
     file.write_bytes(data)
+    return kind
+
+
+def _sign(config_file: Path, weights: Path, rng: random.Random, log: list[str]) -> None:
+    """Record the weights' new SHA-256 in the config, or remove the record (an older model)."""
+    import lstmcast.io
+    from lstmcast._files import sha256
+
+    try:
+        config = json.loads(config_file.read_bytes())
+        checksums = config[lstmcast.io.CHECKSUMS]
+        if not weights.is_file():
+            return
+        if rng.random() < 0.5:
+            checksums[lstmcast.io.WEIGHTS] = sha256(weights)
+            log.append("config.json: checksum of the mutated weights recorded")
+        else:
+            del config[lstmcast.io.CHECKSUMS]
+            log.append("config.json: checksums removed (a model saved before them)")
+    except (ValueError, RecursionError, LookupError, TypeError, OSError):  # already broken
+        return
+    config_file.write_bytes(_dumps(config, indent=2))
+
+
+def _recorded_checksum_differs(case: Path) -> bool:
+    """Whether ``case``'s config records a SHA-256 of its weights that the file does not have."""
+    import lstmcast.io
+    from lstmcast._files import sha256
+
+    try:
+        config = json.loads((case / "config.json").read_bytes())
+        recorded = config[lstmcast.io.CHECKSUMS][lstmcast.io.WEIGHTS]
+        weights = case / lstmcast.io.WEIGHTS
+        return isinstance(recorded, str) and weights.is_file() and sha256(weights) != recorded
+    except (ValueError, RecursionError, LookupError, TypeError, OSError):
+        return False
 
 
 def _model_case(
@@ -599,17 +660,20 @@ def _model_case(
     """A mutated model directory and the check to run on it."""
     import lstmcast as lc
 
-    seed = rng.choice(sorted(seeds))
+    seed = rng.choice(sorted(name for name in seeds if TWIN.format(name) in seeds))
     case = work / f"model-{number}"
     shutil.copytree(seeds[seed], case)
     marker = work / f"pickle-ran-{number}"
     log = [f"load(path).predict(3) on a mutant of the {seed!r} seed model"]
+    weights_edits = []
     for _ in range(rng.choice((1, 1, 1, 2))):
         roll = rng.random()
         if roll < 0.5:
             _mutate_config(case / "config.json", rng, log)
         elif roll < 0.97:
-            _mutate_weights(case / "weights.safetensors", rng, seeds, marker, log)
+            twin = seeds[TWIN.format(seed)]
+            kind = _mutate_weights(case / "weights.safetensors", rng, seeds, marker, log, twin)
+            weights_edits.append(kind)
         else:  # a file missing or a directory in its place; nothing left to mutate after it
             victim = case / rng.choice(("config.json", "weights.safetensors"))
             victim.unlink()
@@ -617,6 +681,9 @@ def _model_case(
                 victim.mkdir()
             log.append(f"{victim.name}: removed")
             break
+    if weights_edits and TWIN_SWAP not in weights_edits and rng.random() < 0.75:
+        _sign(case / "config.json", case / "weights.safetensors", rng, log)
+    misrecorded = _recorded_checksum_differs(case)
 
     def check() -> None:
         try:
@@ -625,6 +692,12 @@ def _model_case(
         finally:
             if marker.exists():
                 raise _BrokenContractError("pickle ran", "loading ran code from a pickle payload")
+        if misrecorded:
+            raise _BrokenContractError(
+                "invalid result",
+                "accepted weights whose SHA-256 is not the one config.json records",
+                "; ".join(log),
+            )
         expected = 3 * len(model.tail_)
         if len(forecast) != expected or list(forecast.columns) != ["unique_id", "ds", "LSTM"]:
             raise _BrokenContractError(
