@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -215,3 +216,17 @@ def test_load_keeps_a_share_of_the_series(launch: Launch, two_series: pd.DataFra
     pd.testing.assert_frame_equal(
         pd.concat([half.predict(2) for half in halves], ignore_index=True), alone.predict(2)
     )
+
+
+def test_series_files_are_checksummed(launch: Launch, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(launch.work / "model", model)
+    checksums = json.loads((model / "config.json").read_text())["checksums"]
+    assert sorted(checksums) == sorted(p.name for p in model.iterdir() if p.name != "config.json")
+    for suffix in (".json", ".safetensors"):  # two shards swapped: each is another's
+        first, second = model / f"series-00000{suffix}", model / f"series-00001{suffix}"
+        first_bytes = first.read_bytes()
+        first.write_bytes(second.read_bytes())
+        second.write_bytes(first_bytes)
+    with pytest.raises(lc.ModelFileError, match=r"series-00000.json does not belong to"):
+        lc.load(model)
