@@ -544,6 +544,26 @@ def test_a_model_directory_output_that_cannot_be_one(workdir: Path) -> None:
         run_cli("train", data, "-o", workdir / "fc.csv" / "m", *TINY_CLI),
         r"'.*fc.csv' is a file, not a directory",
     )
+    model = lc.load(workdir / "m")
+    with pytest.raises(lc.ConfigError, match=r"model directory '.*fc.csv' is a file, not a dir"):
+        model.save(workdir / "fc.csv")
+    with pytest.raises(lc.ConfigError, match=r"'.*fc.csv' is a file, not a directory"):
+        model.save(workdir / "fc.csv" / "m")
+
+
+def test_unusable_plot_paths_through_the_api(workdir: Path) -> None:
+    history, forecast = lc.read_csv(workdir / "data.csv"), pd.read_csv(workdir / "fc.csv")
+    forecast["ds"] = pd.to_datetime(forecast["ds"])
+    cases = {
+        workdir / "dir.png": r"output '.*dir.png' is a directory; give a file path",
+        workdir / "data.csv" / "p.png": r"'.*data.csv' is a file, not a directory",
+        workdir / "p.txt": r"path '.*p.txt' has suffix '.txt'; the image format is chosen by the "
+        r"suffix: .*\.pdf, .*\.png, .*\.svg",
+    }
+    (workdir / "dir.png").mkdir()
+    for path, message in cases.items():
+        with pytest.raises(lc.ConfigError, match=message):
+            lc.plot_forecast(history, forecast, path=path)
 
 
 def test_parquet_without_pyarrow_says_what_to_install(

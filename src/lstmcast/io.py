@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import __version__, distributed
-from ._files import dir_mode, file_mode, real_path, sha256
+from ._files import check_writable, dir_mode, file_mode, real_path, sha256
 from .data import Panel, concatenated_ranges
 from .errors import LstmcastError, ModelFileError
 from .train import History, TrainState
@@ -254,29 +254,38 @@ def writing_model(path: str | os.PathLike[str] | None) -> Iterator[None]:
 
     target = real_path(path)
     lock = None
-    problem = None
+    problem: LstmcastError | None = None
     if distributed.rank() == 0:
-        target.parent.mkdir(parents=True, exist_ok=True)
         lock_file = target.with_name(f".{target.name}.lock")
-        # Re-entrant: the same object (and the one open file) for this path in this process.
-        lock = FileLock(lock_file, timeout=0, is_singleton=True)
         try:
+            check_writable(path, what="model directory", directory=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Re-entrant: the same object (and the one open file) for this path in this process.
+            lock = FileLock(lock_file, timeout=0, is_singleton=True)
             lock.acquire()
         except Timeout:
             lock = None
-            problem = (
+            problem = ModelFileError(
                 f"another process is writing the model directory {str(path)!r} (it holds "
                 f"{str(lock_file)!r}); wait for it to finish or choose another directory"
             )
+        except OSError as error:
+            lock = None
+            problem = ModelFileError(
+                f"cannot lock the model directory {str(path)!r} with {str(lock_file)!r}: "
+                f"{error.strerror or error}"
+            )
+        except LstmcastError as error:
+            problem = error
         else:
             try:
                 check_replaceable(path)
             except ModelFileError as error:
-                problem = str(error)
-    problem = distributed.from_rank0(problem)
+                problem = error
+    problem = distributed.from_rank0(problem)  # every rank raises rank 0's error
     try:
         if problem is not None:
-            raise ModelFileError(problem)
+            raise problem
         yield
     finally:
         if lock is not None:
