@@ -707,3 +707,16 @@ def test_weights_of_another_model_are_refused(workdir: Path, two_series: pd.Data
     assert_one_line(run_cli("forecast", old, "-o", workdir / "f.csv"), message)
     with pytest.raises(lc.ModelFileError, match=message):
         lc.load(old)
+
+
+def test_a_forecast_directory_may_hold_its_data_but_not_lie_in_it(tmp_path: Path) -> None:
+    """Under torchrun, forecast -o names a directory of part files; only the parts are written."""
+    from lstmcast._files import check_output
+
+    out = tmp_path / "forecasts"
+    (out / "data").mkdir(parents=True)
+    check_output(out, [("the data", out / "data")], directory=True)
+    with pytest.raises(lc.ConfigError, match=r"would replace the directory holding the data"):
+        check_output(out, [("the data", out / "data")], directory=True, replaced=True)
+    with pytest.raises(lc.ConfigError, match=r"lies inside the data"):
+        check_output(out / "parts", [("the data", out)], directory=True)

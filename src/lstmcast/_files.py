@@ -104,14 +104,16 @@ def check_output(
     *,
     what: str = "--output",
     directory: bool = False,
+    replaced: bool = False,
     example: str | None = None,
 ) -> None:
     """Refuse an ``output`` that would destroy or mix with what a command reads.
 
     ``inputs`` are (description, path) pairs, e.g. ``("the data", "sales.csv")`` (a None path is
     skipped). The output is refused when it is (through symbolic or hard links) one of them, lies
-    inside an input directory, or (``directory``: an output directory replaced as a whole) holds
-    an input; then when :func:`check_writable` refuses it.
+    inside an input directory, or (``replaced``: an output directory replaced as a whole, such as
+    a model's) holds an input; then when :func:`check_writable` refuses it (``directory``: the
+    output is a directory).
     """
     _check_not_empty(output, what, directory, example)
     out = real_path(output)
@@ -134,7 +136,7 @@ def check_output(
                 f"{shown} lies inside {description} {str(source)!r}, which this command reads; "
                 "write the output outside it"
             )
-        if directory and src.is_relative_to(out):
+        if replaced and src.is_relative_to(out):
             raise ConfigError(
                 f"{shown} would replace the directory holding {description} {str(source)!r}, "
                 "which this command reads; choose an output directory that does not contain it"

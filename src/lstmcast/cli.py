@@ -647,7 +647,7 @@ def train(
     """
     from lstmcast._files import check_output
 
-    check_output(output, [("the data", data)], directory=True)
+    check_output(output, [("the data", data)], directory=True, replaced=True)
     with _process_group(device):
         df = _read_data(data, time_col, target_col, id_col)
         model = _model(
