@@ -720,3 +720,11 @@ def test_a_forecast_directory_may_hold_its_data_but_not_lie_in_it(tmp_path: Path
         check_output(out, [("the data", out / "data")], directory=True, replaced=True)
     with pytest.raises(lc.ConfigError, match=r"lies inside the data"):
         check_output(out / "parts", [("the data", out)], directory=True)
+
+
+def test_a_parquet_forecast_that_cannot_be_read(workdir: Path) -> None:
+    (workdir / "bad.parquet").write_text("not parquet\n")
+    result = run_cli("plot", workdir / "data.csv", workdir / "bad.parquet", "-o", workdir / "p.png")
+    assert_one_line(result, r"bad.parquet is not a readable Parquet forecast: .*magic bytes")
+    result = run_cli("plot", workdir / "data.csv", workdir / "no.parquet", "-o", workdir / "p.png")
+    assert_one_line(result, r"forecast file '.*no.parquet' not found")

@@ -1006,22 +1006,36 @@ def plot(
     _stdout().print(f"wrote {output}", markup=False)
 
 
-def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
-    """Read a forecast CSV, its ids as text and its times typed like the history's."""
+def _read_parquet_forecast(path: Path) -> pd.DataFrame:
     import pandas as pd
 
-    try:
-        if path.suffix.lower() == ".parquet":  # as `lstmcast forecast -o f.parquet` writes it
-            from lstmcast._files import require_pyarrow
+    from lstmcast._files import require_pyarrow
 
-            require_pyarrow(f"reading {path.name}")
-            frame = pd.read_parquet(path)
-            frame["unique_id"] = frame["unique_id"].astype(str)
-        else:
+    if not path.is_file():
+        raise lc.DataError(f"forecast file {str(path)!r} not found")
+    require_pyarrow(f"reading {path.name}")
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise lc.DataError(f"{path.name} is not a readable Parquet forecast: {detail}") from None
+    if "unique_id" in frame.columns:
+        frame["unique_id"] = frame["unique_id"].astype(str)
+    return frame
+
+
+def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
+    """Read a forecast (CSV or Parquet), its ids as text and its times typed like the history's."""
+    import pandas as pd
+
+    if path.suffix.lower() == ".parquet":  # as `lstmcast forecast -o f.parquet` writes it
+        frame = _read_parquet_forecast(path)
+    else:
+        try:
             frame = pd.read_csv(path, dtype={"unique_id": str})
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
-        raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+            detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
+            raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None
     dates = pd.api.types.is_datetime64_any_dtype(like["ds"])
     for column in ("ds", "cutoff"):
         if column not in frame.columns:
