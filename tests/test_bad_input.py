@@ -629,6 +629,7 @@ lc.LSTMForecaster(window=8, hidden_size=4, epochs=2, random_state=0).fit(
 def test_a_second_training_into_a_directory_is_refused_until_the_first_ends(
     tmp_path: Path, two_series: pd.DataFrame
 ) -> None:
+    import select
     import signal
     import subprocess
     import sys
@@ -641,6 +642,8 @@ def test_a_second_training_into_a_directory_is_refused_until_the_first_ends(
     )
     try:
         assert holder.stdout is not None
+        ready, _, _ = select.select([holder.stdout], [], [], 120)  # never hang the suite
+        assert ready, "the first training did not start within 120 s"
         assert holder.stdout.readline() == "training\n"  # the first process holds the lock
         message = (
             r"another process is writing the model directory '.*m' \(it holds '.*\.m\.lock'\); "
