@@ -814,7 +814,10 @@ def _predict_share(
 
     if df is not None or model.n_series_ > 0:
         return model.predict(h, df=df, level=level)
-    bounds = [f"LSTM-{side}-{value:g}" for value in sorted(level or []) for side in ("lo", "hi")]
+    from lstmcast.forecast import level_label
+
+    levels = sorted({float(value) for value in level or []})  # as predict names them
+    bounds = [f"LSTM-{side}-{level_label(value)}" for value in levels for side in ("lo", "hi")]
     columns = {"unique_id": "object", "ds": model.tail_.ds.dtype}
     columns |= dict.fromkeys(["LSTM", *bounds], "float64")
     return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})

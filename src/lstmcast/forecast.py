@@ -75,6 +75,20 @@ def _check_level(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be below 100 (a 100% interval is unbounded)")
 
 
+def level_label(level: float) -> str:
+    """A level as it appears in column names: ``80`` -> ``"80"``, ``99.9`` -> ``"99.9"``.
+
+    The shortest text that reads back as the same number, so two different levels never share
+    a column (``:g`` would print 99.99999 as "100").
+    """
+    return np.format_float_positional(float(level), trim="-")
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 step"``, ``"12 steps"``: counts in messages (see ``data.points``)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
 def _check_h(h: Any) -> int:
     Rule(int, 1).check("h", h)
     return int(h)
@@ -230,12 +244,13 @@ class Forecaster:
         return values, self._bounds(panel, series, ends, values, levels)
 
     def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
+        """The distinct levels asked for, ascending: 80 given twice, or 80 and 80.0, is one."""
         if level is None:
             return []
-        levels = [level] if isinstance(level, int | float) else list(level)
-        for value in levels:
+        given = [level] if isinstance(level, int | float | str) else list(level)
+        for value in given:
             _check_level("level", value)
-        return levels
+        return sorted({float(value) for value in given})
 
     def _bounds(
         self,
@@ -404,6 +419,18 @@ class _Checkpointer(Callback):
 def _lower_quantile(level: float) -> float:
     """The quantile at the bottom of a central interval of ``level`` percent: 80 -> 0.1."""
     return round((100 - level) / 200, 10)
+
+
+def _windows_needed(level: float) -> int:
+    """Fewest calibration scores n whose ceil((n + 1) L / 100)-th smallest exists (is <= n).
+
+    n >= 100 / (100 - L) - 1: fewer give an unbounded split-conformal interval, and a quantile
+    clipped to the largest score would make every such level the same width.
+    """
+    n = max(math.ceil(100 / (100 - level)) - 2, 1)
+    while math.ceil((n + 1) * level / 100) > n:  # the rule _conformal_quantile applies
+        n += 1
+    return n
 
 
 # Quantiles kept per horizon step for conformal intervals: every 0.1%.
@@ -896,13 +923,14 @@ class LSTMForecaster(Forecaster):
         standard deviation). Only the ``horizon`` steps the network emits at
         once have intervals; wider levels always hold narrower ones.
         """
+        levels = sorted(set(levels))  # each level's bounds are computed once
         if not levels:
             return {}
         h = values.shape[1]
         if h > self.horizon:
             raise ConfigError(
-                f"intervals are calibrated for the {self.horizon} steps the model emits at once; "
-                f"h={h} is beyond them: train with horizon={h}"
+                f"intervals are calibrated for the {_count(self.horizon, 'step')} the model emits "
+                f"at once; h={h} is beyond them: train with horizon={h}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
         if context is None:
@@ -914,12 +942,13 @@ class LSTMForecaster(Forecaster):
             if missing:
                 raise ConfigError(
                     f"this model learned intervals for levels {list(self.quantile_levels)}, not "
-                    f"{missing}; train it with those in quantile_levels"
+                    f"[{', '.join(map(level_label, missing))}]; train it with those in "
+                    "quantile_levels"
                 )
             quantiles = self._scaled_quantiles(x, h) if context is None else context[2]
             lows, highs = self._learned_bounds(quantiles, rows, levels)
         elif calibrated:
-            lows, highs = dict.fromkeys(levels, values), dict.fromkeys(levels, values)
+            lows, highs = {}, {}
         else:
             raise ConfigError(
                 "this model was trained without val_size, so it has no calibrated intervals; "
@@ -933,17 +962,38 @@ class LSTMForecaster(Forecaster):
                 row = self.quantile_levels.index(level) if self.quantile_levels else 0
                 correction = self._conformal_quantile(row, level, h)[None, :] * scale  # (k, h)
                 # A negative correction narrows an interval, but never past the point forecast.
-                lows[level] = np.minimum(lows[level] - correction, values)
-                highs[level] = np.maximum(highs[level] + correction, values)
-        ordered = sorted(levels)
-        for narrower, level in itertools.pairwise(ordered):  # nested: 95% holds the 80% one
+                # Each bound is built from the learned one (or the point forecast), not updated
+                # in place, so nothing is applied twice.
+                lows[level] = np.minimum(lows.get(level, values) - correction, values)
+                highs[level] = np.maximum(highs.get(level, values) + correction, values)
+        for narrower, level in itertools.pairwise(levels):  # nested: 95% holds the 80% one
             lows[level] = np.minimum(lows[level], lows[narrower])
             highs[level] = np.maximum(highs[level], highs[narrower])
         bounds = {}
-        for level in ordered:
-            bounds[f"{self.alias}-lo-{level:g}"] = lows[level]
-            bounds[f"{self.alias}-hi-{level:g}"] = highs[level]
+        for level in levels:
+            bounds[f"{self.alias}-lo-{level_label(level)}"] = lows[level]
+            bounds[f"{self.alias}-hi-{level_label(level)}"] = highs[level]
         return bounds
+
+    def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
+        """The levels, refusing any that the conformal calibration cannot support."""
+        levels = super()._check_levels(level, h)
+        if not levels or getattr(self, "calibration_", None) is None:
+            return levels
+        n = self.calibration_size_
+        short = [value for value in levels if _windows_needed(value) > n]
+        if short:
+            level, needed = short[-1], _windows_needed(short[-1])
+            # Validation windows per series: the tail's points minus the horizon, plus one.
+            per_series = -(-needed // max(self.n_series_, 1))
+            raise ConfigError(
+                f"a {level_label(level)}% interval needs at least "
+                f"{_count(needed, 'validation window')} to be calibrated (split conformal), and "
+                f"this model was calibrated on {n}: train it with val_size="
+                f"{per_series + self.horizon - 1} or more (points per series, CLI --val-size), "
+                f"or ask for a lower level"
+            )
+        return levels
 
     def _conformal_quantile(self, row: int, level: float, h: int) -> np.ndarray:
         """The ceil((n + 1) L / 100) / n quantile of calibration row ``row``'s scores, (h,)."""
