@@ -259,4 +259,4 @@ def test_intervals_follow_each_windows_variability(
     ratio = (wild["LSTM-hi-95"] - wild["LSTM-lo-95"]) / (calm["LSTM-hi-95"] - calm["LSTM-lo-95"])
     assert ratio.to_numpy() == pytest.approx(2.0, rel=0.01)
     with pytest.raises(lc.ConfigError, match="season_length 48 must be shorter than window 48"):
-        lc.LSTMForecaster(window=48, season_length=48).fit(noisy[:200])
+        lc.LSTMForecaster(window=48, season_length=48, val_size=10).fit(noisy[:200])

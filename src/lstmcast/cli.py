@@ -233,6 +233,24 @@ ForgetBias = Annotated[
         "default: torch's initialisation.",
     ),
 ]
+GradClip = Annotated[
+    float | None,
+    typer.Option(
+        "--grad-clip", help="Clip the global gradient norm to this. Default: no clipping."
+    ),
+]
+Scaler = Annotated[
+    str,
+    typer.Option(
+        "--scaler",
+        help="Per-series scaling fitted on the training part: standard (mean and standard "
+        "deviation) or none.",
+    ),
+]
+Device = Annotated[
+    str | None,
+    typer.Option("--device", help="cpu, cuda, cuda:1, mps, ... Default: CUDA when present."),
+]
 Level = Annotated[
     list[float] | None,
     typer.Option(
@@ -265,6 +283,8 @@ def _model(
     season_length: int = 1,
     forget_bias: float | None = None,
     device: str | None = None,
+    grad_clip: float | None = None,
+    scaler: str = "standard",
 ) -> lc.LSTMForecaster:
     # The library checks every value in fit(); the CLI only converts --val-size's text.
     return lc.LSTMForecaster(
@@ -289,6 +309,8 @@ def _model(
         season_length=season_length,
         forget_bias=forget_bias,
         device=device,
+        grad_clip=grad_clip,
+        scaler=scaler,
     )
 
 
@@ -614,11 +636,10 @@ def train(
     quantile_levels: QuantileLevels = None,
     season_length: SeasonLength = 1,
     forget_bias: ForgetBias = None,
+    grad_clip: GradClip = None,
+    scaler: Scaler = "standard",
     seed: Seed = None,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="cpu, cuda, cuda:1, ... Default: CUDA when present."),
-    ] = None,
+    device: Device = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -641,7 +662,7 @@ def train(
         model = _model(
             window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
             patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-            quantile_levels, season_length, forget_bias, device,
+            quantile_levels, season_length, forget_bias, device, grad_clip, scaler,
         )  # fmt: skip
         # One progress bar and one summary, from rank 0.
         with _training_progress(quiet or _rank() != 0) as callbacks, _sigterm_as_interrupt():
@@ -889,7 +910,10 @@ def backtest(
     ensemble_size: EnsembleSize = 1,
     quantile_levels: QuantileLevels = None,
     forget_bias: ForgetBias = None,
+    grad_clip: GradClip = None,
+    scaler: Scaler = "standard",
     seed: Seed = None,
+    device: Device = None,
     level: Level = None,
     quiet: Quiet = False,
 ) -> None:
@@ -900,15 +924,16 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast._files import atomic_path
+    from lstmcast.forecast import _check_backtest
 
+    h, n_windows, step = _check_backtest(h, n_windows, step_size)
     df = _read_data(data, time_col, target_col, id_col)
-    step = h if step_size is None else step_size
     # Only data before the first origin is seen in training (and scales MASE).
     train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-        quantile_levels, season_length, forget_bias,
+        quantile_levels, season_length, forget_bias, device, grad_clip, scaler,
     )  # fmt: skip
     if not refit:  # with --refit, backtest trains its own copies
         with _training_progress(quiet) as callbacks:
@@ -919,7 +944,7 @@ def backtest(
             df,
             h=h,
             n_windows=n_windows,
-            step_size=step_size,
+            step_size=step,
             refit=refit,
             level=level if model is lstm else None,  # the baselines have no intervals
         )
@@ -930,7 +955,8 @@ def backtest(
     merged = functools.reduce(lambda a, b: a.merge(b, on=keys, validate="1:1"), frames)
     metrics = lc.evaluate(merged, train=train_part, season_length=season_length)
     console = _stdout()
-    console.print(_metrics_table(metrics, f"Backtest: {n_windows} origin(s), h={h}, step {step}"))
+    origins = f"{n_windows} origin" + ("" if n_windows == 1 else "s")
+    console.print(_metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
     if output is not None:
         with atomic_path(output) as tmp:
             merged.to_csv(tmp, index=False)

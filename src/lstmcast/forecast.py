@@ -94,6 +94,15 @@ def _check_h(h: Any) -> int:
     return int(h)
 
 
+def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, int]:
+    """``h``, ``n_windows`` and ``step_size`` (None: ``h``) of a backtest, each checked."""
+    h = _check_h(h)
+    Rule(int, 1).check("n_windows", n_windows)
+    step_size = h if step_size is None else step_size
+    Rule(int, 1).check("step_size", step_size)
+    return h, int(n_windows), int(step_size)
+
+
 class Forecaster:
     """Shared verbs of every forecaster; subclasses say how to fit and how to forecast."""
 
@@ -293,16 +302,15 @@ class Forecaster:
 
         if not refit:
             self._check_fitted()
-        h = _check_h(self._default_h() if h is None else h)
-        Rule(int, 1).check("n_windows", n_windows)
-        step_size = h if step_size is None else step_size
-        Rule(int, 1).check("step_size", step_size)
+        h, n_windows, step_size = _check_backtest(
+            self._default_h() if h is None else h, n_windows, step_size
+        )
         panel = Panel.from_data(df)
         span = h + step_size * (n_windows - 1)
         self._require_history(
             panel,
             self._context_length() + span,
-            f"{self._context_what()} + a backtest of {n_windows} window(s) of h={h}, "
+            f"{self._context_what()} + a backtest of {_count(n_windows, 'window')} of h={h}, "
             f"step {step_size}",
         )
         n, k = len(panel), n_windows
@@ -455,15 +463,50 @@ def _sample_rows(errors: np.ndarray, seed: int) -> np.ndarray:
 CALIBRATION_ROWS = 1_000_000
 
 
+def _available_devices() -> list[str]:
+    """The devices this machine can train on: "cpu", then "cuda:0", ..., and "mps"."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
 def _pick_device(device: str | None) -> torch.device:
+    """The device named ``device`` (default: CUDA when present), refusing one that is absent.
+
+    Under torchrun a bare "cuda" is the process's own GPU.
+    """
     if device is None:
         return distributed.local_device(
             torch.device("cuda" if torch.cuda.is_available() else "cpu")
         )
+    available = _available_devices()
+    have = f"this machine has {', '.join(available)}"
     try:
-        return distributed.local_device(torch.device(device))
+        chosen = distributed.local_device(torch.device(device))
     except RuntimeError:
-        raise ConfigError(f"device must be like 'cpu' or 'cuda', got {device!r}") from None
+        raise ConfigError(f"device {device!r} is not a device name; {have}") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "has no CUDA support" if torch.version.cuda is None else "finds no CUDA GPU"
+            raise ConfigError(
+                f"device {device!r} is not available: this PyTorch ({torch.__version__}) {build}; "
+                f"{have}"
+            )
+        count = torch.cuda.device_count()
+        if chosen.index is not None and chosen.index >= count:
+            raise ConfigError(
+                f"device {device!r} is not available: there {'is' if count == 1 else 'are'} "
+                f"{_count(count, 'CUDA GPU')} (cuda:0 to cuda:{count - 1}); {have}"
+            )
+    elif chosen.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(f"device {device!r} is not available (no Apple MPS); {have}")
+    elif chosen.type != "cpu":
+        raise ConfigError(f"device {device!r} is not supported by lstmcast; {have}")
+    return chosen
 
 
 class LSTMForecaster(Forecaster):
@@ -624,10 +667,14 @@ class LSTMForecaster(Forecaster):
             raise ConfigError(f"a fractional val_size must be below 1, got {self.val_size}")
         if self.patience is not None and self.val_size is None:
             raise ConfigError("patience needs validation data: set val_size too")
-        if self.season_length >= self.window:
+        # Only interval calibration (on the val_size tail) reads season_length: it measures
+        # errors in units of each input window's seasonal differences.
+        if self.val_size is not None and self.season_length >= self.window:
             raise ConfigError(
-                f"season_length {self.season_length} must be shorter than window {self.window}: "
-                "interval calibration measures each window's seasonal variability"
+                f"season_length {self.season_length} must be shorter than window {self.window} "
+                "when val_size calibrates intervals (their unit is each input window's mean "
+                f"seasonal difference): use window={self.season_length + 1} or more (CLI "
+                f"--window {self.season_length + 1}), or a season_length below {self.window}"
             )
         if self.window % self.segment:
             raise ConfigError(
@@ -734,6 +781,7 @@ class LSTMForecaster(Forecaster):
                 f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; window {W} + horizon "
                 f"{H}{val_note} needs at least {W + H + n_val[i]}"
             )
+        device = _pick_device(self.device)  # an absent device is refused before any work
         fingerprint = ""
         parallel = distributed.active()
         if checkpoint is not None or parallel:
@@ -750,7 +798,6 @@ class LSTMForecaster(Forecaster):
         self.seed_ = distributed.from_rank0(self.seed_)
         if resumed is not None:
             self.seed_ = resumed.seed
-        device = _pick_device(self.device)
         self.scaler_ = SeriesScaler.fit(panel, n_train, self.scaler)
         scaled = self.scaler_.transform(panel, np.arange(len(panel)))
         inputs = self._inputs(scaled, panel.ds)
