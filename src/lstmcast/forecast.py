@@ -20,6 +20,7 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -87,6 +88,43 @@ def level_label(level: float) -> str:
 def _count(n: int, noun: str, plural: str | None = None) -> str:
     """``"1 step"``, ``"12 steps"``: counts in messages (see ``data.points``)."""
     return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux's MemAvailable), or None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # free physical pages: an underestimate (the page cache could be reclaimed)
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+# Bytes per forecast point: the working arrays of a forecast (values, times, ids), and each
+# column of the frame it becomes (built once, copied once into the frame).
+_POINT_BYTES, _COLUMN_BYTES = 32, 16
+
+
+def _check_output_size(k: int, h: int, columns: int, what: str) -> None:
+    """Refuse ``k`` forecasts of ``h`` steps in ``columns`` columns that memory cannot hold.
+
+    ``what`` describes the ``k`` rows, e.g. "2 series".
+    """
+    available = _available_memory()
+    per_step = k * (_POINT_BYTES + _COLUMN_BYTES * columns)
+    if available is None or per_step * h <= available:
+        return
+    fits = available // per_step
+    advice = f"use h={fits} or less" if fits >= 1 else "forecast fewer series at a time"
+    raise ConfigError(
+        f"h={h} for {what} makes a forecast of about {per_step * h / 1e9:.1f} GB ({what} x "
+        f"{_count(h, 'step')} x {columns} columns), more than the {available / 1e9:.1f} GB of "
+        f"memory available; {advice}"
+    )
 
 
 def _check_h(h: Any) -> int:
@@ -233,6 +271,9 @@ class Forecaster:
             panel, steps = self._panel_for(df)
             self._require_history(panel, self._context_length(), self._context_what())
         levels = self._check_levels(level, h)
+        _check_output_size(
+            len(panel), h, 3 + 2 * len(levels), _count(len(panel), "series", "series")
+        )
         series = np.arange(len(panel))
         values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
         times = future_times(panel.ds[panel.ends - 1], steps, h)
@@ -314,11 +355,17 @@ class Forecaster:
             f"step {step_size}",
         )
         n, k = len(panel), n_windows
+        levels = self._check_levels(level, h)
+        _check_output_size(
+            n * k,
+            h,
+            5 + 2 * len(levels),
+            f"{_count(n, 'series', 'series')} x {_count(k, 'window')}",
+        )
         # origins[s, w]: number of points of series s seen before window w.
         origins = panel.lengths[:, None] - span + step_size * np.arange(k)[None, :]
         series = np.repeat(np.arange(n), k)
         ends = (panel.starts[:-1, None] + origins).reshape(-1)
-        levels = self._check_levels(level, h)
         if refit and levels:
             raise ConfigError("intervals are not available with refit=True")
         if refit:
@@ -1152,18 +1199,15 @@ class LSTMForecaster(Forecaster):
                 f"features cannot feed its forecasts back; train with horizon={h}"
             )
         x, rows = self._contexts(panel, series, ends)
-        outputs = []
-        for chunk in x.split(FORECAST_CHUNK):
-            steps: list[torch.Tensor] = []
-            done = 0
-            while done < h:
+        # Written in place, block by block: a long recursive forecast keeps no list of blocks.
+        scaled = np.empty((len(x), h))
+        for first, chunk in zip(itertools.count(0, FORECAST_CHUNK), x.split(FORECAST_CHUNK)):
+            out = scaled[first : first + len(chunk)]
+            for done in range(0, h, self.horizon):
                 block = self._median_forecast(chunk)  # (B, horizon)
-                steps.append(block)
-                done += self.horizon
-                if done < h:  # recursive beyond the horizon: forecasts become the newest inputs
+                out[:, done : done + self.horizon] = block[:, : h - done].double().cpu().numpy()
+                if done + self.horizon < h:  # recursive: forecasts become the newest inputs
                     chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -self.window :]
-            outputs.append(torch.cat(steps, dim=1)[:, :h])
-        scaled = torch.cat(outputs).double().cpu().numpy()
         return self.scaler_.inverse(scaled, rows)
 
     def explain(self, df: Any = None, series: str | Sequence[str] | None = None) -> GateTrace:
