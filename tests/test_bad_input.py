@@ -362,7 +362,7 @@ def test_constant_and_huge_series_stay_finite() -> None:
     assert np.isfinite(forecast["LSTM"]).all()
     flat = forecast[forecast["unique_id"] == "flat"]["LSTM"]
     assert np.allclose(flat, 3.0, atol=0.5)
-    assert model.scaler_.scale[0] == 1.0  # zero variance: no division by zero
+    assert model.scaler_.scale[0] == 3.0  # zero variance: scaled by its own magnitude
 
 
 def test_metrics_on_zero_actuals_and_constant_training() -> None:

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from . import distributed
-from .data import ID, TIME, Panel, future_times, points
+from .data import ID, TIME, Panel, _show_time, future_times, points
 from .distributed import DataParallel
-from .errors import ConfigError, DataError, NotFittedError
+from .errors import ConfigError, DataError, NotFittedError, TrainingError
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
 from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
@@ -846,7 +846,9 @@ class LSTMForecaster(Forecaster):
         if resumed is not None:
             self.seed_ = resumed.seed
         self.scaler_ = SeriesScaler.fit(panel, n_train, self.scaler)
-        scaled = self.scaler_.transform(panel, np.arange(len(panel)))
+        with np.errstate(over="ignore"):  # refused just below, with the series named
+            scaled = self.scaler_.transform(panel, np.arange(len(panel)))
+        self._check_scaled(panel, scaled, np.arange(panel.starts[-1]))
         inputs = self._inputs(scaled, panel.ds)
         target = torch.tensor(scaled, dtype=torch.float32)
 
@@ -917,8 +919,34 @@ class LSTMForecaster(Forecaster):
                 # resume from, so it is not overwritten.
                 return
         self._calibrate(val_windows)
+        self._check_finite(parallel)
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
+
+    def _check_finite(self, parallel: bool) -> None:
+        """Refuse the trained model if its forecast from the end of some series (or its
+        interval calibration) is not finite: such a model must not be saved or used."""
+        panel = self.tail_
+        bad = np.zeros(len(panel), dtype=bool)
+        if len(panel):
+            values = self._forecast(panel, np.arange(len(panel)), panel.ends, self.horizon)
+            bad = ~np.isfinite(values).all(axis=1)
+        calibration = self.calibration_ is None or bool(np.isfinite(self.calibration_).all())
+        failed = float(bad.any() or not calibration)
+        if parallel:  # every rank refuses together, none goes on to save
+            failed = distributed.sum_across([failed])[0]
+        if not failed:
+            return
+        what = (
+            f"forecasts series {panel.ids[int(np.argmax(bad))]!r} as NaN or infinity"
+            if bad.any()
+            else "has a NaN or infinite interval calibration"
+        )
+        raise TrainingError(
+            f"the trained model {what}: it is not usable and is not saved; try a lower "
+            f"learning rate than "
+            f"lr={self.lr:g} or grad_clip=1.0 (on the command line --lr, --grad-clip)"
+        )
 
     @torch.no_grad()
     def _calibrate(self, val_windows: Windows | None) -> None:
@@ -1179,6 +1207,30 @@ class LSTMForecaster(Forecaster):
             self._check_fitted()
         return self.histories_[0]
 
+    def _check_scaled(self, panel: Panel, scaled: np.ndarray, index: np.ndarray) -> None:
+        """Refuse scaled values (any shape) of panel rows ``index`` beyond float32's range.
+
+        The network computes in float32 (largest 3.4e38): a value that far from its series'
+        training statistics would become infinite, and the loss or forecast NaN.
+        """
+        beyond = ~(np.abs(scaled) <= np.finfo(np.float32).max)
+        if not beyond.any():
+            return
+        first = int(np.argmax(beyond.reshape(-1)))
+        row = int(index.reshape(-1)[first])
+        i = int(np.searchsorted(panel.starts, row, side="right")) - 1
+        where = f"series {panel.ids[i]!r} has {panel.y[row]:.3g} at {_show_time(panel.ds[row])}"
+        if self.scaler == "none":
+            raise DataError(
+                f"{where}, beyond the float32 numbers (up to 3.4e38) the network computes with; "
+                "use scaler='standard' (CLI --scaler standard), which scales each series"
+            )
+        raise DataError(
+            f"{where}, {np.abs(scaled).reshape(-1)[first]:.3g} times its scale away from its "
+            "level (both from its training part): beyond the float32 numbers the network "
+            "computes with; train on data where the series varies like this, or rescale it"
+        )
+
     def _contexts(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
@@ -1187,7 +1239,11 @@ class LSTMForecaster(Forecaster):
         # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
         # 10,000 windows, not every point.
         index = ends[:, None] - self.window + np.arange(self.window)[None, :]  # (k, window)
-        scaled = (panel.y[index] - self.scaler_.shift[rows, None]) / self.scaler_.scale[rows, None]
+        with np.errstate(over="ignore"):  # refused just below, with the series named
+            scaled = (panel.y[index] - self.scaler_.shift[rows, None]) / self.scaler_.scale[
+                rows, None
+            ]
+        self._check_scaled(panel, scaled, index)
         device = next(self.networks_[0].parameters()).device
         return self._inputs(scaled, panel.ds[index]).to(device), rows
 
