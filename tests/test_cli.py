@@ -578,3 +578,13 @@ def test_divergence_advice_names_the_flags(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "d.csv")
     result = run("train", data, "-o", tmp_path / "m", *TINY, "--lr", 1e30, "--quiet")
     assert_one_error_line(result, "grad_clip=1.0", "--lr, --grad-clip")
+
+
+@pytest.mark.parametrize("name", ["train", "backtest"])
+def test_every_model_setting_has_a_flag(name: str) -> None:
+    """Advice that names a setting (grad_clip, say) can always be followed on the command line."""
+    command = get_command(cli.app).commands[name]  # type: ignore[attr-defined]
+    options = {param.name for param in command.params}
+    renamed = {"num_layers": "layers", "random_state": "seed"}
+    settings = lc.LSTMForecaster().get_params()
+    assert {renamed.get(setting, setting) for setting in settings} <= options
