@@ -537,6 +537,12 @@ def test_magnitudes_the_network_cannot_hold_are_refused(tmp_path: Path) -> None:
     assert_one_line(run_cli("train", near_limit, "-o", tmp_path / "m", *TINY_CLI), message)
     assert not (tmp_path / "m").exists()
 
+    subnormal = _write_series(tmp_path / "s.csv", 1e-320 * (2 + np.sin(np.arange(60) / 3)))
+    message = r"series 'a' varies by only [\d.e-]+, below the smallest normal float64"
+    with pytest.raises(lc.DataError, match=message):
+        lc.LSTMForecaster(**TINY).fit(lc.read_csv(subnormal))
+    assert_one_line(run_cli("train", subnormal, "-o", tmp_path / "m", *TINY_CLI), message)
+
     huge = _write_series(tmp_path / "b.csv", 1e155 * (2 + np.sin(np.arange(60) / 3)))
     message = (
         r"series 'a' has 2e\+155 at 2024-01-01 00:00:00, beyond the float32 .* scaler='standard'"

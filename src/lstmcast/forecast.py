@@ -944,8 +944,8 @@ class LSTMForecaster(Forecaster):
         )
         raise TrainingError(
             f"the trained model {what}: it is not usable and is not saved; try a lower "
-            f"learning rate than "
-            f"lr={self.lr:g} or grad_clip=1.0 (on the command line --lr, --grad-clip)"
+            f"learning rate than lr={self.lr:g} or grad_clip=1.0 (on the command line --lr, "
+            "--grad-clip)"
         )
 
     @torch.no_grad()
@@ -1239,10 +1239,9 @@ class LSTMForecaster(Forecaster):
         # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
         # 10,000 windows, not every point.
         index = ends[:, None] - self.window + np.arange(self.window)[None, :]  # (k, window)
+        shift, scale = self.scaler_.shift[rows, None], self.scaler_.scale[rows, None]
         with np.errstate(over="ignore"):  # refused just below, with the series named
-            scaled = (panel.y[index] - self.scaler_.shift[rows, None]) / self.scaler_.scale[
-                rows, None
-            ]
+            scaled = (panel.y[index] - shift) / scale
         self._check_scaled(panel, scaled, index)
         device = next(self.networks_[0].parameters()).device
         return self._inputs(scaled, panel.ds[index]).to(device), rows

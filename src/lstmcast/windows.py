@@ -55,12 +55,13 @@ class SeriesScaler:
         u = values / unit[series_of_row]  # |u| < 2
         mean_u = np.bincount(series_of_row, u, minlength=n) / n_fit
         var_u = np.bincount(series_of_row, (u - mean_u[series_of_row]) ** 2, minlength=n) / n_fit
-        mean, std = mean_u * unit, np.sqrt(var_u) * unit
         constant = ~(np.sqrt(var_u) > 1e-12 * np.abs(mean_u))
-        scale = np.where(constant, np.where(mean != 0, np.abs(mean), 1.0), std)
         # Forecasts are the network's output (a few units, more for wide intervals) times the
-        # scale plus the mean: both must stay far from float64's limit.
-        with np.errstate(over="ignore"):  # an overflow here is the answer, not an accident
+        # scale plus the mean: both must stay far from float64's limit. An overflow here is
+        # the answer to that question, not an accident.
+        with np.errstate(over="ignore"):
+            mean, std = mean_u * unit, np.sqrt(var_u) * unit
+            scale = np.where(constant, np.where(mean != 0, np.abs(mean), 1.0), std)
             unsafe = ~np.isfinite(np.abs(mean) + FORECAST_HEADROOM * scale)
         if unsafe.any():
             i = int(np.argmax(unsafe))
@@ -68,6 +69,15 @@ class SeriesScaler:
                 f"series {panel.ids[i]!r} reaches {peak[i]:.3g}: too close to the largest number "
                 f"a float64 holds ({np.finfo(np.float64).max:.3g}) for its forecasts to stay "
                 "finite; divide it by a power of ten (and multiply the forecasts back)"
+            )
+        # Below the smallest normal float64 the scale itself loses its digits (or becomes 0).
+        subnormal = scale < np.finfo(np.float64).tiny
+        if subnormal.any():
+            i = int(np.argmax(subnormal))
+            raise DataError(
+                f"series {panel.ids[i]!r} varies by only {scale[i]:.3g}, below the smallest "
+                f"normal float64 ({np.finfo(np.float64).tiny:.3g}) where numbers lose their "
+                "digits; multiply it by a power of ten (and divide the forecasts back)"
             )
         return cls(panel.ids.copy(), mean, scale)
 
