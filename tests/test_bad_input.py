@@ -485,6 +485,11 @@ def test_forecasts_that_would_not_fit_in_memory(
     with pytest.raises(lc.ConfigError, match=message):
         model.backtest(lc.read_csv(saved_model / "data.csv"), h=2, n_windows=50, step_size=1)
     data = saved_model / "data.csv"
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the CLI trained before refusing the backtest")
+
+    monkeypatch.setattr(lc.LSTMForecaster, "fit", never)
     result = run_cli("backtest", data, "--h", 2, "--n-windows", 50, "--step-size", 1, *TINY_CLI)
     assert_one_line(result, message)
 
@@ -511,6 +516,14 @@ def test_counts_of_one_are_singular(saved_model: Path) -> None:
     one_step = lc.LSTMForecaster(**TINY, val_size=10).fit(np.sin(np.arange(60) / 3))
     with pytest.raises(lc.ConfigError, match=r"for the 1 step the model emits at once; h=2"):
         one_step.predict(2, level=[80])
+    strangers = pd.DataFrame({"x": np.zeros(30), "z": np.zeros(30)})
+    with pytest.raises(
+        lc.DataError, match=r"series 'x' was not in the training data \(nor 1 other\)"
+    ):
+        one_step.predict(df=strangers)
+    result = run_cli("forecast", saved_model / "m", "--h", 1, "-o", saved_model / "one.csv")
+    assert result.exit_code == 0, result.output
+    assert "(1 series x 1 step)" in result.stdout
 
 
 @pytest.mark.parametrize("scale", [1e-12, 1e155, 1e300])

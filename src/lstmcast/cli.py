@@ -766,7 +766,8 @@ def forecast(
         frame.to_csv(tmp, index=False)
     n_series = frame["unique_id"].nunique()
     _stdout().print(
-        f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} steps) to {output}",
+        f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} "
+        f"step{'' if len(frame) == n_series else 's'}) to {output}",
         markup=False,
     )
 
@@ -924,10 +925,13 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast._files import atomic_path
-    from lstmcast.forecast import _check_backtest
+    from lstmcast.forecast import _check_backtest, _check_backtest_size
 
     h, n_windows, step = _check_backtest(h, n_windows, step_size)
     df = _read_data(data, time_col, target_col, id_col)
+    # Before any training: keys, three models and the bounds, per forecast point.
+    levels = {float(value) for value in level or []}
+    _check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
     # Only data before the first origin is seen in training (and scales MASE).
     train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
     lstm = _model(

@@ -127,6 +127,12 @@ def _check_output_size(k: int, h: int, columns: int, what: str) -> None:
     )
 
 
+def _check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) -> None:
+    """Refuse a backtest of ``columns`` columns that memory cannot hold."""
+    what = f"{_count(n_series, 'series', 'series')} x {_count(n_windows, 'window')}"
+    _check_output_size(n_series * n_windows, h, columns, what)
+
+
 def _check_h(h: Any) -> int:
     Rule(int, 1).check("h", h)
     return int(h)
@@ -356,12 +362,7 @@ class Forecaster:
         )
         n, k = len(panel), n_windows
         levels = self._check_levels(level, h)
-        _check_output_size(
-            n * k,
-            h,
-            5 + 2 * len(levels),
-            f"{_count(n, 'series', 'series')} x {_count(k, 'window')}",
-        )
+        _check_backtest_size(n, k, h, 5 + 2 * len(levels))
         # origins[s, w]: number of points of series s seen before window w.
         origins = panel.lengths[:, None] - span + step_size * np.arange(k)[None, :]
         series = np.repeat(np.arange(n), k)

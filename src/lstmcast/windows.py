@@ -91,9 +91,10 @@ class SeriesScaler:
         lookup = self._lookup
         missing = [series_id for series_id in ids if series_id not in lookup]
         if missing:
+            others = len(missing) - 1
             raise DataError(
                 f"series {missing[0]!r} was not in the training data"
-                + (f" (nor {len(missing) - 1} others)" if len(missing) > 1 else "")
+                + (f" (nor {others} other{'s' if others > 1 else ''})" if others else "")
                 + "; the model's per-series scaling comes from training, so fit it on data "
                 "that includes these series"
             )
