@@ -43,6 +43,10 @@ INTERVAL_METHODS = {
     "training hours (quantile_levels and val_size)",
 }
 
+# Series of --smoke: with one 48-hour calibration window per series (--calibration-hours 48),
+# enough for a 95% conformal interval (19 windows).
+SMOKE_SERIES = 20
+
 # Settings chosen on validation (see benchmarks/RESULTS.md for every run).
 DEFAULTS = {
     "window": 336,  # two weeks of hours
@@ -98,7 +102,9 @@ def main(argv: list[str] | None = None) -> None:
         "--validate", action="store_true", help="score on the last 48 training hours"
     )
     parser.add_argument(
-        "--smoke", action="store_true", help="8 series, 1 epoch: checks the script runs"
+        "--smoke",
+        action="store_true",
+        help=f"{SMOKE_SERIES} series, 1 epoch: checks the script runs",
     )
     parser.add_argument("--out", type=Path, help="write forecasts as CSV: unique_id, step, LSTM")
     parser.add_argument(
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     if levels and args.intervals in ("conformal", "conformalized"):
         settings["val_size"] = args.calibration_hours
     if args.smoke:
-        train, test, ids = train[:8], test[:8], ids[:8]
+        train, test, ids = train[:SMOKE_SERIES], test[:SMOKE_SERIES], ids[:SMOKE_SERIES]
         settings |= {"epochs": 1, "ensemble_size": 1, "hidden_size": 16}
 
     started = time.perf_counter()

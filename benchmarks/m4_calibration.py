@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="model directories saved by m4.py --validate")
     parser.add_argument(
-        "--series", type=int, help="only the first N series (8 for models saved by --smoke)"
+        "--series", type=int, help="only the first N series (20 for models saved by --smoke)"
     )
     args = parser.parse_args(argv)
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import lstmcast as lc
@@ -362,7 +363,7 @@ def test_constant_and_huge_series_stay_finite() -> None:
     assert np.isfinite(forecast["LSTM"]).all()
     flat = forecast[forecast["unique_id"] == "flat"]["LSTM"]
     assert np.allclose(flat, 3.0, atol=0.5)
-    assert model.scaler_.scale[0] == 1.0  # zero variance: no division by zero
+    assert model.scaler_.scale[0] == 3.0  # zero variance: scaled by its own magnitude
 
 
 def test_metrics_on_zero_actuals_and_constant_training() -> None:
@@ -731,3 +732,193 @@ def test_a_parquet_forecast_that_cannot_be_read(workdir: Path) -> None:
     assert_one_line(result, r"bad.parquet is not a readable Parquet forecast: .*magic bytes")
     result = run_cli("plot", workdir / "data.csv", workdir / "no.parquet", "-o", workdir / "p.png")
     assert_one_line(result, r"forecast file '.*no.parquet' not found")
+
+
+# -- issue 14, numbers, intervals and settings ---
+
+
+def _write_series(path: Path, values: np.ndarray) -> Path:
+    """One series ``a`` of hourly values, as a long CSV."""
+    times = pd.date_range("2024-01-01", periods=len(values), freq="h")
+    pd.DataFrame({"unique_id": "a", "ds": times, "y": values}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model whose conformal intervals rest on 12 validation windows, and its data."""
+    directory = tmp_path_factory.mktemp("calibrated")
+    data = _write_series(directory / "data.csv", np.sin(np.arange(60) / 3))
+    result = run_cli("train", data, "-o", directory / "m", *TINY_CLI, "--val-size", 12)
+    assert result.exit_code == 0, result.output
+    return directory
+
+
+def test_levels_beyond_what_the_calibration_supports(calibrated: Path) -> None:
+    """12 windows calibrate a 90% interval (9 needed), not a 95% one (19) or 99.9% (999)."""
+    model = lc.load(calibrated / "m")
+    assert model.calibration_size_ == 12
+    model.predict(level=[80, 90])
+    data = lc.read_csv(calibrated / "data.csv")
+    for level, needed in ((95, 19), (99.9, 999)):
+        message = (
+            rf"a {level}% interval needs at least {needed} validation windows .* calibrated on "
+            rf"12: train it with val_size={needed} or more"
+        )
+        with pytest.raises(lc.ConfigError, match=message):
+            model.predict(level=[80, level])
+        with pytest.raises(lc.ConfigError, match=message):
+            model.backtest(data, h=1, n_windows=3, level=[level])
+        result = run_cli("forecast", calibrated / "m", "--level", level, "-o", calibrated / "f.csv")
+        assert_one_line(result, message)
+    result = run_cli(
+        "backtest", calibrated / "data.csv", "--h", 1, "--n-windows", 3, *TINY_CLI,
+        "--val-size", 12, "--level", 95,
+    )  # fmt: skip
+    assert_one_line(result, r"a 95% interval needs at least 19 .* val_size=19 or more")
+
+
+def test_season_length_beyond_the_window_only_matters_for_calibration(tmp_path: Path) -> None:
+    data = _write_series(tmp_path / "d.csv", np.sin(np.arange(200) / 3))
+    message = (
+        r"season_length 24 must be shorter than window 8 when val_size calibrates .* window=25"
+    )
+    with pytest.raises(lc.ConfigError, match=message):
+        lc.LSTMForecaster(**TINY, season_length=24, val_size=30).fit(lc.read_csv(data))
+    lc.LSTMForecaster(**TINY, season_length=24).fit(lc.read_csv(data))  # no intervals: fine
+    result = run_cli(
+        "backtest", data, "--h", 24, "--season-length", 24, "--val-size", 30, *TINY_CLI
+    )
+    assert_one_line(result, message + r" or more \(CLI --window 25\)")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("cuda", r"device 'cuda' is not available: this PyTorch .*; this machine has cpu"),
+        ("cuda:3", r"device 'cuda:3' is not available.*; this machine has cpu"),
+        ("gpu", r"device 'gpu' is not a device name; this machine has cpu"),
+        ("meta", r"device 'meta' is not supported by lstmcast; this machine has cpu"),
+    ],
+)
+def test_devices_this_machine_does_not_have(device: str, message: str, tmp_path: Path) -> None:
+    data = _write_series(tmp_path / "d.csv", np.sin(np.arange(60) / 3))
+    with pytest.raises(lc.ConfigError, match=message):
+        lc.LSTMForecaster(**TINY, device=device).fit(lc.read_csv(data))
+    assert_one_line(
+        run_cli("train", data, "-o", tmp_path / "m", *TINY_CLI, "--device", device), message
+    )
+    assert not (tmp_path / "m").exists()
+    result = run_cli("backtest", data, "--h", 2, *TINY_CLI, "--device", device)
+    assert_one_line(result, message)
+
+
+def test_forecasts_that_would_not_fit_in_memory(
+    saved_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = lc.load(saved_model / "m")
+    huge = r"h=10+ for 1 series makes a forecast of about [\d.]+ GB .* more than the [\d.]+ GB"
+    message = huge + r" of memory available; use h=\d+ or less"
+    with pytest.raises(lc.ConfigError, match=message):
+        model.predict(10**12)
+    assert_one_line(
+        run_cli("forecast", saved_model / "m", "--h", 10**12, "-o", saved_model / "f.csv"),
+        message,
+    )
+    # A backtest's size: series x windows x h, refused before any forecast is made.
+    from lstmcast import forecast
+
+    monkeypatch.setattr(forecast, "_available_memory", lambda: 10_000)
+    message = r"h=2 for 1 series x 50 windows makes a forecast of about 0.0 GB .* use h=1 or less"
+    with pytest.raises(lc.ConfigError, match=message):
+        model.backtest(lc.read_csv(saved_model / "data.csv"), h=2, n_windows=50, step_size=1)
+    data = saved_model / "data.csv"
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the CLI trained before refusing the backtest")
+
+    monkeypatch.setattr(lc.LSTMForecaster, "fit", never)
+    result = run_cli("backtest", data, "--h", 2, "--n-windows", 50, "--step-size", 1, *TINY_CLI)
+    assert_one_line(result, message)
+
+
+def test_backtest_windows_and_steps_are_checked_by_name(saved_model: Path) -> None:
+    data = saved_model / "data.csv"
+    model = lc.load(saved_model / "m")
+    for option, value, message in (
+        ("--n-windows", 0, "n_windows must be >= 1, got 0"),
+        ("--step-size", -1, "step_size must be >= 1, got -1"),
+        ("--h", 0, "h must be >= 1, got 0"),
+    ):
+        keyword = option.lstrip("-").replace("-", "_")
+        arguments = {"h": 2} | {keyword: value}
+        with pytest.raises(lc.ConfigError, match=message):
+            model.backtest(lc.read_csv(data), **arguments)
+        assert_one_line(run_cli("backtest", data, "--h", 2, option, value, *TINY_CLI), message)
+
+
+def test_counts_of_one_are_singular(saved_model: Path) -> None:
+    model = lc.load(saved_model / "m")
+    with pytest.raises(lc.DataError, match=r"a backtest of 1 window of h=60"):
+        model.backtest(lc.read_csv(saved_model / "data.csv"), h=60)
+    one_step = lc.LSTMForecaster(**TINY, val_size=10).fit(np.sin(np.arange(60) / 3))
+    with pytest.raises(lc.ConfigError, match=r"for the 1 step the model emits at once; h=2"):
+        one_step.predict(2, level=[80])
+    strangers = pd.DataFrame({"x": np.zeros(30), "z": np.zeros(30)})
+    with pytest.raises(
+        lc.DataError, match=r"series 'x' was not in the training data \(nor 1 other\)"
+    ):
+        one_step.predict(df=strangers)
+    result = run_cli("forecast", saved_model / "m", "--h", 1, "-o", saved_model / "one.csv")
+    assert result.exit_code == 0, result.output
+    assert "(1 series x 1 step)" in result.stdout
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e155, 1e300])
+def test_tiny_and_huge_series_through_the_cli(scale: float, tmp_path: Path) -> None:
+    """Trained and forecast at their own scale, without an overflow warning (an error here)."""
+    values = scale * (2 + np.sin(np.arange(60) / 3))
+    data = _write_series(tmp_path / "d.csv", values)
+    trained = run_cli("train", data, "-o", tmp_path / "m", *TINY_CLI, "--val-size", 12)
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "f.csv"
+    result = run_cli("forecast", tmp_path / "m", "--h", 1, "--level", 80, "-o", out)
+    assert result.exit_code == 0, result.output
+    forecast = pd.read_csv(out).iloc[0]
+    assert 0.5 * scale < forecast["LSTM"] < 4 * scale
+    assert forecast["LSTM-lo-80"] <= forecast["LSTM"] <= forecast["LSTM-hi-80"]
+    assert forecast["LSTM-hi-80"] - forecast["LSTM-lo-80"] < 4 * scale
+
+
+def test_magnitudes_the_network_cannot_hold_are_refused(tmp_path: Path) -> None:
+    near_limit = _write_series(tmp_path / "a.csv", 1e307 * (2 + np.sin(np.arange(60) / 3)))
+    message = r"series 'a' reaches 3e\+307: too close to the largest number a float64 holds"
+    with pytest.raises(lc.DataError, match=message):
+        lc.LSTMForecaster(**TINY).fit(lc.read_csv(near_limit))
+    assert_one_line(run_cli("train", near_limit, "-o", tmp_path / "m", *TINY_CLI), message)
+    assert not (tmp_path / "m").exists()
+
+    subnormal = _write_series(tmp_path / "s.csv", 1e-320 * (2 + np.sin(np.arange(60) / 3)))
+    message = r"series 'a' varies by only [\d.e-]+, below the smallest normal float64"
+    with pytest.raises(lc.DataError, match=message):
+        lc.LSTMForecaster(**TINY).fit(lc.read_csv(subnormal))
+    assert_one_line(run_cli("train", subnormal, "-o", tmp_path / "m", *TINY_CLI), message)
+
+    huge = _write_series(tmp_path / "b.csv", 1e155 * (2 + np.sin(np.arange(60) / 3)))
+    message = (
+        r"series 'a' has 2e\+155 at 2024-01-01 00:00:00, beyond the float32 .* scaler='standard'"
+    )
+    with pytest.raises(lc.DataError, match=message):
+        lc.LSTMForecaster(**TINY, scaler="none").fit(lc.read_csv(huge))
+    result = run_cli("train", huge, "-o", tmp_path / "m", *TINY_CLI, "--scaler", "none")
+    assert_one_line(result, message)
+
+    # A model of ordinary values, asked to forecast from a window a 1e300 times larger.
+    ordinary = _write_series(tmp_path / "c.csv", 2 + np.sin(np.arange(60) / 3))
+    assert run_cli("train", ordinary, "-o", tmp_path / "m", *TINY_CLI).exit_code == 0
+    message = r"series 'a' has [\d.e+]+ at 2024-01-03 .* times its scale away from its level"
+    with pytest.raises(lc.DataError, match=message):
+        lc.load(tmp_path / "m").predict(df=lc.read_csv(huge))
+    result = run_cli("forecast", tmp_path / "m", "--data", huge, "-o", tmp_path / "f.csv")
+    assert_one_line(result, message)

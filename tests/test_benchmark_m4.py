@@ -1,4 +1,4 @@
-"""The M4 benchmark script runs end to end (smoke mode: 8 series, one small epoch)."""
+"""The M4 benchmark script runs end to end (smoke mode: 20 series, one small epoch)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_m4_smoke_writes_forecasts_and_scores(
     assert "95% intervals: MSIS" in printed
     assert list(frame.columns) == ["unique_id", "step", "LSTM", "LSTM-lo-95", "LSTM-hi-95"]
     assert (frame["LSTM-lo-95"] <= frame["LSTM-hi-95"]).all()
-    assert len(frame) == 8 * 48
+    assert len(frame) == m4.SMOKE_SERIES * 48
     assert frame["step"].tolist()[:3] == [1, 2, 3]
     assert np.isfinite(frame["LSTM"]).all()
 
@@ -46,7 +46,7 @@ def test_calibration_study_runs_on_a_saved_validation_model(
     ]
     m4.main([*flags, "--intervals", "conformalized", "--save", str(saved)])
     m4_printed = capsys.readouterr().out
-    m4_calibration.main([str(saved), "--series", "8"])
+    m4_calibration.main([str(saved), "--series", str(m4.SMOKE_SERIES)])
     printed = capsys.readouterr().out
     assert "quantile heads (CQR)" in printed
     assert "learned bounds, no correction" in printed

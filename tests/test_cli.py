@@ -582,3 +582,44 @@ def test_threads_option_sets_torchs_threads(model_dir: Path, tmp_path: Path) -> 
     result = run("--threads", 0, "forecast", model_dir, "-o", tmp_path / "f.csv")
     assert result.exit_code != 0
     assert "--threads" in result.output
+
+
+def test_readme_backtest_with_a_season_longer_than_the_window(tmp_path: Path) -> None:
+    """`backtest sales.csv --h 24 --n-windows 5 --season-length 24` with the default window 20:
+    the season is the baselines' and MASE's, the LSTM needs it only to calibrate intervals."""
+    data = write_csv(tmp_path / "sales.csv", n_points=200)
+    result = run(
+        "backtest", data, "--h", 24, "--n-windows", 5, "--season-length", 24,
+        "--hidden-size", 4, "--epochs", 1, "--seed", 0, "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Backtest: 5 origins, h=24, step 24" in result.stdout
+    assert "SeasonalNaive" in result.stdout
+
+
+def test_grad_clip_scaler_and_device_reach_the_model(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv")
+    options = ["--grad-clip", 0.5, "--scaler", "none", "--device", "cpu", *TINY, "--quiet"]
+    result = run("train", data, "-o", tmp_path / "m", *options)
+    assert result.exit_code == 0, result.output
+    model = lc.load(tmp_path / "m")
+    assert (model.grad_clip, model.scaler, model.device) == (0.5, "none", "cpu")
+    assert run("backtest", data, "--h", 2, *options).exit_code == 0
+    result = run("backtest", data, "--h", 2, *TINY, "--scaler", "robust")
+    assert_one_error_line(result, "scaler must be one of standard, none; got 'robust'")
+
+
+def test_divergence_advice_names_the_flags(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv")
+    result = run("train", data, "-o", tmp_path / "m", *TINY, "--lr", 1e30, "--quiet")
+    assert_one_error_line(result, "grad_clip=1.0", "--lr, --grad-clip")
+
+
+@pytest.mark.parametrize("name", ["train", "backtest"])
+def test_every_model_setting_has_a_flag(name: str) -> None:
+    """Advice that names a setting (grad_clip, say) can always be followed on the command line."""
+    command = get_command(cli.app).commands[name]  # type: ignore[attr-defined]
+    options = {param.name for param in command.params}
+    renamed = {"num_layers": "layers", "random_state": "seed"}
+    settings = lc.LSTMForecaster().get_params()
+    assert {renamed.get(setting, setting) for setting in settings} <= options

@@ -236,7 +236,8 @@ class Sabotage(Callback):
 
 def test_nan_loss_stops_with_advice_and_keeps_good_weights(two_series: pd.DataFrame) -> None:
     model = lc.LSTMForecaster(**(TINY | {"epochs": 3}))
-    with pytest.raises(lc.TrainingError, match="try a lower learning rate"):
+    advice = r"try a lower learning rate than lr=0.001 or grad_clip=1.0 \(on the command line"
+    with pytest.raises(lc.TrainingError, match=advice):
         model.fit(two_series, callbacks=[Sabotage(model, nan_at=20)])
     assert all(torch.isfinite(p).all() for p in model.network_.parameters())
 
@@ -247,3 +248,24 @@ def test_ctrl_c_stops_cleanly_with_the_best_weights(two_series: pd.DataFrame) ->
     assert model.history_.interrupted
     assert len(model.history_.train_loss) == 2
     assert np.isfinite(model.predict(3)["LSTM"]).all()
+
+
+@pytest.mark.parametrize("window_norm", [None, "revin", "last"])
+@pytest.mark.parametrize(
+    ("factor", "offset"),
+    [(1e-12, 0.0), (1e155, 0.0), (1e300, 0.0), (1e200, -3e201), (1.0, 1e9), (1e-300, 1e-298)],
+)
+def test_forecasts_follow_the_series_at_any_magnitude(
+    factor: float, offset: float, window_norm: str | None
+) -> None:
+    """Scaling a series by any finite factor (or shifting it far) scales its forecasts and
+    intervals the same way: the statistics, not an absolute threshold, set the units."""
+    t = np.arange(160)
+    y = 1.5 + np.sin(t / 4) + 0.1 * np.cos(t)
+    settings = TINY | {"val_size": 40, "window_norm": window_norm, "season_length": 4}
+    unit = lc.LSTMForecaster(**settings).fit(y).predict(level=[80])
+    moved = lc.LSTMForecaster(**settings).fit(offset + factor * y).predict(level=[80])
+    for column in ("LSTM", "LSTM-lo-80", "LSTM-hi-80"):
+        # In the units of y: float32 arithmetic in the network on the same scaled values.
+        back = (moved[column].to_numpy() - offset) / factor
+        np.testing.assert_allclose(back, unit[column], rtol=1e-5, atol=1e-5)

@@ -107,6 +107,37 @@ def test_cli_forecast_with_levels(noisy: np.ndarray, tmp_path: Path) -> None:
     assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
 
 
+def test_repeated_levels_give_the_single_levels_band(
+    model: lc.LSTMForecaster, noisy: np.ndarray, tmp_path: Path
+) -> None:
+    """Levels are a set: 80 twice, or 80 and 80.0, is the 80% interval, not a wider one."""
+    single = model.predict(level=[80, 95])
+    pd.testing.assert_frame_equal(model.predict(level=[80, 80, 80.0, 95, 95.0]), single)
+    pd.testing.assert_frame_equal(model.predict(level=[95, 80, 80]), single)
+    pd.testing.assert_frame_equal(model.predict(level=[80, 80]), model.predict(level=80))
+    backtest = {"h": 4, "n_windows": 3}
+    pd.testing.assert_frame_equal(
+        model.backtest(noisy, **backtest, level=[80.0, 80, 80]),
+        model.backtest(noisy, **backtest, level=[80]),
+    )
+
+    from typer.testing import CliRunner
+
+    from lstmcast import cli
+
+    model.save(tmp_path / "m")
+    frames = []
+    for levels in (["80", "95"], ["80", "80", "80.0", "95"]):
+        out = tmp_path / f"f{len(levels)}.csv"
+        flags = [arg for level in levels for arg in ("--level", level)]
+        result = CliRunner().invoke(
+            cli.app, ["forecast", str(tmp_path / "m"), *flags, "-o", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        frames.append(pd.read_csv(out))
+    pd.testing.assert_frame_equal(frames[1], frames[0])
+
+
 # -- learned quantiles --------------------------------------------------------------------------
 
 
@@ -260,4 +291,4 @@ def test_intervals_follow_each_windows_variability(
     ratio = (wild["LSTM-hi-95"] - wild["LSTM-lo-95"]) / (calm["LSTM-hi-95"] - calm["LSTM-lo-95"])
     assert ratio.to_numpy() == pytest.approx(2.0, rel=0.01)
     with pytest.raises(lc.ConfigError, match="season_length 48 must be shorter than window 48"):
-        lc.LSTMForecaster(window=48, season_length=48).fit(noisy[:200])
+        lc.LSTMForecaster(window=48, season_length=48, val_size=10).fit(noisy[:200])

@@ -428,3 +428,24 @@ def test_perfect_forecast_scores_zero(y: list[float], train: list[float]) -> Non
     assert coverage(y, y, y) == 1.0
     if len(set(train)) > 1:  # MASE needs a non-constant training series
         assert mase(y, y, train) == 0.0
+
+
+@pytest.mark.parametrize("unit", [1e-300, 1e-12, 1e155, 1e300])
+def test_metrics_at_any_magnitude(unit: float) -> None:
+    """Every metric scales with the data (or not at all): no square overflows or underflows."""
+    rng = np.random.default_rng(0)
+    y, f, train = rng.normal(size=30), rng.normal(size=30), rng.normal(size=60)
+    assert rmse(unit * y, unit * f) == pytest.approx(unit * rmse(y, f), rel=1e-12)
+    assert mae(unit * y, unit * f) == pytest.approx(unit * mae(y, f), rel=1e-12)
+    assert mase(unit * y, unit * f, unit * train) == pytest.approx(mase(y, f, train))
+    bounds = {"lo": f - 1, "hi": f + 1}
+    frame = pd.DataFrame({"unique_id": "a", "ds": np.arange(30), "y": y, "M": f})
+    frame = frame.assign(**{f"M-{side}-80": value for side, value in bounds.items()})
+    history = pd.DataFrame({"unique_id": "a", "ds": np.arange(-60, 0), "y": train})
+    plain = evaluate(frame, train=history)
+    scaled = frame.assign(**{c: unit * frame[c] for c in ("y", "M", "M-lo-80", "M-hi-80")})
+    scores = evaluate(scaled, train=history.assign(y=unit * history["y"]))
+    for column in ("MAE", "RMSE"):
+        assert scores.loc["M", column] == pytest.approx(unit * plain.loc["M", column], rel=1e-12)
+    for column in ("sMAPE", "MASE", "coverage-80", "MSIS-80"):
+        assert scores.loc["M", column] == pytest.approx(plain.loc["M", column], rel=1e-9)

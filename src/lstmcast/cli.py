@@ -233,6 +233,24 @@ ForgetBias = Annotated[
         "default: torch's initialisation.",
     ),
 ]
+GradClip = Annotated[
+    float | None,
+    typer.Option(
+        "--grad-clip", help="Clip the global gradient norm to this. Default: no clipping."
+    ),
+]
+Scaler = Annotated[
+    str,
+    typer.Option(
+        "--scaler",
+        help="Per-series scaling fitted on the training part: standard (mean and standard "
+        "deviation) or none.",
+    ),
+]
+Device = Annotated[
+    str | None,
+    typer.Option("--device", help="cpu, cuda, cuda:1, mps, ... Default: CUDA when present."),
+]
 Level = Annotated[
     list[float] | None,
     typer.Option(
@@ -265,6 +283,8 @@ def _model(
     season_length: int = 1,
     forget_bias: float | None = None,
     device: str | None = None,
+    grad_clip: float | None = None,
+    scaler: str = "standard",
 ) -> lc.LSTMForecaster:
     # The library checks every value in fit(); the CLI only converts --val-size's text.
     return lc.LSTMForecaster(
@@ -289,6 +309,8 @@ def _model(
         season_length=season_length,
         forget_bias=forget_bias,
         device=device,
+        grad_clip=grad_clip,
+        scaler=scaler,
     )
 
 
@@ -623,11 +645,10 @@ def train(
     quantile_levels: QuantileLevels = None,
     season_length: SeasonLength = 1,
     forget_bias: ForgetBias = None,
+    grad_clip: GradClip = None,
+    scaler: Scaler = "standard",
     seed: Seed = None,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help="cpu, cuda, cuda:1, ... Default: CUDA when present."),
-    ] = None,
+    device: Device = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -653,7 +674,7 @@ def train(
         model = _model(
             window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
             patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-            quantile_levels, season_length, forget_bias, device,
+            quantile_levels, season_length, forget_bias, device, grad_clip, scaler,
         )  # fmt: skip
         # One progress bar and one summary, from rank 0.
         with _training_progress(quiet or _rank() != 0) as callbacks, _sigterm_as_interrupt():
@@ -761,7 +782,8 @@ def forecast(
     write_frame(frame, output)
     n_series = frame["unique_id"].nunique()
     _stdout().print(
-        f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} steps) to {output}",
+        f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} "
+        f"step{'' if len(frame) == n_series else 's'}) to {output}",
         markup=False,
     )
 
@@ -832,7 +854,10 @@ def _predict_share(
 
     if df is not None or model.n_series_ > 0:
         return model.predict(h, df=df, level=level)
-    bounds = [f"LSTM-{side}-{value:g}" for value in sorted(level or []) for side in ("lo", "hi")]
+    from lstmcast.forecast import level_label
+
+    levels = sorted({float(value) for value in level or []})  # as predict names them
+    bounds = [f"LSTM-{side}-{level_label(value)}" for value in levels for side in ("lo", "hi")]
     columns = {"unique_id": "object", "ds": model.tail_.ds.dtype}
     columns |= dict.fromkeys(["LSTM", *bounds], "float64")
     return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})
@@ -907,7 +932,10 @@ def backtest(
     ensemble_size: EnsembleSize = 1,
     quantile_levels: QuantileLevels = None,
     forget_bias: ForgetBias = None,
+    grad_clip: GradClip = None,
+    scaler: Scaler = "standard",
     seed: Seed = None,
+    device: Device = None,
     level: Level = None,
     quiet: Quiet = False,
 ) -> None:
@@ -918,18 +946,22 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast._files import check_output, frame_format, write_frame
+    from lstmcast.forecast import _check_backtest, _check_backtest_size
 
     if output is not None:
         check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
+    h, n_windows, step = _check_backtest(h, n_windows, step_size)
     df = _read_data(data, time_col, target_col, id_col)
-    step = h if step_size is None else step_size
+    # Before any training: keys, three models and the bounds, per forecast point.
+    levels = {float(value) for value in level or []}
+    _check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
     # Only data before the first origin is seen in training (and scales MASE).
     train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
-        quantile_levels, season_length, forget_bias,
+        quantile_levels, season_length, forget_bias, device, grad_clip, scaler,
     )  # fmt: skip
     if not refit:  # with --refit, backtest trains its own copies
         with _training_progress(quiet) as callbacks:
@@ -940,7 +972,7 @@ def backtest(
             df,
             h=h,
             n_windows=n_windows,
-            step_size=step_size,
+            step_size=step,
             refit=refit,
             level=level if model is lstm else None,  # the baselines have no intervals
         )
@@ -951,7 +983,8 @@ def backtest(
     merged = functools.reduce(lambda a, b: a.merge(b, on=keys, validate="1:1"), frames)
     metrics = lc.evaluate(merged, train=train_part, season_length=season_length)
     console = _stdout()
-    console.print(_metrics_table(metrics, f"Backtest: {n_windows} origin(s), h={h}, step {step}"))
+    origins = f"{n_windows} origin" + ("" if n_windows == 1 else "s")
+    console.print(_metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
     if output is not None:
         write_frame(merged, output)
         console.print(f"wrote {len(merged)} rows to {output}", markup=False)

@@ -20,15 +20,16 @@ import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from . import distributed
-from .data import ID, TIME, Panel, future_times, points
+from .data import ID, TIME, Panel, _show_time, future_times, points
 from .distributed import DataParallel
-from .errors import ConfigError, DataError, NotFittedError
+from .errors import ConfigError, DataError, NotFittedError, TrainingError
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
 from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
@@ -75,9 +76,75 @@ def _check_level(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be below 100 (a 100% interval is unbounded)")
 
 
+def level_label(level: float) -> str:
+    """A level as it appears in column names: ``80`` -> ``"80"``, ``99.9`` -> ``"99.9"``.
+
+    The shortest text that reads back as the same number, so two different levels never share
+    a column (``:g`` would print 99.99999 as "100").
+    """
+    return np.format_float_positional(float(level), trim="-")
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 step"``, ``"12 steps"``: counts in messages (see ``data.points``)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux's MemAvailable), or None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # free physical pages: an underestimate (the page cache could be reclaimed)
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+# Bytes per forecast point: the working arrays of a forecast (values, times, ids), and each
+# column of the frame it becomes (built once, copied once into the frame).
+_POINT_BYTES, _COLUMN_BYTES = 32, 16
+
+
+def _check_output_size(k: int, h: int, columns: int, what: str) -> None:
+    """Refuse ``k`` forecasts of ``h`` steps in ``columns`` columns that memory cannot hold.
+
+    ``what`` describes the ``k`` rows, e.g. "2 series".
+    """
+    available = _available_memory()
+    per_step = k * (_POINT_BYTES + _COLUMN_BYTES * columns)
+    if available is None or per_step * h <= available:
+        return
+    fits = available // per_step
+    advice = f"use h={fits} or less" if fits >= 1 else "forecast fewer series at a time"
+    raise ConfigError(
+        f"h={h} for {what} makes a forecast of about {per_step * h / 1e9:.1f} GB ({what} x "
+        f"{_count(h, 'step')} x {columns} columns), more than the {available / 1e9:.1f} GB of "
+        f"memory available; {advice}"
+    )
+
+
+def _check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) -> None:
+    """Refuse a backtest of ``columns`` columns that memory cannot hold."""
+    what = f"{_count(n_series, 'series', 'series')} x {_count(n_windows, 'window')}"
+    _check_output_size(n_series * n_windows, h, columns, what)
+
+
 def _check_h(h: Any) -> int:
     Rule(int, 1).check("h", h)
     return int(h)
+
+
+def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, int]:
+    """``h``, ``n_windows`` and ``step_size`` (None: ``h``) of a backtest, each checked."""
+    h = _check_h(h)
+    Rule(int, 1).check("n_windows", n_windows)
+    step_size = h if step_size is None else step_size
+    Rule(int, 1).check("step_size", step_size)
+    return h, int(n_windows), int(step_size)
 
 
 class Forecaster:
@@ -210,6 +277,9 @@ class Forecaster:
             panel, steps = self._panel_for(df)
             self._require_history(panel, self._context_length(), self._context_what())
         levels = self._check_levels(level, h)
+        _check_output_size(
+            len(panel), h, 3 + 2 * len(levels), _count(len(panel), "series", "series")
+        )
         series = np.arange(len(panel))
         values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
         times = future_times(panel.ds[panel.ends - 1], steps, h)
@@ -230,12 +300,13 @@ class Forecaster:
         return values, self._bounds(panel, series, ends, values, levels)
 
     def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
+        """The distinct levels asked for, ascending: 80 given twice, or 80 and 80.0, is one."""
         if level is None:
             return []
-        levels = [level] if isinstance(level, int | float) else list(level)
-        for value in levels:
+        given = [level] if isinstance(level, int | float | str) else list(level)
+        for value in given:
             _check_level("level", value)
-        return levels
+        return sorted({float(value) for value in given})
 
     def _bounds(
         self,
@@ -278,24 +349,24 @@ class Forecaster:
 
         if not refit:
             self._check_fitted()
-        h = _check_h(self._default_h() if h is None else h)
-        Rule(int, 1).check("n_windows", n_windows)
-        step_size = h if step_size is None else step_size
-        Rule(int, 1).check("step_size", step_size)
+        h, n_windows, step_size = _check_backtest(
+            self._default_h() if h is None else h, n_windows, step_size
+        )
         panel = Panel.from_data(df)
         span = h + step_size * (n_windows - 1)
         self._require_history(
             panel,
             self._context_length() + span,
-            f"{self._context_what()} + a backtest of {n_windows} window(s) of h={h}, "
+            f"{self._context_what()} + a backtest of {_count(n_windows, 'window')} of h={h}, "
             f"step {step_size}",
         )
         n, k = len(panel), n_windows
+        levels = self._check_levels(level, h)
+        _check_backtest_size(n, k, h, 5 + 2 * len(levels))
         # origins[s, w]: number of points of series s seen before window w.
         origins = panel.lengths[:, None] - span + step_size * np.arange(k)[None, :]
         series = np.repeat(np.arange(n), k)
         ends = (panel.starts[:-1, None] + origins).reshape(-1)
-        levels = self._check_levels(level, h)
         if refit and levels:
             raise ConfigError("intervals are not available with refit=True")
         if refit:
@@ -406,6 +477,18 @@ def _lower_quantile(level: float) -> float:
     return round((100 - level) / 200, 10)
 
 
+def _windows_needed(level: float) -> int:
+    """Fewest calibration scores n whose ceil((n + 1) L / 100)-th smallest exists (is <= n).
+
+    n >= 100 / (100 - L) - 1: fewer give an unbounded split-conformal interval, and a quantile
+    clipped to the largest score would make every such level the same width.
+    """
+    n = max(math.ceil(100 / (100 - level)) - 2, 1)
+    while math.ceil((n + 1) * level / 100) > n:  # the rule _conformal_quantile applies
+        n += 1
+    return n
+
+
 # Quantiles kept per horizon step for conformal intervals: every 0.1%.
 CALIBRATION_GRID = 1001
 
@@ -428,15 +511,50 @@ def _sample_rows(errors: np.ndarray, seed: int) -> np.ndarray:
 CALIBRATION_ROWS = 1_000_000
 
 
+def _available_devices() -> list[str]:
+    """The devices this machine can train on: "cpu", then "cuda:0", ..., and "mps"."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        names.append("mps")
+    return names
+
+
 def _pick_device(device: str | None) -> torch.device:
+    """The device named ``device`` (default: CUDA when present), refusing one that is absent.
+
+    Under torchrun a bare "cuda" is the process's own GPU.
+    """
     if device is None:
         return distributed.local_device(
             torch.device("cuda" if torch.cuda.is_available() else "cpu")
         )
+    available = _available_devices()
+    have = f"this machine has {', '.join(available)}"
     try:
-        return distributed.local_device(torch.device(device))
+        chosen = distributed.local_device(torch.device(device))
     except RuntimeError:
-        raise ConfigError(f"device must be like 'cpu' or 'cuda', got {device!r}") from None
+        raise ConfigError(f"device {device!r} is not a device name; {have}") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "has no CUDA support" if torch.version.cuda is None else "finds no CUDA GPU"
+            raise ConfigError(
+                f"device {device!r} is not available: this PyTorch ({torch.__version__}) {build}; "
+                f"{have}"
+            )
+        count = torch.cuda.device_count()
+        if chosen.index is not None and chosen.index >= count:
+            raise ConfigError(
+                f"device {device!r} is not available: there {'is' if count == 1 else 'are'} "
+                f"{_count(count, 'CUDA GPU')} (cuda:0 to cuda:{count - 1}); {have}"
+            )
+    elif chosen.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(f"device {device!r} is not available (no Apple MPS); {have}")
+    elif chosen.type != "cpu":
+        raise ConfigError(f"device {device!r} is not supported by lstmcast; {have}")
+    return chosen
 
 
 class LSTMForecaster(Forecaster):
@@ -597,10 +715,14 @@ class LSTMForecaster(Forecaster):
             raise ConfigError(f"a fractional val_size must be below 1, got {self.val_size}")
         if self.patience is not None and self.val_size is None:
             raise ConfigError("patience needs validation data: set val_size too")
-        if self.season_length >= self.window:
+        # Only interval calibration (on the val_size tail) reads season_length: it measures
+        # errors in units of each input window's seasonal differences.
+        if self.val_size is not None and self.season_length >= self.window:
             raise ConfigError(
-                f"season_length {self.season_length} must be shorter than window {self.window}: "
-                "interval calibration measures each window's seasonal variability"
+                f"season_length {self.season_length} must be shorter than window {self.window} "
+                "when val_size calibrates intervals (their unit is each input window's mean "
+                f"seasonal difference): use window={self.season_length + 1} or more (CLI "
+                f"--window {self.season_length + 1}), or a season_length below {self.window}"
             )
         if self.window % self.segment:
             raise ConfigError(
@@ -714,6 +836,7 @@ class LSTMForecaster(Forecaster):
                 f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; window {W} + horizon "
                 f"{H}{val_note} needs at least {W + H + n_val[i]}"
             )
+        device = _pick_device(self.device)  # an absent device is refused before any work
         fingerprint = ""
         parallel = distributed.active()
         if checkpoint is not None or parallel:
@@ -730,9 +853,10 @@ class LSTMForecaster(Forecaster):
         self.seed_ = distributed.from_rank0(self.seed_)
         if resumed is not None:
             self.seed_ = resumed.seed
-        device = _pick_device(self.device)
         self.scaler_ = SeriesScaler.fit(panel, n_train, self.scaler)
-        scaled = self.scaler_.transform(panel, np.arange(len(panel)))
+        with np.errstate(over="ignore"):  # refused just below, with the series named
+            scaled = self.scaler_.transform(panel, np.arange(len(panel)))
+        self._check_scaled(panel, scaled, np.arange(panel.starts[-1]))
         inputs = self._inputs(scaled, panel.ds)
         target = torch.tensor(scaled, dtype=torch.float32)
 
@@ -803,8 +927,34 @@ class LSTMForecaster(Forecaster):
                 # resume from, so it is not overwritten.
                 return
         self._calibrate(val_windows)
+        self._check_finite(parallel)
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
+
+    def _check_finite(self, parallel: bool) -> None:
+        """Refuse the trained model if its forecast from the end of some series (or its
+        interval calibration) is not finite: such a model must not be saved or used."""
+        panel = self.tail_
+        bad = np.zeros(len(panel), dtype=bool)
+        if len(panel):
+            values = self._forecast(panel, np.arange(len(panel)), panel.ends, self.horizon)
+            bad = ~np.isfinite(values).all(axis=1)
+        calibration = self.calibration_ is None or bool(np.isfinite(self.calibration_).all())
+        failed = float(bad.any() or not calibration)
+        if parallel:  # every rank refuses together, none goes on to save
+            failed = distributed.sum_across([failed])[0]
+        if not failed:
+            return
+        what = (
+            f"forecasts series {panel.ids[int(np.argmax(bad))]!r} as NaN or infinity"
+            if bad.any()
+            else "has a NaN or infinite interval calibration"
+        )
+        raise TrainingError(
+            f"the trained model {what}: it is not usable and is not saved; try a lower "
+            f"learning rate than lr={self.lr:g} or grad_clip=1.0 (on the command line --lr, "
+            "--grad-clip)"
+        )
 
     @torch.no_grad()
     def _calibrate(self, val_windows: Windows | None) -> None:
@@ -903,13 +1053,14 @@ class LSTMForecaster(Forecaster):
         standard deviation). Only the ``horizon`` steps the network emits at
         once have intervals; wider levels always hold narrower ones.
         """
+        levels = sorted(set(levels))  # each level's bounds are computed once
         if not levels:
             return {}
         h = values.shape[1]
         if h > self.horizon:
             raise ConfigError(
-                f"intervals are calibrated for the {self.horizon} steps the model emits at once; "
-                f"h={h} is beyond them: train with horizon={h}"
+                f"intervals are calibrated for the {_count(self.horizon, 'step')} the model emits "
+                f"at once; h={h} is beyond them: train with horizon={h}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
         if context is None:
@@ -921,12 +1072,13 @@ class LSTMForecaster(Forecaster):
             if missing:
                 raise ConfigError(
                     f"this model learned intervals for levels {list(self.quantile_levels)}, not "
-                    f"{missing}; train it with those in quantile_levels"
+                    f"[{', '.join(map(level_label, missing))}]; train it with those in "
+                    "quantile_levels"
                 )
             quantiles = self._scaled_quantiles(x, h) if context is None else context[2]
             lows, highs = self._learned_bounds(quantiles, rows, levels)
         elif calibrated:
-            lows, highs = dict.fromkeys(levels, values), dict.fromkeys(levels, values)
+            lows, highs = {}, {}
         else:
             raise ConfigError(
                 "this model was trained without val_size, so it has no calibrated intervals; "
@@ -940,17 +1092,38 @@ class LSTMForecaster(Forecaster):
                 row = self.quantile_levels.index(level) if self.quantile_levels else 0
                 correction = self._conformal_quantile(row, level, h)[None, :] * scale  # (k, h)
                 # A negative correction narrows an interval, but never past the point forecast.
-                lows[level] = np.minimum(lows[level] - correction, values)
-                highs[level] = np.maximum(highs[level] + correction, values)
-        ordered = sorted(levels)
-        for narrower, level in itertools.pairwise(ordered):  # nested: 95% holds the 80% one
+                # Each bound is built from the learned one (or the point forecast), not updated
+                # in place, so nothing is applied twice.
+                lows[level] = np.minimum(lows.get(level, values) - correction, values)
+                highs[level] = np.maximum(highs.get(level, values) + correction, values)
+        for narrower, level in itertools.pairwise(levels):  # nested: 95% holds the 80% one
             lows[level] = np.minimum(lows[level], lows[narrower])
             highs[level] = np.maximum(highs[level], highs[narrower])
         bounds = {}
-        for level in ordered:
-            bounds[f"{self.alias}-lo-{level:g}"] = lows[level]
-            bounds[f"{self.alias}-hi-{level:g}"] = highs[level]
+        for level in levels:
+            bounds[f"{self.alias}-lo-{level_label(level)}"] = lows[level]
+            bounds[f"{self.alias}-hi-{level_label(level)}"] = highs[level]
         return bounds
+
+    def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
+        """The levels, refusing any that the conformal calibration cannot support."""
+        levels = super()._check_levels(level, h)
+        if not levels or getattr(self, "calibration_", None) is None:
+            return levels
+        n = self.calibration_size_
+        short = [value for value in levels if _windows_needed(value) > n]
+        if short:
+            level, needed = short[-1], _windows_needed(short[-1])
+            # Validation windows per series: the tail's points minus the horizon, plus one.
+            per_series = -(-needed // max(self.n_series_, 1))
+            raise ConfigError(
+                f"a {level_label(level)}% interval needs at least "
+                f"{_count(needed, 'validation window')} to be calibrated (split conformal), and "
+                f"this model was calibrated on {n}: train it with val_size="
+                f"{per_series + self.horizon - 1} or more (points per series, CLI --val-size), "
+                f"or ask for a lower level"
+            )
+        return levels
 
     def _conformal_quantile(self, row: int, level: float, h: int) -> np.ndarray:
         """The ceil((n + 1) L / 100) / n quantile of calibration row ``row``'s scores, (h,)."""
@@ -1042,6 +1215,30 @@ class LSTMForecaster(Forecaster):
             self._check_fitted()
         return self.histories_[0]
 
+    def _check_scaled(self, panel: Panel, scaled: np.ndarray, index: np.ndarray) -> None:
+        """Refuse scaled values (any shape) of panel rows ``index`` beyond float32's range.
+
+        The network computes in float32 (largest 3.4e38): a value that far from its series'
+        training statistics would become infinite, and the loss or forecast NaN.
+        """
+        beyond = ~(np.abs(scaled) <= np.finfo(np.float32).max)
+        if not beyond.any():
+            return
+        first = int(np.argmax(beyond.reshape(-1)))
+        row = int(index.reshape(-1)[first])
+        i = int(np.searchsorted(panel.starts, row, side="right")) - 1
+        where = f"series {panel.ids[i]!r} has {panel.y[row]:.3g} at {_show_time(panel.ds[row])}"
+        if self.scaler == "none":
+            raise DataError(
+                f"{where}, beyond the float32 numbers (up to 3.4e38) the network computes with; "
+                "use scaler='standard' (CLI --scaler standard), which scales each series"
+            )
+        raise DataError(
+            f"{where}, {np.abs(scaled).reshape(-1)[first]:.3g} times its scale away from its "
+            "level (both from its training part): beyond the float32 numbers the network "
+            "computes with; train on data where the series varies like this, or rescale it"
+        )
+
     def _contexts(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
@@ -1050,7 +1247,10 @@ class LSTMForecaster(Forecaster):
         # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
         # 10,000 windows, not every point.
         index = ends[:, None] - self.window + np.arange(self.window)[None, :]  # (k, window)
-        scaled = (panel.y[index] - self.scaler_.shift[rows, None]) / self.scaler_.scale[rows, None]
+        shift, scale = self.scaler_.shift[rows, None], self.scaler_.scale[rows, None]
+        with np.errstate(over="ignore"):  # refused just below, with the series named
+            scaled = (panel.y[index] - shift) / scale
+        self._check_scaled(panel, scaled, index)
         device = next(self.networks_[0].parameters()).device
         return self._inputs(scaled, panel.ds[index]).to(device), rows
 
@@ -1062,18 +1262,15 @@ class LSTMForecaster(Forecaster):
                 f"features cannot feed its forecasts back; train with horizon={h}"
             )
         x, rows = self._contexts(panel, series, ends)
-        outputs = []
-        for chunk in x.split(FORECAST_CHUNK):
-            steps: list[torch.Tensor] = []
-            done = 0
-            while done < h:
+        # Written in place, block by block: a long recursive forecast keeps no list of blocks.
+        scaled = np.empty((len(x), h))
+        for first, chunk in zip(itertools.count(0, FORECAST_CHUNK), x.split(FORECAST_CHUNK)):
+            out = scaled[first : first + len(chunk)]
+            for done in range(0, h, self.horizon):
                 block = self._median_forecast(chunk)  # (B, horizon)
-                steps.append(block)
-                done += self.horizon
-                if done < h:  # recursive beyond the horizon: forecasts become the newest inputs
+                out[:, done : done + self.horizon] = block[:, : h - done].double().cpu().numpy()
+                if done + self.horizon < h:  # recursive: forecasts become the newest inputs
                     chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -self.window :]
-            outputs.append(torch.cat(steps, dim=1)[:, :h])
-        scaled = torch.cat(outputs).double().cpu().numpy()
         return self.scaler_.inverse(scaled, rows)
 
     def explain(self, df: Any = None, series: str | Sequence[str] | None = None) -> GateTrace:

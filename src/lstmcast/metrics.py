@@ -115,6 +115,22 @@ def _smape_terms(y: FloatArray, f: FloatArray) -> FloatArray:
     return np.divide(200.0 * np.abs(y - f), denom, out=np.zeros_like(denom), where=denom > 0)
 
 
+def _root_mean_square(errors: FloatArray) -> float:
+    """sqrt(mean(errors**2)) without overflow or underflow: in units of the largest |error|."""
+    peak = float(np.max(np.abs(errors)))
+    if peak == 0.0:
+        return 0.0
+    return peak * float(np.sqrt(np.mean((errors / peak) ** 2)))
+
+
+def _series_rms(errors: FloatArray, codes: NDArray[np.intp], counts: FloatArray) -> FloatArray:
+    """Per-series root mean square of ``errors``, each in units of its series' largest |error|."""
+    peak = np.zeros(len(counts))
+    np.maximum.at(peak, codes, np.abs(errors))
+    unit = np.where(peak > 0, peak, 1.0)
+    return unit * np.sqrt(_series_mean((errors / unit[codes]) ** 2, codes, counts))
+
+
 def _interval_score_terms(
     y: FloatArray, lo: FloatArray, hi: FloatArray, alpha: float
 ) -> FloatArray:
@@ -184,7 +200,7 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     y = _as_array(y_true, "y_true")
     f = _as_array(y_pred, "y_pred")
     _check_same_shape(y, "y_true", f, "y_pred")
-    return float(np.sqrt(np.mean((y - f) ** 2)))
+    return _root_mean_square(y - f)
 
 
 def smape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
@@ -557,7 +573,7 @@ def evaluate(
         series_mae = _series_mean(np.abs(y - f), codes, counts)
         row = {
             "MAE": _mean_or_nan(series_mae),
-            "RMSE": _mean_or_nan(np.sqrt(_series_mean((y - f) ** 2, codes, counts))),
+            "RMSE": _mean_or_nan(_series_rms(y - f, codes, counts)),
             "sMAPE": _mean_or_nan(_series_mean(_smape_terms(y, f), codes, counts)),
         }
         if has_train:

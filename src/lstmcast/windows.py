@@ -18,6 +18,9 @@ from .errors import ConfigError, DataError
 
 SCALERS = ("standard", "none")
 
+# How many scales from its mean a forecast must be able to reach without overflowing.
+FORECAST_HEADROOM = 1e6
+
 
 @dataclass(frozen=True)
 class SeriesScaler:
@@ -31,8 +34,10 @@ class SeriesScaler:
     def fit(cls, panel: Panel, n_fit: np.ndarray, kind: str = "standard") -> SeriesScaler:
         """Fit on the first ``n_fit[i]`` points of each series (its training part only).
 
-        ``standard`` uses the mean and the population standard deviation; a constant series
-        gets scale 1 rather than a division by zero. ``none`` leaves values as they are.
+        ``standard`` uses the mean and the population standard deviation, right for any finite
+        magnitude (1e-300 or 1e300); a series constant to 12 digits in its training part is
+        scaled by its own magnitude ``|mean|`` (1 if it is 0), so a flat series of 1e-12 is not
+        forecast in units of 1. ``none`` leaves values as they are.
         """
         if kind not in SCALERS:
             raise ConfigError(f"scaler must be one of {SCALERS}, got {kind!r}")
@@ -42,11 +47,38 @@ class SeriesScaler:
         rows = concatenated_ranges(panel.starts[:-1], panel.starts[:-1] + n_fit)
         series_of_row = np.repeat(np.arange(n), n_fit)
         values = panel.y[rows]
-        mean = np.bincount(series_of_row, values, minlength=n) / n_fit
-        var = np.bincount(series_of_row, (values - mean[series_of_row]) ** 2, minlength=n) / n_fit
-        std = np.sqrt(var)
-        # A (nearly) constant series has nothing to scale; 1 keeps its values finite.
-        scale = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+        # Statistics in units of a power of two near each series' largest |value| (exact to
+        # divide by), so neither the sums nor the squares overflow or underflow.
+        peak = np.zeros(n)
+        np.maximum.at(peak, series_of_row, np.abs(values))
+        unit = np.ldexp(1.0, np.frexp(peak)[1] - 1)  # peak / 2 < unit <= peak; 0 -> 0.5
+        u = values / unit[series_of_row]  # |u| < 2
+        mean_u = np.bincount(series_of_row, u, minlength=n) / n_fit
+        var_u = np.bincount(series_of_row, (u - mean_u[series_of_row]) ** 2, minlength=n) / n_fit
+        constant = ~(np.sqrt(var_u) > 1e-12 * np.abs(mean_u))
+        # Forecasts are the network's output (a few units, more for wide intervals) times the
+        # scale plus the mean: both must stay far from float64's limit. An overflow here is
+        # the answer to that question, not an accident.
+        with np.errstate(over="ignore"):
+            mean, std = mean_u * unit, np.sqrt(var_u) * unit
+            scale = np.where(constant, np.where(mean != 0, np.abs(mean), 1.0), std)
+            unsafe = ~np.isfinite(np.abs(mean) + FORECAST_HEADROOM * scale)
+        if unsafe.any():
+            i = int(np.argmax(unsafe))
+            raise DataError(
+                f"series {panel.ids[i]!r} reaches {peak[i]:.3g}: too close to the largest number "
+                f"a float64 holds ({np.finfo(np.float64).max:.3g}) for its forecasts to stay "
+                "finite; divide it by a power of ten (and multiply the forecasts back)"
+            )
+        # Below the smallest normal float64 the scale itself loses its digits (or becomes 0).
+        subnormal = scale < np.finfo(np.float64).tiny
+        if subnormal.any():
+            i = int(np.argmax(subnormal))
+            raise DataError(
+                f"series {panel.ids[i]!r} varies by only {scale[i]:.3g}, below the smallest "
+                f"normal float64 ({np.finfo(np.float64).tiny:.3g}) where numbers lose their "
+                "digits; multiply it by a power of ten (and divide the forecasts back)"
+            )
         return cls(panel.ids.copy(), mean, scale)
 
     @functools.cached_property
@@ -59,9 +91,10 @@ class SeriesScaler:
         lookup = self._lookup
         missing = [series_id for series_id in ids if series_id not in lookup]
         if missing:
+            others = len(missing) - 1
             raise DataError(
                 f"series {missing[0]!r} was not in the training data"
-                + (f" (nor {len(missing) - 1} others)" if len(missing) > 1 else "")
+                + (f" (nor {others} other{'s' if others > 1 else ''})" if others else "")
                 + "; the model's per-series scaling comes from training, so fit it on data "
                 "that includes these series"
             )
