@@ -247,3 +247,21 @@ def test_ctrl_c_stops_cleanly_with_the_best_weights(two_series: pd.DataFrame) ->
     assert model.history_.interrupted
     assert len(model.history_.train_loss) == 2
     assert np.isfinite(model.predict(3)["LSTM"]).all()
+
+
+def test_a_model_reads_new_data_by_the_column_names_it_was_fitted_with(
+    two_series: pd.DataFrame,
+) -> None:
+    named = two_series.rename(columns={"unique_id": "store", "ds": "hour", "y": "sales"})
+    model = lc.LSTMForecaster(**(TINY | {"epochs": 1})).fit(
+        named, id_col="store", time_col="hour", target_col="sales"
+    )
+    assert model.columns_ == {"id_col": "store", "time_col": "hour", "target_col": "sales"}
+    expected = model.predict(3)
+    pd.testing.assert_frame_equal(model.predict(3, df=named), expected)
+    assert model.explain(named, series="b").forget.shape[1] == 1
+    # Names given to predict win: a frame in the library's own layout, named so.
+    canonical = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
+    pd.testing.assert_frame_equal(model.predict(3, df=two_series, **canonical), expected)
+    with pytest.raises(lc.DataError, match=r"time column 'hour' not found.*time_col="):
+        model.predict(3, df=two_series.rename(columns={"y": "sales"}))
