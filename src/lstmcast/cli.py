@@ -780,8 +780,8 @@ def forecast(
 
     With --level, also the interval bounds LSTM-lo-<level> and LSTM-hi-<level>. Under `torchrun
     --nproc-per-node N`, --output is a directory: each process forecasts its share of the series
-    and writes its part file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see
-    docs/scaling.md).
+    (of the model, of a --data directory's files, or of a single --data file) and writes its part
+    file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see docs/scaling.md).
     """
     from lstmcast import distributed
     from lstmcast._files import atomic_path
@@ -869,11 +869,10 @@ def _forecast_part(
 
 
 def _share_of_series(df: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
-    """The rows of the ``rank``-th of ``world`` even blocks of the series of long frame ``df``."""
-    import numpy as np
+    """The rows of the series of long frame ``df`` that rank ``rank`` of ``world`` forecasts."""
+    from lstmcast import distributed
 
-    ids = df["unique_id"].unique()
-    mine = np.array_split(ids, world)[rank]
+    mine = distributed.assign_series(df["unique_id"].unique(), world)[rank]
     return df[df["unique_id"].isin(mine)].reset_index(drop=True)
 
 
