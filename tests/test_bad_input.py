@@ -504,3 +504,14 @@ def test_plot_a_backtest_row_not_after_its_cutoff(saved_model: Path, tmp_path: P
         "plot", saved_model / "data.csv", forecast_file(tmp_path, shifted), "-o", tmp_path / "p.png"
     )
     assert_one_line(result, message)
+
+
+def test_a_refitted_model_checks_new_data_against_its_new_steps() -> None:
+    hourly = pd.DataFrame({"a": np.sin(np.arange(60) / 3)}, index=pd.DatetimeIndex(HOURS))
+    daily = hourly.set_axis(pd.DatetimeIndex(DAYS))
+    model = lc.LSTMForecaster(**TINY).fit(hourly)
+    model.predict(2, df=hourly)
+    model.fit(daily)
+    assert model.predict(2, df=daily)["ds"].iloc[0] == pd.Timestamp("2024-03-01")
+    with pytest.raises(lc.DataError, match=r"'1h', but the model was trained on frequency '24h'"):
+        model.predict(2, df=hourly)

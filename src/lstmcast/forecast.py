@@ -13,6 +13,7 @@ So baselines and the LSTM are scored the same way, on the same rows.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import math
@@ -186,6 +187,7 @@ class Forecaster:
         self.tail_ = panel.tail(self._context_length())
         self.steps_ = steps
         self.n_series_ = len(panel)
+        self.__dict__.pop("_step_of", None)  # of the series fitted before
 
     def _panel_for(self, df: Any, **columns: str | None) -> tuple[Panel, list[Any]]:
         """New history ``df`` as a panel and its steps, checked against what the model learned.
@@ -201,14 +203,18 @@ class Forecaster:
         self._check_steps(panel, steps)
         return panel, steps
 
+    @functools.cached_property
+    def _step_of(self) -> dict[str, Any]:
+        # Built once per fit or load: forecasting series one by one must not rebuild it.
+        return dict(zip(self.tail_.ids, self.steps_, strict=True))
+
     def _check_steps(self, panel: Panel, steps: list[Any]) -> None:
         """Refuse a series whose time step differs from the one the model learned for it.
 
         Series the model does not know are left to the forecast, which says what it needs.
         """
-        learned = dict(zip(self.tail_.ids, self.steps_, strict=True))
         for series_id, step in zip(panel.ids, steps, strict=True):
-            trained = learned.get(series_id)
+            trained = self._step_of.get(series_id)
             if trained is not None and (
                 isinstance(step, int) != isinstance(trained, int) or step != trained
             ):
