@@ -882,7 +882,7 @@ def _predict_share(
     """``model.predict``, or its empty frame for a rank that was dealt no series."""
     import pandas as pd
 
-    if (df is None and model.n_series_ > 0) or (df is not None and len(df) > 0):
+    if (model.n_series_ if df is None else len(df)) > 0:
         return model.predict(h, df=df, level=level, **_READ_COLUMNS)
     bounds = [f"LSTM-{side}-{value:g}" for value in sorted(level or []) for side in ("lo", "hi")]
     columns = {"unique_id": "object", "ds": model.tail_.ds.dtype}

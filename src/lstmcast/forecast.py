@@ -254,6 +254,10 @@ class Forecaster:
         id_col, time_col, target_col : column names of a long ``df``; default the names the
             model was fitted with.
 
+        A ``df`` series whose time step differs from training is a DataError; an LSTM whose
+        input lies more than FAR_FROM_TRAINING training standard deviations from a series'
+        training mean warns (:class:`~lstmcast.errors.DataWarning`) and forecasts.
+
         Returns
         -------
         DataFrame ``unique_id, ds, <alias>`` with ``h`` rows per series, plus columns
