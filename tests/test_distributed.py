@@ -83,6 +83,7 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
             frame.to_csv(data / f"shard-{f}.csv", index=False)
         frames.append(frame)
     pd.concat(frames).to_csv(work / "one.csv", index=False)
+    frames[0].head(48).to_csv(work / "single.csv", index=False)  # f0-s0 alone
     logs = ["--log-dir", str(work / "logs"), "--redirects", "3"]
     return Launch(work, torchrun(*logs, str(WORKER), str(work)))
 
@@ -141,7 +142,9 @@ def test_each_rank_reads_only_its_files(launch: Launch) -> None:
         log = launch.rank_log(rank)
         assert f"lstmcast rank {rank}/2: started" in log
         read = set(re.findall(rf"lstmcast rank {rank}/2: read (\S+):", log))
-        read.remove("one.csv")  # the forecast of one file: every rank reads it, see below
+        single_files = {"one.csv", "single.csv"}  # every rank reads all of one --data file
+        assert single_files <= read
+        read -= single_files
         assert read == {file.name for file in expected[rank]}
         seen.append(read)
     assert not seen[0] & seen[1]
@@ -189,6 +192,11 @@ def test_sharded_forecast_of_one_data_file_writes_every_series_once(launch: Laun
     assert manifest["series"] == len(all_ids)
     alone = lc.load(launch.work / "model").predict(df=lc.read_csv(launch.work / "one.csv"))
     pd.testing.assert_frame_equal(combined, alone, check_dtype=False)
+    # Fewer series than processes: rank 1 is dealt none and writes an empty part.
+    single = launch.work / "forecast-single"
+    parts = [pd.read_parquet(single / f"part-0000{rank}.parquet") for rank in range(2)]
+    assert [part["unique_id"].tolist() for part in parts] == [["f0-s0"], []]
+    assert parts[1]["ds"].dtype == parts[0]["ds"].dtype
 
 
 def test_training_on_one_data_file_shares_its_windows(launch: Launch) -> None:
