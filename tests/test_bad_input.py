@@ -404,6 +404,8 @@ def test_forecast_data_at_another_frequency(saved_model: Path, tmp_path: Path) -
         lc.load(saved_model / "m").predict(
             2, df=pd.read_csv(history_file(tmp_path, "d.csv", daily))
         )
+    with pytest.raises(lc.DataError, match=message):
+        lc.load(saved_model / "m").backtest(pd.read_csv(tmp_path / "d.csv"), h=2)
     for command in ("forecast", "inspect"):
         result = run_cli(
             command, saved_model / "m", "--data", tmp_path / "d.csv", "-o", tmp_path / "x"

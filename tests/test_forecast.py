@@ -260,6 +260,7 @@ def test_a_model_reads_new_data_by_the_column_names_it_was_fitted_with(
     expected = model.predict(3)
     pd.testing.assert_frame_equal(model.predict(3, df=named), expected)
     assert model.explain(named, series="b").forget.shape[1] == 1
+    assert len(model.backtest(named, h=2, n_windows=3)) == 2 * 2 * 3
     # Names given to predict win: a frame in the library's own layout, named so.
     canonical = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
     pd.testing.assert_frame_equal(model.predict(3, df=two_series, **canonical), expected)

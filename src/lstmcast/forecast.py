@@ -195,13 +195,15 @@ class Forecaster:
         ``columns``: ``id_col``, ``time_col``, ``target_col``; those not given (or None) are the
         names the model was fitted with.
         """
-        names = getattr(self, "columns_", DEFAULT_COLUMNS) | {
-            name: value for name, value in columns.items() if value is not None
-        }
-        panel = Panel.from_data(df, **names)
+        panel = Panel.from_data(df, **self._column_names(columns))
         steps = panel.steps()
         self._check_steps(panel, steps)
         return panel, steps
+
+    def _column_names(self, given: dict[str, str | None]) -> dict[str, str | None]:
+        """The names of ``given`` that are not None, the model's (or the defaults) for the rest."""
+        names = getattr(self, "columns_", DEFAULT_COLUMNS)
+        return names | {name: value for name, value in given.items() if value is not None}
 
     @functools.cached_property
     def _step_of(self) -> dict[str, Any]:
@@ -326,6 +328,10 @@ class Forecaster:
         step_size: int | None = None,
         refit: bool = False,
         level: Sequence[float] | None = None,
+        *,
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
     ) -> pd.DataFrame:
         """Rolling-origin evaluation over the end of each series of ``df``.
 
@@ -333,6 +339,8 @@ class Forecaster:
         exactly ``h`` points after it. From each origin the model forecasts ``h`` steps using only
         the values before it: by default the fitted model as it is (no retraining, its scaling
         from training); with ``refit=True`` a fresh copy is trained on each origin's past.
+        ``id_col``, ``time_col``, ``target_col``: column names of a long ``df``, as in
+        :meth:`predict`; without ``refit``, ``df`` is checked against the model as there.
 
         Returns
         -------
@@ -347,7 +355,11 @@ class Forecaster:
         Rule(int, 1).check("n_windows", n_windows)
         step_size = h if step_size is None else step_size
         Rule(int, 1).check("step_size", step_size)
-        panel = Panel.from_data(df)
+        names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+        if refit:  # fresh copies learn from df itself: nothing to check it against
+            panel = Panel.from_data(df, **self._column_names(names))
+        else:
+            panel = self._panel_for(df, **names)[0]
         span = h + step_size * (n_windows - 1)
         self._require_history(
             panel,
