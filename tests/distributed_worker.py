@@ -3,12 +3,17 @@
     python -m torch.distributed.run --standalone --nproc-per-node 2 \\
         tests/distributed_worker.py WORK
 
-WORK holds ``equivalence.csv`` and ``data/`` (CSV and Parquet files); the worker writes there:
+WORK holds ``equivalence.csv``, ``data/`` (CSV and Parquet files), ``one.csv`` (every series
+of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes there:
 
 1. ``weights-rank<r>.safetensors``: each rank's weights after fitting ``equivalence.csv`` through
    the Python API (the same data on both ranks, per-rank batch ``BATCH // 2``);
 2. ``model/``: ``lstmcast train data`` (each rank its files);
 3. ``forecast/``: ``lstmcast forecast model`` (each rank its part);
+   ``forecast-one/``: ``lstmcast forecast model --data one.csv`` (each rank its share of the
+   file's series), ``forecast-single/`` the same for ``single.csv``;
+   ``model-one/``: ``lstmcast train one.csv`` (every rank all series, each its share of the
+   windows);
 4. ``checkpoint/``: ``lstmcast train data`` again, where rank 1 kills itself in epoch 2, so the
    launch ends there, failed.
 """
@@ -68,6 +73,9 @@ def main() -> None:
     fit_equivalence(work)
     run("train", work / "data", "-o", work / "model", *TRAIN_OPTIONS)
     run("forecast", work / "model", "-o", work / "forecast", "--level", "80")
+    run("forecast", work / "model", "--data", work / "one.csv", "-o", work / "forecast-one")
+    run("forecast", work / "model", "--data", work / "single.csv", "-o", work / "forecast-single")
+    run("train", work / "one.csv", "-o", work / "model-one", *TRAIN_OPTIONS)
     cli._training_progress = killing_progress  # type: ignore[assignment]
     run("train", work / "data", "-o", work / "checkpoint", *TRAIN_OPTIONS)
 

@@ -922,3 +922,138 @@ def test_magnitudes_the_network_cannot_hold_are_refused(tmp_path: Path) -> None:
         lc.load(tmp_path / "m").predict(df=lc.read_csv(huge))
     result = run_cli("forecast", tmp_path / "m", "--data", huge, "-o", tmp_path / "f.csv")
     assert_one_line(result, message)
+
+
+# -- issue 14, forecasting from saved models, plots, shards and the README's examples ---------
+
+
+def history_file(tmp_path: Path, name: str, rows: list[tuple[Any, ...]]) -> Path:
+    path = tmp_path / name
+    path.write_text(csv(rows))
+    return path
+
+
+DAYS = pd.date_range("2024-01-01", periods=60, freq="D").strftime("%Y-%m-%d")
+
+
+def test_forecast_data_at_another_frequency(saved_model: Path, tmp_path: Path) -> None:
+    """An hourly model given daily history: refused, naming the series and both steps."""
+    daily = [(series, DAYS[i], y) for i, (series, _, y) in enumerate(good_rows())]
+    message = r"series 'a' has frequency '24h', but the model was trained on frequency '1h'"
+    with pytest.raises(lc.DataError, match=message):
+        lc.load(saved_model / "m").predict(
+            2, df=pd.read_csv(history_file(tmp_path, "d.csv", daily))
+        )
+    with pytest.raises(lc.DataError, match=message):
+        lc.load(saved_model / "m").backtest(pd.read_csv(tmp_path / "d.csv"), h=2)
+    for command, output in (("forecast", "x.csv"), ("inspect", "x.png")):
+        result = run_cli(
+            command, saved_model / "m", "--data", tmp_path / "d.csv", "-o", tmp_path / output
+        )
+        assert_one_line(result, message)
+        assert not (tmp_path / output).exists()
+
+
+def test_forecast_data_at_another_integer_step(tmp_path: Path) -> None:
+    steps = pd.DataFrame({"unique_id": "s", "ds": np.arange(0, 60), "y": np.sin(np.arange(60.0))})
+    model = lc.LSTMForecaster(**TINY).fit(steps)
+    every_other = steps.assign(ds=steps["ds"] * 2)
+    with pytest.raises(lc.DataError, match=r"'s' has integer step 2, .* trained on integer step 1"):
+        model.predict(2, df=every_other)
+    dates = steps.assign(ds=pd.date_range("2024-01-01", periods=60, freq="h"))
+    with pytest.raises(lc.DataError, match=r"'s' has frequency '1h', .* on integer step 1"):
+        model.predict(2, df=dates)
+    assert len(model.predict(2, df=steps.assign(ds=steps["ds"] + 1000))) == 2  # same step
+
+
+def test_forecast_data_far_outside_the_training_values_warns(
+    saved_model: Path, tmp_path: Path
+) -> None:
+    """Values 1000x the training ones are forecast, but not silently: one warning, named."""
+    model = lc.load(saved_model / "m")
+    in_grams = [(series, ds, 1000 * y) for series, ds, y in good_rows()]
+    with pytest.warns(lc.DataWarning, match=r"1 series has values far outside .*: 'a' at [\d,]+ "):
+        forecast = model.predict(2, df=pd.read_csv(history_file(tmp_path, "g.csv", in_grams)))
+    assert np.isfinite(forecast["LSTM"]).all()
+    # Ten times the training values is a change of level, not of units: no warning.
+    tenfold = pd.read_csv(
+        history_file(tmp_path, "t.csv", [(s, d, 10 * y) for s, d, y in good_rows()])
+    )
+    model.predict(2, df=tenfold)  # the suite turns warnings into errors
+
+    out = tmp_path / "f.csv"
+    result = run_cli("forecast", saved_model / "m", "--data", tmp_path / "g.csv", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    (line,) = result.stderr.splitlines()
+    assert re.match(r"warning: 1 series has values far outside .*'a' at [\d,]+ training", line)
+    assert len(pd.read_csv(out)) == 2
+
+
+def forecast_file(tmp_path: Path, frame: pd.DataFrame) -> Path:
+    path = tmp_path / "forecast.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_plot_a_forecast_of_other_series(saved_model: Path, tmp_path: Path) -> None:
+    history = lc.read_csv(saved_model / "data.csv")
+    forecast = lc.load(saved_model / "m").predict(2).assign(unique_id="b")
+    message = r"share no series: the forecast has 'b' \(1 series\), the history 'a' \(1 series\)"
+    with pytest.raises(lc.DataError, match=message):
+        lc.plot_forecast(history, forecast)
+    result = run_cli(
+        "plot",
+        saved_model / "data.csv",
+        forecast_file(tmp_path, forecast),
+        "-o",
+        tmp_path / "p.png",
+    )
+    assert_one_line(result, message)
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_plot_a_forecast_inside_the_history(saved_model: Path, tmp_path: Path) -> None:
+    """A forecast made from a shorter history is not a forecast past the end of this one."""
+    history = lc.read_csv(saved_model / "data.csv")
+    forecast = lc.load(saved_model / "m").predict(2, df=history.iloc[:40])
+    message = (
+        r"forecast of series 'a' starts at 2024-01-02 16:00:00, not after the end of its "
+        r"history \(2024-01-03 11:00:00\)"
+    )
+    with pytest.raises(lc.DataError, match=message):
+        lc.plot_forecast(history, forecast)
+    result = run_cli(
+        "plot",
+        saved_model / "data.csv",
+        forecast_file(tmp_path, forecast),
+        "-o",
+        tmp_path / "p.png",
+    )
+    assert_one_line(result, message)
+
+
+def test_plot_a_backtest_row_not_after_its_cutoff(saved_model: Path, tmp_path: Path) -> None:
+    history = lc.read_csv(saved_model / "data.csv")
+    backtest = lc.Naive().fit(history).backtest(history, h=3, n_windows=2)
+    # A backtest lies inside the history, each row after its cutoff: drawn.
+    lc.plot_forecast(history, backtest)
+    shifted = backtest.assign(cutoff=backtest["cutoff"] + pd.Timedelta(hours=1))
+    message = r"forecast row 0 \(series 'a'\) is for ds 2024-01-03 06:00:00, not after its cutoff"
+    with pytest.raises(lc.DataError, match=message):
+        lc.plot_forecast(history, shifted)
+    result = run_cli(
+        "plot", saved_model / "data.csv", forecast_file(tmp_path, shifted), "-o", tmp_path / "p.png"
+    )
+    assert_one_line(result, message)
+
+
+def test_a_refitted_model_checks_new_data_against_its_new_steps() -> None:
+    hourly = pd.DataFrame({"a": np.sin(np.arange(60) / 3)}, index=pd.DatetimeIndex(HOURS))
+    daily = hourly.set_axis(pd.DatetimeIndex(DAYS))
+    model = lc.LSTMForecaster(**TINY).fit(hourly)
+    model.predict(2, df=hourly)
+    model.fit(daily)
+    assert model.predict(2, df=daily)["ds"].iloc[0] == pd.Timestamp("2024-03-01")
+    with pytest.raises(lc.DataError, match=r"'1h', but the model was trained on frequency '24h'"):
+        model.predict(2, df=hourly)

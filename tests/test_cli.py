@@ -146,7 +146,8 @@ def test_train_forecast_plot_inspect_round_trip(
     assert pd.read_csv(forecast_csv)["ds"].iloc[0] == "2024-03-01"
 
     plot_png = workdir / "plot.png"
-    result = run("plot", data_csv, forecast_csv, "-o", plot_png, "--id", "s1", "--max-history", 20)
+    # The forecast continues the shorter history: plotted beside it, not inside the longer one.
+    result = run("plot", shorter, forecast_csv, "-o", plot_png, "--id", "s1", "--max-history", 20)
     assert result.exit_code == 0, result.output
     assert plot_png.read_bytes().startswith(b"\x89PNG")
 
@@ -237,6 +238,37 @@ def test_sigterm_stops_training_and_keeps_the_checkpoint(tmp_path: Path) -> None
     assert "Traceback" not in stderr
     assert stderr.strip().endswith("continue with --resume")
     assert lc.load(model).predict(2)["LSTM"].notna().all()
+
+
+@pytest.mark.parametrize("with_ids", [True, False], ids=["long", "one series"])
+def test_a_model_remembers_its_column_names(tmp_path: Path, with_ids: bool) -> None:
+    """Trained with --time-col/--target-col/--id-col, forecast and inspect need them no more."""
+    frame = pd.read_csv(write_csv(tmp_path / "plain.csv", n_series=2 if with_ids else 1))
+    frame = frame.rename(columns={"unique_id": "store", "ds": "day", "y": "sales"})
+    names = ["--time-col", "day", "--target-col", "sales"]
+    if with_ids:
+        names += ["--id-col", "store"]
+    else:
+        frame = frame.drop(columns="store")
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    model = tmp_path / "m"
+    assert run("train", tmp_path / "sales.csv", "-o", model, *TINY, *names).exit_code == 0
+    series = ["s0", "s1"] if with_ids else ["sales"]
+
+    out = tmp_path / "f.csv"
+    result = run("forecast", model, "--data", tmp_path / "sales.csv", "--h", 2, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["unique_id"].unique().tolist() == series
+    result = run("inspect", model, "--data", tmp_path / "sales.csv", "-o", tmp_path / "g.png")
+    assert result.exit_code == 0, result.output
+    assert f"series {series[0]!r}" in result.stdout
+    # Names given on the command line still win.
+    frame.rename(columns={"day": "when"}).to_csv(tmp_path / "other.csv", index=False)
+    other = ["--data", tmp_path / "other.csv", "--time-col", "when"]
+    assert run("forecast", model, *other, "--h", 2, "-o", tmp_path / "o.csv").exit_code == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "o.csv"), pd.read_csv(out))
+    result = run("forecast", model, "--data", tmp_path / "other.csv", "-o", out)
+    assert_one_error_line(result, "time column 'day' not found")
 
 
 def test_backtest_table_has_every_model(workdir: Path, data_csv: Path) -> None:

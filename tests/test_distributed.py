@@ -75,12 +75,16 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
     )
     data = work / "data"
     data.mkdir()
+    frames = []
     for f in range(4):
         frame = series_frame([f"f{f}-s{k}" for k in range(SERIES_PER_FILE)], 48 + 8 * f, seed=f)
         if f % 2:
             frame.to_parquet(data / f"shard-{f}.parquet", index=False)
         else:
             frame.to_csv(data / f"shard-{f}.csv", index=False)
+        frames.append(frame)
+    pd.concat(frames).to_csv(work / "one.csv", index=False)
+    frames[0].head(48).to_csv(work / "single.csv", index=False)  # f0-s0 alone
     logs = ["--log-dir", str(work / "logs"), "--redirects", "3"]
     return Launch(work, torchrun(*logs, str(WORKER), str(work)))
 
@@ -139,6 +143,9 @@ def test_each_rank_reads_only_its_files(launch: Launch) -> None:
         log = launch.rank_log(rank)
         assert f"lstmcast rank {rank}/2: started" in log
         read = set(re.findall(rf"lstmcast rank {rank}/2: read (\S+):", log))
+        single_files = {"one.csv", "single.csv"}  # every rank reads all of one --data file
+        assert single_files <= read
+        read -= single_files
         assert read == {file.name for file in expected[rank]}
         seen.append(read)
     assert not seen[0] & seen[1]
@@ -172,6 +179,35 @@ def test_sharded_forecast_writes_every_series_once(launch: Launch) -> None:
     by_id = combined.sort_values("unique_id").reset_index(drop=True)
     expected = alone.sort_values("unique_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(by_id, expected, check_dtype=False)
+
+
+def test_sharded_forecast_of_one_data_file_writes_every_series_once(launch: Launch) -> None:
+    """Every rank reads the one file; each forecasts its share of its series, not all of them."""
+    out = launch.work / "forecast-one"
+    manifest = json.loads((out / "_manifest.json").read_text())
+    parts = [pd.read_parquet(out / part["file"]) for part in manifest["parts"]]
+    assert all(len(part) > 0 for part in parts)
+    combined = pd.concat(parts, ignore_index=True)
+    all_ids = {f"f{f}-s{k}" for f in range(4) for k in range(SERIES_PER_FILE)}
+    assert combined["unique_id"].value_counts().to_dict() == dict.fromkeys(all_ids, 1)
+    assert manifest["series"] == len(all_ids)
+    alone = lc.load(launch.work / "model").predict(df=lc.read_csv(launch.work / "one.csv"))
+    pd.testing.assert_frame_equal(combined, alone, check_dtype=False)
+    # Fewer series than processes: rank 1 is dealt none and writes an empty part.
+    single = launch.work / "forecast-single"
+    parts = [pd.read_parquet(single / f"part-0000{rank}.parquet") for rank in range(2)]
+    assert [part["unique_id"].tolist() for part in parts] == [["f0-s0"], []]
+    assert parts[1]["ds"].dtype == parts[0]["ds"].dtype
+
+
+def test_training_on_one_data_file_shares_its_windows(launch: Launch) -> None:
+    """One file under torchrun: every rank holds every series, one model, no series files."""
+    model = lc.load(launch.work / "model-one")
+    assert model.n_series_ == 4 * SERIES_PER_FILE
+    assert not list((launch.work / "model-one").glob("series-*"))
+    one = lc.read_csv(launch.work / "one.csv")
+    alone = lc.LSTMForecaster(window=8, hidden_size=6, epochs=1, val_size=8).fit(one)
+    assert model.history_.train_windows == alone.history_.train_windows
 
 
 def test_a_killed_rank_stops_the_run_and_resume_continues(launch: Launch) -> None:

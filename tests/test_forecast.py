@@ -269,3 +269,22 @@ def test_forecasts_follow_the_series_at_any_magnitude(
         # In the units of y: float32 arithmetic in the network on the same scaled values.
         back = (moved[column].to_numpy() - offset) / factor
         np.testing.assert_allclose(back, unit[column], rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_reads_new_data_by_the_column_names_it_was_fitted_with(
+    two_series: pd.DataFrame,
+) -> None:
+    named = two_series.rename(columns={"unique_id": "store", "ds": "hour", "y": "sales"})
+    model = lc.LSTMForecaster(**(TINY | {"epochs": 1})).fit(
+        named, id_col="store", time_col="hour", target_col="sales"
+    )
+    assert model.columns_ == {"id_col": "store", "time_col": "hour", "target_col": "sales"}
+    expected = model.predict(3)
+    pd.testing.assert_frame_equal(model.predict(3, df=named), expected)
+    assert model.explain(named, series="b").forget.shape[1] == 1
+    assert len(model.backtest(named, h=2, n_windows=3)) == 2 * 2 * 3
+    # Names given to predict win: a frame in the library's own layout, named so.
+    canonical = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
+    pd.testing.assert_frame_equal(model.predict(3, df=two_series, **canonical), expected)
+    with pytest.raises(lc.DataError, match=r"time column 'hour' not found.*time_col="):
+        model.predict(3, df=two_series.rename(columns={"y": "sales"}))

@@ -291,3 +291,25 @@ def test_the_lock_is_reentrant_in_one_process(tmp_path: Path, two_series: pd.Dat
     with writing_model(tmp_path / "m"), writing_model(tmp_path / "m"):
         model.save(tmp_path / "m")  # a checkpoint saved while fit holds the lock
     assert lc.load(tmp_path / "m").seed_ == model.seed_
+
+
+def test_the_column_names_are_saved(tmp_path: Path, two_series: pd.DataFrame) -> None:
+    named = two_series.rename(columns={"ds": "hour", "y": "sales"})
+    model = lc.LSTMForecaster(**TINY).fit(named, time_col="hour", target_col="sales")
+    model.save(tmp_path / "m")
+    loaded = lc.load(tmp_path / "m")
+    assert loaded.columns_ == {"id_col": "unique_id", "time_col": "hour", "target_col": "sales"}
+    pd.testing.assert_frame_equal(loaded.predict(2, df=named), model.predict(2, df=named))
+
+    # A model saved before models kept their names was fitted on the default ones.
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["columns"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    old = lc.load(tmp_path / "m")
+    assert old.columns_ == {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
+    pd.testing.assert_frame_equal(old.predict(2, df=two_series), model.predict(2, df=named))
+
+    config["columns"] = {"time_col": 3}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(lc.ModelFileError, match=r"invalid column names \{'time_col': 3\}"):
+        lc.load(tmp_path / "m")

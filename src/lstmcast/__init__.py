@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 from .errors import (
     ConfigError,
     DataError,
+    DataWarning,
     LstmcastError,
     ModelFileError,
     NotFittedError,
@@ -82,6 +83,7 @@ __all__ = [
     "Callback",
     "ConfigError",
     "DataError",
+    "DataWarning",
     "Forecaster",
     "GateTrace",
     "History",

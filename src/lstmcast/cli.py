@@ -45,7 +45,8 @@ _SHOWN_UNITS = 10
 
 
 class _Group(TyperGroup):
-    """The app's command group: turns expected errors into one line on stderr and exit code 1.
+    """The app's command group: turns expected errors into one line on stderr and exit code 1,
+    and warnings into one line ``warning: <message>`` each.
 
     Catching here (not in :func:`main`) means ``CliRunner`` tests see the same behaviour as the
     installed ``lstmcast`` script.
@@ -53,7 +54,8 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _warnings_as_lines():
+                return super().invoke(ctx)
         except LstmcastError as error:
             _fail(str(error))
         except OSError as error:
@@ -62,6 +64,20 @@ class _Group(TyperGroup):
             # A missing or unreadable file the library did not check itself (e.g. a forecast CSV).
             where = f"{str(error.filename)!r}: " if error.filename is not None else ""
             _fail(f"{where}{error.strerror or error}")
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show every lstmcast warning (each time, not once per place) as one line on stderr."""
+    import warnings
+
+    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", lc.DataWarning)
+        warnings.showwarning = show
+        yield
 
 
 def _fail(message: str) -> NoReturn:
@@ -134,6 +150,26 @@ IdCol = Annotated[
     typer.Option(
         "--id-col",
         help="Name of the series id column; default unique_id if present, else one series.",
+    ),
+]
+# The same for data read with a saved model: the names it was trained with by default.
+ModelTimeCol = Annotated[
+    str | None,
+    typer.Option("--time-col", help="Name of the time column. Default: the model's."),
+]
+ModelTargetCol = Annotated[
+    str | None,
+    typer.Option(
+        "--target-col",
+        help="Name of the target column (a file without it is read as wide). Default: the model's.",
+    ),
+]
+ModelIdCol = Annotated[
+    str | None,
+    typer.Option(
+        "--id-col",
+        help="Name of the series id column. Default: the model's (unique_id if it was trained "
+        "without one; a file without it holds one series).",
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress bar.")]
@@ -557,6 +593,18 @@ def _rank() -> int:
     return distributed.rank()
 
 
+# The column names of the long frame _read_data returns, as the library's keywords.
+_READ_COLUMNS = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
+
+
+def _model_columns(
+    model: lc.LSTMForecaster, id_col: str | None, time_col: str | None, target_col: str | None
+) -> dict[str, Any]:
+    """The data's column names: those given on the command line, else the model's."""
+    given = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    return model.columns_ | {name: value for name, value in given.items() if value is not None}
+
+
 def _read_data(data: Path, time_col: str, target_col: str, id_col: str | None) -> pd.DataFrame:
     """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's)."""
     files = lc.data_files(data)
@@ -676,9 +724,17 @@ def train(
             patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
             quantile_levels, season_length, forget_bias, device, grad_clip, scaler,
         )  # fmt: skip
+        # Under the file's column names, which the model keeps: forecast and inspect read
+        # data in the same layout without being told them again.
+        names = {
+            "id_col": id_col or _READ_COLUMNS["id_col"],
+            "time_col": time_col,
+            "target_col": target_col,
+        }
+        df = df.rename(columns={_READ_COLUMNS[key]: name for key, name in names.items()})
         # One progress bar and one summary, from rank 0.
         with _training_progress(quiet or _rank() != 0) as callbacks, _sigterm_as_interrupt():
-            model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume)
+            model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume, **names)
         n_series = model.n_series_
         if getattr(model, "sharded_", False):
             from lstmcast import distributed
@@ -746,20 +802,20 @@ def forecast(
         typer.Option(
             "--data",
             help="Forecast past the end of this history (CSV or Parquet file, or a directory "
-            "of them; same series as in training) instead of the training data.",
+            "of them; same series and time steps as in training) instead of the training data.",
         ),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
-    id_col: IdCol = None,
+    time_col: ModelTimeCol = None,
+    target_col: ModelTargetCol = None,
+    id_col: ModelIdCol = None,
     level: Level = None,
 ) -> None:
     """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV.
 
     With --level, also the interval bounds LSTM-lo-<level> and LSTM-hi-<level>. Under `torchrun
     --nproc-per-node N`, --output is a directory: each process forecasts its share of the series
-    and writes its part file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see
-    docs/scaling.md).
+    (of the model, of a --data directory's files, or of a single --data file) and writes its part
+    file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see docs/scaling.md).
     """
     from lstmcast import distributed
     from lstmcast._files import check_output, frame_format, write_frame
@@ -776,8 +832,8 @@ def forecast(
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = _read_data(data, time_col, target_col, id_col)
-    frame = model.predict(h, df=df, level=level)
+        df = _read_data(data, **_model_columns(model, id_col, time_col, target_col))
+    frame = model.predict(h, df=df, level=level, **_READ_COLUMNS)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
     n_series = frame["unique_id"].nunique()
@@ -793,12 +849,16 @@ def _forecast_part(
     output: Path,
     h: int | None,
     data: Path | None,
-    time_col: str,
-    target_col: str,
+    time_col: str | None,
+    target_col: str | None,
     id_col: str | None,
     level: list[float] | None,
 ) -> None:
-    """This rank's share of the forecast, as part-<rank>.parquet in directory ``output``."""
+    """This rank's share of the forecast, as part-<rank>.parquet in directory ``output``.
+
+    The series are dealt among the ranks: those saved with the model, the files of a --data
+    directory, or the series of a single --data file.
+    """
     import json
 
     from lstmcast import distributed
@@ -815,9 +875,11 @@ def _forecast_part(
     if data is None:  # the series saved with the model: this rank's share of them
         model = lc.load(model_dir, part=(rank, world))
         df = None
-    else:  # this rank's files of --data; the model's scaling of every series
+    else:  # this rank's files of --data (or series of one file); the model's scaling of all
         model = lc.load(model_dir)
-        df = _read_data(data, time_col, target_col, id_col)
+        df = _read_data(data, **_model_columns(model, id_col, time_col, target_col))
+        if not data.is_dir():  # every rank read the whole file
+            df = _share_of_series(df, rank, world)
     frame = _predict_share(model, h, df, level)
     part = f"part-{rank:05d}.parquet"
     with atomic_path(output / part) as tmp:
@@ -846,14 +908,22 @@ def _forecast_part(
     distributed.barrier()
 
 
+def _share_of_series(df: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
+    """The rows of the series of long frame ``df`` that rank ``rank`` of ``world`` forecasts."""
+    from lstmcast import distributed
+
+    mine = distributed.assign_series(df["unique_id"].unique(), world)[rank]
+    return df[df["unique_id"].isin(mine)].reset_index(drop=True)
+
+
 def _predict_share(
     model: lc.LSTMForecaster, h: int | None, df: pd.DataFrame | None, level: list[float] | None
 ) -> pd.DataFrame:
     """``model.predict``, or its empty frame for a rank that was dealt no series."""
     import pandas as pd
 
-    if df is not None or model.n_series_ > 0:
-        return model.predict(h, df=df, level=level)
+    if (model.n_series_ if df is None else len(df)) > 0:
+        return model.predict(h, df=df, level=level, **_READ_COLUMNS)
     from lstmcast.forecast import level_label
 
     levels = sorted({float(value) for value in level or []})  # as predict names them
@@ -1110,9 +1180,9 @@ def inspect(
         str | None,
         typer.Option("--series", help="Id of the series to show. Default: the first."),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
-    id_col: IdCol = None,
+    time_col: ModelTimeCol = None,
+    target_col: ModelTargetCol = None,
+    id_col: ModelIdCol = None,
 ) -> None:
     """Plot the LSTM's gates and states over the last input window of one series.
 
@@ -1128,11 +1198,14 @@ def inspect(
     )
     image_format(output, what="--output")
     model = lc.load(model_dir)
-    df = None if data is None else _read_data(data, time_col, target_col, id_col)
+    df = None
+    if data is not None:
+        df = _read_data(data, **_model_columns(model, id_col, time_col, target_col))
     panel = model.tail_ if df is None else lc.Panel.from_frame(df)
     ids = [str(i) for i in panel.ids]
     wanted = ids[0] if series is None else series
-    trace = model.explain(df, series=wanted)  # refuses an unknown series or a short history
+    # Refuses an unknown series, a short history or another time step.
+    trace = model.explain(df, series=wanted, **_READ_COLUMNS)
     end = panel.ends[ids.index(wanted)]
     inputs = panel.y[end - model.window : end]
     lc.plot_gates(trace, sample=0, inputs=inputs, segment=model.segment, path=output)

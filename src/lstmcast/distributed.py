@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -211,3 +212,9 @@ def assign_files(files: list[Path], world: int) -> list[list[Path]]:
         shares[lightest].append(file)
         loads[lightest] += sizes[file]
     return [sorted(share) for share in shares]
+
+
+def assign_series(ids: np.ndarray, world: int) -> list[np.ndarray]:
+    """Series ids per rank when every rank holds them all (one data file): even, contiguous
+    blocks in the order given, so that each series is forecast by exactly one rank."""
+    return np.array_split(ids, world)

@@ -30,3 +30,11 @@ class ModelFileError(LstmcastError, OSError):
 
 class TrainingError(LstmcastError, RuntimeError):
     """Training could not go on (the loss became NaN or infinite, ...)."""
+
+
+class DataWarning(UserWarning):
+    """The input can be used but looks wrong (values far outside what the model was trained on).
+
+    Not an error, so a deliberate use goes on; the command line prints it as one line on stderr,
+    ``warning: <message>``.
+    """

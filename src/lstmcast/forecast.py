@@ -13,11 +13,13 @@ So baselines and the LSTM are scored the same way, on the same rows.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import math
 import os
 import secrets
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +29,9 @@ import numpy as np
 import torch
 
 from . import distributed
-from .data import ID, TIME, Panel, _show_time, future_times, points
+from .data import ID, TARGET, TIME, Panel, _show_time, concatenated_ranges, future_times, points
 from .distributed import DataParallel
-from .errors import ConfigError, DataError, NotFittedError, TrainingError
+from .errors import ConfigError, DataError, DataWarning, NotFittedError, TrainingError
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
 from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
@@ -90,6 +92,11 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
+def _readable(x: float) -> str:
+    """``1,234`` for numbers a person reads digit by digit, ``3.92e+17`` beyond."""
+    return f"{x:,.0f}" if x < 1e9 else f"{x:.3g}"
+
+
 def _available_memory() -> int | None:
     """Bytes of memory the system can still give (Linux's MemAvailable), or None if unknown."""
     try:
@@ -145,6 +152,19 @@ def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, i
     step_size = h if step_size is None else step_size
     Rule(int, 1).check("step_size", step_size)
     return h, int(n_windows), int(step_size)
+
+
+# The column names of a long frame, as fit's keywords: what a model fitted without names (or
+# saved before models kept them) reads.
+DEFAULT_COLUMNS = {"id_col": ID, "time_col": TIME, "target_col": TARGET}
+
+
+def _describe_step(step: Any) -> str:
+    """A time step as a person reads it: ``integer step 1``, ``frequency '1h'``, ``'24h'``."""
+    if isinstance(step, int | np.integer):
+        return f"integer step {step}"
+    text = step.freqstr
+    return f"frequency {text if text[0].isdigit() else '1' + text!r}"
 
 
 class Forecaster:
@@ -228,6 +248,8 @@ class Forecaster:
         self._check_params()
         panel = Panel.from_data(df, id_col=id_col, time_col=time_col, target_col=target_col)
         steps = panel.steps()  # also rejects irregular series before any training
+        # Kept (and saved) so that new data in the same layout needs no names again.
+        self.columns_ = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         self._fit(panel, steps, callbacks, **options)
         self._set_data(panel, steps)
         return self
@@ -237,10 +259,44 @@ class Forecaster:
         self.tail_ = panel.tail(self._context_length())
         self.steps_ = steps
         self.n_series_ = len(panel)
+        self.__dict__.pop("_step_of", None)  # of the series fitted before
 
-    def _panel_for(self, df: Any) -> tuple[Panel, list[Any]]:
-        panel = Panel.from_data(df)
-        return panel, panel.steps()
+    def _panel_for(self, df: Any, **columns: str | None) -> tuple[Panel, list[Any]]:
+        """New history ``df`` as a panel and its steps, checked against what the model learned.
+
+        ``columns``: ``id_col``, ``time_col``, ``target_col``; those not given (or None) are the
+        names the model was fitted with.
+        """
+        panel = Panel.from_data(df, **self._column_names(columns))
+        steps = panel.steps()
+        self._check_steps(panel, steps)
+        return panel, steps
+
+    def _column_names(self, given: dict[str, str | None]) -> dict[str, str | None]:
+        """The names of ``given`` that are not None, the model's (or the defaults) for the rest."""
+        names = getattr(self, "columns_", DEFAULT_COLUMNS)
+        return names | {name: value for name, value in given.items() if value is not None}
+
+    @functools.cached_property
+    def _step_of(self) -> dict[str, Any]:
+        # Built once per fit or load: forecasting series one by one must not rebuild it.
+        return dict(zip(self.tail_.ids, self.steps_, strict=True))
+
+    def _check_steps(self, panel: Panel, steps: list[Any]) -> None:
+        """Refuse a series whose time step differs from the one the model learned for it.
+
+        Series the model does not know are left to the forecast, which says what it needs.
+        """
+        for series_id, step in zip(panel.ids, steps, strict=True):
+            trained = self._step_of.get(series_id)
+            if trained is not None and (
+                isinstance(step, int) != isinstance(trained, int) or step != trained
+            ):
+                raise DataError(
+                    f"series {series_id!r} has {_describe_step(step)}, but the model was trained "
+                    f"on {_describe_step(trained)} for it; give it data at the training "
+                    "frequency (resample it), or train a model on this one"
+                )
 
     def _require_history(self, panel: Panel, needed: int, what: str) -> None:
         short = panel.lengths < needed
@@ -252,15 +308,29 @@ class Forecaster:
             )
 
     def predict(
-        self, h: int | None = None, df: Any = None, level: Sequence[float] | None = None
+        self,
+        h: int | None = None,
+        df: Any = None,
+        level: Sequence[float] | None = None,
+        *,
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
     ) -> pd.DataFrame:
         """Forecast ``h`` steps past the end of each series.
 
         Parameters
         ----------
         h : steps ahead; default the model's horizon.
-        df : optional new history (same series ids as in training); default the training data.
+        df : optional new history (same series ids and time steps as in training); default the
+            training data.
         level : prediction-interval levels in percent, e.g. ``[80, 95]`` (see the model's docs).
+        id_col, time_col, target_col : column names of a long ``df``; default the names the
+            model was fitted with.
+
+        A ``df`` series whose time step differs from training is a DataError; an LSTM whose
+        input lies more than FAR_FROM_TRAINING training standard deviations from a series'
+        training mean warns (:class:`~lstmcast.errors.DataWarning`) and forecasts.
 
         Returns
         -------
@@ -274,7 +344,9 @@ class Forecaster:
         if df is None:
             panel, steps = self.tail_, self.steps_
         else:
-            panel, steps = self._panel_for(df)
+            panel, steps = self._panel_for(
+                df, id_col=id_col, time_col=time_col, target_col=target_col
+            )
             self._require_history(panel, self._context_length(), self._context_what())
         levels = self._check_levels(level, h)
         _check_output_size(
@@ -332,6 +404,10 @@ class Forecaster:
         step_size: int | None = None,
         refit: bool = False,
         level: Sequence[float] | None = None,
+        *,
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
     ) -> pd.DataFrame:
         """Rolling-origin evaluation over the end of each series of ``df``.
 
@@ -339,6 +415,8 @@ class Forecaster:
         exactly ``h`` points after it. From each origin the model forecasts ``h`` steps using only
         the values before it: by default the fitted model as it is (no retraining, its scaling
         from training); with ``refit=True`` a fresh copy is trained on each origin's past.
+        ``id_col``, ``time_col``, ``target_col``: column names of a long ``df``, as in
+        :meth:`predict`; without ``refit``, ``df`` is checked against the model as there.
 
         Returns
         -------
@@ -352,7 +430,11 @@ class Forecaster:
         h, n_windows, step_size = _check_backtest(
             self._default_h() if h is None else h, n_windows, step_size
         )
-        panel = Panel.from_data(df)
+        names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+        if refit:  # fresh copies learn from df itself: nothing to check it against
+            panel = Panel.from_data(df, **self._column_names(names))
+        else:
+            panel = self._panel_for(df, **names)[0]
         span = h + step_size * (n_windows - 1)
         self._require_history(
             panel,
@@ -506,6 +588,17 @@ def _sample_rows(errors: np.ndarray, seed: int) -> np.ndarray:
     return errors[np.sort(rng.choice(len(errors), limit, replace=False))]
 
 
+# How far (in training standard deviations from the training mean) a value of new history may lie
+# before predict warns. Standard-scaled training values lie within a few units (Chebyshev: at most
+# 1% beyond 10), and a level that drifts on as it did in training stays within tens (a linear
+# trend continued for ten times its training span ends about 36 out); data in other units (cents
+# for dollars, grams for kilograms) lands at hundreds to thousands, where the network's inputs are
+# far beyond anything it learned from.
+FAR_FROM_TRAINING = 100.0
+
+# Series named in one warning about values far from training; the count says how many in all.
+_NAMED_SERIES = 3
+
 # Validation scores gathered from all ranks for conformal calibration in sharded training: a
 # random sample beyond this many (the quantiles of a million errors are steady to 0.1%).
 CALIBRATION_ROWS = 1_000_000
@@ -622,6 +715,8 @@ class LSTMForecaster(Forecaster):
     history_ : History of the first network; ``histories_`` holds all of them.
     scaler_ : SeriesScaler, per-series statistics from the training part.
     seed_ : int, the seed actually used.
+    columns_ : dict, the ``id_col``, ``time_col`` and ``target_col`` fit was given: ``predict``
+        and ``explain`` read a long ``df`` by these names unless told others.
     """
 
     alias = "LSTM"
@@ -705,6 +800,52 @@ class LSTMForecaster(Forecaster):
 
     def _default_h(self) -> int:
         return self.horizon
+
+    def _panel_for(self, df: Any, **columns: str | None) -> tuple[Panel, list[Any]]:
+        panel, steps = super()._panel_for(df, **columns)
+        self._warn_far_from_training(panel)
+        return panel, steps
+
+    def _warn_far_from_training(self, panel: Panel) -> None:
+        """Warn (DataWarning) when the last window of a series lies far from its training values.
+
+        Measured in the series' training scale, ``|y - mean| / std``, against
+        FAR_FROM_TRAINING; a model trained without scaling keeps no training statistics to
+        measure by. Series the model does not know, and values beyond the float32 range that the
+        forecast refuses (``_check_scaled``), are left to the forecast's own error.
+        """
+        if self.scaler == "none":
+            return
+        lookup = self.scaler_._lookup
+        rows = np.array([lookup.get(series_id, -1) for series_id in panel.ids], dtype=np.int64)
+        known = np.flatnonzero(rows >= 0)
+        if len(known) == 0:
+            return
+        last = panel.tail(self.window)
+        lengths = last.lengths[known]
+        values = last.y[concatenated_ranges(last.starts[known], last.ends[known])]
+        shift = np.repeat(self.scaler_.shift[rows[known]], lengths)
+        scale = np.repeat(self.scaler_.scale[rows[known]], lengths)
+        with np.errstate(over="ignore"):
+            distance = np.abs(values - shift) / scale
+        farthest = np.maximum.reduceat(distance, np.cumsum(lengths) - lengths)  # per series
+        refused = ~(farthest <= np.finfo(np.float32).max)
+        far = np.flatnonzero((farthest > FAR_FROM_TRAINING) & ~refused)
+        if len(far) == 0:
+            return
+        named = ", ".join(
+            f"{panel.ids[known[i]]!r} at {_readable(farthest[i])}" for i in far[:_NAMED_SERIES]
+        )
+        more = f" (and {len(far) - _NAMED_SERIES} more)" if len(far) > _NAMED_SERIES else ""
+        warnings.warn(
+            f"{_count(len(far), 'series', 'series')} {'has' if len(far) == 1 else 'have'} "
+            f"values far outside what the model was trained on: {named}"
+            f"{more} training standard deviations from the training mean (more than "
+            f"{FAR_FROM_TRAINING:g}); the forecast extrapolates beyond anything the model saw: "
+            "check the data's units and that these are the series it was trained on",
+            DataWarning,
+            stacklevel=4,
+        )
 
     def _context_what(self) -> str:
         return f"window {self.window}"
@@ -1273,17 +1414,30 @@ class LSTMForecaster(Forecaster):
                     chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -self.window :]
         return self.scaler_.inverse(scaled, rows)
 
-    def explain(self, df: Any = None, series: str | Sequence[str] | None = None) -> GateTrace:
+    def explain(
+        self,
+        df: Any = None,
+        series: str | Sequence[str] | None = None,
+        *,
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
+    ) -> GateTrace:
         """Gate activations and states on each series' last window (training data by default).
 
-        ``series``: the id (or ids) of the series to trace; default all of them.
+        ``series``: the id (or ids) of the series to trace; default all of them. ``id_col``,
+        ``time_col``, ``target_col``: column names of a long ``df``, as in :meth:`predict`.
 
         Returns a :class:`GateTrace` of the first network, shaped (num_layers, n_series, steps,
         hidden_size), series in the order of ``series``, else of ``df`` (or of training);
         ``steps`` is ``window / segment``.
         """
         self._check_fitted()
-        panel = self.tail_ if df is None else self._panel_for(df)[0]
+        if df is None:
+            panel = self.tail_
+        else:
+            names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+            panel = self._panel_for(df, **names)[0]
         self._require_history(panel, self.window, self._context_what())
         chosen = np.arange(len(panel))
         if series is not None:

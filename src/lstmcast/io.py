@@ -142,6 +142,7 @@ def _save_model(
                 "lstmcast_version": __version__,
                 "class": type(model).__name__,
                 "params": model.get_params(),
+                "columns": model.columns_,
                 "network": model.network_.config.to_dict(),
                 "seed": model.seed_,
                 "histories": [history.to_dict() for history in histories or model.histories_],
@@ -537,7 +538,7 @@ def _build(
     directory: Path,
     part: tuple[int, int] | None = None,
 ) -> LSTMForecaster:
-    from .forecast import CALIBRATION_GRID, LSTMForecaster, _pick_device
+    from .forecast import CALIBRATION_GRID, DEFAULT_COLUMNS, LSTMForecaster, _pick_device
     from .model import LSTMNetwork, NetworkConfig
     from .windows import SeriesScaler
 
@@ -635,6 +636,16 @@ def _build(
             raise ValueError(f"unknown interval calibration scale {scale!r}")
         model.calibration_, model.calibration_size_ = calibration, size
         model.calibration_scale_ = scale
+    # Models saved before they kept their column names were read with the defaults.
+    columns = config.get("columns", DEFAULT_COLUMNS)
+    if not (
+        isinstance(columns, dict)
+        and columns.keys() == DEFAULT_COLUMNS.keys()
+        and all(isinstance(name, str) for key, name in columns.items() if key != "id_col")
+        and isinstance(columns["id_col"], str | None)
+    ):
+        raise ValueError(f"invalid column names {columns!r}")
+    model.columns_ = dict(columns)
     model.n_series_ = len(state.ids)
     model.seed_ = int(config["seed"])
     model.histories_ = histories

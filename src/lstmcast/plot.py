@@ -44,6 +44,8 @@ __all__ = [
 
 _DPI = 120
 _DEFAULT_MAX_SERIES = 4
+# Series ids named in an error about ids.
+_NAMED_IDS = 5
 # A unit whose mean forget gate over the window is above this keeps its cell state: "long memory".
 LONG_MEMORY_FORGET = 0.9
 # A unit's memory reaches back as long as the product of its forget gates stays above 1/e: for a
@@ -171,6 +173,68 @@ def _ds_kind(frame: pd.DataFrame, name: str) -> str | None:
         f"{name}['ds'] must be datetime64 or integer, got dtype {ds.dtype}; "
         f"convert it with pd.to_datetime or astype(int)."
     )
+
+
+def _wall_clock(times: pd.Series) -> pd.Series:
+    """Times as they read, without a time zone (as drawn), so that any two compare."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        return times.dt.tz_localize(None)
+    return times
+
+
+def _few(ids: pd.Series) -> str:
+    """The first few of ``ids`` and how many there are: ``'a', 'b', ... (12 series)``."""
+    shown = ", ".join(repr(uid) for uid in ids.iloc[:_NAMED_IDS])
+    return (shown + ", ..." if len(ids) > _NAMED_IDS else shown) + f" ({len(ids)} series)"
+
+
+def _check_against_history(history: pd.DataFrame, forecast: pd.DataFrame) -> None:
+    """Refuse a forecast that cannot be of ``history``: of other series, or of other times.
+
+    A forecast past the end (no ``cutoff``) must start after the end of each series' history; a
+    backtest (with ``cutoff``) lies inside the history, each row after its cutoff.
+    """
+    history_ids = history["unique_id"].drop_duplicates()
+    forecast_ids = forecast["unique_id"].drop_duplicates()
+    shared = forecast_ids[forecast_ids.isin(history_ids)]
+    if shared.empty:
+        raise DataError(
+            f"forecast and history share no series: the forecast has {_few(forecast_ids)}, the "
+            f"history {_few(history_ids)}. Plot a forecast with the history it was made from."
+        )
+    ds = _wall_clock(forecast["ds"])
+    if "cutoff" in forecast.columns:
+        cutoff = forecast["cutoff"]
+        types = pd.api.types
+        numbers = types.is_numeric_dtype(cutoff) and not types.is_bool_dtype(cutoff)
+        like_ds = (
+            types.is_datetime64_any_dtype(cutoff) if types.is_datetime64_any_dtype(ds) else numbers
+        )
+        if not like_ds:
+            raise DataError(
+                f"forecast['cutoff'] must hold times like its ds ({ds.dtype}), got dtype "
+                f"{cutoff.dtype}."
+            )
+        early = (ds <= _wall_clock(cutoff)).to_numpy()
+        if early.any():
+            row = int(np.argmax(early))
+            raise DataError(
+                f"forecast row {row} (series {forecast['unique_id'].iloc[row]!r}) is for ds "
+                f"{ds.iloc[row]}, not after its cutoff {cutoff.iloc[row]}: a backtest forecasts "
+                "the times after each cutoff."
+            )
+        return
+    ends = _wall_clock(history["ds"]).groupby(history["unique_id"], sort=False).max()
+    of_shared = forecast["unique_id"].isin(shared).to_numpy()
+    starts = ds[of_shared].groupby(forecast["unique_id"][of_shared], sort=False).min()
+    inside = starts <= ends.reindex(starts.index)
+    if inside.any():
+        uid = inside.index[int(np.argmax(inside.to_numpy()))]
+        raise DataError(
+            f"the forecast of series {uid!r} starts at {starts[uid]}, not after the end of its "
+            f"history ({ends[uid]}): plot a forecast made past the end of this history, or a "
+            "backtest frame (with its cutoff column), whose forecasts lie inside it."
+        )
 
 
 def _x(ds: pd.Series) -> np.ndarray:
@@ -374,8 +438,10 @@ def plot_forecast(
     Raises
     ------
     DataError
-        Missing columns, an unknown id or model, an interval with one bound, or mixed ``ds``
-        types.
+        Missing columns, an unknown id or model, an interval with one bound, mixed ``ds``
+        types, or a forecast that cannot be of ``history``: no series in common, or (without
+        ``cutoff``) one that does not start after its series' history ends; with ``cutoff`` (a
+        backtest), a row not after its cutoff.
     """
     fc = _check_frame(forecast, "forecast", ("unique_id", "ds"))
     if fc.empty:
@@ -404,6 +470,8 @@ def plot_forecast(
             "integers in all of them."
         )
     kind = next(iter(kinds.values()), None)
+    if hist is not None:
+        _check_against_history(hist, fc)
 
     model_cols = _resolve_models(fc, models)
     bands = {model: _interval_levels(fc, model) for model in model_cols}

@@ -1,0 +1,148 @@
+"""The README's examples, run as they are written, so that none of them rots.
+
+Run here, each in a fresh directory:
+
+- the Python block under "In Python", as it is;
+- every line of the bash block under "On the command line", through typer's CliRunner, on a
+  generated ``sales.csv`` (hourly series ``store_1``, ...). Expensive settings are cut by options
+  appended after the README's own (the last value of an option wins), never by editing its
+  commands, so a README command that stops parsing fails here.
+
+Not run here:
+
+- ``make demo`` / ``make test``: they build the virtualenv this suite runs in; ``make test`` is
+  this suite, and ``make demo`` runs ``lstmcast demo``, which the command-line block runs;
+- ``pip install -e '.[parquet]'`` and the ``torchrun`` lines: installing needs the network, and
+  tests/test_distributed.py launches ``torchrun ... -m lstmcast train`` and ``forecast`` itself;
+- the ``benchmarks`` commands: each script's ``--smoke`` mode runs in tests/test_benchmark_*.py
+  and tests/test_*_smoke.py; their full runs take minutes to hours and need benchmarks/data;
+- the other code blocks are program output and equations, not commands.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner, Result
+
+from lstmcast import cli
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+# Appended to a README command, by the command's name: a smaller network and budget, same flags.
+CHEAPER = {
+    "train": ["--epochs", "1", "--hidden-size", "8"],
+    "backtest": ["--epochs", "1", "--hidden-size", "8"],
+    "experiment adding": ["--length", "20", "--steps", "3", "--hidden-size", "4"],
+}
+# What each command leaves in its directory (beside sales.csv).
+WRITES = {
+    "demo": ["demo.png"],
+    "train": ["sales.lstm/config.json"],
+    "forecast": ["forecast.csv"],
+    "plot": ["forecast.png"],
+    "inspect": ["gates.png"],
+    "experiment adding": ["adding.png"],
+}
+# Hours of each generated series: two weeks, enough for --window 48 --horizon 24 --val-size 0.1
+# and a backtest of 5 windows of 24.
+SALES_HOURS = 14 * 24
+
+
+def code_block(section: str, language: str) -> str:
+    """The first ``language`` code block under the README heading ``## section``."""
+    text = README.read_text()
+    start = text.index(f"\n## {section}\n")
+    end = text.find("\n## ", start + 1)
+    match = re.search(rf"```{language}\n(.*?)```", text[start : end if end > 0 else None], re.S)
+    assert match, f"no {language} block under '## {section}' in README.md"
+    return match.group(1)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "train", "experiment adding", ...
+    args: list[str]  # as written in the README, without the leading "lstmcast"
+
+
+def readme_commands() -> list[Command]:
+    commands = []
+    for line in code_block("On the command line", "bash").splitlines():
+        words = shlex.split(line, comments=True)
+        if not words:
+            continue
+        assert words[0] == "lstmcast", line
+        args = words[1:]
+        name = " ".join(args[:2]) if args[0] == "experiment" else args[0]
+        commands.append(Command(name, args))
+    return commands
+
+
+COMMANDS = readme_commands()
+
+
+def write_sales(path: Path) -> None:
+    """Three hourly series with a daily cycle, a trend and noise: store_1, store_2, store_3."""
+    rng = np.random.default_rng(0)
+    t = np.arange(SALES_HOURS)
+    hours = pd.date_range("2024-03-01", periods=SALES_HOURS, freq="h")
+    frames = [
+        pd.DataFrame(
+            {
+                "unique_id": f"store_{k}",
+                "ds": hours,
+                "y": 50 * k
+                + 10 * np.sin(2 * np.pi * t / 24)
+                + 0.02 * t
+                + rng.normal(0, 1, SALES_HOURS),
+            }
+        )
+        for k in (1, 2, 3)
+    ]
+    pd.concat(frames).to_csv(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def command_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Result, Path]]:
+    """Every README command, in its order, in one directory (each needs the ones before)."""
+    work = tmp_path_factory.mktemp("readme-cli")
+    write_sales(work / "sales.csv")
+    runner = CliRunner()
+    results = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(work)
+        for command in COMMANDS:
+            args = [*command.args, *CHEAPER.get(command.name, [])]
+            results[command.name] = (runner.invoke(cli.app, args), work)
+    return results
+
+
+@pytest.mark.parametrize("name", [c.name for c in COMMANDS])
+def test_readme_command(name: str, command_results: dict[str, tuple[Result, Path]]) -> None:
+    result, work = command_results[name]
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "Traceback" not in result.output
+    for written in WRITES.get(name, []):
+        assert (work / written).is_file(), written
+
+
+def test_readme_lists_the_commands_this_test_knows() -> None:
+    # The table above names what each command writes; a new README command should join it.
+    assert {c.name for c in COMMANDS} == {*WRITES, "backtest"}
+
+
+def test_readme_python_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(code_block("In Python", "python"), "README.md (In Python)", "exec"), namespace)
+    assert (tmp_path / "forecast.png").is_file()
+    assert (tmp_path / "sine.lstm" / "config.json").is_file()
+    forecast = namespace["forecast"]
+    assert isinstance(forecast, pd.DataFrame)
+    assert len(forecast) == 50
