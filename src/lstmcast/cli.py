@@ -16,6 +16,7 @@ import functools
 import math
 import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -24,7 +25,7 @@ from typer.core import TyperGroup
 
 import lstmcast as lc
 from lstmcast import __version__
-from lstmcast.errors import LstmcastError
+from lstmcast.errors import LstmcastError, command_line
 
 if TYPE_CHECKING:
     import click
@@ -44,6 +45,10 @@ _LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "MASE", "MSIS")
 _SHOWN_UNITS = 10
 
 
+# The lines saying how DATA was read, printed when the command succeeds (one list per command).
+_READ_NOTES: ContextVar[list[str]] = ContextVar("lstmcast_read_notes")
+
+
 class _Group(TyperGroup):
     """The app's command group: turns expected errors into one line on stderr and exit code 1.
 
@@ -53,7 +58,16 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            notes: list[str] = []
+            token = _READ_NOTES.set(notes)
+            try:
+                with command_line():  # messages name --time-col, not time_col=
+                    result = super().invoke(ctx)
+            finally:
+                _READ_NOTES.reset(token)
+            for note in notes:
+                typer.echo(note, err=True)
+            return result
         except LstmcastError as error:
             _fail(str(error))
         except OSError as error:
@@ -120,13 +134,15 @@ def _root(
 # --------------------------------------------------------------------------------------------
 # Options shared by several commands
 
-TimeCol = Annotated[str, typer.Option("--time-col", help="Name of the time column.")]
+TimeCol = Annotated[
+    str | None, typer.Option("--time-col", help="Name of the time column. Default: ds.")
+]
 TargetCol = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--target-col",
-        help="Name of the target column (a file without it is read as wide: one column per "
-        "series).",
+        help="Name of the target column of a long or single-series file. Default: y, or the one "
+        "column beside the time.",
     ),
 ]
 IdCol = Annotated[
@@ -136,7 +152,25 @@ IdCol = Annotated[
         help="Name of the series id column; default unique_id if present, else one series.",
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress bar.")]
+DataLayout = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="long (id, time, target columns), wide (a time column and one column per series) "
+        "or single (a time and a value column). Default: inferred; an ambiguous file is refused.",
+    ),
+]
+IgnoreCol = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore-col",
+        help="A column of DATA to leave out on purpose (repeat for several); any other unused "
+        "column is an error.",
+    ),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show no progress bar (nor how DATA was read).")
+]
 
 Window = Annotated[int, typer.Option("--window", help="Input length (lookback) in time steps.")]
 Horizon = Annotated[
@@ -535,15 +569,47 @@ def _rank() -> int:
     return distributed.rank()
 
 
-def _read_data(data: Path, time_col: str, target_col: str, id_col: str | None) -> pd.DataFrame:
-    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's)."""
+# Files whose reading is described one per line; beyond, one summary line.
+_DESCRIBED_FILES = 3
+
+
+def _read_data(
+    data: Path,
+    time_col: str | None,
+    target_col: str | None,
+    id_col: str | None,
+    layout: str | None = None,
+    ignore_col: list[str] | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's).
+
+    How each file was read (layout, columns, time zone) is said on stderr when the command
+    succeeds: stdout stays parseable, and an error is still one line.
+    """
     files = lc.data_files(data)
     if data.is_dir():
         from lstmcast import distributed
 
         if distributed.active():
             files = distributed.assign_files(files, distributed.world_size())[distributed.rank()]
-    return lc.read_files(files, time_col=time_col, target_col=target_col, id_col=id_col)
+    frame = lc.read_files(
+        files,
+        time_col=time_col,
+        target_col=target_col,
+        id_col=id_col,
+        layout=layout,
+        ignore_cols=ignore_col or (),
+    )
+    if not quiet:
+        how = lc.layouts(frame)
+        lines = [f"read {layout_read}" for layout_read in how[:_DESCRIBED_FILES]]
+        if len(how) > _DESCRIBED_FILES:
+            more = how[_DESCRIBED_FILES:]
+            series = sum(layout_read.n_series for layout_read in more)
+            lines.append(f"read {len(more)} more files of {data}: {series} series")
+        _READ_NOTES.get().extend(lines)
+    return frame
 
 
 # --------------------------------------------------------------------------------------------
@@ -592,9 +658,11 @@ def train(
             "--output", "-o", help="Model directory to write (replaces an lstmcast model there)."
         ),
     ],
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
     window: Window = 20,
     horizon: Horizon = 1,
     hidden_size: HiddenSize = 50,
@@ -637,7 +705,7 @@ def train(
     on its share of the windows (of a directory: its share of the files); see docs/scaling.md.
     """
     with _process_group(device):
-        df = _read_data(data, time_col, target_col, id_col)
+        df = _read_data(data, time_col, target_col, id_col, layout, ignore_col, quiet)
         model = _model(
             window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
             patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
@@ -715,9 +783,11 @@ def forecast(
             "of them; same series as in training) instead of the training data.",
         ),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
     level: Level = None,
 ) -> None:
     """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV.
@@ -733,12 +803,14 @@ def forecast(
     if distributed.launched_by_torchrun():
         # Only small objects cross between the processes here: gloo whatever the device.
         with _process_group("cpu"):
-            _forecast_part(model_dir, output, h, data, time_col, target_col, id_col, level)
+            _forecast_part(
+                model_dir, output, h, data, time_col, target_col, id_col, layout, ignore_col, level
+            )
         return
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = _read_data(data, time_col, target_col, id_col)
+        df = _read_data(data, time_col, target_col, id_col, layout, ignore_col)
     frame = model.predict(h, df=df, level=level)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     with atomic_path(output) as tmp:
@@ -755,9 +827,11 @@ def _forecast_part(
     output: Path,
     h: int | None,
     data: Path | None,
-    time_col: str,
-    target_col: str,
+    time_col: str | None,
+    target_col: str | None,
     id_col: str | None,
+    layout: str | None,
+    ignore_col: list[str] | None,
     level: list[float] | None,
 ) -> None:
     """This rank's share of the forecast, as part-<rank>.parquet in directory ``output``."""
@@ -777,7 +851,7 @@ def _forecast_part(
         df = None
     else:  # this rank's files of --data; the model's scaling of every series
         model = lc.load(model_dir)
-        df = _read_data(data, time_col, target_col, id_col)
+        df = _read_data(data, time_col, target_col, id_col, layout, ignore_col)
     frame = _predict_share(model, h, df, level)
     part = f"part-{rank:05d}.parquet"
     with atomic_path(output / part) as tmp:
@@ -865,9 +939,11 @@ def backtest(
             "--output", "-o", help="Also write every forecast beside the actual value (CSV)."
         ),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
     window: Window = 20,
     horizon: Horizon = 1,
     hidden_size: HiddenSize = 50,
@@ -898,7 +974,7 @@ def backtest(
     """
     from lstmcast._files import atomic_path
 
-    df = _read_data(data, time_col, target_col, id_col)
+    df = _read_data(data, time_col, target_col, id_col, layout, ignore_col, quiet)
     step = h if step_size is None else step_size
     # Only data before the first origin is seen in training (and scales MASE).
     train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
@@ -963,12 +1039,14 @@ def plot(
         int | None,
         typer.Option("--max-history", help="Draw only the last N points of each history."),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
 ) -> None:
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
-    history = _read_data(data, time_col, target_col, id_col)
+    history = _read_data(data, time_col, target_col, id_col, layout, ignore_col)
     forecast_frame = _read_forecast(forecast_file, like=history)
     lc.plot_forecast(history, forecast_frame, ids=ids, max_history=max_history, path=output)
     _stdout().print(f"wrote {output}", markup=False)
@@ -1021,9 +1099,11 @@ def inspect(
         str | None,
         typer.Option("--series", help="Id of the series to show. Default: the first."),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
 ) -> None:
     """Plot the LSTM's gates and states over the last input window of one series.
 
@@ -1033,7 +1113,9 @@ def inspect(
     0.9 over the window.
     """
     model = lc.load(model_dir)
-    df = None if data is None else _read_data(data, time_col, target_col, id_col)
+    df = None
+    if data is not None:
+        df = _read_data(data, time_col, target_col, id_col, layout, ignore_col)
     panel = model.tail_ if df is None else lc.Panel.from_frame(df)
     ids = [str(i) for i in panel.ids]
     wanted = ids[0] if series is None else series

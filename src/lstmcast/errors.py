@@ -7,6 +7,11 @@ expected and what to do.
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 
 class LstmcastError(Exception):
     """Base class of every error lstmcast raises on purpose."""
@@ -30,3 +35,38 @@ class ModelFileError(LstmcastError, OSError):
 
 class TrainingError(LstmcastError, RuntimeError):
     """Training could not go on (the loss became NaN or infinite, ...)."""
+
+
+# Whether messages are read on the command line: set by the CLI around each command, so one
+# message names ``--time-col`` for a CLI user and ``time_col=`` for a Python user.
+_ON_COMMAND_LINE: ContextVar[bool] = ContextVar("lstmcast_on_command_line", default=False)
+# Keywords whose command-line flag is not the keyword with dashes.
+_FLAGS = {"ignore_cols": "--ignore-col", "random_state": "--seed"}
+
+
+@contextmanager
+def command_line() -> Iterator[None]:
+    """Within this block, :func:`option` spells settings as command-line flags."""
+    token = _ON_COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _ON_COMMAND_LINE.reset(token)
+
+
+def option(keyword: str, value: str | Sequence[str] | None = None) -> str:
+    """How the reader of a message names setting ``keyword`` (with ``value``, if given).
+
+    ``option("time_col", "t")`` is ``time_col='t'`` in Python and ``--time-col t`` on the command
+    line; a list value repeats the flag (``--ignore-col a --ignore-col b``).
+    """
+    if not _ON_COMMAND_LINE.get():
+        if value is None:
+            return f"{keyword}="
+        shown = list(value) if not isinstance(value, str) else value
+        return f"{keyword}={shown!r}"
+    flag = _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+    if value is None:
+        return flag
+    values = [value] if isinstance(value, str) else list(value)
+    return " ".join(f"{flag} {shlex.quote(v)}" for v in values)

@@ -141,9 +141,9 @@ class Forecaster:
         self,
         df: Any,
         *,
-        id_col: str = ID,
-        time_col: str = TIME,
-        target_col: str = "y",
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
         callbacks: Sequence[Callback] = (),
     ) -> Forecaster:
         """Learn from every series in ``df`` (array, Series, wide or long frame); return self."""
@@ -152,9 +152,9 @@ class Forecaster:
     def _fit_data(
         self,
         df: Any,
-        id_col: str,
-        time_col: str,
-        target_col: str,
+        id_col: str | None,
+        time_col: str | None,
+        target_col: str | None,
         callbacks: Sequence[Callback],
         **options: Any,
     ) -> Forecaster:
@@ -212,10 +212,10 @@ class Forecaster:
         levels = self._check_levels(level, h)
         series = np.arange(len(panel))
         values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
-        times = future_times(panel.ds[panel.ends - 1], steps, h)
+        times = future_times(panel.ds[panel.ends - 1], steps, h, panel.tz)
         columns = {
             ID: np.repeat(panel.ids, h),
-            TIME: times.reshape(-1),
+            TIME: panel.in_zone(times.reshape(-1)),
             self.alias: values.reshape(-1),
         }
         for name, bound in bounds.items():
@@ -309,8 +309,8 @@ class Forecaster:
         return pd.DataFrame(
             {
                 ID: np.repeat(panel.ids, k * h),
-                TIME: panel.ds[target_rows.reshape(-1)],
-                "cutoff": np.repeat(panel.ds[ends - 1], h),
+                TIME: panel.in_zone(panel.ds[target_rows.reshape(-1)]),
+                "cutoff": panel.in_zone(np.repeat(panel.ds[ends - 1], h)),
                 "y": panel.y[target_rows.reshape(-1)],
                 self.alias: values.reshape(-1),
             }
@@ -655,9 +655,9 @@ class LSTMForecaster(Forecaster):
         self,
         df: Any,
         *,
-        id_col: str = ID,
-        time_col: str = TIME,
-        target_col: str = "y",
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
         callbacks: Sequence[Callback] = (),
         checkpoint: str | os.PathLike[str] | None = None,
         resume: bool = False,
@@ -667,7 +667,7 @@ class LSTMForecaster(Forecaster):
         Parameters
         ----------
         df : the training data.
-        id_col, time_col, target_col : column names of a long frame.
+        id_col, time_col, target_col : column names, as in :func:`lstmcast.to_long`.
         callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, logging).
         checkpoint : directory where the best model so far is saved after every epoch, with the
             state needed to resume; it holds the finished model at the end. A run stopped by
