@@ -1062,13 +1062,17 @@ def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
         detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
         raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None
     dates = pd.api.types.is_datetime64_any_dtype(like["ds"])
+    zone = getattr(like["ds"].dt, "tz", None) if dates else None
     for column in ("ds", "cutoff"):
         if column not in frame.columns:
             continue  # plot_forecast names a missing ds itself
         try:
-            frame[column] = (
-                pd.to_datetime(frame[column]) if dates else frame[column].astype("int64")
-            )
+            if zone is not None:  # offsets change at DST: read as UTC, show in the history's zone
+                frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(zone)
+            else:
+                frame[column] = (
+                    pd.to_datetime(frame[column]) if dates else frame[column].astype("int64")
+                )
         except (ValueError, TypeError):
             kind = "dates" if dates else "integer steps"
             raise lc.DataError(

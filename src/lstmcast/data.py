@@ -194,7 +194,7 @@ def to_long(
 
     Returns
     -------
-    DataFrame with columns ``unique_id`` (str), ``ds`` (datetime64[ns], time-zone aware if the
+    DataFrame with columns ``unique_id`` (str), ``ds`` (datetime64, time-zone aware if the
     input's times were, or int64), ``y`` (float64), grouped by series in order of first
     appearance, time ascending within each series. :func:`layouts` says how it was read.
     """
@@ -380,6 +380,7 @@ def _plan(
             )
         used = [ident, target]
         how = replace(how, id_col=ident, target_col=target)
+        roles_shown = f"id {str(ident)!r}, time {str(time)!r}, target {str(target)!r}"
     elif kind == "single":
         if id_col is not None:
             raise ConfigError(
@@ -397,6 +398,8 @@ def _plan(
             )
         used = [target]
         how = replace(how, target_col=target)
+        time_shown = "the index" if time is None else repr(str(time))
+        roles_shown = f"time {time_shown}, target {str(target)!r}"
     else:
         for keyword, name in (("target_col", target_col), ("id_col", id_col)):
             if name is not None:
@@ -408,17 +411,17 @@ def _plan(
             raise DataError(f"no series columns found beside the time column {time!r}")
         used = list(rest)
         how = replace(how, series_cols=tuple(str(name) for name in rest))
+        roles_shown = ""  # a wide layout uses every column
     unused = [name for name in rest if name not in used]
     if unused:
+        pronoun = "it" if len(unused) == 1 else "them"
         hint = ""
         if kind == "single" and target_col is not None:
             hint = f"; to read every column as a series, leave out {option('target_col')}"
         raise DataError(
             f"{what}: {'column' if len(unused) == 1 else 'columns'} {_preview(unused)} would be "
-            f"ignored (read as {_KIND_NAMES[kind]} with "
-            f"{_preview(used)}); lstmcast ignores no column silently: remove "
-            f"{'it' if len(unused) == 1 else 'them'}, or ignore "
-            f"{'it' if len(unused) == 1 else 'them'} on purpose with "
+            f"ignored (read as {_KIND_NAMES[kind]}: {roles_shown}); lstmcast ignores no column "
+            f"silently: remove {pronoun}, or ignore {pronoun} on purpose with "
             f"{option('ignore_cols', [str(name) for name in unused])}{hint}"
         )
     return how
@@ -502,7 +505,10 @@ def _zone_name(tz: Any) -> str:
 
 
 def _parse_times(raw: Any, ids: _RowIds, where: _Where) -> tuple[Any, str | None, str | None]:
-    """Times as int64 (step counts) or naive-UTC datetime64[ns], their zone and a note on it.
+    """Times as int64 (step counts) or naive-UTC datetime64, their zone and a note on it.
+
+    Dates keep the resolution pandas gave them (s, ms, us or ns): code on them must not assume
+    nanoseconds.
 
     Anything else is an error naming the row. Text with one UTC offset keeps it as the zone;
     text whose offsets differ (a daylight-saving change) is converted to UTC, and the note says so.
@@ -514,7 +520,7 @@ def _parse_times(raw: Any, ids: _RowIds, where: _Where) -> tuple[Any, str | None
         pos = int(np.argmax(missing))
         raise DataError(f"series {ids[pos]!r} has a missing timestamp at {where(pos)}")
     if pd.api.types.is_datetime64_any_dtype(series):
-        return _in_nanoseconds(series, ids, where), _zone_of(series), None
+        return _naive_utc(series), _zone_of(series), None
     if pd.api.types.is_bool_dtype(series):
         raise DataError("timestamps are booleans; expected dates or integer time steps")
     if pd.api.types.is_numeric_dtype(series):
@@ -550,7 +556,7 @@ def _parse_times(raw: Any, ids: _RowIds, where: _Where) -> tuple[Any, str | None
                     raise
                 parsed = pd.to_datetime(text, utc=True)
                 note = "converted from mixed UTC offsets, e.g. at a daylight-saving change"
-            return _in_nanoseconds(parsed, ids, where), _zone_of(parsed), note
+            return _naive_utc(parsed), _zone_of(parsed), note
         except (ValueError, TypeError, OverflowError):
             # Name the first value that does not follow the format of the first one.
             first_format = pd.tseries.api.guess_datetime_format(text.iloc[0])
@@ -567,21 +573,6 @@ def _parse_times(raw: Any, ids: _RowIds, where: _Where) -> tuple[Any, str | None
 def _zone_of(times: Any) -> str | None:
     tz = getattr(times.dt, "tz", None)
     return None if tz is None else _zone_name(tz)
-
-
-def _in_nanoseconds(times: Any, ids: _RowIds, where: _Where) -> np.ndarray:
-    """Naive-UTC datetime64[ns]: one resolution everywhere, whatever pandas inferred."""
-    pd = _pd()
-    naive = _pd().Series(_naive_utc(times), copy=False)
-    try:
-        return naive.dt.as_unit("ns").to_numpy()
-    except pd.errors.OutOfBoundsDatetime:
-        outside = ((naive < pd.Timestamp.min) | (naive > pd.Timestamp.max)).to_numpy()
-        pos = int(np.argmax(outside))
-        raise DataError(
-            f"series {ids[pos]!r} has the timestamp {naive.iloc[pos]} at {where(pos)}, outside "
-            f"the dates lstmcast handles ({pd.Timestamp.min.date()} to {pd.Timestamp.max.date()})"
-        ) from None
 
 
 def _show_time(value: Any) -> str:
@@ -926,8 +917,9 @@ def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:
 class Panel:
     """Many series in flat arrays: series ``i`` is rows ``starts[i]:starts[i + 1]``.
 
-    ``y`` (rows,) float64; ``ds`` (rows,) datetime64[ns] (naive, in UTC) or int64; ``ids`` one
-    str per series; ``tz`` the zone the times are shown in (None: naive or integer times).
+    ``y`` (rows,) float64; ``ds`` (rows,) datetime64 (naive, in UTC; any resolution) or int64;
+    ``ids`` one str per series; ``tz`` the zone the times are shown in (None: naive or integer
+    times).
     Built from a validated long frame; slices of it are views, never copies.
     """
 
@@ -1114,10 +1106,12 @@ def future_times(last: np.ndarray, steps: list[Any], h: int, tz: str | None = No
         return last[:, None] + np.asarray(steps, dtype=np.int64)[:, None] * ahead[None, :]
     times = np.empty((len(last), h), dtype=last.dtype)
     fixed = np.array([isinstance(step, pd.offsets.Tick) for step in steps], dtype=bool)
-    if fixed.any():  # hours, days, minutes: plain arithmetic, all series at once
-        nanos = np.array([step.nanos for step, f in zip(steps, fixed, strict=True) if f])
-        deltas = (nanos[:, None] * ahead[None, :]).astype("timedelta64[ns]")
-        times[fixed] = last[fixed].astype("datetime64[ns]")[:, None] + deltas
+    if fixed.any():  # hours, minutes: plain arithmetic, all series at once, in the dates' unit
+        unit = np.datetime_data(last.dtype)[0]
+        step_lengths = np.array(
+            [pd.Timedelta(step).to_timedelta64() for step, f in zip(steps, fixed, strict=True) if f]
+        ).astype(f"timedelta64[{unit}]")
+        times[fixed] = last[fixed][:, None] + step_lengths[:, None] * ahead[None, :]
     for i in np.flatnonzero(~fixed):  # days, month ends and other calendar steps
         start = pd.Timestamp(last[i])
         if tz is not None:
