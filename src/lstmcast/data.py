@@ -323,10 +323,13 @@ def _plan(
     named += [("ignore_cols", name) for name in ignore_cols]
     for keyword, name in named:
         if name is not None and name not in seen:
-            hint = f"Name it with {option(keyword)}"
+            hint = ""
             if keyword == "id_col":
-                hint += ", or leave it out for a single series"
-            raise DataError(f"{_ROLES[keyword]} {name!r} not found; columns are {shown}. {hint}")
+                hint = f"; leave out {option('id_col')} for a single series"
+            raise DataError(
+                f"{_ROLES[keyword]} {name!r} (named by {option(keyword, name)}) not found; "
+                f"columns are {shown}{hint}"
+            )
     roles: dict[Any, str] = {}
     for keyword, name in named:
         if name is not None and roles.setdefault(name, keyword) != keyword:
