@@ -418,8 +418,8 @@ def _wide(i: int) -> str:
 READ_CASES = {
     "named target column that does not exist": ReadCase(
         numbered("t,y", 30, _single),
-        r"target column 'nope' \(named by target_col='nope'\) not found; columns are 't', 'y'",
-        r"target column 'nope' \(named by --target-col nope\) not found; columns are 't', 'y'",
+        r"target column 'nope' not found; columns are 't', 'y'$",
+        None,
         ("--time-col", "t", "--target-col", "nope"),
         {"time_col": "t", "target_col": "nope"},
     ),
@@ -446,6 +446,14 @@ READ_CASES = {
         r"column 'price' would be ignored \(read as long: id 'unique_id', time 'ds', target 'y'\)"
         r"; lstmcast ignores no column silently: .* ignore_cols=\['price'\]",
         r"column 'price' would be ignored .* --ignore-col price",
+    ),
+    "named id column that does not exist": ReadCase(
+        csv(good_rows()),
+        r"id column 'store' not found; columns are 'unique_id', 'ds', 'y'; leave out id_col= for "
+        r"a single series",
+        r"id column 'store' not found; .* leave out --id-col for a single series",
+        ("--id-col", "store"),
+        {"id_col": "store"},
     ),
     "duplicated header name": ReadCase(
         numbered("t,a,b,a", 30, _wide),

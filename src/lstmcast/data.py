@@ -326,10 +326,7 @@ def _plan(
             hint = ""
             if keyword == "id_col":
                 hint = f"; leave out {option('id_col')} for a single series"
-            raise DataError(
-                f"{_ROLES[keyword]} {name!r} (named by {option(keyword, name)}) not found; "
-                f"columns are {shown}{hint}"
-            )
+            raise DataError(f"{_ROLES[keyword]} {name!r} not found; columns are {shown}{hint}")
     roles: dict[Any, str] = {}
     for keyword, name in named:
         if name is not None and roles.setdefault(name, keyword) != keyword:
@@ -1002,8 +999,9 @@ class Panel:
     def steps(self) -> list[Any]:
         """Each series' time step: an int for integer time, a pandas offset for dates.
 
-        Vectorised: series whose steps are all equal are settled at once; only the others
-        (calendar frequencies like month ends, or irregular series) are looked at one by one.
+        Vectorised: series whose steps are all equal and short are settled at once; only the
+        others (calendar frequencies like month ends, or irregular series) are looked at one by
+        one.
         """
         pd = _pd()
         lengths = self.lengths
@@ -1019,6 +1017,8 @@ class Panel:
         uneven = np.zeros(len(self), dtype=bool)
         uneven[series_of_diff[within & (diffs != first[series_of_diff])]] = True
         integer_time = self.ds.dtype.kind in "iu"
+        if not integer_time:  # equal steps of 28 days or more may be months or years
+            uneven |= first >= _CALENDAR_SCALE
         offsets: dict[Any, Any] = {}
         result: list[Any] = []
         for i, step in enumerate(first):
@@ -1057,9 +1057,11 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
             f"series {series_id!r} has irregular time steps: {times[pos]} follows "
             f"{times[pos - 1]} but its first step is {diffs[0]}; fill the gaps first"
         )
-    if (diffs == diffs[0]).all():
+    equal = bool((diffs == diffs[0]).all())
+    if equal and diffs[0] < _CALENDAR_SCALE:
         return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
-    # Calendar frequencies (month, quarter, year ends) have uneven step lengths.
+    # Calendar frequencies (months, quarters, years) have uneven step lengths, or equal ones
+    # that the calendar makes uneven later (yearly over 365-day years, then a leap year).
     local = pd.DatetimeIndex(times)
     if tz is not None:
         local = local.tz_localize("UTC").tz_convert(tz)
@@ -1069,10 +1071,14 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
             warnings.simplefilter("ignore")
             freq = pd.infer_freq(local)
     if freq is not None:
-        return pd.tseries.frequencies.to_offset(freq)
+        offset = pd.tseries.frequencies.to_offset(freq)
+        if not (isinstance(offset, pd.offsets.Day) and offset.n >= 28):  # "365D" is no year
+            return offset
     months = _month_step(local)
     if months is not None:
         return pd.DateOffset(months=months)
+    if equal:
+        return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
     # The median step, in the times' own resolution (pandas reads dates as s, ms, us or ns).
     typical = np.sort(diffs)[len(diffs) // 2]
     pos = int(np.argmax(diffs != typical)) + 1
@@ -1081,6 +1087,10 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
         f"{local[pos - 1]}, but its usual step is {pd.Timedelta(typical)}; "
         "fill the gaps or resample to a regular frequency"
     )
+
+
+# Steps this long or longer are checked against the calendar (months, quarters, years).
+_CALENDAR_SCALE = np.timedelta64(28, "D")
 
 
 def _month_step(times: pd.DatetimeIndex) -> int | None:
