@@ -165,3 +165,34 @@ def test_a_pickle_in_place_of_the_weights_is_refused_unopened(
     # Sanity check of the test itself: unpickling really would have run code.
     pickle.loads((path / "weights.safetensors").read_bytes()).close()
     assert marker.exists()
+
+
+def test_round_trip_keeps_the_time_zone_and_month_steps(tmp_path: Path) -> None:
+    fifteenths = pd.date_range("2020-01-01", periods=40, freq="MS") + pd.Timedelta(days=14)
+    paris = fifteenths.tz_localize("Europe/Paris")
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "m", "ds": paris, "y": 1.0}),
+            pd.DataFrame(
+                {
+                    "unique_id": "d",
+                    "ds": pd.date_range("2023-01-01", periods=40, freq="D", tz="Europe/Paris"),
+                    "y": 2.0,
+                }
+            ),
+        ]
+    )
+    model = lc.LSTMForecaster(**TINY).fit(frame)
+    model.save(tmp_path / "model")
+    series = json.loads((tmp_path / "model" / "config.json").read_text())["series"]
+    assert series["time_zone"] == "Europe/Paris"
+    assert series["steps"][0] == {"months": 1}
+    loaded = lc.load(tmp_path / "model")
+    forecast = loaded.predict(2)
+    pd.testing.assert_frame_equal(forecast, model.predict(2))
+    assert forecast["ds"].tolist() == [
+        pd.Timestamp("2023-05-15", tz="Europe/Paris"),
+        pd.Timestamp("2023-06-15", tz="Europe/Paris"),
+        pd.Timestamp("2023-02-10", tz="Europe/Paris"),
+        pd.Timestamp("2023-02-11", tz="Europe/Paris"),
+    ]
