@@ -443,13 +443,16 @@ def train_seed_models(directory: Path) -> dict[str, Path]:
     simple.fit(np.sin(np.arange(60) / 3))
     models["simple"] = directory / "simple"
     simple.save(models["simple"])
-    # Dates, two series, an ensemble, calendar features, segments: more of the format to break.
-    ds = pd.date_range("2024-01-01", periods=40, freq="h")
+    # Dates in a zone, hourly and monthly on the 15th (a step of months), an ensemble, calendar
+    # features, segments: more of the format to break.
+    hours = pd.date_range("2024-01-01", periods=40, freq="h", tz="Europe/Paris")
+    months = pd.date_range("2020-01-01", periods=40, freq="MS", tz="Europe/Paris")
+    fifteenths = months + pd.Timedelta(days=14)
     frame = pd.DataFrame(
         {
-            "unique_id": np.repeat(["a", "b"], 40),
-            "ds": np.tile(ds, 2),
-            "y": np.concatenate([np.sin(np.arange(40) / 4), np.arange(40) / 10]),
+            "unique_id": np.repeat(["a", "b", "c"], 40),
+            "ds": hours.append([hours, fifteenths]),
+            "y": np.concatenate([np.sin(np.arange(40) / 4), np.arange(40) / 10, np.ones(40)]),
         }
     )
     dated = lc.LSTMForecaster(
@@ -475,6 +478,8 @@ _JUNK: tuple[Any, ...] = (
     *("", "x", "8", "1.5", "cuda", "cpu", "meta", "nan", "revin", "last", "h", "D", "MS", "2h"),
     *("bogus", "int64", "float64", "datetime64[ns]", "<M8[D]", "object", "U5", "hour", "é" * 3),
     *([], {}, [1], [[]], {"int": 1}, {"freq": "h"}, {"freq": "bogus"}, {"int": "x"}, ["hour"]),
+    *("Europe/Paris", "UTC", "+01:00", "+99:00", "Mars/Olympus", {"months": 1}, {"months": 0}),
+    *({"months": 10**12}, {"months": "1"}),
 )
 
 

@@ -58,7 +58,8 @@ def _step_from_json(step: dict[str, Any]) -> Any:
     import pandas as pd
 
     if "months" in step:
-        if not isinstance(step["months"], int) or step["months"] <= 0:
+        months = step["months"]
+        if isinstance(months, bool) or not isinstance(months, int) or not 0 < months <= 1200:
             raise ValueError(f"invalid step of months {step['months']!r}")
         return pd.DateOffset(months=step["months"])
 
