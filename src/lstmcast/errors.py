@@ -8,7 +8,7 @@ expected and what to do.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -54,19 +54,19 @@ def command_line() -> Iterator[None]:
         _ON_COMMAND_LINE.reset(token)
 
 
-def option(keyword: str, value: str | Sequence[str] | None = None) -> str:
+def option(keyword: str, value: object = None) -> str:
     """How the reader of a message names setting ``keyword`` (with ``value``, if given).
 
     ``option("time_col", "t")`` is ``time_col='t'`` in Python and ``--time-col t`` on the command
-    line; a list value repeats the flag (``--ignore-col a --ignore-col b``).
+    line; a list value repeats the flag (``--ignore-col a --ignore-col b``), ``True`` is the flag
+    alone (``--resume``).
     """
     if not _ON_COMMAND_LINE.get():
         if value is None:
             return f"{keyword}="
-        shown = list(value) if not isinstance(value, str) else value
-        return f"{keyword}={shown!r}"
+        return f"{keyword}={list(value) if isinstance(value, tuple) else value!r}"
     flag = _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
-    if value is None:
+    if value is None or value is True:
         return flag
-    values = [value] if isinstance(value, str) else list(value)
-    return " ".join(f"{flag} {shlex.quote(v)}" for v in values)
+    values = value if isinstance(value, list | tuple) else [value]
+    return " ".join(f"{flag} {shlex.quote(str(v))}" for v in values)

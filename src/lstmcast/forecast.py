@@ -28,7 +28,7 @@ import torch
 from . import distributed
 from .data import ID, TIME, Panel, future_times, points
 from .distributed import DataParallel
-from .errors import ConfigError, DataError, NotFittedError
+from .errors import ConfigError, DataError, NotFittedError, option
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
 from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
@@ -902,7 +902,7 @@ class LSTMForecaster(Forecaster):
         if h > self.horizon:
             raise ConfigError(
                 f"intervals are calibrated for the {self.horizon} steps the model emits at once; "
-                f"h={h} is beyond them: train with horizon={h}"
+                f"h={h} is beyond them: train with {option('horizon', h)}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
         if context is None:
@@ -994,7 +994,7 @@ class LSTMForecaster(Forecaster):
         if training is None:
             raise ConfigError(
                 f"{str(checkpoint)!r} holds a finished model, not an interrupted training; "
-                "train without resume to start over"
+                f"train without {option('resume', True)} to start over"
             )
         saved = config["params"]
         for name, value in self.get_params().items():
@@ -1013,7 +1013,7 @@ class LSTMForecaster(Forecaster):
         if training.fingerprint != fingerprint:
             raise DataError(
                 "the data differs from the data the interrupted run was trained on; resume "
-                "with the same data, or train without resume"
+                f"with the same data, or train without {option('resume', True)}"
             )
         done = range(training.member)
         return _Resumed(
@@ -1052,7 +1052,7 @@ class LSTMForecaster(Forecaster):
         if self._calendar() and h > self.horizon:
             raise ConfigError(
                 f"h={h} is beyond the model's horizon {self.horizon}, and a model with calendar "
-                f"features cannot feed its forecasts back; train with horizon={h}"
+                f"features cannot feed its forecasts back; train with {option('horizon', h)}"
             )
         x, rows = self._contexts(panel, series, ends)
         outputs = []
