@@ -608,7 +608,12 @@ def _read_data(
             more = how[_DESCRIBED_FILES:]
             series = sum(layout_read.n_series for layout_read in more)
             lines.append(f"read {len(more)} more files of {data}: {series} series")
-        _READ_NOTES.get().extend(lines)
+        notes = _READ_NOTES.get(None)
+        if notes is None:  # called outside a command (a benchmark): say it now
+            for line in lines:
+                typer.echo(line, err=True)
+        else:
+            notes.extend(lines)
     return frame
 
 
@@ -804,7 +809,7 @@ def forecast(
         # Only small objects cross between the processes here: gloo whatever the device.
         with _process_group("cpu"):
             _forecast_part(
-                model_dir, output, h, data, time_col, target_col, id_col, layout, ignore_col, level
+                model_dir, output, h, data, time_col, target_col, id_col, level, layout, ignore_col
             )
         return
     model = lc.load(model_dir)
@@ -830,9 +835,9 @@ def _forecast_part(
     time_col: str | None,
     target_col: str | None,
     id_col: str | None,
-    layout: str | None,
-    ignore_col: list[str] | None,
     level: list[float] | None,
+    layout: str | None = None,
+    ignore_col: list[str] | None = None,
 ) -> None:
     """This rank's share of the forecast, as part-<rank>.parquet in directory ``output``."""
     import json
