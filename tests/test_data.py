@@ -344,3 +344,14 @@ def test_dates_of_any_resolution(unit: str) -> None:
     assert future.tolist() == [pd.Timestamp("2024-01-01 06:00"), pd.Timestamp("2024-01-01 07:00")]
     with pytest.raises(lc.DataError, match=r"its usual step is 0 days 01:00:00"):
         lc.Naive().fit(series.drop(hours[3]))
+
+
+def test_column_labels_that_are_not_text() -> None:
+    long = pd.DataFrame({0: ["a", "a"], 1: [0, 1], 2: [1.0, 2.0]})
+    frame = lc.to_long(long, id_col=0, time_col=1, target_col=2)  # type: ignore[arg-type]
+    assert frame["y"].tolist() == [1.0, 2.0]
+    assert str(lc.layouts(frame)[0]) == "long, id '0', time '1', target '2', 1 series"
+    wide = lc.to_long(pd.DataFrame({0: [1.0, 2.0], 1: [3.0, 4.0]}))
+    assert wide["unique_id"].tolist() == ["0", "0", "1", "1"]
+    with pytest.raises(lc.DataError, match=r"^no series columns found$"):
+        lc.to_long(pd.DataFrame(index=[0, 1]))

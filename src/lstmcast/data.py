@@ -237,16 +237,13 @@ def _read(
     name = where.source if name is None else name
     if isinstance(data, pd.DataFrame):
         index_time = where.source is None if index_time is None else index_time
-        how = _plan(
+        how, (time, ident, values) = _plan(
             list(data.columns), id_col, time_col, target_col, layout, ignore_cols, name, index_time
         )
         if how.kind == "long":
-            columns = _long_from_long(
-                data, str(how.id_col), str(how.time_col), str(how.target_col), where
-            )
+            columns = _long_from_long(data, ident, time, values[0], where)
         else:
-            value_cols = [how.target_col] if how.kind == "single" else list(how.series_cols)
-            columns = _long_from_wide(data, how.time_col, value_cols)
+            columns = _long_from_wide(data, time, values)
             where = where.per_series(len(data))
     else:
         if (
@@ -299,11 +296,13 @@ def _plan(
     ignore_cols: tuple[str, ...],
     source: str | None,
     index_time: bool,
-) -> Layout:
+) -> tuple[Layout, tuple[Any, Any, list[Any]]]:
     """Which column plays which part in a frame with columns ``names``; nothing is left unused.
 
     ``index_time``: the times may come from the frame's index (a frame built in Python, a
-    Parquet file's stored index), not only from a column. Refuses duplicated column names,
+    Parquet file's stored index), not only from a column. Also returns the column labels as they
+    are (a frame's may be numbers): the time (None: the index), the id (None: no id column) and
+    the value columns (the target, or a wide layout's series). Refuses duplicated column names,
     named columns that do not exist, columns that would be
     ignored without ``ignore_cols`` naming them, and frames whose layout is ambiguous.
     """
@@ -360,7 +359,12 @@ def _plan(
             )
         else:
             kind = "wide"
-    how = Layout(kind, source, time_col=time, ignored=tuple(str(name) for name in ignored))
+    how = Layout(
+        kind,
+        source,
+        time_col=None if time is None else str(time),
+        ignored=tuple(str(name) for name in ignored),
+    )
     if kind == "long":
         if time is None:
             raise DataError(
@@ -378,8 +382,8 @@ def _plan(
                 f"target column {target!r} not found; columns are {shown}. "
                 f"Name it with {option('target_col')}"
             )
-        used = [ident, target]
-        how = replace(how, id_col=ident, target_col=target)
+        used, values = [ident, target], [target]
+        how = replace(how, id_col=str(ident), target_col=str(target))
         roles_shown = f"id {str(ident)!r}, time {str(time)!r}, target {str(target)!r}"
     elif kind == "single":
         if id_col is not None:
@@ -396,8 +400,8 @@ def _plan(
                 f"{option('target_col')}, or read one series per column with "
                 f"{option('layout', 'wide')}"
             )
-        used = [target]
-        how = replace(how, target_col=target)
+        used = values = [target]
+        how = replace(how, target_col=str(target))
         time_shown = "the index" if time is None else repr(str(time))
         roles_shown = f"time {time_shown}, target {str(target)!r}"
     else:
@@ -408,8 +412,9 @@ def _plan(
                     "wide one every column beside the time is a series"
                 )
         if not rest:
-            raise DataError(f"no series columns found beside the time column {time!r}")
-        used = list(rest)
+            beside = "" if time is None else f" beside the time column {str(time)!r}"
+            raise DataError(f"no series columns found{beside}")
+        used = values = list(rest)
         how = replace(how, series_cols=tuple(str(name) for name in rest))
         roles_shown = ""  # a wide layout uses every column
     unused = [name for name in rest if name not in used]
@@ -424,7 +429,7 @@ def _plan(
             f"silently: remove {pronoun}, or ignore {pronoun} on purpose with "
             f"{option('ignore_cols', [str(name) for name in unused])}{hint}"
         )
-    return how
+    return how, (time, ident if kind == "long" else None, values)
 
 
 @dataclass(frozen=True)
