@@ -507,6 +507,11 @@ READ_CASES = {
         'unique_id,ds,y\n"multi\nline",0,1\n"multi\nline",1,oops\n',
         r"series 'multi\\nline' has a non-numeric value 'oops' at line 4 of data.csv",
     ),
+    "row with a field too many names its line": ReadCase(
+        'unique_id,ds,y\na,0,1\n\n"multi\nline",0,1\na,1,2,3\n',
+        r"line 6 of data.csv has 4 fields, but its header line names 3; every row needs one "
+        r"field per column",
+    ),
     "duplicated time in a single-series file names its line": ReadCase(
         numbered("t,value", 30, lambda i: _single(i if i != 9 else 8)),
         r"series 'value' has a duplicated timestamp: 8 follows 8 at line 11 of data.csv",

@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,19 +149,37 @@ def _blank(fields: list[str]) -> bool:
     return not fields or (len(fields) == 1 and not fields[0].strip())
 
 
+def _records(file: Path) -> Iterator[tuple[int, list[str]]]:
+    """Each record of a CSV file that pandas reads (the header first), with the line it begins on.
+
+    Lines count as an editor shows them: blank lines and newlines inside quoted fields included.
+    """
+    with file.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        end = 0
+        for fields in reader:
+            start, end = end + 1, reader.line_num
+            if not _blank(fields):
+                yield start, fields
+
+
 def _line_of_row(file: Path, row: int) -> int | None:
     """The line of ``file`` (from 1) on which data row ``row`` (from 0) begins; None if unknown."""
     try:
-        with file.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            records, end = -1, 0  # the header is record -1
-            for fields in reader:
-                start, end = end + 1, reader.line_num
-                if _blank(fields):
-                    continue
-                if records == row:
-                    return start
-                records += 1
+        for number, (line, _) in enumerate(_records(file)):
+            if number == row + 1:  # record 0 is the header
+                return line
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+def _ragged_row(file: Path, width: int) -> tuple[int, int] | None:
+    """The line and field count of the first data row of ``file`` without ``width`` fields."""
+    try:
+        for number, (line, fields) in enumerate(_records(file)):
+            if number > 0 and len(fields) != width:
+                return line, len(fields)
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
     return None
@@ -662,16 +680,13 @@ def _header(file: Path) -> list[str]:
     name ``Unnamed: 2``); lstmcast refuses both instead.
     """
     try:
-        with file.open(encoding="utf-8-sig", newline="") as handle:
-            for fields in csv.reader(handle):
-                if not _blank(fields):
-                    break
-            else:
-                raise DataError(f"{file.name} is empty; expected a header line and data rows")
+        _, fields = next(_records(file), (0, []))
     except UnicodeDecodeError:
         raise _not_utf8(file) from None
     except csv.Error as error:
         raise DataError(f"{file.name} is not a readable CSV file: {error}") from None
+    if not fields:
+        raise DataError(f"{file.name} is empty; expected a header line and data rows")
     seen: set[str] = set()
     for number, name in enumerate(fields, start=1):
         if not name:
@@ -749,6 +764,13 @@ def read_csv(
     except UnicodeDecodeError:
         raise _not_utf8(file) from None
     except pd.errors.ParserError as error:
+        ragged = _ragged_row(file, len(header))
+        if ragged is not None:  # pandas counts lines without blank ones and quoted newlines
+            line, fields = ragged
+            raise DataError(
+                f"line {line} of {file.name} has {fields} fields, but its header line names "
+                f"{len(header)}; every row needs one field per column"
+            ) from None
         first_line = str(error).strip().splitlines()[-1] if str(error).strip() else ""
         raise DataError(f"{file.name} is not a readable CSV file: {first_line}") from None
     if not isinstance(frame.index, pd.RangeIndex):
