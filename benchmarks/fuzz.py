@@ -7,15 +7,18 @@ Usage (from the repository root, after `make test` or `make demo` has built .ven
 
 The contract under test: any file either works or is refused with an ``lstmcast.LstmcastError``.
 The fuzzer starts from a few valid inputs (CSV files: long, wide, single-series, integer time,
-quoted ids, time zones; model directories saved by two tiny freshly trained models), mutates them
-(byte flips, interesting tokens, deletions, duplicated lines, truncation, splices; JSON edits of
+quoted ids, UTC offsets (one, and mixed at a DST change), a duplicated header name, an extra
+column, a wide file with a column named like the target, Latin-1 bytes, ids that read like
+missing values, monthly dates on the 15th; model directories saved by two tiny freshly trained
+models and their twins of the same shape), mutates them (byte flips, interesting tokens,
+deletions, duplicated lines, truncation, splices, header names replaced by others; JSON edits of
 ``config.json``; bit flips, header and tensor edits of ``weights.safetensors``, a pickle payload,
 the weights of a different model or of a twin of the same shape) and feeds each mutant to
-``lstmcast.read_csv`` or to ``lstmcast.load`` followed by ``predict(3)``. ``config.json`` records
-the SHA-256 of the weights, which refuses any edited weights file; so that the checks behind it
-are fuzzed too, a mutant's config is often re-signed with the new digest or has it removed (as a
-model saved before checksums), except after a twin's weights were swapped in, which must be
-refused.
+``lstmcast.read_csv`` (then a ``Naive`` forecast of what it read) or to ``lstmcast.load``
+followed by ``predict(3)``. ``config.json`` records the SHA-256 of the weights, which refuses any
+edited weights file; so that the checks behind it are fuzzed too, a mutant's config is often
+re-signed with the new digest or has it removed (as a model saved before checksums), except after
+a twin's weights were swapped in, which must be refused.
 
 A finding is:
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import pickle
@@ -145,14 +149,18 @@ class _BrokenContractError(Exception):
 # ---------------------------------------------------------------------------------------------
 
 
-def frame_problem(frame: Any) -> str | None:
+def frame_problem(frame: Any, header: Sequence[str] | None = None) -> str | None:
     """What is wrong with a frame ``read_csv`` returned, or None if it keeps the contract.
 
-    The contract (``lstmcast.data.to_long``): columns ``unique_id`` (str), ``ds`` (datetime64 or
-    int64), ``y`` (finite float64), at least one row, rows grouped by series, time strictly
-    increasing within each series.
+    The contract (``lstmcast.data.to_long``): columns ``unique_id`` (str), ``ds`` (datetime64,
+    naive or in the zone the layout names, or int64), ``y`` (finite float64), at least one row,
+    rows grouped by series, time strictly increasing within each series; ``lstmcast.layouts``
+    names one layout whose series are the frame's. With the file's ``header`` (its column names),
+    every column is used or ignored on purpose, none twice.
     """
     import pandas as pd
+
+    import lstmcast as lc
 
     if not isinstance(frame, pd.DataFrame):
         return f"not a DataFrame but {type(frame).__name__}"
@@ -169,11 +177,33 @@ def frame_problem(frame: Any) -> str | None:
         return f"y has dtype {y.dtype}"
     if not np.isfinite(y).all():
         return f"y holds a non-finite value {y[~np.isfinite(y)][0]}"
-    ds = frame["ds"].to_numpy()
+    how = lc.layouts(frame)
+    if len(how) != 1 or how[0].kind not in ("long", "wide", "single"):
+        return f"layouts are {how!r}"
+    layout = how[0]
+    zone = _zone(frame["ds"])
+    if zone != _zone_named(layout.tz):
+        return f"ds is in zone {zone}, the layout says {layout.tz}"
+    if zone is not None:
+        ds = frame["ds"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    else:
+        ds = frame["ds"].to_numpy()
     if not (ds.dtype == np.int64 or ds.dtype.kind == "M"):
         return f"ds has dtype {ds.dtype}"
     if ds.dtype.kind == "M" and np.isnat(ds).any():
         return "ds holds NaT"
+    series = list(dict.fromkeys(ids))
+    if len(series) != layout.n_series:
+        return f"{len(series)} series, the layout says {layout.n_series}"
+    if layout.kind == "wide" and series != list(layout.series_cols):
+        return f"series {series[:4]} are not the wide layout's columns {layout.series_cols[:4]}"
+    if layout.kind == "single" and series != [layout.target_col]:
+        return f"the one series is {series[:2]}, not the target column {layout.target_col!r}"
+    if header is not None:
+        roles = [layout.time_col, layout.id_col, layout.target_col, *layout.series_cols]
+        used = [name for name in roles if name is not None] + list(layout.ignored)
+        if sorted(used) != sorted(header):
+            return f"columns used or ignored {sorted(used)} are not the header's {sorted(header)}"
     change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     firsts = ids[np.concatenate([[0], change])]
     if len(set(firsts)) != len(firsts):
@@ -198,7 +228,8 @@ TOKENS: tuple[bytes, ...] = (
     *(b"2024-13-45", b"31/12/2024", b"12/31/2024", b"1.7.2024", b"Jan 1 2024", b"20240101"),
     *(b"2024-01-01T00:00:00Z", b"2024-01-01 00:00:00+05:30", b"2024-W01-1", b"1970-01-01"),
     *(b"2262-04-12", b"1677-09-21", b"9999-12-31", b"0001-01-01", b"2024-02-30", b"24:00"),
-    *(b"unique_id", b"ds", b"y", b"date", b"t", b"value"),
+    *(b"unique_id", b"ds", b"y", b"date", b"t", b"value", b"x", b"a"),
+    *(b"+01:00", b"+02:00", b"-05:30", b"Z", b"\xe9", b"\x96", b"N/A", b"<NA>", b"2024-02-15"),
 )
 
 
@@ -237,7 +268,7 @@ def _mutate_bytes(data: bytes, rng: random.Random, others: Sequence[bytes]) -> b
 # ---------------------------------------------------------------------------------------------
 
 # Seed files and the read_csv options that read them.
-CSV_SEEDS: dict[str, tuple[bytes, dict[str, str]]] = {
+CSV_SEEDS: dict[str, tuple[bytes, dict[str, Any]]] = {
     "long": (
         b"unique_id,ds,y\na,2024-01-01,1.5\na,2024-01-02,2\na,2024-01-03,-0.25\n"
         b"b,2024-01-01,10\nb,2024-01-02,11\nb,2024-01-03,12.5\n",
@@ -258,6 +289,31 @@ CSV_SEEDS: dict[str, tuple[bytes, dict[str, str]]] = {
         {},
     ),
     "zoned": (b"ds,y\n2024-03-31T00:00:00+01:00,1\n2024-03-31T01:00:00+01:00,2\n", {}),
+    "offset": (
+        b"ds,y\n2024-01-09 07:00:00+01:00,1\n2024-01-09 08:00:00+01:00,2\n"
+        b"2024-01-09 09:00:00+01:00,3\n",
+        {},
+    ),
+    "dst change": (
+        b"ds,y\n2024-03-31 00:00:00+01:00,1\n2024-03-31 01:00:00+01:00,2\n"
+        b"2024-03-31 03:00:00+02:00,3\n2024-03-31 04:00:00+02:00,4\n",
+        {},
+    ),
+    "duplicate header": (b"t,a,b,a\n0,1,2,3\n1,2,3,4\n2,3,4,5\n", {"time_col": "t"}),
+    "extra column": (
+        b"unique_id,ds,y,price\na,0,1,5\na,1,2,6\na,2,3,7\n",
+        {"ignore_cols": ["price"]},
+    ),
+    "wide with y": (b"t,x,y,z\n0,1,2,3\n1,2,3,4\n2,3,4,5\n", {"time_col": "t", "layout": "wide"}),
+    "latin-1": ("ds,y\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3 \xe9\n".encode("latin-1"), {}),
+    "na-like ids": (
+        b"unique_id,ds,y\nNA,0,1\nNA,1,2\nnull,0,3\nnull,1,4\nNone,0,5\nNone,1,6\nnan,0,7\n",
+        {},
+    ),
+    "monthly on the 15th": (
+        b"ds,y\n2024-01-15,1\n2024-02-15,2\n2024-03-15,3\n2024-04-15,4\n2024-05-15,5\n",
+        {},
+    ),
 }
 
 _ISO_DATE = re.compile(rb"(\d{4})-(\d{2})-(\d{2})")
@@ -268,7 +324,7 @@ def _mutate_lines(data: bytes, rng: random.Random) -> bytes:
     """One random line- or field-level mutation of a CSV file."""
     lines = data.split(b"\n")
     i = rng.randrange(len(lines))
-    kind = rng.randrange(8)
+    kind = rng.randrange(9)
     if kind == 0:  # duplicate a line
         lines.insert(rng.randrange(len(lines) + 1), lines[i])
     elif kind == 1:  # swap two lines
@@ -293,6 +349,10 @@ def _mutate_lines(data: bytes, rng: random.Random) -> bytes:
             lines = [_ISO_DATE.sub(repl, line) for line in lines]
     elif kind == 6:  # repeat the data rows (a longer file, duplicated times)
         lines = lines[:1] + lines[1:] * rng.randint(2, 50)
+    elif kind == 7:  # one header name replaced by another's: duplicated, or a role swapped
+        names = lines[0].split(b",")
+        names[rng.randrange(len(names))] = rng.choice([*names, b"y", b"ds", b"unique_id"])
+        lines[0] = b",".join(names)
     else:  # other separators or line endings
         old, new = rng.choice(((b",", b";"), (b",", b"\t"), (b"\n", b"\r\n"), (b"\n", b"\r")))
         return data.replace(old, new)
@@ -323,13 +383,42 @@ def _csv_case(
 
     def check() -> None:
         frame = lc.read_csv(path, **options)
-        problem = frame_problem(frame)
+        problem = frame_problem(frame, _header(mutant))
         if problem is not None:
             raise _BrokenContractError(
                 "invalid result", problem, f"read_csv({path.name}, **{options})"
             )
+        # Time steps (calendar ones, zones) and the dates that continue them.
+        forecast = lc.Naive().fit(frame).predict(2)
+        zone = _zone(forecast["ds"])
+        if zone != _zone(frame["ds"]):
+            raise _BrokenContractError(
+                "invalid result", "the forecast lost the time zone", f"ds in {zone}"
+            )
 
     return check, [path], [f"read_csv(path, **{options}) on a mutant of the {name!r} seed"]
+
+
+def _zone(times: Any) -> str | None:
+    """The time zone of a column of times, as text; None for naive or integer times."""
+    zone = getattr(times.dt, "tz", None) if times.dtype.kind == "M" else None
+    return None if zone is None else str(zone)
+
+
+def _zone_named(name: str | None) -> str | None:
+    """The zone pandas makes of ``name`` ("+01:00" is "UTC+01:00"), as text."""
+    import pandas as pd
+
+    return None if name is None else str(pd.Timestamp(0, tz=name).tz)
+
+
+def _header(data: bytes) -> list[str]:
+    """The column names on a CSV file's header line (the first non-blank record)."""
+    text = data.decode("utf-8-sig")
+    for fields in csv.reader(io.StringIO(text, newline="")):
+        if fields and not (len(fields) == 1 and not fields[0].strip()):
+            return fields
+    return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,13 +453,16 @@ def train_seed_models(directory: Path) -> dict[str, Path]:
         simple.fit(np.sin(np.arange(60) / 3))
         models[name] = directory / name
         simple.save(models[name])
-    # Dates, two series, an ensemble, calendar features, segments: more of the format to break.
-    ds = pd.date_range("2024-01-01", periods=40, freq="h")
+    # Dates in a zone, hourly and monthly on the 15th (a step of months), an ensemble, calendar
+    # features, segments: more of the format to break.
+    hours = pd.date_range("2024-01-01", periods=40, freq="h", tz="Europe/Paris")
+    months = pd.date_range("2020-01-01", periods=40, freq="MS", tz="Europe/Paris")
+    fifteenths = months + pd.Timedelta(days=14)
     frame = pd.DataFrame(
         {
-            "unique_id": np.repeat(["a", "b"], 40),
-            "ds": np.tile(ds, 2),
-            "y": np.concatenate([np.sin(np.arange(40) / 4), np.arange(40) / 10]),
+            "unique_id": np.repeat(["a", "b", "c"], 40),
+            "ds": hours.append([hours, fifteenths]),
+            "y": np.concatenate([np.sin(np.arange(40) / 4), np.arange(40) / 10, np.ones(40)]),
         }
     )
     for seed, name in ((0, "dated"), (1, TWIN.format("dated"))):
@@ -397,6 +489,8 @@ _JUNK: tuple[Any, ...] = (
     *("", "x", "8", "1.5", "cuda", "cpu", "meta", "nan", "revin", "last", "h", "D", "MS", "2h"),
     *("bogus", "int64", "float64", "datetime64[ns]", "<M8[D]", "object", "U5", "hour", "é" * 3),
     *([], {}, [1], [[]], {"int": 1}, {"freq": "h"}, {"freq": "bogus"}, {"int": "x"}, ["hour"]),
+    *("Europe/Paris", "UTC", "+01:00", "+99:00", "Mars/Olympus", {"months": 1}, {"months": 0}),
+    *({"months": 10**12}, {"months": "1"}),
 )
 
 

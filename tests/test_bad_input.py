@@ -309,11 +309,12 @@ def test_bad_model_directories(
 
 
 def test_horizon_beyond_what_the_model_supports(saved_model: Path) -> None:
-    message = r"h=3 is beyond the model's horizon 2.*train with horizon=3"
-    with pytest.raises(lc.ConfigError, match=message):
+    message = r"h=3 is beyond the model's horizon 2.*train with "
+    with pytest.raises(lc.ConfigError, match=message + "horizon=3"):
         lc.load(saved_model / "m").predict(3)
     assert_one_line(
-        run_cli("forecast", saved_model / "m", "--h", 3, "-o", saved_model / "f.csv"), message
+        run_cli("forecast", saved_model / "m", "--h", 3, "-o", saved_model / "f.csv"),
+        message + "--horizon 3",  # the CLI user's spelling
     )
 
 
@@ -985,7 +986,8 @@ def test_forecast_data_far_outside_the_training_values_warns(
     result = run_cli("forecast", saved_model / "m", "--data", tmp_path / "g.csv", "-o", out)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    (line,) = result.stderr.splitlines()
+    line, read = result.stderr.splitlines()  # the warning, then how DATA was read
+    assert read.startswith("read g.csv: long")
     assert re.match(r"warning: 1 series has values far outside .*'a' at [\d,]+ training", line)
     assert len(pd.read_csv(out)) == 2
 
@@ -1057,3 +1059,210 @@ def test_a_refitted_model_checks_new_data_against_its_new_steps() -> None:
     assert model.predict(2, df=daily)["ds"].iloc[0] == pd.Timestamp("2024-03-01")
     with pytest.raises(lc.DataError, match=r"'1h', but the model was trained on frequency '24h'"):
         model.predict(2, df=hourly)
+
+
+# -- issue 14, reading data ---------------------------------------------------------------------
+
+
+def numbered(header: str, rows: int, row: Callable[[int], str]) -> str:
+    """A CSV file: ``header``, then ``row(i)`` for i in 0 .. rows - 1."""
+    return header + "\n" + "".join(row(i) + "\n" for i in range(rows))
+
+
+@dataclass(frozen=True)
+class ReadCase:
+    """A file refused while reading it (or inferring its time step), with what each user reads.
+
+    ``api`` is the message a Python user gets, ``cli`` (default: the same) the one on the
+    command line: hints name ``time_col=`` for one and ``--time-col`` for the other.
+    """
+
+    data: str | bytes
+    api: str
+    cli: str | None = None
+    options: tuple[str, ...] = ()  # CLI options for `lstmcast train`
+    read: dict[str, Any] | None = None  # the read_csv keywords matching the options
+
+
+def _single(i: int) -> str:
+    return f"{i},{np.sin(i / 3):.4f}"
+
+
+def _wide(i: int) -> str:
+    return f"{i},{i},{i + 1},{i + 2}"
+
+
+READ_CASES = {
+    "named target column that does not exist": ReadCase(
+        numbered("t,y", 30, _single),
+        r"target column 'nope' not found; columns are 't', 'y'$",
+        None,
+        ("--time-col", "t", "--target-col", "nope"),
+        {"time_col": "t", "target_col": "nope"},
+    ),
+    "wide file with a series named like the target": ReadCase(
+        numbered("t,x,y,z", 30, _wide),
+        r"data.csv is ambiguous: one series 'y' with 'x', 'z' beside it, or wide with 3 series "
+        r"'x', 'y', 'z'. Say which: layout='wide', or target_col='y' with ignore_cols=\['x', 'z'\]",
+        r"data.csv is ambiguous: .* Say which: --layout wide, or --target-col y with "
+        r"--ignore-col x --ignore-col z",
+        ("--time-col", "t"),
+        {"time_col": "t"},
+    ),
+    "target named on a wide file": ReadCase(
+        numbered("t,x,y,z", 30, _wide),
+        r"columns 'y', 'z' would be ignored \(read as one series: time 't', target 'x'\); .* "
+        r"ignore_cols=\['y', 'z'\]; to read every column as a series, leave out target_col=",
+        r"columns 'y', 'z' would be ignored .* --ignore-col y --ignore-col z; to read every "
+        r"column as a series, leave out --target-col",
+        ("--time-col", "t", "--target-col", "x"),
+        {"time_col": "t", "target_col": "x"},
+    ),
+    "extra column in a long file": ReadCase(
+        csv([(*row, 5) for row in good_rows()], "unique_id,ds,y,price"),
+        r"column 'price' would be ignored \(read as long: id 'unique_id', time 'ds', target 'y'\)"
+        r"; lstmcast ignores no column silently: .* ignore_cols=\['price'\]",
+        r"column 'price' would be ignored .* --ignore-col price",
+    ),
+    "named id column that does not exist": ReadCase(
+        csv(good_rows()),
+        r"id column 'store' not found; columns are 'unique_id', 'ds', 'y'; leave out id_col= for "
+        r"a single series",
+        r"id column 'store' not found; .* leave out --id-col for a single series",
+        ("--id-col", "store"),
+        {"id_col": "store"},
+    ),
+    "duplicated header name": ReadCase(
+        numbered("t,a,b,a", 30, _wide),
+        r"data.csv has two columns named 'a' on its header line; rename one \(lstmcast never "
+        r"renames columns\)",
+        None,
+        ("--time-col", "t"),
+        {"time_col": "t"},
+    ),
+    "unnamed index column written by pandas": ReadCase(
+        "," + csv([(i, *row) for i, row in enumerate(good_rows())]),
+        r"column 1 of the header line of data.csv has no name; .* index=False",
+    ),
+    "rows with more fields than the header": ReadCase(
+        csv([(*row, 1) for row in good_rows()]),
+        r"the data rows of data.csv have more fields than its header line names",
+    ),
+    "unknown layout": ReadCase(
+        csv(good_rows()),
+        r"layout must be one of 'long', 'wide', 'single', got 'tall'",
+        None,
+        ("--layout", "tall"),
+        {"layout": "tall"},
+    ),
+    "missing time column: the hint names the flag or the keyword": ReadCase(
+        csv(good_rows(), "unique_id,time,y"),
+        r"time column 'ds' not found; columns are 'unique_id', 'time', 'y'. Name it with "
+        r"time_col=$",
+        r"time column 'ds' not found; .* Name it with --time-col$",
+    ),
+    "NaN in a wide file names its line": ReadCase(
+        numbered("t,a,b", 400, lambda i: f"{i},{i},{'' if i == 5 else i}"),
+        r"series 'b' has a missing value \(NaN\) at line 7 of data.csv",
+        None,
+        ("--time-col", "t"),
+        {"time_col": "t"},
+    ),
+    "bad time in a wide file names its line": ReadCase(
+        numbered("t,a,b", 50, lambda i: f"{'x' if i == 20 else HOURS[i]},{i},{i}"),
+        r"cannot read timestamp 'x' of series 'a' at line 22 of data.csv",
+        None,
+        ("--time-col", "t"),
+        {"time_col": "t"},
+    ),
+    "bad value after blank lines names its line": ReadCase(
+        "ds,y\n\n0,1\n\n1,2\n   \n2,3\n3,oops\n4,5\n",
+        r"series 'y' has a non-numeric value 'oops' at line 8 of data.csv",
+    ),
+    "bad value after a quoted newline names its line": ReadCase(
+        'unique_id,ds,y\n"multi\nline",0,1\n"multi\nline",1,oops\n',
+        r"series 'multi\\nline' has a non-numeric value 'oops' at line 4 of data.csv",
+    ),
+    "row with a field too many names its line": ReadCase(
+        'unique_id,ds,y\na,0,1\n\n"multi\nline",0,1\na,1,2,3\n',
+        r"line 6 of data.csv has 4 fields, but its header line names 3; every row needs one "
+        r"field per column",
+    ),
+    "duplicated time in a single-series file names its line": ReadCase(
+        numbered("t,value", 30, lambda i: _single(i if i != 9 else 8)),
+        r"series 'value' has a duplicated timestamp: 8 follows 8 at line 11 of data.csv",
+        None,
+        ("--time-col", "t"),
+        {"time_col": "t"},
+    ),
+    "empty id cell": ReadCase(
+        csv([*good_rows(), ("", HOURS[0], 1.0)]),
+        r"the series id \(column 'unique_id'\) is missing at line 62 of data.csv",
+    ),
+    "byte that is not UTF-8": ReadCase(
+        csv(good_rows()).replace("a,", "caf\xe9,", 1).encode("latin-1"),
+        r"data.csv is not UTF-8 text: line 2 has the byte 0xe9 at character 4; re-save the file "
+        r"as UTF-8",
+    ),
+    "UTC offsets on some times only": ReadCase(
+        csv([(r[0], r[1] + ("+01:00" if i > 3 else ""), r[2]) for i, r in enumerate(good_rows())]),
+        r"cannot read timestamp '2024-01-01 04:00\+01:00' of series 'a' at line 6 .* with one UTC "
+        r"offset or none",
+    ),
+    "irregular hourly steps: the usual step in hours": ReadCase(
+        csv([r for i, r in enumerate(good_rows()) if i != 30]),
+        r"2024-01-02 07:00:00 follows 2024-01-02 05:00:00, but its usual step is 0 days 01:00:00",
+    ),
+    "monthly dates on varying days": ReadCase(
+        numbered("ds,y", 12, lambda i: f"2024-{i + 1:02d}-{15 + i % 2},1"),
+        r"series 'y' has irregular time steps: 2024-02-16 00:00:00 follows 2024-01-15",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", READ_CASES)
+def test_reading_refusals_through_the_api(name: str, tmp_path: Path) -> None:
+    case = READ_CASES[name]
+    path = tmp_path / "data.csv"
+    path.write_text(case.data) if isinstance(case.data, str) else path.write_bytes(case.data)
+    with pytest.raises(lc.LstmcastError, match=case.api):
+        lc.Naive().fit(lc.read_csv(path, **(case.read or {})))  # Naive: the time step too
+
+
+@pytest.mark.parametrize("name", READ_CASES)
+def test_reading_refusals_through_the_cli(name: str, tmp_path: Path) -> None:
+    case = READ_CASES[name]
+    path = tmp_path / "data.csv"
+    path.write_text(case.data) if isinstance(case.data, str) else path.write_bytes(case.data)
+    result = run_cli("train", path, "-o", tmp_path / "model", *TINY_CLI, *case.options)
+    assert_one_line(result, case.cli or case.api)
+
+
+def test_every_reading_command_refuses_an_unused_column(tmp_path: Path) -> None:
+    """train, backtest, forecast --data, plot and inspect --data read DATA the same way."""
+    good = tmp_path / "good.csv"
+    good.write_text(csv(good_rows()))
+    model = tmp_path / "m"
+    assert run_cli("train", good, "-o", model, *TINY_CLI).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(csv([(*row, 5) for row in good_rows()], "unique_id,ds,y,price"))
+    message = r"column 'price' would be ignored .* --ignore-col price$"
+    fc = tmp_path / "f.csv"
+    commands = {
+        "train": ("train", bad, "-o", tmp_path / "m2", *TINY_CLI),
+        "backtest": ("backtest", bad, "--h", 2, *TINY_CLI),
+        "forecast": ("forecast", model, "--data", bad, "-o", fc),
+        "plot": ("plot", bad, fc, "-o", tmp_path / "p.png"),
+        "inspect": ("inspect", model, "--data", bad, "-o", tmp_path / "g.png"),
+    }
+    for args in commands.values():
+        assert_one_line(run_cli(*args), message)
+    assert run_cli("forecast", model, "-o", fc, "--h", 2).exit_code == 0  # for plot
+    for args in commands.values():  # said on purpose: accepted, and said how it was read
+        loud = [arg for arg in args if arg != "--quiet"]  # --quiet silences it
+        result = run_cli(*loud, "--ignore-col", "price")
+        assert result.exit_code == 0, result.output
+        assert (
+            "read bad.csv: long, id 'unique_id', time 'ds', target 'y', 1 series, ignoring "
+            "'price' as asked" in result.stderr
+        ), args[0]

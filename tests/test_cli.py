@@ -655,3 +655,24 @@ def test_every_model_setting_has_a_flag(name: str) -> None:
     renamed = {"num_layers": "layers", "random_state": "seed"}
     settings = lc.LSTMForecaster().get_params()
     assert {renamed.get(setting, setting) for setting in settings} <= options
+
+
+def test_data_with_a_utc_offset_keeps_it_through_the_cli(tmp_path: Path) -> None:
+    times = pd.date_range("2024-01-09 07:00", periods=60, freq="h")
+    rows = "".join(f"{t:%Y-%m-%d %H:%M}+01:00,{np.sin(i / 4):.3f}\n" for i, t in enumerate(times))
+    data = tmp_path / "zoned.csv"
+    data.write_text("ds,y\n" + rows)
+    trained = run("train", data, "-o", tmp_path / "m", *TINY)
+    assert trained.exit_code == 0, trained.output
+    # How DATA was read goes to stderr, after the progress bar; stdout stays the summary.
+    assert "read zoned.csv: one series, time 'ds', target 'y', times in +01:00" in trained.stderr
+    assert "read zoned.csv" not in trained.stdout
+    out = tmp_path / "f.csv"
+    assert run("forecast", tmp_path / "m", "-o", out, "--h", 1).exit_code == 0
+    assert pd.read_csv(out)["ds"].tolist() == ["2024-01-11 19:00:00+01:00"]
+    result = run("forecast", tmp_path / "m", "--data", data, "-o", out, "--h", 1)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1].startswith("read zoned.csv: one series")
+    plotted = run("plot", data, out, "-o", tmp_path / "p.png")
+    assert plotted.exit_code == 0, plotted.output
+    assert (tmp_path / "p.png").stat().st_size > 0

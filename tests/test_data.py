@@ -201,3 +201,157 @@ def test_panel_views_and_tail(two_series: pd.DataFrame) -> None:
 def test_concatenated_ranges() -> None:
     begin, end = np.array([0, 10, 3]), np.array([2, 10, 6])
     assert concatenated_ranges(begin, end).tolist() == [0, 1, 3, 4, 5]
+
+
+# -- issue 14: layouts, zones, calendar steps ----------------------------------------------------
+
+
+def test_layouts_name_every_column_used(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i},{i + 1},{i + 2}\n" for i in range(5))
+    (tmp_path / "wide.csv").write_text("t,x,y,z\n" + rows)
+    wide = lc.read_csv(tmp_path / "wide.csv", time_col="t", layout="wide")
+    assert wide["unique_id"].unique().tolist() == ["x", "y", "z"]
+    (how,) = lc.layouts(wide)
+    assert (how.kind, how.time_col, how.series_cols) == ("wide", "t", ("x", "y", "z"))
+    assert str(how) == "wide.csv: wide, time 't', 3 series from columns 'x', 'y', 'z'"
+
+    single = lc.read_csv(
+        tmp_path / "wide.csv", time_col="t", target_col="y", ignore_cols=["x", "z"]
+    )
+    assert single["y"].tolist() == [1, 2, 3, 4, 5]
+    assert str(lc.layouts(single)[0]) == (
+        "wide.csv: one series, time 't', target 'y', ignoring 'x', 'z' as asked"
+    )
+    (tmp_path / "long.csv").write_text("unique_id,ds,y\na,0,1\na,1,2\nb,0,3\nb,1,4\n")
+    long = lc.read_csv(tmp_path / "long.csv")
+    assert str(lc.layouts(long)[0]) == (
+        "long.csv: long, id 'unique_id', time 'ds', target 'y', 2 series"
+    )
+    frame = lc.to_long(pd.DataFrame({"a": [1.0, 2.0]}, index=pd.date_range("2024", periods=2)))
+    assert str(lc.layouts(frame)[0]) == "one series, time from the index, target 'a'"
+    assert str(lc.layouts(lc.to_long(np.arange(3.0)))[0]) == "one series from an array"
+    assert lc.layouts(pd.DataFrame()) == ()
+
+
+def test_a_single_value_column_is_one_series_whatever_its_name() -> None:
+    frame = pd.DataFrame({"ds": [0, 1, 2], "sales": [1.0, 2.0, 3.0]})
+    assert lc.to_long(frame)["unique_id"].unique().tolist() == ["sales"]
+    with pytest.raises(lc.DataError, match="ambiguous"):
+        lc.to_long(frame.assign(y=1.0))
+    with pytest.raises(lc.ConfigError, match="target_col= names a column of a long or single"):
+        lc.to_long(frame, target_col="sales", layout="wide")
+    with pytest.raises(lc.ConfigError, match="apply to DataFrames"):
+        lc.to_long(np.arange(3.0), target_col="y")
+
+
+def test_ids_are_text_missing_only_when_empty(tmp_path: Path) -> None:
+    names = ["NA", "null", "None", "nan", "N/A"]
+    rows = "".join(f"{name},{t},{t}\n" for name in names for t in range(3))
+    (tmp_path / "ids.csv").write_text("unique_id,ds,y\n" + rows)
+    assert lc.read_csv(tmp_path / "ids.csv")["unique_id"].unique().tolist() == names
+    # Only the ids: an "NA" value is still a missing value.
+    (tmp_path / "values.csv").write_text("unique_id,ds,y\nNA,0,1\nNA,1,NA\n")
+    with pytest.raises(lc.DataError, match=r"series 'NA' has a missing value \(NaN\) at line 3"):
+        lc.read_csv(tmp_path / "values.csv")
+
+
+def test_one_utc_offset_is_kept_through_forecasts_and_backtests(tmp_path: Path) -> None:
+    times = pd.date_range("2024-01-09 07:00", periods=30, freq="h")
+    rows = "".join(f"{t:%Y-%m-%d %H:%M:%S}+01:00,{i}\n" for i, t in enumerate(times))
+    (tmp_path / "zoned.csv").write_text("ds,y\n" + rows)
+    frame = lc.read_csv(tmp_path / "zoned.csv")
+    assert frame["ds"].iloc[0] == pd.Timestamp("2024-01-09 07:00:00+01:00")
+    assert str(lc.layouts(frame)[0]).endswith("times in +01:00")
+    forecast = lc.Naive().fit(frame).predict(2)
+    assert forecast["ds"].tolist() == [
+        pd.Timestamp("2024-01-10 13:00:00+01:00"),
+        pd.Timestamp("2024-01-10 14:00:00+01:00"),
+    ]
+    backtest = lc.Naive().fit(frame).backtest(frame, h=2)
+    assert str(backtest["ds"].dt.tz) == str(backtest["cutoff"].dt.tz) == "UTC+01:00"
+    assert backtest["ds"].iloc[-1] == frame["ds"].iloc[-1]
+
+
+def test_mixed_offsets_become_utc_said_plainly(tmp_path: Path) -> None:
+    (tmp_path / "dst.csv").write_text(
+        "ds,y\n2024-03-31 00:00+01:00,1\n2024-03-31 01:00+01:00,2\n2024-03-31 03:00+02:00,3\n"
+    )
+    frame = lc.read_csv(tmp_path / "dst.csv")
+    assert str(frame["ds"].dt.tz) == "UTC"
+    assert frame["ds"].dt.hour.tolist() == [23, 0, 1]
+    assert "times in UTC (converted from mixed UTC offsets" in str(lc.layouts(frame)[0])
+
+
+def test_named_zones_follow_their_calendar() -> None:
+    # Daily at local midnight across the spring DST change: 23 hours apart once, still daily.
+    days = pd.date_range("2024-03-25", periods=10, freq="D", tz="Europe/Paris")
+    model = lc.Naive().fit(pd.DataFrame({"a": np.arange(10.0)}, index=days))
+    assert model.predict(2)["ds"].tolist() == [
+        pd.Timestamp("2024-04-04", tz="Europe/Paris"),
+        pd.Timestamp("2024-04-05", tz="Europe/Paris"),
+    ]
+    # Zones mixed in one frame (pandas makes the column object): converted to UTC, said plainly.
+    mixed = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "b", "b"],
+            "ds": [*days[:2], *days[:2].tz_convert("America/New_York")],
+            "y": 1.0,
+        }
+    )
+    frame = lc.to_long(mixed)
+    assert str(frame["ds"].dt.tz) == "UTC"
+    assert frame["ds"].iloc[0] == days[0]
+    assert lc.layouts(frame)[0].tz_note == (
+        "converted from mixed UTC offsets, e.g. at a daylight-saving change"
+    )
+
+
+def test_zones_of_files_must_agree(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("unique_id,ds,y\na,2024-01-01 00:00+01:00,1\n")
+    (tmp_path / "b.csv").write_text("unique_id,ds,y\nb,2024-01-01 00:00,1\n")
+    with pytest.raises(lc.DataError, match=r"different zones: \+01:00 \(a.csv\) and no zone"):
+        lc.read_files(lc.data_files(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("dates", "months", "ahead"),
+    [
+        (["2024-01-15", "2024-02-15", "2024-03-15", "2024-04-15"], 1, ["2024-05-15", "2024-06-15"]),
+        (["2023-11-28", "2024-02-28", "2024-05-28"], 3, ["2024-08-28", "2024-11-28"]),
+        (["2021-03-10", "2022-03-10", "2023-03-10"], 12, ["2024-03-10", "2025-03-10"]),
+        (["2024-01-31", "2024-02-29", "2024-03-31"], None, None),  # month ends: MonthEnd
+    ],
+)
+def test_steps_of_whole_months_on_one_day(
+    dates: list[str], months: int | None, ahead: list[str] | None
+) -> None:
+    times = pd.to_datetime(dates)
+    panel = Panel.from_data(pd.Series(np.arange(len(dates), dtype=float), index=times))
+    (step,) = panel.steps()
+    if months is None:
+        assert step == pd.offsets.MonthEnd()
+        return
+    assert step == pd.DateOffset(months=months)
+    future = future_times(panel.ds[panel.ends - 1], [step], 2)
+    assert list(pd.DatetimeIndex(future[0])) == [pd.Timestamp(day) for day in ahead]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_dates_of_any_resolution(unit: str) -> None:
+    hours = pd.date_range("2024-01-01", periods=6, freq="h").as_unit(unit)
+    series = pd.Series(np.arange(6.0), index=hours)
+    future = lc.Naive().fit(series).predict(2)["ds"]
+    assert future.tolist() == [pd.Timestamp("2024-01-01 06:00"), pd.Timestamp("2024-01-01 07:00")]
+    with pytest.raises(lc.DataError, match=r"its usual step is 0 days 01:00:00"):
+        lc.Naive().fit(series.drop(hours[3]))
+
+
+def test_column_labels_that_are_not_text() -> None:
+    long = pd.DataFrame({0: ["a", "a"], 1: [0, 1], 2: [1.0, 2.0]})
+    frame = lc.to_long(long, id_col=0, time_col=1, target_col=2)  # type: ignore[arg-type]
+    assert frame["y"].tolist() == [1.0, 2.0]
+    assert str(lc.layouts(frame)[0]) == "long, id '0', time '1', target '2', 1 series"
+    wide = lc.to_long(pd.DataFrame({0: [1.0, 2.0], 1: [3.0, 4.0]}))
+    assert wide["unique_id"].tolist() == ["0", "0", "1", "1"]
+    with pytest.raises(lc.DataError, match=r"^no series columns found$"):
+        lc.to_long(pd.DataFrame(index=[0, 1]))

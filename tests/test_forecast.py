@@ -286,5 +286,6 @@ def test_a_model_reads_new_data_by_the_column_names_it_was_fitted_with(
     # Names given to predict win: a frame in the library's own layout, named so.
     canonical = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
     pd.testing.assert_frame_equal(model.predict(3, df=two_series, **canonical), expected)
-    with pytest.raises(lc.DataError, match=r"time column 'hour' not found.*time_col="):
+    message = r"time column 'hour' not found; columns are 'unique_id', 'ds', 'sales'"
+    with pytest.raises(lc.DataError, match=message):
         model.predict(3, df=two_series.rename(columns={"y": "sales"}))

@@ -298,18 +298,49 @@ def test_the_column_names_are_saved(tmp_path: Path, two_series: pd.DataFrame) ->
     model = lc.LSTMForecaster(**TINY).fit(named, time_col="hour", target_col="sales")
     model.save(tmp_path / "m")
     loaded = lc.load(tmp_path / "m")
-    assert loaded.columns_ == {"id_col": "unique_id", "time_col": "hour", "target_col": "sales"}
+    assert loaded.columns_ == {"id_col": None, "time_col": "hour", "target_col": "sales"}
     pd.testing.assert_frame_equal(loaded.predict(2, df=named), model.predict(2, df=named))
 
-    # A model saved before models kept their names was fitted on the default ones.
+    # A model saved before models kept their names reads data as the reader finds it.
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     del config["columns"]
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     old = lc.load(tmp_path / "m")
-    assert old.columns_ == {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
+    assert old.columns_ == {"id_col": None, "time_col": None, "target_col": None}
     pd.testing.assert_frame_equal(old.predict(2, df=two_series), model.predict(2, df=named))
 
     config["columns"] = {"time_col": 3}
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     with pytest.raises(lc.ModelFileError, match=r"invalid column names \{'time_col': 3\}"):
         lc.load(tmp_path / "m")
+
+
+def test_round_trip_keeps_the_time_zone_and_month_steps(tmp_path: Path) -> None:
+    fifteenths = pd.date_range("2020-01-01", periods=40, freq="MS") + pd.Timedelta(days=14)
+    paris = fifteenths.tz_localize("Europe/Paris")
+    frame = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "m", "ds": paris, "y": 1.0}),
+            pd.DataFrame(
+                {
+                    "unique_id": "d",
+                    "ds": pd.date_range("2023-01-01", periods=40, freq="D", tz="Europe/Paris"),
+                    "y": 2.0,
+                }
+            ),
+        ]
+    )
+    model = lc.LSTMForecaster(**TINY).fit(frame)
+    model.save(tmp_path / "model")
+    series = json.loads((tmp_path / "model" / "config.json").read_text())["series"]
+    assert series["time_zone"] == "Europe/Paris"
+    assert series["steps"][0] == {"months": 1}
+    loaded = lc.load(tmp_path / "model")
+    forecast = loaded.predict(2)
+    pd.testing.assert_frame_equal(forecast, model.predict(2))
+    assert forecast["ds"].tolist() == [
+        pd.Timestamp("2023-05-15", tz="Europe/Paris"),
+        pd.Timestamp("2023-06-15", tz="Europe/Paris"),
+        pd.Timestamp("2023-02-10", tz="Europe/Paris"),
+        pd.Timestamp("2023-02-11", tz="Europe/Paris"),
+    ]

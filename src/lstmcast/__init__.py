@@ -28,7 +28,17 @@ from .errors import (
 # Public names, by the module that defines them. Modules load on first use, so `import lstmcast`
 # (and `lstmcast --help`) stays fast: torch alone costs about a second, matplotlib and pandas more.
 _LAZY = {
-    "data": ("Panel", "data_files", "read_csv", "read_files", "read_parquet", "split", "to_long"),
+    "data": (
+        "Layout",
+        "Panel",
+        "data_files",
+        "layouts",
+        "read_csv",
+        "read_files",
+        "read_parquet",
+        "split",
+        "to_long",
+    ),
     "experiment": ("AddingResult", "adding_problem"),
     "forecast": ("Forecaster", "LSTMForecaster", "Naive", "SeasonalNaive"),
     "io": ("load",),
@@ -40,7 +50,17 @@ _LAZY = {
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
-    from .data import Panel, data_files, read_csv, read_files, read_parquet, split, to_long
+    from .data import (
+        Layout,
+        Panel,
+        data_files,
+        layouts,
+        read_csv,
+        read_files,
+        read_parquet,
+        split,
+        to_long,
+    )
     from .experiment import AddingResult, adding_problem
     from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
     from .io import load
@@ -88,6 +108,7 @@ __all__ = [
     "GateTrace",
     "History",
     "LSTMForecaster",
+    "Layout",
     "LstmcastError",
     "ModelFileError",
     "Naive",
@@ -100,6 +121,7 @@ __all__ = [
     "coverage",
     "data_files",
     "evaluate",
+    "layouts",
     "load",
     "mae",
     "mase",

@@ -16,6 +16,7 @@ import functools
 import math
 import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -24,7 +25,7 @@ from typer.core import TyperGroup
 
 import lstmcast as lc
 from lstmcast import __version__
-from lstmcast.errors import LstmcastError
+from lstmcast.errors import LstmcastError, command_line
 
 if TYPE_CHECKING:
     import click
@@ -44,6 +45,10 @@ _LOWER_IS_BETTER = ("MAE", "RMSE", "sMAPE", "MASE", "MSIS")
 _SHOWN_UNITS = 10
 
 
+# The lines saying how DATA was read, printed when the command succeeds (one list per command).
+_READ_NOTES: ContextVar[list[str]] = ContextVar("lstmcast_read_notes")
+
+
 class _Group(TyperGroup):
     """The app's command group: turns expected errors into one line on stderr and exit code 1,
     and warnings into one line ``warning: <message>`` each.
@@ -54,8 +59,17 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            with _warnings_as_lines():
-                return super().invoke(ctx)
+            notes: list[str] = []
+            token = _READ_NOTES.set(notes)
+            try:
+                # Messages name --time-col, not time_col=; warnings are one line each.
+                with command_line(), _warnings_as_lines():
+                    result = super().invoke(ctx)
+            finally:
+                _READ_NOTES.reset(token)
+            for note in notes:
+                typer.echo(note, err=True)
+            return result
         except LstmcastError as error:
             _fail(str(error))
         except OSError as error:
@@ -136,13 +150,15 @@ def _root(
 # --------------------------------------------------------------------------------------------
 # Options shared by several commands
 
-TimeCol = Annotated[str, typer.Option("--time-col", help="Name of the time column.")]
+TimeCol = Annotated[
+    str | None, typer.Option("--time-col", help="Name of the time column. Default: ds.")
+]
 TargetCol = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--target-col",
-        help="Name of the target column (a file without it is read as wide: one column per "
-        "series).",
+        help="Name of the target column of a long or single-series file. Default: y, or the one "
+        "column beside the time.",
     ),
 ]
 IdCol = Annotated[
@@ -172,7 +188,25 @@ ModelIdCol = Annotated[
         "without one; a file without it holds one series).",
     ),
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress bar.")]
+DataLayout = Annotated[
+    str | None,
+    typer.Option(
+        "--layout",
+        help="long (id, time, target columns), wide (a time column and one column per series) "
+        "or single (a time and a value column). Default: inferred; an ambiguous file is refused.",
+    ),
+]
+IgnoreCol = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore-col",
+        help="A column of DATA to leave out on purpose (repeat for several); any other unused "
+        "column is an error.",
+    ),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show no progress bar (nor how DATA was read).")
+]
 
 Window = Annotated[int, typer.Option("--window", help="Input length (lookback) in time steps.")]
 Horizon = Annotated[
@@ -600,20 +634,58 @@ _READ_COLUMNS = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
 def _model_columns(
     model: lc.LSTMForecaster, id_col: str | None, time_col: str | None, target_col: str | None
 ) -> dict[str, Any]:
-    """The data's column names: those given on the command line, else the model's."""
+    """The data's column names: those given on the command line, else the model's (None: found
+    as for any file)."""
     given = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-    return model.columns_ | {name: value for name, value in given.items() if value is not None}
+    return {key: given[key] or name for key, name in model.columns_.items()}
 
 
-def _read_data(data: Path, time_col: str, target_col: str, id_col: str | None) -> pd.DataFrame:
-    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's)."""
+# Files whose reading is described one per line; beyond, one summary line.
+_DESCRIBED_FILES = 3
+
+
+def _read_data(
+    data: Path,
+    time_col: str | None,
+    target_col: str | None,
+    id_col: str | None,
+    layout: str | None = None,
+    ignore_col: list[str] | None = None,
+    quiet: bool = False,
+) -> pd.DataFrame:
+    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's).
+
+    How each file was read (layout, columns, time zone) is said on stderr when the command
+    succeeds: stdout stays parseable, and an error is still one line.
+    """
     files = lc.data_files(data)
     if data.is_dir():
         from lstmcast import distributed
 
         if distributed.active():
             files = distributed.assign_files(files, distributed.world_size())[distributed.rank()]
-    return lc.read_files(files, time_col=time_col, target_col=target_col, id_col=id_col)
+    frame = lc.read_files(
+        files,
+        time_col=time_col,
+        target_col=target_col,
+        id_col=id_col,
+        layout=layout,
+        ignore_cols=ignore_col or (),
+    )
+    if not quiet:
+        how = lc.layouts(frame)
+        lines = [f"read {layout_read}" for layout_read in how[:_DESCRIBED_FILES]]
+        if len(how) > _DESCRIBED_FILES:
+            more = how[_DESCRIBED_FILES:]
+            series = sum(layout_read.n_series for layout_read in more)
+            lines.append(f"read {len(more)} more files of {data}: {series} series")
+        notes = _READ_NOTES.get(None)
+        if notes is None:  # called outside a command (a benchmark): say it now
+            for line in lines:
+                typer.echo(line, err=True)
+        else:
+            notes.extend(lines)
+    return frame
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,9 +743,11 @@ def train(
             "holding other files is refused).",
         ),
     ],
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
     window: Window = 20,
     horizon: Horizon = 1,
     hidden_size: HiddenSize = 50,
@@ -718,7 +792,7 @@ def train(
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
     with _process_group(device):
-        df = _read_data(data, time_col, target_col, id_col)
+        df = _read_data(data, time_col, target_col, id_col, layout, ignore_col, quiet)
         model = _model(
             window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
             patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
@@ -726,11 +800,8 @@ def train(
         )  # fmt: skip
         # Under the file's column names, which the model keeps: forecast and inspect read
         # data in the same layout without being told them again.
-        names = {
-            "id_col": id_col or _READ_COLUMNS["id_col"],
-            "time_col": time_col,
-            "target_col": target_col,
-        }
+        given = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+        names = {key: name for key, name in given.items() if name is not None}
         df = df.rename(columns={_READ_COLUMNS[key]: name for key, name in names.items()})
         # One progress bar and one summary, from rank 0.
         with _training_progress(quiet or _rank() != 0) as callbacks, _sigterm_as_interrupt():
@@ -808,6 +879,8 @@ def forecast(
     time_col: ModelTimeCol = None,
     target_col: ModelTargetCol = None,
     id_col: ModelIdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
     level: Level = None,
 ) -> None:
     """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV.
@@ -823,7 +896,9 @@ def forecast(
     if distributed.launched_by_torchrun():
         # Only small objects cross between the processes here: gloo whatever the device.
         with _process_group("cpu"):
-            _forecast_part(model_dir, output, h, data, time_col, target_col, id_col, level)
+            _forecast_part(
+                model_dir, output, h, data, time_col, target_col, id_col, level, layout, ignore_col
+            )
         return
     check_output(
         output, [("the model directory", model_dir), ("the data", data)], example="forecast.csv"
@@ -832,7 +907,10 @@ def forecast(
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = _read_data(data, **_model_columns(model, id_col, time_col, target_col))
+        df = _read_data(
+            data, **_model_columns(model, id_col, time_col, target_col), layout=layout,
+            ignore_col=ignore_col,
+        )  # fmt: skip
     frame = model.predict(h, df=df, level=level, **_READ_COLUMNS)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
@@ -853,6 +931,8 @@ def _forecast_part(
     target_col: str | None,
     id_col: str | None,
     level: list[float] | None,
+    layout: str | None = None,
+    ignore_col: list[str] | None = None,
 ) -> None:
     """This rank's share of the forecast, as part-<rank>.parquet in directory ``output``.
 
@@ -877,7 +957,10 @@ def _forecast_part(
         df = None
     else:  # this rank's files of --data (or series of one file); the model's scaling of all
         model = lc.load(model_dir)
-        df = _read_data(data, **_model_columns(model, id_col, time_col, target_col))
+        df = _read_data(
+            data, **_model_columns(model, id_col, time_col, target_col), layout=layout,
+            ignore_col=ignore_col,
+        )  # fmt: skip
         if not data.is_dir():  # every rank read the whole file
             df = _share_of_series(df, rank, world)
     frame = _predict_share(model, h, df, level)
@@ -981,9 +1064,11 @@ def backtest(
             "(.csv, .parquet).",
         ),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
     window: Window = 20,
     horizon: Horizon = 1,
     hidden_size: HiddenSize = 50,
@@ -1022,7 +1107,7 @@ def backtest(
         check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
     h, n_windows, step = _check_backtest(h, n_windows, step_size)
-    df = _read_data(data, time_col, target_col, id_col)
+    df = _read_data(data, time_col, target_col, id_col, layout, ignore_col, quiet)
     # Before any training: keys, three models and the bounds, per forecast point.
     levels = {float(value) for value in level or []}
     _check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
@@ -1092,9 +1177,11 @@ def plot(
         int | None,
         typer.Option("--max-history", help="Draw only the last N points of each history."),
     ] = None,
-    time_col: TimeCol = "ds",
-    target_col: TargetCol = "y",
+    time_col: TimeCol = None,
+    target_col: TargetCol = None,
     id_col: IdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
 ) -> None:
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
     from lstmcast._files import check_output, image_format
@@ -1103,7 +1190,7 @@ def plot(
         output, [("the history", data), ("the forecasts", forecast_file)], example="forecast.png"
     )
     image_format(output, what="--output")
-    history = _read_data(data, time_col, target_col, id_col)
+    history = _read_data(data, time_col, target_col, id_col, layout, ignore_col)
     forecast_frame = _read_forecast(forecast_file, like=history)
     lc.plot_forecast(history, forecast_frame, ids=ids, max_history=max_history, path=output)
     _stdout().print(f"wrote {output}", markup=False)
@@ -1140,13 +1227,17 @@ def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
             detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
             raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None
     dates = pd.api.types.is_datetime64_any_dtype(like["ds"])
+    zone = getattr(like["ds"].dt, "tz", None) if dates else None
     for column in ("ds", "cutoff"):
         if column not in frame.columns:
             continue  # plot_forecast names a missing ds itself
         try:
-            frame[column] = (
-                pd.to_datetime(frame[column]) if dates else frame[column].astype("int64")
-            )
+            if zone is not None:  # offsets change at DST: read as UTC, show in the history's zone
+                frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(zone)
+            else:
+                frame[column] = (
+                    pd.to_datetime(frame[column]) if dates else frame[column].astype("int64")
+                )
         except (ValueError, TypeError):
             kind = "dates" if dates else "integer steps"
             raise lc.DataError(
@@ -1183,6 +1274,8 @@ def inspect(
     time_col: ModelTimeCol = None,
     target_col: ModelTargetCol = None,
     id_col: ModelIdCol = None,
+    layout: DataLayout = None,
+    ignore_col: IgnoreCol = None,
 ) -> None:
     """Plot the LSTM's gates and states over the last input window of one series.
 
@@ -1200,7 +1293,10 @@ def inspect(
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = _read_data(data, **_model_columns(model, id_col, time_col, target_col))
+        df = _read_data(
+            data, **_model_columns(model, id_col, time_col, target_col), layout=layout,
+            ignore_col=ignore_col,
+        )  # fmt: skip
     panel = model.tail_ if df is None else lc.Panel.from_frame(df)
     ids = [str(i) for i in panel.ids]
     wanted = ids[0] if series is None else series

@@ -7,6 +7,11 @@ expected and what to do.
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 
 class LstmcastError(Exception):
     """Base class of every error lstmcast raises on purpose."""
@@ -38,3 +43,38 @@ class DataWarning(UserWarning):
     Not an error, so a deliberate use goes on; the command line prints it as one line on stderr,
     ``warning: <message>``.
     """
+
+
+# Whether messages are read on the command line: set by the CLI around each command, so one
+# message names ``--time-col`` for a CLI user and ``time_col=`` for a Python user.
+_ON_COMMAND_LINE: ContextVar[bool] = ContextVar("lstmcast_on_command_line", default=False)
+# Keywords whose command-line flag is not the keyword with dashes.
+_FLAGS = {"ignore_cols": "--ignore-col", "random_state": "--seed"}
+
+
+@contextmanager
+def command_line() -> Iterator[None]:
+    """Within this block, :func:`option` spells settings as command-line flags."""
+    token = _ON_COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _ON_COMMAND_LINE.reset(token)
+
+
+def option(keyword: str, value: object = None) -> str:
+    """How the reader of a message names setting ``keyword`` (with ``value``, if given).
+
+    ``option("time_col", "t")`` is ``time_col='t'`` in Python and ``--time-col t`` on the command
+    line; a list value repeats the flag (``--ignore-col a --ignore-col b``), ``True`` is the flag
+    alone (``--resume``).
+    """
+    if not _ON_COMMAND_LINE.get():
+        if value is None:
+            return f"{keyword}="
+        return f"{keyword}={list(value) if isinstance(value, tuple) else value!r}"
+    flag = _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+    if value is None or value is True:
+        return flag
+    values = value if isinstance(value, list | tuple) else [value]
+    return " ".join(f"{flag} {shlex.quote(str(v))}" for v in values)

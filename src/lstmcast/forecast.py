@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from . import distributed
-from .data import ID, TARGET, TIME, Panel, _show_time, concatenated_ranges, future_times, points
+from .data import ID, TIME, Panel, _show_time, concatenated_ranges, future_times, points
 from .distributed import DataParallel
-from .errors import ConfigError, DataError, DataWarning, NotFittedError, TrainingError
+from .errors import ConfigError, DataError, DataWarning, NotFittedError, TrainingError, option
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
 from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
@@ -156,7 +156,8 @@ def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, i
 
 # The column names of a long frame, as fit's keywords: what a model fitted without names (or
 # saved before models kept them) reads.
-DEFAULT_COLUMNS = {"id_col": ID, "time_col": TIME, "target_col": TARGET}
+# None: found as the reader finds them (``unique_id``, ``ds``, ``y`` where present; see to_long).
+DEFAULT_COLUMNS: dict[str, str | None] = dict.fromkeys(("id_col", "time_col", "target_col"))
 
 
 def _describe_step(step: Any) -> str:
@@ -228,9 +229,9 @@ class Forecaster:
         self,
         df: Any,
         *,
-        id_col: str = ID,
-        time_col: str = TIME,
-        target_col: str = "y",
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
         callbacks: Sequence[Callback] = (),
     ) -> Forecaster:
         """Learn from every series in ``df`` (array, Series, wide or long frame); return self."""
@@ -239,9 +240,9 @@ class Forecaster:
     def _fit_data(
         self,
         df: Any,
-        id_col: str,
-        time_col: str,
-        target_col: str,
+        id_col: str | None,
+        time_col: str | None,
+        target_col: str | None,
         callbacks: Sequence[Callback],
         **options: Any,
     ) -> Forecaster:
@@ -354,10 +355,10 @@ class Forecaster:
         )
         series = np.arange(len(panel))
         values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
-        times = future_times(panel.ds[panel.ends - 1], steps, h)
+        times = future_times(panel.ds[panel.ends - 1], steps, h, panel.tz)
         columns = {
             ID: np.repeat(panel.ids, h),
-            TIME: times.reshape(-1),
+            TIME: panel.in_zone(times.reshape(-1)),
             self.alias: values.reshape(-1),
         }
         for name, bound in bounds.items():
@@ -462,8 +463,8 @@ class Forecaster:
         return pd.DataFrame(
             {
                 ID: np.repeat(panel.ids, k * h),
-                TIME: panel.ds[target_rows.reshape(-1)],
-                "cutoff": np.repeat(panel.ds[ends - 1], h),
+                TIME: panel.in_zone(panel.ds[target_rows.reshape(-1)]),
+                "cutoff": panel.in_zone(np.repeat(panel.ds[ends - 1], h)),
                 "y": panel.y[target_rows.reshape(-1)],
                 self.alias: values.reshape(-1),
             }
@@ -715,8 +716,9 @@ class LSTMForecaster(Forecaster):
     history_ : History of the first network; ``histories_`` holds all of them.
     scaler_ : SeriesScaler, per-series statistics from the training part.
     seed_ : int, the seed actually used.
-    columns_ : dict, the ``id_col``, ``time_col`` and ``target_col`` fit was given: ``predict``
-        and ``explain`` read a long ``df`` by these names unless told others.
+    columns_ : dict, the ``id_col``, ``time_col`` and ``target_col`` fit was given (None: not
+        given, found as the reader finds them): ``predict`` and ``explain`` read a long ``df`` by
+        these names unless told others.
     """
 
     alias = "LSTM"
@@ -918,9 +920,9 @@ class LSTMForecaster(Forecaster):
         self,
         df: Any,
         *,
-        id_col: str = ID,
-        time_col: str = TIME,
-        target_col: str = "y",
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
         callbacks: Sequence[Callback] = (),
         checkpoint: str | os.PathLike[str] | None = None,
         resume: bool = False,
@@ -930,7 +932,7 @@ class LSTMForecaster(Forecaster):
         Parameters
         ----------
         df : the training data.
-        id_col, time_col, target_col : column names of a long frame.
+        id_col, time_col, target_col : column names, as in :func:`lstmcast.to_long`.
         callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, logging).
         checkpoint : directory where the best model so far is saved after every epoch, with the
             state needed to resume; it holds the finished model at the end. A run stopped by
@@ -1201,7 +1203,7 @@ class LSTMForecaster(Forecaster):
         if h > self.horizon:
             raise ConfigError(
                 f"intervals are calibrated for the {_count(self.horizon, 'step')} the model emits "
-                f"at once; h={h} is beyond them: train with horizon={h}"
+                f"at once; h={h} is beyond them: train with {option('horizon', h)}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
         if context is None:
@@ -1315,7 +1317,7 @@ class LSTMForecaster(Forecaster):
         if training is None:
             raise ConfigError(
                 f"{str(checkpoint)!r} holds a finished model, not an interrupted training; "
-                "train without resume to start over"
+                f"train without {option('resume', True)} to start over"
             )
         saved = config["params"]
         for name, value in self.get_params().items():
@@ -1334,7 +1336,7 @@ class LSTMForecaster(Forecaster):
         if training.fingerprint != fingerprint:
             raise DataError(
                 "the data differs from the data the interrupted run was trained on; resume "
-                "with the same data, or train without resume"
+                f"with the same data, or train without {option('resume', True)}"
             )
         done = range(training.member)
         return _Resumed(
@@ -1400,7 +1402,7 @@ class LSTMForecaster(Forecaster):
         if self._calendar() and h > self.horizon:
             raise ConfigError(
                 f"h={h} is beyond the model's horizon {self.horizon}, and a model with calendar "
-                f"features cannot feed its forecasts back; train with horizon={h}"
+                f"features cannot feed its forecasts back; train with {option('horizon', h)}"
             )
         x, rows = self._contexts(panel, series, ends)
         # Written in place, block by block: a long recursive forecast keeps no list of blocks.

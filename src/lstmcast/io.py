@@ -54,7 +54,14 @@ _SHOWN_FILES = 5
 
 
 def _step_to_json(step: Any) -> dict[str, Any]:
-    return {"int": step} if isinstance(step, int) else {"freq": step.freqstr}
+    if isinstance(step, int):
+        return {"int": step}
+    import pandas as pd
+
+    # Whole months on one day of the month (monthly on the 15th) have no pandas alias.
+    if type(step) is pd.DateOffset and set(step.kwds) == {"months"}:
+        return {"months": step.kwds["months"]}
+    return {"freq": step.freqstr}
 
 
 def _step_from_json(step: dict[str, Any]) -> Any:
@@ -63,6 +70,12 @@ def _step_from_json(step: dict[str, Any]) -> Any:
             raise ValueError(f"invalid integer time step {step['int']!r}")
         return step["int"]
     import pandas as pd
+
+    if "months" in step:
+        months = step["months"]
+        if isinstance(months, bool) or not isinstance(months, int) or not 0 < months <= 1200:
+            raise ValueError(f"invalid step of months {step['months']!r}")
+        return pd.DateOffset(months=step["months"])
 
     if not isinstance(step["freq"], str):
         raise ValueError(f"invalid frequency {step['freq']!r}")
@@ -299,6 +312,7 @@ def _series_state(model: LSTMForecaster) -> tuple[dict[str, Any], dict[str, torc
     series = {
         "ids": [str(i) for i in tail.ids],
         "time_dtype": str(tail.ds.dtype),
+        "time_zone": tail.tz,
         "steps": [_step_to_json(step) for step in model.steps_],
     }
     tensors = {
@@ -641,8 +655,7 @@ def _build(
     if not (
         isinstance(columns, dict)
         and columns.keys() == DEFAULT_COLUMNS.keys()
-        and all(isinstance(name, str) for key, name in columns.items() if key != "id_col")
-        and isinstance(columns["id_col"], str | None)
+        and all(isinstance(name, str | None) for name in columns.values())
     ):
         raise ValueError(f"invalid column names {columns!r}")
     model.columns_ = dict(columns)
@@ -744,7 +757,17 @@ class _SeriesState:
         steps = [_step_from_json(step) for step in series["steps"]]
         if any(isinstance(step, int) != (time_dtype == np.int64) for step in steps):
             raise ValueError("the time steps do not match the time type")
-        tail = Panel(ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts)
+        zone = series.get("time_zone")
+        if zone is not None:
+            import pandas as pd
+
+            if not isinstance(zone, str) or time_dtype.kind != "M":
+                raise ValueError(f"invalid time zone {zone!r}")
+            try:
+                pd.Timestamp(0, tz=zone)
+            except (KeyError, ValueError):  # zoneinfo's "not found" is a KeyError
+                raise ValueError(f"unknown time zone {zone!r}") from None
+        tail = Panel(ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts, tz=zone)
         return cls(ids, shift, scale, tail, steps)
 
     @classmethod
@@ -760,6 +783,8 @@ class _SeriesState:
             return cls(empty.ids, np.zeros(0), np.ones(0), empty, [])
         if any(state.tail.ds.dtype != time_dtype for state in states):
             raise ValueError("the series files mix time types")
+        if any(state.tail.tz != states[0].tail.tz for state in states):
+            raise ValueError("the series files mix time zones")
         offsets = np.cumsum([0, *(len(state.tail.y) for state in states[:-1])])
         starts = [
             state.tail.starts[:-1] + offset for state, offset in zip(states, offsets, strict=True)
@@ -769,6 +794,7 @@ class _SeriesState:
             y=np.concatenate([state.tail.y for state in states]),
             ds=np.concatenate([state.tail.ds for state in states]),
             starts=np.concatenate([*starts, [offsets[-1] + len(states[-1].tail.y)]]),
+            tz=states[0].tail.tz,
         )
         return cls(
             tail.ids,
@@ -783,6 +809,8 @@ class _SeriesState:
         tail = self.tail
         rows = concatenated_ranges(tail.starts[series], tail.starts[series + 1])
         starts = np.concatenate([[0], np.cumsum(tail.lengths[series])]).astype(np.int64)
-        panel = Panel(ids=tail.ids[series], y=tail.y[rows], ds=tail.ds[rows], starts=starts)
+        panel = Panel(
+            ids=tail.ids[series], y=tail.y[rows], ds=tail.ds[rows], starts=starts, tz=tail.tz
+        )
         steps = [self.steps[i] for i in series]
         return _SeriesState(panel.ids, self.shift[series], self.scale[series], panel, steps)
