@@ -819,13 +819,14 @@ def test_forecasts_that_would_not_fit_in_memory(
     saved_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = lc.load(saved_model / "m")
-    huge = r"h=10+ for 1 series makes a forecast of about [\d.]+ GB .* more than the [\d.]+ GB"
+    huge = r"h=10+ for 1 series makes a forecast of about [\d.,e+]+ GB .* more than the [\d.]+ GB"
     message = huge + r" of memory available; use h=\d+ or less"
     with pytest.raises(lc.ConfigError, match=message):
         model.predict(10**12)
+    # On the command line, the flags: --h, not h=.
     assert_one_line(
         run_cli("forecast", saved_model / "m", "--h", 10**12, "-o", saved_model / "f.csv"),
-        message,
+        r"^error: --h 10+ for 1 series .* of memory available; use --h \d+ or less$",
     )
     # A backtest's size: series x windows x h, refused before any forecast is made.
     from lstmcast import forecast
@@ -841,7 +842,7 @@ def test_forecasts_that_would_not_fit_in_memory(
 
     monkeypatch.setattr(lc.LSTMForecaster, "fit", never)
     result = run_cli("backtest", data, "--h", 2, "--n-windows", 50, "--step-size", 1, *TINY_CLI)
-    assert_one_line(result, message)
+    assert_one_line(result, r"--h 2 for 1 series x 50 windows .* use --h 1 or less$")
 
 
 def test_backtest_windows_and_steps_are_checked_by_name(saved_model: Path) -> None:
@@ -1266,3 +1267,130 @@ def test_every_reading_command_refuses_an_unused_column(tmp_path: Path) -> None:
             "read bad.csv: long, id 'unique_id', time 'ds', target 'y', 1 series, ignoring "
             "'price' as asked" in result.stderr
         ), args[0]
+
+
+# -- issue 14, re-test: outputs, model directories and plots ---
+
+
+UNWRITABLE = Path("/proc/lstmcast-nowhere")  # no file can be created in /proc, even by root
+needs_proc = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+
+
+@needs_proc
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(
+    saved_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named as given (never a temporary file's name), before training; a model directory there
+    is not reported as locked by another process."""
+    data = saved_model / "data.csv"
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained before refusing the output")
+
+    monkeypatch.setattr(lc.LSTMForecaster, "fit", never)
+    message = r"cannot write --output '/proc/lstmcast-nowhere.*': no file can be created in '/proc'"
+    for args in (
+        ("forecast", saved_model / "m", "-o", UNWRITABLE / "sub" / "f.csv"),
+        ("backtest", data, "--h", 2, "-o", UNWRITABLE.with_suffix(".csv"), *TINY_CLI),
+        ("plot", data, data, "-o", UNWRITABLE.with_suffix(".png")),
+        ("inspect", saved_model / "m", "-o", UNWRITABLE.with_suffix(".png")),
+        ("train", data, "-o", UNWRITABLE, *TINY_CLI),
+    ):
+        result = run_cli(*args)
+        assert_one_line(result, message)
+        assert ".tmp" not in result.stderr
+        assert "another process" not in result.stderr
+    model = lc.load(saved_model / "m")
+    with pytest.raises(lc.ConfigError, match=r"cannot write model directory '/proc/lstmcast-"):
+        model.save(UNWRITABLE)
+    forecast = model.predict(2)
+    with pytest.raises(lc.ConfigError, match=r"cannot write output '/proc/lstmcast-nowhere.png'"):
+        lc.plot_forecast(lc.read_csv(data), forecast, path=UNWRITABLE.with_suffix(".png"))
+
+
+@needs_proc
+def test_a_lock_file_that_cannot_be_created_is_not_another_process(
+    saved_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstmcast import io
+
+    monkeypatch.setattr(io, "check_writable", lambda *args, **kwargs: None)
+    with pytest.raises(lc.ModelFileError) as caught:
+        lc.load(saved_model / "m").save(UNWRITABLE)
+    assert "another process" not in str(caught.value)
+    assert re.search(r"cannot lock the model directory .* cannot be created", str(caught.value))
+
+
+def _zoned(tz: str | None, hours: int = 60) -> pd.DataFrame:
+    ds = pd.date_range("2024-01-01", periods=hours, freq="h", tz=tz)
+    return pd.DataFrame({"unique_id": "a", "ds": ds, "y": np.sin(np.arange(hours) / 3)})
+
+
+def _forecast_at(times: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"unique_id": "a", "ds": pd.to_datetime(times), "LSTM": np.zeros(len(times))}
+    )
+
+
+def test_plot_compares_instants_not_clock_readings_across_zones(tmp_path: Path) -> None:
+    """History in Paris, forecast in another zone: the same instants, converted, not shifted."""
+    history = _zoned("Europe/Paris")  # ends 2024-01-03 11:00+01:00 (10:00 UTC)
+    after = _forecast_at(["2024-01-03 11:00+00:00", "2024-01-03 12:00+00:00"])
+    lc.plot_forecast(history, after, path=tmp_path / "ok.png")  # 11:00 UTC is 12:00 in Paris
+    before = _forecast_at(["2024-01-03 14:00+05:00"])  # 10:00 Paris: inside the history
+    with pytest.raises(lc.DataError, match=r"starts at 2024-01-03 10:00:00, not after"):
+        lc.plot_forecast(history, before, path=tmp_path / "no.png")
+    naive = _forecast_at(["2024-01-03 12:00"])
+    with pytest.raises(lc.DataError, match=r"forecast\['ds'\] has times without a time zone"):
+        lc.plot_forecast(history, naive, path=tmp_path / "no.png")
+    with pytest.raises(lc.DataError, match=r"history\['ds'\] has times without a time zone"):
+        lc.plot_forecast(_zoned(None), after, path=tmp_path / "no.png")
+    assert not (tmp_path / "no.png").exists()
+
+
+def test_plot_on_the_command_line_never_reads_naive_times_as_utc(tmp_path: Path) -> None:
+    history = tmp_path / "h.csv"
+    _zoned("Europe/Paris").to_csv(history, index=False)
+    naive = tmp_path / "naive.csv"
+    naive.write_text("unique_id,ds,LSTM\na,2024-01-03 12:00:00,0.5\n")
+    out = tmp_path / "p.png"
+    assert_one_line(
+        run_cli("plot", history, naive, "-o", out),
+        r"column 'ds' of naive.csv has times without an offset, but the times of DATA have "
+        r"offsets \(UTC\+01:00\)",
+    )
+    plain = tmp_path / "plain.csv"
+    _zoned(None).to_csv(plain, index=False)
+    zoned = tmp_path / "zoned.csv"
+    zoned.write_text("unique_id,ds,LSTM\na,2024-01-03 16:00:00+05:00,0.5\n")
+    assert_one_line(
+        run_cli("plot", plain, zoned, "-o", out),
+        r"column 'ds' of zoned.csv has times with UTC offsets, but the times of DATA have none",
+    )
+    assert not out.exists()
+    # 16:00+05:00 is 12:00 in Paris, the hour after the history: drawn.
+    result = run_cli("plot", history, zoned, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+
+
+def test_output_size_advice_names_the_flag_that_helps(
+    saved_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Too many windows for memory at any horizon: fewer windows are advised, by their flag."""
+    from lstmcast import forecast
+
+    model = lc.load(saved_model / "m")
+    data = saved_model / "data.csv"
+    # 3,000 bytes: a few windows of 2 steps fit, 50 windows of 1 step do not.
+    monkeypatch.setattr(forecast, "_available_memory", lambda: 3_000)
+    with pytest.raises(lc.ConfigError, match=r"use n_windows=\d+ or less$"):
+        model.backtest(lc.read_csv(data), h=2, n_windows=50, step_size=1)
+    result = run_cli("backtest", data, "--h", 2, "--n-windows", 50, "--step-size", 1, *TINY_CLI)
+    assert_one_line(result, r"^error: --h 2 for 1 series x 50 windows .* use --n-windows \d+")
+
+
+def test_a_one_row_forecast_says_row(saved_model: Path, tmp_path: Path) -> None:
+    result = run_cli("forecast", saved_model / "m", "--h", 1, "-o", tmp_path / "f.csv")
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 row (1 series x 1 step) to" in result.stdout

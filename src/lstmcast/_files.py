@@ -85,7 +85,23 @@ def check_writable(
                     f"cannot write {what} {str(target)!r}: {str(parent)!r} is a file, not a "
                     "directory; choose another path"
                 )
+            _probe(parent, f"{what} {str(target)!r}")
             break
+
+
+def _probe(directory: Path, shown: str) -> None:
+    """Refuse ``shown`` (an output) when no file can be created in ``directory``, its nearest
+    existing folder: checked by creating and removing one, before any work is done (permissions,
+    a read-only or pseudo file system such as /proc, which ``os.access`` does not tell)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".lstmcast-", suffix=".probe")
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write {shown}: no file can be created in {str(directory)!r} "
+            f"({error.strerror or error}); choose another path"
+        ) from None
+    os.close(fd)
+    Path(name).unlink(missing_ok=True)
 
 
 def _check_not_empty(
@@ -204,8 +220,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     check_writable(path)
     target = real_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:  # named by the path asked for, not a temporary file's
+        raise ConfigError(
+            f"cannot write {str(path)!r}: {error.strerror or error}; choose another path"
+        ) from None
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates the file private (0600).

@@ -640,6 +640,10 @@ def _model_columns(
     return {key: given[key] or name for key, name in model.columns_.items()}
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 # Files whose reading is described one per line; beyond, one summary line.
 _DESCRIBED_FILES = 3
 
@@ -916,7 +920,7 @@ def forecast(
     write_frame(frame, output)
     n_series = frame["unique_id"].nunique()
     _stdout().print(
-        f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} "
+        f"wrote {_rows(len(frame))} ({n_series} series x {len(frame) // n_series} "
         f"step{'' if len(frame) == n_series else 's'}) to {output}",
         markup=False,
     )
@@ -984,7 +988,7 @@ def _forecast_part(
         with atomic_path(output / MANIFEST) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         _stdout().print(
-            f"wrote {manifest['rows']} rows ({manifest['series']} series) in {world} parts to "
+            f"wrote {_rows(manifest['rows'])} ({manifest['series']} series) in {world} parts to "
             f"{output}",
             markup=False,
         )
@@ -1142,7 +1146,7 @@ def backtest(
     console.print(_metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
     if output is not None:
         write_frame(merged, output)
-        console.print(f"wrote {len(merged)} rows to {output}", markup=False)
+        console.print(f"wrote {_rows(len(merged))} to {output}", markup=False)
 
 
 @app.command()
@@ -1232,19 +1236,43 @@ def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
         if column not in frame.columns:
             continue  # plot_forecast names a missing ds itself
         try:
-            if zone is not None:  # offsets change at DST: read as UTC, show in the history's zone
-                frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert(zone)
-            else:
-                frame[column] = (
-                    pd.to_datetime(frame[column]) if dates else frame[column].astype("int64")
-                )
+            if not dates:
+                frame[column] = frame[column].astype("int64")
+            elif not pd.api.types.is_datetime64_any_dtype(frame[column]):
+                frame[column] = _read_times(frame[column])
         except (ValueError, TypeError):
             kind = "dates" if dates else "integer steps"
             raise lc.DataError(
                 f"column {column!r} of {path.name} cannot be read as {kind} like the time "
                 f"column of the history"
             ) from None
+        if dates:
+            theirs = getattr(frame[column].dt, "tz", None)
+            if (theirs is None) != (zone is None):
+                has = "times with UTC offsets" if zone is None else "times without an offset"
+                history = "none" if zone is None else f"offsets ({zone})"
+                raise lc.DataError(
+                    f"column {column!r} of {path.name} has {has}, but the times of DATA have "
+                    f"{history}: which instants they are cannot be known; plot a forecast with "
+                    "the history it was made from (lstmcast forecast writes the offsets of "
+                    "zoned data)"
+                )
+            if zone is not None:  # the same instants, shown on the history's clock
+                frame[column] = frame[column].dt.tz_convert(zone)
     return frame
+
+
+def _read_times(column: pd.Series) -> pd.Series:
+    """Times as written: naive, or zone-aware (times with several UTC offsets, as at a
+    daylight-saving change, in UTC)."""
+    import pandas as pd
+
+    try:
+        return pd.to_datetime(column)
+    except ValueError as error:
+        if "Mixed timezones" not in str(error):
+            raise
+        return pd.to_datetime(column, utc=True)
 
 
 @app.command()

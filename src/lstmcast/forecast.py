@@ -93,7 +93,10 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def _readable(x: float) -> str:
-    """``1,234`` for numbers a person reads digit by digit, ``3.92e+17`` beyond."""
+    """``1,234`` for numbers a person reads digit by digit, ``3.92e+17`` beyond (``12.5``
+    below 100)."""
+    if x < 100:
+        return f"{x:.1f}"
     return f"{x:,.0f}" if x < 1e9 else f"{x:.3g}"
 
 
@@ -116,28 +119,41 @@ def _available_memory() -> int | None:
 _POINT_BYTES, _COLUMN_BYTES = 32, 16
 
 
-def _check_output_size(k: int, h: int, columns: int, what: str) -> None:
+def _check_output_size(
+    k: int, h: int, columns: int, what: str, n_windows: int | None = None
+) -> None:
     """Refuse ``k`` forecasts of ``h`` steps in ``columns`` columns that memory cannot hold.
 
-    ``what`` describes the ``k`` rows, e.g. "2 series".
+    ``what`` describes the ``k`` rows, e.g. "2 series"; a backtest passes its ``n_windows``
+    (``k`` counts series x windows), so that fewer windows can be advised when fewer steps
+    cannot help.
     """
     available = _available_memory()
     per_step = k * (_POINT_BYTES + _COLUMN_BYTES * columns)
     if available is None or per_step * h <= available:
         return
     fits = available // per_step
-    advice = f"use h={fits} or less" if fits >= 1 else "forecast fewer series at a time"
+    per_window = per_step // n_windows * h if n_windows else 0
+    if fits >= 1:
+        advice = f"use {option('h', int(fits))} or less"
+    elif per_window and available // per_window >= 1:
+        advice = f"use {option('n_windows', int(available // per_window))} or less"
+    elif n_windows and n_windows > 1:
+        flags = (option("h").rstrip("="), option("n_windows").rstrip("="))
+        advice = f"lower both {flags[0]} and {flags[1]}"
+    else:
+        advice = "forecast fewer series at a time"
     raise ConfigError(
-        f"h={h} for {what} makes a forecast of about {per_step * h / 1e9:.1f} GB ({what} x "
-        f"{_count(h, 'step')} x {columns} columns), more than the {available / 1e9:.1f} GB of "
-        f"memory available; {advice}"
+        f"{option('h', h)} for {what} makes a forecast of about "
+        f"{_readable(per_step * h / 1e9)} GB ({what} x {_count(h, 'step')} x {columns} "
+        f"columns), more than the {available / 1e9:.1f} GB of memory available; {advice}"
     )
 
 
 def _check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) -> None:
     """Refuse a backtest of ``columns`` columns that memory cannot hold."""
     what = f"{_count(n_series, 'series', 'series')} x {_count(n_windows, 'window')}"
-    _check_output_size(n_series * n_windows, h, columns, what)
+    _check_output_size(n_series * n_windows, h, columns, what, n_windows=n_windows)
 
 
 def _check_h(h: Any) -> int:

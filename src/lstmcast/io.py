@@ -279,9 +279,14 @@ def writing_model(path: str | os.PathLike[str] | None) -> Iterator[None]:
             lock.acquire()
         except Timeout:
             lock = None
+            # filelock reports a lock file it could not even create as a lock held elsewhere.
+            held = lock_file.is_file()
             problem = ModelFileError(
                 f"another process is writing the model directory {str(path)!r} (it holds "
                 f"{str(lock_file)!r}); wait for it to finish or choose another directory"
+                if held
+                else f"cannot lock the model directory {str(path)!r}: {str(lock_file)!r} "
+                "cannot be created; choose another directory"
             )
         except OSError as error:
             lock = None

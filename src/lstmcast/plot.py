@@ -182,6 +182,58 @@ def _wall_clock(times: pd.Series) -> pd.Series:
     return times
 
 
+def _zone(times: pd.Series) -> Any:
+    return times.dt.tz if isinstance(times.dtype, pd.DatetimeTZDtype) else None
+
+
+def _one_zone(
+    hist: pd.DataFrame | None,
+    fc: pd.DataFrame,
+    test: pd.DataFrame | None,
+    actual: pd.DataFrame | None,
+) -> tuple[pd.DataFrame | None, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """The frames with their times in one zone (the history's, else the forecast's).
+
+    Times are drawn and compared as wall-clock times, so zone-aware frames in different zones
+    are converted (an exact change of clock); a zone-aware frame beside a naive one is refused,
+    since which instant a naive time is cannot be known.
+    """
+    columns = {"history": ("ds",), "forecast": ("ds", "cutoff"), "test": ("ds",)}
+    frames = {"history": hist, "forecast": fc, "test": test}
+    zones = {
+        f"{name}[{column!r}]": _zone(frame[column])
+        for name, frame in frames.items()
+        if frame is not None and not frame.empty
+        for column in columns[name]
+        if column in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[column])
+    }
+    naive = [where for where, zone in zones.items() if zone is None]
+    aware = {where: zone for where, zone in zones.items() if zone is not None}
+    if not aware:
+        return hist, fc, test, actual
+    if naive:
+        where, zone = next(iter(aware.items()))
+        raise DataError(
+            f"{naive[0]} has times without a time zone, but {where} is in {str(zone)!r}: which "
+            "instants the naive times are cannot be known; give both in one zone "
+            "(tz_localize the naive times)."
+        )
+    target = next(iter(aware.values()))
+    converted: dict[str, pd.DataFrame | None] = {}
+    for name, frame in frames.items():
+        if frame is not None and any(f"{name}[{c!r}]" in aware for c in columns[name]):
+            frame = frame.copy()
+            for column in columns[name]:
+                if f"{name}[{column!r}]" in aware:
+                    frame[column] = frame[column].dt.tz_convert(target)
+        converted[name] = frame
+    if test is not None:
+        actual = converted["test"]
+    elif actual is fc:  # the forecast frame's own y
+        actual = converted["forecast"]
+    return converted["history"], converted["forecast"], converted["test"], actual
+
+
 def _few(ids: pd.Series) -> str:
     """The first few of ``ids`` and how many there are: ``'a', 'b', ... (12 series)``."""
     shown = ", ".join(repr(uid) for uid in ids.iloc[:_NAMED_IDS])
@@ -470,6 +522,8 @@ def plot_forecast(
             "integers in all of them."
         )
     kind = next(iter(kinds.values()), None)
+    if kind == "datetime":
+        hist, fc, test, actual = _one_zone(hist, fc, test, actual)
     if hist is not None:
         _check_against_history(hist, fc)
 
