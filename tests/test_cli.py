@@ -332,6 +332,37 @@ def test_outputs_are_written_in_the_format_their_suffix_names(
         assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
 
 
+def test_a_sharded_forecast_deletes_only_its_own_stale_parts(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    """Rank 0 removes the parts of an earlier run with more processes, as its manifest lists
+    them, and nothing else: another tool's part-*.parquet and other files in --output stay."""
+    out = tmp_path / "forecasts"
+    out.mkdir()
+    foreign = {
+        "part-00000-1b2c-c000.snappy.parquet": "a Spark part",
+        "part-00003.parquet": "not listed in any manifest",
+        "notes.txt": "mine",
+    }
+    for name, text in foreign.items():
+        (out / name).write_text(text)
+    # One process: rank 0 of 1 writes part-00000.parquet and the manifest.
+    cli._forecast_part(model_dir, out, 2, None, None, None, None, None)
+    manifest = json.loads((out / cli.MANIFEST).read_text())
+    # As an earlier run of 2 processes would have left it (and a doctored entry).
+    manifest["parts"] += [{"file": "part-00001.parquet"}, {"file": "../outside.parquet"}]
+    (out / cli.MANIFEST).write_text(json.dumps(manifest))
+    (out / "part-00001.parquet").write_text("stale")
+    (tmp_path / "outside.parquet").write_text("keep")
+    cli._forecast_part(model_dir, out, 2, None, None, None, None, None)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*foreign, "part-00000.parquet", cli.MANIFEST]
+    )
+    for name, text in foreign.items():
+        assert (out / name).read_text() == text
+    assert (tmp_path / "outside.parquet").read_text() == "keep"
+
+
 def test_demo(tmp_path: Path) -> None:
     pytest.importorskip("lstmcast.demo", reason="lstmcast/demo.py is not written yet")
     result = run("demo", "-o", tmp_path / "demo.png", "--quiet")

@@ -974,9 +974,10 @@ def _forecast_part(
     n_series = frame["unique_id"].nunique()
     parts = distributed.gather({"file": part, "series": n_series, "rows": len(frame)})
     if rank == 0:
-        for stale in output.glob("part-*.parquet"):  # from an earlier run with more processes
-            if stale.name not in {p["file"] for p in parts}:
-                stale.unlink()
+        # Parts of an earlier run with more processes, as its manifest lists them: other files
+        # (a user's, another tool's part-*.parquet) are never deleted.
+        for stale in _earlier_parts(output) - {p["file"] for p in parts}:
+            (output / stale).unlink(missing_ok=True)
         manifest = {
             "format": "lstmcast-forecast",
             "model": str(model_dir),
@@ -988,11 +989,29 @@ def _forecast_part(
         with atomic_path(output / MANIFEST) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         _stdout().print(
-            f"wrote {_rows(manifest['rows'])} ({manifest['series']} series) in {world} parts to "
+            f"wrote {_rows(manifest['rows'])} ({manifest['series']} series) in {world} "
+            f"part{'' if world == 1 else 's'} to "
             f"{output}",
             markup=False,
         )
     distributed.barrier()
+
+
+def _earlier_parts(output: Path) -> set[str]:
+    """The part files an earlier sharded forecast into ``output`` wrote, by its manifest."""
+    import json
+
+    try:
+        manifest = json.loads((output / MANIFEST).read_text())
+        listed = [part["file"] for part in manifest["parts"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    if manifest.get("format") != "lstmcast-forecast":
+        return set()
+    return {name for name in listed if isinstance(name, str) and _PART.fullmatch(name)}
+
+
+_PART = re.compile(r"part-\d{5,}\.parquet")
 
 
 def _share_of_series(df: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
