@@ -1394,3 +1394,41 @@ def test_a_one_row_forecast_says_row(saved_model: Path, tmp_path: Path) -> None:
     result = run_cli("forecast", saved_model / "m", "--h", 1, "-o", tmp_path / "f.csv")
     assert result.exit_code == 0, result.output
     assert "wrote 1 row (1 series x 1 step) to" in result.stdout
+
+
+def test_an_output_through_a_loop_of_links_is_refused_by_name(
+    saved_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained before refusing the output")
+
+    monkeypatch.setattr(lc.LSTMForecaster, "fit", never)
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "loop.csv").symlink_to("loop.csv")
+    message = r"cannot write --output '.*loop.*': the symbolic link '.*loop.*' cannot be followed"
+    for args in (
+        ("train", saved_model / "data.csv", "-o", tmp_path / "loop", *TINY_CLI),
+        ("forecast", saved_model / "m", "-o", tmp_path / "loop" / "f.csv"),
+        ("forecast", saved_model / "m", "-o", tmp_path / "loop.csv"),
+    ):
+        result = run_cli(*args)
+        assert_one_line(result, message)
+        assert ".tmp" not in result.stderr
+
+
+def test_a_file_given_for_a_directory_or_a_directory_for_a_file(
+    saved_model: Path, tmp_path: Path
+) -> None:
+    data = saved_model / "data.csv"
+    with pytest.raises(lc.ModelFileError, match=r"'.*data.csv' is a file, not a model directory"):
+        lc.load(data)
+    for command, output in (("forecast", "f.csv"), ("inspect", "g.png")):
+        assert_one_line(
+            run_cli(command, data, "-o", tmp_path / output), r"is a file, not a model directory"
+        )
+    # plot's FORECAST: a directory (a model, a sharded forecast's folder) is not a forecast file.
+    assert_one_line(
+        run_cli("plot", data, saved_model / "m", "-o", tmp_path / "p.png"),
+        r"FORECAST '.*m' is a directory; give one forecast file",
+    )
+    assert not any(tmp_path.iterdir())

@@ -73,6 +73,7 @@ def check_writable(
     """
     _check_not_empty(path, what, directory, example)
     target = Path(path)
+    _check_links(target, what)
     if target.is_dir() and not directory:
         suggestion = f", e.g. {str(target / example)!r}" if example else ""
         raise ConfigError(f"{what} {str(target)!r} is a directory; give a file path{suggestion}")
@@ -87,6 +88,21 @@ def check_writable(
                 )
             _probe(parent, f"{what} {str(target)!r}")
             break
+
+
+def _check_links(target: Path, what: str) -> None:
+    """Refuse a path through a symbolic link that cannot be followed (a loop of links)."""
+    for part in (target, *target.parents):
+        if part.is_symlink():
+            try:
+                part.stat()
+            except FileNotFoundError:  # dangling: writing through it creates what it names
+                continue
+            except OSError as error:
+                raise ConfigError(
+                    f"cannot write {what} {str(target)!r}: the symbolic link {str(part)!r} "
+                    f"cannot be followed ({error.strerror or error}); choose another path"
+                ) from None
 
 
 def _probe(directory: Path, shown: str) -> None:

@@ -1209,6 +1209,11 @@ def plot(
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
     from lstmcast._files import check_output, image_format
 
+    if forecast_file.is_dir():
+        raise lc.DataError(
+            f"FORECAST {str(forecast_file)!r} is a directory; give one forecast file (CSV or "
+            "Parquet, e.g. a part-<rank>.parquet of a sharded forecast)"
+        )
     check_output(
         output, [("the history", data), ("the forecasts", forecast_file)], example="forecast.png"
     )

@@ -489,6 +489,11 @@ def read_model(
     from safetensors.torch import load_file
 
     directory = Path(path)
+    if directory.exists() and not directory.is_dir():
+        raise ModelFileError(
+            f"{str(directory)!r} is a file, not a model directory; give the directory that "
+            "lstmcast train (or save) wrote"
+        )
     if not directory.is_dir():
         raise ModelFileError(f"model directory {str(directory)!r} not found")
     config_file, weights_file = directory / CONFIG, directory / WEIGHTS
