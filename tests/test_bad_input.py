@@ -1432,3 +1432,23 @@ def test_a_file_given_for_a_directory_or_a_directory_for_a_file(
         r"FORECAST '.*m' is a directory; give one forecast file",
     )
     assert not any(tmp_path.iterdir())
+
+
+def test_unknown_series_name_the_series_the_model_knows(tmp_path: Path) -> None:
+    """A single series is named after its value column: the same data with that column renamed
+    is another series, and the message says which series the model knows."""
+    data = tmp_path / "s.csv"
+    pd.DataFrame({"t": HOURS, "y": np.sin(np.arange(60) / 3)}).to_csv(data, index=False)
+    model = tmp_path / "m"
+    assert run_cli("train", data, "-o", model, "--time-col", "t", *TINY_CLI).exit_code == 0
+    renamed = tmp_path / "r.csv"
+    renamed.write_text(data.read_text().replace("t,y", "time,value", 1))
+    result = run_cli(
+        "forecast", model, "--data", renamed, "--time-col", "time", "--target-col", "value",
+        "-o", tmp_path / "f.csv",
+    )  # fmt: skip
+    assert_one_line(
+        result,
+        r"series 'value' was not in the training data; the model knows 1 series \('y'\); .*"
+        r"a single series is named after its value column",
+    )

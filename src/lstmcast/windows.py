@@ -92,11 +92,16 @@ class SeriesScaler:
         missing = [series_id for series_id in ids if series_id not in lookup]
         if missing:
             others = len(missing) - 1
+            # The ids it knows: a single-series file names its series after its value column,
+            # so data whose column was renamed shows up here.
+            known = ", ".join(repr(str(i)) for i in self.ids[:3])
+            known += ", ..." if len(self.ids) > 3 else ""
             raise DataError(
                 f"series {missing[0]!r} was not in the training data"
                 + (f" (nor {others} other{'s' if others > 1 else ''})" if others else "")
-                + "; the model's per-series scaling comes from training, so fit it on data "
-                "that includes these series"
+                + f"; the model knows {len(self.ids)} series ({known}); its per-series scaling "
+                "comes from training, so give it those series (a single series is named after "
+                "its value column) or fit it on data that includes these"
             )
         return np.fromiter((lookup[series_id] for series_id in ids), np.int64, len(ids))
 
