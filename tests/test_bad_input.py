@@ -1452,3 +1452,31 @@ def test_unknown_series_name_the_series_the_model_knows(tmp_path: Path) -> None:
         r"series 'value' was not in the training data; the model knows 1 series \('y'\); .*"
         r"a single series is named after its value column",
     )
+
+
+def test_a_folder_reached_by_another_spelling_is_the_same_folder(
+    saved_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bind mount or a case-insensitive file system gives one folder two names that resolving
+    links does not reveal: simulated by a link that real_path does not resolve. The output is
+    still found inside the model (or would replace the data's folder)."""
+    from lstmcast import _files
+
+    # Absolute, links left as they are (Path.resolve would follow them).
+    monkeypatch.setattr(_files, "real_path", lambda path: Path.cwd() / path)
+    shutil.copytree(saved_model / "m", tmp_path / "m")
+    (tmp_path / "M").symlink_to("m")  # "M" is "m" on a case-insensitive file system
+    assert_one_line(
+        run_cli("forecast", tmp_path / "m", "-o", tmp_path / "M" / "f.csv"),
+        r"--output '.*M/f.csv' lies inside the model directory '.*m'",
+    )
+    (tmp_path / "d").mkdir()
+    shutil.copy(saved_model / "data.csv", tmp_path / "d" / "data.csv")
+    (tmp_path / "D").symlink_to("d")
+    assert_one_line(
+        run_cli("train", tmp_path / "d" / "data.csv", "-o", tmp_path / "D", *TINY_CLI),
+        r"--output '.*D' would replace the directory holding the data",
+    )
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(
+        p.name for p in (saved_model / "m").iterdir()
+    )

@@ -163,17 +163,34 @@ def check_output(
                 f"{shown} is {description} {str(source)!r}{link}, which this command reads; "
                 "writing it would destroy it: choose another output path"
             )
-        if src.is_dir() and out.is_relative_to(src):
+        if src.is_dir() and _within(out, src):
             raise ConfigError(
                 f"{shown} lies inside {description} {str(source)!r}, which this command reads; "
                 "write the output outside it"
             )
-        if replaced and src.is_relative_to(out):
+        if replaced and _within(src, out):
             raise ConfigError(
                 f"{shown} would replace the directory holding {description} {str(source)!r}, "
                 "which this command reads; choose an output directory that does not contain it"
             )
     check_writable(output, what=what, directory=directory, example=example)
+
+
+def _within(path: Path, directory: Path) -> bool:
+    """Whether ``path`` is ``directory`` or lies inside it: by name, then by identity of each
+    existing folder on its way up (another spelling of the same folder: a bind mount, a
+    case-insensitive file system, which resolving links does not reveal)."""
+    if path.is_relative_to(directory):
+        return True
+    try:
+        target = directory.stat()
+    except OSError:
+        return False
+    for folder in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            if os.path.samestat(folder.stat(), target):
+                return True
+    return False
 
 
 def frame_format(path: str | os.PathLike[str], *, what: str = "output") -> str:
