@@ -490,7 +490,7 @@ _JUNK: tuple[Any, ...] = (
     *("bogus", "int64", "float64", "datetime64[ns]", "<M8[D]", "object", "U5", "hour", "é" * 3),
     *([], {}, [1], [[]], {"int": 1}, {"freq": "h"}, {"freq": "bogus"}, {"int": "x"}, ["hour"]),
     *("Europe/Paris", "UTC", "+01:00", "+99:00", "Mars/Olympus", {"months": 1}, {"months": 0}),
-    *({"months": 10**12}, {"months": "1"}),
+    *({"months": 10**12}, {"months": "1"}, "long", "wide", "single"),
 )
 
 

@@ -1480,3 +1480,38 @@ def test_a_folder_reached_by_another_spelling_is_the_same_folder(
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == sorted(
         p.name for p in (saved_model / "m").iterdir()
     )
+
+
+def test_a_model_remembers_the_layout_its_data_was_read_in(tmp_path: Path) -> None:
+    """Trained with --layout wide on an ambiguous file (a 'y' among the series): forecast and
+    inspect --data read the same file without being told again; a layout given still wins."""
+    data = tmp_path / "w.csv"
+    waves = {name: np.sin(np.arange(60) / (3 + k)) for k, name in enumerate("xyz")}
+    pd.DataFrame({"t": HOURS, **waves}).to_csv(data, index=False)
+    model = tmp_path / "m"
+    args = ("--layout", "wide", "--time-col", "t")
+    assert run_cli("train", data, "-o", model, *args, *TINY_CLI).exit_code == 0
+    assert json.loads((model / "config.json").read_text())["layout"] == "wide"
+    assert lc.load(model).layout_ == "wide"
+    for command, output in (("forecast", "f.csv"), ("inspect", "g.png")):
+        result = run_cli(command, model, "--data", data, "-o", tmp_path / output)
+        assert result.exit_code == 0, result.output
+        assert "read w.csv: wide, time 't', 3 series from columns 'x', 'y', 'z'" in result.stderr
+    assert pd.read_csv(tmp_path / "f.csv")["unique_id"].tolist() == ["x", "y", "z"]
+    single = ("--layout", "single", "--target-col", "y", "--ignore-col", "x", "--ignore-col", "z")
+    result = run_cli("forecast", model, "--data", data, *single, "-o", tmp_path / "f1.csv")
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(tmp_path / "f1.csv")["unique_id"].tolist() == ["y"]
+    # A model saved without a layout (the API, earlier versions) infers it, as before.
+    config = json.loads((model / "config.json").read_text())
+    del config["layout"]
+    (model / "config.json").write_text(json.dumps(config))
+    assert lc.load(model).layout_ is None
+    assert_one_line(
+        run_cli("forecast", model, "--data", data, "-o", tmp_path / "f2.csv"),
+        r"w.csv is ambiguous: .* Say which: --layout wide",
+    )
+    config["layout"] = "diagonal"
+    (model / "config.json").write_text(json.dumps(config))
+    with pytest.raises(lc.ModelFileError, match=r"invalid layout 'diagonal'"):
+        lc.load(model)

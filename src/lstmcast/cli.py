@@ -802,6 +802,9 @@ def train(
             patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
             quantile_levels, season_length, forget_bias, device, grad_clip, scaler,
         )  # fmt: skip
+        # Kept with the model, as its column names below: forecast and inspect read new data
+        # as the training data was read without being told again.
+        model.layout_ = layout
         # Under the file's column names, which the model keeps: forecast and inspect read
         # data in the same layout without being told them again.
         given = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
@@ -912,8 +915,8 @@ def forecast(
     df = None
     if data is not None:
         df = _read_data(
-            data, **_model_columns(model, id_col, time_col, target_col), layout=layout,
-            ignore_col=ignore_col,
+            data, **_model_columns(model, id_col, time_col, target_col),
+            layout=layout or getattr(model, "layout_", None), ignore_col=ignore_col,
         )  # fmt: skip
     frame = model.predict(h, df=df, level=level, **_READ_COLUMNS)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
@@ -962,8 +965,8 @@ def _forecast_part(
     else:  # this rank's files of --data (or series of one file); the model's scaling of all
         model = lc.load(model_dir)
         df = _read_data(
-            data, **_model_columns(model, id_col, time_col, target_col), layout=layout,
-            ignore_col=ignore_col,
+            data, **_model_columns(model, id_col, time_col, target_col),
+            layout=layout or getattr(model, "layout_", None), ignore_col=ignore_col,
         )  # fmt: skip
         if not data.is_dir():  # every rank read the whole file
             df = _share_of_series(df, rank, world)
@@ -1346,8 +1349,8 @@ def inspect(
     df = None
     if data is not None:
         df = _read_data(
-            data, **_model_columns(model, id_col, time_col, target_col), layout=layout,
-            ignore_col=ignore_col,
+            data, **_model_columns(model, id_col, time_col, target_col),
+            layout=layout or getattr(model, "layout_", None), ignore_col=ignore_col,
         )  # fmt: skip
     panel = model.tail_ if df is None else lc.Panel.from_frame(df)
     ids = [str(i) for i in panel.ids]

@@ -735,6 +735,8 @@ class LSTMForecaster(Forecaster):
     columns_ : dict, the ``id_col``, ``time_col`` and ``target_col`` fit was given (None: not
         given, found as the reader finds them): ``predict`` and ``explain`` read a long ``df`` by
         these names unless told others.
+    layout_ : str or None, the layout the command line was told to read the training data in
+        (``lstmcast train --layout``); ``forecast`` and ``inspect`` read ``--data`` in it.
     """
 
     alias = "LSTM"

@@ -26,7 +26,7 @@ import torch
 
 from . import __version__, distributed
 from ._files import check_writable, dir_mode, file_mode, real_path, sha256
-from .data import Panel, concatenated_ranges
+from .data import LAYOUTS, Panel, concatenated_ranges
 from .errors import LstmcastError, ModelFileError
 from .train import History, TrainState
 
@@ -156,6 +156,8 @@ def _save_model(
                 "class": type(model).__name__,
                 "params": model.get_params(),
                 "columns": model.columns_,
+                # The layout the command line read the data in (--layout), if it was named.
+                "layout": getattr(model, "layout_", None),
                 "network": model.network_.config.to_dict(),
                 "seed": model.seed_,
                 "histories": [history.to_dict() for history in histories or model.histories_],
@@ -669,6 +671,10 @@ def _build(
     ):
         raise ValueError(f"invalid column names {columns!r}")
     model.columns_ = dict(columns)
+    layout = config.get("layout")
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"invalid layout {layout!r}")
+    model.layout_ = layout
     model.n_series_ = len(state.ids)
     model.seed_ = int(config["seed"])
     model.histories_ = histories
