@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -344,3 +345,30 @@ def test_round_trip_keeps_the_time_zone_and_month_steps(tmp_path: Path) -> None:
         pd.Timestamp("2023-02-10", tz="Europe/Paris"),
         pd.Timestamp("2023-02-11", tz="Europe/Paris"),
     ]
+
+
+def test_a_save_killed_between_its_renames_loses_nothing(
+    saved: tuple[lc.LSTMForecaster, Path],
+) -> None:
+    """Killed after moving the old model aside and before moving the new one in, a save leaves
+    the old model as ``.model.old-<pid>`` (and a staging directory): loading says where it is,
+    and the next save into the directory puts it back before replacing it."""
+    model, path = saved
+    aside = path.with_name(f".{path.name}.old-4242")
+    path.rename(aside)
+    staging = path.with_name(f".{path.name}.abc123.tmp")
+    staging.mkdir()
+    (staging / "weights.safetensors").write_bytes(b"half written")
+    with pytest.raises(lc.ModelFileError, match=r"a save that was stopped left the previous model"):
+        lc.load(path)
+    from lstmcast.io import writing_model
+
+    with writing_model(path):  # what fit(checkpoint=) and save() take first
+        pd.testing.assert_frame_equal(lc.load(path).predict(2), model.predict(2))
+    assert not aside.exists()
+    assert not staging.exists()
+    # Left beside a model that is in place, an old copy is only removed.
+    shutil.copytree(path, aside)
+    model.save(path)
+    assert not aside.exists()
+    assert lc.load(path).seed_ == model.seed_

@@ -9,6 +9,7 @@ leaves either the old model or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
@@ -300,6 +301,7 @@ def writing_model(path: str | os.PathLike[str] | None) -> Iterator[None]:
             problem = error
         else:
             try:
+                _recover_interrupted_save(target)
                 check_replaceable(path)
             except ModelFileError as error:
                 problem = error
@@ -430,6 +432,32 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+def _left_by_saves(target: Path) -> tuple[list[Path], list[Path]]:
+    """What saves killed mid-way left beside ``target``: old models moved aside by
+    :func:`_replace_dir` (``.<name>.old-<pid>``) and staging directories (``.<name>.*.tmp``)."""
+    name = glob.escape(target.name)
+    old = sorted(p for p in target.parent.glob(f".{name}.old-*") if (p / CONFIG).is_file())
+    staging = sorted(p for p in target.parent.glob(f".{name}.*.tmp") if p.is_dir())
+    return old, staging
+
+
+def _recover_interrupted_save(target: Path) -> None:
+    """Under the directory's lock, undo what a save killed mid-way left beside ``target``.
+
+    A save killed between the two renames of :func:`_replace_dir` leaves the old model only as
+    ``.<name>.old-<pid>``: it is put back. Old models left beside a new one, and staging
+    directories, belong to no running save (the lock is ours): they are removed.
+    """
+    old, staging = _left_by_saves(target)
+    for directory in old:
+        if not target.exists():
+            os.replace(directory, target)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+    for directory in staging:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _replace_dir(staging: Path, target: Path) -> None:
     """Move ``staging`` onto ``target``; an old model there is removed only after the move."""
     if not target.exists():
@@ -497,6 +525,13 @@ def read_model(
             "lstmcast train (or save) wrote"
         )
     if not directory.is_dir():
+        old = _left_by_saves(real_path(directory))[0]
+        if old:
+            raise ModelFileError(
+                f"model directory {str(directory)!r} not found, but a save that was stopped "
+                f"left the previous model in {str(old[-1])!r}: rename it to "
+                f"{directory.name!r} to load it"
+            )
         raise ModelFileError(f"model directory {str(directory)!r} not found")
     config_file, weights_file = directory / CONFIG, directory / WEIGHTS
     if not config_file.is_file():
