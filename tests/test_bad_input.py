@@ -1266,3 +1266,55 @@ def test_every_reading_command_refuses_an_unused_column(tmp_path: Path) -> None:
             "read bad.csv: long, id 'unique_id', time 'ds', target 'y', 1 series, ignoring "
             "'price' as asked" in result.stderr
         ), args[0]
+
+
+# -- issue 14, re-test: data and settings messages ---
+
+
+def _sine_hours(n: int = 60) -> pd.DataFrame:
+    t = pd.date_range("2024-01-01", periods=n, freq="h")
+    return pd.DataFrame({"ds": t, "a": np.sin(np.arange(n) / 3), "b": np.cos(np.arange(n) / 3)})
+
+
+def test_a_parquet_index_is_a_column_and_positions_are_no_times(tmp_path: Path) -> None:
+    """A Parquet file saved with set_index('ds') (or a MultiIndex) holds its index as columns;
+    one saved without an index has no times in its row positions, as a CSV file has none."""
+    pytest.importorskip("pyarrow")
+    wide = _sine_hours()
+    long = wide.melt(id_vars="ds", var_name="unique_id", value_name="y")
+    long.set_index("ds").to_parquet(tmp_path / "by_time.parquet")
+    long.set_index(["unique_id", "ds"]).to_parquet(tmp_path / "by_both.parquet")
+    for name in ("by_time", "by_both"):
+        frame = lc.read_parquet(tmp_path / f"{name}.parquet")
+        assert str(lc.layouts(frame)[0]) == (
+            f"{name}.parquet: long, id 'unique_id', time 'ds', target 'y', 2 series"
+        )
+        result = run_cli("train", tmp_path / f"{name}.parquet", "-o", tmp_path / name, *TINY_CLI)
+        assert result.exit_code == 0, result.output
+    wide.rename(columns={"ds": "t"}).to_parquet(tmp_path / "no_index.parquet", index=False)
+    message = r"no_index.parquet: time column 'ds' not found; columns are 't', 'a', 'b'. Name it"
+    with pytest.raises(lc.DataError, match="^" + message + r" with time_col=$"):
+        lc.read_parquet(tmp_path / "no_index.parquet")
+    result = run_cli("train", tmp_path / "no_index.parquet", "-o", tmp_path / "m", *TINY_CLI)
+    assert_one_line(result, "^error: " + message + r" with --time-col$")
+    # A time index without a name is still the times of a wide file.
+    wide.set_index("ds").rename_axis(None).to_parquet(tmp_path / "indexed.parquet")
+    frame = lc.read_parquet(tmp_path / "indexed.parquet")
+    assert str(lc.layouts(frame)[0]).startswith("indexed.parquet: wide, time from the index")
+    # The file is named once, not twice.
+    wide.set_index("ds").rename(columns={"b": "y"}).to_parquet(tmp_path / "both.parquet")
+    with pytest.raises(lc.DataError, match=r"^both.parquet is ambiguous"):
+        lc.read_parquet(tmp_path / "both.parquet")
+
+
+def test_among_several_files_an_error_names_its_file(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    wide = _sine_hours().rename(columns={"ds": "t"})
+    wide.to_parquet(folder / "one.parquet", index=False)
+    wide.rename(columns={"a": "c", "b": "d"}).to_csv(folder / "two.csv", index=False)
+    result = run_cli("train", folder, "-o", tmp_path / "m", "--time-col", "t", "--ignore-col", "a")
+    assert_one_line(result, r"^error: two.csv: column to ignore 'a' not found; columns are 't',")
+    with pytest.raises(lc.DataError, match=r"^one.parquet: time column 'ds' not found"):
+        lc.read_files(lc.data_files(folder))

@@ -827,6 +827,24 @@ def read_parquet(
         raise DataError(f"{file.name} is not a readable Parquet file: {first_line}") from None
     if len(frame) == 0:
         raise DataError(f"{file.name} has no rows")
+    # pyarrow restores the pandas index a file was written with. A named one is a column of the
+    # file (``ds`` or ``unique_id`` saved by set_index), unless it is the file's one unnamed-
+    # column-free time index; positions 0, 1, ... (no index stored) are no times at all.
+    index = frame.index
+    names = [name for name in index.names if name is not None]
+    index_time = not isinstance(index, _pd().RangeIndex)
+    if names and (
+        isinstance(index, _pd().MultiIndex)
+        or index.name in (TIME, ID, time_col, id_col, target_col, *ignore_cols)
+    ):
+        clash = [name for name in names if name in frame.columns]
+        if clash:
+            raise DataError(
+                f"{file.name} has an index and a column both named {str(clash[0])!r}; "
+                "rename one (lstmcast never renames columns)"
+            )
+        frame = frame.reset_index(level=names)
+        index_time = not isinstance(frame.index, _pd().RangeIndex)
     try:
         panel, how = _read(
             frame,
@@ -837,10 +855,11 @@ def read_parquet(
             layout,
             tuple(ignore_cols),
             file.name,
-            index_time=True,  # pyarrow restores a pandas index the file was written with
+            index_time=index_time,
         )
     except DataError as error:  # rows of a Parquet file are counted from 0, without a header
-        raise DataError(f"{file.name}: {error}") from None
+        text = str(error)
+        raise DataError(text if file.name in text else f"{file.name}: {text}") from None
     return _with_layouts(panel.to_frame(), (how,))
 
 
@@ -878,14 +897,20 @@ def read_files(
     how: list[Layout] = []
     for file in files:
         reader = read_parquet if file.suffix == ".parquet" else read_csv
-        frame = reader(
-            file,
-            time_col=time_col,
-            target_col=target_col,
-            id_col=id_col,
-            layout=layout,
-            ignore_cols=ignore_cols,
-        )
+        try:
+            frame = reader(
+                file,
+                time_col=time_col,
+                target_col=target_col,
+                id_col=id_col,
+                layout=layout,
+                ignore_cols=ignore_cols,
+            )
+        except DataError as error:  # among several files, say which one
+            text = str(error)
+            if len(files) == 1 or file.name in text:
+                raise
+            raise DataError(f"{file.name}: {text}") from None
         ids = frame[ID].unique()
         for series_id in ids:
             if series_id in first_file:
