@@ -154,7 +154,7 @@ DATA_CASES = {
     "forget-gate bias out of range": Case(
         csv(good_rows()),
         lc.ConfigError,
-        r"forget_bias must be <= 10, got 50.0",
+        r"(forget_bias|--forget-bias) must be <= 10, got 50.0",
         ("--forget-bias", "50"),
         None,
         {"forget_bias": 50.0},
@@ -162,7 +162,7 @@ DATA_CASES = {
     "zero hidden units": Case(
         csv(good_rows()),
         lc.ConfigError,
-        r"hidden_size must be >= 1, got 0",
+        r"(hidden_size|--hidden-size) must be >= 1, got 0",
         ("--hidden-size", "0"),
         None,
         {"hidden_size": 0},
@@ -170,7 +170,7 @@ DATA_CASES = {
     "segment that does not divide the window": Case(
         csv(good_rows()),
         lc.ConfigError,
-        r"segment 3 must divide window 8",
+        r"(segment|--segment) 3 must divide (window|--window) 8",
         ("--segment", "3"),
         None,
         {"segment": 3},
@@ -766,17 +766,18 @@ def test_levels_beyond_what_the_calibration_supports(calibrated: Path) -> None:
             rf"a {level}% interval needs at least {needed} validation windows .* calibrated on "
             rf"12: train it with val_size={needed} or more"
         )
+        cli_message = message.replace(f"val_size={needed}", f"--val-size {needed}")
         with pytest.raises(lc.ConfigError, match=message):
             model.predict(level=[80, level])
         with pytest.raises(lc.ConfigError, match=message):
             model.backtest(data, h=1, n_windows=3, level=[level])
         result = run_cli("forecast", calibrated / "m", "--level", level, "-o", calibrated / "f.csv")
-        assert_one_line(result, message)
+        assert_one_line(result, cli_message)
     result = run_cli(
         "backtest", calibrated / "data.csv", "--h", 1, "--n-windows", 3, *TINY_CLI,
         "--val-size", 12, "--level", 95,
     )  # fmt: skip
-    assert_one_line(result, r"a 95% interval needs at least 19 .* val_size=19 or more")
+    assert_one_line(result, r"a 95% interval needs at least 19 .* with --val-size 19 or more")
 
 
 def test_season_length_beyond_the_window_only_matters_for_calibration(tmp_path: Path) -> None:
@@ -790,7 +791,11 @@ def test_season_length_beyond_the_window_only_matters_for_calibration(tmp_path: 
     result = run_cli(
         "backtest", data, "--h", 24, "--season-length", 24, "--val-size", 30, *TINY_CLI
     )
-    assert_one_line(result, message + r" or more \(CLI --window 25\)")
+    message = (
+        r"--season-length 24 must be shorter than --window 8 when --val-size calibrates .* "
+        r"--window 25 or more, or a --season-length below 8$"
+    )
+    assert_one_line(result, message)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
@@ -848,15 +853,16 @@ def test_backtest_windows_and_steps_are_checked_by_name(saved_model: Path) -> No
     data = saved_model / "data.csv"
     model = lc.load(saved_model / "m")
     for option, value, message in (
-        ("--n-windows", 0, "n_windows must be >= 1, got 0"),
-        ("--step-size", -1, "step_size must be >= 1, got -1"),
-        ("--h", 0, "h must be >= 1, got 0"),
+        ("--n-windows", 0, "must be >= 1, got 0"),
+        ("--step-size", -1, "must be >= 1, got -1"),
+        ("--h", 0, "must be >= 1, got 0"),
     ):
         keyword = option.lstrip("-").replace("-", "_")
         arguments = {"h": 2} | {keyword: value}
-        with pytest.raises(lc.ConfigError, match=message):
+        with pytest.raises(lc.ConfigError, match=f"^{keyword} {message}"):
             model.backtest(lc.read_csv(data), **arguments)
-        assert_one_line(run_cli("backtest", data, "--h", 2, option, value, *TINY_CLI), message)
+        result = run_cli("backtest", data, "--h", 2, option, value, *TINY_CLI)
+        assert_one_line(result, f"^error: {option} {message}")
 
 
 def test_counts_of_one_are_singular(saved_model: Path) -> None:
@@ -913,7 +919,7 @@ def test_magnitudes_the_network_cannot_hold_are_refused(tmp_path: Path) -> None:
     with pytest.raises(lc.DataError, match=message):
         lc.LSTMForecaster(**TINY, scaler="none").fit(lc.read_csv(huge))
     result = run_cli("train", huge, "-o", tmp_path / "m", *TINY_CLI, "--scaler", "none")
-    assert_one_line(result, message)
+    assert_one_line(result, message.replace("scaler='standard'", "--scaler standard"))
 
     # A model of ordinary values, asked to forecast from a window a 1e300 times larger.
     ordinary = _write_series(tmp_path / "c.csv", 2 + np.sin(np.arange(60) / 3))
@@ -1318,3 +1324,49 @@ def test_among_several_files_an_error_names_its_file(tmp_path: Path) -> None:
     assert_one_line(result, r"^error: two.csv: column to ignore 'a' not found; columns are 't',")
     with pytest.raises(lc.DataError, match=r"^one.parquet: time column 'ds' not found"):
         lc.read_files(lc.data_files(folder))
+
+
+@pytest.mark.parametrize(
+    ("options", "keywords", "cli", "api"),
+    [
+        (["--layers", "0"], {"num_layers": 0}, "--layers must be >= 1", "num_layers must be"),
+        (
+            ["--quantile-level", "100"],
+            {"quantile_levels": (100,)},
+            "--quantile-level must be below 100",
+            "quantile_levels must be below 100",
+        ),
+        (["--seed", "-1"], {"random_state": -1}, "--seed must be >= 0", "random_state must be"),
+        (
+            ["--segment", "3"],
+            {"segment": 3},
+            "--segment 3 must divide --window 8; try --window 6$",
+            "segment 3 must divide window 8; try window=6$",
+        ),
+        (
+            ["--patience", "2"],
+            {"patience": 2},
+            "--patience needs validation data: set --val-size too",
+            "patience needs validation data: set val_size too",
+        ),
+    ],
+)
+def test_settings_are_named_as_the_user_wrote_them(
+    options: list[str], keywords: dict[str, Any], cli: str, api: str, tmp_path: Path
+) -> None:
+    """The command line reads --hidden-size, Python hidden_size: a message names the one used."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows()))
+    with pytest.raises(lc.ConfigError, match="^" + api):
+        lc.LSTMForecaster(**(TINY | keywords)).fit(lc.read_csv(data))
+    assert_one_line(run_cli("train", data, "-o", tmp_path / "m", *TINY_CLI, *options), cli)
+    assert not (tmp_path / "m").exists()
+
+
+def test_forecast_levels_and_steps_are_named_as_flags(saved_model: Path) -> None:
+    model, out = saved_model / "m", saved_model / "f.csv"
+    assert_one_line(run_cli("forecast", model, "--level", 0, "-o", out), "^error: --level must be")
+    assert_one_line(run_cli("forecast", model, "--h", 0, "-o", out), "^error: --h must be >= 1")
+    with pytest.raises(lc.ConfigError, match="^level must be > 0"):
+        lc.load(model).predict(level=[0])
+    assert not out.exists()

@@ -382,7 +382,7 @@ BAD_DATA = {
     "window 0": (_good_csv, ["--window", "0"], ["window must be >= 1, got 0"]),
     "negative lr": (_good_csv, ["--lr", "-1"], ["lr must be > 0"]),
     "bad val size": (_good_csv, ["--val-size", "lots"], ["--val-size", "'lots'"]),
-    "patience without val": (_good_csv, ["--patience", "2"], ["val_size"]),
+    "patience without val": (_good_csv, ["--patience", "2"], ["--patience needs", "--val-size"]),
 }
 
 

@@ -31,7 +31,15 @@ import torch
 from . import distributed
 from .data import ID, TIME, Panel, _show_time, concatenated_ranges, future_times, points
 from .distributed import DataParallel
-from .errors import ConfigError, DataError, DataWarning, NotFittedError, TrainingError, option
+from .errors import (
+    ConfigError,
+    DataError,
+    DataWarning,
+    NotFittedError,
+    TrainingError,
+    option,
+    setting,
+)
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
 from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
@@ -52,9 +60,10 @@ class Rule:
     optional: bool = False  # None allowed
     choices: tuple[str, ...] | None = None
 
-    def check(self, name: str, value: Any) -> None:
+    def check(self, keyword: str, value: Any) -> None:
         if value is None and self.optional:
             return
+        name = setting(keyword)  # --window on the command line
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         if isinstance(value, bool) or not isinstance(value, kinds):
             expected = " or ".join(k.__name__ for k in kinds)
@@ -75,7 +84,7 @@ def _check_level(name: str, value: Any) -> None:
     """An interval level in percent: above 0 and below 100."""
     Rule((int, float), 0, 100, low_open=True).check(name, value)
     if value == 100:
-        raise ConfigError(f"{name} must be below 100 (a 100% interval is unbounded)")
+        raise ConfigError(f"{setting(name)} must be below 100 (a 100% interval is unbounded)")
 
 
 def level_label(level: float) -> str:
@@ -855,27 +864,33 @@ class LSTMForecaster(Forecaster):
     def _check_params(self) -> None:
         super()._check_params()
         if isinstance(self.val_size, float) and self.val_size >= 1:
-            raise ConfigError(f"a fractional val_size must be below 1, got {self.val_size}")
+            raise ConfigError(
+                f"a fractional {setting('val_size')} must be below 1, got {self.val_size}"
+            )
         if self.patience is not None and self.val_size is None:
-            raise ConfigError("patience needs validation data: set val_size too")
+            raise ConfigError(
+                f"{setting('patience')} needs validation data: set {setting('val_size')} too"
+            )
         # Only interval calibration (on the val_size tail) reads season_length: it measures
         # errors in units of each input window's seasonal differences.
         if self.val_size is not None and self.season_length >= self.window:
             raise ConfigError(
-                f"season_length {self.season_length} must be shorter than window {self.window} "
-                "when val_size calibrates intervals (their unit is each input window's mean "
-                f"seasonal difference): use window={self.season_length + 1} or more (CLI "
-                f"--window {self.season_length + 1}), or a season_length below {self.window}"
+                f"{setting('season_length')} {self.season_length} must be shorter than "
+                f"{setting('window')} {self.window} when {setting('val_size')} calibrates "
+                "intervals (their unit is each input window's mean seasonal difference): use "
+                f"{option('window', self.season_length + 1)} or more, or a "
+                f"{setting('season_length')} below {self.window}"
             )
         if self.window % self.segment:
             raise ConfigError(
-                f"segment {self.segment} must divide window {self.window}; try window "
-                f"{self.window // self.segment * self.segment or self.segment}"
+                f"{setting('segment')} {self.segment} must divide {setting('window')} "
+                f"{self.window}; try "
+                f"{option('window', self.window // self.segment * self.segment or self.segment)}"
             )
         if self.quantile_levels is not None:
             if isinstance(self.quantile_levels, int | float) or not self.quantile_levels:
                 raise ConfigError(
-                    f"quantile_levels must be a list of levels, e.g. (80, 95); got "
+                    f"{setting('quantile_levels')} must be a list of levels, e.g. (80, 95); got "
                     f"{self.quantile_levels!r}"
                 )
             for level in self.quantile_levels:
@@ -1262,9 +1277,9 @@ class LSTMForecaster(Forecaster):
             raise ConfigError(
                 f"a {level_label(level)}% interval needs at least "
                 f"{_count(needed, 'validation window')} to be calibrated (split conformal), and "
-                f"this model was calibrated on {n}: train it with val_size="
-                f"{per_series + self.horizon - 1} or more (points per series, CLI --val-size), "
-                f"or ask for a lower level"
+                f"this model was calibrated on {n}: train it with "
+                f"{option('val_size', per_series + self.horizon - 1)} or more (points per "
+                "series), or ask for a lower level"
             )
         return levels
 
@@ -1374,7 +1389,7 @@ class LSTMForecaster(Forecaster):
         if self.scaler == "none":
             raise DataError(
                 f"{where}, beyond the float32 numbers (up to 3.4e38) the network computes with; "
-                "use scaler='standard' (CLI --scaler standard), which scales each series"
+                f"use {option('scaler', 'standard')}, which scales each series"
             )
         raise DataError(
             f"{where}, {np.abs(scaled).reshape(-1)[first]:.3g} times its scale away from its "
