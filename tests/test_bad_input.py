@@ -1367,6 +1367,6 @@ def test_forecast_levels_and_steps_are_named_as_flags(saved_model: Path) -> None
     model, out = saved_model / "m", saved_model / "f.csv"
     assert_one_line(run_cli("forecast", model, "--level", 0, "-o", out), "^error: --level must be")
     assert_one_line(run_cli("forecast", model, "--h", 0, "-o", out), "^error: --h must be >= 1")
-    with pytest.raises(lc.ConfigError, match="^level must be > 0"):
+    with pytest.raises(lc.ConfigError, match=r"^level must be > 0"):
         lc.load(model).predict(level=[0])
     assert not out.exists()
