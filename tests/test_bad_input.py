@@ -830,7 +830,7 @@ def test_forecasts_that_would_not_fit_in_memory(
         model.predict(10**12)
     assert_one_line(
         run_cli("forecast", saved_model / "m", "--h", 10**12, "-o", saved_model / "f.csv"),
-        message,
+        message.replace("h=", "--h "),
     )
     # A backtest's size: series x windows x h, refused before any forecast is made.
     from lstmcast import forecast
@@ -846,7 +846,7 @@ def test_forecasts_that_would_not_fit_in_memory(
 
     monkeypatch.setattr(lc.LSTMForecaster, "fit", never)
     result = run_cli("backtest", data, "--h", 2, "--n-windows", 50, "--step-size", 1, *TINY_CLI)
-    assert_one_line(result, message)
+    assert_one_line(result, message.replace("h=", "--h "))
 
 
 def test_backtest_windows_and_steps_are_checked_by_name(saved_model: Path) -> None:
@@ -1370,3 +1370,25 @@ def test_forecast_levels_and_steps_are_named_as_flags(saved_model: Path) -> None
     with pytest.raises(lc.ConfigError, match=r"^level must be > 0"):
         lc.load(model).predict(level=[0])
     assert not out.exists()
+
+
+def test_a_backtest_longer_than_the_data_names_its_flags(tmp_path: Path) -> None:
+    """Too many windows for the series: said in the backtest's terms, with the count that fits,
+    before any training (not 'a test part of 200 leaves nothing to train on')."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows()))
+    cases = [
+        (
+            ("--n-windows", 100),
+            r"holds out its last 200, leaving 0 before the first origin, "
+            r"where --window 8 \+ --horizon 1 need at least 9 to train on; "
+            r"use --n-windows 25 or less$",
+        ),
+        (("--n-windows", 26), r"holds out its last 52, leaving 8 .* use --n-windows 25 or less$"),
+        (("--h", 59, "--n-windows", 1), r"holds out its last 59, .* use a smaller --h$"),
+    ]
+    for options, message in cases:
+        result = run_cli("backtest", data, "--h", 2, *TINY_CLI, *options)
+        assert_one_line(result, r"^error: series 'a' has 60 points, and a backtest of .*" + message)
+    result = run_cli("backtest", data, "--h", 2, "--n-windows", 25, *TINY_CLI)
+    assert result.exit_code == 0, result.output

@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 import lstmcast as lc
 from lstmcast import __version__
-from lstmcast.errors import LstmcastError, command_line
+from lstmcast.errors import DataError, LstmcastError, command_line
 
 if TYPE_CHECKING:
     import click
@@ -1101,6 +1101,7 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast._files import check_output, frame_format, write_frame
+    from lstmcast.data import points
     from lstmcast.forecast import _check_backtest, _check_backtest_size
 
     if output is not None:
@@ -1112,7 +1113,21 @@ def backtest(
     levels = {float(value) for value in level or []}
     _check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
     # Only data before the first origin is seen in training (and scales MASE).
-    train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
+    span = h + step * (n_windows - 1)
+    lengths = df.groupby("unique_id", sort=False).size()
+    needed = window + horizon  # the fewest points one training window takes
+    if (lengths - span < needed).any():
+        shortest = lengths.idxmin()
+        length = int(lengths.min())
+        fits = (length - needed - h) // step + 1
+        advice = f"use --n-windows {fits} or less" if fits >= 1 else "use a smaller --h"
+        raise DataError(
+            f"series {shortest!r} has {points(length)}, and a backtest of --n-windows "
+            f"{n_windows} of --h {h}, --step-size {step} holds out its last {span}, leaving "
+            f"{max(length - span, 0)} before the first origin, where --window {window} + "
+            f"--horizon {horizon} need at least {needed} to train on; {advice}"
+        )
+    train_part, _ = lc.split(df, test_size=span)
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,

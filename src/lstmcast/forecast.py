@@ -135,11 +135,11 @@ def _check_output_size(k: int, h: int, columns: int, what: str) -> None:
     if available is None or per_step * h <= available:
         return
     fits = available // per_step
-    advice = f"use h={fits} or less" if fits >= 1 else "forecast fewer series at a time"
+    advice = f"use {option('h', fits)} or less" if fits >= 1 else "forecast fewer series at a time"
     raise ConfigError(
-        f"h={h} for {what} makes a forecast of about {per_step * h / 1e9:.1f} GB ({what} x "
-        f"{_count(h, 'step')} x {columns} columns), more than the {available / 1e9:.1f} GB of "
-        f"memory available; {advice}"
+        f"{option('h', h)} for {what} makes a forecast of about {per_step * h / 1e9:.1f} GB "
+        f"({what} x {_count(h, 'step')} x {columns} columns), more than the "
+        f"{available / 1e9:.1f} GB of memory available; {advice}"
     )
 
 
