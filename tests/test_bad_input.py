@@ -1392,3 +1392,46 @@ def test_a_backtest_longer_than_the_data_names_its_flags(tmp_path: Path) -> None
         assert_one_line(result, r"^error: series 'a' has 60 points, and a backtest of .*" + message)
     result = run_cli("backtest", data, "--h", 2, "--n-windows", 25, *TINY_CLI)
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (
+            pd.date_range("2024-01-01", periods=13, freq="MS").delete(5),
+            r"2024-07-01 00:00:00 follows 2024-05-01 00:00:00, but its usual step is 1 month;",
+        ),
+        (
+            pd.date_range("2000-01-01", periods=13, freq="QS").delete(5),
+            r"2001-07-01 00:00:00 follows 2001-01-01 00:00:00, but its usual step is 3 months;",
+        ),
+        (
+            pd.date_range("2000-01-01", periods=13, freq="YS").delete(5),
+            r"2006-01-01 00:00:00 follows 2004-01-01 00:00:00, but its usual step is 1 year;",
+        ),
+        (
+            pd.date_range("2024-01-01", periods=13, freq="s").delete(5),
+            r"2024-01-01 00:00:06 follows 2024-01-01 00:00:04, but its usual step is 0 days "
+            r"00:00:01;",
+        ),
+        (
+            pd.DatetimeIndex(
+                [pd.Timestamp("2023-01-30") + pd.DateOffset(months=i) for i in range(13)]
+            ),
+            r"series 'y' is dated on day 30 of each month, moved to the end of shorter months "
+            r"\(2023-02-28 00:00:00 follows 2023-01-30 00:00:00\): lstmcast continues months on "
+            r"one day from the 1st to the 28th, or on month ends",
+        ),
+    ],
+)
+def test_irregular_calendar_steps_are_told_in_months_and_years(
+    times: pd.DatetimeIndex, message: str, tmp_path: Path
+) -> None:
+    """A gap in monthly data is one month missing, not a step of '31 days'."""
+    frame = pd.DataFrame({"ds": times.strftime("%Y-%m-%d %H:%M:%S"), "y": np.arange(len(times))})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    with pytest.raises(lc.DataError, match=message):
+        lc.Naive().fit(lc.read_csv(tmp_path / "data.csv"))
+    assert_one_line(
+        run_cli("train", tmp_path / "data.csv", "-o", tmp_path / "m", *TINY_CLI), message
+    )

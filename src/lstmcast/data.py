@@ -1131,12 +1131,32 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
         return pd.DateOffset(months=months)
     if equal:
         return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
+    clipped = _clipped_month_day(local)
+    if clipped is not None:
+        day, pos = clipped
+        raise DataError(
+            f"series {series_id!r} is dated on day {day} of each month, moved to the end of "
+            f"shorter months ({local[pos]} follows {local[pos - 1]}): lstmcast continues months "
+            "on one day from the 1st to the 28th, or on month ends; date the series so"
+        )
     # The median step, in the times' own resolution (pandas reads dates as s, ms, us or ns).
     typical = np.sort(diffs)[len(diffs) // 2]
     pos = int(np.argmax(diffs != typical)) + 1
+    usual = str(pd.Timedelta(typical))
+    if typical >= _CALENDAR_SCALE:  # months and years are told in months, not 31 or 365 days
+        months = np.diff(local.year.to_numpy() * 12 + local.month.to_numpy())
+        typical_months = int(np.sort(months)[len(months) // 2])
+        if typical_months >= 1:
+            pos = int(np.argmax(months != typical_months)) + 1
+            years, rest = divmod(typical_months, 12)
+            usual = (
+                f"{years} year{'s' if years > 1 else ''}"
+                if not rest
+                else f"{typical_months} month{'s' if typical_months > 1 else ''}"
+            )
     raise DataError(
         f"series {series_id!r} has irregular time steps: {local[pos]} follows "
-        f"{local[pos - 1]}, but its usual step is {pd.Timedelta(typical)}; "
+        f"{local[pos - 1]}, but its usual step is {usual}; "
         "fill the gaps or resample to a regular frequency"
     )
 
@@ -1158,6 +1178,23 @@ def _month_step(times: pd.DatetimeIndex) -> int | None:
         return None
     months = np.diff(times.year.to_numpy() * 12 + times.month.to_numpy())
     return int(months[0]) if months[0] > 0 and (months == months[0]).all() else None
+
+
+def _clipped_month_day(times: pd.DatetimeIndex) -> tuple[int, int] | None:
+    """``(day, position)`` if ``times`` are whole months apart on day 29, 30 or 31, moved to the
+    end of shorter months (Jan 30, Feb 28, Mar 30), with the first such move; else None."""
+    if len(times) < 2:
+        return None
+    days = times.day.to_numpy()
+    day = int(days.max())
+    ends = times.days_in_month.to_numpy()
+    months = np.diff(times.year.to_numpy() * 12 + times.month.to_numpy())
+    if day < 29 or (months != months[0]).any() or months[0] < 1:
+        return None
+    if not (days == np.minimum(day, ends)).all() or (days == ends).all():
+        return None
+    moved = np.flatnonzero(days != day)
+    return (day, int(moved[0])) if len(moved) and moved[0] > 0 else None
 
 
 def future_times(last: np.ndarray, steps: list[Any], h: int, tz: str | None = None) -> np.ndarray:
