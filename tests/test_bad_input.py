@@ -1435,3 +1435,47 @@ def test_irregular_calendar_steps_are_told_in_months_and_years(
     assert_one_line(
         run_cli("train", tmp_path / "data.csv", "-o", tmp_path / "m", *TINY_CLI), message
     )
+
+
+def test_a_zoned_model_refuses_times_without_a_zone_and_the_reverse(tmp_path: Path) -> None:
+    """Naive times for a model trained in Europe/Paris are no instants: refused, not taken as
+    UTC (the forecast's times and its calendar features would move by the offset)."""
+    t = pd.date_range("2024-01-09 07:00", periods=60, freq="h", tz="Europe/Paris")
+    y = np.sin(np.arange(60) / 3)
+    zoned, naive = tmp_path / "zoned.csv", tmp_path / "naive.csv"
+    pd.DataFrame({"ds": t.astype(str), "y": y}).to_csv(zoned, index=False)
+    pd.DataFrame({"ds": t.tz_localize(None).astype(str), "y": y}).to_csv(naive, index=False)
+    for trained, other, message in (
+        (zoned, naive, r"trained on times in \+01:00, but the new data's times have no zone"),
+        (naive, zoned, r"trained on times without a zone, but the new data's are in \+01:00"),
+    ):
+        model = tmp_path / f"m-{trained.stem}"
+        assert run_cli("train", trained, "-o", model, *TINY_CLI).exit_code == 0
+        with pytest.raises(lc.DataError, match=message):
+            lc.load(model).predict(2, df=lc.read_csv(other))
+        out = tmp_path / "f.csv"
+        assert_one_line(run_cli("forecast", model, "--data", other, "-o", out), message)
+        assert_one_line(
+            run_cli("inspect", model, "--data", other, "-o", tmp_path / "g.png"), message
+        )
+        assert not out.exists()
+        assert run_cli("forecast", model, "--data", trained, "-o", out).exit_code == 0
+        out.unlink()
+
+
+def test_calendar_features_follow_the_local_clock_of_zoned_times() -> None:
+    """Hour 0 in Paris is hour 0 in the features in winter and in summer (23:00 or 22:00 UTC)."""
+    from lstmcast.windows import calendar_features
+
+    local = pd.DatetimeIndex(["2024-01-15 00:00", "2024-07-15 00:00"]).tz_localize("Europe/Paris")
+    utc = local.tz_convert("UTC").tz_localize(None).to_numpy()
+    features = calendar_features(utc, ("hour",), "Europe/Paris")
+    np.testing.assert_allclose(features, [[0.0, 1.0], [0.0, 1.0]], atol=1e-6)
+    frame = pd.DataFrame(
+        {"ds": pd.date_range("2024-03-25", periods=200, freq="h", tz="Europe/Paris")}
+    )
+    frame["y"] = np.sin(2 * np.pi * frame["ds"].dt.hour / 24)
+    model = lc.LSTMForecaster(**TINY, calendar=("hour",), horizon=3).fit(frame)
+    shifted = frame.assign(ds=frame["ds"].dt.tz_convert("UTC"))  # the same instants in UTC
+    by_utc = lc.LSTMForecaster(**TINY, calendar=("hour",), horizon=3).fit(shifted)
+    assert not np.allclose(model.predict(3)["LSTM"], by_utc.predict(3)["LSTM"])

@@ -278,9 +278,31 @@ class Forecaster:
         names the model was fitted with.
         """
         panel = Panel.from_data(df, **self._column_names(columns))
+        self._check_zone(panel)
         steps = panel.steps()
         self._check_steps(panel, steps)
         return panel, steps
+
+    def _check_zone(self, panel: Panel) -> None:
+        """Refuse dates without a zone for a model trained on zoned ones, and the reverse: which
+        instant a naive time is (local or UTC) cannot be known, and the forecast's times and
+        calendar features would silently shift by the offset."""
+        trained = getattr(self.tail_, "tz", None)
+        if panel.ds.dtype.kind != "M" or self.tail_.ds.dtype.kind != "M":
+            return  # integer steps, or a mismatch the step check names
+        if (trained is None) == (panel.tz is None):
+            return
+        if trained is not None:
+            raise DataError(
+                f"the model was trained on times in {trained}, but the new data's times have no "
+                "zone; write them with their UTC offset (e.g. 2024-01-09 07:00:00+01:00) or "
+                "zone, so each is one instant"
+            )
+        raise DataError(
+            f"the model was trained on times without a zone, but the new data's are in "
+            f"{panel.tz}; give them as the training data had them (no offset), or train on "
+            "zoned times"
+        )
 
     def _column_names(self, given: dict[str, str | None]) -> dict[str, str | None]:
         """The names of ``given`` that are not None, the model's (or the defaults) for the rest."""
@@ -923,11 +945,14 @@ class LSTMForecaster(Forecaster):
             return np.rint(lengths * self.val_size).astype(np.int64)
         return np.full_like(lengths, self.val_size)
 
-    def _inputs(self, scaled: np.ndarray, ds: np.ndarray) -> torch.Tensor:
-        """Network inputs (..., features) for scaled values and their times (...), target first."""
+    def _inputs(self, scaled: np.ndarray, ds: np.ndarray, tz: str | None) -> torch.Tensor:
+        """Network inputs (..., features) for scaled values and their times (...), target first.
+
+        ``ds`` are naive UTC when ``tz`` is set: calendar features read the local clock.
+        """
         columns = [scaled.astype(np.float32)[..., None]]
         if self._calendar():
-            features = calendar_features(ds.reshape(-1), self._calendar())
+            features = calendar_features(ds.reshape(-1), self._calendar(), tz)
             columns.append(features.reshape(*ds.shape, -1))
         return torch.from_numpy(np.concatenate(columns, axis=-1))
 
@@ -1015,7 +1040,7 @@ class LSTMForecaster(Forecaster):
         with np.errstate(over="ignore"):  # refused just below, with the series named
             scaled = self.scaler_.transform(panel, np.arange(len(panel)))
         self._check_scaled(panel, scaled, np.arange(panel.starts[-1]))
-        inputs = self._inputs(scaled, panel.ds)
+        inputs = self._inputs(scaled, panel.ds, panel.tz)
         target = torch.tensor(scaled, dtype=torch.float32)
 
         def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
@@ -1410,7 +1435,7 @@ class LSTMForecaster(Forecaster):
             scaled = (panel.y[index] - shift) / scale
         self._check_scaled(panel, scaled, index)
         device = next(self.networks_[0].parameters()).device
-        return self._inputs(scaled, panel.ds[index]).to(device), rows
+        return self._inputs(scaled, panel.ds[index], panel.tz).to(device), rows
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:

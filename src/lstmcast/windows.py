@@ -157,8 +157,11 @@ class Windows:
 CALENDAR = ("hour", "dayofweek", "dayofyear")
 
 
-def calendar_features(ds: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+def calendar_features(ds: np.ndarray, names: tuple[str, ...], tz: str | None = None) -> np.ndarray:
     """Cyclic calendar features of timestamps ``ds`` (rows,): (rows, 2 * len(names)) float32.
+
+    ``tz``: the zone of times given as naive UTC; the features follow its clock (the hour in
+    Paris, across daylight-saving changes), as the data's own pattern does.
 
     Each name becomes a sine and a cosine of its phase (hour of day / 24, day of week / 7, day of
     year / 365.25), so 23:00 sits next to 00:00 and Sunday next to Monday.
@@ -171,6 +174,8 @@ def calendar_features(ds: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
             f"{ds.dtype} time steps"
         )
     times = pd.DatetimeIndex(ds)
+    if tz is not None:
+        times = times.tz_localize("UTC").tz_convert(tz).tz_localize(None)
     phases = {
         "hour": (times.hour + times.minute / 60) / 24,
         "dayofweek": (times.day_of_week + times.hour / 24) / 7,
