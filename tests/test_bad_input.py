@@ -1479,3 +1479,26 @@ def test_calendar_features_follow_the_local_clock_of_zoned_times() -> None:
     shifted = frame.assign(ds=frame["ds"].dt.tz_convert("UTC"))  # the same instants in UTC
     by_utc = lc.LSTMForecaster(**TINY, calendar=("hour",), horizon=3).fit(shifted)
     assert not np.allclose(model.predict(3)["LSTM"], by_utc.predict(3)["LSTM"])
+
+
+def test_plot_reads_ids_like_na_and_none_in_a_forecast_as_text(tmp_path: Path) -> None:
+    """The forecast of series 'NA' and 'None' is plotted with them (not read back as NaN)."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows("NA") + good_rows("None")))
+    model, forecast = tmp_path / "m", tmp_path / "f.csv"
+    assert run_cli("train", data, "-o", model, *TINY_CLI).exit_code == 0
+    assert run_cli("forecast", model, "--h", 2, "-o", forecast).exit_code == 0
+    result = run_cli("plot", data, forecast, "-o", tmp_path / "p.png")
+    assert result.exit_code == 0, result.output
+    backtest = tmp_path / "b.csv"
+    assert run_cli("backtest", data, "--h", 2, *TINY_CLI, "-o", backtest).exit_code == 0
+    assert run_cli("plot", data, backtest, "-o", tmp_path / "b.png").exit_code == 0
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(csv(good_rows()).encode("utf-16"))
+    message = r"data.csv is UTF-16 text .*; re-save it as UTF-8 \(iconv -f utf-16 -t utf-8"
+    with pytest.raises(lc.DataError, match=message):
+        lc.read_csv(path)
+    assert_one_line(run_cli("train", path, "-o", tmp_path / "m", *TINY_CLI), message)

@@ -1237,7 +1237,15 @@ def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
         frame = _read_parquet_forecast(path)
     else:
         try:
-            frame = pd.read_csv(path, dtype={"unique_id": str})
+            from pandas._libs.parsers import STR_NA_VALUES
+
+            # Ids are text, as in DATA: "NA" and "None" name series; other columns keep
+            # pandas' missing-value markers.
+            names = pd.read_csv(path, nrows=0).columns
+            markers = {name: sorted(STR_NA_VALUES) for name in names if name != "unique_id"}
+            frame = pd.read_csv(
+                path, dtype={"unique_id": str}, keep_default_na=False, na_values=markers
+            )
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
             detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
             raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None

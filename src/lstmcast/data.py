@@ -707,6 +707,11 @@ def _header(file: Path) -> list[str]:
 def _not_utf8(file: Path) -> DataError:
     """The error for a file that is not UTF-8, naming the line and the first bad byte."""
     data = file.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return DataError(
+            f"{file.name} is UTF-16 text (it begins with a UTF-16 byte-order mark); re-save it as "
+            "UTF-8 (iconv -f utf-16 -t utf-8 old.csv > new.csv)"
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
