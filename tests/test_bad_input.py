@@ -1502,3 +1502,40 @@ def test_a_utf16_file_is_named_as_such(tmp_path: Path) -> None:
     with pytest.raises(lc.DataError, match=message):
         lc.read_csv(path)
     assert_one_line(run_cli("train", path, "-o", tmp_path / "m", *TINY_CLI), message)
+
+
+@pytest.mark.parametrize(
+    ("header", "options", "message"),
+    [
+        (
+            "unique_id, ds, y",
+            (),
+            r"time column 'ds' not found; columns are 'unique_id', ' ds', ' y' \(' ds' differs "
+            r"only in case or spaces: names must match exactly\)\. Name it with --time-col$",
+        ),
+        (
+            "unique_id,ds,Y",
+            (),
+            r"target column 'y' not found; .* \('Y' differs only in case or spaces",
+        ),
+        (
+            "unique_id,ds,Sales",
+            ("--target-col", "sales"),
+            r"target column 'sales' not found; .* \('Sales' differs only in case or spaces",
+        ),
+        (
+            "unique_id,ds,y,",
+            (),
+            r"column 4 of the header line of data.csv has no name; name it \(or remove the comma "
+            r"that ends the header line and every row\)$",
+        ),
+    ],
+)
+def test_a_column_name_off_by_case_or_spaces_is_pointed_at(
+    header: str, options: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.csv"
+    rows = good_rows()
+    trailing = header.endswith(",")
+    path.write_text(csv([(*row, "") if trailing else row for row in rows], header))
+    assert_one_line(run_cli("train", path, "-o", tmp_path / "m", *TINY_CLI, *options), message)

@@ -305,6 +305,15 @@ _ROLES = {
 }
 
 
+def _near(name: Any, names: list[Any]) -> str:
+    """A hint naming a column that differs from ``name`` only in case or surrounding spaces."""
+    wanted = str(name).strip().casefold()
+    for other in names:
+        if str(other).strip().casefold() == wanted and other != name:
+            return f" ({str(other)!r} differs only in case or spaces: names must match exactly)"
+    return ""
+
+
 def _plan(
     names: list[Any],
     id_col: str | None,
@@ -343,7 +352,10 @@ def _plan(
             hint = ""
             if keyword == "id_col":
                 hint = f"; leave out {option('id_col')} for a single series"
-            raise DataError(f"{_ROLES[keyword]} {name!r} not found; columns are {shown}{hint}")
+            raise DataError(
+                f"{_ROLES[keyword]} {name!r} not found; columns are {shown}{_near(name, names)}"
+                f"{hint}"
+            )
     roles: dict[Any, str] = {}
     for keyword, name in named:
         if name is not None and roles.setdefault(name, keyword) != keyword:
@@ -355,7 +367,7 @@ def _plan(
     time = time_col if time_col is not None else unnamed_time
     if time is None and (not index_time or layout == "long" or id_col is not None):
         raise DataError(
-            f"time column {TIME!r} not found; columns are {shown}. "
+            f"time column {TIME!r} not found; columns are {shown}{_near(TIME, names)}. "
             f"Name it with {option('time_col')}"
         )
     rest = [name for name in names if name != time and name not in ignored]
@@ -386,19 +398,19 @@ def _plan(
     if kind == "long":
         if time is None:
             raise DataError(
-                f"time column {TIME!r} not found; columns are {shown}. "
+                f"time column {TIME!r} not found; columns are {shown}{_near(TIME, names)}. "
                 f"Name it with {option('time_col')}"
             )
         if ident is None:
             raise DataError(
                 f"{what} has no series id column {ID!r}, which a long layout needs; columns are "
-                f"{shown}. Name it with {option('id_col')}"
+                f"{shown}{_near(ID, names)}. Name it with {option('id_col')}"
             )
         target = target_col if target_col is not None else TARGET
         if target not in seen:
             raise DataError(
-                f"target column {target!r} not found; columns are {shown}. "
-                f"Name it with {option('target_col')}"
+                f"target column {target!r} not found; columns are {shown}"
+                f"{_near(target, names)}. Name it with {option('target_col')}"
             )
         used, values = [ident, target], [target]
         how = replace(how, id_col=str(ident), target_col=str(target))
@@ -690,10 +702,17 @@ def _header(file: Path) -> list[str]:
     seen: set[str] = set()
     for number, name in enumerate(fields, start=1):
         if not name:
+            if number == 1:
+                why = (
+                    " (a frame saved by pandas' to_csv keeps its index as an unnamed first "
+                    "column: save with index=False)"
+                )
+            elif number == len(fields):
+                why = " (or remove the comma that ends the header line and every row)"
+            else:
+                why = ""
             raise DataError(
-                f"column {number} of the header line of {file.name} has no name; name it (a "
-                "frame saved by pandas' to_csv keeps its index as an unnamed first column: "
-                "save with index=False)"
+                f"column {number} of the header line of {file.name} has no name; name it{why}"
             )
         if name in seen:
             raise DataError(
