@@ -1539,3 +1539,13 @@ def test_a_column_name_off_by_case_or_spaces_is_pointed_at(
     trailing = header.endswith(",")
     path.write_text(csv([(*row, "") if trailing else row for row in rows], header))
     assert_one_line(run_cli("train", path, "-o", tmp_path / "m", *TINY_CLI, *options), message)
+
+
+def test_levels_may_be_numpy_numbers_and_stay_a_set() -> None:
+    model = lc.LSTMForecaster(**TINY, val_size=60).fit(np.sin(np.arange(200) / 3))
+    expected = model.predict(1, level=[80, 95])
+    for level in (np.array([80, 95]), [np.float32(80), 95.0, np.int64(80)], (95, 80, 80.0)):
+        pd.testing.assert_frame_equal(model.predict(1, level=level), expected)
+    for bad in (["95"], [np.bool_(True)]):
+        with pytest.raises(lc.ConfigError, match=r"^level must be int or float"):
+            model.predict(1, level=bad)

@@ -407,7 +407,12 @@ class Forecaster:
         """The distinct levels asked for, ascending: 80 given twice, or 80 and 80.0, is one."""
         if level is None:
             return []
-        given = [level] if isinstance(level, int | float | str) else list(level)
+        given = [level] if isinstance(level, str) or np.ndim(level) == 0 else list(level)
+        # NumPy numbers (np.array([80, 95]), np.float32(80)) are numbers; NumPy bools are not.
+        given = [
+            value.item() if isinstance(value, np.integer | np.floating) else value
+            for value in given
+        ]
         for value in given:
             _check_level("level", value)
         return sorted({float(value) for value in given})
