@@ -1549,3 +1549,13 @@ def test_levels_may_be_numpy_numbers_and_stay_a_set() -> None:
     for bad in (["95"], [np.bool_(True)]):
         with pytest.raises(lc.ConfigError, match=r"^level must be int or float"):
             model.predict(1, level=bad)
+
+
+def test_one_row_is_one_row(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows()))
+    assert run_cli("train", data, "-o", tmp_path / "m", *TINY_CLI).exit_code == 0
+    result = run_cli("forecast", tmp_path / "m", "--h", 1, "-o", tmp_path / "f.csv")
+    assert "wrote 1 row (1 series x 1 step) to" in result.stdout
+    result = run_cli("backtest", data, "--h", 1, *TINY_CLI, "-o", tmp_path / "b.csv")
+    assert "wrote 1 row to" in result.stdout

@@ -916,7 +916,8 @@ def forecast(
     write_frame(frame, output)
     n_series = frame["unique_id"].nunique()
     _stdout().print(
-        f"wrote {len(frame)} rows ({n_series} series x {len(frame) // n_series} "
+        f"wrote {len(frame)} row{'' if len(frame) == 1 else 's'} ({n_series} series x "
+        f"{len(frame) // n_series} "
         f"step{'' if len(frame) == n_series else 's'}) to {output}",
         markup=False,
     )
@@ -984,7 +985,8 @@ def _forecast_part(
         with atomic_path(output / MANIFEST) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         _stdout().print(
-            f"wrote {manifest['rows']} rows ({manifest['series']} series) in {world} parts to "
+            f"wrote {manifest['rows']} row{'' if manifest['rows'] == 1 else 's'} "
+            f"({manifest['series']} series) in {world} parts to "
             f"{output}",
             markup=False,
         )
@@ -1157,7 +1159,8 @@ def backtest(
     console.print(_metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
     if output is not None:
         write_frame(merged, output)
-        console.print(f"wrote {len(merged)} rows to {output}", markup=False)
+        rows = f"{len(merged)} row{'' if len(merged) == 1 else 's'}"
+        console.print(f"wrote {rows} to {output}", markup=False)
 
 
 @app.command()

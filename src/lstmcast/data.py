@@ -792,7 +792,8 @@ def read_csv(
         if ragged is not None:  # pandas counts lines without blank ones and quoted newlines
             line, fields = ragged
             raise DataError(
-                f"line {line} of {file.name} has {fields} fields, but its header line names "
+                f"line {line} of {file.name} has {fields} field{'' if fields == 1 else 's'}, but "
+                "its header line names "
                 f"{len(header)}; every row needs one field per column"
             ) from None
         first_line = str(error).strip().splitlines()[-1] if str(error).strip() else ""
