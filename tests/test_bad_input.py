@@ -1559,3 +1559,15 @@ def test_one_row_is_one_row(tmp_path: Path) -> None:
     assert "wrote 1 row (1 series x 1 step) to" in result.stdout
     result = run_cli("backtest", data, "--h", 1, *TINY_CLI, "-o", tmp_path / "b.csv")
     assert "wrote 1 row to" in result.stdout
+
+
+def test_layout_single_with_columns_left_over_hints_at_layout_wide(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text(numbered("t,x,y,z", 60, lambda i: f"{i},{i},{i},{i}"))
+    base = ("train", path, "-o", tmp_path / "m", *TINY_CLI, "--time-col", "t", "--layout", "single")
+    for extra in ((), ("--target-col", "y")):
+        assert_one_line(
+            run_cli(*base, *extra),
+            r"columns 'x', 'z' would be ignored \(read as one series: time 't', target 'y'\); .* "
+            r"--ignore-col x --ignore-col z; to read every column as a series, use --layout wide$",
+        )

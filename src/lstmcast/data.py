@@ -451,7 +451,9 @@ def _plan(
     if unused:
         pronoun = "it" if len(unused) == 1 else "them"
         hint = ""
-        if kind == "single" and target_col is not None:
+        if kind == "single" and layout is not None:
+            hint = f"; to read every column as a series, use {option('layout', 'wide')}"
+        elif kind == "single" and target_col is not None:
             hint = f"; to read every column as a series, leave out {option('target_col')}"
         raise DataError(
             f"{what}: {'column' if len(unused) == 1 else 'columns'} {_preview(unused)} would be "
