@@ -1410,6 +1410,11 @@ def test_a_backtest_longer_than_the_data_names_its_flags(tmp_path: Path) -> None
             r"2006-01-01 00:00:00 follows 2004-01-01 00:00:00, but its usual step is 1 year;",
         ),
         (
+            pd.bdate_range("2024-01-01", periods=40).delete(20),  # a weekend is no gap
+            r"2024-01-30 00:00:00 follows 2024-01-26 00:00:00, but its usual step is 1 business "
+            r"day;",
+        ),
+        (
             pd.date_range("2024-01-01", periods=13, freq="s").delete(5),
             r"2024-01-01 00:00:06 follows 2024-01-01 00:00:04, but its usual step is 0 days "
             r"00:00:01;",

@@ -1170,7 +1170,15 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
     typical = np.sort(diffs)[len(diffs) // 2]
     pos = int(np.argmax(diffs != typical)) + 1
     usual = str(pd.Timedelta(typical))
-    if typical >= _CALENDAR_SCALE:  # months and years are told in months, not 31 or 365 days
+    weekdays = local.day_of_week.to_numpy()
+    if typical == np.timedelta64(1, "D") and (weekdays < 5).all():
+        # Business days: a weekend is no gap; the first step of more than one business day is.
+        days = local.tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+        business = np.busday_count(days[:-1], days[1:])
+        if (business >= 1).all() and (business != 1).any():
+            pos = int(np.argmax(business != 1)) + 1
+            usual = "1 business day"
+    elif typical >= _CALENDAR_SCALE:  # months and years are told in months, not 31 or 365 days
         months = np.diff(local.year.to_numpy() * 12 + local.month.to_numpy())
         typical_months = int(np.sort(months)[len(months) // 2])
         if typical_months >= 1:
