@@ -236,7 +236,7 @@ class Sabotage(Callback):
 
 def test_nan_loss_stops_with_advice_and_keeps_good_weights(two_series: pd.DataFrame) -> None:
     model = lc.LSTMForecaster(**(TINY | {"epochs": 3}))
-    advice = r"try a lower learning rate than lr=0.001 or grad_clip=1.0 \(on the command line"
+    advice = r"try a lower learning rate than lr=0.001 or grad_clip=1.0; the last good weights"
     with pytest.raises(lc.TrainingError, match=advice):
         model.fit(two_series, callbacks=[Sabotage(model, nan_at=20)])
     assert all(torch.isfinite(p).all() for p in model.network_.parameters())

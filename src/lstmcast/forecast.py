@@ -476,7 +476,8 @@ class Forecaster:
         self._require_history(
             panel,
             self._context_length() + span,
-            f"{self._context_what()} + a backtest of {_count(n_windows, 'window')} of h={h}, "
+            f"{self._context_what()} + a backtest of {_count(n_windows, 'window')} of "
+            f"{option('h', h)}, "
             f"step {step_size}",
         )
         n, k = len(panel), n_windows
@@ -487,7 +488,7 @@ class Forecaster:
         series = np.repeat(np.arange(n), k)
         ends = (panel.starts[:-1, None] + origins).reshape(-1)
         if refit and levels:
-            raise ConfigError("intervals are not available with refit=True")
+            raise ConfigError(f"intervals are not available with {option('refit', True)}")
         if refit:
             values = np.concatenate(
                 [self._refit_forecast(panel, origins[:, w], h) for w in range(k)], axis=1
@@ -1140,8 +1141,8 @@ class LSTMForecaster(Forecaster):
         )
         raise TrainingError(
             f"the trained model {what}: it is not usable and is not saved; try a lower "
-            f"learning rate than lr={self.lr:g} or grad_clip=1.0 (on the command line --lr, "
-            "--grad-clip)"
+            f"learning rate than {option('lr', float(f'{self.lr:g}'))} or "
+            f"{option('grad_clip', 1.0)}"
         )
 
     @torch.no_grad()
@@ -1248,7 +1249,7 @@ class LSTMForecaster(Forecaster):
         if h > self.horizon:
             raise ConfigError(
                 f"intervals are calibrated for the {_count(self.horizon, 'step')} the model emits "
-                f"at once; h={h} is beyond them: train with {option('horizon', h)}"
+                f"at once; {option('h', h)} is beyond them: train with {option('horizon', h)}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
         if context is None:
@@ -1446,7 +1447,8 @@ class LSTMForecaster(Forecaster):
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
         if self._calendar() and h > self.horizon:
             raise ConfigError(
-                f"h={h} is beyond the model's horizon {self.horizon}, and a model with calendar "
+                f"{option('h', h)} is beyond the model's horizon {self.horizon}, and a model with "
+                "calendar "
                 f"features cannot feed its forecasts back; train with {option('horizon', h)}"
             )
         x, rows = self._contexts(panel, series, ends)
