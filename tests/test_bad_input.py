@@ -1576,3 +1576,27 @@ def test_layout_single_with_columns_left_over_hints_at_layout_wide(tmp_path: Pat
             r"columns 'x', 'z' would be ignored \(read as one series: time 't', target 'y'\); .* "
             r"--ignore-col x --ignore-col z; to read every column as a series, use --layout wide$",
         )
+
+
+@pytest.mark.parametrize("freq", ["D", "W-WED"])
+def test_daily_and_weekly_zoned_data_keep_midnight_across_a_dst_change(
+    freq: str, tmp_path: Path
+) -> None:
+    """Daily data in Paris, all of it in winter (24 h apart), is forecast at local midnight in
+    summer too: its step is the zone's calendar day, not 24 hours (which gave 01:00+02:00)."""
+    t = pd.date_range(end="2024-03-27", periods=12, freq=freq, tz="Europe/Paris")
+    frame = pd.DataFrame({"ds": t, "y": np.sin(np.arange(len(t)))})
+    model = lc.LSTMForecaster(**(TINY | {"window": 4})).fit(frame)
+    model.save(tmp_path / "m")
+    for fitted in (model, lc.load(tmp_path / "m")):
+        times = fitted.predict(6)["ds"]
+        assert (times.dt.hour == 0).all(), times.tolist()
+        assert times.iloc[-1].utcoffset() == pd.Timedelta(hours=2)
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "data.parquet"  # keeps the named zone
+    frame.to_parquet(path, index=False)
+    out = tmp_path / "f.csv"
+    result = run_cli("train", path, "-o", tmp_path / "m2", *TINY_CLI, "--window", 4)
+    assert result.exit_code == 0, result.output
+    assert run_cli("forecast", tmp_path / "m2", "--h", 6, "-o", out).exit_code == 0
+    assert pd.read_csv(out)["ds"].str.endswith("00:00:00+02:00").iloc[-1]

@@ -1082,7 +1082,6 @@ class Panel:
         others (calendar frequencies like month ends, or irregular series) are looked at one by
         one.
         """
-        pd = _pd()
         lengths = self.lengths
         rows = len(self.y)
         if (lengths < 2).any():
@@ -1098,6 +1097,8 @@ class Panel:
         integer_time = self.ds.dtype.kind in "iu"
         if not integer_time:  # equal steps of 28 days or more may be months or years
             uneven |= first >= _CALENDAR_SCALE
+            if self.tz is not None:  # whole days in a zone are its calendar's days or weeks
+                uneven |= first % _DAY == np.timedelta64(0, "D")
         offsets: dict[Any, Any] = {}
         result: list[Any] = []
         for i, step in enumerate(first):
@@ -1109,7 +1110,7 @@ class Panel:
                 result.append(int(step))
             else:
                 if step not in offsets:
-                    offsets[step] = pd.tseries.frequencies.to_offset(pd.Timedelta(step))
+                    offsets[step] = _fixed_step(step, self.tz)
                 result.append(offsets[step])
         return result
 
@@ -1137,8 +1138,9 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
             f"{times[pos - 1]} but its first step is {diffs[0]}; fill the gaps first"
         )
     equal = bool((diffs == diffs[0]).all())
-    if equal and diffs[0] < _CALENDAR_SCALE:
-        return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
+    whole_days_in_zone = tz is not None and diffs[0] % _DAY == np.timedelta64(0, "D")
+    if equal and diffs[0] < _CALENDAR_SCALE and not whole_days_in_zone:
+        return _fixed_step(diffs[0], tz)
     # Calendar frequencies (months, quarters, years) have uneven step lengths, or equal ones
     # that the calendar makes uneven later (yearly over 365-day years, then a leap year).
     local = pd.DatetimeIndex(times)
@@ -1157,7 +1159,7 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
     if months is not None:
         return pd.DateOffset(months=months)
     if equal:
-        return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
+        return _fixed_step(diffs[0], tz)
     clipped = _clipped_month_day(local)
     if clipped is not None:
         day, pos = clipped
@@ -1198,6 +1200,16 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
 
 # Steps this long or longer are checked against the calendar (months, quarters, years).
 _CALENDAR_SCALE = np.timedelta64(28, "D")
+_DAY = np.timedelta64(1, "D")
+
+
+def _fixed_step(step: np.timedelta64, tz: str | None) -> Any:
+    """The offset of equal steps ``step``: whole days in a zone are calendar days of that zone
+    (midnight stays midnight across a daylight-saving change), anything else a fixed length."""
+    pd = _pd()
+    if tz is not None and step % _DAY == np.timedelta64(0, "D") and step > np.timedelta64(0):
+        return pd.offsets.Day(int(step // _DAY))
+    return pd.tseries.frequencies.to_offset(pd.Timedelta(step))
 
 
 def _month_step(times: pd.DatetimeIndex) -> int | None:
