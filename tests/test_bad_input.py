@@ -1600,3 +1600,18 @@ def test_daily_and_weekly_zoned_data_keep_midnight_across_a_dst_change(
     assert result.exit_code == 0, result.output
     assert run_cli("forecast", tmp_path / "m2", "--h", 6, "-o", out).exit_code == 0
     assert pd.read_csv(out)["ds"].str.endswith("00:00:00+02:00").iloc[-1]
+
+
+def test_counts_may_be_numpy_integers_but_not_floats_or_bools(saved_model: Path) -> None:
+    model = lc.load(saved_model / "m")
+    data = lc.read_csv(saved_model / "data.csv")
+    assert len(model.predict(np.int64(2))) == 2
+    frame = model.backtest(data, h=np.int64(2), n_windows=np.int32(2), step_size=np.uint8(1))
+    assert len(frame) == 4
+    for keyword, value, message in (
+        ("n_windows", 2.0, r"^n_windows must be int, got 2.0"),
+        ("n_windows", True, r"^n_windows must be int, got True"),
+        ("step_size", np.int64(0), r"^step_size must be >= 1, got 0"),
+    ):
+        with pytest.raises(lc.ConfigError, match=message):
+            model.backtest(data, h=2, **{keyword: value})

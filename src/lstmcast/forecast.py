@@ -149,18 +149,24 @@ def _check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) ->
     _check_output_size(n_series * n_windows, h, columns, what)
 
 
+def _count_of(keyword: str, value: Any) -> int:
+    """A count argument (``h``, ``n_windows``, ``step_size``): an int >= 1, NumPy's too."""
+    if isinstance(value, np.integer):  # len() of an array, a value from a config array
+        value = int(value)
+    Rule(int, 1).check(keyword, value)
+    return int(value)
+
+
 def _check_h(h: Any) -> int:
-    Rule(int, 1).check("h", h)
-    return int(h)
+    return _count_of("h", h)
 
 
 def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, int]:
     """``h``, ``n_windows`` and ``step_size`` (None: ``h``) of a backtest, each checked."""
     h = _check_h(h)
-    Rule(int, 1).check("n_windows", n_windows)
-    step_size = h if step_size is None else step_size
-    Rule(int, 1).check("step_size", step_size)
-    return h, int(n_windows), int(step_size)
+    n_windows = _count_of("n_windows", n_windows)
+    step_size = _count_of("step_size", h if step_size is None else step_size)
+    return h, n_windows, step_size
 
 
 # The column names of a long frame, as fit's keywords: what a model fitted without names (or
