@@ -1156,8 +1156,8 @@ READ_CASES = {
     ),
     "unknown layout": ReadCase(
         csv(good_rows()),
-        r"layout must be one of 'long', 'wide', 'single', got 'tall'",
-        None,
+        r"^layout must be one of 'long', 'wide', 'single', got 'tall'",
+        r"^error: --layout must be one of 'long', 'wide', 'single', got 'tall'",
         ("--layout", "tall"),
         {"layout": "tall"},
     ),

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError, option
+from .errors import ConfigError, DataError, option, setting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -336,7 +336,9 @@ def _plan(
     what = source or "the frame"
     shown = _preview(names)
     if layout is not None and layout not in LAYOUTS:
-        raise ConfigError(f"layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
+        raise ConfigError(
+            f"{setting('layout')} must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}"
+        )
     seen: set[Any] = set()
     for name in names:
         if name in seen:
