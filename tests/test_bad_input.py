@@ -1615,3 +1615,30 @@ def test_counts_may_be_numpy_integers_but_not_floats_or_bools(saved_model: Path)
     ):
         with pytest.raises(lc.ConfigError, match=message):
             model.backtest(data, h=2, **{keyword: value})
+
+
+def test_quantile_levels_the_validation_windows_cannot_calibrate_are_refused_before_training(
+    tmp_path: Path,
+) -> None:
+    """--quantile-level 99 with --val-size 20 trained a model whose every 99% forecast was then
+    refused: said before training, with the --val-size that would do."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows("a") + good_rows("b")))
+    message = (
+        r"99 needs at least 99 validation windows to be calibrated, and {} gives 40: train with "
+        r"{} or more \(points per series\), or a lower level$"
+    )
+    with pytest.raises(
+        lc.ConfigError, match="^quantile_levels " + message.format("val_size=20", "val_size=50")
+    ):
+        lc.LSTMForecaster(**TINY, quantile_levels=(80, 99), val_size=20).fit(lc.read_csv(data))
+    result = run_cli(
+        "train", data, "-o", tmp_path / "m", *TINY_CLI,
+        "--quantile-level", 80, "--quantile-level", 99, "--val-size", 20,
+    )  # fmt: skip
+    assert_one_line(
+        result, "^error: --quantile-level " + message.format("--val-size 20", "--val-size 50")
+    )
+    assert not (tmp_path / "m").exists()
+    # Without val_size the heads are not calibrated: any learned level is fine.
+    lc.LSTMForecaster(**TINY, quantile_levels=(99,)).fit(lc.read_csv(data))

@@ -1061,6 +1061,8 @@ class LSTMForecaster(Forecaster):
 
         train_windows = windows(np.full(len(panel), W), n_train)
         val_windows = windows(n_train, panel.lengths) if self.val_size is not None else None
+        if val_windows is not None and self.quantile_levels:
+            self._check_calibrated_quantiles(len(val_windows), len(panel))
         config = NetworkConfig(
             input_size=inputs.shape[1],
             hidden_size=self.hidden_size,
@@ -1149,6 +1151,25 @@ class LSTMForecaster(Forecaster):
             f"the trained model {what}: it is not usable and is not saved; try a lower "
             f"learning rate than {option('lr', float(f'{self.lr:g}'))} or "
             f"{option('grad_clip', 1.0)}"
+        )
+
+    def _check_calibrated_quantiles(self, n_windows: int, n_series: int) -> None:
+        """Refuse, before training, quantile levels the validation windows cannot calibrate:
+        the model could never give those intervals (every predict would refuse them)."""
+        n = int(distributed.sum_across([float(n_windows)])[0])
+        n_series = int(distributed.sum_across([float(n_series)])[0])
+        n = min(n, CALIBRATION_ROWS)
+        short = [level for level in self.quantile_levels if _windows_needed(level) > n]
+        if not short:
+            return
+        level = max(short)
+        needed = _windows_needed(level)
+        per_series = -(-needed // max(n_series, 1)) + self.horizon - 1
+        raise ConfigError(
+            f"{setting('quantile_levels')} {level_label(level)} needs at least "
+            f"{_count(needed, 'validation window')} to be calibrated, and "
+            f"{option('val_size', self.val_size)} gives {n}: train with "
+            f"{option('val_size', per_series)} or more (points per series), or a lower level"
         )
 
     @torch.no_grad()
