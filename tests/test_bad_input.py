@@ -1642,3 +1642,8 @@ def test_quantile_levels_the_validation_windows_cannot_calibrate_are_refused_bef
     assert not (tmp_path / "m").exists()
     # Without val_size the heads are not calibrated: any learned level is fine.
     lc.LSTMForecaster(**TINY, quantile_levels=(99,)).fit(lc.read_csv(data))
+
+
+def test_a_constant_subnormal_series_is_called_constant() -> None:
+    with pytest.raises(lc.DataError, match=r"^series 'series' is constant at 1e-320, below the"):
+        lc.LSTMForecaster(**TINY).fit(np.full(60, 1e-320))

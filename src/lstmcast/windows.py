@@ -79,8 +79,11 @@ class SeriesScaler:
         subnormal = scale < np.finfo(np.float64).tiny
         if subnormal.any():
             i = int(np.argmax(subnormal))
+            what = (
+                f"is constant at {mean[i]:.3g}" if constant[i] else f"varies by only {scale[i]:.3g}"
+            )
             raise DataError(
-                f"series {panel.ids[i]!r} varies by only {scale[i]:.3g}, below the smallest "
+                f"series {panel.ids[i]!r} {what}, below the smallest "
                 f"normal float64 ({np.finfo(np.float64).tiny:.3g}) where numbers lose their "
                 "digits; multiply it by a power of ten (and divide the forecasts back)"
             )
