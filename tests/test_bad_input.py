@@ -1647,12 +1647,3 @@ def test_quantile_levels_the_validation_windows_cannot_calibrate_are_refused_bef
 def test_a_constant_subnormal_series_is_called_constant() -> None:
     with pytest.raises(lc.DataError, match=r"^series 'series' is constant at 1e-320, below the"):
         lc.LSTMForecaster(**TINY).fit(np.full(60, 1e-320))
-
-
-def test_a_blank_id_is_missing(tmp_path: Path) -> None:
-    path = tmp_path / "data.csv"
-    path.write_text(csv([*good_rows(), ("  ", HOURS[0], 1.0)]))
-    message = r"the series id \(column 'unique_id'\) is missing at line 62 of data.csv"
-    with pytest.raises(lc.DataError, match=message):
-        lc.read_csv(path)
-    assert_one_line(run_cli("train", path, "-o", tmp_path / "m", *TINY_CLI), message)

@@ -505,8 +505,8 @@ def _long_from_long(
     data: pd.DataFrame, id_col: str, time_col: str, target_col: str, where: _Where
 ) -> Columns:
     column = data[id_col]
-    # Ids are text: "NA" or "None" name series; only an empty (or blank) cell is missing.
-    missing = column.isna().to_numpy() | (column.astype(str).str.strip() == "").to_numpy()
+    # Ids are text: "NA" or "None" name series; only an empty cell is missing.
+    missing = column.isna().to_numpy() | (column.astype(str) == "").to_numpy()
     if missing.any():
         pos = int(np.argmax(missing))
         raise DataError(
