@@ -154,7 +154,7 @@ DATA_CASES = {
     "forget-gate bias out of range": Case(
         csv(good_rows()),
         lc.ConfigError,
-        r"forget_bias must be <= 10, got 50.0",
+        r"(forget_bias|--forget-bias) must be <= 10, got 50.0",
         ("--forget-bias", "50"),
         None,
         {"forget_bias": 50.0},
@@ -162,7 +162,7 @@ DATA_CASES = {
     "zero hidden units": Case(
         csv(good_rows()),
         lc.ConfigError,
-        r"hidden_size must be >= 1, got 0",
+        r"(hidden_size|--hidden-size) must be >= 1, got 0",
         ("--hidden-size", "0"),
         None,
         {"hidden_size": 0},
@@ -170,7 +170,7 @@ DATA_CASES = {
     "segment that does not divide the window": Case(
         csv(good_rows()),
         lc.ConfigError,
-        r"segment 3 must divide window 8",
+        r"(segment|--segment) 3 must divide (window|--window) 8",
         ("--segment", "3"),
         None,
         {"segment": 3},
@@ -309,12 +309,12 @@ def test_bad_model_directories(
 
 
 def test_horizon_beyond_what_the_model_supports(saved_model: Path) -> None:
-    message = r"h=3 is beyond the model's horizon 2.*train with "
-    with pytest.raises(lc.ConfigError, match=message + "horizon=3"):
+    message = r"is beyond the model's horizon 2.*train with "
+    with pytest.raises(lc.ConfigError, match="h=3 " + message + "horizon=3"):
         lc.load(saved_model / "m").predict(3)
     assert_one_line(
         run_cli("forecast", saved_model / "m", "--h", 3, "-o", saved_model / "f.csv"),
-        message + "--horizon 3",  # the CLI user's spelling
+        "--h 3 " + message + "--horizon 3",  # the CLI user's spelling
     )
 
 
@@ -766,17 +766,18 @@ def test_levels_beyond_what_the_calibration_supports(calibrated: Path) -> None:
             rf"a {level}% interval needs at least {needed} validation windows .* calibrated on "
             rf"12: train it with val_size={needed} or more"
         )
+        cli_message = message.replace(f"val_size={needed}", f"--val-size {needed}")
         with pytest.raises(lc.ConfigError, match=message):
             model.predict(level=[80, level])
         with pytest.raises(lc.ConfigError, match=message):
             model.backtest(data, h=1, n_windows=3, level=[level])
         result = run_cli("forecast", calibrated / "m", "--level", level, "-o", calibrated / "f.csv")
-        assert_one_line(result, message)
+        assert_one_line(result, cli_message)
     result = run_cli(
         "backtest", calibrated / "data.csv", "--h", 1, "--n-windows", 3, *TINY_CLI,
         "--val-size", 12, "--level", 95,
     )  # fmt: skip
-    assert_one_line(result, r"a 95% interval needs at least 19 .* val_size=19 or more")
+    assert_one_line(result, r"a 95% interval needs at least 19 .* with --val-size 19 or more")
 
 
 def test_season_length_beyond_the_window_only_matters_for_calibration(tmp_path: Path) -> None:
@@ -790,7 +791,11 @@ def test_season_length_beyond_the_window_only_matters_for_calibration(tmp_path: 
     result = run_cli(
         "backtest", data, "--h", 24, "--season-length", 24, "--val-size", 30, *TINY_CLI
     )
-    assert_one_line(result, message + r" or more \(CLI --window 25\)")
+    message = (
+        r"--season-length 24 must be shorter than --window 8 when --val-size calibrates .* "
+        r"--window 25 or more, or a --season-length below 8$"
+    )
+    assert_one_line(result, message)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
@@ -849,15 +854,16 @@ def test_backtest_windows_and_steps_are_checked_by_name(saved_model: Path) -> No
     data = saved_model / "data.csv"
     model = lc.load(saved_model / "m")
     for option, value, message in (
-        ("--n-windows", 0, "n_windows must be >= 1, got 0"),
-        ("--step-size", -1, "step_size must be >= 1, got -1"),
-        ("--h", 0, "h must be >= 1, got 0"),
+        ("--n-windows", 0, "must be >= 1, got 0"),
+        ("--step-size", -1, "must be >= 1, got -1"),
+        ("--h", 0, "must be >= 1, got 0"),
     ):
         keyword = option.lstrip("-").replace("-", "_")
         arguments = {"h": 2} | {keyword: value}
-        with pytest.raises(lc.ConfigError, match=message):
+        with pytest.raises(lc.ConfigError, match=f"^{keyword} {message}"):
             model.backtest(lc.read_csv(data), **arguments)
-        assert_one_line(run_cli("backtest", data, "--h", 2, option, value, *TINY_CLI), message)
+        result = run_cli("backtest", data, "--h", 2, option, value, *TINY_CLI)
+        assert_one_line(result, f"^error: {option} {message}")
 
 
 def test_counts_of_one_are_singular(saved_model: Path) -> None:
@@ -914,7 +920,7 @@ def test_magnitudes_the_network_cannot_hold_are_refused(tmp_path: Path) -> None:
     with pytest.raises(lc.DataError, match=message):
         lc.LSTMForecaster(**TINY, scaler="none").fit(lc.read_csv(huge))
     result = run_cli("train", huge, "-o", tmp_path / "m", *TINY_CLI, "--scaler", "none")
-    assert_one_line(result, message)
+    assert_one_line(result, message.replace("scaler='standard'", "--scaler standard"))
 
     # A model of ordinary values, asked to forecast from a window a 1e300 times larger.
     ordinary = _write_series(tmp_path / "c.csv", 2 + np.sin(np.arange(60) / 3))
@@ -1151,8 +1157,8 @@ READ_CASES = {
     ),
     "unknown layout": ReadCase(
         csv(good_rows()),
-        r"layout must be one of 'long', 'wide', 'single', got 'tall'",
-        None,
+        r"^layout must be one of 'long', 'wide', 'single', got 'tall'",
+        r"^error: --layout must be one of 'long', 'wide', 'single', got 'tall'",
         ("--layout", "tall"),
         {"layout": "tall"},
     ),
@@ -1515,3 +1521,378 @@ def test_a_model_remembers_the_layout_its_data_was_read_in(tmp_path: Path) -> No
     (model / "config.json").write_text(json.dumps(config))
     with pytest.raises(lc.ModelFileError, match=r"invalid layout 'diagonal'"):
         lc.load(model)
+
+
+# -- issue 14, re-test: data and settings messages ---
+
+
+def _sine_hours(n: int = 60) -> pd.DataFrame:
+    t = pd.date_range("2024-01-01", periods=n, freq="h")
+    return pd.DataFrame({"ds": t, "a": np.sin(np.arange(n) / 3), "b": np.cos(np.arange(n) / 3)})
+
+
+def test_a_parquet_index_is_a_column_and_positions_are_no_times(tmp_path: Path) -> None:
+    """A Parquet file saved with set_index('ds') (or a MultiIndex) holds its index as columns;
+    one saved without an index has no times in its row positions, as a CSV file has none."""
+    pytest.importorskip("pyarrow")
+    wide = _sine_hours()
+    long = wide.melt(id_vars="ds", var_name="unique_id", value_name="y")
+    long.set_index("ds").to_parquet(tmp_path / "by_time.parquet")
+    long.set_index(["unique_id", "ds"]).to_parquet(tmp_path / "by_both.parquet")
+    for name in ("by_time", "by_both"):
+        frame = lc.read_parquet(tmp_path / f"{name}.parquet")
+        assert str(lc.layouts(frame)[0]) == (
+            f"{name}.parquet: long, id 'unique_id', time 'ds', target 'y', 2 series"
+        )
+        result = run_cli("train", tmp_path / f"{name}.parquet", "-o", tmp_path / name, *TINY_CLI)
+        assert result.exit_code == 0, result.output
+    wide.rename(columns={"ds": "t"}).to_parquet(tmp_path / "no_index.parquet", index=False)
+    message = r"no_index.parquet: time column 'ds' not found; columns are 't', 'a', 'b'. Name it"
+    with pytest.raises(lc.DataError, match="^" + message + r" with time_col=$"):
+        lc.read_parquet(tmp_path / "no_index.parquet")
+    result = run_cli("train", tmp_path / "no_index.parquet", "-o", tmp_path / "m", *TINY_CLI)
+    assert_one_line(result, "^error: " + message + r" with --time-col$")
+    # A time index without a name is still the times of a wide file.
+    wide.set_index("ds").rename_axis(None).to_parquet(tmp_path / "indexed.parquet")
+    frame = lc.read_parquet(tmp_path / "indexed.parquet")
+    assert str(lc.layouts(frame)[0]).startswith("indexed.parquet: wide, time from the index")
+    # The file is named once, not twice.
+    wide.set_index("ds").rename(columns={"b": "y"}).to_parquet(tmp_path / "both.parquet")
+    with pytest.raises(lc.DataError, match=r"^both.parquet is ambiguous"):
+        lc.read_parquet(tmp_path / "both.parquet")
+
+
+def test_among_several_files_an_error_names_its_file(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    wide = _sine_hours().rename(columns={"ds": "t"})
+    wide.to_parquet(folder / "one.parquet", index=False)
+    wide.rename(columns={"a": "c", "b": "d"}).to_csv(folder / "two.csv", index=False)
+    result = run_cli("train", folder, "-o", tmp_path / "m", "--time-col", "t", "--ignore-col", "a")
+    assert_one_line(result, r"^error: two.csv: column to ignore 'a' not found; columns are 't',")
+    with pytest.raises(lc.DataError, match=r"^one.parquet: time column 'ds' not found"):
+        lc.read_files(lc.data_files(folder))
+
+
+@pytest.mark.parametrize(
+    ("options", "keywords", "cli", "api"),
+    [
+        (["--layers", "0"], {"num_layers": 0}, "--layers must be >= 1", "num_layers must be"),
+        (
+            ["--quantile-level", "100"],
+            {"quantile_levels": (100,)},
+            "--quantile-level must be below 100",
+            "quantile_levels must be below 100",
+        ),
+        (["--seed", "-1"], {"random_state": -1}, "--seed must be >= 0", "random_state must be"),
+        (
+            ["--segment", "3"],
+            {"segment": 3},
+            "--segment 3 must divide --window 8; try --window 6$",
+            "segment 3 must divide window 8; try window=6$",
+        ),
+        (
+            ["--patience", "2"],
+            {"patience": 2},
+            "--patience needs validation data: set --val-size too",
+            "patience needs validation data: set val_size too",
+        ),
+    ],
+)
+def test_settings_are_named_as_the_user_wrote_them(
+    options: list[str], keywords: dict[str, Any], cli: str, api: str, tmp_path: Path
+) -> None:
+    """The command line reads --hidden-size, Python hidden_size: a message names the one used."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows()))
+    with pytest.raises(lc.ConfigError, match="^" + api):
+        lc.LSTMForecaster(**(TINY | keywords)).fit(lc.read_csv(data))
+    assert_one_line(run_cli("train", data, "-o", tmp_path / "m", *TINY_CLI, *options), cli)
+    assert not (tmp_path / "m").exists()
+
+
+def test_forecast_levels_and_steps_are_named_as_flags(saved_model: Path) -> None:
+    model, out = saved_model / "m", saved_model / "f.csv"
+    assert_one_line(run_cli("forecast", model, "--level", 0, "-o", out), "^error: --level must be")
+    assert_one_line(run_cli("forecast", model, "--h", 0, "-o", out), "^error: --h must be >= 1")
+    with pytest.raises(lc.ConfigError, match=r"^level must be > 0"):
+        lc.load(model).predict(level=[0])
+    assert not out.exists()
+
+
+def test_a_backtest_longer_than_the_data_names_its_flags(tmp_path: Path) -> None:
+    """Too many windows for the series: said in the backtest's terms, with the count that fits,
+    before any training (not 'a test part of 200 leaves nothing to train on')."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows()))
+    cases = [
+        (
+            ("--n-windows", 100),
+            r"holds out its last 200, leaving 0 before the first origin, "
+            r"where --window 8 \+ --horizon 1 need at least 9 to train on; "
+            r"use --n-windows 25 or less$",
+        ),
+        (("--n-windows", 26), r"holds out its last 52, leaving 8 .* use --n-windows 25 or less$"),
+        (("--h", 59, "--n-windows", 1), r"holds out its last 59, .* use a smaller --h$"),
+    ]
+    for options, message in cases:
+        result = run_cli("backtest", data, "--h", 2, *TINY_CLI, *options)
+        assert_one_line(result, r"^error: series 'a' has 60 points, and a backtest of .*" + message)
+    result = run_cli("backtest", data, "--h", 2, "--n-windows", 25, *TINY_CLI)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (
+            pd.date_range("2024-01-01", periods=13, freq="MS").delete(5),
+            r"2024-07-01 00:00:00 follows 2024-05-01 00:00:00, but its usual step is 1 month;",
+        ),
+        (
+            pd.date_range("2000-01-01", periods=13, freq="QS").delete(5),
+            r"2001-07-01 00:00:00 follows 2001-01-01 00:00:00, but its usual step is 3 months;",
+        ),
+        (
+            pd.date_range("2000-01-01", periods=13, freq="YS").delete(5),
+            r"2006-01-01 00:00:00 follows 2004-01-01 00:00:00, but its usual step is 1 year;",
+        ),
+        (
+            pd.bdate_range("2024-01-01", periods=40).delete(20),  # a weekend is no gap
+            r"2024-01-30 00:00:00 follows 2024-01-26 00:00:00, but its usual step is 1 business "
+            r"day;",
+        ),
+        (
+            pd.date_range("2024-01-01", periods=13, freq="s").delete(5),
+            r"2024-01-01 00:00:06 follows 2024-01-01 00:00:04, but its usual step is 0 days "
+            r"00:00:01;",
+        ),
+        (
+            pd.DatetimeIndex(
+                [pd.Timestamp("2023-01-30") + pd.DateOffset(months=i) for i in range(13)]
+            ),
+            r"series 'y' is dated on day 30 of each month, moved to the end of shorter months "
+            r"\(2023-02-28 00:00:00 follows 2023-01-30 00:00:00\): lstmcast continues months on "
+            r"one day from the 1st to the 28th, or on month ends",
+        ),
+    ],
+)
+def test_irregular_calendar_steps_are_told_in_months_and_years(
+    times: pd.DatetimeIndex, message: str, tmp_path: Path
+) -> None:
+    """A gap in monthly data is one month missing, not a step of '31 days'."""
+    frame = pd.DataFrame({"ds": times.strftime("%Y-%m-%d %H:%M:%S"), "y": np.arange(len(times))})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    with pytest.raises(lc.DataError, match=message):
+        lc.Naive().fit(lc.read_csv(tmp_path / "data.csv"))
+    assert_one_line(
+        run_cli("train", tmp_path / "data.csv", "-o", tmp_path / "m", *TINY_CLI), message
+    )
+
+
+def test_a_zoned_model_refuses_times_without_a_zone_and_the_reverse(tmp_path: Path) -> None:
+    """Naive times for a model trained in Europe/Paris are no instants: refused, not taken as
+    UTC (the forecast's times and its calendar features would move by the offset)."""
+    t = pd.date_range("2024-01-09 07:00", periods=60, freq="h", tz="Europe/Paris")
+    y = np.sin(np.arange(60) / 3)
+    zoned, naive = tmp_path / "zoned.csv", tmp_path / "naive.csv"
+    pd.DataFrame({"ds": t.astype(str), "y": y}).to_csv(zoned, index=False)
+    pd.DataFrame({"ds": t.tz_localize(None).astype(str), "y": y}).to_csv(naive, index=False)
+    for trained, other, message in (
+        (zoned, naive, r"trained on times in \+01:00, but the new data's times have no zone"),
+        (naive, zoned, r"trained on times without a zone, but the new data's are in \+01:00"),
+    ):
+        model = tmp_path / f"m-{trained.stem}"
+        assert run_cli("train", trained, "-o", model, *TINY_CLI).exit_code == 0
+        with pytest.raises(lc.DataError, match=message):
+            lc.load(model).predict(2, df=lc.read_csv(other))
+        out = tmp_path / "f.csv"
+        assert_one_line(run_cli("forecast", model, "--data", other, "-o", out), message)
+        assert_one_line(
+            run_cli("inspect", model, "--data", other, "-o", tmp_path / "g.png"), message
+        )
+        assert not out.exists()
+        assert run_cli("forecast", model, "--data", trained, "-o", out).exit_code == 0
+        out.unlink()
+
+
+def test_calendar_features_follow_the_local_clock_of_zoned_times() -> None:
+    """Hour 0 in Paris is hour 0 in the features in winter and in summer (23:00 or 22:00 UTC)."""
+    from lstmcast.windows import calendar_features
+
+    local = pd.DatetimeIndex(["2024-01-15 00:00", "2024-07-15 00:00"]).tz_localize("Europe/Paris")
+    utc = local.tz_convert("UTC").tz_localize(None).to_numpy()
+    features = calendar_features(utc, ("hour",), "Europe/Paris")
+    np.testing.assert_allclose(features, [[0.0, 1.0], [0.0, 1.0]], atol=1e-6)
+    frame = pd.DataFrame(
+        {"ds": pd.date_range("2024-03-25", periods=200, freq="h", tz="Europe/Paris")}
+    )
+    frame["y"] = np.sin(2 * np.pi * frame["ds"].dt.hour / 24)
+    model = lc.LSTMForecaster(**TINY, calendar=("hour",), horizon=3).fit(frame)
+    shifted = frame.assign(ds=frame["ds"].dt.tz_convert("UTC"))  # the same instants in UTC
+    by_utc = lc.LSTMForecaster(**TINY, calendar=("hour",), horizon=3).fit(shifted)
+    assert not np.allclose(model.predict(3)["LSTM"], by_utc.predict(3)["LSTM"])
+
+
+def test_plot_reads_ids_like_na_and_none_in_a_forecast_as_text(tmp_path: Path) -> None:
+    """The forecast of series 'NA' and 'None' is plotted with them (not read back as NaN)."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows("NA") + good_rows("None")))
+    model, forecast = tmp_path / "m", tmp_path / "f.csv"
+    assert run_cli("train", data, "-o", model, *TINY_CLI).exit_code == 0
+    assert run_cli("forecast", model, "--h", 2, "-o", forecast).exit_code == 0
+    result = run_cli("plot", data, forecast, "-o", tmp_path / "p.png")
+    assert result.exit_code == 0, result.output
+    backtest = tmp_path / "b.csv"
+    assert run_cli("backtest", data, "--h", 2, *TINY_CLI, "-o", backtest).exit_code == 0
+    assert run_cli("plot", data, backtest, "-o", tmp_path / "b.png").exit_code == 0
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(csv(good_rows()).encode("utf-16"))
+    message = r"data.csv is UTF-16 text .*; re-save it as UTF-8 \(iconv -f utf-16 -t utf-8"
+    with pytest.raises(lc.DataError, match=message):
+        lc.read_csv(path)
+    assert_one_line(run_cli("train", path, "-o", tmp_path / "m", *TINY_CLI), message)
+
+
+@pytest.mark.parametrize(
+    ("header", "options", "message"),
+    [
+        (
+            "unique_id, ds, y",
+            (),
+            r"time column 'ds' not found; columns are 'unique_id', ' ds', ' y' \(' ds' differs "
+            r"only in case or spaces: names must match exactly\)\. Name it with --time-col$",
+        ),
+        (
+            "unique_id,ds,Y",
+            (),
+            r"target column 'y' not found; .* \('Y' differs only in case or spaces",
+        ),
+        (
+            "unique_id,ds,Sales",
+            ("--target-col", "sales"),
+            r"target column 'sales' not found; .* \('Sales' differs only in case or spaces",
+        ),
+        (
+            "unique_id,ds,y,",
+            (),
+            r"column 4 of the header line of data.csv has no name; name it \(or remove the comma "
+            r"that ends the header line and every row\)$",
+        ),
+    ],
+)
+def test_a_column_name_off_by_case_or_spaces_is_pointed_at(
+    header: str, options: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "data.csv"
+    rows = good_rows()
+    trailing = header.endswith(",")
+    path.write_text(csv([(*row, "") if trailing else row for row in rows], header))
+    assert_one_line(run_cli("train", path, "-o", tmp_path / "m", *TINY_CLI, *options), message)
+
+
+def test_levels_may_be_numpy_numbers_and_stay_a_set() -> None:
+    model = lc.LSTMForecaster(**TINY, val_size=60).fit(np.sin(np.arange(200) / 3))
+    expected = model.predict(1, level=[80, 95])
+    for level in (np.array([80, 95]), [np.float32(80), 95.0, np.int64(80)], (95, 80, 80.0)):
+        pd.testing.assert_frame_equal(model.predict(1, level=level), expected)
+    for bad in (["95"], [np.bool_(True)]):
+        with pytest.raises(lc.ConfigError, match=r"^level must be int or float"):
+            model.predict(1, level=bad)
+
+
+def test_one_row_is_one_row(tmp_path: Path) -> None:
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows()))
+    assert run_cli("train", data, "-o", tmp_path / "m", *TINY_CLI).exit_code == 0
+    result = run_cli("forecast", tmp_path / "m", "--h", 1, "-o", tmp_path / "f.csv")
+    assert "wrote 1 row (1 series x 1 step) to" in result.stdout
+    result = run_cli("backtest", data, "--h", 1, *TINY_CLI, "-o", tmp_path / "b.csv")
+    assert "wrote 1 row to" in result.stdout
+
+
+def test_layout_single_with_columns_left_over_hints_at_layout_wide(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text(numbered("t,x,y,z", 60, lambda i: f"{i},{i},{i},{i}"))
+    base = ("train", path, "-o", tmp_path / "m", *TINY_CLI, "--time-col", "t", "--layout", "single")
+    for extra in ((), ("--target-col", "y")):
+        assert_one_line(
+            run_cli(*base, *extra),
+            r"columns 'x', 'z' would be ignored \(read as one series: time 't', target 'y'\); .* "
+            r"--ignore-col x --ignore-col z; to read every column as a series, use --layout wide$",
+        )
+
+
+@pytest.mark.parametrize("freq", ["D", "W-WED"])
+def test_daily_and_weekly_zoned_data_keep_midnight_across_a_dst_change(
+    freq: str, tmp_path: Path
+) -> None:
+    """Daily data in Paris, all of it in winter (24 h apart), is forecast at local midnight in
+    summer too: its step is the zone's calendar day, not 24 hours (which gave 01:00+02:00)."""
+    t = pd.date_range(end="2024-03-27", periods=12, freq=freq, tz="Europe/Paris")
+    frame = pd.DataFrame({"ds": t, "y": np.sin(np.arange(len(t)))})
+    model = lc.LSTMForecaster(**(TINY | {"window": 4})).fit(frame)
+    model.save(tmp_path / "m")
+    for fitted in (model, lc.load(tmp_path / "m")):
+        times = fitted.predict(6)["ds"]
+        assert (times.dt.hour == 0).all(), times.tolist()
+        assert times.iloc[-1].utcoffset() == pd.Timedelta(hours=2)
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "data.parquet"  # keeps the named zone
+    frame.to_parquet(path, index=False)
+    out = tmp_path / "f.csv"
+    result = run_cli("train", path, "-o", tmp_path / "m2", *TINY_CLI, "--window", 4)
+    assert result.exit_code == 0, result.output
+    assert run_cli("forecast", tmp_path / "m2", "--h", 6, "-o", out).exit_code == 0
+    assert pd.read_csv(out)["ds"].str.endswith("00:00:00+02:00").iloc[-1]
+
+
+def test_counts_may_be_numpy_integers_but_not_floats_or_bools(saved_model: Path) -> None:
+    model = lc.load(saved_model / "m")
+    data = lc.read_csv(saved_model / "data.csv")
+    assert len(model.predict(np.int64(2))) == 2
+    frame = model.backtest(data, h=np.int64(2), n_windows=np.int32(2), step_size=np.uint8(1))
+    assert len(frame) == 4
+    for keyword, value, message in (
+        ("n_windows", 2.0, r"^n_windows must be int, got 2.0"),
+        ("n_windows", True, r"^n_windows must be int, got True"),
+        ("step_size", np.int64(0), r"^step_size must be >= 1, got 0"),
+    ):
+        with pytest.raises(lc.ConfigError, match=message):
+            model.backtest(data, h=2, **{keyword: value})
+
+
+def test_quantile_levels_the_validation_windows_cannot_calibrate_are_refused_before_training(
+    tmp_path: Path,
+) -> None:
+    """--quantile-level 99 with --val-size 20 trained a model whose every 99% forecast was then
+    refused: said before training, with the --val-size that would do."""
+    data = tmp_path / "data.csv"
+    data.write_text(csv(good_rows("a") + good_rows("b")))
+    message = (
+        r"99 needs at least 99 validation windows to be calibrated, and {} gives 40: train with "
+        r"{} or more \(points per series\), or a lower level$"
+    )
+    with pytest.raises(
+        lc.ConfigError, match="^quantile_levels " + message.format("val_size=20", "val_size=50")
+    ):
+        lc.LSTMForecaster(**TINY, quantile_levels=(80, 99), val_size=20).fit(lc.read_csv(data))
+    result = run_cli(
+        "train", data, "-o", tmp_path / "m", *TINY_CLI,
+        "--quantile-level", 80, "--quantile-level", 99, "--val-size", 20,
+    )  # fmt: skip
+    assert_one_line(
+        result, "^error: --quantile-level " + message.format("--val-size 20", "--val-size 50")
+    )
+    assert not (tmp_path / "m").exists()
+    # Without val_size the heads are not calibrated: any learned level is fine.
+    lc.LSTMForecaster(**TINY, quantile_levels=(99,)).fit(lc.read_csv(data))
+
+
+def test_a_constant_subnormal_series_is_called_constant() -> None:
+    with pytest.raises(lc.DataError, match=r"^series 'series' is constant at 1e-320, below the"):
+        lc.LSTMForecaster(**TINY).fit(np.full(60, 1e-320))

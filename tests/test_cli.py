@@ -413,7 +413,7 @@ BAD_DATA = {
     "window 0": (_good_csv, ["--window", "0"], ["window must be >= 1, got 0"]),
     "negative lr": (_good_csv, ["--lr", "-1"], ["lr must be > 0"]),
     "bad val size": (_good_csv, ["--val-size", "lots"], ["--val-size", "'lots'"]),
-    "patience without val": (_good_csv, ["--patience", "2"], ["val_size"]),
+    "patience without val": (_good_csv, ["--patience", "2"], ["--patience needs", "--val-size"]),
 }
 
 
@@ -675,7 +675,7 @@ def test_grad_clip_scaler_and_device_reach_the_model(tmp_path: Path) -> None:
 def test_divergence_advice_names_the_flags(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "d.csv")
     result = run("train", data, "-o", tmp_path / "m", *TINY, "--lr", 1e30, "--quiet")
-    assert_one_error_line(result, "grad_clip=1.0", "--lr, --grad-clip")
+    assert_one_error_line(result, "try a lower learning rate than --lr 1e+30 or --grad-clip 1.0")
 
 
 @pytest.mark.parametrize("name", ["train", "backtest"])

@@ -236,7 +236,7 @@ class Sabotage(Callback):
 
 def test_nan_loss_stops_with_advice_and_keeps_good_weights(two_series: pd.DataFrame) -> None:
     model = lc.LSTMForecaster(**(TINY | {"epochs": 3}))
-    advice = r"try a lower learning rate than lr=0.001 or grad_clip=1.0 \(on the command line"
+    advice = r"try a lower learning rate than lr=0.001 or grad_clip=1.0; the last good weights"
     with pytest.raises(lc.TrainingError, match=advice):
         model.fit(two_series, callbacks=[Sabotage(model, nan_at=20)])
     assert all(torch.isfinite(p).all() for p in model.network_.parameters())
@@ -269,6 +269,21 @@ def test_forecasts_follow_the_series_at_any_magnitude(
         # In the units of y: float32 arithmetic in the network on the same scaled values.
         back = (moved[column].to_numpy() - offset) / factor
         np.testing.assert_allclose(back, unit[column], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("offset", "factor"), [(1e12, 1.0), (1.0, 1e-13), (-1e9, 1e-3)])
+def test_a_series_that_varies_in_its_last_digits_is_not_scaled_as_constant(
+    offset: float, factor: float
+) -> None:
+    """1e12 + sin varies by 1e-12 of its level: float64 holds that, so its standard deviation,
+    not its level, is its unit (scaled by its level, a forecast missed by half of 1e12)."""
+    t = np.arange(160)
+    y = np.sin(t / 4) + 0.1 * np.cos(t)
+    unit = lc.LSTMForecaster(**TINY).fit(y).predict(3)["LSTM"].to_numpy()
+    model = lc.LSTMForecaster(**TINY).fit(offset + factor * y)
+    assert model.scaler_.scale[0] == pytest.approx(factor * y[:160].std(), rel=1e-3)
+    back = (model.predict(3)["LSTM"].to_numpy() - offset) / factor
+    np.testing.assert_allclose(back, unit, atol=1e-2)
 
 
 def test_a_model_reads_new_data_by_the_column_names_it_was_fitted_with(

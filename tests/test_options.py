@@ -54,7 +54,7 @@ def test_segments_shorten_the_recurrence() -> None:
 
 
 def test_segment_must_divide_the_window(two_series: pd.DataFrame) -> None:
-    with pytest.raises(lc.ConfigError, match="segment 5 must divide window 12; try window 10"):
+    with pytest.raises(lc.ConfigError, match="segment 5 must divide window 12; try window=10"):
         lc.LSTMForecaster(**TINY, segment=5).fit(two_series)
 
 

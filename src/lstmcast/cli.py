@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 import lstmcast as lc
 from lstmcast import __version__
-from lstmcast.errors import LstmcastError, command_line
+from lstmcast.errors import DataError, LstmcastError, command_line
 
 if TYPE_CHECKING:
     import click
@@ -1127,6 +1127,7 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast._files import check_output, frame_format, write_frame
+    from lstmcast.data import points
     from lstmcast.forecast import _check_backtest, _check_backtest_size
 
     if output is not None:
@@ -1138,7 +1139,21 @@ def backtest(
     levels = {float(value) for value in level or []}
     _check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
     # Only data before the first origin is seen in training (and scales MASE).
-    train_part, _ = lc.split(df, test_size=h + step * (n_windows - 1))
+    span = h + step * (n_windows - 1)
+    lengths = df.groupby("unique_id", sort=False).size()
+    needed = window + horizon  # the fewest points one training window takes
+    if (lengths - span < needed).any():
+        shortest = lengths.idxmin()
+        length = int(lengths.min())
+        fits = (length - needed - h) // step + 1
+        advice = f"use --n-windows {fits} or less" if fits >= 1 else "use a smaller --h"
+        raise DataError(
+            f"series {shortest!r} has {points(length)}, and a backtest of --n-windows "
+            f"{n_windows} of --h {h}, --step-size {step} holds out its last {span}, leaving "
+            f"{max(length - span, 0)} before the first origin, where --window {window} + "
+            f"--horizon {horizon} need at least {needed} to train on; {advice}"
+        )
+    train_part, _ = lc.split(df, test_size=span)
     lstm = _model(
         window, horizon, hidden_size, layers, dropout, epochs, batch_size, lr, val_size,
         patience, seed, window_norm, segment, calendar, loss, lr_schedule, ensemble_size,
@@ -1253,7 +1268,15 @@ def _read_forecast(path: Path, like: pd.DataFrame) -> pd.DataFrame:
         frame = _read_parquet_forecast(path)
     else:
         try:
-            frame = pd.read_csv(path, dtype={"unique_id": str})
+            from pandas._libs.parsers import STR_NA_VALUES
+
+            # Ids are text, as in DATA: "NA" and "None" name series; other columns keep
+            # pandas' missing-value markers.
+            names = pd.read_csv(path, nrows=0).columns
+            markers = {name: sorted(STR_NA_VALUES) for name in names if name != "unique_id"}
+            frame = pd.read_csv(
+                path, dtype={"unique_id": str}, keep_default_na=False, na_values=markers
+            )
         except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
             detail = str(error).strip().splitlines()[-1] if str(error).strip() else "empty file"
             raise lc.DataError(f"{path.name} is not a readable forecast CSV: {detail}") from None

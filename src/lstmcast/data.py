@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError, option
+from .errors import ConfigError, DataError, option, setting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -305,6 +305,15 @@ _ROLES = {
 }
 
 
+def _near(name: Any, names: list[Any]) -> str:
+    """A hint naming a column that differs from ``name`` only in case or surrounding spaces."""
+    wanted = str(name).strip().casefold()
+    for other in names:
+        if str(other).strip().casefold() == wanted and other != name:
+            return f" ({str(other)!r} differs only in case or spaces: names must match exactly)"
+    return ""
+
+
 def _plan(
     names: list[Any],
     id_col: str | None,
@@ -327,7 +336,9 @@ def _plan(
     what = source or "the frame"
     shown = _preview(names)
     if layout is not None and layout not in LAYOUTS:
-        raise ConfigError(f"layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
+        raise ConfigError(
+            f"{setting('layout')} must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}"
+        )
     seen: set[Any] = set()
     for name in names:
         if name in seen:
@@ -343,7 +354,10 @@ def _plan(
             hint = ""
             if keyword == "id_col":
                 hint = f"; leave out {option('id_col')} for a single series"
-            raise DataError(f"{_ROLES[keyword]} {name!r} not found; columns are {shown}{hint}")
+            raise DataError(
+                f"{_ROLES[keyword]} {name!r} not found; columns are {shown}{_near(name, names)}"
+                f"{hint}"
+            )
     roles: dict[Any, str] = {}
     for keyword, name in named:
         if name is not None and roles.setdefault(name, keyword) != keyword:
@@ -355,7 +369,7 @@ def _plan(
     time = time_col if time_col is not None else unnamed_time
     if time is None and (not index_time or layout == "long" or id_col is not None):
         raise DataError(
-            f"time column {TIME!r} not found; columns are {shown}. "
+            f"time column {TIME!r} not found; columns are {shown}{_near(TIME, names)}. "
             f"Name it with {option('time_col')}"
         )
     rest = [name for name in names if name != time and name not in ignored]
@@ -386,19 +400,19 @@ def _plan(
     if kind == "long":
         if time is None:
             raise DataError(
-                f"time column {TIME!r} not found; columns are {shown}. "
+                f"time column {TIME!r} not found; columns are {shown}{_near(TIME, names)}. "
                 f"Name it with {option('time_col')}"
             )
         if ident is None:
             raise DataError(
                 f"{what} has no series id column {ID!r}, which a long layout needs; columns are "
-                f"{shown}. Name it with {option('id_col')}"
+                f"{shown}{_near(ID, names)}. Name it with {option('id_col')}"
             )
         target = target_col if target_col is not None else TARGET
         if target not in seen:
             raise DataError(
-                f"target column {target!r} not found; columns are {shown}. "
-                f"Name it with {option('target_col')}"
+                f"target column {target!r} not found; columns are {shown}"
+                f"{_near(target, names)}. Name it with {option('target_col')}"
             )
         used, values = [ident, target], [target]
         how = replace(how, id_col=str(ident), target_col=str(target))
@@ -439,7 +453,9 @@ def _plan(
     if unused:
         pronoun = "it" if len(unused) == 1 else "them"
         hint = ""
-        if kind == "single" and target_col is not None:
+        if kind == "single" and layout is not None:
+            hint = f"; to read every column as a series, use {option('layout', 'wide')}"
+        elif kind == "single" and target_col is not None:
             hint = f"; to read every column as a series, leave out {option('target_col')}"
         raise DataError(
             f"{what}: {'column' if len(unused) == 1 else 'columns'} {_preview(unused)} would be "
@@ -690,10 +706,17 @@ def _header(file: Path) -> list[str]:
     seen: set[str] = set()
     for number, name in enumerate(fields, start=1):
         if not name:
+            if number == 1:
+                why = (
+                    " (a frame saved by pandas' to_csv keeps its index as an unnamed first "
+                    "column: save with index=False)"
+                )
+            elif number == len(fields):
+                why = " (or remove the comma that ends the header line and every row)"
+            else:
+                why = ""
             raise DataError(
-                f"column {number} of the header line of {file.name} has no name; name it (a "
-                "frame saved by pandas' to_csv keeps its index as an unnamed first column: "
-                "save with index=False)"
+                f"column {number} of the header line of {file.name} has no name; name it{why}"
             )
         if name in seen:
             raise DataError(
@@ -707,6 +730,11 @@ def _header(file: Path) -> list[str]:
 def _not_utf8(file: Path) -> DataError:
     """The error for a file that is not UTF-8, naming the line and the first bad byte."""
     data = file.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return DataError(
+            f"{file.name} is UTF-16 text (it begins with a UTF-16 byte-order mark); re-save it as "
+            "UTF-8 (iconv -f utf-16 -t utf-8 old.csv > new.csv)"
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -768,7 +796,8 @@ def read_csv(
         if ragged is not None:  # pandas counts lines without blank ones and quoted newlines
             line, fields = ragged
             raise DataError(
-                f"line {line} of {file.name} has {fields} fields, but its header line names "
+                f"line {line} of {file.name} has {fields} field{'' if fields == 1 else 's'}, but "
+                "its header line names "
                 f"{len(header)}; every row needs one field per column"
             ) from None
         first_line = str(error).strip().splitlines()[-1] if str(error).strip() else ""
@@ -827,6 +856,24 @@ def read_parquet(
         raise DataError(f"{file.name} is not a readable Parquet file: {first_line}") from None
     if len(frame) == 0:
         raise DataError(f"{file.name} has no rows")
+    # pyarrow restores the pandas index a file was written with. A named one is a column of the
+    # file (``ds`` or ``unique_id`` saved by set_index), unless it is the file's one unnamed-
+    # column-free time index; positions 0, 1, ... (no index stored) are no times at all.
+    index = frame.index
+    names = [name for name in index.names if name is not None]
+    index_time = not isinstance(index, _pd().RangeIndex)
+    if names and (
+        isinstance(index, _pd().MultiIndex)
+        or index.name in (TIME, ID, time_col, id_col, target_col, *ignore_cols)
+    ):
+        clash = [name for name in names if name in frame.columns]
+        if clash:
+            raise DataError(
+                f"{file.name} has an index and a column both named {str(clash[0])!r}; "
+                "rename one (lstmcast never renames columns)"
+            )
+        frame = frame.reset_index(level=names)
+        index_time = not isinstance(frame.index, _pd().RangeIndex)
     try:
         panel, how = _read(
             frame,
@@ -837,10 +884,11 @@ def read_parquet(
             layout,
             tuple(ignore_cols),
             file.name,
-            index_time=True,  # pyarrow restores a pandas index the file was written with
+            index_time=index_time,
         )
     except DataError as error:  # rows of a Parquet file are counted from 0, without a header
-        raise DataError(f"{file.name}: {error}") from None
+        text = str(error)
+        raise DataError(text if file.name in text else f"{file.name}: {text}") from None
     return _with_layouts(panel.to_frame(), (how,))
 
 
@@ -878,14 +926,20 @@ def read_files(
     how: list[Layout] = []
     for file in files:
         reader = read_parquet if file.suffix == ".parquet" else read_csv
-        frame = reader(
-            file,
-            time_col=time_col,
-            target_col=target_col,
-            id_col=id_col,
-            layout=layout,
-            ignore_cols=ignore_cols,
-        )
+        try:
+            frame = reader(
+                file,
+                time_col=time_col,
+                target_col=target_col,
+                id_col=id_col,
+                layout=layout,
+                ignore_cols=ignore_cols,
+            )
+        except DataError as error:  # among several files, say which one
+            text = str(error)
+            if len(files) == 1 or file.name in text:
+                raise
+            raise DataError(f"{file.name}: {text}") from None
         ids = frame[ID].unique()
         for series_id in ids:
             if series_id in first_file:
@@ -1030,7 +1084,6 @@ class Panel:
         others (calendar frequencies like month ends, or irregular series) are looked at one by
         one.
         """
-        pd = _pd()
         lengths = self.lengths
         rows = len(self.y)
         if (lengths < 2).any():
@@ -1046,6 +1099,8 @@ class Panel:
         integer_time = self.ds.dtype.kind in "iu"
         if not integer_time:  # equal steps of 28 days or more may be months or years
             uneven |= first >= _CALENDAR_SCALE
+            if self.tz is not None:  # whole days in a zone are its calendar's days or weeks
+                uneven |= first % _DAY == np.timedelta64(0, "D")
         offsets: dict[Any, Any] = {}
         result: list[Any] = []
         for i, step in enumerate(first):
@@ -1057,7 +1112,7 @@ class Panel:
                 result.append(int(step))
             else:
                 if step not in offsets:
-                    offsets[step] = pd.tseries.frequencies.to_offset(pd.Timedelta(step))
+                    offsets[step] = _fixed_step(step, self.tz)
                 result.append(offsets[step])
         return result
 
@@ -1085,8 +1140,9 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
             f"{times[pos - 1]} but its first step is {diffs[0]}; fill the gaps first"
         )
     equal = bool((diffs == diffs[0]).all())
-    if equal and diffs[0] < _CALENDAR_SCALE:
-        return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
+    whole_days_in_zone = tz is not None and diffs[0] % _DAY == np.timedelta64(0, "D")
+    if equal and diffs[0] < _CALENDAR_SCALE and not whole_days_in_zone:
+        return _fixed_step(diffs[0], tz)
     # Calendar frequencies (months, quarters, years) have uneven step lengths, or equal ones
     # that the calendar makes uneven later (yearly over 365-day years, then a leap year).
     local = pd.DatetimeIndex(times)
@@ -1105,19 +1161,57 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
     if months is not None:
         return pd.DateOffset(months=months)
     if equal:
-        return pd.tseries.frequencies.to_offset(pd.Timedelta(diffs[0]))
+        return _fixed_step(diffs[0], tz)
+    clipped = _clipped_month_day(local)
+    if clipped is not None:
+        day, pos = clipped
+        raise DataError(
+            f"series {series_id!r} is dated on day {day} of each month, moved to the end of "
+            f"shorter months ({local[pos]} follows {local[pos - 1]}): lstmcast continues months "
+            "on one day from the 1st to the 28th, or on month ends; date the series so"
+        )
     # The median step, in the times' own resolution (pandas reads dates as s, ms, us or ns).
     typical = np.sort(diffs)[len(diffs) // 2]
     pos = int(np.argmax(diffs != typical)) + 1
+    usual = str(pd.Timedelta(typical))
+    weekdays = local.day_of_week.to_numpy()
+    if typical == np.timedelta64(1, "D") and (weekdays < 5).all():
+        # Business days: a weekend is no gap; the first step of more than one business day is.
+        days = local.tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+        business = np.busday_count(days[:-1], days[1:])
+        if (business >= 1).all() and (business != 1).any():
+            pos = int(np.argmax(business != 1)) + 1
+            usual = "1 business day"
+    elif typical >= _CALENDAR_SCALE:  # months and years are told in months, not 31 or 365 days
+        months = np.diff(local.year.to_numpy() * 12 + local.month.to_numpy())
+        typical_months = int(np.sort(months)[len(months) // 2])
+        if typical_months >= 1:
+            pos = int(np.argmax(months != typical_months)) + 1
+            years, rest = divmod(typical_months, 12)
+            usual = (
+                f"{years} year{'s' if years > 1 else ''}"
+                if not rest
+                else f"{typical_months} month{'s' if typical_months > 1 else ''}"
+            )
     raise DataError(
         f"series {series_id!r} has irregular time steps: {local[pos]} follows "
-        f"{local[pos - 1]}, but its usual step is {pd.Timedelta(typical)}; "
+        f"{local[pos - 1]}, but its usual step is {usual}; "
         "fill the gaps or resample to a regular frequency"
     )
 
 
 # Steps this long or longer are checked against the calendar (months, quarters, years).
 _CALENDAR_SCALE = np.timedelta64(28, "D")
+_DAY = np.timedelta64(1, "D")
+
+
+def _fixed_step(step: np.timedelta64, tz: str | None) -> Any:
+    """The offset of equal steps ``step``: whole days in a zone are calendar days of that zone
+    (midnight stays midnight across a daylight-saving change), anything else a fixed length."""
+    pd = _pd()
+    if tz is not None and step % _DAY == np.timedelta64(0, "D") and step > np.timedelta64(0):
+        return pd.offsets.Day(int(step // _DAY))
+    return pd.tseries.frequencies.to_offset(pd.Timedelta(step))
 
 
 def _month_step(times: pd.DatetimeIndex) -> int | None:
@@ -1133,6 +1227,23 @@ def _month_step(times: pd.DatetimeIndex) -> int | None:
         return None
     months = np.diff(times.year.to_numpy() * 12 + times.month.to_numpy())
     return int(months[0]) if months[0] > 0 and (months == months[0]).all() else None
+
+
+def _clipped_month_day(times: pd.DatetimeIndex) -> tuple[int, int] | None:
+    """``(day, position)`` if ``times`` are whole months apart on day 29, 30 or 31, moved to the
+    end of shorter months (Jan 30, Feb 28, Mar 30), with the first such move; else None."""
+    if len(times) < 2:
+        return None
+    days = times.day.to_numpy()
+    day = int(days.max())
+    ends = times.days_in_month.to_numpy()
+    months = np.diff(times.year.to_numpy() * 12 + times.month.to_numpy())
+    if day < 29 or (months != months[0]).any() or months[0] < 1:
+        return None
+    if not (days == np.minimum(day, ends)).all() or (days == ends).all():
+        return None
+    moved = np.flatnonzero(days != day)
+    return (day, int(moved[0])) if len(moved) and moved[0] > 0 else None
 
 
 def future_times(last: np.ndarray, steps: list[Any], h: int, tz: str | None = None) -> np.ndarray:

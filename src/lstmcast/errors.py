@@ -49,7 +49,12 @@ class DataWarning(UserWarning):
 # message names ``--time-col`` for a CLI user and ``time_col=`` for a Python user.
 _ON_COMMAND_LINE: ContextVar[bool] = ContextVar("lstmcast_on_command_line", default=False)
 # Keywords whose command-line flag is not the keyword with dashes.
-_FLAGS = {"ignore_cols": "--ignore-col", "random_state": "--seed"}
+_FLAGS = {
+    "ignore_cols": "--ignore-col",
+    "random_state": "--seed",
+    "num_layers": "--layers",
+    "quantile_levels": "--quantile-level",
+}
 
 
 @contextmanager
@@ -60,6 +65,14 @@ def command_line() -> Iterator[None]:
         yield
     finally:
         _ON_COMMAND_LINE.reset(token)
+
+
+def setting(keyword: str) -> str:
+    """How the reader of a message names setting ``keyword`` on its own: ``window`` in Python,
+    ``--window`` on the command line (``h`` is ``--h``, ``num_layers`` ``--layers``)."""
+    if not _ON_COMMAND_LINE.get():
+        return keyword
+    return _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
 
 
 def option(keyword: str, value: object = None) -> str:
@@ -73,7 +86,7 @@ def option(keyword: str, value: object = None) -> str:
         if value is None:
             return f"{keyword}="
         return f"{keyword}={list(value) if isinstance(value, tuple) else value!r}"
-    flag = _FLAGS.get(keyword, "--" + keyword.replace("_", "-"))
+    flag = setting(keyword)
     if value is None or value is True:
         return flag
     values = value if isinstance(value, list | tuple) else [value]

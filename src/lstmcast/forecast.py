@@ -31,7 +31,15 @@ import torch
 from . import distributed
 from .data import ID, TIME, Panel, _show_time, concatenated_ranges, future_times, points
 from .distributed import DataParallel
-from .errors import ConfigError, DataError, DataWarning, NotFittedError, TrainingError, option
+from .errors import (
+    ConfigError,
+    DataError,
+    DataWarning,
+    NotFittedError,
+    TrainingError,
+    option,
+    setting,
+)
 from .lstm import GateTrace
 from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
 from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
@@ -52,9 +60,10 @@ class Rule:
     optional: bool = False  # None allowed
     choices: tuple[str, ...] | None = None
 
-    def check(self, name: str, value: Any) -> None:
+    def check(self, keyword: str, value: Any) -> None:
         if value is None and self.optional:
             return
+        name = setting(keyword)  # --window on the command line
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         if isinstance(value, bool) or not isinstance(value, kinds):
             expected = " or ".join(k.__name__ for k in kinds)
@@ -75,7 +84,7 @@ def _check_level(name: str, value: Any) -> None:
     """An interval level in percent: above 0 and below 100."""
     Rule((int, float), 0, 100, low_open=True).check(name, value)
     if value == 100:
-        raise ConfigError(f"{name} must be below 100 (a 100% interval is unbounded)")
+        raise ConfigError(f"{setting(name)} must be below 100 (a 100% interval is unbounded)")
 
 
 def level_label(level: float) -> str:
@@ -156,18 +165,24 @@ def _check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) ->
     _check_output_size(n_series * n_windows, h, columns, what, n_windows=n_windows)
 
 
+def _count_of(keyword: str, value: Any) -> int:
+    """A count argument (``h``, ``n_windows``, ``step_size``): an int >= 1, NumPy's too."""
+    if isinstance(value, np.integer):  # len() of an array, a value from a config array
+        value = int(value)
+    Rule(int, 1).check(keyword, value)
+    return int(value)
+
+
 def _check_h(h: Any) -> int:
-    Rule(int, 1).check("h", h)
-    return int(h)
+    return _count_of("h", h)
 
 
 def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, int]:
     """``h``, ``n_windows`` and ``step_size`` (None: ``h``) of a backtest, each checked."""
     h = _check_h(h)
-    Rule(int, 1).check("n_windows", n_windows)
-    step_size = h if step_size is None else step_size
-    Rule(int, 1).check("step_size", step_size)
-    return h, int(n_windows), int(step_size)
+    n_windows = _count_of("n_windows", n_windows)
+    step_size = _count_of("step_size", h if step_size is None else step_size)
+    return h, n_windows, step_size
 
 
 # The column names of a long frame, as fit's keywords: what a model fitted without names (or
@@ -285,9 +300,31 @@ class Forecaster:
         names the model was fitted with.
         """
         panel = Panel.from_data(df, **self._column_names(columns))
+        self._check_zone(panel)
         steps = panel.steps()
         self._check_steps(panel, steps)
         return panel, steps
+
+    def _check_zone(self, panel: Panel) -> None:
+        """Refuse dates without a zone for a model trained on zoned ones, and the reverse: which
+        instant a naive time is (local or UTC) cannot be known, and the forecast's times and
+        calendar features would silently shift by the offset."""
+        trained = getattr(self.tail_, "tz", None)
+        if panel.ds.dtype.kind != "M" or self.tail_.ds.dtype.kind != "M":
+            return  # integer steps, or a mismatch the step check names
+        if (trained is None) == (panel.tz is None):
+            return
+        if trained is not None:
+            raise DataError(
+                f"the model was trained on times in {trained}, but the new data's times have no "
+                "zone; write them with their UTC offset (e.g. 2024-01-09 07:00:00+01:00) or "
+                "zone, so each is one instant"
+            )
+        raise DataError(
+            f"the model was trained on times without a zone, but the new data's are in "
+            f"{panel.tz}; give them as the training data had them (no offset), or train on "
+            "zoned times"
+        )
 
     def _column_names(self, given: dict[str, str | None]) -> dict[str, str | None]:
         """The names of ``given`` that are not None, the model's (or the defaults) for the rest."""
@@ -392,7 +429,12 @@ class Forecaster:
         """The distinct levels asked for, ascending: 80 given twice, or 80 and 80.0, is one."""
         if level is None:
             return []
-        given = [level] if isinstance(level, int | float | str) else list(level)
+        given = [level] if isinstance(level, str) or np.ndim(level) == 0 else list(level)
+        # NumPy numbers (np.array([80, 95]), np.float32(80)) are numbers; NumPy bools are not.
+        given = [
+            value.item() if isinstance(value, np.integer | np.floating) else value
+            for value in given
+        ]
         for value in given:
             _check_level("level", value)
         return sorted({float(value) for value in given})
@@ -456,7 +498,8 @@ class Forecaster:
         self._require_history(
             panel,
             self._context_length() + span,
-            f"{self._context_what()} + a backtest of {_count(n_windows, 'window')} of h={h}, "
+            f"{self._context_what()} + a backtest of {_count(n_windows, 'window')} of "
+            f"{option('h', h)}, "
             f"step {step_size}",
         )
         n, k = len(panel), n_windows
@@ -467,7 +510,7 @@ class Forecaster:
         series = np.repeat(np.arange(n), k)
         ends = (panel.starts[:-1, None] + origins).reshape(-1)
         if refit and levels:
-            raise ConfigError("intervals are not available with refit=True")
+            raise ConfigError(f"intervals are not available with {option('refit', True)}")
         if refit:
             values = np.concatenate(
                 [self._refit_forecast(panel, origins[:, w], h) for w in range(k)], axis=1
@@ -873,27 +916,33 @@ class LSTMForecaster(Forecaster):
     def _check_params(self) -> None:
         super()._check_params()
         if isinstance(self.val_size, float) and self.val_size >= 1:
-            raise ConfigError(f"a fractional val_size must be below 1, got {self.val_size}")
+            raise ConfigError(
+                f"a fractional {setting('val_size')} must be below 1, got {self.val_size}"
+            )
         if self.patience is not None and self.val_size is None:
-            raise ConfigError("patience needs validation data: set val_size too")
+            raise ConfigError(
+                f"{setting('patience')} needs validation data: set {setting('val_size')} too"
+            )
         # Only interval calibration (on the val_size tail) reads season_length: it measures
         # errors in units of each input window's seasonal differences.
         if self.val_size is not None and self.season_length >= self.window:
             raise ConfigError(
-                f"season_length {self.season_length} must be shorter than window {self.window} "
-                "when val_size calibrates intervals (their unit is each input window's mean "
-                f"seasonal difference): use window={self.season_length + 1} or more (CLI "
-                f"--window {self.season_length + 1}), or a season_length below {self.window}"
+                f"{setting('season_length')} {self.season_length} must be shorter than "
+                f"{setting('window')} {self.window} when {setting('val_size')} calibrates "
+                "intervals (their unit is each input window's mean seasonal difference): use "
+                f"{option('window', self.season_length + 1)} or more, or a "
+                f"{setting('season_length')} below {self.window}"
             )
         if self.window % self.segment:
             raise ConfigError(
-                f"segment {self.segment} must divide window {self.window}; try window "
-                f"{self.window // self.segment * self.segment or self.segment}"
+                f"{setting('segment')} {self.segment} must divide {setting('window')} "
+                f"{self.window}; try "
+                f"{option('window', self.window // self.segment * self.segment or self.segment)}"
             )
         if self.quantile_levels is not None:
             if isinstance(self.quantile_levels, int | float) or not self.quantile_levels:
                 raise ConfigError(
-                    f"quantile_levels must be a list of levels, e.g. (80, 95); got "
+                    f"{setting('quantile_levels')} must be a list of levels, e.g. (80, 95); got "
                     f"{self.quantile_levels!r}"
                 )
             for level in self.quantile_levels:
@@ -926,11 +975,14 @@ class LSTMForecaster(Forecaster):
             return np.rint(lengths * self.val_size).astype(np.int64)
         return np.full_like(lengths, self.val_size)
 
-    def _inputs(self, scaled: np.ndarray, ds: np.ndarray) -> torch.Tensor:
-        """Network inputs (..., features) for scaled values and their times (...), target first."""
+    def _inputs(self, scaled: np.ndarray, ds: np.ndarray, tz: str | None) -> torch.Tensor:
+        """Network inputs (..., features) for scaled values and their times (...), target first.
+
+        ``ds`` are naive UTC when ``tz`` is set: calendar features read the local clock.
+        """
         columns = [scaled.astype(np.float32)[..., None]]
         if self._calendar():
-            features = calendar_features(ds.reshape(-1), self._calendar())
+            features = calendar_features(ds.reshape(-1), self._calendar(), tz)
             columns.append(features.reshape(*ds.shape, -1))
         return torch.from_numpy(np.concatenate(columns, axis=-1))
 
@@ -1018,7 +1070,7 @@ class LSTMForecaster(Forecaster):
         with np.errstate(over="ignore"):  # refused just below, with the series named
             scaled = self.scaler_.transform(panel, np.arange(len(panel)))
         self._check_scaled(panel, scaled, np.arange(panel.starts[-1]))
-        inputs = self._inputs(scaled, panel.ds)
+        inputs = self._inputs(scaled, panel.ds, panel.tz)
         target = torch.tensor(scaled, dtype=torch.float32)
 
         def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
@@ -1027,6 +1079,8 @@ class LSTMForecaster(Forecaster):
 
         train_windows = windows(np.full(len(panel), W), n_train)
         val_windows = windows(n_train, panel.lengths) if self.val_size is not None else None
+        if val_windows is not None and self.quantile_levels:
+            self._check_calibrated_quantiles(len(val_windows), len(panel))
         config = NetworkConfig(
             input_size=inputs.shape[1],
             hidden_size=self.hidden_size,
@@ -1113,8 +1167,27 @@ class LSTMForecaster(Forecaster):
         )
         raise TrainingError(
             f"the trained model {what}: it is not usable and is not saved; try a lower "
-            f"learning rate than lr={self.lr:g} or grad_clip=1.0 (on the command line --lr, "
-            "--grad-clip)"
+            f"learning rate than {option('lr', float(f'{self.lr:g}'))} or "
+            f"{option('grad_clip', 1.0)}"
+        )
+
+    def _check_calibrated_quantiles(self, n_windows: int, n_series: int) -> None:
+        """Refuse, before training, quantile levels the validation windows cannot calibrate:
+        the model could never give those intervals (every predict would refuse them)."""
+        n = int(distributed.sum_across([float(n_windows)])[0])
+        n_series = int(distributed.sum_across([float(n_series)])[0])
+        n = min(n, CALIBRATION_ROWS)
+        short = [level for level in self.quantile_levels if _windows_needed(level) > n]
+        if not short:
+            return
+        level = max(short)
+        needed = _windows_needed(level)
+        per_series = -(-needed // max(n_series, 1)) + self.horizon - 1
+        raise ConfigError(
+            f"{setting('quantile_levels')} {level_label(level)} needs at least "
+            f"{_count(needed, 'validation window')} to be calibrated, and "
+            f"{option('val_size', self.val_size)} gives {n}: train with "
+            f"{option('val_size', per_series)} or more (points per series), or a lower level"
         )
 
     @torch.no_grad()
@@ -1221,7 +1294,7 @@ class LSTMForecaster(Forecaster):
         if h > self.horizon:
             raise ConfigError(
                 f"intervals are calibrated for the {_count(self.horizon, 'step')} the model emits "
-                f"at once; h={h} is beyond them: train with {option('horizon', h)}"
+                f"at once; {option('h', h)} is beyond them: train with {option('horizon', h)}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
         if context is None:
@@ -1280,9 +1353,9 @@ class LSTMForecaster(Forecaster):
             raise ConfigError(
                 f"a {level_label(level)}% interval needs at least "
                 f"{_count(needed, 'validation window')} to be calibrated (split conformal), and "
-                f"this model was calibrated on {n}: train it with val_size="
-                f"{per_series + self.horizon - 1} or more (points per series, CLI --val-size), "
-                f"or ask for a lower level"
+                f"this model was calibrated on {n}: train it with "
+                f"{option('val_size', per_series + self.horizon - 1)} or more (points per "
+                "series), or ask for a lower level"
             )
         return levels
 
@@ -1392,7 +1465,7 @@ class LSTMForecaster(Forecaster):
         if self.scaler == "none":
             raise DataError(
                 f"{where}, beyond the float32 numbers (up to 3.4e38) the network computes with; "
-                "use scaler='standard' (CLI --scaler standard), which scales each series"
+                f"use {option('scaler', 'standard')}, which scales each series"
             )
         raise DataError(
             f"{where}, {np.abs(scaled).reshape(-1)[first]:.3g} times its scale away from its "
@@ -1413,13 +1486,14 @@ class LSTMForecaster(Forecaster):
             scaled = (panel.y[index] - shift) / scale
         self._check_scaled(panel, scaled, index)
         device = next(self.networks_[0].parameters()).device
-        return self._inputs(scaled, panel.ds[index]).to(device), rows
+        return self._inputs(scaled, panel.ds[index], panel.tz).to(device), rows
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
         if self._calendar() and h > self.horizon:
             raise ConfigError(
-                f"h={h} is beyond the model's horizon {self.horizon}, and a model with calendar "
+                f"{option('h', h)} is beyond the model's horizon {self.horizon}, and a model with "
+                "calendar "
                 f"features cannot feed its forecasts back; train with {option('horizon', h)}"
             )
         x, rows = self._contexts(panel, series, ends)

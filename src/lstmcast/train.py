@@ -18,7 +18,7 @@ from torch import nn
 
 from . import distributed
 from .distributed import DataParallel, EpochSampler
-from .errors import TrainingError
+from .errors import TrainingError, option, setting
 from .optim import Adam, schedule_at
 from .windows import Windows
 
@@ -240,14 +240,14 @@ def train(
                 loss = output_loss(forward(x), y, network, config.loss)
                 if not torch.isfinite(loss):
                     clip = (
-                        "grad_clip=1.0"
+                        option("grad_clip", 1.0)
                         if config.grad_clip is None
-                        else f"a grad_clip below {config.grad_clip:g}"
+                        else f"a {setting('grad_clip')} below {config.grad_clip:g}"
                     )
                     raise TrainingError(
                         f"the training loss became {loss.item()} at epoch {epoch}, batch {b + 1}; "
-                        f"try a lower learning rate than lr={config.lr:g} or {clip} (on the "
-                        "command line --lr, --grad-clip); the last good weights were kept"
+                        f"try a lower learning rate than {option('lr', float(f'{config.lr:g}'))} "
+                        f"or {clip}; the last good weights were kept"
                     )
                 # The schedule is a function of the step, so a resumed run picks it up exactly.
                 optimizer.lr, beta1 = schedule_at(

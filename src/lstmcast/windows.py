@@ -35,9 +35,9 @@ class SeriesScaler:
         """Fit on the first ``n_fit[i]`` points of each series (its training part only).
 
         ``standard`` uses the mean and the population standard deviation, right for any finite
-        magnitude (1e-300 or 1e300); a series constant to 12 digits in its training part is
-        scaled by its own magnitude ``|mean|`` (1 if it is 0), so a flat series of 1e-12 is not
-        forecast in units of 1. ``none`` leaves values as they are.
+        magnitude (1e-300 or 1e300) and offset (1e12 + sin); a series constant in its training
+        part (every value equal) is scaled by its own magnitude ``|mean|`` (1 if it is 0), so a
+        flat series of 1e-12 is not forecast in units of 1. ``none`` leaves values as they are.
         """
         if kind not in SCALERS:
             raise ConfigError(f"scaler must be one of {SCALERS}, got {kind!r}")
@@ -51,11 +51,16 @@ class SeriesScaler:
         # divide by), so neither the sums nor the squares overflow or underflow.
         peak = np.zeros(n)
         np.maximum.at(peak, series_of_row, np.abs(values))
+        # Constant means every value equal: a series that varies by a few digits in its 12th
+        # (1e12 + sin) has a standard deviation float64 holds, and is scaled by it.
+        low, high = np.full(n, np.inf), np.full(n, -np.inf)
+        np.minimum.at(low, series_of_row, values)
+        np.maximum.at(high, series_of_row, values)
         unit = np.ldexp(1.0, np.frexp(peak)[1] - 1)  # peak / 2 < unit <= peak; 0 -> 0.5
         u = values / unit[series_of_row]  # |u| < 2
         mean_u = np.bincount(series_of_row, u, minlength=n) / n_fit
         var_u = np.bincount(series_of_row, (u - mean_u[series_of_row]) ** 2, minlength=n) / n_fit
-        constant = ~(np.sqrt(var_u) > 1e-12 * np.abs(mean_u))
+        constant = (low == high) | ~(var_u > 0)
         # Forecasts are the network's output (a few units, more for wide intervals) times the
         # scale plus the mean: both must stay far from float64's limit. An overflow here is
         # the answer to that question, not an accident.
@@ -74,8 +79,11 @@ class SeriesScaler:
         subnormal = scale < np.finfo(np.float64).tiny
         if subnormal.any():
             i = int(np.argmax(subnormal))
+            what = (
+                f"is constant at {mean[i]:.3g}" if constant[i] else f"varies by only {scale[i]:.3g}"
+            )
             raise DataError(
-                f"series {panel.ids[i]!r} varies by only {scale[i]:.3g}, below the smallest "
+                f"series {panel.ids[i]!r} {what}, below the smallest "
                 f"normal float64 ({np.finfo(np.float64).tiny:.3g}) where numbers lose their "
                 "digits; multiply it by a power of ten (and divide the forecasts back)"
             )
@@ -157,8 +165,11 @@ class Windows:
 CALENDAR = ("hour", "dayofweek", "dayofyear")
 
 
-def calendar_features(ds: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+def calendar_features(ds: np.ndarray, names: tuple[str, ...], tz: str | None = None) -> np.ndarray:
     """Cyclic calendar features of timestamps ``ds`` (rows,): (rows, 2 * len(names)) float32.
+
+    ``tz``: the zone of times given as naive UTC; the features follow its clock (the hour in
+    Paris, across daylight-saving changes), as the data's own pattern does.
 
     Each name becomes a sine and a cosine of its phase (hour of day / 24, day of week / 7, day of
     year / 365.25), so 23:00 sits next to 00:00 and Sunday next to Monday.
@@ -171,6 +182,8 @@ def calendar_features(ds: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
             f"{ds.dtype} time steps"
         )
     times = pd.DatetimeIndex(ds)
+    if tz is not None:
+        times = times.tz_localize("UTC").tz_convert(tz).tz_localize(None)
     phases = {
         "hour": (times.hour + times.minute / 60) / 24,
         "dayofweek": (times.day_of_week + times.hour / 24) / 7,
