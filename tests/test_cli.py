@@ -207,6 +207,12 @@ def test_train_interrupted_keeps_checkpoint_and_resumes(
     # Ctrl-C came before epoch 3's checkpoint: the one on disk is from epoch 2, and usable.
     assert len(lc.load(model).history_.train_loss) == 2
 
+    other = run("train", data_csv, "-o", model, *settings, "--hidden-size", 4, "--resume", "-q")
+    assert_one_error_line(
+        other,
+        "the interrupted run used --hidden-size 8, this model has --hidden-size 4",
+        "only --epochs and --patience may change",
+    )
     resumed = run("train", data_csv, "-o", model, *settings, "--resume", "--quiet")
     assert resumed.exit_code == 0, resumed.output
     straight = run("train", data_csv, "-o", workdir / "straight", *settings, "--quiet")

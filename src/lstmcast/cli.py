@@ -631,13 +631,21 @@ def _rank() -> int:
 _READ_COLUMNS = {"id_col": "unique_id", "time_col": "ds", "target_col": "y"}
 
 
-def _model_columns(
-    model: lc.LSTMForecaster, id_col: str | None, time_col: str | None, target_col: str | None
-) -> dict[str, Any]:
-    """The data's column names: those given on the command line, else the model's (None: found
-    as for any file)."""
+def _read_for_model(
+    model: lc.LSTMForecaster,
+    data: Path,
+    id_col: str | None,
+    time_col: str | None,
+    target_col: str | None,
+    layout: str | None,
+    ignore_col: list[str] | None,
+) -> pd.DataFrame:
+    """New history for a saved model: its column names and layout unless others are given
+    (a model's None: found as for any file)."""
     given = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-    return {key: given[key] or name for key, name in model.columns_.items()}
+    columns = {key: given[key] or name for key, name in model.columns_.items()}
+    layout = layout or getattr(model, "layout_", None)
+    return _read_data(data, **columns, layout=layout, ignore_col=ignore_col)
 
 
 def _rows(n: int) -> str:
@@ -914,10 +922,7 @@ def forecast(
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = _read_data(
-            data, **_model_columns(model, id_col, time_col, target_col),
-            layout=layout or getattr(model, "layout_", None), ignore_col=ignore_col,
-        )  # fmt: skip
+        df = _read_for_model(model, data, id_col, time_col, target_col, layout, ignore_col)
     frame = model.predict(h, df=df, level=level, **_READ_COLUMNS)
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
@@ -964,10 +969,7 @@ def _forecast_part(
         df = None
     else:  # this rank's files of --data (or series of one file); the model's scaling of all
         model = lc.load(model_dir)
-        df = _read_data(
-            data, **_model_columns(model, id_col, time_col, target_col),
-            layout=layout or getattr(model, "layout_", None), ignore_col=ignore_col,
-        )  # fmt: skip
+        df = _read_for_model(model, data, id_col, time_col, target_col, layout, ignore_col)
         if not data.is_dir():  # every rank read the whole file
             df = _share_of_series(df, rank, world)
     frame = _predict_share(model, h, df, level)
@@ -1371,10 +1373,7 @@ def inspect(
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = _read_data(
-            data, **_model_columns(model, id_col, time_col, target_col),
-            layout=layout or getattr(model, "layout_", None), ignore_col=ignore_col,
-        )  # fmt: skip
+        df = _read_for_model(model, data, id_col, time_col, target_col, layout, ignore_col)
     panel = model.tail_ if df is None else lc.Panel.from_frame(df)
     ids = [str(i) for i in panel.ids]
     wanted = ids[0] if series is None else series

@@ -101,6 +101,12 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
+def _spelled(name: str, value: Any) -> str:
+    """Setting ``name`` at ``value`` as the reader writes it (``hidden_size=8``, ``--hidden-size
+    8``); an unset one (None) as ``no forget_bias`` / ``no --forget-bias``."""
+    return f"no {setting(name)}" if value is None else option(name, value)
+
+
 def _readable(x: float) -> str:
     """``1,234`` for numbers a person reads digit by digit, ``3.92e+17`` beyond (``12.5``
     below 100)."""
@@ -1415,14 +1421,14 @@ class LSTMForecaster(Forecaster):
             ours = list(value) if isinstance(value, tuple) else value
             if name not in ("epochs", "patience") and saved.get(name) != ours:
                 raise ConfigError(
-                    f"the interrupted run used {name}={saved.get(name)!r}, this model has "
-                    f"{name}={value!r}; resume with the same settings (only epochs and patience "
-                    "may change)"
+                    f"the interrupted run used {_spelled(name, saved.get(name))}, this model "
+                    f"has {_spelled(name, ours)}; resume with the same settings (only "
+                    f"{setting('epochs')} and {setting('patience')} may change)"
                 )
         if self.lr_schedule is not None and saved.get("epochs") != self.epochs:
             raise ConfigError(
-                f"the interrupted run planned its lr_schedule over {saved.get('epochs')} epochs; "
-                "resume it with the same epochs"
+                f"the interrupted run planned its {setting('lr_schedule')} over "
+                f"{saved.get('epochs')} epochs; resume it with the same {setting('epochs')}"
             )
         if training.fingerprint != fingerprint:
             raise DataError(
