@@ -1896,3 +1896,14 @@ def test_quantile_levels_the_validation_windows_cannot_calibrate_are_refused_bef
 def test_a_constant_subnormal_series_is_called_constant() -> None:
     with pytest.raises(lc.DataError, match=r"^series 'series' is constant at 1e-320, below the"):
         lc.LSTMForecaster(**TINY).fit(np.full(60, 1e-320))
+
+
+def test_interval_advice_names_the_flags_on_the_command_line(saved_model: Path) -> None:
+    """The saved model has no validation tail: asking it for intervals says which setting gives
+    them, as a keyword in Python and as a flag on the command line."""
+    with pytest.raises(lc.ConfigError, match=r"trained without val_size.* or quantile_levels$"):
+        lc.load(saved_model / "m").predict(1, level=[80])
+    result = run_cli(
+        "forecast", saved_model / "m", "--h", 1, "--level", 80, "-o", saved_model / "f.csv"
+    )
+    assert_one_line(result, r"trained without --val-size.*with --val-size .* or --quantile-level$")

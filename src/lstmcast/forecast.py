@@ -1313,7 +1313,7 @@ class LSTMForecaster(Forecaster):
                 raise ConfigError(
                     f"this model learned intervals for levels {list(self.quantile_levels)}, not "
                     f"[{', '.join(map(level_label, missing))}]; train it with those in "
-                    "quantile_levels"
+                    f"{setting('quantile_levels')}"
                 )
             quantiles = self._scaled_quantiles(x, h) if context is None else context[2]
             lows, highs = self._learned_bounds(quantiles, rows, levels)
@@ -1321,8 +1321,9 @@ class LSTMForecaster(Forecaster):
             lows, highs = {}, {}
         else:
             raise ConfigError(
-                "this model was trained without val_size, so it has no calibrated intervals; "
-                "train it with val_size (the intervals are calibrated on that validation tail)"
+                f"this model was trained without {setting('val_size')}, so it has no calibrated "
+                f"intervals; train it with {setting('val_size')} (the intervals are calibrated on "
+                f"that validation tail) or {setting('quantile_levels')}"
             )
         if calibrated:
             scale = self.scaler_.scale[rows][:, None]  # (k, 1)
