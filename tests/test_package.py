@@ -34,3 +34,34 @@ def test_first_use_freezes_import_objects_and_later_objects_are_still_finalised(
     target = tmp_path / "cyclic.txt"
     subprocess.run([sys.executable, "-c", CHILD, str(target)], check=True)
     assert target.read_text() == "flushed at exit"
+
+
+def test_public_names_are_listed_alike_in_all_three_places() -> None:
+    """`__init__` names each public object three times (the lazy table that loads it, the
+    type-checking import that lets checkers and editors see it, ``__all__``): they must agree,
+    and every lazy name must exist in the module the table points at."""
+    import ast
+    import importlib
+
+    import lstmcast
+    from lstmcast import errors
+
+    tree = ast.parse(Path(lstmcast.__file__).read_text())
+    (checking,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    ]
+    typed = {
+        (node.module, alias.name)
+        for node in checking.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    lazy = {(module, name) for module, names in lstmcast._LAZY.items() for name in names}
+    assert typed == lazy
+    eager = {name for name in vars(errors) if name.endswith(("Error", "Warning"))}
+    assert set(lstmcast.__all__) == {name for _, name in lazy} | eager | {"__version__"}
+    assert len(lstmcast.__all__) == len(set(lstmcast.__all__))
+    for module, name in sorted(lazy):
+        assert hasattr(importlib.import_module(f"lstmcast.{module}"), name), (module, name)
