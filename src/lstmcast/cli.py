@@ -1035,10 +1035,10 @@ def _predict_share(
 
     if (model.n_series_ if df is None else len(df)) > 0:
         return model.predict(h, df=df, level=level, **_READ_COLUMNS)
-    from lstmcast.forecast import level_label
+    from lstmcast.columns import interval_column
 
     levels = sorted({float(value) for value in level or []})  # as predict names them
-    bounds = [f"LSTM-{side}-{level_label(value)}" for value in levels for side in ("lo", "hi")]
+    bounds = [interval_column("LSTM", side, value) for value in levels for side in ("lo", "hi")]
     columns = {"unique_id": "object", "ds": model.tail_.ds.dtype}
     columns |= dict.fromkeys(["LSTM", *bounds], "float64")
     return pd.DataFrame({name: pd.Series(dtype=kind) for name, kind in columns.items()})

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .columns import ID, TARGET, TIME
 from .errors import ConfigError, DataError, option, setting
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lstmcast")
 
-ID, TIME, TARGET = "unique_id", "ds", "y"
 SINGLE_SERIES_ID = "series"
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from . import distributed
+from .columns import interval_column, level_label
 from .data import ID, TIME, Panel, _show_time, concatenated_ranges, future_times, points
 from .distributed import DataParallel
 from .errors import (
@@ -85,15 +86,6 @@ def _check_level(name: str, value: Any) -> None:
     Rule((int, float), 0, 100, low_open=True).check(name, value)
     if value == 100:
         raise ConfigError(f"{setting(name)} must be below 100 (a 100% interval is unbounded)")
-
-
-def level_label(level: float) -> str:
-    """A level as it appears in column names: ``80`` -> ``"80"``, ``99.9`` -> ``"99.9"``.
-
-    The shortest text that reads back as the same number, so two different levels never share
-    a column (``:g`` would print 99.99999 as "100").
-    """
-    return np.format_float_positional(float(level), trim="-")
 
 
 def _count(n: int, noun: str, plural: str | None = None) -> str:
@@ -1342,8 +1334,8 @@ class LSTMForecaster(Forecaster):
             highs[level] = np.maximum(highs[level], highs[narrower])
         bounds = {}
         for level in levels:
-            bounds[f"{self.alias}-lo-{level_label(level)}"] = lows[level]
-            bounds[f"{self.alias}-hi-{level_label(level)}"] = highs[level]
+            bounds[interval_column(self.alias, "lo", level)] = lows[level]
+            bounds[interval_column(self.alias, "hi", level)] = highs[level]
         return bounds
 
     def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:

@@ -10,13 +10,13 @@ all that series' forecast rows (all cutoffs pooled), then averaged over series w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .columns import NOT_MODELS, parse_interval
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -26,9 +26,6 @@ __all__ = ["coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"]
 
 FloatArray = NDArray[np.float64]
 
-# "{model}-lo-{level}" / "{model}-hi-{level}"; the model part is greedy so names may contain "-".
-_INTERVAL_COLUMN = re.compile(r"^(?P<model>.+)-(?P<side>lo|hi)-(?P<level>\d+(?:\.\d+)?)$")
-_NON_MODEL_COLUMNS = ("unique_id", "ds", "cutoff", "y")
 # How many offending series/rows an error message lists before summarising the rest.
 _SHOW = 5
 
@@ -379,17 +376,17 @@ def _split_columns(
     for col in forecasts.columns:
         if not isinstance(col, str):
             raise DataError(f"forecasts column names must be strings, got {col!r}")
-        if col in _NON_MODEL_COLUMNS:
+        if col in NOT_MODELS:
             continue
-        match = _INTERVAL_COLUMN.match(col)
-        if match is None:
+        interval = parse_interval(col)
+        if interval is None:
             models.append(col)
         else:
-            key = (match["model"], match["level"])
-            bounds.setdefault(key, {})[match["side"]] = col
+            model, side, level = interval
+            bounds.setdefault((model, level), {})[side] = col
     if not models:
         raise DataError(
-            f"forecasts has no model columns; besides {list(_NON_MODEL_COLUMNS)} and interval "
+            f"forecasts has no model columns; besides {list(NOT_MODELS)} and interval "
             f"bounds it needs one numeric column per model, got {list(forecasts.columns)}"
         )
     intervals: dict[str, dict[str, tuple[str, str]]] = {}
@@ -568,7 +565,7 @@ def evaluate(
             model,
             "forecasts",
             f"the forecasts of model {model!r}",
-            f" (every column besides {list(_NON_MODEL_COLUMNS)} and interval bounds is a model)",
+            f" (every column besides {list(NOT_MODELS)} and interval bounds is a model)",
         )
         series_mae = _series_mean(np.abs(y - f), codes, counts)
         row = {

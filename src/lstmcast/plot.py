@@ -12,7 +12,6 @@ one figure; they then return the axes' figure.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -23,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator
 
 from ._files import atomic_path, image_format
+from .columns import NOT_MODELS, parse_interval
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -52,9 +52,6 @@ LONG_MEMORY_FORGET = 0.9
 # constant gate, its time constant (see memory_reach).
 _REACH_RETENTION = float(np.exp(-1.0))
 _MAX_INPUT_FEATURES = 10
-# A model name may itself contain dashes ("Seasonal-Naive"), so anchor on the suffix only.
-_INTERVAL_RE = re.compile(r"^(?P<model>.+)-(?P<side>lo|hi)-(?P<level>\d+(?:\.\d+)?)$")
-_RESERVED = frozenset({"unique_id", "ds", "cutoff", "y"})
 # (trace attribute, panel title, colour scaling): the forget gate first, as it is the one that
 # decides how long the cell remembers.
 _GATE_PANELS = (
@@ -303,8 +300,8 @@ def _y(values: pd.Series) -> np.ndarray:
 
 
 def _resolve_models(forecast: pd.DataFrame, models: str | Sequence[str] | None) -> list[str]:
-    intervals = {c for c in forecast.columns if isinstance(c, str) and _INTERVAL_RE.match(c)}
-    candidates = [c for c in forecast.columns if c not in _RESERVED and c not in intervals]
+    intervals = {c for c in forecast.columns if parse_interval(c) is not None}
+    candidates = [c for c in forecast.columns if c not in NOT_MODELS and c not in intervals]
     if models is None:
         # Predictions are floats; integer extras (a horizon counter, ...) are not models.
         chosen = [c for c in candidates if pd.api.types.is_float_dtype(forecast[c])]
@@ -331,9 +328,9 @@ def _interval_levels(forecast: pd.DataFrame, model: str) -> list[tuple[str, str,
     """``(lo column, hi column, level)`` of ``model``, widest level first."""
     sides: dict[str, dict[str, str]] = {"lo": {}, "hi": {}}
     for col in forecast.columns:
-        match = _INTERVAL_RE.match(col) if isinstance(col, str) else None
-        if match and match["model"] == model:
-            sides[match["side"]][match["level"]] = col
+        interval = parse_interval(col)
+        if interval is not None and interval[0] == model:
+            sides[interval[1]][interval[2]] = col
     for have, lack in (("lo", "hi"), ("hi", "lo")):
         unpaired = sorted(sides[have].keys() - sides[lack].keys(), key=float)
         if unpaired:
