@@ -7,7 +7,7 @@ and more than training the tutorial's model takes. :class:`Adam` here runs the v
 gives the same weights bit for bit (tests/test_optim.py checks it against torch, with and without
 each schedule). Its state dict has torch's layout.
 
-Schedules are pure functions of the step: :func:`learning_rate` reproduces
+Schedules are pure functions of the step: :func:`schedule_at` reproduces
 ``torch.optim.lr_scheduler.OneCycleLR`` (cosine annealing, with Adam's beta1 cycled inversely
 between 0.95 and 0.85) and ``CosineAnnealingLR``, so a resumed run needs no scheduler state.
 """
