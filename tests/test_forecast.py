@@ -304,3 +304,13 @@ def test_a_model_reads_new_data_by_the_column_names_it_was_fitted_with(
     message = r"time column 'hour' not found; columns are 'unique_id', 'ds', 'sales'"
     with pytest.raises(lc.DataError, match=message):
         model.predict(3, df=two_series.rename(columns={"y": "sales"}))
+
+
+def test_a_month_step_is_named_in_months_when_new_data_has_another() -> None:
+    fifteenths = pd.date_range("2020-01-01", periods=40, freq="MS") + pd.Timedelta(days=14)
+    frame = pd.DataFrame({"unique_id": "a", "ds": fifteenths, "y": np.sin(np.arange(40))})
+    model = lc.LSTMForecaster(**(TINY | {"epochs": 1})).fit(frame)
+    daily = frame.assign(ds=pd.date_range("2020-01-01", periods=40, freq="D"))
+    message = r"has frequency '24h', but the model was trained on a step of 1 month for it"
+    with pytest.raises(lc.DataError, match=message):
+        model.predict(2, df=daily)

@@ -1187,17 +1187,32 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
         typical_months = int(np.sort(months)[len(months) // 2])
         if typical_months >= 1:
             pos = int(np.argmax(months != typical_months)) + 1
-            years, rest = divmod(typical_months, 12)
-            usual = (
-                f"{years} year{'s' if years > 1 else ''}"
-                if not rest
-                else f"{typical_months} month{'s' if typical_months > 1 else ''}"
-            )
+            usual = months_text(typical_months)
     raise DataError(
         f"series {series_id!r} has irregular time steps: {local[pos]} follows "
         f"{local[pos - 1]}, but its usual step is {usual}; "
         "fill the gaps or resample to a regular frequency"
     )
+
+
+def months_text(months: int) -> str:
+    """A step of whole months as a person says it: ``1 month``, ``3 months``, ``2 years``."""
+    years, rest = divmod(months, 12)
+    if not rest:
+        return f"{years} year{'s' if years > 1 else ''}"
+    return f"{months} month{'s' if months > 1 else ''}"
+
+
+def describe_step(step: Any) -> str:
+    """A series' time step (as ``Panel.steps`` gives it) as a person reads it: ``integer step
+    1``, ``frequency '1h'``, ``frequency '1ME'``, ``a step of 3 months``."""
+    if isinstance(step, int | np.integer):
+        return f"integer step {step}"
+    kwds = getattr(step, "kwds", {})
+    if set(kwds) == {"months"}:  # whole months on one day of the month (DateOffset(months=k))
+        return f"a step of {months_text(step.n * kwds['months'])}"
+    text = step.freqstr
+    return f"frequency {text if text[0].isdigit() else '1' + text!r}"
 
 
 # Steps this long or longer are checked against the calendar (months, quarters, years).

@@ -30,7 +30,16 @@ import torch
 
 from . import distributed
 from .columns import interval_column, level_label
-from .data import ID, TIME, Panel, _show_time, concatenated_ranges, future_times, points
+from .data import (
+    ID,
+    TIME,
+    Panel,
+    _show_time,
+    concatenated_ranges,
+    describe_step,
+    future_times,
+    points,
+)
 from .distributed import DataParallel
 from .errors import (
     ConfigError,
@@ -189,14 +198,6 @@ def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, i
 DEFAULT_COLUMNS: dict[str, str | None] = dict.fromkeys(("id_col", "time_col", "target_col"))
 
 
-def _describe_step(step: Any) -> str:
-    """A time step as a person reads it: ``integer step 1``, ``frequency '1h'``, ``'24h'``."""
-    if isinstance(step, int | np.integer):
-        return f"integer step {step}"
-    text = step.freqstr
-    return f"frequency {text if text[0].isdigit() else '1' + text!r}"
-
-
 class Forecaster:
     """Shared verbs of every forecaster; subclasses say how to fit and how to forecast."""
 
@@ -345,8 +346,8 @@ class Forecaster:
                 isinstance(step, int) != isinstance(trained, int) or step != trained
             ):
                 raise DataError(
-                    f"series {series_id!r} has {_describe_step(step)}, but the model was trained "
-                    f"on {_describe_step(trained)} for it; give it data at the training "
+                    f"series {series_id!r} has {describe_step(step)}, but the model was trained "
+                    f"on {describe_step(trained)} for it; give it data at the training "
                     "frequency (resample it), or train a model on this one"
                 )
 
