@@ -648,10 +648,6 @@ def _read_for_model(
     return _read_data(data, **columns, layout=layout, ignore_col=ignore_col)
 
 
-def _rows(n: int) -> str:
-    return f"{n} row" if n == 1 else f"{n} rows"
-
-
 # Files whose reading is described one per line; beyond, one summary line.
 _DESCRIBED_FILES = 3
 
@@ -907,6 +903,7 @@ def forecast(
     """
     from lstmcast import distributed
     from lstmcast._files import check_output, frame_format, write_frame
+    from lstmcast.data import count
 
     if distributed.launched_by_torchrun():
         # Only small objects cross between the processes here: gloo whatever the device.
@@ -928,7 +925,7 @@ def forecast(
     write_frame(frame, output)
     n_series = frame["unique_id"].nunique()
     _stdout().print(
-        f"wrote {_rows(len(frame))} ({n_series} series x {len(frame) // n_series} "
+        f"wrote {count(len(frame), 'row')} ({n_series} series x {len(frame) // n_series} "
         f"step{'' if len(frame) == n_series else 's'}) to {output}",
         markup=False,
     )
@@ -955,6 +952,7 @@ def _forecast_part(
 
     from lstmcast import distributed
     from lstmcast._files import atomic_path, check_output, require_pyarrow
+    from lstmcast.data import count
 
     if output.suffix in (".csv", ".parquet") or output.is_file():
         raise lc.ConfigError(
@@ -994,8 +992,8 @@ def _forecast_part(
         with atomic_path(output / MANIFEST) as tmp:
             tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         _stdout().print(
-            f"wrote {_rows(manifest['rows'])} ({manifest['series']} series) in {world} "
-            f"part{'' if world == 1 else 's'} to "
+            f"wrote {count(manifest['rows'], 'row')} ({manifest['series']} series) in "
+            f"{count(world, 'part')} to "
             f"{output}",
             markup=False,
         )
@@ -1129,7 +1127,7 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast._files import check_output, frame_format, write_frame
-    from lstmcast.data import points
+    from lstmcast.data import count, points
     from lstmcast.forecast import _check_backtest, _check_backtest_size
 
     if output is not None:
@@ -1185,7 +1183,7 @@ def backtest(
     console.print(_metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
     if output is not None:
         write_frame(merged, output)
-        console.print(f"wrote {_rows(len(merged))} to {output}", markup=False)
+        console.print(f"wrote {count(len(merged), 'row')} to {output}", markup=False)
 
 
 @app.command()

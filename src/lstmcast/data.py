@@ -48,9 +48,14 @@ def _pd() -> Any:
     return pandas
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 step"``, ``"12 steps"``, ``"1 series"``: counts in messages."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
 def points(n: int) -> str:
     """``"1 point"``, ``"12 points"``: counts in error messages."""
-    return f"{n} point" if n == 1 else f"{n} points"
+    return count(n, "point")
 
 
 def _preview(columns: Any, limit: int = 8) -> str:
@@ -796,7 +801,7 @@ def read_csv(
         if ragged is not None:  # pandas counts lines without blank ones and quoted newlines
             line, fields = ragged
             raise DataError(
-                f"line {line} of {file.name} has {fields} field{'' if fields == 1 else 's'}, but "
+                f"line {line} of {file.name} has {count(fields, 'field')}, but "
                 "its header line names "
                 f"{len(header)}; every row needs one field per column"
             ) from None
@@ -1199,8 +1204,8 @@ def months_text(months: int) -> str:
     """A step of whole months as a person says it: ``1 month``, ``3 months``, ``2 years``."""
     years, rest = divmod(months, 12)
     if not rest:
-        return f"{years} year{'s' if years > 1 else ''}"
-    return f"{months} month{'s' if months > 1 else ''}"
+        return count(years, "year")
+    return count(months, "month")
 
 
 def describe_step(step: Any) -> str:

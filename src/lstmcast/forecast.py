@@ -36,6 +36,7 @@ from .data import (
     Panel,
     _show_time,
     concatenated_ranges,
+    count,
     describe_step,
     future_times,
     points,
@@ -97,11 +98,6 @@ def _check_level(name: str, value: Any) -> None:
         raise ConfigError(f"{setting(name)} must be below 100 (a 100% interval is unbounded)")
 
 
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    """``"1 step"``, ``"12 steps"``: counts in messages (see ``data.points``)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
-
-
 def _spelled(name: str, value: Any) -> str:
     """Setting ``name`` at ``value`` as the reader writes it (``hidden_size=8``, ``--hidden-size
     8``); an unset one (None) as ``no forget_bias`` / ``no --forget-bias``."""
@@ -161,14 +157,14 @@ def _check_output_size(
         advice = "forecast fewer series at a time"
     raise ConfigError(
         f"{option('h', h)} for {what} makes a forecast of about "
-        f"{_readable(per_step * h / 1e9)} GB ({what} x {_count(h, 'step')} x {columns} "
+        f"{_readable(per_step * h / 1e9)} GB ({what} x {count(h, 'step')} x {columns} "
         f"columns), more than the {available / 1e9:.1f} GB of memory available; {advice}"
     )
 
 
 def _check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) -> None:
     """Refuse a backtest of ``columns`` columns that memory cannot hold."""
-    what = f"{_count(n_series, 'series', 'series')} x {_count(n_windows, 'window')}"
+    what = f"{count(n_series, 'series', 'series')} x {count(n_windows, 'window')}"
     _check_output_size(n_series * n_windows, h, columns, what, n_windows=n_windows)
 
 
@@ -403,7 +399,7 @@ class Forecaster:
             self._require_history(panel, self._context_length(), self._context_what())
         levels = self._check_levels(level, h)
         _check_output_size(
-            len(panel), h, 3 + 2 * len(levels), _count(len(panel), "series", "series")
+            len(panel), h, 3 + 2 * len(levels), count(len(panel), "series", "series")
         )
         series = np.arange(len(panel))
         values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
@@ -497,7 +493,7 @@ class Forecaster:
         self._require_history(
             panel,
             self._context_length() + span,
-            f"{self._context_what()} + a backtest of {_count(n_windows, 'window')} of "
+            f"{self._context_what()} + a backtest of {count(n_windows, 'window')} of "
             f"{option('h', h)}, "
             f"step {step_size}",
         )
@@ -695,11 +691,11 @@ def _pick_device(device: str | None) -> torch.device:
                 f"device {device!r} is not available: this PyTorch ({torch.__version__}) {build}; "
                 f"{have}"
             )
-        count = torch.cuda.device_count()
-        if chosen.index is not None and chosen.index >= count:
+        gpus = torch.cuda.device_count()
+        if chosen.index is not None and chosen.index >= gpus:
             raise ConfigError(
-                f"device {device!r} is not available: there {'is' if count == 1 else 'are'} "
-                f"{_count(count, 'CUDA GPU')} (cuda:0 to cuda:{count - 1}); {have}"
+                f"device {device!r} is not available: there {'is' if gpus == 1 else 'are'} "
+                f"{count(gpus, 'CUDA GPU')} (cuda:0 to cuda:{gpus - 1}); {have}"
             )
     elif chosen.type == "mps":
         if not torch.backends.mps.is_available():
@@ -900,7 +896,7 @@ class LSTMForecaster(Forecaster):
         )
         more = f" (and {len(far) - _NAMED_SERIES} more)" if len(far) > _NAMED_SERIES else ""
         warnings.warn(
-            f"{_count(len(far), 'series', 'series')} {'has' if len(far) == 1 else 'have'} "
+            f"{count(len(far), 'series', 'series')} {'has' if len(far) == 1 else 'have'} "
             f"values far outside what the model was trained on: {named}"
             f"{more} training standard deviations from the training mean (more than "
             f"{FAR_FROM_TRAINING:g}); the forecast extrapolates beyond anything the model saw: "
@@ -1184,7 +1180,7 @@ class LSTMForecaster(Forecaster):
         per_series = -(-needed // max(n_series, 1)) + self.horizon - 1
         raise ConfigError(
             f"{setting('quantile_levels')} {level_label(level)} needs at least "
-            f"{_count(needed, 'validation window')} to be calibrated, and "
+            f"{count(needed, 'validation window')} to be calibrated, and "
             f"{option('val_size', self.val_size)} gives {n}: train with "
             f"{option('val_size', per_series)} or more (points per series), or a lower level"
         )
@@ -1292,7 +1288,7 @@ class LSTMForecaster(Forecaster):
         h = values.shape[1]
         if h > self.horizon:
             raise ConfigError(
-                f"intervals are calibrated for the {_count(self.horizon, 'step')} the model emits "
+                f"intervals are calibrated for the {count(self.horizon, 'step')} the model emits "
                 f"at once; {option('h', h)} is beyond them: train with {option('horizon', h)}"
             )
         calibrated = getattr(self, "calibration_", None) is not None
@@ -1352,7 +1348,7 @@ class LSTMForecaster(Forecaster):
             per_series = -(-needed // max(self.n_series_, 1))
             raise ConfigError(
                 f"a {level_label(level)}% interval needs at least "
-                f"{_count(needed, 'validation window')} to be calibrated (split conformal), and "
+                f"{count(needed, 'validation window')} to be calibrated (split conformal), and "
                 f"this model was calibrated on {n}: train it with "
                 f"{option('val_size', per_series + self.horizon - 1)} or more (points per "
                 "series), or ask for a lower level"

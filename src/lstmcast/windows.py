@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import Panel, concatenated_ranges
+from .data import Panel, concatenated_ranges, count
 from .errors import ConfigError, DataError
 
 SCALERS = ("standard", "none")
@@ -106,7 +106,7 @@ class SeriesScaler:
             known += ", ..." if len(self.ids) > 3 else ""
             raise DataError(
                 f"series {missing[0]!r} was not in the training data"
-                + (f" (nor {others} other{'s' if others > 1 else ''})" if others else "")
+                + (f" (nor {count(others, 'other')})" if others else "")
                 + f"; the model knows {len(self.ids)} series ({known}); its per-series scaling "
                 "comes from training, so give it those series (a single series is named after "
                 "its value column) or fit it on data that includes these"
