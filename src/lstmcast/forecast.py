@@ -151,8 +151,7 @@ def _check_output_size(
     elif per_window and available // per_window >= 1:
         advice = f"use {option('n_windows', int(available // per_window))} or less"
     elif n_windows and n_windows > 1:
-        flags = (option("h").rstrip("="), option("n_windows").rstrip("="))
-        advice = f"lower both {flags[0]} and {flags[1]}"
+        advice = f"lower both {setting('h')} and {setting('n_windows')}"
     else:
         advice = "forecast fewer series at a time"
     raise ConfigError(
@@ -188,9 +187,9 @@ def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, i
     return h, n_windows, step_size
 
 
-# The column names of a long frame, as fit's keywords: what a model fitted without names (or
-# saved before models kept them) reads.
-# None: found as the reader finds them (``unique_id``, ``ds``, ``y`` where present; see to_long).
+# The column names of a long frame, as fit's keywords, of a model fitted without names (or saved
+# before models kept them). None: found as the reader finds them (``unique_id``, ``ds``, ``y``
+# where present; see to_long).
 DEFAULT_COLUMNS: dict[str, str | None] = dict.fromkeys(("id_col", "time_col", "target_col"))
 
 
