@@ -599,6 +599,9 @@ def _process_group(device: str | None) -> Iterator[None]:
     logger.info("started, pid %d", os.getpid())
     try:
         yield
+    except typer.Exit:  # a RuntimeError too, but a command ending as planned
+        _leave_together(joined)
+        raise
     except RuntimeError as error:
         # gloo reports a peer that went away as a plain RuntimeError naming its transport.
         if not isinstance(error, torch.distributed.DistError) and not _lost_peer(error):
@@ -610,10 +613,26 @@ def _process_group(device: str | None) -> Iterator[None]:
             f"rank {rank} lost contact with the other processes ({detail}); one of them "
             "stopped or its machine failed. Checkpoints on disk are whole: rerun with --resume"
         ) from None
+    else:
+        _leave_together(joined)
     finally:
         logger.removeHandler(handler)
         if joined:
             distributed.stop()
+
+
+def _leave_together(joined: bool) -> None:
+    """Wait for every rank before leaving the process group this command joined.
+
+    A rank that tears gloo down while a peer is still finishing its command (rank 0 saving or
+    printing) could abort ("terminate called without an active exception"), and torchrun then
+    stops the peer. A peer already gone has nothing left to wait for.
+    """
+    from lstmcast import distributed
+
+    if joined:
+        with contextlib.suppress(RuntimeError):
+            distributed.barrier()
 
 
 def _lost_peer(error: RuntimeError) -> bool:
