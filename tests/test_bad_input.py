@@ -834,9 +834,9 @@ def test_forecasts_that_would_not_fit_in_memory(
         r"^error: --h 10+ for 1 series .* of memory available; use --h \d+ or less$",
     )
     # A backtest's size: series x windows x h, refused before any forecast is made.
-    from lstmcast import forecast
+    from lstmcast import checks
 
-    monkeypatch.setattr(forecast, "_available_memory", lambda: 10_000)
+    monkeypatch.setattr(checks, "available_memory", lambda: 10_000)
     message = r"h=2 for 1 series x 50 windows makes a forecast of about 0.0 GB .* use h=1 or less"
     with pytest.raises(lc.ConfigError, match=message):
         model.backtest(lc.read_csv(saved_model / "data.csv"), h=2, n_windows=50, step_size=1)
@@ -1384,12 +1384,12 @@ def test_output_size_advice_names_the_flag_that_helps(
     saved_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Too many windows for memory at any horizon: fewer windows are advised, by their flag."""
-    from lstmcast import forecast
+    from lstmcast import checks
 
     model = lc.load(saved_model / "m")
     data = saved_model / "data.csv"
     # 3,000 bytes: a few windows of 2 steps fit, 50 windows of 1 step do not.
-    monkeypatch.setattr(forecast, "_available_memory", lambda: 3_000)
+    monkeypatch.setattr(checks, "available_memory", lambda: 3_000)
     with pytest.raises(lc.ConfigError, match=r"use n_windows=\d+ or less$"):
         model.backtest(lc.read_csv(data), h=2, n_windows=50, step_size=1)
     result = run_cli("backtest", data, "--h", 2, "--n-windows", 50, "--step-size", 1, *TINY_CLI)

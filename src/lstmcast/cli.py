@@ -585,11 +585,11 @@ def _process_group(device: str | None) -> Iterator[None]:
 
     import torch
 
-    from lstmcast.forecast import _pick_device
+    from lstmcast.devices import pick_device
 
     joined = not distributed.active()  # a program calling the CLI may have joined already
     if joined:
-        distributed.start(_pick_device(device))
+        distributed.start(pick_device(device))
     logger = logging.getLogger("lstmcast")
     handler = logging.StreamHandler()
     rank, world = distributed.rank(), distributed.world_size()
@@ -922,7 +922,7 @@ def forecast(
     """
     from lstmcast import distributed
     from lstmcast._files import check_output, frame_format, write_frame
-    from lstmcast.data import count
+    from lstmcast.errors import count
 
     if distributed.launched_by_torchrun():
         # Only small objects cross between the processes here: gloo whatever the device.
@@ -971,7 +971,7 @@ def _forecast_part(
 
     from lstmcast import distributed
     from lstmcast._files import atomic_path, check_output, require_pyarrow
-    from lstmcast.data import count
+    from lstmcast.errors import count
 
     if output.suffix in (".csv", ".parquet") or output.is_file():
         raise lc.ConfigError(
@@ -1146,17 +1146,17 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast._files import check_output, frame_format, write_frame
-    from lstmcast.data import count, points
-    from lstmcast.forecast import _check_backtest, _check_backtest_size
+    from lstmcast.checks import check_backtest, check_backtest_size
+    from lstmcast.errors import count, points
 
     if output is not None:
         check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
-    h, n_windows, step = _check_backtest(h, n_windows, step_size)
+    h, n_windows, step = check_backtest(h, n_windows, step_size)
     df = _read_data(data, time_col, target_col, id_col, layout, ignore_col, quiet)
     # Before any training: keys, three models and the bounds, per forecast point.
     levels = {float(value) for value in level or []}
-    _check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
+    check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
     # Only data before the first origin is seen in training (and scales MASE).
     span = h + step * (n_windows - 1)
     lengths = df.groupby("unique_id", sort=False).size()

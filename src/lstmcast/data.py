@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .columns import ID, TARGET, TIME
-from .errors import ConfigError, DataError, option, setting
+from .errors import ConfigError, DataError, count, option, points, setting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,16 +46,6 @@ def _pd() -> Any:
     import pandas
 
     return pandas
-
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``"1 step"``, ``"12 steps"``, ``"1 series"``: counts in messages."""
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
-
-
-def points(n: int) -> str:
-    """``"1 point"``, ``"12 points"``: counts in error messages."""
-    return count(n, "point")
 
 
 def _preview(columns: Any, limit: int = 8) -> str:

@@ -91,3 +91,13 @@ def option(keyword: str, value: object = None) -> str:
         return flag
     values = value if isinstance(value, list | tuple) else [value]
     return " ".join(f"{flag} {shlex.quote(str(v))}" for v in values)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 step"``, ``"12 steps"``, ``"1 series"``: counts in messages."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def points(n: int) -> str:
+    """``"1 point"``, ``"12 points"``: counts in error messages."""
+    return count(n, "point")

@@ -22,13 +22,22 @@ import secrets
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
 from . import distributed
+from .checks import (
+    Rule,
+    check_backtest,
+    check_backtest_size,
+    check_h,
+    check_level,
+    check_output_size,
+    readable,
+    spelled,
+)
 from .columns import interval_column, level_label
 from .data import (
     ID,
@@ -36,11 +45,10 @@ from .data import (
     Panel,
     _show_time,
     concatenated_ranges,
-    count,
     describe_step,
     future_times,
-    points,
 )
+from .devices import pick_device
 from .distributed import DataParallel
 from .errors import (
     ConfigError,
@@ -48,7 +56,9 @@ from .errors import (
     DataWarning,
     NotFittedError,
     TrainingError,
+    count,
     option,
+    points,
     setting,
 )
 from .lstm import GateTrace
@@ -58,133 +68,6 @@ from .windows import CALENDAR, SCALERS, SeriesScaler, Windows, calendar_features
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A declarative constraint on a hyper-parameter, checked in ``fit``."""
-
-    kind: type | tuple[type, ...]
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False  # True: value must be > low, else >= low
-    optional: bool = False  # None allowed
-    choices: tuple[str, ...] | None = None
-
-    def check(self, keyword: str, value: Any) -> None:
-        if value is None and self.optional:
-            return
-        name = setting(keyword)  # --window on the command line
-        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            expected = " or ".join(k.__name__ for k in kinds)
-            raise ConfigError(f"{name} must be {expected}, got {value!r}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"{name} must be a finite number, got {value!r}")
-        if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"{name} must be one of {', '.join(self.choices)}; got {value!r}")
-        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
-            raise ConfigError(
-                f"{name} must be {'>' if self.low_open else '>='} {self.low:g}, got {value!r}"
-            )
-        if self.high is not None and value > self.high:
-            raise ConfigError(f"{name} must be <= {self.high:g}, got {value!r}")
-
-
-def _check_level(name: str, value: Any) -> None:
-    """An interval level in percent: above 0 and below 100."""
-    Rule((int, float), 0, 100, low_open=True).check(name, value)
-    if value == 100:
-        raise ConfigError(f"{setting(name)} must be below 100 (a 100% interval is unbounded)")
-
-
-def _spelled(name: str, value: Any) -> str:
-    """Setting ``name`` at ``value`` as the reader writes it (``hidden_size=8``, ``--hidden-size
-    8``); an unset one (None) as ``no forget_bias`` / ``no --forget-bias``."""
-    return f"no {setting(name)}" if value is None else option(name, value)
-
-
-def _readable(x: float) -> str:
-    """``1,234`` for numbers a person reads digit by digit, ``3.92e+17`` beyond (``12.5``
-    below 100)."""
-    if x < 100:
-        return f"{x:.1f}"
-    return f"{x:,.0f}" if x < 1e9 else f"{x:.3g}"
-
-
-def _available_memory() -> int | None:
-    """Bytes of memory the system can still give (Linux's MemAvailable), or None if unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:  # free physical pages: an underestimate (the page cache could be reclaimed)
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-# Bytes per forecast point: the working arrays of a forecast (values, times, ids), and each
-# column of the frame it becomes (built once, copied once into the frame).
-_POINT_BYTES, _COLUMN_BYTES = 32, 16
-
-
-def _check_output_size(
-    k: int, h: int, columns: int, what: str, n_windows: int | None = None
-) -> None:
-    """Refuse ``k`` forecasts of ``h`` steps in ``columns`` columns that memory cannot hold.
-
-    ``what`` describes the ``k`` rows, e.g. "2 series"; a backtest passes its ``n_windows``
-    (``k`` counts series x windows), so that fewer windows can be advised when fewer steps
-    cannot help.
-    """
-    available = _available_memory()
-    per_step = k * (_POINT_BYTES + _COLUMN_BYTES * columns)
-    if available is None or per_step * h <= available:
-        return
-    fits = available // per_step
-    per_window = per_step // n_windows * h if n_windows else 0
-    if fits >= 1:
-        advice = f"use {option('h', int(fits))} or less"
-    elif per_window and available // per_window >= 1:
-        advice = f"use {option('n_windows', int(available // per_window))} or less"
-    elif n_windows and n_windows > 1:
-        advice = f"lower both {setting('h')} and {setting('n_windows')}"
-    else:
-        advice = "forecast fewer series at a time"
-    raise ConfigError(
-        f"{option('h', h)} for {what} makes a forecast of about "
-        f"{_readable(per_step * h / 1e9)} GB ({what} x {count(h, 'step')} x {columns} "
-        f"columns), more than the {available / 1e9:.1f} GB of memory available; {advice}"
-    )
-
-
-def _check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) -> None:
-    """Refuse a backtest of ``columns`` columns that memory cannot hold."""
-    what = f"{count(n_series, 'series', 'series')} x {count(n_windows, 'window')}"
-    _check_output_size(n_series * n_windows, h, columns, what, n_windows=n_windows)
-
-
-def _count_of(keyword: str, value: Any) -> int:
-    """A count argument (``h``, ``n_windows``, ``step_size``): an int >= 1, NumPy's too."""
-    if isinstance(value, np.integer):  # len() of an array, a value from a config array
-        value = int(value)
-    Rule(int, 1).check(keyword, value)
-    return int(value)
-
-
-def _check_h(h: Any) -> int:
-    return _count_of("h", h)
-
-
-def _check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, int]:
-    """``h``, ``n_windows`` and ``step_size`` (None: ``h``) of a backtest, each checked."""
-    h = _check_h(h)
-    n_windows = _count_of("n_windows", n_windows)
-    step_size = _count_of("step_size", h if step_size is None else step_size)
-    return h, n_windows, step_size
 
 
 # The column names of a long frame, as fit's keywords, of a model fitted without names (or saved
@@ -388,7 +271,7 @@ class Forecaster:
         import pandas as pd
 
         self._check_fitted()
-        h = _check_h(self._default_h() if h is None else h)
+        h = check_h(self._default_h() if h is None else h)
         if df is None:
             panel, steps = self.tail_, self.steps_
         else:
@@ -397,9 +280,7 @@ class Forecaster:
             )
             self._require_history(panel, self._context_length(), self._context_what())
         levels = self._check_levels(level, h)
-        _check_output_size(
-            len(panel), h, 3 + 2 * len(levels), count(len(panel), "series", "series")
-        )
+        check_output_size(len(panel), h, 3 + 2 * len(levels), count(len(panel), "series", "series"))
         series = np.arange(len(panel))
         values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
         times = future_times(panel.ds[panel.ends - 1], steps, h, panel.tz)
@@ -430,7 +311,7 @@ class Forecaster:
             for value in given
         ]
         for value in given:
-            _check_level("level", value)
+            check_level("level", value)
         return sorted({float(value) for value in given})
 
     def _bounds(
@@ -480,7 +361,7 @@ class Forecaster:
 
         if not refit:
             self._check_fitted()
-        h, n_windows, step_size = _check_backtest(
+        h, n_windows, step_size = check_backtest(
             self._default_h() if h is None else h, n_windows, step_size
         )
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
@@ -498,7 +379,7 @@ class Forecaster:
         )
         n, k = len(panel), n_windows
         levels = self._check_levels(level, h)
-        _check_backtest_size(n, k, h, 5 + 2 * len(levels))
+        check_backtest_size(n, k, h, 5 + 2 * len(levels))
         # origins[s, w]: number of points of series s seen before window w.
         origins = panel.lengths[:, None] - span + step_size * np.arange(k)[None, :]
         series = np.repeat(np.arange(n), k)
@@ -656,52 +537,6 @@ _NAMED_SERIES = 3
 # Validation scores gathered from all ranks for conformal calibration in sharded training: a
 # random sample beyond this many (the quantiles of a million errors are steady to 0.1%).
 CALIBRATION_ROWS = 1_000_000
-
-
-def _available_devices() -> list[str]:
-    """The devices this machine can train on: "cpu", then "cuda:0", ..., and "mps"."""
-    names = ["cpu"]
-    if torch.cuda.is_available():
-        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if torch.backends.mps.is_available():
-        names.append("mps")
-    return names
-
-
-def _pick_device(device: str | None) -> torch.device:
-    """The device named ``device`` (default: CUDA when present), refusing one that is absent.
-
-    Under torchrun a bare "cuda" is the process's own GPU.
-    """
-    if device is None:
-        return distributed.local_device(
-            torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        )
-    available = _available_devices()
-    have = f"this machine has {', '.join(available)}"
-    try:
-        chosen = distributed.local_device(torch.device(device))
-    except RuntimeError:
-        raise ConfigError(f"device {device!r} is not a device name; {have}") from None
-    if chosen.type == "cuda":
-        if not torch.cuda.is_available():
-            build = "has no CUDA support" if torch.version.cuda is None else "finds no CUDA GPU"
-            raise ConfigError(
-                f"device {device!r} is not available: this PyTorch ({torch.__version__}) {build}; "
-                f"{have}"
-            )
-        gpus = torch.cuda.device_count()
-        if chosen.index is not None and chosen.index >= gpus:
-            raise ConfigError(
-                f"device {device!r} is not available: there {'is' if gpus == 1 else 'are'} "
-                f"{count(gpus, 'CUDA GPU')} (cuda:0 to cuda:{gpus - 1}); {have}"
-            )
-    elif chosen.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ConfigError(f"device {device!r} is not available (no Apple MPS); {have}")
-    elif chosen.type != "cpu":
-        raise ConfigError(f"device {device!r} is not supported by lstmcast; {have}")
-    return chosen
 
 
 class LSTMForecaster(Forecaster):
@@ -891,7 +726,7 @@ class LSTMForecaster(Forecaster):
         if len(far) == 0:
             return
         named = ", ".join(
-            f"{panel.ids[known[i]]!r} at {_readable(farthest[i])}" for i in far[:_NAMED_SERIES]
+            f"{panel.ids[known[i]]!r} at {readable(farthest[i])}" for i in far[:_NAMED_SERIES]
         )
         more = f" (and {len(far) - _NAMED_SERIES} more)" if len(far) > _NAMED_SERIES else ""
         warnings.warn(
@@ -940,7 +775,7 @@ class LSTMForecaster(Forecaster):
                     f"{self.quantile_levels!r}"
                 )
             for level in self.quantile_levels:
-                _check_level("quantile_levels", level)
+                check_level("quantile_levels", level)
         names = self._calendar()
         if self.calendar is not None and (not names or any(n not in CALENDAR for n in names)):
             raise ConfigError(
@@ -1043,7 +878,7 @@ class LSTMForecaster(Forecaster):
                 f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; window {W} + horizon "
                 f"{H}{val_note} needs at least {W + H + n_val[i]}"
             )
-        device = _pick_device(self.device)  # an absent device is refused before any work
+        device = pick_device(self.device)  # an absent device is refused before any work
         fingerprint = ""
         parallel = distributed.active()
         if checkpoint is not None or parallel:
@@ -1410,8 +1245,8 @@ class LSTMForecaster(Forecaster):
             ours = list(value) if isinstance(value, tuple) else value
             if name not in ("epochs", "patience") and saved.get(name) != ours:
                 raise ConfigError(
-                    f"the interrupted run used {_spelled(name, saved.get(name))}, this model "
-                    f"has {_spelled(name, ours)}; resume with the same settings (only "
+                    f"the interrupted run used {spelled(name, saved.get(name))}, this model "
+                    f"has {spelled(name, ours)}; resume with the same settings (only "
                     f"{setting('epochs')} and {setting('patience')} may change)"
                 )
         if self.lr_schedule is not None and saved.get("epochs") != self.epochs:

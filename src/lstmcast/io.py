@@ -599,7 +599,8 @@ def _build(
     directory: Path,
     part: tuple[int, int] | None = None,
 ) -> LSTMForecaster:
-    from .forecast import CALIBRATION_GRID, DEFAULT_COLUMNS, LSTMForecaster, _pick_device
+    from .devices import pick_device
+    from .forecast import CALIBRATION_GRID, DEFAULT_COLUMNS, LSTMForecaster
     from .model import LSTMNetwork, NetworkConfig
     from .windows import SeriesScaler
 
@@ -650,7 +651,7 @@ def _build(
                 f"network {member} are not those of the network the config describes; use the "
                 "files saved together, or save the model again"
             ) from None
-        networks.append(network.to(_pick_device(model.device)).eval())
+        networks.append(network.to(pick_device(model.device)).eval())
 
     series = config["series"]
     if "shards" in series:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .checks import Rule, count_of
 from .columns import NOT_MODELS, parse_interval
 from .errors import DataError
 
@@ -64,18 +65,11 @@ def _check_same_shape(a: FloatArray, a_name: str, b: FloatArray, b_name: str) ->
     )
 
 
-def _check_season(season: Any, name: str = "season") -> int:
-    # bool is an int subclass, but season=True is surely a mistake.
-    if isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1:
-        raise DataError(f"{name} must be a whole number of steps >= 1, got {season!r}")
-    return int(season)
-
-
 def _check_alpha(alpha: Any) -> float:
-    if not isinstance(alpha, (int, float, np.floating, np.integer)) or not 0 < alpha < 1:
-        raise DataError(
-            f"alpha must be strictly between 0 and 1 (0.05 for a 95% interval), got {alpha!r}"
-        )
+    """1 - the interval's coverage: 0.05 for a 95% interval."""
+    if isinstance(alpha, np.floating | np.integer):
+        alpha = float(alpha)
+    Rule((int, float), 0, 1, low_open=True, high_open=True).check("alpha", alpha)
     return float(alpha)
 
 
@@ -248,7 +242,7 @@ def mase(y_true: ArrayLike, y_pred: ArrayLike, y_train: ArrayLike, season: int =
         Also when the scale is 0 (constant or exactly ``season``-periodic training series):
         MASE is undefined there, use :func:`mae`.
     """
-    season = _check_season(season)
+    season = count_of("season", season)
     err = mae(y_true, y_pred)
     return err / _seasonal_scale(y_train, season, "MASE")
 
@@ -299,7 +293,7 @@ def msis(
     float
         Unitless.
     """
-    season = _check_season(season)
+    season = count_of("season", season)
     alpha = _check_alpha(alpha)
     y, lo_arr, hi_arr = _interval_arrays(y_true, lo, hi)
     score = float(np.mean(_interval_score_terms(y, lo_arr, hi_arr, alpha)))
@@ -535,7 +529,7 @@ def evaluate(
     """
     import pandas as pd
 
-    season_length = _check_season(season_length, "season_length")
+    season_length = count_of("season_length", season_length)
     if forecasts is None:
         if actuals is None:
             raise DataError("evaluate needs a forecasts frame; both actuals and forecasts are None")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import Panel, concatenated_ranges, count
-from .errors import ConfigError, DataError
+from .data import Panel, concatenated_ranges
+from .errors import ConfigError, DataError, count
 
 SCALERS = ("standard", "none")
 
