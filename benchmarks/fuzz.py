@@ -716,7 +716,7 @@ def _mutate_weights(
 def _sign(config_file: Path, weights: Path, rng: random.Random, log: list[str]) -> None:
     """Record the weights' new SHA-256 in the config, or remove the record (an older model)."""
     import lstmcast.io
-    from lstmcast._files import sha256
+    from lstmcast.files import sha256
 
     try:
         config = json.loads(config_file.read_bytes())
@@ -737,7 +737,7 @@ def _sign(config_file: Path, weights: Path, rng: random.Random, log: list[str]) 
 def _recorded_checksum_differs(case: Path) -> bool:
     """Whether ``case``'s config records a SHA-256 of its weights that the file does not have."""
     import lstmcast.io
-    from lstmcast._files import sha256
+    from lstmcast.files import sha256
 
     try:
         config = json.loads((case / "config.json").read_bytes())

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         import pandas as pd
 
-        from lstmcast._files import atomic_path
+        from lstmcast.files import atomic_path
 
         frame = pd.DataFrame(
             {

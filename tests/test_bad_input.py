@@ -716,7 +716,7 @@ def test_weights_of_another_model_are_refused(workdir: Path, two_series: pd.Data
 
 def test_a_forecast_directory_may_hold_its_data_but_not_lie_in_it(tmp_path: Path) -> None:
     """Under torchrun, forecast -o names a directory of part files; only the parts are written."""
-    from lstmcast._files import check_output
+    from lstmcast.files import check_output
 
     out = tmp_path / "forecasts"
     (out / "data").mkdir(parents=True)
@@ -1466,10 +1466,10 @@ def test_a_folder_reached_by_another_spelling_is_the_same_folder(
     """A bind mount or a case-insensitive file system gives one folder two names that resolving
     links does not reveal: simulated by a link that real_path does not resolve. The output is
     still found inside the model (or would replace the data's folder)."""
-    from lstmcast import _files
+    from lstmcast import files
 
     # Absolute, links left as they are (Path.resolve would follow them).
-    monkeypatch.setattr(_files, "real_path", lambda path: Path.cwd() / path)
+    monkeypatch.setattr(files, "real_path", lambda path: Path.cwd() / path)
     shutil.copytree(saved_model / "m", tmp_path / "m")
     (tmp_path / "M").symlink_to("m")  # "M" is "m" on a case-insensitive file system
     assert_one_line(

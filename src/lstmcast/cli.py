@@ -735,8 +735,8 @@ def demo(
     Trains an LSTM, scores it and the Naive and SeasonalNaive baselines on held-out data, prints
     the metrics and the first forecast steps, and plots the forecast.
     """
-    from lstmcast._files import check_output, image_format
     from lstmcast.demo import run_demo
+    from lstmcast.files import check_output, image_format
 
     check_output(output, example="demo.png")
     image_format(output, what="--output")
@@ -815,7 +815,7 @@ def train(
     code 130). Under `torchrun --nproc-per-node N` the processes train one model together, each
     on its share of the windows (of a directory: its share of the files); see docs/scaling.md.
     """
-    from lstmcast._files import check_output
+    from lstmcast.files import check_output
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
     with _process_group(device):
@@ -921,8 +921,8 @@ def forecast(
     file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see docs/scaling.md).
     """
     from lstmcast import distributed
-    from lstmcast._files import check_output, frame_format, write_frame
     from lstmcast.errors import count
+    from lstmcast.files import check_output, frame_format, write_frame
 
     if distributed.launched_by_torchrun():
         # Only small objects cross between the processes here: gloo whatever the device.
@@ -970,8 +970,8 @@ def _forecast_part(
     import json
 
     from lstmcast import distributed
-    from lstmcast._files import atomic_path, check_output, require_pyarrow
     from lstmcast.errors import count
+    from lstmcast.files import atomic_path, check_output, require_pyarrow
 
     if output.suffix in (".csv", ".parquet") or output.is_file():
         raise lc.ConfigError(
@@ -1145,9 +1145,9 @@ def backtest(
     --h steps from --n-windows origins --step-size apart, and MAE, RMSE, sMAPE and MASE are
     printed (per series over all origins, then averaged over series).
     """
-    from lstmcast._files import check_output, frame_format, write_frame
     from lstmcast.checks import check_backtest, check_backtest_size
     from lstmcast.errors import count, points
+    from lstmcast.files import check_output, frame_format, write_frame
 
     if output is not None:
         check_output(output, [("the data", data)], example="backtest.csv")
@@ -1244,7 +1244,7 @@ def plot(
     ignore_col: IgnoreCol = None,
 ) -> None:
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
-    from lstmcast._files import check_output, image_format
+    from lstmcast.files import check_output, image_format
 
     if forecast_file.is_dir():
         raise lc.DataError(
@@ -1264,7 +1264,7 @@ def plot(
 def _read_parquet_forecast(path: Path) -> pd.DataFrame:
     import pandas as pd
 
-    from lstmcast._files import require_pyarrow
+    from lstmcast.files import require_pyarrow
 
     if not path.is_file():
         raise lc.DataError(f"forecast file {str(path)!r} not found")
@@ -1381,7 +1381,7 @@ def inspect(
     too, for a segment-wise model), longest first; a long-memory unit has a mean forget gate above
     0.9 over the window.
     """
-    from lstmcast._files import check_output, image_format
+    from lstmcast.files import check_output, image_format
 
     check_output(
         output, [("the model directory", model_dir), ("the data", data)], example="gates.png"
@@ -1529,8 +1529,8 @@ def adding(
     """
     import torch
 
-    from lstmcast._files import check_output, image_format, real_path
     from lstmcast.experiment import adding_batch, adding_problem
+    from lstmcast.files import check_output, image_format, real_path
 
     if gates is not None and cell != "lstm":
         raise lc.ConfigError(f"--gates shows an LSTM's gates; a {cell} has none to trace")

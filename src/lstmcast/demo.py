@@ -53,7 +53,7 @@ def run_demo(
     output: str | Path = "demo.png", seed: int = 0, callbacks: Sequence[Callback] = ()
 ) -> DemoResult:
     """Train, score on the held-out future beside the baselines, forecast, and plot."""
-    from ._files import image_format
+    from .files import image_format
 
     image_format(output, what="output")  # an unknown suffix is refused before training
     started = time.perf_counter()
@@ -112,7 +112,7 @@ def _plot(
 ) -> None:
     from matplotlib.figure import Figure
 
-    from ._files import atomic_path, image_format
+    from .files import atomic_path, image_format
     from .plot import plot_history
 
     figure = Figure(figsize=(11, 7), layout="constrained")

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from . import __version__, distributed
-from ._files import check_writable, dir_mode, file_mode, real_path, sha256
 from .data import LAYOUTS, Panel, concatenated_ranges
 from .errors import LstmcastError, ModelFileError
+from .files import check_writable, dir_mode, file_mode, real_path, sha256
 from .train import History, TrainState
 
 if TYPE_CHECKING:

@@ -21,9 +21,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator
 
-from ._files import atomic_path, image_format
 from .columns import NOT_MODELS, parse_interval
 from .errors import DataError
+from .files import atomic_path, image_format
 
 if TYPE_CHECKING:
     import os
