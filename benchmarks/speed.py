@@ -17,10 +17,11 @@ W1, the tutorial's job (``lstmcast demo``'s data): 1000 points of sin(0.02 t) + 
     noise (seed 0), windows of 20 -> the next value (980 windows), LSTM(50) + Linear(1), Adam
     lr 1e-3, MSE, 10 epochs, batch 32; trained on the first 80% of the windows, scored one step
     ahead (fed the actual past) on the last 20% (196 windows). Every tool runs as a whole Python
-    process (a script written to a temporary directory), tools alternating, after one untimed
-    warm-up run each. Reported, medians over repeats: the wall time of the whole process measured
-    by the parent around ``subprocess.run``; inside the child, the import, fit and predict times;
-    start-up + shutdown (wall minus the child's own elapsed time); the child's peak RSS
+    process (its module of benchmarks/programs, ``python -m benchmarks.programs.w1_torch`` and
+    the like, from the repository root), tools alternating, after one untimed warm-up run each.
+    Reported, medians over repeats: the wall time of the whole process measured by the parent
+    around ``subprocess.run``; inside the child, the import, fit and predict times; start-up +
+    shutdown (wall minus the child's own elapsed time); the child's peak RSS
     (``ru_maxrss`` of itself at exit); the held-out RMSE (repeat r trains every tool with model
     seed r, so its median and range are over seeds; the series is always seed 0's). lstmcast
     goes through its public API (``LSTMForecaster.fit`` then ``backtest(h=1, n_windows=196,
@@ -38,8 +39,9 @@ W2, compute-bound training, in this process: 20,000 windows of 96 steps x 1 feat
     windows/s, GFLOP/s by the FLOP convention of benchmarks/ANCHORS (printed with the table), and
     the fraction of a measured float32 matmul peak on the same threads. When TensorFlow is
     importable, Keras (LSTM(128, return_sequences=True), LSTM(128), Dense(1); Adam; MSE) trains
-    the same windows in its own process per repeat, one epoch of ``model.fit`` timed after an
-    untimed warm-up fit on two batches (tracing, XLA compilation). When oneDNN reports native
+    the same windows in its own process per repeat (``benchmarks.programs.w2_keras``), one epoch
+    of ``model.fit`` timed after an untimed warm-up fit on two batches (tracing, XLA
+    compilation). When oneDNN reports native
     bfloat16 and a bf16 matmul beats float32, the reference is also trained under bf16 autocast
     (same seed, same batches) and its held-out MSE compared with float32's (2% tolerance).
 
@@ -82,6 +84,8 @@ import torch
 from torch import nn
 
 import lstmcast as lc
+from benchmarks.programs.child import RESULT_PREFIX
+from benchmarks.programs.reference_net import ReferenceNet
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,6 @@ BF16_TOLERANCE = 0.02  # bf16's held-out MSE may differ from float32's by this f
 # W3: many series, one model.
 W3_WINDOW, W3_HORIZON, W3_HIDDEN, W3_H, W3_SEED = 96, 48, 64, 48, 0
 
-RESULT_PREFIX = "RESULT "  # the line a W1 child prints its figures on, as JSON
-
 
 # -- helpers -----------------------------------------------------------------------------------
 def median(values: Sequence[float]) -> float:
@@ -147,191 +149,35 @@ def fmt(value: float | None, digits: int = 2) -> str:
 
 
 # -- W1: the tutorial's job, one process per run ---------------------------------------------
-# Each child script: stdlib first (START), then the tool's imports, the tutorial's series, the
-# tool's fit and predict, and one RESULT line of JSON with its own timings and peak RSS.
-_CHILD_HEAD = """\
-import json, resource, sys, time
-START = time.perf_counter()
-P = json.loads(sys.argv[1])
-"""
-
-_CHILD_DATA = """\
-import numpy as np
-rng = np.random.default_rng(P["data_seed"])  # the tutorial's series, the same in every run
-series = np.sin(P["frequency"] * np.arange(P["points"])) + rng.normal(
-    0.0, P["noise_sd"], P["points"]
-)
-n_windows = P["points"] - P["window"]
-n_test = round(n_windows * P["test_fraction"])
-n_train = n_windows - n_test
-"""
-
-_CHILD_TAIL = """\
-print("RESULT " + json.dumps({
-    "import_s": IMPORTED - START,
-    "fit_s": FITTED - IMPORTED_DATA,
-    "predict_s": PREDICTED - FITTED,
-    "rmse": RMSE,
-    "in_process_s": time.perf_counter() - START,
-    "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-}), flush=True)
-"""
-
-W1_LSTMCAST = (
-    _CHILD_HEAD
-    + """\
-import numpy as np
-import lstmcast as lc
-lc.LSTMForecaster  # lstmcast loads its modules on first use: this imports torch
-if P["threads"]:
-    import torch
-    torch.set_num_threads(P["threads"])
-IMPORTED = time.perf_counter()
-"""
-    + _CHILD_DATA
-    + """\
-IMPORTED_DATA = time.perf_counter()
-model = lc.LSTMForecaster(
-    window=P["window"], horizon=1, hidden_size=P["hidden"], epochs=P["epochs"],
-    batch_size=P["batch"], lr=P["lr"], random_state=P["seed"],
-).fit(series[: P["window"] + n_train])
-FITTED = time.perf_counter()
-held_out = model.backtest(series, h=1, n_windows=n_test, step_size=1)
-PREDICTED = time.perf_counter()
-RMSE = float(np.sqrt(np.mean((held_out["LSTM"].to_numpy() - held_out["y"].to_numpy()) ** 2)))
-"""
-    + _CHILD_TAIL
-)
-
-W1_PLAIN_TORCH = (
-    _CHILD_HEAD
-    + """\
-import numpy as np
-import torch
-from torch import nn
-if P["threads"]:
-    torch.set_num_threads(P["threads"])
-IMPORTED = time.perf_counter()
-"""
-    + _CHILD_DATA
-    + """\
-x = np.lib.stride_tricks.sliding_window_view(series[:-1], P["window"])  # (980, 20)
-y = series[P["window"]:]
-x_train = torch.tensor(x[:n_train, :, None], dtype=torch.float32)
-y_train = torch.tensor(y[:n_train, None], dtype=torch.float32)
-x_test = torch.tensor(x[n_train:, :, None], dtype=torch.float32)
-IMPORTED_DATA = time.perf_counter()
+# Each tool's program is a module of benchmarks/programs, run as ``python -m`` in a fresh
+# interpreter: it starts its clock, imports the tool, builds the tutorial's series, fits,
+# predicts and prints one RESULT line of JSON with its own timings and peak RSS.
+W1_PROGRAMS = {
+    "lstmcast": "benchmarks.programs.w1_lstmcast",
+    "plain PyTorch": "benchmarks.programs.w1_torch",
+    "Keras": "benchmarks.programs.w1_keras",
+}
+# W2's Keras run, in its own process (TensorFlow's thread pools beside torch's would distort both).
+W2_KERAS_PROGRAM = "benchmarks.programs.w2_keras"
+REPOSITORY = Path(__file__).resolve().parent.parent  # the children's cwd: ``benchmarks`` imports
 
 
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(1, P["hidden"], batch_first=True)
-        self.head = nn.Linear(P["hidden"], 1)
-
-    def forward(self, x):
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
-
-
-torch.manual_seed(P["seed"])
-net = Net()
-optimizer = torch.optim.Adam(net.parameters(), lr=P["lr"])
-loss_fn = nn.MSELoss()
-for epoch in range(P["epochs"]):
-    order = torch.randperm(n_train)
-    for first in range(0, n_train, P["batch"]):
-        batch = order[first : first + P["batch"]]
-        optimizer.zero_grad()
-        loss = loss_fn(net(x_train[batch]), y_train[batch])
-        loss.backward()
-        optimizer.step()
-FITTED = time.perf_counter()
-net.eval()
-with torch.no_grad():
-    prediction = net(x_test)[:, 0].numpy()
-PREDICTED = time.perf_counter()
-RMSE = float(np.sqrt(np.mean((prediction - y[n_train:]) ** 2)))
-"""
-    + _CHILD_TAIL
-)
-
-W1_KERAS = (
-    _CHILD_HEAD
-    + """\
-import os
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import numpy as np
-import tensorflow as tf
-import keras
-if P["threads"]:
-    tf.config.threading.set_intra_op_parallelism_threads(P["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(P["threads"])
-IMPORTED = time.perf_counter()
-"""
-    + _CHILD_DATA
-    + """\
-x = np.lib.stride_tricks.sliding_window_view(series[:-1], P["window"])[..., None]
-y = series[P["window"]:]
-IMPORTED_DATA = time.perf_counter()
-keras.utils.set_random_seed(P["seed"])
-model = keras.Sequential(
-    [keras.Input((P["window"], 1)), keras.layers.LSTM(P["hidden"]), keras.layers.Dense(1)]
-)
-model.compile(optimizer=keras.optimizers.Adam(P["lr"]), loss="mse")
-model.fit(x[:n_train], y[:n_train], epochs=P["epochs"], batch_size=P["batch"], verbose=0)
-FITTED = time.perf_counter()
-prediction = model.predict(x[n_train:], verbose=0)[:, 0]
-PREDICTED = time.perf_counter()
-RMSE = float(np.sqrt(np.mean((prediction - y[n_train:]) ** 2)))
-"""
-    + _CHILD_TAIL
-)
-
-W1_SCRIPTS = {"lstmcast": W1_LSTMCAST, "plain PyTorch": W1_PLAIN_TORCH, "Keras": W1_KERAS}
-
-# W2's Keras run, in its own process (TensorFlow's thread pools beside torch's would distort
-# both): build, one untimed warm-up fit on a few batches (tracing, XLA compilation), then one
-# timed epoch over the training windows, the held-out MSE, and TensorFlow's own matmul figure.
-W2_KERAS = """\
-import json, os, sys, time
-os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import numpy as np
-import tensorflow as tf
-import keras
-P = json.loads(sys.argv[1])
-if P["threads"]:
-    tf.config.threading.set_intra_op_parallelism_threads(P["threads"])
-    tf.config.threading.set_inter_op_parallelism_threads(P["threads"])
-data = np.load(P["data"])
-x, y, x_held, y_held = data["x"], data["y"], data["x_held"], data["y_held"]
-keras.utils.set_random_seed(P["seed"])
-model = keras.Sequential([keras.Input(x.shape[1:])] + [
-    keras.layers.LSTM(P["hidden"], return_sequences=layer < P["layers"] - 1)
-    for layer in range(P["layers"])
-] + [keras.layers.Dense(1)])
-model.compile(optimizer=keras.optimizers.Adam(P["lr"]), loss="mse")
-warm = min(len(x), 2 * P["batch"])
-model.fit(x[:warm], y[:warm], epochs=1, batch_size=P["batch"], shuffle=True, verbose=0)
-started = time.perf_counter()
-model.fit(x, y, epochs=1, batch_size=P["batch"], shuffle=True, verbose=0)
-seconds = time.perf_counter() - started
-prediction = model.predict(x_held, batch_size=1024, verbose=0)
-mse = float(np.mean((prediction - y_held) ** 2))
-n = P["matmul_n"]
-a = tf.random.normal((n, n), seed=0)
-b = tf.random.normal((n, n), seed=1)
-tf.linalg.matmul(a, b).numpy()
-times = []
-for _ in range(P["matmul_repeats"]):
-    started_mm = time.perf_counter()
-    tf.linalg.matmul(a, b).numpy()
-    times.append(time.perf_counter() - started_mm)
-gflops = 2 * n ** 3 / sorted(times)[len(times) // 2] / 1e9
-print("RESULT " + json.dumps({"seconds": seconds, "mse": mse, "matmul_gflops": gflops}), flush=True)
-"""
+def w1_params(seed: int, epochs: int, threads: int | None) -> dict[str, Any]:
+    """A W1 program's parameters (its JSON argument): the tutorial's job, model seed ``seed``."""
+    return {
+        "points": W1_POINTS,
+        "frequency": W1_FREQUENCY,
+        "noise_sd": W1_NOISE_SD,
+        "data_seed": W1_SEED,
+        "seed": seed,
+        "window": W1_WINDOW,
+        "hidden": W1_HIDDEN,
+        "epochs": epochs,
+        "batch": W1_BATCH,
+        "lr": W1_LR,
+        "test_fraction": W1_TEST_FRACTION,
+        "threads": threads,
+    }
 
 
 @dataclass(frozen=True)
@@ -340,20 +186,24 @@ class ChildRun:
     report: dict[str, float]  # what the child printed on its RESULT line
 
 
-def run_child(script: Path, params: dict[str, Any], env: dict[str, str]) -> ChildRun:
-    """Run ``script`` in a fresh interpreter; time it from here and read its RESULT line."""
+def run_child(program: str, params: dict[str, Any], env: dict[str, str]) -> ChildRun:
+    """Run module ``program`` in a fresh interpreter; time it from here and read its RESULT line.
+
+    From the repository root, so that ``python -m benchmarks.programs...`` finds the package.
+    """
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, str(script), json.dumps(params)],
+        [sys.executable, "-m", program, json.dumps(params)],
         capture_output=True,
         text=True,
         env=env,
+        cwd=REPOSITORY,
         check=False,
     )
     wall = time.perf_counter() - started
     results = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if done.returncode != 0 or not results:
-        raise RuntimeError(f"{script.name} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{program} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
     return ChildRun(wall, json.loads(results[-1].removeprefix(RESULT_PREFIX)))
 
 
@@ -378,37 +228,19 @@ def w1(sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS, threads: int | None 
         tools.append("Keras")
     else:
         notes.append(note)
-    params = {
-        "points": W1_POINTS,
-        "frequency": W1_FREQUENCY,
-        "noise_sd": W1_NOISE_SD,
-        "data_seed": W1_SEED,
-        "seed": W1_SEED,  # the model's: W1_SEED + the repeat's number in the timed runs
-        "window": W1_WINDOW,
-        "hidden": W1_HIDDEN,
-        "epochs": sizes.w1_epochs,
-        "batch": W1_BATCH,
-        "lr": W1_LR,
-        "test_fraction": W1_TEST_FRACTION,
-        "threads": threads,
-    }
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     runs: dict[str, list[ChildRun]] = {tool: [] for tool in tools}
-    with tempfile.TemporaryDirectory(prefix="lstmcast-speed-") as folder:
-        scripts = {}
-        for i, tool in enumerate(tools):
-            scripts[tool] = Path(folder) / f"w1_child_{i}.py"
-            scripts[tool].write_text(W1_SCRIPTS[tool])
-        for _ in range(sizes.w1_warmup):
-            for tool in tools:
-                run_child(scripts[tool], params, env)
-        for repeat in range(repeats):
-            # One model seed per repeat, shared by the tools: the RMSE is a median over seeds.
-            seeded = {**params, "seed": W1_SEED + repeat}
-            for tool in tools:  # alternating, so drifts in machine load hit every tool alike
-                runs[tool].append(run_child(scripts[tool], seeded, env))
+    warm_up = w1_params(W1_SEED, sizes.w1_epochs, threads)
+    for _ in range(sizes.w1_warmup):
+        for tool in tools:
+            run_child(W1_PROGRAMS[tool], warm_up, env)
+    for repeat in range(repeats):
+        # One model seed per repeat, shared by the tools: the RMSE is a median over seeds.
+        seeded = w1_params(W1_SEED + repeat, sizes.w1_epochs, threads)
+        for tool in tools:  # alternating, so drifts in machine load hit every tool alike
+            runs[tool].append(run_child(W1_PROGRAMS[tool], seeded, env))
 
     figures = {}
     for tool, tool_runs in runs.items():
@@ -566,19 +398,6 @@ def w2_series(n_points: int, seed: int = W2_SEED) -> np.ndarray:
     return daily + weekly + rng.normal(0.0, 0.2, n_points)
 
 
-class ReferenceNet(nn.Module):
-    """The plain-PyTorch model: nn.LSTM, the last hidden state -> nn.Linear(1)."""
-
-    def __init__(self, hidden: int, layers: int, inputs: int = 1) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(inputs, hidden, layers, batch_first=True)
-        self.head = nn.Linear(hidden, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
-
-
 def train_reference(
     x: torch.Tensor, y: torch.Tensor, seed: int, bf16: bool = False
 ) -> tuple[float, ReferenceNet]:
@@ -664,7 +483,6 @@ def w2(
     if not has_keras:
         notes.append(note)
     keras_folder = tempfile.TemporaryDirectory(prefix="lstmcast-speed-")
-    keras_script = Path(keras_folder.name) / "w2_keras.py"
     keras_params: dict[str, Any] = {
         "data": str(Path(keras_folder.name) / "w2.npz"),
         "hidden": W2_HIDDEN,
@@ -676,7 +494,6 @@ def w2(
         "matmul_repeats": MATMUL_REPEATS,
     }
     if has_keras:
-        keras_script.write_text(W2_KERAS)
         np.savez(
             keras_params["data"],
             x=x_train.numpy(),
@@ -735,7 +552,9 @@ def w2(
                 seconds, net = train_reference(x_train, y_train, seed, bf16=True)
                 runs["plain PyTorch bf16 autocast"].append((seconds, held_out_mse(net)))
             if has_keras:
-                report = run_child(keras_script, {**keras_params, "seed": seed}, dict(os.environ))
+                report = run_child(
+                    W2_KERAS_PROGRAM, {**keras_params, "seed": seed}, dict(os.environ)
+                )
                 runs["Keras (own process)"].append((report.report["seconds"], report.report["mse"]))
                 keras_matmul.append(report.report["matmul_gflops"])
     finally:

@@ -11,67 +11,46 @@ difference comes from. Every model is trained as in W1 (LSTM(50) + Linear(1), Ad
 10 epochs, batch 32, the first 784 windows) and scored one step ahead on the last 196, in this
 process, one torch thread (accuracy only: nothing is timed). The rows:
 
-- lstmcast: ``LSTMForecaster`` with the tutorial's settings (``speed.W1_LSTMCAST``'s call);
-- plain PyTorch: ``speed.W1_PLAIN_TORCH``'s loop (torch's initialisation);
+- lstmcast: ``LSTMForecaster`` with the tutorial's settings (``programs.w1_lstmcast``);
+- plain PyTorch: W1's plain-PyTorch loop (``programs.w1_torch``, torch's initialisation);
 - ... + Keras's head: the same, the head initialised as Keras's Dense (Glorot-uniform weight, zero
   bias);
 - ... + Keras's LSTM too: and the LSTM as Keras's (Glorot-uniform input weights, orthogonal
   recurrent weights, zero biases but the forget gate's at 1);
-- Keras: ``speed.W1_KERAS``'s model, when TensorFlow is importable.
+- Keras: W1's Keras model (``programs.w1_keras``), when TensorFlow is importable.
+
+Every row calls the same model and training functions as ``benchmarks.speed``'s W1 children.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 from collections.abc import Callable, Sequence
+from functools import partial
+from types import ModuleType
 
-import numpy as np
 import torch
 from torch import nn
 
-import lstmcast as lc
 from benchmarks import speed
-from lstmcast.demo import sine_series
-
-N_WINDOWS = speed.W1_POINTS - speed.W1_WINDOW
-N_TEST = round(N_WINDOWS * speed.W1_TEST_FRACTION)
-N_TRAIN = N_WINDOWS - N_TEST
+from benchmarks.programs import child, w1_keras, w1_lstmcast, w1_torch
+from benchmarks.programs.reference_net import ReferenceNet
 
 
-def tutorial_windows() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The tutorial's series (seed 0), its windows (980, 20) and their next values (980,)."""
-    series = sine_series(speed.W1_SEED)
-    x = np.lib.stride_tricks.sliding_window_view(series[:-1], speed.W1_WINDOW)
-    return series, x, series[speed.W1_WINDOW :]
+def held_out_rmse(program: ModuleType, seed: int, **fit_options: object) -> float:
+    """W1 with ``program``'s model and training (model seed ``seed``), untimed, in this process."""
+    program.import_tool(None)  # Keras needs its backend chosen before it is imported
+    params = speed.w1_params(seed, speed.FULL.w1_epochs, threads=None)
+    return child.train_and_score(program, params, **fit_options)
 
 
-def rmse(prediction: np.ndarray, target: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((prediction - target) ** 2)))
-
-
-def lstmcast_rmse(seed: int) -> float:
-    series, _, _ = tutorial_windows()
-    model = lc.LSTMForecaster(
-        window=speed.W1_WINDOW,
-        horizon=1,
-        hidden_size=speed.W1_HIDDEN,
-        epochs=speed.FULL.w1_epochs,
-        batch_size=speed.W1_BATCH,
-        lr=speed.W1_LR,
-        random_state=seed,
-    ).fit(series[: speed.W1_WINDOW + N_TRAIN])
-    held_out = model.backtest(series, h=1, n_windows=N_TEST, step_size=1)
-    return rmse(held_out["LSTM"].to_numpy(), held_out["y"].to_numpy())
-
-
-def keras_head(net: speed.ReferenceNet) -> None:
+def keras_head(net: ReferenceNet) -> None:
     nn.init.xavier_uniform_(net.head.weight)
     nn.init.zeros_(net.head.bias)
 
 
-def keras_lstm(net: speed.ReferenceNet) -> None:
+def keras_lstm(net: ReferenceNet) -> None:
     hidden = net.lstm.hidden_size
     nn.init.xavier_uniform_(net.lstm.weight_ih_l0)
     nn.init.orthogonal_(net.lstm.weight_hh_l0)
@@ -81,62 +60,17 @@ def keras_lstm(net: speed.ReferenceNet) -> None:
         net.lstm.bias_ih_l0[hidden : 2 * hidden] = 1.0
 
 
-def torch_rmse(seed: int, inits: Sequence[Callable[[speed.ReferenceNet], None]] = ()) -> float:
+def torch_rmse(seed: int, inits: Sequence[Callable[[ReferenceNet], None]] = ()) -> float:
     """W1's plain-PyTorch loop, with ``inits`` applied to the fresh network."""
-    _, x, y = tutorial_windows()
-    x_train = torch.tensor(x[:N_TRAIN, :, None], dtype=torch.float32)
-    y_train = torch.tensor(y[:N_TRAIN, None], dtype=torch.float32)
-    torch.manual_seed(seed)
-    net = speed.ReferenceNet(speed.W1_HIDDEN, 1)
-    with torch.no_grad():
-        for init in inits:
-            init(net)
-    optimizer = torch.optim.Adam(net.parameters(), lr=speed.W1_LR)
-    for _ in range(speed.FULL.w1_epochs):
-        order = torch.randperm(N_TRAIN)
-        for first in range(0, N_TRAIN, speed.W1_BATCH):
-            batch = order[first : first + speed.W1_BATCH]
-            optimizer.zero_grad()
-            loss = nn.functional.mse_loss(net(x_train[batch]), y_train[batch])
-            loss.backward()
-            optimizer.step()
-    net.eval()
-    with torch.no_grad():
-        prediction = net(torch.tensor(x[N_TRAIN:, :, None], dtype=torch.float32))[:, 0]
-    return rmse(prediction.numpy(), y[N_TRAIN:])
-
-
-def keras_rmse(seed: int) -> float:
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-
-    _, x, y = tutorial_windows()
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((speed.W1_WINDOW, 1)),
-            keras.layers.LSTM(speed.W1_HIDDEN),
-            keras.layers.Dense(1),
-        ]
-    )
-    model.compile(optimizer=keras.optimizers.Adam(speed.W1_LR), loss="mse")
-    model.fit(
-        x[:N_TRAIN, :, None],
-        y[:N_TRAIN],
-        epochs=speed.FULL.w1_epochs,
-        batch_size=speed.W1_BATCH,
-        verbose=0,
-    )
-    return rmse(model.predict(x[N_TRAIN:, :, None], verbose=0)[:, 0], y[N_TRAIN:])
+    return held_out_rmse(w1_torch, seed, initialise=inits)
 
 
 TOOLS: dict[str, Callable[[int], float]] = {
-    "lstmcast": lstmcast_rmse,
+    "lstmcast": partial(held_out_rmse, w1_lstmcast),
     "plain PyTorch": torch_rmse,
     "+ Keras's head": lambda seed: torch_rmse(seed, [keras_head]),
     "+ Keras's LSTM too": lambda seed: torch_rmse(seed, [keras_head, keras_lstm]),
-    "Keras": keras_rmse,
+    "Keras": partial(held_out_rmse, w1_keras),
 }
 
 

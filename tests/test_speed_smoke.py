@@ -1,18 +1,23 @@
 """The speed benchmark's in-process workloads (W2, W3) run at tiny sizes and give sane figures.
 
-W1 spawns whole Python processes (seconds each), so only its child scripts are checked here:
-they compile, and their data is the tutorial's series.
+W1 spawns whole Python processes (seconds each), so its programs are checked lightly here: they
+import without their tools (the child times that import itself), their data is the tutorial's
+series, and the plain-PyTorch one runs once as a child, one epoch.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from benchmarks import speed
+from benchmarks.programs import child
 from lstmcast.demo import sine_series
 
 # Smaller still than --smoke: W2's shapes (96 steps, 2 x LSTM(128)) stay, with one batch of 32.
@@ -68,21 +73,44 @@ def test_flop_count_is_the_anchors_convention() -> None:
     assert speed.flop_per_window() == pytest.approx(113.5e6, rel=1e-3)
 
 
-def test_w1_children_compile_and_use_the_tutorial_series() -> None:
-    for name, script in speed.W1_SCRIPTS.items():
-        compile(script, f"<{name}>", "exec")
-    params = {
-        "points": speed.W1_POINTS,
-        "frequency": speed.W1_FREQUENCY,
-        "noise_sd": speed.W1_NOISE_SD,
-        "data_seed": speed.W1_SEED,
-        "window": speed.W1_WINDOW,
-        "test_fraction": speed.W1_TEST_FRACTION,
+def test_w1_programs_import_nothing_they_time() -> None:
+    # A child's import time starts in its code: importing the program must not load the tools.
+    programs = [*speed.W1_PROGRAMS.values(), speed.W2_KERAS_PROGRAM]
+    check = (
+        f"import sys, {', '.join(programs)}; "
+        "print(sorted({'numpy', 'torch', 'lstmcast', 'tensorflow', 'keras'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=speed.REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_w1_programs_use_the_tutorial_series() -> None:
+    params = speed.w1_params(seed=0, epochs=1, threads=None)
+    np.testing.assert_array_equal(child.tutorial_series(params), sine_series(speed.W1_SEED))
+    assert child.train_test_sizes(params) == (784, 196)
+
+
+def test_w1_plain_torch_child_reports_its_figures() -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = speed.run_child(
+        speed.W1_PROGRAMS["plain PyTorch"], speed.w1_params(seed=0, epochs=1, threads=1), env
+    )
+    assert set(run.report) == {
+        "import_s",
+        "fit_s",
+        "predict_s",
+        "rmse",
+        "in_process_s",
+        "peak_mib",
     }
-    scope: dict[str, object] = {"P": params}
-    exec(speed._CHILD_DATA, scope)
-    np.testing.assert_array_equal(scope["series"], sine_series(speed.W1_SEED))
-    assert (scope["n_train"], scope["n_test"]) == (784, 196)
+    assert all(_positive_finite(value) for value in run.report.values()), run.report
+    assert run.wall_s > run.report["in_process_s"]
 
 
 def test_w2_trains_an_extra_lstmcast_row_with_a_forget_bias() -> None:
