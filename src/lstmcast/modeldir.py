@@ -65,7 +65,10 @@ def save_tensors(
     from safetensors.torch import save_file
 
     file = directory / name
-    save_file(tensors, str(file), metadata=metadata)
+    # safetensors refuses views with strides (a transposed calibration table, say): the file
+    # stores plain row-major data, so every tensor is written as a contiguous copy if needed.
+    contiguous = {key: tensor.contiguous() for key, tensor in tensors.items()}
+    save_file(contiguous, str(file), metadata=metadata)
     file.chmod(file_mode())  # safetensors creates it private (0600)
     return sha256(file)
 
