@@ -715,19 +715,19 @@ def _mutate_weights(
 
 def _sign(config_file: Path, weights: Path, rng: random.Random, log: list[str]) -> None:
     """Record the weights' new SHA-256 in the config, or remove the record (an older model)."""
-    import lstmcast.io
+    import lstmcast.modeldir
     from lstmcast.files import sha256
 
     try:
         config = json.loads(config_file.read_bytes())
-        checksums = config[lstmcast.io.CHECKSUMS]
+        checksums = config[lstmcast.modeldir.CHECKSUMS]
         if not weights.is_file():
             return
         if rng.random() < 0.5:
-            checksums[lstmcast.io.WEIGHTS] = sha256(weights)
+            checksums[lstmcast.modeldir.WEIGHTS] = sha256(weights)
             log.append("config.json: checksum of the mutated weights recorded")
         else:
-            del config[lstmcast.io.CHECKSUMS]
+            del config[lstmcast.modeldir.CHECKSUMS]
             log.append("config.json: checksums removed (a model saved before them)")
     except (ValueError, RecursionError, LookupError, TypeError, OSError):  # already broken
         return
@@ -736,13 +736,13 @@ def _sign(config_file: Path, weights: Path, rng: random.Random, log: list[str]) 
 
 def _recorded_checksum_differs(case: Path) -> bool:
     """Whether ``case``'s config records a SHA-256 of its weights that the file does not have."""
-    import lstmcast.io
+    import lstmcast.modeldir
     from lstmcast.files import sha256
 
     try:
         config = json.loads((case / "config.json").read_bytes())
-        recorded = config[lstmcast.io.CHECKSUMS][lstmcast.io.WEIGHTS]
-        weights = case / lstmcast.io.WEIGHTS
+        recorded = config[lstmcast.modeldir.CHECKSUMS][lstmcast.modeldir.WEIGHTS]
+        weights = case / lstmcast.modeldir.WEIGHTS
         return isinstance(recorded, str) and weights.is_file() and sha256(weights) != recorded
     except (ValueError, RecursionError, LookupError, TypeError, OSError):
         return False

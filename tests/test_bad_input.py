@@ -1318,9 +1318,9 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(
 def test_a_lock_file_that_cannot_be_created_is_not_another_process(
     saved_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lstmcast import io
+    from lstmcast import modeldir
 
-    monkeypatch.setattr(io, "check_writable", lambda *args, **kwargs: None)
+    monkeypatch.setattr(modeldir, "check_writable", lambda *args, **kwargs: None)
     with pytest.raises(lc.ModelFileError) as caught:
         lc.load(saved_model / "m").save(UNWRITABLE)
     assert "another process" not in str(caught.value)

@@ -24,8 +24,8 @@ import torch.distributed as dist
 from safetensors.torch import load_file
 
 import lstmcast as lc
+from lstmcast.checkpoint import read_training_state
 from lstmcast.distributed import assign_files
-from lstmcast.io import read_training_state
 from tests.distributed_worker import BATCH, EQUIVALENCE, KILLED_AT, TRAIN_OPTIONS
 
 pytestmark = pytest.mark.slow

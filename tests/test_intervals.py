@@ -292,3 +292,13 @@ def test_intervals_follow_each_windows_variability(
     assert ratio.to_numpy() == pytest.approx(2.0, rel=0.01)
     with pytest.raises(lc.ConfigError, match="season_length 48 must be shorter than window 48"):
         lc.LSTMForecaster(window=48, season_length=48, val_size=10).fit(noisy[:200])
+
+
+def test_a_conformalized_model_with_several_levels_saves_and_loads(
+    conformalized_model: lc.LSTMForecaster, tmp_path: Path
+) -> None:
+    # Its calibration table is a transposed view; saving it once failed with "non contiguous".
+    conformalized_model.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(
+        lc.load(tmp_path / "m").predict(level=[80, 95]), conformalized_model.predict(level=[80, 95])
+    )

@@ -286,7 +286,7 @@ def test_saving_through_a_symlink_keeps_the_link(tmp_path: Path, two_series: pd.
 
 
 def test_the_lock_is_reentrant_in_one_process(tmp_path: Path, two_series: pd.DataFrame) -> None:
-    from lstmcast.io import writing_model
+    from lstmcast.modeldir import writing_model
 
     model = lc.LSTMForecaster(**TINY).fit(two_series)
     with writing_model(tmp_path / "m"), writing_model(tmp_path / "m"):
@@ -361,7 +361,7 @@ def test_a_save_killed_between_its_renames_loses_nothing(
     (staging / "weights.safetensors").write_bytes(b"half written")
     with pytest.raises(lc.ModelFileError, match=r"a save that was stopped left the previous model"):
         lc.load(path)
-    from lstmcast.io import writing_model
+    from lstmcast.modeldir import writing_model
 
     with writing_model(path):  # what fit(checkpoint=) and save() take first
         pd.testing.assert_frame_equal(lc.load(path).predict(2), model.predict(2))
@@ -372,3 +372,19 @@ def test_a_save_killed_between_its_renames_loses_nothing(
     model.save(path)
     assert not aside.exists()
     assert lc.load(path).seed_ == model.seed_
+
+
+def test_round_trip_of_a_conformalized_ensemble(tmp_path: Path, two_series: pd.DataFrame) -> None:
+    """An ensemble with learned, conformalized intervals forecasts identically after loading:
+    the whole fitted state (every network, scaler, calibration, steps) is saved and restored."""
+    settings = TINY | {"horizon": 2, "ensemble_size": 2, "quantile_levels": (80,)}
+    model = lc.LSTMForecaster(**settings, val_size=36, window_norm="revin").fit(two_series)
+    model.save(tmp_path / "model")
+    loaded = lc.load(tmp_path / "model")
+    assert len(loaded.networks_) == 2
+    assert loaded.calibration_size_ == model.calibration_size_
+    pd.testing.assert_frame_equal(loaded.predict(level=[80]), model.predict(level=[80]))
+    pd.testing.assert_frame_equal(
+        loaded.backtest(two_series, n_windows=2, level=[80]),
+        model.backtest(two_series, n_windows=2, level=[80]),
+    )

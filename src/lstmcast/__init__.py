@@ -1,7 +1,8 @@
 """lstmcast: time-series forecasting with LSTM networks, on PyTorch.
 
 Data flows one way: input frame (``data``) -> windows (``windows``) -> the LSTM (``lstm``,
-``model``, ``train``) -> forecasts (``forecast``) -> metrics and plots (``metrics``, ``plot``).
+``model``, ``train``) -> forecasts (``forecast``, ``lstm_forecaster``) -> metrics and plots
+(``metrics``, ``plot``).
 ``distributed`` makes training and I/O data-parallel under ``torchrun``; ``experiment`` trains the
 LSTM on the adding problem, a test of long memory.
 """
@@ -40,9 +41,9 @@ _LAZY = {
         "to_long",
     ),
     "experiment": ("AddingResult", "adding_problem"),
-    "forecast": ("Forecaster", "LSTMForecaster", "Naive", "SeasonalNaive"),
-    "io": ("load",),
+    "forecast": ("Forecaster", "Naive", "SeasonalNaive"),
     "lstm": ("LSTM", "GateTrace"),
+    "lstm_forecaster": ("LSTMForecaster", "load"),
     "metrics": ("coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"),
     "plot": ("memory_reach", "plot_adding", "plot_forecast", "plot_gates", "plot_history"),
     "train": ("Callback", "History"),
@@ -62,9 +63,9 @@ if TYPE_CHECKING:
         to_long,
     )
     from .experiment import AddingResult, adding_problem
-    from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
-    from .io import load
+    from .forecast import Forecaster, Naive, SeasonalNaive
     from .lstm import LSTM, GateTrace
+    from .lstm_forecaster import LSTMForecaster, load
     from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
     from .plot import memory_reach, plot_adding, plot_forecast, plot_gates, plot_history
     from .train import Callback, History

@@ -865,7 +865,7 @@ def train(
     _stdout().print("\n".join(lines), markup=False)
 
     if history.interrupted:
-        from lstmcast.io import read_training_state
+        from lstmcast.checkpoint import read_training_state
 
         saved = read_training_state(output) if (output / "config.json").is_file() else None
         if saved is None:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .data import split, to_long
-from .forecast import LSTMForecaster, Naive, SeasonalNaive
+from .forecast import Naive, SeasonalNaive
+from .lstm_forecaster import LSTMForecaster
 from .metrics import evaluate
 from .train import Callback, History
 
