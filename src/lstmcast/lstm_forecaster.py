@@ -10,10 +10,9 @@ verbs (predict, backtest) come from :class:`~lstmcast.forecast.Forecaster`.
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,14 +20,22 @@ import numpy as np
 import torch
 
 from . import distributed
-from .checkpoint import Checkpointer, Resumable, Resumed, data_fingerprint, resumable
-from .checks import Rule, check_level
+from .checkpoint import Resumable, data_fingerprint, resumable
+from .checks import Rule
 from .data import Panel
 from .devices import pick_device
-from .distributed import DataParallel
-from .errors import ConfigError, DataError, TrainingError, option, points, setting
+from .errors import ConfigError, DataError, TrainingError, option
 from .fitted import FittedState, StateField, StateSpec
+from .fitting import fit_windows, network_inputs, train_members, training_points
 from .forecast import Forecaster
+from .forecasting import (
+    input_windows,
+    median_forecast,
+    quantile_forecast,
+    scaled_forecast,
+    scaled_quantiles,
+    window_scale,
+)
 from .intervals import (
     bounds,
     calibrate,
@@ -41,15 +48,12 @@ from .intervals import (
 )
 from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
-from .model import WINDOW_NORMS, LSTMNetwork, NetworkConfig
+from .model import LSTMNetwork, NetworkConfig
 from .modeldir import read_model
-from .train import LOSSES, LR_SCHEDULES, Callback, History, TrainConfig, TrainState, train
-from .training_range import check_scaled, warn_far_from_training
-from .windows import CALENDAR, SCALERS, SeriesScaler, Windows, calendar_features, window_starts
-
-# Input windows run through the network at once when forecasting: bounds memory for very many
-# series.
-FORECAST_CHUNK = 16384
+from .settings import RULES, calendar_names, check_together
+from .train import Callback, History, TrainConfig, TrainState
+from .training_range import warn_far_from_training
+from .windows import SeriesScaler, Windows
 
 
 class LSTMForecaster(Forecaster):
@@ -126,29 +130,7 @@ class LSTMForecaster(Forecaster):
 
     alias = "LSTM"
     _fitted_attributes = ("tail_", "networks_")
-    _rules: ClassVar[dict[str, Rule]] = {
-        "window": Rule(int, 1),
-        "horizon": Rule(int, 1),
-        "hidden_size": Rule(int, 1),
-        "num_layers": Rule(int, 1),
-        "dropout": Rule((int, float), 0, 1, low_open=False),
-        "epochs": Rule(int, 1),
-        "batch_size": Rule(int, 1),
-        "lr": Rule((int, float), 0, low_open=True),
-        "val_size": Rule((int, float), 0, low_open=True, optional=True),
-        "patience": Rule(int, 1, optional=True),
-        "scaler": Rule(str, choices=SCALERS),
-        "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),
-        "segment": Rule(int, 1),
-        "loss": Rule(str, choices=tuple(LOSSES)),
-        "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
-        "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
-        "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
-        "ensemble_size": Rule(int, 1),
-        "season_length": Rule(int, 1),
-        "random_state": Rule(int, 0, optional=True),
-        "device": Rule(str, optional=True),
-    }
+    _rules: ClassVar[dict[str, Rule]] = RULES
 
     def __init__(
         self,
@@ -252,71 +234,18 @@ class LSTMForecaster(Forecaster):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if isinstance(self.val_size, float) and self.val_size >= 1:
-            raise ConfigError(
-                f"a fractional {setting('val_size')} must be below 1, got {self.val_size}"
-            )
-        if self.patience is not None and self.val_size is None:
-            raise ConfigError(
-                f"{setting('patience')} needs validation data: set {setting('val_size')} too"
-            )
-        # Only interval calibration (on the val_size tail) reads season_length: it measures
-        # errors in units of each input window's seasonal differences.
-        if self.val_size is not None and self.season_length >= self.window:
-            raise ConfigError(
-                f"{setting('season_length')} {self.season_length} must be shorter than "
-                f"{setting('window')} {self.window} when {setting('val_size')} calibrates "
-                "intervals (their unit is each input window's mean seasonal difference): use "
-                f"{option('window', self.season_length + 1)} or more, or a "
-                f"{setting('season_length')} below {self.window}"
-            )
-        if self.window % self.segment:
-            raise ConfigError(
-                f"{setting('segment')} {self.segment} must divide {setting('window')} "
-                f"{self.window}; try "
-                f"{option('window', self.window // self.segment * self.segment or self.segment)}"
-            )
-        if self.quantile_levels is not None:
-            if isinstance(self.quantile_levels, int | float) or not self.quantile_levels:
-                raise ConfigError(
-                    f"{setting('quantile_levels')} must be a list of levels, e.g. (80, 95); got "
-                    f"{self.quantile_levels!r}"
-                )
-            for level in self.quantile_levels:
-                check_level("quantile_levels", level)
-        names = self._calendar()
-        if self.calendar is not None and (not names or any(n not in CALENDAR for n in names)):
-            raise ConfigError(
-                f"calendar must list some of {', '.join(CALENDAR)}; got {self.calendar!r}"
-            )
+        check_together(self.get_params())
 
     def _network_quantiles(self) -> tuple[float, ...]:
         """The quantiles the heads learn for ``quantile_levels`` (both ends of each interval)."""
         return network_quantiles(self.quantile_levels)
 
     def _calendar(self) -> tuple[str, ...]:
-        """The calendar feature names (a lone string counts as one name)."""
-        if self.calendar is None:
-            return ()
-        return (self.calendar,) if isinstance(self.calendar, str) else tuple(self.calendar)
-
-    def _validation_points(self, lengths: np.ndarray) -> np.ndarray:
-        if self.val_size is None:
-            return np.zeros_like(lengths)
-        if isinstance(self.val_size, float):
-            return np.rint(lengths * self.val_size).astype(np.int64)
-        return np.full_like(lengths, self.val_size)
+        return calendar_names(self.calendar)
 
     def _inputs(self, scaled: np.ndarray, ds: np.ndarray, tz: str | None) -> torch.Tensor:
-        """Network inputs (..., features) for scaled values and their times (...), target first.
-
-        ``ds`` are naive UTC when ``tz`` is set: calendar features read the local clock.
-        """
-        columns = [scaled.astype(np.float32)[..., None]]
-        if self._calendar():
-            features = calendar_features(ds.reshape(-1), self._calendar(), tz)
-            columns.append(features.reshape(*ds.shape, -1))
-        return torch.from_numpy(np.concatenate(columns, axis=-1))
+        """Network inputs (..., features) for scaled values and their times (...)."""
+        return network_inputs(scaled, ds, tz, self._calendar())
 
     def fit(
         self,
@@ -374,7 +303,7 @@ class LSTMForecaster(Forecaster):
         The collective steps (fingerprint, seed, calibration checks) run in the same order on
         every rank of a process group.
         """
-        n_train = self._training_points(panel)
+        n_train = training_points(panel, self.window, self.horizon, self.val_size)
         device = pick_device(self.device)  # an absent device is refused before any work
         parallel = distributed.active()
         fingerprint = ""
@@ -390,7 +319,10 @@ class LSTMForecaster(Forecaster):
         if resumed is not None:
             seed = resumed.seed
         scaler = SeriesScaler.fit(panel, n_train, self.scaler)
-        train_windows, val_windows, input_size = self._windows(panel, scaler, n_train, device)
+        train_windows, val_windows, input_size = fit_windows(
+            panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
+            scaler_kind=self.scaler, calendar=self._calendar(), validate=self.val_size is not None,
+        )  # fmt: skip
         if val_windows is not None and self.quantile_levels:
             check_calibrated_quantiles(
                 self.quantile_levels, len(val_windows), len(panel), self.horizon, self.val_size
@@ -409,51 +341,19 @@ class LSTMForecaster(Forecaster):
             sharded=not replicated,
         )
         self.__dict__.pop("_step_of", None)  # of the series fitted before
-        if not self._train_members(
-            config, train_windows, val_windows, device, callbacks, resumed,
-            checkpoint, fingerprint, replicated if parallel else None,
+        save = None
+        if checkpoint is not None:
+            save = functools.partial(self._save_checkpoint, checkpoint, fingerprint)
+        if not train_members(
+            self._state, config, self._train_config(), self.ensemble_size,
+            (train_windows, val_windows), device, callbacks, resumed, save,
+            replicated if parallel else None,
         ):  # fmt: skip
             return  # interrupted: the last checkpoint on disk is the one to resume from
         self._calibrate(val_windows)
         self._check_finite(parallel)
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
-
-    def _training_points(self, panel: Panel) -> np.ndarray:
-        """Points of each series (n,) to train on; the rest (val_size) validates."""
-        W, H = self.window, self.horizon
-        n_val = self._validation_points(panel.lengths)
-        if self.val_size is not None:
-            n_val = np.maximum(n_val, H)  # a validation window needs a whole horizon of targets
-        n_train = panel.lengths - n_val
-        short = n_train < W + H
-        if short.any():
-            i = int(np.argmax(short))
-            val_note = f" + validation {n_val[i]}" if self.val_size is not None else ""
-            raise DataError(
-                f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; window {W} + horizon "
-                f"{H}{val_note} needs at least {W + H + n_val[i]}"
-            )
-        return n_train
-
-    def _windows(
-        self, panel: Panel, scaler: SeriesScaler, n_train: np.ndarray, device: torch.device
-    ) -> tuple[Windows, Windows | None, int]:
-        """Training and validation windows on ``device``, and the network's input features."""
-        W, H = self.window, self.horizon
-        with np.errstate(over="ignore"):  # refused just below, with the series named
-            scaled = scaler.transform(panel, np.arange(len(panel)))
-        check_scaled(panel, scaled, np.arange(panel.starts[-1]), self.scaler)
-        inputs = self._inputs(scaled, panel.ds, panel.tz)
-        target = torch.tensor(scaled, dtype=torch.float32)
-
-        def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
-            starts = window_starts(panel, first_target, target_end, W, H)
-            return Windows(inputs, target, torch.from_numpy(starts), W, H).to(device)
-
-        train_windows = windows(np.full(len(panel), W), n_train)
-        val_windows = windows(n_train, panel.lengths) if self.val_size is not None else None
-        return train_windows, val_windows, inputs.shape[1]
 
     def _network_config(self, input_size: int) -> NetworkConfig:
         return NetworkConfig(
@@ -468,22 +368,8 @@ class LSTMForecaster(Forecaster):
             forget_bias=None if self.forget_bias is None else float(self.forget_bias),
         )
 
-    def _train_members(
-        self,
-        config: NetworkConfig,
-        train_windows: Windows,
-        val_windows: Windows | None,
-        device: torch.device,
-        callbacks: Sequence[Callback],
-        resumed: Resumed | None,
-        checkpoint: str | os.PathLike[str] | None,
-        fingerprint: str,
-        replicated: bool | None,
-    ) -> bool:
-        """Train the ensemble members not done yet (seeds ``seed_ + member``) into the state;
-        False when Ctrl-C interrupted one (which ends the whole ensemble). ``replicated``: in a
-        process group, whether every rank holds the same data (None: no process group)."""
-        train_config = TrainConfig(
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
             lr=float(self.lr),
@@ -492,44 +378,9 @@ class LSTMForecaster(Forecaster):
             grad_clip=self.grad_clip,
             lr_schedule=self.lr_schedule,
         )
-        first_member = 0
-        if resumed is not None:
-            for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):
-                network = LSTMNetwork(config).to(device)
-                network.load_state_dict(weights)
-                self.networks_.append(network.eval())
-                self.histories_.append(history)
-            first_member = len(self.networks_)
-        for member in range(first_member, self.ensemble_size):
-            seed = self.seed_ + member
-            saver = []
-            if checkpoint is not None:
-                save = functools.partial(self._save_checkpoint, checkpoint, member, fingerprint)
-                saver = [Checkpointer(save)]
-            # A private RNG stream: fitting neither depends on nor disturbs the caller's seed.
-            cuda = [device.index or 0] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=cuda):
-                torch.manual_seed(seed)
-                network = LSTMNetwork(config).to(device)
-                self.networks_.append(network)
-                self.histories_.append(
-                    train(
-                        network,
-                        train_windows,
-                        val_windows,
-                        train_config,
-                        generator=torch.Generator().manual_seed(seed),
-                        callbacks=[*callbacks, *saver],
-                        resume=resumed.state if resumed and member == first_member else None,
-                        parallel=None if replicated is None else DataParallel(seed, replicated),
-                    )
-                )
-            if self.histories_[-1].interrupted:
-                return False
-        return True
 
     def _save_checkpoint(
-        self, path: str | os.PathLike[str], member: int, fingerprint: str, state: TrainState
+        self, path: str | os.PathLike[str], fingerprint: str, member: int, state: TrainState
     ) -> None:
         """Save the members done, the best weights so far of ``member``, and ``state``."""
         done = self.networks_[:member]
@@ -585,30 +436,13 @@ class LSTMForecaster(Forecaster):
         self.calibration_scale_ = "window"
 
     def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
-        """Each window's mean absolute seasonal difference, (B,), in scaled units.
-
-        ``x`` (B, window, features) holds the scaled target first. The floor keeps a flat window's
-        interval from collapsing to a point: 1e-3 of the series' standard deviation.
-        """
-        target = x[..., 0].double()
-        m = self.season_length
-        return (target[:, m:] - target[:, :-m]).abs().mean(dim=1) + 1e-3
+        return window_scale(x, self.season_length)
 
     def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        """One block of the horizon, (B, horizon): the network's, or the ensemble's median."""
-        return self._ensemble(lambda network: network(x))
+        return median_forecast(self.networks_, x)
 
     def _quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        """Every learned quantile, (B, horizon, Q + 1): the network's, or the ensemble's median."""
-        return self._ensemble(lambda network: network.quantile_forecast(x))
-
-    def _ensemble(self, output: Callable[[LSTMNetwork], torch.Tensor]) -> torch.Tensor:
-        """``output`` of the one network in evaluation mode, or its median over the ensemble."""
-        for network in self.networks_:
-            network.eval()
-        if len(self.networks_) == 1:
-            return output(self.networks_[0])
-        return torch.stack([output(network) for network in self.networks_]).quantile(0.5, dim=0)
+        return quantile_forecast(self.networks_, x)
 
     def _forecast_with_bounds(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
@@ -617,7 +451,7 @@ class LSTMForecaster(Forecaster):
             return super()._forecast_with_bounds(panel, series, ends, h, levels)
         # The point forecast is the quantile heads' median: one pass of the network gives both.
         x, rows = self._contexts(panel, series, ends)
-        quantiles = self._scaled_quantiles(x, h)
+        quantiles = scaled_quantiles(self.networks_, x, h)
         median = quantile_columns(self._network_quantiles()).index(0.5)
         values = self.scaler_.inverse(quantiles[..., median], rows)
         return values, self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
@@ -649,7 +483,7 @@ class LSTMForecaster(Forecaster):
             x, rows = context[0], context[1]
         learned = None
         if self.quantile_levels:
-            quantiles = self._scaled_quantiles(x, h) if context is None else context[2]
+            quantiles = scaled_quantiles(self.networks_, x, h) if context is None else context[2]
             inverse = functools.partial(self.scaler_.inverse, rows=rows)
             learned = learned_bounds(quantiles, self._network_quantiles(), levels, inverse)
 
@@ -670,12 +504,6 @@ class LSTMForecaster(Forecaster):
             check_supported_levels(levels, self.calibration_size_, self.n_series_, self.horizon)
         return levels
 
-    @torch.no_grad()
-    def _scaled_quantiles(self, x: torch.Tensor, h: int) -> np.ndarray:
-        """Every learned quantile of windows ``x``, in scaled units: (k, h, Q + 1), ascending."""
-        chunks = [self._quantile_forecast(chunk) for chunk in x.split(FORECAST_CHUNK)]
-        return torch.cat(chunks).double().cpu().numpy()[:, :h]
-
     @property
     def network_(self) -> LSTMNetwork:
         if not getattr(self, "networks_", None):
@@ -692,16 +520,10 @@ class LSTMForecaster(Forecaster):
         self, panel: Panel, series: np.ndarray, ends: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
-        rows = self.scaler_.rows_of(panel.ids)[series]
-        # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
-        # 10,000 windows, not every point.
-        index = ends[:, None] - self.window + np.arange(self.window)[None, :]  # (k, window)
-        shift, scale = self.scaler_.shift[rows, None], self.scaler_.scale[rows, None]
-        with np.errstate(over="ignore"):  # refused just below, with the series named
-            scaled = (panel.y[index] - shift) / scale
-        check_scaled(panel, scaled, index, self.scaler)
-        device = next(self.networks_[0].parameters()).device
-        return self._inputs(scaled, panel.ds[index], panel.tz).to(device), rows
+        x, rows = input_windows(
+            panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs
+        )
+        return x.to(next(self.networks_[0].parameters()).device), rows
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
@@ -712,15 +534,7 @@ class LSTMForecaster(Forecaster):
                 f"features cannot feed its forecasts back; train with {option('horizon', h)}"
             )
         x, rows = self._contexts(panel, series, ends)
-        # Written in place, block by block: a long recursive forecast keeps no list of blocks.
-        scaled = np.empty((len(x), h))
-        for first, chunk in zip(itertools.count(0, FORECAST_CHUNK), x.split(FORECAST_CHUNK)):
-            out = scaled[first : first + len(chunk)]
-            for done in range(0, h, self.horizon):
-                block = self._median_forecast(chunk)  # (B, horizon)
-                out[:, done : done + self.horizon] = block[:, : h - done].double().cpu().numpy()
-                if done + self.horizon < h:  # recursive: forecasts become the newest inputs
-                    chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -self.window :]
+        scaled = scaled_forecast(self.networks_, x, h, self.horizon, self.window)
         return self.scaler_.inverse(scaled, rows)
 
     def explain(

@@ -1,0 +1,155 @@
+"""Fitting the LSTM forecaster, step by step: the training split, the windows, the ensemble.
+
+Sits between the validated data and the trained networks: panel -> each series' training and
+validation points -> scaled windows (``windows``) -> each ensemble member trained by ``train``
+into the :class:`~lstmcast.fitted.FittedState`. The estimator (``lstm_forecaster``) calls these
+in order with its settings; they read settings and never change them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .checkpoint import Checkpointer, Resumed
+from .data import Panel
+from .distributed import DataParallel
+from .errors import DataError, points
+from .fitted import FittedState
+from .model import LSTMNetwork, NetworkConfig
+from .train import Callback, TrainConfig, TrainState, train
+from .training_range import check_scaled
+from .windows import SeriesScaler, Windows, calendar_features, window_starts
+
+
+def validation_points(lengths: np.ndarray, val_size: int | float | None) -> np.ndarray:
+    """Points of each series (n,) held out to validate: ``val_size`` points or that fraction."""
+    if val_size is None:
+        return np.zeros_like(lengths)
+    if isinstance(val_size, float):
+        return np.rint(lengths * val_size).astype(np.int64)
+    return np.full_like(lengths, val_size)
+
+
+def training_points(
+    panel: Panel, window: int, horizon: int, val_size: int | float | None
+) -> np.ndarray:
+    """Points of each series (n,) to train on; the rest (``val_size``) validates.
+
+    A series too short for one training window (and its validation tail) is refused, named.
+    """
+    n_val = validation_points(panel.lengths, val_size)
+    if val_size is not None:
+        n_val = np.maximum(n_val, horizon)  # a validation window needs a whole horizon of targets
+    n_train = panel.lengths - n_val
+    short = n_train < window + horizon
+    if short.any():
+        i = int(np.argmax(short))
+        val_note = f" + validation {n_val[i]}" if val_size is not None else ""
+        raise DataError(
+            f"series {panel.ids[i]!r} has {points(panel.lengths[i])}; window {window} + horizon "
+            f"{horizon}{val_note} needs at least {window + horizon + n_val[i]}"
+        )
+    return n_train
+
+
+def network_inputs(
+    scaled: np.ndarray, ds: np.ndarray, tz: str | None, calendar: tuple[str, ...]
+) -> torch.Tensor:
+    """Network inputs (..., features) for scaled values and their times (...), target first.
+
+    ``ds`` are naive UTC when ``tz`` is set: calendar features read the local clock.
+    """
+    columns = [scaled.astype(np.float32)[..., None]]
+    if calendar:
+        features = calendar_features(ds.reshape(-1), calendar, tz)
+        columns.append(features.reshape(*ds.shape, -1))
+    return torch.from_numpy(np.concatenate(columns, axis=-1))
+
+
+def fit_windows(
+    panel: Panel,
+    scaler: SeriesScaler,
+    n_train: np.ndarray,
+    device: torch.device,
+    *,
+    window: int,
+    horizon: int,
+    scaler_kind: str,
+    calendar: tuple[str, ...],
+    validate: bool,
+) -> tuple[Windows, Windows | None, int]:
+    """Training windows, validation windows (when ``validate``), both on ``device``, and the
+    network's input features. Validation targets are the points after ``n_train``."""
+    with np.errstate(over="ignore"):  # refused just below, with the series named
+        scaled = scaler.transform(panel, np.arange(len(panel)))
+    check_scaled(panel, scaled, np.arange(panel.starts[-1]), scaler_kind)
+    inputs = network_inputs(scaled, panel.ds, panel.tz, calendar)
+    target = torch.tensor(scaled, dtype=torch.float32)
+
+    def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
+        starts = window_starts(panel, first_target, target_end, window, horizon)
+        return Windows(inputs, target, torch.from_numpy(starts), window, horizon).to(device)
+
+    train_windows = windows(np.full(len(panel), window), n_train)
+    val_windows = windows(n_train, panel.lengths) if validate else None
+    return train_windows, val_windows, inputs.shape[1]
+
+
+def train_members(
+    state: FittedState,
+    config: NetworkConfig,
+    train_config: TrainConfig,
+    ensemble_size: int,
+    windows: tuple[Windows, Windows | None],
+    device: torch.device,
+    callbacks: Sequence[Callback],
+    resumed: Resumed | None,
+    save_checkpoint: Callable[[int, TrainState], None] | None,
+    replicated: bool | None,
+) -> bool:
+    """Train the ensemble members not done yet (seeds ``state.seed + member``) into ``state``;
+    False when Ctrl-C interrupted one (which ends the whole ensemble).
+
+    ``save_checkpoint(member, train_state)`` is called after every epoch when given;
+    ``replicated``: in a process group, whether every rank holds the same data (None: no
+    process group).
+    """
+    train_windows, val_windows = windows
+    first_member = 0
+    if resumed is not None:
+        for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):
+            network = LSTMNetwork(config).to(device)
+            network.load_state_dict(weights)
+            state.networks.append(network.eval())
+            state.histories.append(history)
+        first_member = len(state.networks)
+    for member in range(first_member, ensemble_size):
+        seed = state.seed + member
+        saver = []
+        if save_checkpoint is not None:
+            saver = [Checkpointer(functools.partial(save_checkpoint, member))]
+        # A private RNG stream: fitting neither depends on nor disturbs the caller's seed.
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            network = LSTMNetwork(config).to(device)
+            state.networks.append(network)
+            state.histories.append(
+                train(
+                    network,
+                    train_windows,
+                    val_windows,
+                    train_config,
+                    generator=torch.Generator().manual_seed(seed),
+                    callbacks=[*callbacks, *saver],
+                    resume=resumed.state if resumed and member == first_member else None,
+                    parallel=None if replicated is None else DataParallel(seed, replicated),
+                )
+            )
+        if state.histories[-1].interrupted:
+            return False
+    return True

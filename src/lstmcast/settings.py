@@ -1,0 +1,86 @@
+"""The LSTM forecaster's settings: each one's constraint, and the checks across them.
+
+Checked in ``fit`` (and when a saved model is loaded): a bad setting raises ConfigError named
+as the reader wrote it (``window=`` in Python, ``--window`` on the command line).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .checks import Rule, check_level
+from .errors import ConfigError, option, setting
+from .model import WINDOW_NORMS
+from .train import LOSSES, LR_SCHEDULES
+from .windows import CALENDAR, SCALERS
+
+RULES: dict[str, Rule] = {
+    "window": Rule(int, 1),
+    "horizon": Rule(int, 1),
+    "hidden_size": Rule(int, 1),
+    "num_layers": Rule(int, 1),
+    "dropout": Rule((int, float), 0, 1, low_open=False),
+    "epochs": Rule(int, 1),
+    "batch_size": Rule(int, 1),
+    "lr": Rule((int, float), 0, low_open=True),
+    "val_size": Rule((int, float), 0, low_open=True, optional=True),
+    "patience": Rule(int, 1, optional=True),
+    "scaler": Rule(str, choices=SCALERS),
+    "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),
+    "segment": Rule(int, 1),
+    "loss": Rule(str, choices=tuple(LOSSES)),
+    "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
+    "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
+    "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
+    "ensemble_size": Rule(int, 1),
+    "season_length": Rule(int, 1),
+    "random_state": Rule(int, 0, optional=True),
+    "device": Rule(str, optional=True),
+}
+
+
+def calendar_names(calendar: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The calendar feature names (a lone string counts as one name)."""
+    if calendar is None:
+        return ()
+    return (calendar,) if isinstance(calendar, str) else tuple(calendar)
+
+
+def check_together(settings: dict[str, Any]) -> None:
+    """Refuse settings that are each valid but do not go together (``patience`` without
+    ``val_size``, a ``segment`` that does not divide ``window``, ...)."""
+    window, segment = settings["window"], settings["segment"]
+    val_size, season = settings["val_size"], settings["season_length"]
+    if isinstance(val_size, float) and val_size >= 1:
+        raise ConfigError(f"a fractional {setting('val_size')} must be below 1, got {val_size}")
+    if settings["patience"] is not None and val_size is None:
+        raise ConfigError(
+            f"{setting('patience')} needs validation data: set {setting('val_size')} too"
+        )
+    # Only interval calibration (on the val_size tail) reads season_length: it measures
+    # errors in units of each input window's seasonal differences.
+    if val_size is not None and season >= window:
+        raise ConfigError(
+            f"{setting('season_length')} {season} must be shorter than {setting('window')} "
+            f"{window} when {setting('val_size')} calibrates intervals (their unit is each "
+            f"input window's mean seasonal difference): use {option('window', season + 1)} or "
+            f"more, or a {setting('season_length')} below {window}"
+        )
+    if window % segment:
+        raise ConfigError(
+            f"{setting('segment')} {segment} must divide {setting('window')} {window}; try "
+            f"{option('window', window // segment * segment or segment)}"
+        )
+    levels = settings["quantile_levels"]
+    if levels is not None:
+        if isinstance(levels, int | float) or not levels:
+            raise ConfigError(
+                f"{setting('quantile_levels')} must be a list of levels, e.g. (80, 95); got "
+                f"{levels!r}"
+            )
+        for level in levels:
+            check_level("quantile_levels", level)
+    calendar = settings["calendar"]
+    names = calendar_names(calendar)
+    if calendar is not None and (not names or any(n not in CALENDAR for n in names)):
+        raise ConfigError(f"calendar must list some of {', '.join(CALENDAR)}; got {calendar!r}")
