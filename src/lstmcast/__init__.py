@@ -28,45 +28,29 @@ from .errors import (
 # Public names, by the module that defines them. Modules load on first use, so `import lstmcast`
 # (and `lstmcast --help`) stays fast: torch alone costs about a second, matplotlib and pandas more.
 _LAZY = {
-    "data": (
-        "Layout",
-        "Panel",
-        "data_files",
-        "layouts",
-        "read_csv",
-        "read_files",
-        "read_parquet",
-        "split",
-        "to_long",
-    ),
+    "data": ("Panel", "split", "to_long"),
     "experiment": ("AddingResult", "adding_problem"),
     "forecast": ("Forecaster", "LSTMForecaster", "Naive", "SeasonalNaive"),
     "io": ("load",),
+    "layout": ("Layout", "layouts"),
     "lstm": ("LSTM", "GateTrace"),
     "metrics": ("coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"),
+    "reading": ("data_files", "read_csv", "read_files", "read_parquet"),
     "plot": ("memory_reach", "plot_adding", "plot_forecast", "plot_gates", "plot_history"),
     "train": ("Callback", "History"),
 }
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
-    from .data import (
-        Layout,
-        Panel,
-        data_files,
-        layouts,
-        read_csv,
-        read_files,
-        read_parquet,
-        split,
-        to_long,
-    )
+    from .data import Panel, split, to_long
     from .experiment import AddingResult, adding_problem
     from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
     from .io import load
+    from .layout import Layout, layouts
     from .lstm import LSTM, GateTrace
     from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
     from .plot import memory_reach, plot_adding, plot_forecast, plot_gates, plot_history
+    from .reading import data_files, read_csv, read_files, read_parquet
     from .train import Callback, History
 
 
