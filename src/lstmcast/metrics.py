@@ -17,8 +17,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .checks import Rule, count_of
-from .columns import NOT_MODELS, parse_interval
+from .columns import CUTOFF, ID, NOT_MODELS, TARGET, TIME, parse_interval
 from .errors import DataError
+from .validation import check_numeric, float_array, require_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,10 +39,7 @@ _SHOW = 5
 
 def _as_array(x: ArrayLike, name: str) -> FloatArray:
     """Convert ``x`` to float64 and reject empty or non-finite input, naming ``name``."""
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} could not be converted to float numbers: {exc}") from exc
+    arr = float_array(x, name)
     if arr.size == 0:
         raise DataError(f"{name} is empty; at least one value is needed")
     bad = ~np.isfinite(arr)
@@ -306,19 +304,11 @@ def msis(
 
 
 def _require_frame(frame: Any, name: str, columns: Sequence[str]) -> pd.DataFrame:
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{name} is missing column(s) {missing}; it has {list(frame.columns)} and needs "
-            f"{list(columns)} (long format)"
-        )
+    """A long frame holding ``columns``, with rows, and an id and a time in every row."""
+    frame = require_frame(frame, name, columns)
     if frame.empty:
         raise DataError(f"{name} has no rows")
-    for col in ("unique_id", "ds"):
+    for col in (ID, TIME):
         n_null = int(frame[col].isna().sum())
         if n_null:
             raise DataError(f"{name} column {col!r} has {n_null} missing value(s)")
@@ -328,7 +318,7 @@ def _require_frame(frame: Any, name: str, columns: Sequence[str]) -> pd.DataFram
 def _where(frame: pd.DataFrame, mask: NDArray[np.bool_]) -> str:
     """Describe the first flagged row of ``frame`` as ``unique_id=..., ds=...``."""
     i = int(np.flatnonzero(mask)[0])
-    return f"unique_id={frame['unique_id'].iloc[i]!r}, ds={frame['ds'].iloc[i]}"
+    return f"{ID}={frame[ID].iloc[i]!r}, {TIME}={frame[TIME].iloc[i]}"
 
 
 def _check_unique_keys(frame: pd.DataFrame, name: str, keys: list[str]) -> None:
@@ -343,15 +333,9 @@ def _check_unique_keys(frame: pd.DataFrame, name: str, keys: list[str]) -> None:
 def _numeric_column(
     frame: pd.DataFrame, col: str, name: str, role: str, hint: str = ""
 ) -> FloatArray:
-    import pandas as pd
-
-    series = frame[col]
-    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-        raise DataError(
-            f"{name} column {col!r} is read as {role} but has dtype {series.dtype}; it must be "
-            f"numeric{hint}"
-        )
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    """Column ``col`` of ``frame`` as float64, refusing non-numeric, NaN and infinite values."""
+    check_numeric(frame, col, name, role, hint)
+    values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
     if bad.any():
         raise DataError(
@@ -409,21 +393,21 @@ def _split_columns(
 def _attach_actuals(forecasts: pd.DataFrame, actuals: pd.DataFrame | None) -> pd.DataFrame:
     """Return ``forecasts`` with a finite ``y`` column for every row, or raise."""
     if actuals is None:
-        if "y" not in forecasts.columns:
+        if TARGET not in forecasts.columns:
             raise DataError(
-                "actuals is None but forecasts has no 'y' column; pass actuals (unique_id, ds, "
-                "y) or include y in forecasts"
+                f"actuals is None but forecasts has no {TARGET!r} column; pass actuals "
+                f"({ID}, {TIME}, {TARGET}) or include {TARGET} in forecasts"
             )
-        _numeric_column(forecasts, "y", "forecasts", "the actual values")
+        _numeric_column(forecasts, TARGET, "forecasts", "the actual values")
         return forecasts
-    actuals = _require_frame(actuals, "actuals", ("unique_id", "ds", "y"))
-    _check_unique_keys(actuals, "actuals", ["unique_id", "ds"])
+    actuals = _require_frame(actuals, "actuals", (ID, TIME, TARGET))
+    _check_unique_keys(actuals, "actuals", [ID, TIME])
     # The actuals' y wins over a y carried by forecasts.
-    left = forecasts.drop(columns="y") if "y" in forecasts.columns else forecasts
+    left = forecasts.drop(columns=TARGET) if TARGET in forecasts.columns else forecasts
     try:
         merged = left.merge(
-            actuals[["unique_id", "ds", "y"]],
-            on=["unique_id", "ds"],
+            actuals[[ID, TIME, TARGET]],
+            on=[ID, TIME],
             how="left",
             indicator="_actual",
             validate="many_to_one",
@@ -431,8 +415,8 @@ def _attach_actuals(forecasts: pd.DataFrame, actuals: pd.DataFrame | None) -> pd
     except ValueError as exc:  # typically int vs datetime ds, or int vs str unique_id
         raise DataError(
             f"cannot match forecasts to actuals on (unique_id, ds): {exc}. Column dtypes are "
-            f"forecasts {dict(forecasts[['unique_id', 'ds']].dtypes.astype(str))}, actuals "
-            f"{dict(actuals[['unique_id', 'ds']].dtypes.astype(str))}; make them agree"
+            f"forecasts {dict(forecasts[[ID, TIME]].dtypes.astype(str))}, actuals "
+            f"{dict(actuals[[ID, TIME]].dtypes.astype(str))}; make them agree"
         ) from exc
     unmatched = (merged["_actual"] == "left_only").to_numpy()
     if unmatched.any():
@@ -442,7 +426,7 @@ def _attach_actuals(forecasts: pd.DataFrame, actuals: pd.DataFrame | None) -> pd
             f"every (unique_id, ds) that is forecast"
         )
     merged = merged.drop(columns="_actual")
-    _numeric_column(merged, "y", "actuals", "the actual values")
+    _numeric_column(merged, TARGET, "actuals", "the actual values")
     return merged
 
 
@@ -452,8 +436,8 @@ def _train_scales(
     """Per-series seasonal naive scale for ``series``, and which of them are usable (> 0)."""
     import pandas as pd
 
-    train = _require_frame(train, "train", ("unique_id", "ds", "y"))
-    train_ids = pd.Index(train["unique_id"].unique())
+    train = _require_frame(train, "train", (ID, TIME, TARGET))
+    train_ids = pd.Index(train[ID].unique())
     missing = series[train_ids.get_indexer(series) < 0]
     if len(missing):
         shown = ", ".join(repr(s) for s in missing[:_SHOW])
@@ -462,11 +446,11 @@ def _train_scales(
             f"{len(missing)} forecast series not in train: {shown}{more}; train must hold the "
             f"training values of every evaluated series to compute MASE"
         )
-    train = train[train["unique_id"].isin(series)]
-    _check_unique_keys(train, "train", ["unique_id", "ds"])
-    train = train.sort_values(["unique_id", "ds"], kind="stable")
-    y = _numeric_column(train, "y", "train", "the training values")
-    codes = series.get_indexer(train["unique_id"])
+    train = train[train[ID].isin(series)]
+    _check_unique_keys(train, "train", [ID, TIME])
+    train = train.sort_values([ID, TIME], kind="stable")
+    y = _numeric_column(train, TARGET, "train", "the training values")
+    codes = series.get_indexer(train[ID])
     # After sorting, rows `season` apart belong to the same series iff their codes match.
     same = codes[season:] == codes[:-season]
     diffs = np.abs(y[season:] - y[:-season])[same]
@@ -534,14 +518,14 @@ def evaluate(
         if actuals is None:
             raise DataError("evaluate needs a forecasts frame; both actuals and forecasts are None")
         forecasts, actuals = actuals, None
-    forecasts = _require_frame(forecasts, "forecasts", ("unique_id", "ds"))
+    forecasts = _require_frame(forecasts, "forecasts", (ID, TIME))
     models, intervals = _split_columns(forecasts)
-    keys = ["unique_id", "ds"] + (["cutoff"] if "cutoff" in forecasts.columns else [])
+    keys = [ID, TIME] + ([CUTOFF] if CUTOFF in forecasts.columns else [])
     _check_unique_keys(forecasts, "forecasts", keys)
 
     data = _attach_actuals(forecasts, actuals)
-    y = data["y"].to_numpy(dtype=np.float64)
-    codes, series = pd.factorize(data["unique_id"])
+    y = data[TARGET].to_numpy(dtype=np.float64)
+    codes, series = pd.factorize(data[ID])
     series = pd.Index(series)
     counts = np.bincount(codes, minlength=len(series)).astype(np.float64)
 
