@@ -28,30 +28,36 @@ from .errors import (
 # Public names, by the module that defines them. Modules load on first use, so `import lstmcast`
 # (and `lstmcast --help`) stays fast: torch alone costs about a second, matplotlib and pandas more.
 _LAZY = {
+    "analysis": ("memory_reach",),
     "data": ("Panel", "split", "to_long"),
     "experiment": ("AddingResult", "adding_problem"),
     "forecast": ("Forecaster", "LSTMForecaster", "Naive", "SeasonalNaive"),
+    "gate_plot": ("plot_gates",),
     "io": ("load",),
     "layout": ("Layout", "layouts"),
     "lstm": ("LSTM", "GateTrace"),
     "metrics": ("coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"),
+    "plot": ("plot_forecast",),
     "reading": ("data_files", "read_csv", "read_files", "read_parquet"),
-    "plot": ("memory_reach", "plot_adding", "plot_forecast", "plot_gates", "plot_history"),
     "train": ("Callback", "History"),
+    "training_plot": ("plot_adding", "plot_history"),
 }
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
+    from .analysis import memory_reach
     from .data import Panel, split, to_long
     from .experiment import AddingResult, adding_problem
     from .forecast import Forecaster, LSTMForecaster, Naive, SeasonalNaive
+    from .gate_plot import plot_gates
     from .io import load
     from .layout import Layout, layouts
     from .lstm import LSTM, GateTrace
     from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
-    from .plot import memory_reach, plot_adding, plot_forecast, plot_gates, plot_history
+    from .plot import plot_forecast
     from .reading import data_files, read_csv, read_files, read_parquet
     from .train import Callback, History
+    from .training_plot import plot_adding, plot_history
 
 
 @functools.cache  # once: what is created later stays collectable
