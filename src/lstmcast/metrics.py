@@ -81,6 +81,14 @@ def _check_bounds_ordered(lo: FloatArray, hi: FloatArray) -> None:
         )
 
 
+def _point_arrays(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Actuals and forecasts as float arrays of one shape, each finite and non-empty."""
+    y = _as_array(y_true, "y_true")
+    f = _as_array(y_pred, "y_pred")
+    _check_same_shape(y, "y_true", f, "y_pred")
+    return y, f
+
+
 def _interval_arrays(
     y_true: ArrayLike, lo: ArrayLike, hi: ArrayLike
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -167,9 +175,7 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     float
         ``mean(|y_true - y_pred|)``, in the units of the data.
     """
-    y = _as_array(y_true, "y_true")
-    f = _as_array(y_pred, "y_pred")
-    _check_same_shape(y, "y_true", f, "y_pred")
+    y, f = _point_arrays(y_true, y_pred)
     return float(np.mean(np.abs(y - f)))
 
 
@@ -186,9 +192,7 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     float
         ``sqrt(mean((y_true - y_pred)**2))``, in the units of the data.
     """
-    y = _as_array(y_true, "y_true")
-    f = _as_array(y_pred, "y_pred")
-    _check_same_shape(y, "y_true", f, "y_pred")
+    y, f = _point_arrays(y_true, y_pred)
     return _root_mean_square(y - f)
 
 
@@ -208,9 +212,7 @@ def smape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     float
         The mean of those terms, in percent, between 0 and 200.
     """
-    y = _as_array(y_true, "y_true")
-    f = _as_array(y_pred, "y_pred")
-    _check_same_shape(y, "y_true", f, "y_pred")
+    y, f = _point_arrays(y_true, y_pred)
     return float(np.mean(_smape_terms(y, f)))
 
 
