@@ -1,7 +1,9 @@
 """lstmcast: time-series forecasting with LSTM networks, on PyTorch.
 
-Data flows one way: input frame (``data``) -> windows (``windows``) -> the LSTM (``lstm``,
-``model``, ``train``) -> forecasts (``forecast``) -> metrics and plots (``metrics``, ``plot``).
+Data flows one way: files (``reading``) or an input frame -> its layout (``layout``) -> the
+validated ``Panel`` (``data``; time steps in ``timesteps``) -> windows (``windows``) -> the LSTM
+(``lstm``, ``model``, ``train``) -> forecasts (``forecast``) -> metrics and plots (``metrics``,
+``plot``, ``training_plot``, ``gate_plot``; ``analysis`` reads the gates without matplotlib).
 ``distributed`` makes training and I/O data-parallel under ``torchrun``; ``experiment`` trains the
 LSTM on the adding problem, a test of long memory.
 """
