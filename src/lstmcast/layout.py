@@ -305,6 +305,7 @@ class RowIds:
 
     @classmethod
     def single(cls, name: str, rows: int) -> RowIds:
+        """``rows`` rows of one series called ``name``."""
         return cls(np.zeros(rows, dtype=np.int64), np.array([name], dtype=object))
 
     @classmethod
@@ -331,6 +332,7 @@ RawColumns = tuple[RowIds, Any, Any, int]
 def long_columns(
     data: pd.DataFrame, id_col: str, time_col: str, target_col: str, where: Where
 ) -> RawColumns:
+    """The raw columns of a long frame: ids checked present (every row names its series)."""
     column = data[id_col]
     # Ids are text: "NA" or "None" name series; only an empty cell is missing.
     missing = column.isna().to_numpy() | (column.astype(str) == "").to_numpy()
@@ -344,6 +346,8 @@ def long_columns(
 
 
 def wide_columns(data: pd.DataFrame, time_col: str | None, value_cols: list[Any]) -> RawColumns:
+    """The raw columns of a wide frame, series after series: each value column's name is its
+    series' id, and the times (a column, the index, or 0, 1, ...) are every series' times."""
     import pandas as pd
 
     if time_col is not None:
