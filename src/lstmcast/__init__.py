@@ -3,7 +3,8 @@
 Data flows one way: files (``reading``) or an input frame -> its layout (``layout``) -> the
 validated ``Panel`` (``data``; time steps in ``timesteps``) -> windows (``windows``) -> the LSTM
 (``lstm``, ``model``, ``train``) -> forecasts (``forecast``) -> metrics and plots (``metrics``,
-``plot``, ``training_plot``, ``gate_plot``; ``analysis`` reads the gates without matplotlib).
+``scoring``, ``plot``, ``training_plot``, ``gate_plot``; ``analysis`` reads the gates without
+matplotlib).
 ``distributed`` makes training and I/O data-parallel under ``torchrun``; ``experiment`` trains the
 LSTM on the adding problem, a test of long memory.
 """
@@ -38,9 +39,10 @@ _LAZY = {
     "io": ("load",),
     "layout": ("Layout", "layouts"),
     "lstm": ("LSTM", "GateTrace"),
-    "metrics": ("coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"),
+    "metrics": ("coverage", "mae", "mase", "msis", "rmse", "smape"),
     "plot": ("plot_forecast",),
     "reading": ("data_files", "read_csv", "read_files", "read_parquet"),
+    "scoring": ("evaluate",),
     "train": ("Callback", "History"),
     "training_plot": ("plot_adding", "plot_history"),
 }
@@ -55,9 +57,10 @@ if TYPE_CHECKING:
     from .io import load
     from .layout import Layout, layouts
     from .lstm import LSTM, GateTrace
-    from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
+    from .metrics import coverage, mae, mase, msis, rmse, smape
     from .plot import plot_forecast
     from .reading import data_files, read_csv, read_files, read_parquet
+    from .scoring import evaluate
     from .train import Callback, History
     from .training_plot import plot_adding, plot_history
 
