@@ -32,6 +32,12 @@ log = logging.getLogger("lstmcast")
 DATA_SUFFIXES = (".csv", ".parquet")
 
 
+def _naming(error: DataError, file: Path) -> DataError:
+    """``error``, or the same message after the file's name if it does not name the file."""
+    text = str(error)
+    return error if file.name in text else DataError(f"{file.name}: {text}")
+
+
 def _existing(path: str | os.PathLike[str]) -> Path:
     """``path`` as a Path; a DataError if it is no file."""
     file = Path(path)
@@ -274,8 +280,7 @@ def read_parquet(
             index_time=index_time,
         )
     except DataError as error:  # rows of a Parquet file are counted from 0, without a header
-        text = str(error)
-        raise DataError(text if file.name in text else f"{file.name}: {text}") from None
+        raise _naming(error, file) from None
     return with_layouts(panel.to_frame(), (how,))
 
 
@@ -322,10 +327,9 @@ def read_files(
                 ignore_cols=ignore_cols,
             )
         except DataError as error:  # among several files, say which one
-            text = str(error)
-            if len(files) == 1 or file.name in text:
+            if len(files) == 1:
                 raise
-            raise DataError(f"{file.name}: {text}") from None
+            raise _naming(error, file) from None
         ids = frame[ID].unique()
         for series_id in ids:
             if series_id in first_file:
