@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import lstmcast as lc
-from lstmcast.data import Panel, concatenated_ranges, future_times, time_step
+from lstmcast.data import Panel, concatenated_ranges
+from lstmcast.timesteps import future_times, time_step
 
 
 def test_array_series_wide_and_long_inputs_agree() -> None:

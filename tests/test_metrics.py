@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstmcast.errors import ConfigError, DataError
-from lstmcast.metrics import coverage, evaluate, mae, mase, msis, rmse, smape
+from lstmcast.metrics import coverage, mae, mase, msis, rmse, smape
+from lstmcast.scoring import evaluate
 
 # --------------------------------------------------------------------------------------------
 # Array metrics: closed-form values

@@ -65,3 +65,14 @@ def test_public_names_are_listed_alike_in_all_three_places() -> None:
     assert len(lstmcast.__all__) == len(set(lstmcast.__all__))
     for module, name in sorted(lazy):
         assert hasattr(importlib.import_module(f"lstmcast.{module}"), name), (module, name)
+
+
+def test_memory_reach_does_not_load_matplotlib() -> None:
+    """The gate analysis is tables only: using it must not pay for (or need) matplotlib."""
+    child = (
+        "import sys\n"
+        "import lstmcast as lc\n"
+        "lc.memory_reach\n"
+        "assert 'matplotlib' not in sys.modules, 'memory_reach loaded matplotlib'\n"
+    )
+    subprocess.run([sys.executable, "-c", child], check=True)

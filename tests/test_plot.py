@@ -13,9 +13,11 @@ import torch
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from lstmcast import plot
+from lstmcast import analysis, gate_plot, plot, training_plot
 from lstmcast.errors import DataError
-from lstmcast.plot import plot_forecast, plot_gates, plot_history
+from lstmcast.gate_plot import plot_gates
+from lstmcast.plot import plot_forecast
+from lstmcast.training_plot import plot_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -79,8 +81,9 @@ def _polys(fig: Figure) -> list[PolyCollection]:
 # module hygiene
 
 
-def test_module_imports_no_pyplot_and_torch_only_for_typing() -> None:
-    tree = ast.parse(Path(plot.__file__).read_text())
+@pytest.mark.parametrize("module", [plot, gate_plot, training_plot, analysis])
+def test_module_imports_no_pyplot_and_torch_only_for_typing(module: object) -> None:
+    tree = ast.parse(Path(module.__file__).read_text())  # type: ignore[attr-defined]
     names = [
         alias.name if isinstance(node, ast.Import) else f"{node.module}"
         for node in ast.walk(tree)
@@ -340,7 +343,7 @@ def _constant_forget(value: float, time: int = 50, hidden: int = 3) -> dict[str,
     [(0.9, 9), (0.5, 1), (0.2, 0), (0.99, 49)],
 )
 def test_memory_reach_of_a_constant_forget_gate(f: float, reach: int) -> None:
-    table = plot.memory_reach(_constant_forget(f), segment=24)
+    table = analysis.memory_reach(_constant_forget(f), segment=24)
     assert table["unit"].tolist() == [0, 1, 2]
     assert (table["reach_steps"] == reach).all()
     assert (table["reach_points"] == 24 * reach).all()
@@ -354,7 +357,7 @@ def test_memory_reach_of_a_constant_forget_gate(f: float, reach: int) -> None:
 def test_memory_reach_stops_at_the_step_whose_forget_gate_erases() -> None:
     trace = _constant_forget(1.0, time=20, hidden=2)
     trace["forget"][0, 0, 20 - 6, 0] = 0.1  # unit 0 forgets at step T-6: its reach is 5 steps
-    table = plot.memory_reach(trace)
+    table = analysis.memory_reach(trace)
     assert table["reach_steps"].tolist() == [5, 19]
     assert table["whole_window"].tolist() == [False, True]
     assert table["time_constant_steps"].iloc[1] == np.inf
@@ -362,14 +365,14 @@ def test_memory_reach_stops_at_the_step_whose_forget_gate_erases() -> None:
 
 def test_memory_reach_picks_sample_and_layer() -> None:
     trace = _trace()
-    table = plot.memory_reach(trace, sample=2, layer=0)
+    table = analysis.memory_reach(trace, sample=2, layer=0)
     forget = trace.forget[0, 2].numpy()
     retention = np.cumprod(forget[::-1][:-1], axis=0)
     np.testing.assert_array_equal(table["reach_steps"], (retention >= np.exp(-1)).sum(axis=0))
     with pytest.raises(DataError, match="segment"):
-        plot.memory_reach(trace, segment=0)
+        analysis.memory_reach(trace, segment=0)
     with pytest.raises(DataError, match="sample=3 is out of range"):
-        plot.memory_reach(trace, sample=3)
+        analysis.memory_reach(trace, sample=3)
 
 
 def test_gates_marks_the_reach_on_the_forget_map() -> None:

@@ -1,8 +1,10 @@
 """lstmcast: time-series forecasting with LSTM networks, on PyTorch.
 
-Data flows one way: input frame (``data``) -> windows (``windows``) -> the LSTM (``lstm``,
-``model``, ``train``) -> forecasts (``forecast``, ``lstm_forecaster``) -> metrics and plots
-(``metrics``, ``plot``).
+Data flows one way: files (``reading``) or an input frame -> its layout (``layout``) -> the
+validated ``Panel`` (``data``; time steps in ``timesteps``) -> windows (``windows``) -> the LSTM
+(``lstm``, ``model``, ``train``) -> forecasts (``forecast``, ``lstm_forecaster``) -> metrics and
+plots (``metrics``, ``scoring``, ``plot``, ``training_plot``, ``gate_plot``; ``analysis`` reads
+the gates without matplotlib).
 ``distributed`` makes training and I/O data-parallel under ``torchrun``; ``experiment`` trains the
 LSTM on the adding problem, a test of long memory.
 """
@@ -29,46 +31,38 @@ from .errors import (
 # Public names, by the module that defines them. Modules load on first use, so `import lstmcast`
 # (and `lstmcast --help`) stays fast: torch alone costs about a second, matplotlib and pandas more.
 _LAZY = {
-    "data": (
-        "Layout",
-        "Panel",
-        "data_files",
-        "layouts",
-        "read_csv",
-        "read_files",
-        "read_parquet",
-        "split",
-        "to_long",
-    ),
+    "analysis": ("memory_reach",),
+    "data": ("Panel", "split", "to_long"),
     "experiment": ("AddingResult", "adding_problem"),
     "forecast": ("Forecaster", "Naive", "SeasonalNaive"),
+    "gate_plot": ("plot_gates",),
+    "layout": ("Layout", "layouts"),
     "lstm": ("LSTM", "GateTrace"),
     "lstm_forecaster": ("LSTMForecaster", "load"),
-    "metrics": ("coverage", "evaluate", "mae", "mase", "msis", "rmse", "smape"),
-    "plot": ("memory_reach", "plot_adding", "plot_forecast", "plot_gates", "plot_history"),
+    "metrics": ("coverage", "mae", "mase", "msis", "rmse", "smape"),
+    "plot": ("plot_forecast",),
+    "reading": ("data_files", "read_csv", "read_files", "read_parquet"),
+    "scoring": ("evaluate",),
     "train": ("Callback", "History"),
+    "training_plot": ("plot_adding", "plot_history"),
 }
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
-    from .data import (
-        Layout,
-        Panel,
-        data_files,
-        layouts,
-        read_csv,
-        read_files,
-        read_parquet,
-        split,
-        to_long,
-    )
+    from .analysis import memory_reach
+    from .data import Panel, split, to_long
     from .experiment import AddingResult, adding_problem
     from .forecast import Forecaster, Naive, SeasonalNaive
+    from .gate_plot import plot_gates
+    from .layout import Layout, layouts
     from .lstm import LSTM, GateTrace
     from .lstm_forecaster import LSTMForecaster, load
-    from .metrics import coverage, evaluate, mae, mase, msis, rmse, smape
-    from .plot import memory_reach, plot_adding, plot_forecast, plot_gates, plot_history
+    from .metrics import coverage, mae, mase, msis, rmse, smape
+    from .plot import plot_forecast
+    from .reading import data_files, read_csv, read_files, read_parquet
+    from .scoring import evaluate
     from .train import Callback, History
+    from .training_plot import plot_adding, plot_history
 
 
 @functools.cache  # once: what is created later stays collectable

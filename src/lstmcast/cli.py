@@ -1400,7 +1400,7 @@ def inspect(
     inputs = panel.y[end - model.window : end]
     lc.plot_gates(trace, sample=0, inputs=inputs, segment=model.segment, path=output)
     reach = lc.memory_reach(trace, sample=0, segment=model.segment)
-    from lstmcast.plot import LONG_MEMORY_FORGET  # loaded by now, with matplotlib
+    from lstmcast.analysis import LONG_MEMORY_FORGET
 
     long_units = reach.loc[reach["long_memory"], "unit"].tolist()
     listed = ", ".join(str(u) for u in long_units[:_SHOWN_UNITS])

@@ -20,7 +20,7 @@ import numpy as np
 from .data import split, to_long
 from .forecast import Naive, SeasonalNaive
 from .lstm_forecaster import LSTMForecaster
-from .metrics import evaluate
+from .scoring import evaluate
 from .train import Callback, History
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def _plot(
     from matplotlib.figure import Figure
 
     from .files import atomic_path, image_format
-    from .plot import plot_history
+    from .training_plot import plot_history
 
     figure = Figure(figsize=(11, 7), layout="constrained")
     top, bottom = figure.subplots(2, 1, height_ratios=[2, 1])

@@ -30,9 +30,11 @@ from .checks import (
     check_level,
     check_output_size,
 )
-from .data import ID, TIME, Panel, describe_step, future_times
+from .columns import ID, TIME
+from .data import Panel
 from .errors import ConfigError, DataError, NotFittedError, count, option, points
 from .fitted import DEFAULT_COLUMNS
+from .timesteps import describe_step, future_times
 from .train import Callback
 
 if TYPE_CHECKING:

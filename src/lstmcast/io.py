@@ -28,12 +28,13 @@ import torch
 
 from . import __version__, distributed
 from .checkpoint import Resumable, write_training_state
-from .data import LAYOUTS, Panel, concatenated_ranges
+from .data import Panel, concatenated_ranges
 from .devices import pick_device
 from .errors import LstmcastError, ModelFileError
 from .files import real_path
 from .fitted import DEFAULT_COLUMNS, FittedState, StateSpec
 from .intervals import CALIBRATION_GRID
+from .layout import LAYOUTS
 from .model import LSTMNetwork, NetworkConfig
 from .modeldir import (
     CHECKSUMS,

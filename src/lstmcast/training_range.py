@@ -12,8 +12,9 @@ import warnings
 import numpy as np
 
 from .checks import readable
-from .data import Panel, _show_time, concatenated_ranges
+from .data import Panel, concatenated_ranges
 from .errors import DataError, DataWarning, count, option
+from .timesteps import show_time
 from .windows import SeriesScaler
 
 # How far (in training standard deviations from the training mean) a value of new history may lie
@@ -83,7 +84,7 @@ def check_scaled(panel: Panel, scaled: np.ndarray, index: np.ndarray, scaler_kin
     first = int(np.argmax(beyond.reshape(-1)))
     row = int(index.reshape(-1)[first])
     i = int(np.searchsorted(panel.starts, row, side="right")) - 1
-    where = f"series {panel.ids[i]!r} has {panel.y[row]:.3g} at {_show_time(panel.ds[row])}"
+    where = f"series {panel.ids[i]!r} has {panel.y[row]:.3g} at {show_time(panel.ds[row])}"
     if scaler_kind == "none":
         raise DataError(
             f"{where}, beyond the float32 numbers (up to 3.4e38) the network computes with; "
