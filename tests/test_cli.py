@@ -732,7 +732,7 @@ def test_every_estimator_parameter_has_a_flag_that_sets_it(name: str) -> None:
     into that setting; without flags, every setting is the estimator's default."""
     import inspect
 
-    from lstmcast.cli import options
+    from lstmcast.cli import model_options as options
 
     parameters = set(inspect.signature(lc.LSTMForecaster).parameters)
     assert set(FLAG_SAMPLES) == parameters - set(NOT_ON_THE_COMMAND_LINE)
@@ -754,7 +754,7 @@ def test_model_option_defaults_and_flags_are_the_estimators() -> None:
     name a setting by its flag on the command line) name the flag that the table declares."""
     import inspect
 
-    from lstmcast.cli import options
+    from lstmcast.cli import model_options as options
     from lstmcast.errors import command_line, setting
 
     signature = inspect.signature(lc.LSTMForecaster).parameters

@@ -1,9 +1,10 @@
 """The ``lstmcast`` command line: thin commands over the public API (``import lstmcast as lc``).
 
 Every command parses its options, calls the library and prints; each lives in a module of its
-own (:mod:`~lstmcast.cli.train`, ...), over :mod:`~lstmcast.cli.options` (every option declared
-once, the model's in one table) and :mod:`~lstmcast.cli.console` (output, progress, and errors
-as one line ``error: <message>`` with exit code 1). This module assembles the app.
+own (:mod:`~lstmcast.cli.train`, ...), over :mod:`~lstmcast.cli.options` (every shared option
+declared once), :mod:`~lstmcast.cli.model_options` (one table of the model's), ``reading`` (DATA
+as one frame) and :mod:`~lstmcast.cli.console` (output, progress, and errors as one line
+``error: <message>`` with exit code 1). This module assembles the app.
 
 torch, pandas, matplotlib and most of rich are imported inside the commands, so ``--help`` stays
 fast (as long as ``import lstmcast`` itself is light).

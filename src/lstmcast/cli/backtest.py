@@ -15,17 +15,8 @@ import typer
 
 import lstmcast as lc
 from lstmcast.cli.console import metrics_table, stdout, training_progress
-from lstmcast.cli.options import (
-    DataLayout,
-    IdCol,
-    IgnoreCol,
-    Level,
-    ModelSettings,
-    Quiet,
-    TargetCol,
-    TimeCol,
-    model_options,
-)
+from lstmcast.cli.model_options import ModelSettings, model_options
+from lstmcast.cli.options import Level, Quiet, Reading, reading_options
 from lstmcast.cli.reading import read_data
 
 if TYPE_CHECKING:
@@ -33,6 +24,7 @@ if TYPE_CHECKING:
 
 
 @model_options
+@reading_options
 def backtest(
     *,
     data: Annotated[
@@ -77,11 +69,7 @@ def backtest(
             "(.csv, .parquet).",
         ),
     ] = None,
-    time_col: TimeCol = None,
-    target_col: TargetCol = None,
-    id_col: IdCol = None,
-    layout: DataLayout = None,
-    ignore_col: IgnoreCol = None,
+    reading: Reading,
     settings: ModelSettings,
     level: Level = None,
     quiet: Quiet = False,
@@ -100,7 +88,7 @@ def backtest(
         check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
     h, n_windows, step = check_backtest(h, n_windows, step_size)
-    df = read_data(data, time_col, target_col, id_col, layout, ignore_col, quiet)
+    df = read_data(data, reading, quiet)
     # Before any training: keys, three models and the bounds, per forecast point.
     levels = {float(value) for value in level or []}
     check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))

@@ -14,7 +14,8 @@ import typer
 
 import lstmcast as lc
 from lstmcast.cli.console import Group, stderr, stdout
-from lstmcast.cli.options import LearningRate, Quiet
+from lstmcast.cli.model_options import LearningRate
+from lstmcast.cli.options import Quiet
 
 experiment_app = typer.Typer(
     cls=Group,

@@ -14,14 +14,7 @@ import typer
 
 import lstmcast as lc
 from lstmcast.cli.console import stdout
-from lstmcast.cli.options import (
-    DataLayout,
-    IgnoreCol,
-    Level,
-    ModelIdCol,
-    ModelTargetCol,
-    ModelTimeCol,
-)
+from lstmcast.cli.options import Level, ModelDir, Reading, model_reading_options
 from lstmcast.cli.reading import read_columns, read_for_model
 
 if TYPE_CHECKING:
@@ -30,11 +23,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+@model_reading_options
 def forecast(
-    model_dir: Annotated[
-        Path,
-        typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
-    ],
+    *,
+    model_dir: ModelDir,
     output: Annotated[
         Path,
         typer.Option(
@@ -56,11 +48,7 @@ def forecast(
             "of them; same series and time steps as in training) instead of the training data.",
         ),
     ] = None,
-    time_col: ModelTimeCol = None,
-    target_col: ModelTargetCol = None,
-    id_col: ModelIdCol = None,
-    layout: DataLayout = None,
-    ignore_col: IgnoreCol = None,
+    reading: Reading,
     level: Level = None,
 ) -> None:
     """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV.
@@ -77,7 +65,7 @@ def forecast(
     def read(model: lc.LSTMForecaster) -> pd.DataFrame | None:
         if data is None:
             return None
-        return read_for_model(model, data, id_col, time_col, target_col, layout, ignore_col)
+        return read_for_model(model, data, reading)
 
     if distributed.launched_by_torchrun():
         _forecast_parts(model_dir, output, h, level, data, read)

@@ -14,13 +14,7 @@ import typer
 
 import lstmcast as lc
 from lstmcast.cli.console import stdout
-from lstmcast.cli.options import (
-    DataLayout,
-    IgnoreCol,
-    ModelIdCol,
-    ModelTargetCol,
-    ModelTimeCol,
-)
+from lstmcast.cli.options import ModelDir, Reading, model_reading_options
 from lstmcast.cli.reading import read_columns, read_for_model
 
 if TYPE_CHECKING:
@@ -31,11 +25,10 @@ if TYPE_CHECKING:
 _SHOWN_UNITS = 10
 
 
+@model_reading_options
 def inspect(
-    model_dir: Annotated[
-        Path,
-        typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
-    ],
+    *,
+    model_dir: ModelDir,
     output: Annotated[
         Path,
         typer.Option(
@@ -54,11 +47,7 @@ def inspect(
         str | None,
         typer.Option("--series", help="Id of the series to show. Default: the first."),
     ] = None,
-    time_col: ModelTimeCol = None,
-    target_col: ModelTargetCol = None,
-    id_col: ModelIdCol = None,
-    layout: DataLayout = None,
-    ignore_col: IgnoreCol = None,
+    reading: Reading,
 ) -> None:
     """Plot the LSTM's gates and states over the last input window of one series.
 
@@ -76,7 +65,7 @@ def inspect(
     model = lc.load(model_dir)
     df = None
     if data is not None:
-        df = read_for_model(model, data, id_col, time_col, target_col, layout, ignore_col)
+        df = read_for_model(model, data, reading)
     panel = model.tail_ if df is None else lc.Panel.from_frame(df)
     ids = [str(i) for i in panel.ids]
     wanted = ids[0] if series is None else series

@@ -1,29 +1,24 @@
-"""The command line's options, each declared once: data reading options and the model table.
+"""The command line's shared options, each declared once, and how commands receive them.
 
 Where the command line meets the first step of the data flow (input frame -> windows -> model
--> forecast -> metrics/plots): the options say how DATA is read and how the model is built.
-:data:`MODEL_OPTIONS` maps every model option to the ``LSTMForecaster`` setting it sets, with
-the estimator's own default; :func:`model_options` gives a command (train, backtest) all of them
-and hands it one :class:`ModelSettings`. A new setting is one row of the table.
+-> forecast -> metrics/plots). Options several commands take are declared here once; a group
+of them (how DATA is read, or the model settings of :mod:`lstmcast.cli.model_options`) is
+spliced into a command's signature by :func:`in_place_of`, and reaches the command as one
+object: a new option of a group is one edit.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
-import importlib.util
 import inspect
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-import lstmcast as lc
-
-if TYPE_CHECKING:
-    from lstmcast.forecast import LSTMForecaster
+Command = Callable[..., None]
 
 # --------------------------------------------------------------------------------------------
 # How DATA is read
@@ -45,6 +40,10 @@ IdCol = Annotated[
         "--id-col",
         help="Name of the series id column; default unique_id if present, else one series.",
     ),
+]
+ModelDir = Annotated[
+    Path,
+    typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),
 ]
 # The same for data read with a saved model: the names it was trained with by default.
 ModelTimeCol = Annotated[
@@ -95,261 +94,79 @@ Level = Annotated[
 ]
 
 
-# --------------------------------------------------------------------------------------------
-# The model: one row per LSTMForecaster setting
-
-
-def parse_size(text: str | None) -> int | float | None:
-    """``"20"`` -> 20 points, ``"0.2"`` -> a fraction; the library checks the range."""
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise lc.ConfigError(
-            f"--val-size must be a number of points (e.g. 20) or a fraction (e.g. 0.2), "
-            f"got {text!r}"
-        ) from None
-
-
-def _as_tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
-    """A repeatable option's values as the estimator takes them (none given: None)."""
-    return tuple(values) if values else None
-
-
-def _as_given(value: Any) -> Any:
-    return value
-
-
 @dataclass(frozen=True)
-class ModelOption:
-    """One ``LSTMForecaster`` setting as a command-line option; its default is the estimator's."""
+class Reading:
+    """How a command reads DATA: column names and layout (None: found as for any file, or for
+    a saved model's data: as it was trained)."""
 
-    setting: str  # the estimator's keyword
-    flag: str  # "--window"
-    help: str
-    kind: Any  # what typer parses: int, float | None, list[str] | None, ...
-    parse: Callable[[Any], Any] = _as_given  # the parsed value -> the setting's value
-    parameter: str = ""  # the commands' parameter name ("" : the setting's)
+    time_col: str | None
+    target_col: str | None
+    id_col: str | None
+    layout: str | None
+    ignore_col: list[str] | None
 
-    def __post_init__(self) -> None:
-        if not self.parameter:
-            object.__setattr__(self, "parameter", self.setting)
-
-    def annotation(self) -> Any:
-        """The parameter annotation that makes typer read this option."""
-        return Annotated[self.kind, typer.Option(self.flag, help=self.help)]
+    def columns(self) -> dict[str, str | None]:
+        """The column names as the library's keywords (``id_col=...``)."""
+        return {"id_col": self.id_col, "time_col": self.time_col, "target_col": self.target_col}
 
 
-# In the order the options are listed in --help.
-MODEL_OPTIONS = (
-    ModelOption("window", "--window", "Input length (lookback) in time steps.", int),
-    ModelOption(
-        "horizon",
-        "--horizon",
-        "Steps the network emits at once (longer forecasts are recursive).",
-        int,
-    ),
-    ModelOption("hidden_size", "--hidden-size", "LSTM units per layer.", int),
-    ModelOption("num_layers", "--layers", "Stacked LSTM layers.", int, parameter="layers"),
-    ModelOption("dropout", "--dropout", "Dropout between layers and before the head, 0..1.", float),
-    ModelOption("epochs", "--epochs", "Training epochs (passes over the data).", int),
-    ModelOption("batch_size", "--batch-size", "Windows per training batch.", int),
-    ModelOption("lr", "--lr", "Adam learning rate.", float),
-    ModelOption(
-        "val_size",
-        "--val-size",
-        "Validation tail of each series, held out of training: points (e.g. 20) or a fraction "
-        "(e.g. 0.2). The epoch with the lowest validation loss is kept.",
-        str | None,
-        parse=parse_size,
-    ),
-    ModelOption(
-        "patience",
-        "--patience",
-        "Stop after this many epochs without validation improvement (needs --val-size).",
-        int | None,
-    ),
-    ModelOption(
-        "window_norm",
-        "--window-norm",
-        "Normalise each input window by itself: 'revin' (mean and std) or 'last' (last value); "
-        "the forecast is de-normalised. For series whose level drifts.",
-        str | None,
-    ),
-    ModelOption(
-        "segment",
-        "--segment",
-        "Time steps per LSTM step (segment-wise input; must divide --window).",
-        int,
-    ),
-    ModelOption(
-        "calendar",
-        "--calendar",
-        "Calendar feature of each input step: hour, dayofweek or dayofyear (repeatable).",
-        list[str] | None,
-        parse=_as_tuple,
-    ),
-    ModelOption("loss", "--loss", "Training loss: mse or mae.", str),
-    ModelOption(
-        "lr_schedule", "--lr-schedule", "Learning-rate schedule: cosine or onecycle.", str | None
-    ),
-    ModelOption(
-        "ensemble_size",
-        "--ensemble-size",
-        "Networks trained with consecutive seeds; forecasts are their median.",
-        int,
-    ),
-    ModelOption(
-        "quantile_levels",
-        "--quantile-level",
-        "Learn a prediction interval of this level (percent) with quantile heads and the pinball "
-        "loss (repeatable); with --val-size too they are conformalized on the validation tail; "
-        "without it, --level intervals are conformal (needs --val-size).",
-        list[float] | None,
-        parse=_as_tuple,
-    ),
-    ModelOption(
-        "season_length",
-        "--season-length",
-        "Seasonal period (e.g. 24 for hourly data): interval calibration measures errors in units "
-        "of each window's mean absolute seasonal difference.",
-        int,
-    ),
-    ModelOption(
-        "forget_bias",
-        "--forget-bias",
-        "Initial forget-gate bias, other biases starting at zero (1.0 is Keras's default); "
-        "default: torch's initialisation.",
-        float | None,
-    ),
-    ModelOption(
-        "grad_clip",
-        "--grad-clip",
-        "Clip the global gradient norm to this. Default: no clipping.",
-        float | None,
-    ),
-    ModelOption(
-        "scaler",
-        "--scaler",
-        "Per-series scaling fitted on the training part: standard (mean and standard deviation) "
-        "or none.",
-        str,
-    ),
-    ModelOption(
-        "random_state",
-        "--seed",
-        "Random seed; the same seed gives the same model. Default: random.",
-        int | None,
-        parameter="seed",
-    ),
-    ModelOption(
-        "device", "--device", "cpu, cuda, cuda:1, mps, ... Default: CUDA when present.", str | None
-    ),
-)
+def in_place_of(
+    name: str, options: Sequence[inspect.Parameter], gather: Callable[[Mapping[str, Any]], Any]
+) -> Callable[[Command], Command]:
+    """A decorator that gives a command ``options`` where it declares parameter ``name``.
 
-# The model options by estimator keyword.
-MODEL_OPTION = {option.setting: option for option in MODEL_OPTIONS}
-# The learning rate as other commands take it (experiment adding), with a default of their own.
-LearningRate = MODEL_OPTION["lr"].annotation()
-
-# The module that defines the estimator the table configures, read (not imported) for defaults.
-ESTIMATOR_MODULE = "lstmcast.forecast"
-
-
-@functools.cache
-def estimator_defaults() -> dict[str, Any]:
-    """``LSTMForecaster``'s keyword defaults, read from its source without importing it.
-
-    Taken from the estimator so the two cannot drift; read with :mod:`ast` because every command
-    (even ``--help``) builds the options, and importing the estimator loads torch (a second).
-    tests/test_cli.py checks the result against ``inspect.signature``.
+    Typer reads a command's options from its signature: the decorated command's signature has
+    ``options`` in place of the (keyword-only) parameter ``name``, and it calls the command with
+    ``name=gather(values)``, the values of the options by parameter name. An option the command
+    declares itself keeps the command's declaration, and still reaches ``gather``.
     """
-    spec = importlib.util.find_spec(ESTIMATOR_MODULE)
-    if spec is None or spec.origin is None:
-        raise ImportError(f"cannot find the source of {ESTIMATOR_MODULE}")
-    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-    (estimator,) = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and node.name == "LSTMForecaster"
+
+    def decorate(command: Command) -> Command:
+        signature = inspect.signature(command, eval_str=True)  # typer needs the types themselves
+        own = signature.parameters
+        parameters: list[inspect.Parameter] = []
+        for parameter in own.values():
+            if parameter.name == name:
+                parameters += [option for option in options if option.name not in own]
+            else:  # keyword-only, as typer calls it: the order of defaults does not matter
+                parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+        @functools.wraps(command)
+        def gathered(**given: Any) -> None:
+            command(
+                **{key: value for key, value in given.items() if key in own},
+                **{name: gather(given)},
+            )
+
+        gathered.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        gathered.__annotations__ = {p.name: p.annotation for p in parameters}
+        del gathered.__wrapped__  # typer must see the new signature, not the command's
+        return gathered
+
+    return decorate
+
+
+def _reading_options(time_col: Any, target_col: Any, id_col: Any) -> Callable[[Command], Command]:
+    """The reading options with these column options, in place of ``reading: Reading``."""
+    annotations = {
+        "time_col": time_col,
+        "target_col": target_col,
+        "id_col": id_col,
+        "layout": DataLayout,
+        "ignore_col": IgnoreCol,
+    }
+    options = [
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for key, kind in annotations.items()
     ]
-    (init,) = [
-        node
-        for node in estimator.body
-        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
-    ]
-    arguments = init.args.args[len(init.args.args) - len(init.args.defaults) :]
-    pairs = [*zip(arguments, init.args.defaults, strict=True)]
-    pairs += zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True)
-    return {arg.arg: ast.literal_eval(value) for arg, value in pairs if value is not None}
+    return in_place_of(
+        "reading",
+        options,
+        lambda given: Reading(**{f.name: given[f.name] for f in fields(Reading)}),
+    )
 
 
-@dataclass(frozen=True)
-class ModelSettings:
-    """The model options one command was given, by estimator keyword, as typer parsed them."""
-
-    given: Mapping[str, Any]
-
-    def __getitem__(self, setting: str) -> Any:
-        return self.given[setting]
-
-    def keywords(self) -> dict[str, Any]:
-        """The estimator's keyword arguments (``--val-size``'s text as a number, ...)."""
-        return {
-            option.setting: option.parse(self.given[option.setting]) for option in MODEL_OPTIONS
-        }
-
-    def estimator(self) -> LSTMForecaster:
-        """A new, unfitted estimator; the library checks every value in ``fit``."""
-        return lc.LSTMForecaster(**self.keywords())
-
-
-def model_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command`` every option of :data:`MODEL_OPTIONS`, where it declares ``settings``.
-
-    Typer reads a command's options from its signature: the returned command's signature has the
-    table's options in place of the keyword-only parameter ``settings``, and it calls
-    ``command`` with them gathered into one :class:`ModelSettings`. An option the command
-    declares itself (backtest's ``--season-length``, which also sets its baseline) keeps the
-    command's declaration and still reaches the settings.
-    """
-    signature = inspect.signature(command, eval_str=True)  # typer needs the types themselves
-    own = signature.parameters
-    defaults = estimator_defaults()
-    table = [
-        inspect.Parameter(
-            option.parameter,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=defaults[option.setting],
-            annotation=option.annotation(),
-        )
-        for option in MODEL_OPTIONS
-        if option.parameter not in own
-    ]
-    parameters: list[inspect.Parameter] = []
-    for parameter in own.values():
-        if parameter.name == "settings":
-            parameters += table
-        else:
-            parameters.append(parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY))
-
-    @functools.wraps(command)
-    def with_settings(**given: Any) -> None:
-        command(
-            **{name: value for name, value in given.items() if name in own}, settings=collect(given)
-        )
-
-    with_settings.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    with_settings.__annotations__ = {p.name: p.annotation for p in parameters}
-    del with_settings.__wrapped__  # typer must see the new signature, not the command's
-    return with_settings
-
-
-def collect(parameters: Mapping[str, Any]) -> ModelSettings:
-    """The model settings among a command's parsed ``parameters`` (by parameter name)."""
-    return ModelSettings({option.setting: parameters[option.parameter] for option in MODEL_OPTIONS})
+# --time-col, --target-col, --id-col, --layout, --ignore-col in place of ``reading: Reading``:
+# for new data (defaults found as for any file) and for a saved model's (defaults: the model's).
+reading_options = _reading_options(TimeCol, TargetCol, IdCol)
+model_reading_options = _reading_options(ModelTimeCol, ModelTargetCol, ModelIdCol)

@@ -14,14 +14,16 @@ import typer
 
 import lstmcast as lc
 from lstmcast.cli.console import stdout
-from lstmcast.cli.options import DataLayout, IdCol, IgnoreCol, TargetCol, TimeCol
+from lstmcast.cli.options import Reading, reading_options
 from lstmcast.cli.reading import read_data
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
+@reading_options
 def plot(
+    *,
     data: Annotated[
         Path,
         typer.Argument(
@@ -52,11 +54,7 @@ def plot(
         int | None,
         typer.Option("--max-history", help="Draw only the last N points of each history."),
     ] = None,
-    time_col: TimeCol = None,
-    target_col: TargetCol = None,
-    id_col: IdCol = None,
-    layout: DataLayout = None,
-    ignore_col: IgnoreCol = None,
+    reading: Reading,
 ) -> None:
     """Plot the history of DATA and the forecasts of FORECAST, one panel per series."""
     from lstmcast.files import check_output, image_format
@@ -70,7 +68,7 @@ def plot(
         output, [("the history", data), ("the forecasts", forecast_file)], example="forecast.png"
     )
     image_format(output, what="--output")
-    history = read_data(data, time_col, target_col, id_col, layout, ignore_col)
+    history = read_data(data, reading)
     forecast_frame = _read_forecast(forecast_file, like=history)
     lc.plot_forecast(history, forecast_frame, ids=ids, max_history=max_history, path=output)
     stdout().print(f"wrote {output}", markup=False)

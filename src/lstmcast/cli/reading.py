@@ -7,11 +7,13 @@ read with the column options or, for a saved model, with the names it was traine
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import lstmcast as lc
 from lstmcast.cli.console import note_on_success
+from lstmcast.cli.options import Reading
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,15 +31,7 @@ def read_columns() -> dict[str, str]:
     return {"id_col": ID, "time_col": TIME, "target_col": TARGET}
 
 
-def read_data(
-    data: Path,
-    time_col: str | None,
-    target_col: str | None,
-    id_col: str | None,
-    layout: str | None = None,
-    ignore_col: list[str] | None = None,
-    quiet: bool = False,
-) -> pd.DataFrame:
+def read_data(data: Path, reading: Reading, quiet: bool = False) -> pd.DataFrame:
     """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's).
 
     How each file was read (layout, columns, time zone) is said on stderr when the command
@@ -51,11 +45,9 @@ def read_data(
             files = distributed.assign_files(files, distributed.world_size())[distributed.rank()]
     frame = lc.read_files(
         files,
-        time_col=time_col,
-        target_col=target_col,
-        id_col=id_col,
-        layout=layout,
-        ignore_cols=ignore_col or (),
+        **reading.columns(),
+        layout=reading.layout,
+        ignore_cols=reading.ignore_col or (),
     )
     if not quiet:
         how = lc.layouts(frame)
@@ -68,18 +60,10 @@ def read_data(
     return frame
 
 
-def read_for_model(
-    model: LSTMForecaster,
-    data: Path,
-    id_col: str | None,
-    time_col: str | None,
-    target_col: str | None,
-    layout: str | None,
-    ignore_col: list[str] | None,
-) -> pd.DataFrame:
+def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.DataFrame:
     """New history for a saved model: its column names and layout unless others are given
     (a model's None: found as for any file)."""
-    given = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+    given = reading.columns()
     columns = {key: given[key] or name for key, name in model.columns_.items()}
-    layout = layout or getattr(model, "layout_", None)
-    return read_data(data, **columns, layout=layout, ignore_col=ignore_col)
+    layout = reading.layout or getattr(model, "layout_", None)
+    return read_data(data, dataclasses.replace(reading, **columns, layout=layout))

@@ -18,20 +18,13 @@ from lstmcast.cli.console import (
     stdout,
     training_progress,
 )
-from lstmcast.cli.options import (
-    DataLayout,
-    IdCol,
-    IgnoreCol,
-    ModelSettings,
-    Quiet,
-    TargetCol,
-    TimeCol,
-    model_options,
-)
+from lstmcast.cli.model_options import ModelSettings, model_options
+from lstmcast.cli.options import Quiet, Reading, reading_options
 from lstmcast.cli.reading import read_columns, read_data
 
 
 @model_options
+@reading_options
 def train(
     *,
     data: Annotated[
@@ -51,11 +44,7 @@ def train(
             "holding other files is refused).",
         ),
     ],
-    time_col: TimeCol = None,
-    target_col: TargetCol = None,
-    id_col: IdCol = None,
-    layout: DataLayout = None,
-    ignore_col: IgnoreCol = None,
+    reading: Reading,
     settings: ModelSettings,
     resume: Annotated[
         bool,
@@ -80,15 +69,14 @@ def train(
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
     with process_group(settings["device"], planned_exits=(typer.Exit,)):
-        df = read_data(data, time_col, target_col, id_col, layout, ignore_col, quiet)
+        df = read_data(data, reading, quiet)
         model = settings.estimator()
         # Kept with the model, as its column names below: forecast and inspect read new data
         # as the training data was read without being told again.
-        model.layout_ = layout
+        model.layout_ = reading.layout
         # Under the file's column names, which the model keeps: forecast and inspect read
         # data in the same layout without being told them again.
-        given = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-        names = {key: name for key, name in given.items() if name is not None}
+        names = {key: name for key, name in reading.columns().items() if name is not None}
         read_as = read_columns()
         df = df.rename(columns={read_as[key]: name for key, name in names.items()})
         # One progress bar and one summary, from rank 0.
