@@ -7,6 +7,7 @@ torchrun each rank writes its part through :mod:`lstmcast.sharded`.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,11 +63,9 @@ def forecast(
     from lstmcast.errors import count
     from lstmcast.files import check_output, frame_format, write_frame
 
-    def read(model: lc.LSTMForecaster) -> pd.DataFrame | None:
-        if data is None:
-            return None
-        return read_for_model(model, data, reading)
-
+    # The new history of --data, read as the model's training data was (None: forecast past
+    # the training data saved with the model).
+    read = None if data is None else functools.partial(read_for_model, data=data, reading=reading)
     if distributed.launched_by_torchrun():
         _forecast_parts(model_dir, output, h, level, data, read)
         return
@@ -75,7 +74,8 @@ def forecast(
     )
     frame_format(output, what="--output")
     model = lc.load(model_dir)
-    frame = model.predict(h, df=read(model), level=level, **read_columns())
+    df = None if read is None else read(model)
+    frame = model.predict(h, df=df, level=level, **read_columns())
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
     n_series = frame["unique_id"].nunique()
@@ -92,7 +92,7 @@ def _forecast_parts(
     h: int | None,
     level: list[float] | None,
     data: Path | None,
-    read: Callable[[lc.LSTMForecaster], pd.DataFrame | None],
+    read: Callable[[lc.LSTMForecaster], pd.DataFrame] | None,
 ) -> None:
     """Under torchrun: this rank's part of the forecast in directory ``output``."""
     from lstmcast import distributed
@@ -107,7 +107,7 @@ def _forecast_parts(
             output,
             h,
             level,
-            read_history=None if data is None else read,
+            read_history=read,
             history_is_shared=data is not None and not data.is_dir(),  # every rank reads it all
             inputs=[("the data", data)],
         )
