@@ -145,7 +145,7 @@ def worker(work: Path) -> None:
     """Both workloads as one rank of a torchrun launch; rank 0 writes result-<world>.json."""
     import torch.distributed as dist
 
-    from lstmcast import cli, distributed
+    from lstmcast import distributed, sharded
 
     torch.set_num_threads(1)
     sizes = Sizes(**json.loads((work / "sizes.json").read_text()))
@@ -162,10 +162,10 @@ def worker(work: Path) -> None:
     out = work / f"forecast-{world}"
     dist.barrier()
     started = time.perf_counter()
-    cli._forecast_part(work / "forecast-model", out, None, None, "ds", "y", None, None)
-    seconds = time.perf_counter() - started  # _forecast_part ends with a barrier
+    sharded.forecast_part(work / "forecast-model", out)
+    seconds = time.perf_counter() - started  # forecast_part ends with a barrier
     if rank == 0:
-        manifest = json.loads((out / cli.MANIFEST).read_text())
+        manifest = json.loads((out / sharded.MANIFEST).read_text())
         forecast = {
             "series": manifest["series"],
             "seconds": seconds,

@@ -33,6 +33,7 @@ from safetensors.torch import save_file
 
 import lstmcast as lc
 from lstmcast import cli
+from lstmcast.cli import train
 
 torch.set_num_threads(1)
 
@@ -76,7 +77,7 @@ def main() -> None:
     run("forecast", work / "model", "--data", work / "one.csv", "-o", work / "forecast-one")
     run("forecast", work / "model", "--data", work / "single.csv", "-o", work / "forecast-single")
     run("train", work / "one.csv", "-o", work / "model-one", *TRAIN_OPTIONS)
-    cli._training_progress = killing_progress  # type: ignore[assignment]
+    train.training_progress = killing_progress  # type: ignore[assignment]
     run("train", work / "data", "-o", work / "checkpoint", *TRAIN_OPTIONS)
 
 

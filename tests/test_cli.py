@@ -24,9 +24,10 @@ from typer.main import get_command
 from typer.testing import CliRunner, Result
 
 import lstmcast as lc
-from lstmcast import cli
+from lstmcast import cli, sharded
+from lstmcast.cli import console
 
-SRC = Path(cli.__file__).resolve().parents[1]
+SRC = Path(lc.__file__).resolve().parents[1]
 N_POINTS = 80
 # Small enough that training takes a fraction of a second.
 TINY = ["--window", "8", "--hidden-size", "8", "--epochs", "2", "--batch-size", "16", "--seed", "0"]
@@ -185,7 +186,7 @@ def test_train_prints_summary_and_progress(workdir: Path, data_csv: Path) -> Non
 def test_train_interrupted_keeps_checkpoint_and_resumes(
     workdir: Path, data_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bar = cli._progress_class()
+    bar = console.progress_class()
     original = bar.on_epoch_end
 
     def ctrl_c_in_epoch_three(self: lc.Callback, epoch: int, history: lc.History) -> None:
@@ -198,7 +199,7 @@ def test_train_interrupted_keeps_checkpoint_and_resumes(
         patch.setattr(bar, "on_epoch_end", ctrl_c_in_epoch_three)
         model = workdir / "interrupted"
         result = run("train", data_csv, "-o", model, *settings)
-    assert result.exit_code == cli.EXIT_INTERRUPTED, result.output
+    assert result.exit_code == console.EXIT_INTERRUPTED, result.output
     note = result.stderr.strip().splitlines()[-1]
     assert note == (
         f"interrupted; {model} holds the checkpoint after epoch 2 (best epoch 2); "
@@ -240,7 +241,7 @@ def test_sigterm_stops_training_and_keeps_the_checkpoint(tmp_path: Path) -> None
         _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == cli.EXIT_INTERRUPTED, stderr
+    assert process.returncode == console.EXIT_INTERRUPTED, stderr
     assert "Traceback" not in stderr
     assert stderr.strip().endswith("continue with --resume")
     assert lc.load(model).predict(2)["LSTM"].notna().all()
@@ -353,16 +354,16 @@ def test_a_sharded_forecast_deletes_only_its_own_stale_parts(
     for name, text in foreign.items():
         (out / name).write_text(text)
     # One process: rank 0 of 1 writes part-00000.parquet and the manifest.
-    cli._forecast_part(model_dir, out, 2, None, None, None, None, None)
-    manifest = json.loads((out / cli.MANIFEST).read_text())
+    sharded.forecast_part(model_dir, out, 2)
+    manifest = json.loads((out / sharded.MANIFEST).read_text())
     # As an earlier run of 2 processes would have left it (and a doctored entry).
     manifest["parts"] += [{"file": "part-00001.parquet"}, {"file": "../outside.parquet"}]
-    (out / cli.MANIFEST).write_text(json.dumps(manifest))
+    (out / sharded.MANIFEST).write_text(json.dumps(manifest))
     (out / "part-00001.parquet").write_text("stale")
     (tmp_path / "outside.parquet").write_text("keep")
-    cli._forecast_part(model_dir, out, 2, None, None, None, None, None)
+    sharded.forecast_part(model_dir, out, 2)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*foreign, "part-00000.parquet", cli.MANIFEST]
+        [*foreign, "part-00000.parquet", sharded.MANIFEST]
     )
     for name, text in foreign.items():
         assert (out / name).read_text() == text
@@ -692,6 +693,75 @@ def test_every_model_setting_has_a_flag(name: str) -> None:
     renamed = {"num_layers": "layers", "random_state": "seed"}
     settings = lc.LSTMForecaster().get_params()
     assert {renamed.get(setting, setting) for setting in settings} <= options
+
+
+# LSTMForecaster settings deliberately without a command-line flag, each with the reason.
+NOT_ON_THE_COMMAND_LINE: dict[str, str] = {}
+# Per setting: a flag's text on the command line and the setting it must become.
+FLAG_SAMPLES: dict[str, tuple[str, object]] = {
+    "window": ("7", 7),
+    "horizon": ("3", 3),
+    "hidden_size": ("9", 9),
+    "num_layers": ("2", 2),
+    "dropout": ("0.25", 0.25),
+    "epochs": ("4", 4),
+    "batch_size": ("8", 8),
+    "lr": ("0.02", 0.02),
+    "val_size": ("0.2", 0.2),
+    "patience": ("3", 3),
+    "scaler": ("none", "none"),
+    "window_norm": ("revin", "revin"),
+    "segment": ("2", 2),
+    "calendar": ("hour", ("hour",)),
+    "loss": ("mae", "mae"),
+    "lr_schedule": ("cosine", "cosine"),
+    "grad_clip": ("0.5", 0.5),
+    "forget_bias": ("1.0", 1.0),
+    "ensemble_size": ("2", 2),
+    "quantile_levels": ("80", (80.0,)),
+    "season_length": ("7", 7),
+    "random_state": ("5", 5),
+    "device": ("cpu", "cpu"),
+}
+REQUIRED_ARGUMENTS = {"train": ["d.csv", "-o", "m"], "backtest": ["d.csv", "--h", "2"]}
+
+
+@pytest.mark.parametrize("name", ["train", "backtest"])
+def test_every_estimator_parameter_has_a_flag_that_sets_it(name: str) -> None:
+    """Each LSTMForecaster constructor parameter is a flag of every command that trains, parsed
+    into that setting; without flags, every setting is the estimator's default."""
+    import inspect
+
+    from lstmcast.cli import model_options as options
+
+    parameters = set(inspect.signature(lc.LSTMForecaster).parameters)
+    assert set(FLAG_SAMPLES) == parameters - set(NOT_ON_THE_COMMAND_LINE)
+    command = get_command(cli.app).commands[name]  # type: ignore[attr-defined]
+    flags = {option.setting: option.flag for option in options.MODEL_OPTIONS}
+    assert set(flags) == set(FLAG_SAMPLES)
+
+    def settings(*args: str) -> dict[str, object]:
+        parsed = command.make_context(name, [*REQUIRED_ARGUMENTS[name], *args]).params
+        return lc.LSTMForecaster(**options.collect(parsed).keywords()).get_params()
+
+    assert settings() == lc.LSTMForecaster().get_params()
+    for setting, (text, value) in FLAG_SAMPLES.items():
+        assert settings(flags[setting], text)[setting] == value, (setting, text)
+
+
+def test_model_option_defaults_and_flags_are_the_estimators() -> None:
+    """The defaults read from LSTMForecaster's source are its signature's, and messages (which
+    name a setting by its flag on the command line) name the flag that the table declares."""
+    import inspect
+
+    from lstmcast.cli import model_options as options
+    from lstmcast.errors import command_line, setting
+
+    signature = inspect.signature(lc.LSTMForecaster).parameters
+    assert options.estimator_defaults() == {name: p.default for name, p in signature.items()}
+    with command_line():
+        for option in options.MODEL_OPTIONS:
+            assert setting(option.setting) == option.flag
 
 
 def test_data_with_a_utc_offset_keeps_it_through_the_cli(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.distributed as dist
+import typer
 from safetensors.torch import load_file
 
 import lstmcast as lc
@@ -266,3 +267,49 @@ def test_series_files_are_checksummed(launch: Launch, tmp_path: Path) -> None:
         second.write_bytes(first_bytes)
     with pytest.raises(lc.ModelFileError, match=r"series-00000.json does not belong to"):
         lc.load(model)
+
+
+@pytest.mark.parametrize(
+    ("raised", "leaves_together", "seen"),
+    [
+        (None, True, None),
+        (typer.Exit(130), True, typer.Exit),
+        (ValueError("a bug on this rank"), False, ValueError),
+        (
+            RuntimeError("[pair.cc:537] Read error: Connection reset by peer. gloo"),
+            False,
+            lc.TrainingError,
+        ),
+    ],
+    ids=["done", "planned exit", "other error", "lost peer"],
+)
+def test_a_joined_process_group_is_left_together_unless_something_failed(
+    monkeypatch: pytest.MonkeyPatch,
+    raised: BaseException | None,
+    leaves_together: bool,
+    seen: type[BaseException] | None,
+) -> None:
+    """Every rank waits for the others before leaving the group it joined (also on a planned
+    exit with a code); after an error it leaves at once, a lost peer being one error line."""
+    from lstmcast import distributed, torchrun
+
+    calls: list[str] = []
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("MASTER_ADDR", "localhost")
+    monkeypatch.setattr(distributed, "active", lambda: False)
+    monkeypatch.setattr(distributed, "start", lambda device: calls.append("start"))
+    monkeypatch.setattr(distributed, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(distributed, "stop", lambda: calls.append("stop"))
+
+    def block() -> None:
+        with torchrun.process_group("cpu", planned_exits=(typer.Exit,)):
+            if raised is not None:
+                raise raised
+
+    if seen is None:
+        block()
+    else:
+        with pytest.raises(seen):
+            block()
+    assert calls == ["start", *(["barrier"] if leaves_together else []), "stop"]

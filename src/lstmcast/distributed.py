@@ -16,6 +16,7 @@ Two ways to share the data, told apart at ``fit`` time (:func:`all_same`):
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import logging
@@ -127,6 +128,29 @@ def from_rank0(value: Any) -> Any:
 def barrier() -> None:
     if active():
         dist.barrier()
+
+
+def leave_together() -> None:
+    """Wait for every rank before leaving the process group (call it just before :func:`stop`).
+
+    A rank that tears gloo down while a peer is still finishing its work (rank 0 saving or
+    printing) could abort ("terminate called without an active exception"), and torchrun then
+    stops the peer. A peer already gone has nothing left to wait for.
+    """
+    with contextlib.suppress(RuntimeError):
+        barrier()
+
+
+def lost_peer(error: RuntimeError) -> bool:
+    """Whether ``error`` is a collective failing because another rank went away.
+
+    gloo reports a peer that went away as a plain RuntimeError naming its transport (``[...
+    pair.cc:537] Read error ...: Connection reset by peer``), NCCL as one naming NCCL.
+    """
+    if isinstance(error, dist.DistError):
+        return True
+    text = str(error)
+    return "gloo" in text or "NCCL" in text or "Connection closed by peer" in text
 
 
 def all_same(fingerprint: str) -> tuple[bool, str]:

@@ -16,7 +16,7 @@ the forget-gate biases to ``log(u)``, ``u ~ U[1, T - 1]``, and the input-gate bi
 negatives, so that at the start the units' memory time constants spread over 1..T - 1 steps
 instead of all being about 2 steps. It is on by default for the gated cells here (for the GRU it
 sets the update gate's bias, the gate that keeps the old state); the forecaster
-(:class:`~lstmcast.forecast.LSTMForecaster`) keeps torch's initialisation.
+(:class:`~lstmcast.LSTMForecaster`) keeps torch's initialisation.
 """
 
 from __future__ import annotations

@@ -1,0 +1,119 @@
+"""``lstmcast forecast``: forecast every series with a saved model and write the forecasts.
+
+The forecast step of the data flow (input frame -> windows -> model -> *forecast*): load the
+model, forecast past the end of its training data or of new history, write one file; under
+torchrun each rank writes its part through :mod:`lstmcast.sharded`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+import lstmcast as lc
+from lstmcast.cli.console import stdout
+from lstmcast.cli.options import Level, ModelDir, Reading, model_reading_options
+from lstmcast.cli.reading import read_columns, read_for_model
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+
+@model_reading_options
+def forecast(
+    *,
+    model_dir: ModelDir,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the forecasts, CSV or Parquet by suffix (.csv, .parquet); "
+            "under torchrun a directory of part files.",
+        ),
+    ] = Path("forecast.csv"),
+    h: Annotated[
+        int | None,
+        typer.Option("--h", help="Steps ahead to forecast. Default: the model's horizon."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="Forecast past the end of this history (CSV or Parquet file, or a directory "
+            "of them; same series and time steps as in training) instead of the training data.",
+        ),
+    ] = None,
+    reading: Reading,
+    level: Level = None,
+) -> None:
+    """Forecast every series with a saved model and write unique_id, ds, LSTM as CSV.
+
+    With --level, also the interval bounds LSTM-lo-<level> and LSTM-hi-<level>. Under `torchrun
+    --nproc-per-node N`, --output is a directory: each process forecasts its share of the series
+    (of the model, of a --data directory's files, or of a single --data file) and writes its part
+    file (part-00000.parquet, ...), and rank 0 adds _manifest.json (see docs/scaling.md).
+    """
+    from lstmcast import distributed
+    from lstmcast.errors import count
+    from lstmcast.files import check_output, frame_format, write_frame
+
+    # The new history of --data, read as the model's training data was (None: forecast past
+    # the training data saved with the model).
+    read = None if data is None else functools.partial(read_for_model, data=data, reading=reading)
+    if distributed.launched_by_torchrun():
+        _forecast_parts(model_dir, output, h, level, data, read)
+        return
+    check_output(
+        output, [("the model directory", model_dir), ("the data", data)], example="forecast.csv"
+    )
+    frame_format(output, what="--output")
+    model = lc.load(model_dir)
+    df = None if read is None else read(model)
+    frame = model.predict(h, df=df, level=level, **read_columns())
+    # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
+    write_frame(frame, output)
+    n_series = frame["unique_id"].nunique()
+    stdout().print(
+        f"wrote {count(len(frame), 'row')} ({n_series} series x {len(frame) // n_series} "
+        f"step{'' if len(frame) == n_series else 's'}) to {output}",
+        markup=False,
+    )
+
+
+def _forecast_parts(
+    model_dir: Path,
+    output: Path,
+    h: int | None,
+    level: list[float] | None,
+    data: Path | None,
+    read: Callable[[lc.LSTMForecaster], pd.DataFrame] | None,
+) -> None:
+    """Under torchrun: this rank's part of the forecast in directory ``output``."""
+    from lstmcast import distributed
+    from lstmcast.errors import count
+    from lstmcast.sharded import forecast_part
+    from lstmcast.torchrun import process_group
+
+    # Only small objects cross between the processes here: gloo whatever the device.
+    with process_group("cpu", planned_exits=(typer.Exit,)):
+        written = forecast_part(
+            model_dir,
+            output,
+            h,
+            level,
+            read_history=read,
+            history_is_shared=data is not None and not data.is_dir(),  # every rank reads it all
+            inputs=[("the data", data)],
+        )
+        if distributed.rank() == 0:
+            stdout().print(
+                f"wrote {count(written.rows, 'row')} ({written.series} series) in "
+                f"{count(len(written.parts), 'part')} to {output}",
+                markup=False,
+            )

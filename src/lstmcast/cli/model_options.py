@@ -1,0 +1,262 @@
+"""The model options: one row per ``LSTMForecaster`` setting, given to every command that trains.
+
+The model step of the data flow (input frame -> windows -> *model* -> forecast ->
+metrics/plots) on the command line. :data:`MODEL_OPTIONS` maps every option to the estimator
+setting it sets (flag, help, type, conversion); the default is the estimator's own (its
+signature's, read from the source). :func:`model_options` gives a command (train, backtest) all
+of them and hands it one :class:`ModelSettings`. A new setting is one row of the table.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+import lstmcast as lc
+from lstmcast.cli.options import Command, in_place_of
+
+if TYPE_CHECKING:
+    from lstmcast.forecast import LSTMForecaster
+
+
+def parse_size(text: str | None) -> int | float | None:
+    """``"20"`` -> 20 points, ``"0.2"`` -> a fraction; the library checks the range."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise lc.ConfigError(
+            f"--val-size must be a number of points (e.g. 20) or a fraction (e.g. 0.2), "
+            f"got {text!r}"
+        ) from None
+
+
+def _as_tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
+    """A repeatable option's values as the estimator takes them (none given: None)."""
+    return tuple(values) if values else None
+
+
+def _as_given(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """One ``LSTMForecaster`` setting as a command-line option; its default is the estimator's."""
+
+    setting: str  # the estimator's keyword
+    flag: str  # "--window"
+    help: str
+    kind: Any  # what typer parses: int, float | None, list[str] | None, ...
+    parse: Callable[[Any], Any] = _as_given  # the parsed value -> the setting's value
+    parameter: str = ""  # the commands' parameter name ("" : the setting's)
+
+    def __post_init__(self) -> None:
+        if not self.parameter:
+            object.__setattr__(self, "parameter", self.setting)
+
+    def annotation(self) -> Any:
+        """The parameter annotation that makes typer read this option."""
+        return Annotated[self.kind, typer.Option(self.flag, help=self.help)]
+
+
+# In the order the options are listed in --help.
+MODEL_OPTIONS = (
+    ModelOption("window", "--window", "Input length (lookback) in time steps.", int),
+    ModelOption(
+        "horizon",
+        "--horizon",
+        "Steps the network emits at once (longer forecasts are recursive).",
+        int,
+    ),
+    ModelOption("hidden_size", "--hidden-size", "LSTM units per layer.", int),
+    ModelOption("num_layers", "--layers", "Stacked LSTM layers.", int, parameter="layers"),
+    ModelOption("dropout", "--dropout", "Dropout between layers and before the head, 0..1.", float),
+    ModelOption("epochs", "--epochs", "Training epochs (passes over the data).", int),
+    ModelOption("batch_size", "--batch-size", "Windows per training batch.", int),
+    ModelOption("lr", "--lr", "Adam learning rate.", float),
+    ModelOption(
+        "val_size",
+        "--val-size",
+        "Validation tail of each series, held out of training: points (e.g. 20) or a fraction "
+        "(e.g. 0.2). The epoch with the lowest validation loss is kept.",
+        str | None,
+        parse=parse_size,
+    ),
+    ModelOption(
+        "patience",
+        "--patience",
+        "Stop after this many epochs without validation improvement (needs --val-size).",
+        int | None,
+    ),
+    ModelOption(
+        "window_norm",
+        "--window-norm",
+        "Normalise each input window by itself: 'revin' (mean and std) or 'last' (last value); "
+        "the forecast is de-normalised. For series whose level drifts.",
+        str | None,
+    ),
+    ModelOption(
+        "segment",
+        "--segment",
+        "Time steps per LSTM step (segment-wise input; must divide --window).",
+        int,
+    ),
+    ModelOption(
+        "calendar",
+        "--calendar",
+        "Calendar feature of each input step: hour, dayofweek or dayofyear (repeatable).",
+        list[str] | None,
+        parse=_as_tuple,
+    ),
+    ModelOption("loss", "--loss", "Training loss: mse or mae.", str),
+    ModelOption(
+        "lr_schedule", "--lr-schedule", "Learning-rate schedule: cosine or onecycle.", str | None
+    ),
+    ModelOption(
+        "ensemble_size",
+        "--ensemble-size",
+        "Networks trained with consecutive seeds; forecasts are their median.",
+        int,
+    ),
+    ModelOption(
+        "quantile_levels",
+        "--quantile-level",
+        "Learn a prediction interval of this level (percent) with quantile heads and the pinball "
+        "loss (repeatable); with --val-size too they are conformalized on the validation tail; "
+        "without it, --level intervals are conformal (needs --val-size).",
+        list[float] | None,
+        parse=_as_tuple,
+    ),
+    ModelOption(
+        "season_length",
+        "--season-length",
+        "Seasonal period (e.g. 24 for hourly data): interval calibration measures errors in units "
+        "of each window's mean absolute seasonal difference.",
+        int,
+    ),
+    ModelOption(
+        "forget_bias",
+        "--forget-bias",
+        "Initial forget-gate bias, other biases starting at zero (1.0 is Keras's default); "
+        "default: torch's initialisation.",
+        float | None,
+    ),
+    ModelOption(
+        "grad_clip",
+        "--grad-clip",
+        "Clip the global gradient norm to this. Default: no clipping.",
+        float | None,
+    ),
+    ModelOption(
+        "scaler",
+        "--scaler",
+        "Per-series scaling fitted on the training part: standard (mean and standard deviation) "
+        "or none.",
+        str,
+    ),
+    ModelOption(
+        "random_state",
+        "--seed",
+        "Random seed; the same seed gives the same model. Default: random.",
+        int | None,
+        parameter="seed",
+    ),
+    ModelOption(
+        "device", "--device", "cpu, cuda, cuda:1, mps, ... Default: CUDA when present.", str | None
+    ),
+)
+
+# The model options by estimator keyword.
+MODEL_OPTION = {option.setting: option for option in MODEL_OPTIONS}
+# The learning rate as other commands take it (experiment adding), with a default of their own.
+LearningRate = MODEL_OPTION["lr"].annotation()
+
+# The module that defines the estimator the table configures, read (not imported) for defaults.
+ESTIMATOR_MODULE = "lstmcast.lstm_forecaster"
+
+
+@functools.cache
+def estimator_defaults() -> dict[str, Any]:
+    """``LSTMForecaster``'s keyword defaults, read from its source without importing it.
+
+    Taken from the estimator so the two cannot drift; read with :mod:`ast` because every command
+    (even ``--help``) builds the options, and importing the estimator loads torch (a second).
+    tests/test_cli.py checks the result against ``inspect.signature``.
+    """
+    spec = importlib.util.find_spec(ESTIMATOR_MODULE)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"cannot find the source of {ESTIMATOR_MODULE}")
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    (estimator,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and node.name == "LSTMForecaster"
+    ]
+    (init,) = [
+        node
+        for node in estimator.body
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+    ]
+    arguments = init.args.args[len(init.args.args) - len(init.args.defaults) :]
+    pairs = [*zip(arguments, init.args.defaults, strict=True)]
+    pairs += zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True)
+    return {arg.arg: ast.literal_eval(value) for arg, value in pairs if value is not None}
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model options one command was given, by estimator keyword, as typer parsed them."""
+
+    given: Mapping[str, Any]
+
+    def __getitem__(self, setting: str) -> Any:
+        return self.given[setting]
+
+    def keywords(self) -> dict[str, Any]:
+        """The estimator's keyword arguments (``--val-size``'s text as a number, ...)."""
+        return {
+            option.setting: option.parse(self.given[option.setting]) for option in MODEL_OPTIONS
+        }
+
+    def estimator(self) -> LSTMForecaster:
+        """A new, unfitted estimator; the library checks every value in ``fit``."""
+        return lc.LSTMForecaster(**self.keywords())
+
+
+def model_options(command: Command) -> Command:
+    """Give ``command`` every option of :data:`MODEL_OPTIONS` in place of its keyword-only
+    parameter ``settings``, which receives them as one :class:`ModelSettings`.
+
+    An option the command declares itself (backtest's ``--season-length``, which also sets its
+    baseline) keeps the command's declaration and still reaches the settings.
+    """
+    defaults = estimator_defaults()
+    options = [
+        inspect.Parameter(
+            option.parameter,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=defaults[option.setting],
+            annotation=option.annotation(),
+        )
+        for option in MODEL_OPTIONS
+    ]
+    return in_place_of("settings", options, collect)(command)
+
+
+def collect(parameters: Mapping[str, Any]) -> ModelSettings:
+    """The model settings among a command's parsed ``parameters`` (by parameter name)."""
+    return ModelSettings({option.setting: parameters[option.parameter] for option in MODEL_OPTIONS})

@@ -1,0 +1,69 @@
+"""DATA as the commands read it: one long frame, and a note on stderr of how it was read.
+
+The first step of the data flow (*input frame* -> windows -> model -> forecast -> metrics/plots)
+on the command line: a file or a directory of files (under torchrun, this rank's share of them),
+read with the column options or, for a saved model, with the names it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import lstmcast as lc
+from lstmcast.cli.console import note_on_success
+from lstmcast.cli.options import Reading
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lstmcast.forecast import LSTMForecaster
+
+# Files whose reading is described one per line; beyond, one summary line.
+_DESCRIBED_FILES = 3
+
+
+def read_columns() -> dict[str, str]:
+    """The column names of the long frame :func:`read_data` returns, as the library's keywords."""
+    from lstmcast.columns import ID, TARGET, TIME  # with numpy: not for `--help`
+
+    return {"id_col": ID, "time_col": TIME, "target_col": TARGET}
+
+
+def read_data(data: Path, reading: Reading, quiet: bool = False) -> pd.DataFrame:
+    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's).
+
+    How each file was read (layout, columns, time zone) is said on stderr when the command
+    succeeds: stdout stays parseable, and an error is still one line.
+    """
+    files = lc.data_files(data)
+    if data.is_dir():
+        from lstmcast import distributed
+
+        if distributed.active():
+            files = distributed.assign_files(files, distributed.world_size())[distributed.rank()]
+    frame = lc.read_files(
+        files,
+        **reading.columns(),
+        layout=reading.layout,
+        ignore_cols=reading.ignore_col or (),
+    )
+    if not quiet:
+        how = lc.layouts(frame)
+        lines = [f"read {layout_read}" for layout_read in how[:_DESCRIBED_FILES]]
+        if len(how) > _DESCRIBED_FILES:
+            more = how[_DESCRIBED_FILES:]
+            series = sum(layout_read.n_series for layout_read in more)
+            lines.append(f"read {len(more)} more files of {data}: {series} series")
+        note_on_success(lines)
+    return frame
+
+
+def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.DataFrame:
+    """New history for a saved model: its column names and layout unless others are given
+    (a model's None: found as for any file)."""
+    given = reading.columns()
+    columns = {key: given[key] or name for key, name in model.columns_.items()}
+    layout = reading.layout or getattr(model, "layout_", None)
+    return read_data(data, dataclasses.replace(reading, **columns, layout=layout))

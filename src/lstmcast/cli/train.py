@@ -1,0 +1,129 @@
+"""``lstmcast train``: fit an LSTM on DATA and save it to a model directory.
+
+The data flow up to the model (input frame -> windows -> *model*), on the command line: read
+DATA, build the estimator from the model options, fit it with checkpoints in the model
+directory (under torchrun, every rank on its share) and print a summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lstmcast.cli.console import (
+    EXIT_INTERRUPTED,
+    sigterm_as_interrupt,
+    stdout,
+    training_progress,
+)
+from lstmcast.cli.model_options import ModelSettings, model_options
+from lstmcast.cli.options import Quiet, Reading, reading_options
+from lstmcast.cli.reading import read_columns, read_data
+
+
+@model_options
+@reading_options
+def train(
+    *,
+    data: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DATA",
+            help="Training data: a CSV or Parquet file, or a directory of them.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Model directory to write (replaces an lstmcast model there; a directory "
+            "holding other files is refused).",
+        ),
+    ],
+    reading: Reading,
+    settings: ModelSettings,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the interrupted training saved in --output (same data and settings).",
+        ),
+    ] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Train an LSTM on every series of DATA and save it to a model directory.
+
+    DATA is a CSV or Parquet file, or a directory of them (each file holding whole series). The
+    best model so far is saved in the model directory after every epoch, with what `--resume`
+    needs to continue. Ctrl-C or SIGTERM stops training; the last checkpoint stays on disk (exit
+    code 130). Under `torchrun --nproc-per-node N` the processes train one model together, each
+    on its share of the windows (of a directory: its share of the files); see docs/scaling.md.
+    """
+    from lstmcast import distributed
+    from lstmcast.files import check_output
+    from lstmcast.torchrun import process_group
+
+    check_output(output, [("the data", data)], directory=True, replaced=True)
+    with process_group(settings["device"], planned_exits=(typer.Exit,)):
+        df = read_data(data, reading, quiet)
+        model = settings.estimator()
+        # Kept with the model, as its column names below: forecast and inspect read new data
+        # as the training data was read without being told again.
+        model.layout_ = reading.layout
+        # Under the file's column names, which the model keeps: forecast and inspect read
+        # data in the same layout without being told them again.
+        names = {key: name for key, name in reading.columns().items() if name is not None}
+        read_as = read_columns()
+        df = df.rename(columns={read_as[key]: name for key, name in names.items()})
+        # One progress bar and one summary, from rank 0.
+        rank = distributed.rank()
+        with training_progress(quiet or rank != 0) as callbacks, sigterm_as_interrupt():
+            model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume, **names)
+        n_series = model.n_series_
+        if getattr(model, "sharded_", False):
+            n_series = int(distributed.sum_across([float(n_series)])[0])
+        if rank != 0:
+            if model.histories_[-1].interrupted:
+                raise typer.Exit(EXIT_INTERRUPTED)
+            return
+
+    history = model.history_
+    n_train, n_val = history.train_windows, history.val_windows
+    val_note = f", {n_val} validation" if model.val_size is not None else ""
+    lines = [
+        f"series        {n_series}",
+        f"windows       {n_train} training{val_note}",
+        f"epochs run    {len(history.train_loss)} of {model.epochs}"
+        + (" (stopped early)" if history.stopped_early else ""),
+        f"best epoch    {history.best_epoch if history.best_epoch is not None else '-'}",
+        f"train loss    {history.train_loss[-1]:.4f}" if history.train_loss else "train loss    -",
+    ]
+    if history.val_loss:
+        lines.append(f"val loss      {history.val_loss[-1]:.4f}")
+    lines += [f"seconds       {history.seconds:.1f}", f"seed          {model.seed_}"]
+    if not history.interrupted:
+        lines.append(f"saved to      {output}")
+    stdout().print("\n".join(lines), markup=False)
+
+    if history.interrupted:
+        _say_where_to_resume(output)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _say_where_to_resume(output: Path) -> None:
+    """The line on stderr after Ctrl-C: which checkpoint is on disk, and how to continue."""
+    from lstmcast.checkpoint import read_training_state
+
+    saved = read_training_state(output) if (output / "config.json").is_file() else None
+    if saved is None:
+        note = "interrupted before the first epoch ended; nothing was saved"
+    else:
+        note = (
+            f"interrupted; {output} holds the checkpoint after epoch {saved.state.epoch} "
+            f"(best epoch {saved.state.history.best_epoch}); continue with --resume"
+        )
+    typer.echo(note, err=True)
