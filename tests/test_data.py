@@ -146,7 +146,7 @@ def test_split_by_time_per_series(two_series: pd.DataFrame) -> None:
     assert (test_f.groupby("unique_id").size() == 30).all()
     with pytest.raises(lc.DataError, match="leaves nothing to train on"):
         lc.split(two_series, 120)
-    with pytest.raises(lc.DataError, match="test_size"):
+    with pytest.raises(lc.ConfigError, match="test_size"):
         lc.split(two_series, 0)
 
 

@@ -14,7 +14,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from lstmcast import analysis, gate_plot, plot, training_plot
-from lstmcast.errors import DataError
+from lstmcast.errors import ConfigError, DataError
 from lstmcast.gate_plot import plot_gates
 from lstmcast.plot import plot_forecast
 from lstmcast.training_plot import plot_history
@@ -151,16 +151,16 @@ def test_forecast_unknown_id_names_it_and_lists_available() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"models": "GRU"}, "GRU"),
-        ({"max_history": -1}, "max_history"),
-        ({"ids": []}, "ids is empty"),
+        ({"models": "GRU"}, DataError, "GRU"),  # not in the data
+        ({"max_history": -1}, ConfigError, "max_history"),  # wrong by itself
+        ({"ids": []}, ConfigError, "ids is empty"),
     ],
 )
-def test_forecast_bad_options(kwargs: dict[str, object], match: str) -> None:
+def test_forecast_bad_options(kwargs: dict[str, object], error: type, match: str) -> None:
     history, forecast, _ = _frames(n_series=1)
-    with pytest.raises(DataError, match=match):
+    with pytest.raises(error, match=match):
         plot_forecast(history, forecast, **kwargs)  # type: ignore[arg-type]
 
 
@@ -303,16 +303,16 @@ def test_gates_numpy_mapping_without_hidden_and_multifeature_inputs() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"sample": 3}, "sample=3 is out of range"),
-        ({"layer": -3}, "layer=-3 is out of range"),
-        ({"max_units": 0}, "max_units"),
-        ({"inputs": np.zeros(14)}, "time=15"),
+        ({"sample": 3}, DataError, "sample=3 is out of range"),  # beyond the traced batch
+        ({"layer": -3}, DataError, "layer=-3 is out of range"),
+        ({"max_units": 0}, ConfigError, "max_units"),  # wrong by itself
+        ({"inputs": np.zeros(14)}, DataError, "time=15"),
     ],
 )
-def test_gates_bad_options(kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(DataError, match=match):
+def test_gates_bad_options(kwargs: dict[str, object], error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
         plot_gates(_trace(), **kwargs)  # type: ignore[arg-type]
 
 
@@ -369,7 +369,7 @@ def test_memory_reach_picks_sample_and_layer() -> None:
     forget = trace.forget[0, 2].numpy()
     retention = np.cumprod(forget[::-1][:-1], axis=0)
     np.testing.assert_array_equal(table["reach_steps"], (retention >= np.exp(-1)).sum(axis=0))
-    with pytest.raises(DataError, match="segment"):
+    with pytest.raises(ConfigError, match="segment"):
         analysis.memory_reach(trace, segment=0)
     with pytest.raises(DataError, match="sample=3 is out of range"):
         analysis.memory_reach(trace, sample=3)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from .checks import Rule, count_of, field, float_array
 from .errors import DataError
-from .validation import field, float_array, is_int
 
 if TYPE_CHECKING:
     import torch
@@ -48,8 +48,7 @@ class GateTraceLike(Protocol):
 
 def _index(value: object, size: int, name: str, what: str) -> int:
     """``value`` as a position among ``size`` (negative counts from the end)."""
-    if not is_int(value):
-        raise DataError(f"{name} must be an integer, got {value!r}.")
+    Rule(int).check(name, value)  # out of range is the data's fault: DataError below
     if not -size <= value < size:  # type: ignore[operator]
         raise DataError(
             f"{name}={value} is out of range: the trace has {size} {what}; "
@@ -94,11 +93,7 @@ def gate_arrays(
 
 def check_segment(segment: object) -> int:
     """Raw time points per LSTM step: a positive integer."""
-    if not is_int(segment) or segment < 1:  # type: ignore[operator]
-        raise DataError(
-            f"segment must be a positive integer (raw points per step), got {segment!r}."
-        )
-    return int(segment)  # type: ignore[call-overload]
+    return count_of("segment", segment)
 
 
 def reach_table(forget: np.ndarray, segment: int) -> pd.DataFrame:

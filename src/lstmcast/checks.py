@@ -1,22 +1,30 @@
-"""Checks of settings and arguments, one way for every module.
+"""Checks of what callers hand to lstmcast, one way for every module, one exception per fault.
 
-A bad setting or argument (a hyper-parameter, ``h``, a level, a metric's ``season``) raises
-:class:`~lstmcast.errors.ConfigError`, named as the reader wrote it (``--window`` on the command
-line, ``window=`` in Python); bad data raises :class:`~lstmcast.errors.DataError` where the data
-is read. :class:`Rule` declares a constraint once; the helpers below apply the common ones.
+- A setting or argument that is wrong by itself (a hyper-parameter, ``h``, a level, a metric's
+  ``season``, a plot's ``max_units``) raises :class:`~lstmcast.errors.ConfigError`, named as the
+  reader wrote it (``--window`` on the command line, ``window=`` in Python). :class:`Rule`
+  declares such a constraint once; :func:`count_of`, :func:`check_level` apply common ones.
+- Data that cannot be used, or an argument that does not fit the data (a series id that is not
+  there, a sample index beyond the batch), raises :class:`~lstmcast.errors.DataError` naming
+  the frame and column: :func:`require_frame`, :func:`check_numeric`, :func:`float_array`.
+  (Input files and frames are validated where they are read: ``reading``, ``data``.)
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError, count, option, setting
+from .errors import ConfigError, DataError, count, option, setting
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class Rule:
     def check(self, keyword: str, value: Any) -> None:
         if value is None and self.optional:
             return
+        if isinstance(value, np.integer | np.floating):  # len() of an array, a config value
+            value = value.item()
         name = setting(keyword)  # --window on the command line
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         if isinstance(value, bool) or not isinstance(value, kinds):
@@ -131,8 +141,6 @@ def check_backtest_size(n_series: int, n_windows: int, h: int, columns: int) -> 
 
 def count_of(keyword: str, value: Any) -> int:
     """A count argument (``h``, ``n_windows``, ``step_size``): an int >= 1, NumPy's too."""
-    if isinstance(value, np.integer):  # len() of an array, a value from a config array
-        value = int(value)
     Rule(int, 1).check(keyword, value)
     return int(value)
 
@@ -147,3 +155,78 @@ def check_backtest(h: Any, n_windows: Any, step_size: Any) -> tuple[int, int, in
     n_windows = count_of("n_windows", n_windows)
     step_size = count_of("step_size", h if step_size is None else step_size)
     return h, n_windows, step_size
+
+
+# Column names shown in a message about a frame's columns.
+_SHOWN_COLUMNS = 12
+
+
+def require_frame(frame: Any, name: str, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` if it is a DataFrame holding ``columns``; else a DataError naming ``name``."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"{name} must be a pandas DataFrame with columns {list(columns)}, "
+            f"got {type(frame).__name__}"
+        )
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{name} is missing column(s) {missing}; it has "
+            f"{list(frame.columns)[:_SHOWN_COLUMNS]} and needs {list(columns)} (long format)"
+        )
+    return frame
+
+
+def check_numeric(frame: pd.DataFrame, column: str, name: str, role: str, hint: str = "") -> None:
+    """Refuse a column of ``frame`` (called ``name``) read as ``role`` that is not numbers.
+
+    Booleans are refused too: a True where a forecast belongs is a mistake, not a 1. Missing
+    values are the caller's to judge (a plot draws them as gaps, a metric refuses them).
+    """
+    import pandas as pd
+
+    series = frame[column]
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        raise DataError(
+            f"{name} column {column!r} is read as {role} but has dtype {series.dtype}; it must be "
+            f"numeric{hint} (convert it with pd.to_numeric)"
+        )
+
+
+def float_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float64 array: a tensor (any device, dtype, with or without grad) or any
+    array-like; a DataError naming ``name`` if they are not numbers."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu()
+        try:
+            values = values.numpy()
+        except TypeError:  # numpy has no bfloat16: widen first
+            values = values.float().numpy()
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"{name} could not be converted to float numbers ({type(values).__name__}): {exc}"
+        ) from exc
+
+
+def is_int(value: object) -> bool:
+    """An integer, NumPy's too, but not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def field(obj: object, name: str) -> Any:
+    """``obj[name]`` for a mapping, else ``obj.name``, else ``obj[name]``; ``None`` if absent.
+
+    Lets readers take a result object (``History``, ``GateTrace``) or a plain dict alike.
+    """
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    if hasattr(obj, name):
+        return getattr(obj, name)
+    try:
+        return obj[name]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .checks import Rule
 from .columns import ID, TARGET, TIME
 from .errors import ConfigError, DataError, points
 from .layout import (
@@ -318,13 +319,10 @@ def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = to_long(df)
     panel = Panel.from_frame(frame)
     lengths = panel.lengths
-    if isinstance(test_size, bool) or not isinstance(test_size, int | float) or test_size <= 0:
-        raise DataError(
-            f"test_size must be a positive int or a fraction in (0, 1), got {test_size!r}"
-        )
+    Rule((int, float), 0, low_open=True).check("test_size", test_size)
     if isinstance(test_size, float):
         if test_size >= 1:
-            raise DataError(f"a fractional test_size must be below 1, got {test_size}")
+            raise ConfigError(f"a fractional test_size must be below 1, got {test_size}")
         n_test = np.rint(lengths * test_size).astype(np.int64)
     else:
         n_test = np.full(len(lengths), test_size, dtype=np.int64)

@@ -23,9 +23,9 @@ from .analysis import (
     gate_arrays,
     reach_table,
 )
+from .checks import count_of, float_array
 from .errors import DataError
 from .plot import save_figure
-from .validation import float_array, is_int
 
 if TYPE_CHECKING:
     import os
@@ -130,8 +130,7 @@ def plot_gates(
     data, layer_i, sample_i, batch = gate_arrays(trace, sample, layer)
     segment = check_segment(segment)
     time, hidden = data["cell"].shape
-    if not is_int(max_units) or max_units < 1:
-        raise DataError(f"max_units must be a positive integer, got {max_units!r}.")
+    count_of("max_units", max_units)
     series = None if inputs is None else _inputs_array(inputs, sample_i, batch, time, segment)
 
     cell = data["cell"]  # (time, hidden)

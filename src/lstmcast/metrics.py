@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .checks import Rule, count_of
+from .checks import Rule, count_of, float_array
 from .errors import DataError
-from .validation import float_array
 
 if TYPE_CHECKING:
     pass

@@ -26,10 +26,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .checks import Rule, check_numeric, require_frame
 from .columns import CUTOFF, ID, NOT_MODELS, TARGET, TIME, parse_interval
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .files import atomic_path, image_format
-from .validation import check_numeric, is_int, require_frame
 
 if TYPE_CHECKING:
     import os
@@ -217,7 +217,7 @@ def _resolve_models(forecast: pd.DataFrame, models: str | Sequence[str] | None) 
         return chosen
     chosen = [models] if isinstance(models, str) else list(models)
     if not chosen:
-        raise DataError("models is empty: pass at least one model column, or None for all.")
+        raise ConfigError("models is empty: pass at least one model column, or None for all.")
     unknown = [m for m in chosen if m not in candidates]
     if unknown:
         raise DataError(
@@ -256,7 +256,7 @@ def _resolve_ids(forecast: pd.DataFrame, ids: object) -> list[Any]:
         return available[:_DEFAULT_MAX_SERIES]
     chosen = [ids] if isinstance(ids, str) or np.isscalar(ids) else list(ids)  # type: ignore[call-overload]
     if not chosen:
-        raise DataError("ids is empty: pass at least one unique_id, or None for the first 4.")
+        raise ConfigError("ids is empty: pass at least one unique_id, or None for the first 4.")
     known = set(available)
     unknown = [uid for uid in chosen if uid not in known]
     if unknown:
@@ -410,8 +410,7 @@ def plot_forecast(
         if frame is not None:
             role = "the history" if name == "history" else "the actual values"
             check_numeric(frame, TARGET, name, role)
-    if max_history is not None and (not is_int(max_history) or max_history < 0):
-        raise DataError(f"max_history must be a non-negative integer or None, got {max_history!r}.")
+    Rule(int, 0, optional=True).check("max_history", max_history)
 
     kinds = {
         name: kind

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .checks import count_of
+from .checks import check_numeric, count_of, require_frame
 from .columns import CUTOFF, ID, NOT_MODELS, TARGET, TIME, parse_interval
 from .errors import DataError
 from .metrics import FloatArray, interval_score_terms, smape_terms
-from .validation import check_numeric, require_frame
 
 if TYPE_CHECKING:
     import pandas as pd

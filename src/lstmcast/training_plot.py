@@ -15,9 +15,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .checks import field, float_array
 from .errors import DataError
 from .plot import root_figure, save_figure
-from .validation import field, float_array
 
 if TYPE_CHECKING:
     import os
