@@ -118,3 +118,20 @@ def test_relative_imports_resolve(tmp_path: Path) -> None:
 def test_no_module_is_too_long() -> None:
     lengths = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
     assert {name: n for name, n in lengths.items() if n > MAX_LINES} == {}
+
+
+def test_the_command_line_uses_only_public_names() -> None:
+    """The CLI is a thin layer over the library: no private module, no private name."""
+    found = []
+    for name, path in _modules().items():
+        if not name.startswith("lstmcast.cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lstmcast"):
+                if node.module.startswith("lstmcast.cli"):
+                    continue  # the CLI's own modules
+                module_private = any(part.startswith("_") for part in node.module.split("."))
+                names = [alias.name for alias in node.names if alias.name.startswith("_")]
+                if module_private or (names and names != ["__version__"]):
+                    found.append(f"{name}: from {node.module} import {names or '...'}")
+    assert found == []

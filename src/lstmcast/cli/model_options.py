@@ -24,7 +24,7 @@ import lstmcast as lc
 from lstmcast.cli.options import Command, in_place_of
 
 if TYPE_CHECKING:
-    from lstmcast.forecast import LSTMForecaster
+    from lstmcast.lstm_forecaster import LSTMForecaster
 
 
 def parse_size(text: str | None) -> int | float | None:

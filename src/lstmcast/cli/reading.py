@@ -18,7 +18,7 @@ from lstmcast.cli.options import Reading
 if TYPE_CHECKING:
     import pandas as pd
 
-    from lstmcast.forecast import LSTMForecaster
+    from lstmcast.lstm_forecaster import LSTMForecaster
 
 # Files whose reading is described one per line; beyond, one summary line.
 _DESCRIBED_FILES = 3
