@@ -1,0 +1,278 @@
+"""The automatic recipe: facts of the training data -> the settings of an LSTMForecaster.
+
+A user gives data and the horizon they need; every setting they did not give is chosen here,
+from the data alone, by rules that the M4 Hourly and ETTh1 benchmarks chose on validation
+(benchmarks/RESULTS.md): a window of whole seasons (14 of them on hourly data, two weeks), the LSTM
+stepping over one season at a time, the whole horizon emitted at once, each window normalised by
+its own statistics (RevIN), the MAE loss and a one-cycle learning rate. Each choice comes with the
+reason, printed by ``lstmcast train`` and saved in the model.
+
+Sits before the estimator: input frame -> facts (:func:`facts_of`) -> settings (:func:`choose`)
+-> ``LSTMForecaster``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Seasons of calendar steps: the cycle that repeats, in steps.
+_DAYS_PER_WEEK = 7
+_WEEKS_PER_YEAR = 52
+_SECONDS_PER_DAY = 86_400
+
+# The window covers about this many horizons (N-BEATS' and M4 Hourly's 7 x 48 = 336 hours) ...
+HORIZONS_PER_WINDOW = 7
+# ... in whole seasons, between these many (14 hourly seasons: two weeks, chosen on validation).
+MIN_SEASONS, MAX_SEASONS = 2, 14
+# Without a season, the window is at least this many steps.
+MIN_WINDOW = 32
+# The LSTM steps over segments once the window holds this many seasons (fewer, longer steps
+# train faster and remember further: M4 Hourly's 14 daily steps beat 336 hourly ones).
+SEGMENT_FROM_SEASONS = 4
+# Without a season, a long window is cut into about this many segments.
+SEGMENTS_WITHOUT_SEASON = 16
+# Autocorrelation at the period's lag must reach this to count as a season.
+SEASON_MIN_AUTOCORRELATION = 0.3
+# Series sampled to find a period from the autocorrelation (the mean over them is steady).
+SEASON_SAMPLE = 200
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the recipe reads from the training data.
+
+    ``step`` is the series' time step (an int for integer time, a pandas offset for dates);
+    ``period`` the season found in the values when the step names none (None: not looked for).
+    """
+
+    step: Any
+    n_series: int
+    shortest: int  # points in the shortest series
+    total_points: int
+    horizon: int
+    period: int | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Settings for :class:`~lstmcast.LSTMForecaster` and, one line each, why."""
+
+    settings: dict[str, Any]
+    reasons: list[str] = field(default_factory=list)
+
+
+def season_of_step(step: Any) -> tuple[int | None, str]:
+    """The season (steps per cycle) a time step implies and the step's name.
+
+    Hourly -> 24 (the day), daily -> 7 (the week), weekly -> 52, monthly -> 12, quarterly -> 4,
+    business days -> 5; below an hour, the steps of a day (at most 96, else of an hour). None
+    for integer steps and steps that imply no cycle (yearly): the values must tell.
+    """
+    import pandas as pd
+
+    if isinstance(step, int | np.integer):
+        return None, f"integer step {int(step)}"
+    offsets = pd.offsets
+    if isinstance(step, offsets.BusinessDay):
+        return (_DAYS_PER_WEEK - 2, "business-daily") if step.n == 1 else (None, f"{step}")
+    if isinstance(step, offsets.Week):
+        return (_WEEKS_PER_YEAR // step.n, "weekly") if step.n <= 4 else (None, f"{step}")
+    months = _months(step)
+    if months is not None:
+        name = {1: "monthly", 3: "quarterly", 12: "yearly"}.get(months, f"every {months} months")
+        return (12 // months if 12 % months == 0 and months < 12 else None), name
+    seconds = _seconds(step)
+    if seconds is None or seconds <= 0:
+        return None, str(step)
+    if seconds == _SECONDS_PER_DAY:
+        return _DAYS_PER_WEEK, "daily"
+    if seconds == _DAYS_PER_WEEK * _SECONDS_PER_DAY:
+        return _WEEKS_PER_YEAR, "weekly"
+    name = "hourly" if seconds == 3600 else f"every {_duration(seconds)}"
+    if seconds < _SECONDS_PER_DAY and _SECONDS_PER_DAY % seconds == 0:
+        per_day = _SECONDS_PER_DAY // seconds
+        if per_day <= 96:
+            return per_day, name
+        if 3600 % seconds == 0:
+            return 3600 // seconds, name
+    return None, name
+
+
+def _months(step: Any) -> int | None:
+    """Whole months per step of a calendar offset (month, quarter, year ends or starts)."""
+    import pandas as pd
+
+    offsets = pd.offsets
+    per_unit = {
+        offsets.MonthEnd: 1,
+        offsets.MonthBegin: 1,
+        offsets.QuarterEnd: 3,
+        offsets.QuarterBegin: 3,
+        offsets.YearEnd: 12,
+        offsets.YearBegin: 12,
+    }
+    for kind, months in per_unit.items():
+        if isinstance(step, kind):
+            return months * step.n
+    kwds = getattr(step, "kwds", {})
+    if set(kwds) == {"months"}:  # whole months on one day of the month (DateOffset(months=k))
+        return int(kwds["months"]) * step.n
+    return None
+
+
+def _seconds(step: Any) -> int | None:
+    """Whole seconds of a fixed step; None for calendar steps and fractions of a second."""
+    import pandas as pd
+
+    try:
+        seconds = pd.Timedelta(step).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return int(seconds) if seconds == int(seconds) else None
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("hours", 3600), ("minutes", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{seconds} seconds"
+
+
+def period_from_autocorrelation(series: list[np.ndarray], max_lag: int) -> int:
+    """The season of values with no named step: the lag of the highest autocorrelation peak.
+
+    ``series`` are training values (each (n,)); the autocorrelation is averaged over up to
+    :data:`SEASON_SAMPLE` of them (evenly spaced, so the result is deterministic). A lag counts
+    when it is a local maximum of the mean autocorrelation and reaches
+    :data:`SEASON_MIN_AUTOCORRELATION`; 1 when none does.
+    """
+    usable = [s for s in series if len(s) > 2 * 2 + 1]
+    if not usable or max_lag < 2:
+        return 1
+    picks = np.linspace(0, len(usable) - 1, min(len(usable), SEASON_SAMPLE)).round().astype(int)
+    sums = np.zeros(max_lag + 1)
+    weights = np.zeros(max_lag + 1)
+    for i in np.unique(picks):
+        values = np.asarray(usable[i], dtype=np.float64)
+        values = values - values.mean()
+        variance = float(values @ values)
+        if variance == 0.0:
+            continue
+        lags = min(max_lag, len(values) // 2)
+        # Autocorrelation by FFT: O(n log n) per series, zero-padded so lags do not wrap around.
+        size = 1 << (2 * len(values) - 1).bit_length()
+        spectrum = np.fft.rfft(values, size)
+        acf = np.fft.irfft(spectrum * np.conj(spectrum), size)[: lags + 1] / variance
+        sums[: lags + 1] += acf
+        weights[: lags + 1] += 1
+    seen = weights > 0
+    if seen.sum() < 3:
+        return 1
+    mean = np.where(seen, sums / np.maximum(weights, 1), -np.inf)
+    peaks = [
+        lag
+        for lag in range(2, int(np.flatnonzero(seen)[-1]))
+        if mean[lag] >= mean[lag - 1]
+        and mean[lag] >= mean[lag + 1]
+        and mean[lag] >= SEASON_MIN_AUTOCORRELATION
+    ]
+    return max(peaks, key=lambda lag: mean[lag]) if peaks else 1
+
+
+def choose_window(season: int, horizon: int, longest_allowed: int) -> tuple[int, str]:
+    """The input window: about :data:`HORIZONS_PER_WINDOW` horizons in whole seasons, within
+    what the shortest series allows (``longest_allowed`` steps); and why."""
+    if season > 1:
+        seasons = math.ceil(HORIZONS_PER_WINDOW * horizon / season)
+        seasons = min(max(seasons, MIN_SEASONS), MAX_SEASONS)
+        wanted, why = season * seasons, f"{seasons} seasons"
+    else:
+        wanted = max(HORIZONS_PER_WINDOW * horizon, MIN_WINDOW)
+        why = f"{HORIZONS_PER_WINDOW} horizons" if wanted > MIN_WINDOW else "the minimum"
+    if wanted <= longest_allowed:
+        return wanted, why
+    if season > 1 and longest_allowed >= season:
+        window = longest_allowed // season * season
+        return window, f"{window // season} seasons, all the shortest series allows"
+    window = max(longest_allowed, 1)
+    return window, "all the shortest series allows"
+
+
+def choose_segment(window: int, season: int) -> int:
+    """Steps the LSTM reads at once: a season when the window holds several, else about
+    :data:`SEGMENTS_WITHOUT_SEASON` segments of a long window, else 1."""
+    if season > 1 and window % season == 0 and window // season >= SEGMENT_FROM_SEASONS:
+        return season
+    if window < SEGMENTS_WITHOUT_SEASON * 4:
+        return 1
+    target = window / SEGMENTS_WITHOUT_SEASON
+    divisors = [d for d in range(1, window + 1) if window % d == 0]
+    return min(divisors, key=lambda d: (abs(d - target), d))
+
+
+# Fixed parts of the recipe, chosen on M4 Hourly's validation hours (benchmarks/RESULTS.md).
+_FIXED = {
+    "num_layers": 1,
+    "loss": "mae",  # the median: robust to outliers, and what MASE and sMAPE reward
+    "window_norm": "revin",  # each window scaled by its own mean and spread: levels drift
+    "lr": 3e-3,
+    "lr_schedule": "onecycle",
+}
+HIDDEN_SIZE = 128
+# Training windows per batch, and the fewest batches an epoch should have.
+BATCH_SIZE, MIN_BATCHES = 256, 8
+MIN_BATCH_SIZE = 32
+# An upper bound on epochs; early stopping on the validation tail ends most runs before it.
+MAX_EPOCHS = 30
+PATIENCE = 3
+
+
+def choose(facts: DataFacts) -> Recipe:
+    """The settings for data with these ``facts``, and the reason for each.
+
+    The validation tail is one horizon per series (early stopping and conformal intervals
+    score the model on it), so the window is capped at ``shortest - 2 * horizon``.
+    """
+    h = facts.horizon
+    reasons: list[str] = []
+    season, step_name = season_of_step(facts.step)
+    if season is not None:
+        reasons.append(f"{step_name} -> season {season}")
+    elif facts.period is not None and facts.period > 1:
+        season = facts.period
+        reasons.append(f"{step_name}: season {season} from the autocorrelation of the values")
+    else:
+        season = 1
+        reasons.append(f"{step_name}: no season found (season 1)")
+    window, why = choose_window(season, h, facts.shortest - 2 * h)
+    reasons.append(f"window {window} = {why}")
+    segment = choose_segment(window, season)
+    if segment > 1:
+        reasons.append(f"segment {segment}: the LSTM reads {window // segment} steps of {segment}")
+    reasons.append(f"horizon {h}, emitted at once (no forecasts fed back)")
+    windows = max(facts.total_points - facts.n_series * (window + 2 * h - 1), 0)
+    batch_size = BATCH_SIZE
+    if windows < BATCH_SIZE * MIN_BATCHES:
+        batch_size = max(MIN_BATCH_SIZE, 1 << max(windows // MIN_BATCHES, 1).bit_length() - 1)
+    reasons.append(f"batch {batch_size} for about {windows:,} training windows")
+    settings = {
+        "window": window,
+        "horizon": h,
+        "segment": segment,
+        "hidden_size": HIDDEN_SIZE,
+        "batch_size": batch_size,
+        "epochs": MAX_EPOCHS,
+        "patience": PATIENCE,
+        "val_size": h,
+        "season_length": season,
+        **_FIXED,
+    }
+    reasons.append(
+        f"revin window normalisation, MAE loss, one-cycle lr {_FIXED['lr']:g}; "
+        f"up to {MAX_EPOCHS} epochs, early stopping on the last {h} points of each series"
+    )
+    return Recipe(settings, reasons)
