@@ -11,6 +11,7 @@ from lstmcast.recipe import (
     choose,
     choose_segment,
     choose_window,
+    facts_of,
     period_from_autocorrelation,
     season_of_step,
 )
@@ -89,3 +90,27 @@ def test_few_windows_get_smaller_batches() -> None:
     settings = choose(facts).settings
     assert settings["window"] == 84  # 7 seasons
     assert settings["batch_size"] == 32
+
+
+def test_facts_of_a_panel_with_a_hidden_period() -> None:
+    from lstmcast.data import Panel
+
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    frame = pd.concat(
+        pd.DataFrame(
+            {
+                "unique_id": name,
+                "ds": t,
+                "y": np.sin(2 * np.pi * t / 12) + 0.2 * rng.normal(size=400),
+            }
+        )
+        for name in "ab"
+    )
+    panel = Panel.from_data(frame)
+    facts = facts_of(panel, panel.steps(), horizon=12)
+    assert (facts.step, facts.n_series, facts.shortest, facts.period) == (1, 2, 400, 12)
+    assert (
+        choose(facts).reasons[0]
+        == "integer step 1: season 12 from the autocorrelation of the values"
+    )

@@ -14,10 +14,14 @@ Sits before the estimator: input frame -> facts (:func:`facts_of`) -> settings (
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .data import Panel
 
 # Seasons of calendar steps: the cycle that repeats, in steps.
 _DAYS_PER_WEEK = 7
@@ -276,3 +280,31 @@ def choose(facts: DataFacts) -> Recipe:
         f"up to {MAX_EPOCHS} epochs, early stopping on the last {h} points of each series"
     )
     return Recipe(settings, reasons)
+
+
+def facts_of(panel: Panel, steps: list[Any], horizon: int) -> DataFacts:
+    """The facts :func:`choose` reads, from a validated panel and its series' steps.
+
+    Series of different steps (hourly beside daily) take the most common one. With no season
+    in the step, the period is looked for in each series' values before its last
+    ``2 * horizon`` points (the part the model trains on), up to half the shortest series.
+    """
+    names = [str(s) for s in steps]
+    step = steps[names.index(Counter(names).most_common(1)[0][0])]
+    lengths = panel.lengths
+    shortest = int(lengths.min())
+    period = None
+    if season_of_step(step)[0] is None:
+        trained = [
+            panel.y[begin : max(end - 2 * horizon, begin)]
+            for begin, end in zip(panel.starts[:-1], panel.ends, strict=True)
+        ]
+        period = period_from_autocorrelation(trained, max_lag=max(shortest - 2 * horizon, 0) // 2)
+    return DataFacts(
+        step=step,
+        n_series=len(panel),
+        shortest=shortest,
+        total_points=int(lengths.sum()),
+        horizon=horizon,
+        period=period,
+    )
