@@ -105,7 +105,7 @@ def diagnose(
     optional ``cutoff``, and the columns ``model``, ``Naive`` and ``SeasonalNaive``. ``train``:
     the values the MASE scale comes from (None: no MASE, skill from MAE ratios).
     """
-    from .metrics import evaluate
+    from .scoring import evaluate
 
     ordered = data.sort_values([ID, TIME], kind="stable")
     positions = {

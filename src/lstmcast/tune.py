@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import optuna
     import pandas as pd
 
-    from .forecast import LSTMForecaster
+    from .lstm_forecaster import LSTMForecaster
 
 STUDY_FILE = "study.db"
 STUDY_NAME = "lstmcast"
@@ -162,8 +162,8 @@ def tune(
     optuna = _optuna()
     from .data import Panel
     from .files import write_frame
-    from .forecast import LSTMForecaster
-    from .metrics import evaluate
+    from .lstm_forecaster import LSTMForecaster
+    from .scoring import evaluate
 
     started = time.monotonic()
     fixed = dict(settings or {})
