@@ -70,6 +70,11 @@ class LSTMForecaster(Forecaster):
         The LSTM's size, as in ``torch.nn.LSTM``; dropout acts between layers and before the head.
     epochs, batch_size, lr :
         Adam's training budget, batch and (peak) learning rate.
+    time_budget : float or None
+        Seconds of training for the whole fit, all ensemble members together (each gets an equal
+        share of what the ones before left). Checked between epochs: training stops when another
+        epoch as long as the longest so far would not fit, keeping the best weights so far, and
+        ``history_.stopped`` says "budget". None: no limit.
     val_size : int, float or None
         Validation tail of each training series (points, or a fraction of each series) whose
         windows are held out of training; the epoch with the lowest validation loss is kept.
@@ -140,6 +145,7 @@ class LSTMForecaster(Forecaster):
         num_layers: int = 1,
         dropout: float = 0.0,
         epochs: int = 10,
+        time_budget: float | None = None,
         batch_size: int = 32,
         lr: float = 1e-3,
         val_size: int | float | None = None,
@@ -164,6 +170,7 @@ class LSTMForecaster(Forecaster):
         self.num_layers = num_layers
         self.dropout = dropout
         self.epochs = epochs
+        self.time_budget = time_budget
         self.batch_size = batch_size
         self.lr = lr
         self.val_size = val_size
@@ -377,6 +384,7 @@ class LSTMForecaster(Forecaster):
             patience=self.patience,
             grad_clip=self.grad_clip,
             lr_schedule=self.lr_schedule,
+            time_budget=None if self.time_budget is None else float(self.time_budget),
         )
 
     def _save_checkpoint(
