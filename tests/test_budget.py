@@ -270,7 +270,7 @@ def test_the_progress_bar_shows_the_time_left(monkeypatch: pytest.MonkeyPatch) -
             bar.on_batch_end(1, batch, 0.5)
         fields = bar.progress.tasks[0].fields  # type: ignore[attr-defined]
         # 1 s a batch, 5 s an epoch: 2 of the 30 epochs fit 12 s; 7 batches left.
-        assert fields["eta"] == "0:00:07 left"
+        assert fields["time"] == "0:00:03, 0:00:07 left"
         assert fields["epochs"] == "30 (~2 in the time budget)"
     finally:
         bar.close()  # type: ignore[attr-defined]

@@ -260,7 +260,7 @@ def progress_class() -> type[lc.Callback]:
     Defined in a function so that importing this module does not touch ``lc.Callback`` (which
     lives next to torch) and rich's progress machinery.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     class ProgressBar(lc.Callback):
         """A rich progress bar on stderr: epoch k/N, batches, train and validation loss, time
@@ -273,8 +273,8 @@ def progress_class() -> type[lc.Callback]:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[losses]}"),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[eta]}"),
+                # Not rich's elapsed column: it freezes once the first epoch's bar is full.
+                TextColumn("{task.fields[time]}"),
                 console=stderr(),
             )
             self.task: Any = None
@@ -301,7 +301,7 @@ def progress_class() -> type[lc.Callback]:
                 epochs=epochs,
                 losses="",
                 member=member,
-                eta="",
+                time="",
             )
             self.progress.start()
             self.began = clock()
@@ -314,8 +314,9 @@ def progress_class() -> type[lc.Callback]:
             self.loss_sum += loss
             self.done += 1
             to_run = self.epochs - self.first_epoch + 1
+            elapsed = clock() - self.began
             left, runs = training_eta(
-                clock() - self.began,
+                elapsed,
                 self.done,
                 self.per_epoch,
                 to_run,
@@ -333,7 +334,7 @@ def progress_class() -> type[lc.Callback]:
                 epoch=epoch,
                 epochs=planned,
                 losses=self._losses(self.loss_sum / batch),
-                eta=f"{clock_time(left)} left",
+                time=f"{clock_time(elapsed)}, {clock_time(left)} left",
             )
 
         def on_epoch_end(self, epoch: int, history: lc.History) -> None:
