@@ -8,6 +8,8 @@ of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes th
 
 1. ``weights-rank<r>.safetensors``: each rank's weights after fitting ``equivalence.csv`` through
    the Python API (the same data on both ranks, per-rank batch ``BATCH // 2``);
+   ``budget-rank<r>.json``: each rank's history after fitting it again with a time budget that
+   only rank 1's (faked) clock runs out of;
 2. ``model/``: ``lstmcast train data`` (each rank its files);
 3. ``forecast/``: ``lstmcast forecast model`` (each rank its part);
    ``forecast-one/``: ``lstmcast forecast model --data one.csv`` (each rank its share of the
@@ -21,9 +23,12 @@ of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes th
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +74,24 @@ def fit_equivalence(work: Path) -> None:
     save_file(model.network_.state_dict(), work / f"weights-rank{dist.get_rank()}.safetensors")
 
 
+def fit_on_budget(work: Path) -> None:
+    """Fit with a time budget of 25 s that rank 1's clock, 10 s a reading, runs out of after
+    epoch 1 (20 s + an epoch of 10 s > 25 s) while rank 0's stands still."""
+    import lstmcast.train
+
+    step = 10.0 if dist.get_rank() == 1 else 0.0
+    readings = itertools.count()
+    lstmcast.train.clock = lambda: step * next(readings)  # type: ignore[assignment]
+    try:
+        df = lc.read_csv(work / "equivalence.csv")
+        settings = EQUIVALENCE | {"epochs": 4, "time_budget": 25.0}
+        model = lc.LSTMForecaster(batch_size=BATCH // 2, **settings).fit(df)
+    finally:
+        lstmcast.train.clock = time.perf_counter
+    history = model.history_.to_dict()
+    (work / f"budget-rank{dist.get_rank()}.json").write_text(json.dumps(history))
+
+
 class KillRank1(lc.Callback):
     def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
         if (epoch, batch) == KILLED_AT and int(os.environ["RANK"]) == 1:
@@ -90,6 +113,7 @@ def main() -> None:
     # in a process that left a group.
     dist.init_process_group("gloo")
     fit_equivalence(work)
+    fit_on_budget(work)
     run("train", work / "data", "-o", work / "model", *TRAIN_OPTIONS)
     run("forecast", work / "model", "-o", work / "forecast", "--level", "80")
     run("forecast", work / "model", "--data", work / "one.csv", "-o", work / "forecast-one")

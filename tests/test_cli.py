@@ -225,7 +225,7 @@ def test_train_interrupted_keeps_checkpoint_and_resumes(
     assert_one_error_line(
         other,
         "the interrupted run used --hidden-size 8, this model has --hidden-size 4",
-        "only --epochs and --patience may change",
+        "only --epochs, --patience and --time-budget may change",
     )
     resumed = run("train", data_csv, "-o", model, *settings, "--resume", "--quiet")
     assert resumed.exit_code == 0, resumed.output
@@ -718,6 +718,7 @@ FLAG_SAMPLES: dict[str, tuple[str, object]] = {
     "num_layers": ("2", 2),
     "dropout": ("0.25", 0.25),
     "epochs": ("4", 4),
+    "time_budget": ("1h30m", 5400.0),
     "batch_size": ("8", 8),
     "lr": ("0.02", 0.02),
     "val_size": ("0.2", 0.2),

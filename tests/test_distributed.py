@@ -136,6 +136,13 @@ def test_ranks_end_with_the_same_weights_as_one_process_with_the_whole_batch(
     assert difference > 1e-3
 
 
+def test_a_time_budget_stops_every_rank_after_the_same_epoch(launch: Launch) -> None:
+    """Only rank 1's clock runs out of the budget; rank 0 stops with it, after epoch 1."""
+    ranks = [json.loads((launch.work / f"budget-rank{r}.json").read_text()) for r in range(2)]
+    assert [len(rank["train_loss"]) for rank in ranks] == [1, 1]
+    assert [rank["stopped"] for rank in ranks] == ["budget", "budget"]
+
+
 def test_each_rank_reads_only_its_files(launch: Launch) -> None:
     files = sorted((launch.work / "data").iterdir())
     expected = assign_files(files, 2)

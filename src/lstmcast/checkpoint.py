@@ -37,6 +37,9 @@ from .modeldir import (
 )
 from .train import Callback, History, TrainState
 
+# Settings a resumed run may change: how long it goes on, not what it learns.
+RESUME_MAY_CHANGE = ("epochs", "patience", "time_budget")
+
 
 @dataclass(frozen=True)
 class Resumable:
@@ -125,7 +128,7 @@ def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
                 slots.setdefault(int(index), {})[name] = value
         state = TrainState(
             epoch=info["epoch"],
-            history=History(**info["history"]),
+            history=History.from_dict(info["history"]),
             network=tensors_with_prefix(tensors, "current."),
             best_network=tensors_with_prefix(tensors, "best."),
             best_score=math.inf if info["best_score"] is None else info["best_score"],
@@ -153,8 +156,9 @@ def resumable(
     """Read what an interrupted run saved at ``checkpoint``, refusing a mismatch.
 
     ``fingerprint`` is that of the data to train on (see :func:`data_fingerprint`); ``params``
-    the settings of the model to train (``get_params()``): only ``epochs`` and ``patience`` may
-    differ from the interrupted run's, and ``epochs`` not under an ``lr_schedule``.
+    the settings of the model to train (``get_params()``): only ``epochs``, ``patience`` and
+    ``time_budget`` may differ from the interrupted run's, and ``epochs`` not under an
+    ``lr_schedule``.
     """
     if checkpoint is None:
         raise ConfigError("resume needs the checkpoint directory of the interrupted run")
@@ -168,11 +172,12 @@ def resumable(
     saved = config["params"]
     for name, value in params.items():
         ours = list(value) if isinstance(value, tuple) else value
-        if name not in ("epochs", "patience") and saved.get(name) != ours:
+        if name not in RESUME_MAY_CHANGE and saved.get(name) != ours:
             raise ConfigError(
                 f"the interrupted run used {spelled(name, saved.get(name))}, this model "
                 f"has {spelled(name, ours)}; resume with the same settings (only "
-                f"{setting('epochs')} and {setting('patience')} may change)"
+                f"{setting('epochs')}, {setting('patience')} and {setting('time_budget')} may "
+                "change)"
             )
     if params["lr_schedule"] is not None and saved.get("epochs") != params["epochs"]:
         raise ConfigError(
@@ -188,6 +193,6 @@ def resumable(
     return Resumed(
         seed=config["seed"],
         done_weights=[tensors_with_prefix(tensors, f"network.{m}.") for m in done],
-        done_histories=[History(**config["histories"][m]) for m in done],
+        done_histories=[History.from_dict(config["histories"][m]) for m in done],
         state=training.state,
     )

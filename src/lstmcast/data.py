@@ -410,6 +410,20 @@ class Panel:
         starts = np.concatenate([[0], np.cumsum(end - begin)]).astype(np.int64)
         return Panel(ids=self.ids, y=self.y[rows], ds=self.ds[rows], starts=starts, tz=self.tz)
 
+    def positions(self, ids: str | Sequence[str]) -> np.ndarray:
+        """Positions (k,) of the series named ``ids`` (one id or several), in that order; a
+        DataError names the first missing one and some that exist."""
+        position = {str(name): i for i, name in enumerate(self.ids)}
+        wanted = [ids] if isinstance(ids, str) else list(ids)
+        missing = [name for name in wanted if name not in position]
+        if missing:
+            raise DataError(
+                f"series {missing[0]!r} not found; there are {len(self)} series: "
+                + ", ".join(repr(str(i)) for i in self.ids[:5])
+                + (", ..." if len(self) > 5 else "")
+            )
+        return np.array([position[name] for name in wanted], dtype=np.int64)
+
     def to_frame(self) -> pd.DataFrame:
         pd = _pd()
         return pd.DataFrame(

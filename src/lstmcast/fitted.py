@@ -98,3 +98,26 @@ class StateField:
                 f"{type(obj).__name__} has no fitted state to set {self.attribute} in"
             )
         setattr(state, str(self.name), value)
+
+
+def state_spec(
+    settings: dict[str, Any], calendar_features: int, quantiles: tuple[float, ...]
+) -> StateSpec:
+    """What an LSTMForecaster's ``settings`` (every one resolved) fix about its fitted state;
+    ``calendar_features`` names and the heads' ``quantiles`` are derived from them."""
+    return StateSpec(
+        network={
+            "horizon": settings["horizon"],
+            "hidden_size": settings["hidden_size"],
+            "num_layers": settings["num_layers"],
+            "segment": settings["segment"],
+            "window_norm": settings["window_norm"],
+            "input_size": 1 + 2 * calendar_features,
+            "quantiles": quantiles,
+        },
+        window=settings["window"],
+        horizon=settings["horizon"],
+        ensemble_size=settings["ensemble_size"],
+        intervals=len(settings["quantile_levels"]) if settings["quantile_levels"] else 1,
+        device=settings["device"],
+    )

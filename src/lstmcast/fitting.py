@@ -8,6 +8,7 @@ in order with its settings; they read settings and never change them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 
@@ -21,7 +22,7 @@ from .distributed import DataParallel
 from .errors import DataError, TrainingError, option, points
 from .fitted import FittedState
 from .model import LSTMNetwork, NetworkConfig
-from .train import Callback, TrainConfig, TrainState, train
+from .train import Callback, History, TrainConfig, TrainState, notify, train
 from .training_range import check_scaled
 from .windows import SeriesScaler, Windows, calendar_features, window_starts
 
@@ -100,6 +101,17 @@ def fit_windows(
     return train_windows, val_windows, inputs.shape[1]
 
 
+def member_budget(
+    time_budget: float | None, done: Sequence[History], member: int, members: int
+) -> float | None:
+    """Seconds of the fit's ``time_budget`` for ensemble ``member`` (counted from 0): an equal
+    share of what the members ``done`` left (each still trains at least one epoch)."""
+    if time_budget is None:
+        return None
+    left = time_budget - sum(history.seconds for history in done)
+    return max(left, 0.0) / (members - member)
+
+
 def train_members(
     state: FittedState,
     config: NetworkConfig,
@@ -117,7 +129,8 @@ def train_members(
 
     ``save_checkpoint(member, train_state)`` is called after every epoch when given;
     ``replicated``: in a process group, whether every rank holds the same data (None: no
-    process group).
+    process group). ``train_config.time_budget`` is the whole ensemble's, shared out by
+    :func:`member_budget`.
     """
     train_windows, val_windows = windows
     first_member = 0
@@ -133,6 +146,9 @@ def train_members(
         saver = []
         if save_checkpoint is not None:
             saver = [Checkpointer(functools.partial(save_checkpoint, member))]
+        budget = member_budget(train_config.time_budget, state.histories, member, ensemble_size)
+        member_config = dataclasses.replace(train_config, time_budget=budget)
+        notify(callbacks, "on_member_begin", member, ensemble_size)
         # A private RNG stream: fitting neither depends on nor disturbs the caller's seed.
         cuda = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
@@ -144,7 +160,7 @@ def train_members(
                     network,
                     train_windows,
                     val_windows,
-                    train_config,
+                    member_config,
                     generator=torch.Generator().manual_seed(seed),
                     callbacks=[*callbacks, *saver],
                     resume=resumed.state if resumed and member == first_member else None,

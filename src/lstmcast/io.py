@@ -277,7 +277,7 @@ def read_state(
     for name, value in spec.network.items():
         if getattr(network_config, name) != value:
             raise ValueError(f"the network's {name} does not match the settings")
-    histories = [History(**history) for history in config["histories"]]
+    histories = [History.from_dict(history) for history in config["histories"]]
     if not 1 <= len(histories) <= spec.ensemble_size:
         raise ValueError(
             f"{len(histories)} trained networks for ensemble_size {spec.ensemble_size}"

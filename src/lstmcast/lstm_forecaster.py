@@ -24,8 +24,8 @@ from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
 from .data import Panel
 from .devices import pick_device
-from .errors import ConfigError, DataError, option
-from .fitted import FittedState, StateField, StateSpec
+from .errors import ConfigError, option
+from .fitted import FittedState, StateField, StateSpec, state_spec
 from .fitting import check_finite, fit_windows, network_inputs, train_members, training_points
 from .forecast import Forecaster
 from .forecasting import (
@@ -60,6 +60,12 @@ from .windows import SeriesScaler, Windows
 class LSTMForecaster(Forecaster):
     """One global LSTM over all series: the last ``window`` values -> the next ``horizon``.
 
+    Every setting marked "auto" (the default) is chosen from the data at ``fit`` by
+    :mod:`lstmcast.recipe` unless given: the season from the time step, a window of whole
+    seasons, the horizon, a validation tail, MAE, RevIN, a one-cycle schedule and a 5-minute
+    time budget (``recipe_`` says why, ``settings_`` holds every value used, ``plan(df)``
+    shows them without training). ``recipe="tutorial"`` takes the tutorial's values instead.
+
     Parameters
     ----------
     window : int
@@ -71,6 +77,11 @@ class LSTMForecaster(Forecaster):
         The LSTM's size, as in ``torch.nn.LSTM``; dropout acts between layers and before the head.
     epochs, batch_size, lr :
         Adam's training budget, batch and (peak) learning rate.
+    time_budget : float or None
+        Seconds of training for the whole fit, all ensemble members together (each gets an equal
+        share of what the ones before left). Checked between epochs: training stops when another
+        epoch as long as the longest so far would not fit, keeping the best weights so far, and
+        ``history_.stopped`` says "budget". None: no limit.
     val_size : int, float or None
         Validation tail of each training series (points, or a fraction of each series) whose
         windows are held out of training; the epoch with the lowest validation loss is kept.
@@ -107,6 +118,9 @@ class LSTMForecaster(Forecaster):
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal
         difference, so intervals widen and narrow with each series' recent variability.
+    recipe : "auto" or "tutorial"
+        Where the settings left "auto" come from: the data, or the tutorial (window 20,
+        horizon 1, LSTM(50), MSE, 10 epochs of batch 32, no validation).
     random_state : int or None
         Seed of weights, shuffling and dropout: the same seed gives the same model.
     device : str or None
@@ -141,6 +155,7 @@ class LSTMForecaster(Forecaster):
         num_layers: int | str = AUTO,
         dropout: float | str = AUTO,
         epochs: int | str = AUTO,
+        time_budget: float | str | None = AUTO,
         batch_size: int | str = AUTO,
         lr: float | str = AUTO,
         val_size: int | float | str | None = AUTO,
@@ -166,6 +181,7 @@ class LSTMForecaster(Forecaster):
         self.num_layers = num_layers
         self.dropout = dropout
         self.epochs = epochs
+        self.time_budget = time_budget
         self.batch_size = batch_size
         self.lr = lr
         self.val_size = val_size
@@ -421,6 +437,7 @@ class LSTMForecaster(Forecaster):
             patience=self.patience,
             grad_clip=self.grad_clip,
             lr_schedule=self.lr_schedule,
+            time_budget=None if self.time_budget is None else float(self.time_budget),
         )
 
     def _save_checkpoint(
@@ -581,19 +598,8 @@ class LSTMForecaster(Forecaster):
             names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
             panel = self._panel_for(df, **names)[0]
         self._require_history(panel, self.window, self._context_what())
-        chosen = np.arange(len(panel))
-        if series is not None:
-            # Tracing keeps every gate of every step: only the series asked for.
-            position = {str(name): i for i, name in enumerate(panel.ids)}
-            wanted = [series] if isinstance(series, str) else list(series)
-            missing = [name for name in wanted if name not in position]
-            if missing:
-                raise DataError(
-                    f"series {missing[0]!r} not found; there are {len(panel)} series: "
-                    + ", ".join(repr(str(i)) for i in panel.ids[:5])
-                    + (", ..." if len(panel) > 5 else "")
-                )
-            chosen = np.array([position[name] for name in wanted], dtype=np.int64)
+        # Tracing keeps every gate of every step: only the series asked for.
+        chosen = np.arange(len(panel)) if series is None else panel.positions(series)
         x, _ = self._contexts(panel, chosen, panel.ends[chosen])
         with torch.no_grad():
             _, gates = self.network_.trace(x)
@@ -609,22 +615,7 @@ class LSTMForecaster(Forecaster):
 
     def _state_spec(self) -> StateSpec:
         """What these settings fix about a fitted state (checked when a model is loaded)."""
-        return StateSpec(
-            network={
-                "horizon": self.horizon,
-                "hidden_size": self.hidden_size,
-                "num_layers": self.num_layers,
-                "segment": self.segment,
-                "window_norm": self.window_norm,
-                "input_size": 1 + 2 * len(self._calendar()),
-                "quantiles": self._network_quantiles(),
-            },
-            window=self.window,
-            horizon=self.horizon,
-            ensemble_size=self.ensemble_size,
-            intervals=len(self.quantile_levels) if self.quantile_levels else 1,
-            device=self.device,
-        )
+        return state_spec(self._current(), len(self._calendar()), self._network_quantiles())
 
 
 def load(path: str | os.PathLike[str], part: tuple[int, int] | None = None) -> LSTMForecaster:

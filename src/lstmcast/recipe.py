@@ -260,6 +260,7 @@ TUTORIAL: dict[str, Any] = {
     "loss": "mse",
     "lr_schedule": None,
     "season_length": 1,
+    "time_budget": None,
 }
 # The settings a recipe chooses when the user leaves them "auto".
 CHOSEN = tuple(TUTORIAL)
@@ -357,8 +358,8 @@ def choose(
         pick("patience", PATIENCE)
     else:
         pick("patience", None)
-    if "epochs" in chosen and "time_budget" not in given:
-        chosen["time_budget"] = TIME_BUDGET
+    # A time budget when the recipe chose the epochs (given epochs run in full).
+    pick("time_budget", TIME_BUDGET if "epochs" in chosen else None)
     fixed = [f"{name} {chosen[name]}" for name in ("hidden_size", *_FIXED) if name in chosen]
     if fixed:
         reasons.append(", ".join(fixed) + " (chosen on M4 Hourly's validation hours)")

@@ -31,6 +31,7 @@ RULES: dict[str, Rule] = {
     "num_layers": Rule(int, 1),
     "dropout": Rule((int, float), 0, 1, low_open=False),
     "epochs": Rule(int, 1),
+    "time_budget": Rule((int, float), 0, low_open=True, optional=True),
     "batch_size": Rule(int, 1),
     "lr": Rule((int, float), 0, low_open=True),
     "val_size": Rule((int, float), 0, low_open=True, optional=True),

@@ -1,4 +1,5 @@
-"""The training loop: Adam, mini-batches, validation, early stopping, best weights kept.
+"""The training loop: Adam, mini-batches, validation, early stopping, a time budget, best
+weights kept.
 
 Readable top to bottom. Progress display and logging plug in as :class:`Callback` objects, which
 this module calls but never imports.
@@ -23,6 +24,13 @@ from .optim import Adam, schedule_at
 from .windows import Windows
 
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
+
+# The loop's clock in seconds (tests replace it to fake the passing of time).
+clock = time.perf_counter
+
+# Why training ended (History.stopped): every epoch ran; validation stopped improving for
+# ``patience`` epochs; another epoch would not have fitted the time budget; Ctrl-C.
+STOP_REASONS = ("epochs", "patience", "budget", "interrupted")
 
 
 def pinball_loss(
@@ -83,6 +91,9 @@ class TrainConfig:
     patience: int | None = None  # epochs without validation improvement before stopping
     grad_clip: float | None = None  # max global gradient norm; None leaves gradients as they are
     lr_schedule: str | None = None  # None (constant), "cosine" or "onecycle", stepped per batch
+    # Seconds this training may take, checked between epochs: it stops when the longest epoch
+    # so far would not fit in what is left. None: no limit.
+    time_budget: float | None = None
 
 
 @dataclass
@@ -97,9 +108,25 @@ class History:
     seconds: float = 0.0
     train_windows: int = 0
     val_windows: int = 0
+    stopped: str = "epochs"  # why training ended, one of STOP_REASONS
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> History:
+        """The History that :meth:`to_dict` wrote; one saved before ``stopped`` existed gets it
+        from its flags (so older models and checkpoints still load)."""
+        saved = dict(saved)
+        if "stopped" not in saved:
+            saved["stopped"] = (
+                "interrupted"
+                if saved.get("interrupted")
+                else "patience"
+                if saved.get("stopped_early")
+                else "epochs"
+            )
+        return cls(**saved)
 
 
 @dataclass
@@ -118,6 +145,13 @@ class TrainState:
 class Callback:
     """Hooks the loop calls; override what you need (progress bars, logging, checkpoints)."""
 
+    def on_member_begin(self, member: int, members: int) -> None:
+        """Called before each ensemble member's training (``member`` counts from 0)."""
+
+    def on_time_budget(self, seconds: float) -> None:
+        """Called before ``on_train_begin`` when a time budget applies: the seconds this training
+        may still take (it stops between epochs when another would not fit)."""
+
     def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None: ...
     def on_batch_end(self, epoch: int, batch: int, loss: float) -> None: ...
     def on_epoch_end(self, epoch: int, history: History) -> None: ...
@@ -127,7 +161,7 @@ class Callback:
     def on_train_end(self, history: History) -> None: ...
 
 
-def _notify(callbacks: Sequence[Callback], hook: str, *args: Any) -> None:
+def notify(callbacks: Sequence[Callback], hook: str, *args: Any) -> None:
     """Call ``hook`` on every callback that has it (duck-typed callbacks need not have all)."""
     for callback in callbacks:
         method = getattr(callback, hook, None)
@@ -139,6 +173,20 @@ def _overrides(callback: Callback, hook: str) -> bool:
     # Building a checkpoint copies the model and optimizer: only do it when someone wants it.
     method = getattr(type(callback), hook, None)
     return method is not None and method is not getattr(Callback, hook)
+
+
+def out_of_time(
+    elapsed: float, longest_epoch: float, budget: float, parallel: DataParallel | None
+) -> bool:
+    """Whether another epoch as long as the longest so far would end past ``budget`` seconds.
+
+    In a process group the answer is the same on every rank (true when it is on any rank's
+    clock), so that all ranks stop after the same epoch.
+    """
+    over = elapsed + longest_epoch > budget
+    if parallel is not None:
+        over = distributed.sum_across([float(over)])[0] > 0
+    return over
 
 
 def evaluate_loss(
@@ -185,6 +233,7 @@ def train(
 
     With validation windows, the weights of the epoch with the lowest validation loss are
     restored at the end (and training stops after ``patience`` epochs without improvement).
+    With a ``time_budget``, training stops after the epoch past which another would not fit.
     Ctrl-C (KeyboardInterrupt) stops training cleanly with the best weights so far. A NaN or
     infinite loss raises :class:`TrainingError` after restoring the last good weights. ``resume``
     continues from a :class:`TrainState` that a callback received, exactly as if never stopped.
@@ -220,10 +269,15 @@ def train(
         optimizer.load_state_dict(resume.optimizer)
         generator.set_state(resume.generator)
         history, best_state, best_score = resume.history, resume.best_network, resume.best_score
-        # A run that had stopped early has nothing left to do.
-        first_epoch = config.epochs + 1 if history.stopped_early else resume.epoch + 1
-    started = time.perf_counter() - history.seconds
-    _notify(callbacks, "on_train_begin", config.epochs, batches)
+        # A run that had stopped early (or on its time budget) has nothing left to do.
+        finished = history.stopped_early or history.stopped == "budget"
+        first_epoch = config.epochs + 1 if finished else resume.epoch + 1
+    started = clock() - history.seconds
+    if config.time_budget is not None:
+        notify(callbacks, "on_time_budget", max(config.time_budget - history.seconds, 0.0))
+    notify(callbacks, "on_train_begin", config.epochs, batches)
+    # An epoch's time runs from the end of the one before, so it includes that one's checkpoint.
+    lap_started, longest_epoch = clock(), 0.0
     try:
         for epoch in range(first_epoch, config.epochs + 1):
             network.train()
@@ -261,7 +315,7 @@ def train(
                     nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                 optimizer.step()
                 epoch_loss += loss.item() * len(x)
-                _notify(callbacks, "on_batch_end", epoch, b + 1, loss.item())
+                notify(callbacks, "on_batch_end", epoch, b + 1, loss.item())
             if sampler is None:
                 history.train_loss.append(epoch_loss / n)
             else:
@@ -276,11 +330,21 @@ def train(
             if score < best_score:
                 best_score, history.best_epoch = score, epoch
                 best_state = copy.deepcopy(network.state_dict())
-            history.seconds = time.perf_counter() - started
+            now = clock()
+            history.seconds = now - started
+            longest_epoch, lap_started = max(longest_epoch, now - lap_started), now
             history.stopped_early = (
                 config.patience is not None and epoch - (history.best_epoch or 0) >= config.patience
             )
-            _notify(callbacks, "on_epoch_end", epoch, history)
+            if history.stopped_early:
+                history.stopped = "patience"
+            elif (
+                config.time_budget is not None
+                and epoch < config.epochs
+                and out_of_time(history.seconds, longest_epoch, config.time_budget, parallel)
+            ):
+                history.stopped = "budget"
+            notify(callbacks, "on_epoch_end", epoch, history)
             if any(_overrides(c, "on_checkpoint") for c in callbacks):
                 state = TrainState(
                     epoch=epoch,
@@ -291,14 +355,15 @@ def train(
                     optimizer=copy.deepcopy(optimizer.state_dict()),
                     generator=generator.get_state(),
                 )
-                _notify(callbacks, "on_checkpoint", state)
-            if history.stopped_early:
+                notify(callbacks, "on_checkpoint", state)
+            if history.stopped != "epochs":
                 break
     except KeyboardInterrupt:
         history.interrupted = True
+        history.stopped = "interrupted"
     finally:
         network.load_state_dict(best_state)
         network.eval()
-        history.seconds = time.perf_counter() - started
-        _notify(callbacks, "on_train_end", history)
+        history.seconds = clock() - started
+        notify(callbacks, "on_train_end", history)
     return history

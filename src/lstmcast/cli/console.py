@@ -15,6 +15,7 @@ import contextlib
 import errno
 import functools
 import math
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -175,6 +176,82 @@ def _cell(value: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # Training progress
 
+# The progress bar's clock in seconds (tests replace it to fake the passing of time).
+clock = time.monotonic
+
+
+def epochs_that_fit(epochs: int, epoch_seconds: float, budget: float | None) -> int:
+    """Of ``epochs`` still to run, how many the training loop will run within ``budget`` seconds
+    (None: no limit): it goes on while another epoch as long as the longest so far fits, and
+    always runs one."""
+    if budget is None or epoch_seconds <= 0:
+        return epochs
+    return min(epochs, max(1, math.floor(budget / epoch_seconds)))
+
+
+def training_eta(
+    elapsed: float,
+    done: int,
+    per_epoch: int,
+    epochs: int,
+    budget: float | None,
+    later_members: int = 0,
+    member_epochs: int | None = None,
+) -> tuple[float, int]:
+    """Seconds until the fit ends, and the epochs this training will run, from the time per
+    batch measured so far.
+
+    ``elapsed`` seconds went into ``done`` batches of this training, of ``per_epoch`` per epoch
+    and ``epochs`` to run; ``budget``: the seconds it had at its start (None: no limit);
+    ``later_members``: ensemble members still to train after it, each ``member_epochs`` long
+    (default ``epochs``) with an equal share of the budget left (``fitting.member_budget``).
+    """
+    per_batch = elapsed / max(done, 1)
+    epoch_seconds = per_batch * per_epoch
+    runs = epochs_that_fit(epochs, epoch_seconds, budget)
+    left = max(runs * per_epoch - done, 0) * per_batch
+    if later_members:
+        share = None
+        if budget is not None:
+            # This member's share was the fit's budget left over the members left.
+            share = max(budget * (later_members + 1) - elapsed - left, 0.0) / later_members
+        later_epochs = epochs if member_epochs is None else member_epochs
+        left += later_members * epochs_that_fit(later_epochs, epoch_seconds, share) * epoch_seconds
+    return left, runs
+
+
+def clock_time(seconds: float) -> str:
+    """``0:04:12``: seconds as hours, minutes and seconds."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as a person says it: ``45 s``, ``5 min``, ``2.5 min``, ``1 h 30 min``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60, 1)
+    if minutes < 120:
+        return f"{minutes:g} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h" + (f" {minutes} min" if minutes else "")
+
+
+def stopped_by_budget(histories: list[lc.History], epochs: int, budget: float | None) -> str | None:
+    """The summary line when the time budget stopped training (None when it did not): after
+    which epoch, of how many, and the budget (when known)."""
+    stopped = [len(history.train_loss) for history in histories if history.stopped == "budget"]
+    if not stopped:
+        return None
+    which = "epoch" if len(stopped) == 1 else "epochs"
+    notes = [duration_text(budget)] if budget is not None else []
+    if len(histories) > 1:
+        notes.append(f"{len(stopped)} of {len(histories)} networks")
+    return (
+        f"stopped by the time budget after {which} {', '.join(map(str, stopped))} of {epochs}"
+        + (f" ({', '.join(notes)})" if notes else "")
+    )
+
 
 @functools.cache
 def progress_class() -> type[lc.Callback]:
@@ -183,40 +260,81 @@ def progress_class() -> type[lc.Callback]:
     Defined in a function so that importing this module does not touch ``lc.Callback`` (which
     lives next to torch) and rich's progress machinery.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     class ProgressBar(lc.Callback):
-        """A rich progress bar on stderr: epoch k/N, batches, train and validation loss."""
+        """A rich progress bar on stderr: epoch k/N, batches, train and validation loss, time
+        taken and the time left (measured per batch, over the epochs that will run: all of
+        them, or those the time budget allows, and the ensemble members still to train)."""
 
         def __init__(self) -> None:
             self.progress = Progress(
-                TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+                TextColumn("{task.fields[member]}epoch {task.fields[epoch]}/{task.fields[epochs]}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[losses]}"),
-                TimeElapsedColumn(),
+                # Not rich's elapsed column: it freezes once the first epoch's bar is full.
+                TextColumn("{task.fields[time]}"),
                 console=stderr(),
             )
             self.task: Any = None
             self.val = "-"
             self.loss_sum = 0.0
+            self.member, self.members = 0, 1
+            self.budget: float | None = None  # seconds the current training may take
+            self.epochs = self.per_epoch = self.done = self.first_epoch = 0
+            self.began = 0.0
+
+        def on_member_begin(self, member: int, members: int) -> None:
+            self.member, self.members = member, members
+
+        def on_time_budget(self, seconds: float) -> None:
+            self.budget = seconds
 
         def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None:
+            self.epochs, self.per_epoch, self.done = epochs, batches_per_epoch, 0
+            member = f"member {self.member + 1}/{self.members} " if self.members > 1 else ""
             self.task = self.progress.add_task(
-                "train", total=batches_per_epoch, epoch=1, epochs=epochs, losses=""
+                "train",
+                total=batches_per_epoch,
+                epoch=1,
+                epochs=epochs,
+                losses="",
+                member=member,
+                time="",
             )
             self.progress.start()
+            self.began = clock()
 
         def on_batch_end(self, epoch: int, batch: int, loss: float) -> None:
             if batch == 1:
                 self.loss_sum = 0.0
+            if self.done == 0:  # a resumed run starts after the epochs done before
+                self.first_epoch = epoch
             self.loss_sum += loss
+            self.done += 1
+            to_run = self.epochs - self.first_epoch + 1
+            elapsed = clock() - self.began
+            left, runs = training_eta(
+                elapsed,
+                self.done,
+                self.per_epoch,
+                to_run,
+                self.budget,
+                self.members - self.member - 1,
+                self.epochs,
+            )
+            planned = str(self.epochs)
+            if runs < to_run:
+                planned += f" (~{self.first_epoch - 1 + runs} in the time budget)"
             # The running mean of the epoch's batch losses; the exact epoch loss at its end.
             self.progress.update(
                 self.task,
                 completed=batch,
                 epoch=epoch,
+                epochs=planned,
                 losses=self._losses(self.loss_sum / batch),
+                time=f"{clock_time(elapsed)}, {clock_time(left)} left",
             )
 
         def on_epoch_end(self, epoch: int, history: lc.History) -> None:
@@ -225,6 +343,9 @@ def progress_class() -> type[lc.Callback]:
             self.progress.update(self.task, losses=self._losses(history.train_loss[-1]))
 
         def on_train_end(self, history: lc.History) -> None:
+            self.budget = None  # the next training says its own
+            if self.member + 1 == self.members:  # the last member: the next fit says its own
+                self.member, self.members = 0, 1
             self.close()
 
         def close(self) -> None:

@@ -13,6 +13,7 @@ import ast
 import functools
 import importlib.util
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,31 @@ def _count_or_none(text: str | None) -> int | str | None:
         return text  # the library refuses it with the flag's name
 
 
+# A duration: hours, minutes and seconds in that order, each optional (1h30m, 15m, 90s, 2.5h).
+_DURATION = re.compile(
+    r"(?:(?P<h>\d+(?:\.\d*)?)h)?(?:(?P<m>\d+(?:\.\d*)?)m(?:in)?)?(?:(?P<s>\d+(?:\.\d*)?)s)?"
+)
+_SECONDS_PER = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str | None, flag: str = "--time-budget") -> float | None:
+    """Seconds in ``text``: a number of seconds (``300``) or a duration (``90s``, ``15m``,
+    ``1h``, ``1h30m``); the library checks the range. ``flag`` names the option in errors."""
+    if text is None or text.strip().lower() == "none":
+        return None
+    spelled = text.strip().lower().replace(" ", "")
+    try:
+        return float(spelled)
+    except ValueError:
+        pass
+    match = _DURATION.fullmatch(spelled)
+    if spelled and match is not None and any(match.groupdict().values()):
+        return sum(float(v) * _SECONDS_PER[unit] for unit, v in match.groupdict().items() if v)
+    raise lc.ConfigError(
+        f"{flag} must be seconds (e.g. 300) or a duration such as 90s, 15m or 1h30m, got {text!r}"
+    )
+
+
 def _as_tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
     """A repeatable option's values as the estimator takes them (none given: None)."""
     return tuple(values) if values else None
@@ -109,6 +135,15 @@ MODEL_OPTIONS = (
     ModelOption("num_layers", "--layers", "Stacked LSTM layers.", int, parameter="layers"),
     ModelOption("dropout", "--dropout", "Dropout between layers and before the head, 0..1.", float),
     ModelOption("epochs", "--epochs", "Training epochs (passes over the data).", int),
+    ModelOption(
+        "time_budget",
+        "--time-budget",
+        "Training time at most, all ensemble members together: seconds (300) or a duration "
+        "(90s, 15m, 1h30m). Training stops between epochs, keeping the best weights. "
+        "Default: no limit.",
+        str | None,
+        parse=parse_duration,
+    ),
     ModelOption("batch_size", "--batch-size", "Windows per training batch.", int),
     ModelOption("lr", "--lr", "Adam learning rate.", float),
     ModelOption(

@@ -17,6 +17,7 @@ from lstmcast.cli.console import (
     EXIT_INTERRUPTED,
     sigterm_as_interrupt,
     stdout,
+    stopped_by_budget,
     training_progress,
 )
 from lstmcast.cli.model_options import ModelSettings, model_options
@@ -119,6 +120,8 @@ def train(
     ]
     if history.val_loss:
         lines.append(f"val loss      {history.val_loss[-1]:.4f}")
+    budget_line = stopped_by_budget(model.histories_, model.epochs, model.time_budget)
+    lines += [budget_line] if budget_line else []
     lines += [f"seconds       {history.seconds:.1f}", f"seed          {model.seed_}"]
     if not history.interrupted:
         lines.append(f"saved to      {output}")
