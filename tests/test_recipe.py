@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,3 +113,114 @@ def test_facts_of_a_panel_with_a_hidden_period() -> None:
     facts = facts_of(panel, panel.steps(), horizon=12)
     assert (facts.step, facts.n_series, facts.shortest, facts.period) == (1, 2, 400, 12)
     assert choose(facts).reasons[0] == "integer step 1: season 12 from the autocorrelation"
+
+
+# -- the recipe as LSTMForecaster's default ------------------------------------------------------
+
+FAST = {"epochs": 2, "hidden_size": 8, "random_state": 0}
+
+
+def _hourly(days: int = 20, n: int = 3, start: str = "2024-01-01", freq: str = "h") -> pd.DataFrame:
+    steps = days * (24 if freq == "h" else 1)
+    t = np.arange(steps)
+    period = 24 if freq == "h" else 7
+    rng = np.random.default_rng(0)
+    return pd.concat(
+        pd.DataFrame(
+            {
+                "unique_id": f"s{k}",
+                "ds": pd.date_range(start, periods=steps, freq=freq),
+                "y": 10 + np.sin(2 * np.pi * t / period + k) + 0.1 * rng.normal(size=steps),
+            }
+        )
+        for k in range(n)
+    )
+
+
+def test_settings_left_auto_are_chosen_from_the_data() -> None:
+    import lstmcast as lc
+
+    model = lc.LSTMForecaster(horizon=6, **FAST).fit(_hourly())
+    used = model.settings_
+    assert used["season_length"] == 24
+    assert used["window"] % 24 == 0
+    assert used["horizon"] == 6
+    assert used["hidden_size"] == 8
+    assert used["loss"] == "mae"
+    assert used["window_norm"] == "revin"
+    assert used["val_size"] >= 6
+    assert used["patience"] == 3
+    assert used["time_budget"] is None  # the epochs were given: they run in full
+    assert model.recipe_[0] == "hourly -> season 24"
+    params = model.get_params()  # as given: a refit or a clone chooses again
+    assert params["window"] == "auto"
+    assert params["horizon"] == 6
+    assert model.window == used["window"]
+    assert lc.LSTMForecaster(**params).get_params() == params
+
+
+def test_a_refit_chooses_again_for_new_data() -> None:
+    import lstmcast as lc
+
+    model = lc.LSTMForecaster(**FAST).fit(_hourly())
+    assert model.settings_["season_length"] == 24
+    model.fit(_hourly(days=120, freq="D"))
+    assert model.settings_["season_length"] == 7
+    assert model.recipe_[0] == "daily -> season 7"
+
+
+def test_plan_chooses_without_training_and_tutorial_keeps_the_old_defaults() -> None:
+    import lstmcast as lc
+    from lstmcast.recipe import TUTORIAL
+
+    model = lc.LSTMForecaster(horizon=6)
+    settings = model.plan(_hourly())
+    assert settings["window"] % 24 == 0
+    assert getattr(model, "networks_", None) is None
+    tutorial = lc.LSTMForecaster(recipe="tutorial", hidden_size=8).plan(_hourly())
+    assert {k: tutorial[k] for k in TUTORIAL if k != "hidden_size"} == {
+        k: v for k, v in TUTORIAL.items() if k != "hidden_size"
+    }
+    assert tutorial["hidden_size"] == 8
+
+
+def test_the_recipe_is_saved_and_loaded(tmp_path: Path) -> None:
+    import json
+
+    import lstmcast as lc
+
+    model = lc.LSTMForecaster(horizon=6, **FAST).fit(_hourly())
+    model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["params"]["window"] == model.window  # the values used, for any reader
+    assert "window" in config["recipe"]["chosen"]
+    assert "horizon" not in config["recipe"]["chosen"]
+    loaded = lc.load(tmp_path / "m")
+    assert loaded.get_params() == model.get_params()
+    assert loaded.settings_ == model.settings_
+    assert loaded.recipe_ == model.recipe_
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
+def test_train_prints_the_recipe_and_dry_run_stops_there(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lstmcast import cli
+
+    data = tmp_path / "hourly.csv"
+    _hourly().to_csv(data, index=False)
+    runner = CliRunner()
+    dry = runner.invoke(
+        cli.app, ["train", str(data), "-o", str(tmp_path / "m"), "--horizon", "6", "--dry-run"]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "recipe: hourly -> season 24" in dry.stdout
+    assert "settings: window=" in dry.stdout
+    assert not (tmp_path / "m").exists()
+    trained = runner.invoke(
+        cli.app,
+        ["train", str(data), "-o", str(tmp_path / "m"), "--horizon", "6", "--epochs", "1",
+         "--hidden-size", "8", "--seed", "0", "--quiet"],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "m" / "config.json").is_file()
