@@ -2,7 +2,8 @@
 
 Run here, each in a fresh directory:
 
-- the Python block under "In Python", as it is;
+- the two Python blocks under "In Python" (the recipe's on a generated ``sales.csv``), as they
+  are;
 - every line of the bash block under "On the command line", through typer's CliRunner, on a
   generated ``sales.csv`` (hourly series ``store_1``, ...). Expensive settings are cut by options
   appended after the README's own (the last value of an option wins), never by editing its
@@ -55,14 +56,14 @@ WRITES = {
 SALES_HOURS = 14 * 24
 
 
-def code_block(section: str, language: str) -> str:
-    """The first ``language`` code block under the README heading ``## section``."""
+def code_block(section: str, language: str, index: int = 0) -> str:
+    """The ``index``-th ``language`` code block under the README heading ``## section``."""
     text = README.read_text()
     start = text.index(f"\n## {section}\n")
     end = text.find("\n## ", start + 1)
-    match = re.search(rf"```{language}\n(.*?)```", text[start : end if end > 0 else None], re.S)
-    assert match, f"no {language} block under '## {section}' in README.md"
-    return match.group(1)
+    blocks = re.findall(rf"```{language}\n(.*?)```", text[start : end if end > 0 else None], re.S)
+    assert len(blocks) > index, f"no {language} block {index} under '## {section}' in README.md"
+    return blocks[index]
 
 
 @dataclass(frozen=True)
@@ -137,10 +138,21 @@ def test_readme_lists_the_commands_this_test_knows() -> None:
     assert {c.name for c in COMMANDS} == {*WRITES, "backtest"}
 
 
+def test_readme_recipe_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first block: data and a horizon, every other setting chosen from the data."""
+    monkeypatch.chdir(tmp_path)
+    write_sales(tmp_path / "sales.csv")
+    namespace: dict[str, object] = {}
+    exec(compile(code_block("In Python", "python", 0), "README.md (recipe)", "exec"), namespace)
+    model = namespace["model"]
+    assert model.recipe_[0] == "hourly -> season 24"  # type: ignore[attr-defined]
+    assert len(namespace["forecast"]) == 3 * 48  # type: ignore[arg-type]
+
+
 def test_readme_python_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
-    exec(compile(code_block("In Python", "python"), "README.md (In Python)", "exec"), namespace)
+    exec(compile(code_block("In Python", "python", 1), "README.md (In Python)", "exec"), namespace)
     assert (tmp_path / "forecast.png").is_file()
     assert (tmp_path / "sine.lstm" / "config.json").is_file()
     forecast = namespace["forecast"]
