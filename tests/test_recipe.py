@@ -57,7 +57,10 @@ def test_window_is_whole_seasons_capped_by_the_data() -> None:
     assert choose_window(24, 48, 10_000)[0] == 336  # M4 Hourly's recipe: 14 days
     assert choose_window(7, 14, 10_000)[0] == 98  # daily, two weeks ahead: 14 weeks
     assert choose_window(12, 18, 10_000)[0] == 132  # monthly: 7 x 18 = 126 -> 11 years
-    assert choose_window(24, 48, 200)[0] == 192  # 8 whole days fit in the shortest series
+    assert choose_window(24, 48, 200, n_series=100)[0] == 192  # 8 whole days fit
+    # Little data: the window gives way to training windows (down to half the series).
+    assert choose_window(24, 48, 200)[0] == 120
+    assert choose_window(12, 18, 149) == (84, "7 seasons, leaving 66 training windows")
     assert choose_window(1, 10, 10_000)[0] == 70
     assert choose_window(1, 2, 10_000)[0] == 32
 
@@ -149,7 +152,7 @@ def test_settings_left_auto_are_chosen_from_the_data() -> None:
     assert used["loss"] == "mae"
     assert used["window_norm"] == "revin"
     assert used["val_size"] >= 6
-    assert used["patience"] == 3
+    assert used["patience"] is None  # the one-cycle schedule runs to its end
     assert used["time_budget"] is None  # the epochs were given: they run in full
     assert model.recipe_[0] == "hourly -> season 24"
     params = model.get_params()  # as given: a refit or a clone chooses again

@@ -35,6 +35,8 @@ _SECONDS_PER_DAY = 86_400
 HORIZONS_PER_WINDOW = 7
 # ... in whole seasons, between these many (14 hourly seasons: two weeks, chosen on validation).
 MIN_SEASONS, MAX_SEASONS = 2, 14
+# With less data than this many training windows, the window gives way (see choose_window).
+MIN_TRAINING_WINDOWS = 500
 # Without a season, the window is at least this many steps.
 MIN_WINDOW = 32
 # The LSTM steps over segments once the window holds this many seasons (fewer, longer steps
@@ -153,9 +155,9 @@ def period_from_autocorrelation(series: list[np.ndarray], max_lag: int) -> int:
     """The season of values with no named step: the lag of the highest autocorrelation peak.
 
     ``series`` are training values (each (n,)); the autocorrelation is averaged over up to
-    :data:`SEASON_SAMPLE` of them (evenly spaced, so the result is deterministic). A lag counts
-    when it is a local maximum of the mean autocorrelation and reaches
-    :data:`SEASON_MIN_AUTOCORRELATION`; 1 when none does.
+    :data:`SEASON_SAMPLE` of them (evenly spaced, so the result is deterministic). The season is
+    the lag of the highest mean autocorrelation after it first falls below zero, if that peak
+    reaches :data:`SEASON_MIN_AUTOCORRELATION`; 1 when there is none.
     """
     usable = [s for s in series if len(s) > 2 * 2 + 1]
     if not usable or max_lag < 2:
@@ -179,20 +181,45 @@ def period_from_autocorrelation(series: list[np.ndarray], max_lag: int) -> int:
     seen = weights > 0
     if seen.sum() < 3:
         return 1
-    mean = np.where(seen, sums / np.maximum(weights, 1), -np.inf)
-    peaks = [
-        lag
-        for lag in range(2, int(np.flatnonzero(seen)[-1]))
-        if mean[lag] >= mean[lag - 1]
-        and mean[lag] >= mean[lag + 1]
-        and mean[lag] >= SEASON_MIN_AUTOCORRELATION
-    ]
-    return max(peaks, key=lambda lag: mean[lag]) if peaks else 1
+    mean = sums[seen] / weights[seen]  # lags 0.. with at least one series
+    # A smooth series correlates with itself at every short lag: a season is a peak that comes
+    # back after the autocorrelation has fallen below zero (a quarter period for a sine).
+    below = np.flatnonzero(mean < 0)
+    if len(below) == 0:
+        return 1  # a trend or a random walk: no cycle
+    after = mean[below[0] :]
+    lag = int(below[0] + np.argmax(after))
+    return lag if lag >= 2 and mean[lag] >= SEASON_MIN_AUTOCORRELATION else 1
 
 
-def choose_window(season: int, horizon: int, longest_allowed: int) -> tuple[int, str]:
+def choose_window(
+    season: int, horizon: int, longest_allowed: int, n_series: int = 1
+) -> tuple[int, str]:
     """The input window: about :data:`HORIZONS_PER_WINDOW` horizons in whole seasons, within
-    what the shortest series allows (``longest_allowed`` steps); and why."""
+    what the shortest series allows (``longest_allowed`` steps); and why.
+
+    With little data, the window gives way to training windows: it shrinks by whole seasons
+    while the ``n_series`` series hold fewer than :data:`MIN_TRAINING_WINDOWS` of them, down to
+    half of what the shortest allows (or :data:`MIN_SEASONS` seasons).
+    """
+    window, why = _longest_window(season, horizon, longest_allowed)
+    unit = season if season > 1 else 1
+    floor = max(MIN_SEASONS * unit, longest_allowed // 2)
+    shrunk = window
+
+    def training_windows(window: int) -> int:
+        return n_series * (longest_allowed - window + 1)
+
+    while shrunk - unit >= floor and training_windows(shrunk) < MIN_TRAINING_WINDOWS:
+        shrunk -= unit
+    if shrunk < window:
+        windows = training_windows(shrunk)
+        what = f"{shrunk // season} seasons" if season > 1 else f"{shrunk} steps"
+        return shrunk, f"{what}, leaving {windows:,} training windows"
+    return window, why
+
+
+def _longest_window(season: int, horizon: int, longest_allowed: int) -> tuple[int, str]:
     if season > 1:
         seasons = math.ceil(HORIZONS_PER_WINDOW * horizon / season)
         seasons = min(max(seasons, MIN_SEASONS), MAX_SEASONS)
@@ -234,9 +261,10 @@ HIDDEN_SIZE = 128
 # Training windows per batch, and the fewest batches an epoch should have.
 BATCH_SIZE, MIN_BATCHES = 256, 8
 MIN_BATCH_SIZE = 32
-# An upper bound on epochs; early stopping on the validation tail ends most runs before it.
-MAX_EPOCHS = 30
-PATIENCE = 3
+# Epochs of the one-cycle schedule, as chosen on M4 Hourly's validation hours. No early
+# stopping: it would cut the schedule before its learning rate anneals; the validation tail
+# still picks the best epoch.
+MAX_EPOCHS = 10
 # Training time when the recipe chooses the epochs: a few minutes on 2 cores.
 TIME_BUDGET = 300.0
 # Without a horizon, one season ahead, but at most this fraction of the shortest series.
@@ -330,7 +358,7 @@ def choose(
     tail = (
         0 if val is None else max(val if isinstance(val, int) else round(facts.shortest * val), h)
     )
-    window, why = choose_window(season, h, facts.shortest - h - tail)
+    window, why = choose_window(season, h, facts.shortest - h - tail, facts.n_series)
     window = pick("window", window, f"window {window} = {why}")
     # Interval calibration (on the validation tail) measures errors in seasonal differences
     # inside each window: the season must fit in it.
@@ -354,22 +382,16 @@ def choose(
     for name, value in _FIXED.items():
         pick(name, value)
     epochs = pick("epochs", MAX_EPOCHS)
-    if val is not None:
-        pick("patience", PATIENCE)
-    else:
-        pick("patience", None)
+    pick("patience", None)
     # A time budget when the recipe chose the epochs (given epochs run in full).
     pick("time_budget", TIME_BUDGET if "epochs" in chosen else None)
     fixed = [f"{name} {chosen[name]}" for name in ("hidden_size", *_FIXED) if name in chosen]
     if fixed:
         reasons.append(", ".join(fixed) + " (chosen on M4 Hourly's validation hours)")
     if "epochs" in chosen:
-        stop = f", early stopping on the last {val} points" if val is not None else ""
-        reasons.append(
-            f"up to {epochs} epochs within {TIME_BUDGET / 60:g} min{stop}"
-            if "time_budget" in chosen
-            else f"up to {epochs} epochs{stop}"
-        )
+        best = f", the best on the last {val} points of each series kept" if val else ""
+        budget = f" within {TIME_BUDGET / 60:g} min" if "time_budget" in chosen else ""
+        reasons.append(f"{epochs} epochs{budget}{best}")
     return Recipe(chosen, reasons)
 
 
