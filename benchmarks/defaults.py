@@ -432,18 +432,22 @@ def score(case: Case, result: Forecasts, smoke: bool) -> tuple[float, float, str
 def recipe_of(config: dict) -> tuple[str, list[str], object]:
     """(the settings the model used, one line; the recipe's reasons; the seed), from config.json.
 
-    The settings are the model's ``params``; a recipe's reasons are listed when the model saved
-    them (``config["recipe"]["reasons"]``). Epochs are shown as run / allowed, summed over an
-    ensemble's members.
+    The settings are the model's ``params``, those the recipe chose marked ``*`` and its reasons
+    listed when the model saved them (``config["recipe"]``: ``chosen`` names, ``reasons``).
+    "epochs run" is summed over an ensemble's members.
     """
     params = config.get("params", {})
-    shown = [f"{name}={params[name]!r}" for name in SHOWN_SETTINGS if name in params]
+    recipe = config.get("recipe") or {}
+    chosen = set(recipe.get("chosen", []))
+    shown = [
+        f"{name}={params[name]!r}{'*' if name in chosen else ''}"
+        for name in SHOWN_SETTINGS
+        if name in params
+    ]
     histories = config.get("histories") or []
     run = sum(len(history.get("train_loss", [])) for history in histories)
     shown.append(f"epochs run={run}")
-    recipe = config.get("recipe") or {}
-    reasons = list(recipe.get("reasons", [])) if isinstance(recipe, dict) else []
-    return ", ".join(shown), reasons, config.get("seed")
+    return ", ".join(shown), list(recipe.get("reasons", [])), config.get("seed")
 
 
 def run_case(case: Case, workdir: Path, threads: int | None, smoke: bool) -> Row:
