@@ -203,6 +203,7 @@ def run(
     mean, std = fit_scaler(blocks["train"])
 
     model = lc.LSTMForecaster(
+        recipe="tutorial",
         horizon=horizon,
         val_size=VAL_END - TRAIN_END,
         random_state=seed,

@@ -449,7 +449,9 @@ def train_seed_models(directory: Path) -> dict[str, Path]:
 
     models = {}
     for seed, name in ((0, "simple"), (1, TWIN.format("simple"))):
-        simple = lc.LSTMForecaster(window=8, hidden_size=4, epochs=1, random_state=seed)
+        simple = lc.LSTMForecaster(
+            recipe="tutorial", window=8, hidden_size=4, epochs=1, random_state=seed
+        )
         simple.fit(np.sin(np.arange(60) / 3))
         models[name] = directory / name
         simple.save(models[name])
@@ -467,6 +469,7 @@ def train_seed_models(directory: Path) -> dict[str, Path]:
     )
     for seed, name in ((0, "dated"), (1, TWIN.format("dated"))):
         dated = lc.LSTMForecaster(
+            recipe="tutorial",
             window=8,
             horizon=2,
             hidden_size=4,

@@ -158,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
         settings |= {"epochs": 1, "ensemble_size": 1, "hidden_size": 16}
 
     started = time.perf_counter()
-    model = lc.LSTMForecaster(horizon=HORIZON, random_state=args.seed, **settings)
+    # recipe="tutorial": settings not in DEFAULTS keep the values they were chosen with.
+    model = lc.LSTMForecaster(
+        recipe="tutorial", horizon=HORIZON, random_state=args.seed, **settings
+    )
     model.fit(long_frame(train, ids), callbacks=[epoch_printer()])
     fit_seconds = time.perf_counter() - started
     if args.save:

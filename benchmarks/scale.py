@@ -88,6 +88,7 @@ def prepare(work: Path, sizes: Sizes) -> None:
         frame.to_parquet(data / f"part-{f:03d}.parquet", index=False)
     many = synthetic(sizes.forecast_series, sizes.window + 1, seed=99)
     model = lc.LSTMForecaster(
+        recipe="tutorial",
         window=sizes.window,
         hidden_size=sizes.hidden_size,
         epochs=1,
@@ -100,6 +101,7 @@ def prepare(work: Path, sizes: Sizes) -> None:
 
 def _model(sizes: Sizes, world: int) -> lc.LSTMForecaster:
     return lc.LSTMForecaster(
+        recipe="tutorial",
         window=sizes.window,
         hidden_size=sizes.hidden_size,
         epochs=1,

@@ -423,6 +423,7 @@ def train_lstmcast(
 ) -> tuple[float, float, lc.LSTMForecaster]:
     """lstmcast's fit on ``series`` (one epoch): seconds of fit(), of its training loop, model."""
     model = lc.LSTMForecaster(
+        recipe="tutorial",
         window=W2_STEPS,
         horizon=1,
         hidden_size=W2_HIDDEN,
@@ -709,6 +710,7 @@ def w3(sizes: Sizes = FULL, repeats: int = DEFAULT_REPEATS) -> dict:
     # So train on each series' first window + horizon points (one window per series, 1 epoch).
     first = frame.groupby("unique_id", sort=False).head(W3_WINDOW + W3_HORIZON)
     model = lc.LSTMForecaster(
+        recipe="tutorial",
         window=W3_WINDOW,
         horizon=W3_HORIZON,
         hidden_size=W3_HIDDEN,

@@ -39,8 +39,26 @@ torch.set_num_threads(1)
 
 # Windows per training batch of one process; each of two processes takes half.
 BATCH = 16
-EQUIVALENCE = {"window": 8, "hidden_size": 6, "epochs": 2, "lr": 0.01, "random_state": 3}
-TRAIN_OPTIONS = ["--window", "8", "--hidden-size", "6", "--epochs", "3", "--val-size", "8"]
+EQUIVALENCE = {
+    "recipe": "tutorial",
+    "window": 8,
+    "hidden_size": 6,
+    "epochs": 2,
+    "lr": 0.01,
+    "random_state": 3,
+}
+TRAIN_OPTIONS = [
+    "--recipe",
+    "tutorial",
+    "--window",
+    "8",
+    "--hidden-size",
+    "6",
+    "--epochs",
+    "3",
+    "--val-size",
+    "8",
+]
 TRAIN_OPTIONS += ["--seed", "0", "--quiet"]
 KILLED_AT = (2, 2)  # rank 1 dies at the end of this (epoch, batch)
 

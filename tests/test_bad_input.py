@@ -23,8 +23,21 @@ import lstmcast as lc
 from lstmcast import cli
 
 HOURS = pd.date_range("2024-01-01", periods=60, freq="h").strftime("%Y-%m-%d %H:%M")
-TINY = {"window": 8, "hidden_size": 4, "epochs": 1, "random_state": 0}
-TINY_CLI = ["--window", "8", "--hidden-size", "4", "--epochs", "1", "--seed", "0", "--quiet"]
+# The tutorial's settings where not given: these tests are about input, not the recipe.
+TINY = {"recipe": "tutorial", "window": 8, "hidden_size": 4, "epochs": 1, "random_state": 0}
+TINY_CLI = [
+    "--recipe",
+    "tutorial",
+    "--window",
+    "8",
+    "--hidden-size",
+    "4",
+    "--epochs",
+    "1",
+    "--seed",
+    "0",
+    "--quiet",
+]
 
 
 def csv(rows: list[tuple[Any, ...]], header: str = "unique_id,ds,y") -> str:

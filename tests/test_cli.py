@@ -30,7 +30,20 @@ from lstmcast.cli import console
 SRC = Path(lc.__file__).resolve().parents[1]
 N_POINTS = 80
 # Small enough that training takes a fraction of a second.
-TINY = ["--window", "8", "--hidden-size", "8", "--epochs", "2", "--batch-size", "16", "--seed", "0"]
+TINY = [
+    "--recipe",
+    "tutorial",
+    "--window",
+    "8",
+    "--hidden-size",
+    "8",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "16",
+    "--seed",
+    "0",
+]
 
 runner = CliRunner()
 
@@ -720,6 +733,7 @@ FLAG_SAMPLES: dict[str, tuple[str, object]] = {
     "ensemble_size": ("2", 2),
     "quantile_levels": ("80", (80.0,)),
     "season_length": ("7", 7),
+    "recipe": ("tutorial", "tutorial"),
     "random_state": ("5", 5),
     "device": ("cpu", "cpu"),
 }
@@ -747,6 +761,9 @@ def test_every_estimator_parameter_has_a_flag_that_sets_it(name: str) -> None:
     assert settings() == lc.LSTMForecaster().get_params()
     for setting, (text, value) in FLAG_SAMPLES.items():
         assert settings(flags[setting], text)[setting] == value, (setting, text)
+    # "none" turns off what the recipe would otherwise choose.
+    for setting in ("val_size", "patience", "window_norm", "lr_schedule"):
+        assert settings(flags[setting], "none")[setting] is None, setting
 
 
 def test_model_option_defaults_and_flags_are_the_estimators() -> None:

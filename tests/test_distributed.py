@@ -207,7 +207,7 @@ def test_training_on_one_data_file_shares_its_windows(launch: Launch) -> None:
     assert model.n_series_ == 4 * SERIES_PER_FILE
     assert not list((launch.work / "model-one").glob("series-*"))
     one = lc.read_csv(launch.work / "one.csv")
-    alone = lc.LSTMForecaster(window=8, hidden_size=6, epochs=1, val_size=8).fit(one)
+    alone = lc.LSTMForecaster(**(EQUIVALENCE | {"epochs": 1, "val_size": 8})).fit(one)
     assert model.history_.train_windows == alone.history_.train_windows
 
 

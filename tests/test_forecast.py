@@ -10,7 +10,14 @@ import torch
 import lstmcast as lc
 from lstmcast.train import Callback, History
 
-TINY = {"window": 12, "hidden_size": 8, "epochs": 2, "batch_size": 16, "random_state": 0}
+TINY = {
+    "recipe": "tutorial",
+    "window": 12,
+    "hidden_size": 8,
+    "epochs": 2,
+    "batch_size": 16,
+    "random_state": 0,
+}
 
 
 def fitted(df: pd.DataFrame, **params: object) -> lc.LSTMForecaster:
@@ -69,12 +76,12 @@ def test_too_short_series_says_how_many_points_it_needs() -> None:
     with pytest.raises(
         lc.DataError, match=r"series 'b' has 12 points; window 20 \+ horizon 1 needs at least 21"
     ):
-        lc.LSTMForecaster(window=20).fit(frame)
+        lc.LSTMForecaster(recipe="tutorial", window=20).fit(frame)
     with pytest.raises(
         lc.DataError,
         match=r"has 30 points; window 20 \+ horizon 1 \+ validation 10 needs at least 31",
     ):
-        lc.LSTMForecaster(window=20, val_size=10).fit(frame)
+        lc.LSTMForecaster(recipe="tutorial", window=20, val_size=10).fit(frame)
 
 
 def test_predict_continues_each_series_time_step(two_series: pd.DataFrame) -> None:

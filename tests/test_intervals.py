@@ -74,7 +74,9 @@ def test_interval_errors(model: lc.LSTMForecaster, noisy: np.ndarray) -> None:
         model.predict(level=[0])
     with pytest.raises(lc.ConfigError, match="level must be below 100"):
         model.predict(level=[100])
-    uncalibrated = lc.LSTMForecaster(window=8, hidden_size=4, epochs=1).fit(noisy[:100])
+    uncalibrated = lc.LSTMForecaster(recipe="tutorial", window=8, hidden_size=4, epochs=1).fit(
+        noisy[:100]
+    )
     with pytest.raises(lc.ConfigError, match="trained without val_size"):
         uncalibrated.predict(level=[80])
     with pytest.raises(lc.ConfigError, match="Naive has no prediction intervals"):

@@ -13,7 +13,7 @@ import pytest
 
 import lstmcast as lc
 
-TINY = {"window": 12, "hidden_size": 8, "epochs": 1, "random_state": 0}
+TINY = {"recipe": "tutorial", "window": 12, "hidden_size": 8, "epochs": 1, "random_state": 0}
 
 
 @pytest.fixture

@@ -15,7 +15,14 @@ from lstmcast.model import LSTMNetwork, NetworkConfig
 from lstmcast.optim import schedule_at
 from lstmcast.windows import calendar_features
 
-TINY = {"window": 12, "hidden_size": 8, "epochs": 1, "batch_size": 16, "random_state": 0}
+TINY = {
+    "recipe": "tutorial",
+    "window": 12,
+    "hidden_size": 8,
+    "epochs": 1,
+    "batch_size": 16,
+    "random_state": 0,
+}
 
 
 def network(**config: object) -> LSTMNetwork:

@@ -110,7 +110,4 @@ def test_facts_of_a_panel_with_a_hidden_period() -> None:
     panel = Panel.from_data(frame)
     facts = facts_of(panel, panel.steps(), horizon=12)
     assert (facts.step, facts.n_series, facts.shortest, facts.period) == (1, 2, 400, 12)
-    assert (
-        choose(facts).reasons[0]
-        == "integer step 1: season 12 from the autocorrelation of the values"
-    )
+    assert choose(facts).reasons[0] == "integer step 1: season 12 from the autocorrelation"

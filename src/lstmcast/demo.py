@@ -62,6 +62,7 @@ def run_demo(
     n_test = round(N_POINTS * TEST_FRACTION)
     train, _ = split(series, n_test)
     model = LSTMForecaster(
+        recipe="tutorial",  # every setting not listed here: the tutorial's, not the data's
         window=20,
         horizon=1,
         hidden_size=50,

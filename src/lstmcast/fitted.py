@@ -46,6 +46,9 @@ class FittedState:
     calibration: np.ndarray | None = None
     calibration_size: int = 0
     calibration_scale: str = "window"
+    # The settings the recipe chose ("chosen": names) and why ("reasons"); None: all given, or
+    # a model saved before recipes.
+    recipe: dict[str, list[str]] | None = None
 
     @property
     def n_series(self) -> int:

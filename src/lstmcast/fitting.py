@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from . import distributed
 from .checkpoint import Checkpointer, Resumed
 from .data import Panel
 from .distributed import DataParallel
-from .errors import DataError, points
+from .errors import DataError, TrainingError, option, points
 from .fitted import FittedState
 from .model import LSTMNetwork, NetworkConfig
 from .train import Callback, TrainConfig, TrainState, train
@@ -153,3 +154,38 @@ def train_members(
         if state.histories[-1].interrupted:
             return False
     return True
+
+
+def check_finite(
+    forecast: Callable[[Panel, np.ndarray, np.ndarray, int], np.ndarray],
+    tail: Panel,
+    calibration: np.ndarray | None,
+    horizon: int,
+    lr: float,
+    parallel: bool,
+) -> None:
+    """Refuse a trained model whose forecast from the end of some series of ``tail`` (or
+    whose interval calibration) is not finite: such a model must not be saved or used.
+
+    ``forecast(panel, series, ends, h)`` is the model's; in a process group every rank
+    refuses together, none goes on to save.
+    """
+    bad = np.zeros(len(tail), dtype=bool)
+    if len(tail):
+        values = forecast(tail, np.arange(len(tail)), tail.ends, horizon)
+        bad = ~np.isfinite(values).all(axis=1)
+    calibrated = calibration is None or bool(np.isfinite(calibration).all())
+    failed = float(bad.any() or not calibrated)
+    if parallel:
+        failed = distributed.sum_across([failed])[0]
+    if not failed:
+        return
+    what = (
+        f"forecasts series {tail.ids[int(np.argmax(bad))]!r} as NaN or infinity"
+        if bad.any()
+        else "has a NaN or infinite interval calibration"
+    )
+    raise TrainingError(
+        f"the trained model {what}: it is not usable and is not saved; try a lower learning "
+        f"rate than {option('lr', float(f'{lr:g}'))} or {option('grad_clip', 1.0)}"
+    )

@@ -34,6 +34,7 @@ from .columns import ID, TIME
 from .data import Panel
 from .errors import ConfigError, DataError, NotFittedError, count, option, points
 from .fitted import DEFAULT_COLUMNS
+from .settings import AUTO
 from .timesteps import describe_step, future_times
 from .train import Callback
 
@@ -54,9 +55,15 @@ class Forecaster:
         signature = inspect.signature(cls.__init__)
         return [p for p in signature.parameters if p != "self"]
 
+    # Settings a forecaster leaves "auto" are chosen from the data at fit (see lstmcast.recipe):
+    # the attribute then holds the value used, and ``_chosen`` remembers which were chosen.
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments, by name."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        """The constructor arguments as given: "auto" for those chosen at fit (so a refit, or
+        a clone, chooses them anew); the values used are ``settings_``."""
+        params = self._current()
+        for name in self.__dict__.get("_chosen", {}):
+            params[name] = AUTO
+        return params
 
     def set_params(self, **params: Any) -> Forecaster:
         """Set constructor arguments; takes effect at the next ``fit``."""
@@ -67,7 +74,26 @@ class Forecaster:
                     f"parameters are {', '.join(self._param_names())}"
                 )
             setattr(self, name, value)
+            self.__dict__.get("_chosen", {}).pop(name, None)  # given now, not chosen
         return self
+
+    def _current(self) -> dict[str, Any]:
+        """Every setting's current value ("auto" for one not chosen yet)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    @property
+    def settings_(self) -> dict[str, Any]:
+        """Every setting as the fitted (or planned) model uses it: given, or chosen."""
+        if "_chosen" not in self.__dict__:
+            self._check_fitted()
+        return self._current()
+
+    @property
+    def recipe_(self) -> list[str]:
+        """Why each setting left "auto" got its value, one line per choice (empty: none)."""
+        if "_chosen" not in self.__dict__:
+            self._check_fitted()
+        return list(self.__dict__.get("_reasons", []))
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters

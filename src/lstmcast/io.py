@@ -54,6 +54,7 @@ from .modeldir import (
     write_text,
     writing_model,
 )
+from .recipe import TUTORIAL
 from .train import History
 from .windows import SeriesScaler
 
@@ -168,6 +169,8 @@ def _save_state(
                 "layout": state.layout,
                 "network": state.networks[0].config.to_dict(),
                 "seed": state.seed,
+                # Which settings the recipe chose (the others were given) and why.
+                "recipe": state.recipe,
                 "histories": [history.to_dict() for history in histories or state.histories],
                 "series": series,
             }
@@ -246,6 +249,10 @@ def saved_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     if config["class"] != kind:
         raise ValueError(f"unknown model class {config['class']!r}")
     params = dict(config["params"])
+    # A model saved before a setting existed used the value that was then the default: the
+    # tutorial's (not "auto", which only a fit resolves).
+    for name, value in TUTORIAL.items():
+        params.setdefault(name, value)
     for name in ("calendar", "quantile_levels"):
         if isinstance(params.get(name), list):  # JSON has no tuples
             params[name] = tuple(params[name])
@@ -323,6 +330,16 @@ def read_state(
         raise ValueError(f"invalid layout {layout!r}")
     state.layout = layout
     state.seed = int(config["seed"])
+    recipe = config.get("recipe")
+    if recipe is not None and not (
+        isinstance(recipe, dict)
+        and isinstance(recipe.get("chosen"), list)
+        and all(isinstance(name, str) for name in recipe["chosen"])
+        and isinstance(recipe.get("reasons"), list)
+        and all(isinstance(line, str) for line in recipe["reasons"])
+    ):
+        raise ValueError(f"invalid recipe {recipe!r}")
+    state.recipe = recipe
     return state
 
 

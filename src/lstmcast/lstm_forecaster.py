@@ -24,9 +24,9 @@ from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
 from .data import Panel
 from .devices import pick_device
-from .errors import ConfigError, DataError, TrainingError, option
+from .errors import ConfigError, DataError, option
 from .fitted import FittedState, StateField, StateSpec
-from .fitting import fit_windows, network_inputs, train_members, training_points
+from .fitting import check_finite, fit_windows, network_inputs, train_members, training_points
 from .forecast import Forecaster
 from .forecasting import (
     input_windows,
@@ -50,7 +50,8 @@ from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
 from .model import LSTMNetwork, NetworkConfig
 from .modeldir import read_model
-from .settings import RULES, calendar_names, check_together
+from .recipe import CHOSEN, resolve
+from .settings import AUTO, RULES, calendar_names, check_together, is_auto
 from .train import Callback, History, TrainConfig, TrainState
 from .training_range import warn_far_from_training
 from .windows import SeriesScaler, Windows
@@ -134,27 +135,28 @@ class LSTMForecaster(Forecaster):
 
     def __init__(
         self,
-        window: int = 20,
-        horizon: int = 1,
-        hidden_size: int = 50,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        epochs: int = 10,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        val_size: int | float | None = None,
-        patience: int | None = None,
+        window: int | str = AUTO,
+        horizon: int | str = AUTO,
+        hidden_size: int | str = AUTO,
+        num_layers: int | str = AUTO,
+        dropout: float | str = AUTO,
+        epochs: int | str = AUTO,
+        batch_size: int | str = AUTO,
+        lr: float | str = AUTO,
+        val_size: int | float | str | None = AUTO,
+        patience: int | str | None = AUTO,
         scaler: str = "standard",
-        window_norm: str | None = None,
-        segment: int = 1,
+        window_norm: str | None = AUTO,
+        segment: int | str = AUTO,
         calendar: tuple[str, ...] | None = None,
-        loss: str = "mse",
-        lr_schedule: str | None = None,
+        loss: str = AUTO,
+        lr_schedule: str | None = AUTO,
         grad_clip: float | None = None,
         forget_bias: float | None = None,
         ensemble_size: int = 1,
         quantile_levels: tuple[float, ...] | None = None,
-        season_length: int = 1,
+        season_length: int | str = AUTO,
+        recipe: str = AUTO,
         random_state: int | None = None,
         device: str | None = None,
     ) -> None:
@@ -179,6 +181,7 @@ class LSTMForecaster(Forecaster):
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels
         self.season_length = season_length
+        self.recipe = recipe
         self.random_state = random_state
         self.device = device
 
@@ -232,9 +235,46 @@ class LSTMForecaster(Forecaster):
     def _context_what(self) -> str:
         return f"window {self.window}"
 
+    def plan(
+        self,
+        df: Any,
+        *,
+        id_col: str | None = None,
+        time_col: str | None = None,
+        target_col: str | None = None,
+    ) -> dict[str, Any]:
+        """Choose the settings left "auto" for ``df`` as ``fit`` would, without training.
+
+        Returns every setting (``settings_``); ``recipe_`` then says why. ``lstmcast train
+        --dry-run`` prints this.
+        """
+        self._check_params()
+        names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
+        panel = Panel.from_data(df, **self._column_names(names))
+        self._choose(panel, panel.steps())
+        return self.settings_
+
+    def _choose(self, panel: Panel, steps: list[Any]) -> None:
+        """Set the settings left "auto" from the data (the same on every rank of a process
+        group: rank 0's data decides), then check all of them together."""
+        params = self.get_params()
+        given = {name: params[name] for name in CHOSEN if not is_auto(params[name])}
+        recipe = distributed.from_rank0(
+            resolve(self.recipe, given, panel, steps, self.quantile_levels)
+        )
+        chosen = {name: value for name, value in recipe.settings.items() if name in params}
+        for name, value in chosen.items():
+            setattr(self, name, value)
+        self._chosen, self._reasons = chosen, list(recipe.reasons)
+        self._check_params()
+
     def _check_params(self) -> None:
-        super()._check_params()
-        check_together(self.get_params())
+        for name, rule in self._rules.items():
+            value = getattr(self, name)
+            if not (name in CHOSEN and is_auto(value)):  # chosen at fit, then checked
+                rule.check(name, value)
+        if not any(is_auto(getattr(self, name)) for name in CHOSEN):
+            check_together(self._current())
 
     def _network_quantiles(self) -> tuple[float, ...]:
         """The quantiles the heads learn for ``quantile_levels`` (both ends of each interval)."""
@@ -303,6 +343,7 @@ class LSTMForecaster(Forecaster):
         The collective steps (fingerprint, seed, calibration checks) run in the same order on
         every rank of a process group.
         """
+        self._choose(panel, steps)
         n_train = training_points(panel, self.window, self.horizon, self.val_size)
         device = pick_device(self.device)  # an absent device is refused before any work
         parallel = distributed.active()
@@ -313,7 +354,7 @@ class LSTMForecaster(Forecaster):
         replicated, fingerprint = (
             distributed.all_same(fingerprint) if parallel else (True, fingerprint)
         )
-        resumed = resumable(checkpoint, fingerprint, self.get_params()) if resume else None
+        resumed = resumable(checkpoint, fingerprint, self._current()) if resume else None
         seed = self.random_state if self.random_state is not None else secrets.randbits(62)
         seed = distributed.from_rank0(seed)
         if resumed is not None:
@@ -339,6 +380,7 @@ class LSTMForecaster(Forecaster):
             seed=seed,
             layout=getattr(self, "layout_", None),  # not learned: kept across fits
             sharded=not replicated,
+            recipe={"chosen": list(self._chosen), "reasons": list(self._reasons)},
         )
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None
@@ -351,7 +393,9 @@ class LSTMForecaster(Forecaster):
         ):  # fmt: skip
             return  # interrupted: the last checkpoint on disk is the one to resume from
         self._calibrate(val_windows)
-        self._check_finite(parallel)
+        check_finite(
+            self._forecast, self.tail_, self.calibration_, self.horizon, float(self.lr), parallel
+        )
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
 
@@ -387,36 +431,11 @@ class LSTMForecaster(Forecaster):
         save_state(
             path,
             type(self).__name__,
-            self.get_params(),
+            self._current(),
             self._state,
             weights=[network.state_dict() for network in done] + [state.best_network],
             histories=[*self.histories_[:member], state.history],
             training=Resumable(member, fingerprint, state),
-        )
-
-    def _check_finite(self, parallel: bool) -> None:
-        """Refuse the trained model if its forecast from the end of some series (or its
-        interval calibration) is not finite: such a model must not be saved or used."""
-        panel = self.tail_
-        bad = np.zeros(len(panel), dtype=bool)
-        if len(panel):
-            values = self._forecast(panel, np.arange(len(panel)), panel.ends, self.horizon)
-            bad = ~np.isfinite(values).all(axis=1)
-        calibration = self.calibration_ is None or bool(np.isfinite(self.calibration_).all())
-        failed = float(bad.any() or not calibration)
-        if parallel:  # every rank refuses together, none goes on to save
-            failed = distributed.sum_across([failed])[0]
-        if not failed:
-            return
-        what = (
-            f"forecasts series {panel.ids[int(np.argmax(bad))]!r} as NaN or infinity"
-            if bad.any()
-            else "has a NaN or infinite interval calibration"
-        )
-        raise TrainingError(
-            f"the trained model {what}: it is not usable and is not saved; try a lower "
-            f"learning rate than {option('lr', float(f'{self.lr:g}'))} or "
-            f"{option('grad_clip', 1.0)}"
         )
 
     def _calibrate(self, val_windows: Windows | None) -> None:
@@ -586,7 +605,7 @@ class LSTMForecaster(Forecaster):
         An lstmcast model there is replaced; a directory holding other files is refused.
         """
         self._check_fitted()
-        save_state(path, type(self).__name__, self.get_params(), self._state)
+        save_state(path, type(self).__name__, self._current(), self._state)
 
     def _state_spec(self) -> StateSpec:
         """What these settings fix about a fitted state (checked when a model is loaded)."""
@@ -621,4 +640,7 @@ def load(path: str | os.PathLike[str], part: tuple[int, int] | None = None) -> L
         model = LSTMForecaster(**saved_settings(config, LSTMForecaster.__name__))
         model._check_params()  # settings edited by hand are refused like bad arguments
         model._state = read_state(config, tensors, Path(path), model._state_spec(), part)
+    recipe = model._state.recipe or {"chosen": [], "reasons": []}
+    model._chosen = {name: getattr(model, name) for name in recipe["chosen"]}
+    model._reasons = list(recipe["reasons"])
     return model

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .intervals import windows_needed
 
 if TYPE_CHECKING:
     from .data import Panel
@@ -57,7 +60,7 @@ class DataFacts:
     n_series: int
     shortest: int  # points in the shortest series
     total_points: int
-    horizon: int
+    horizon: int | None  # None: not given, the recipe chooses it
     period: int | None = None
 
 
@@ -221,6 +224,7 @@ def choose_segment(window: int, season: int) -> int:
 # Fixed parts of the recipe, chosen on M4 Hourly's validation hours (benchmarks/RESULTS.md).
 _FIXED = {
     "num_layers": 1,
+    "dropout": 0.0,
     "loss": "mae",  # the median: robust to outliers, and what MASE and sMAPE reward
     "window_norm": "revin",  # each window scaled by its own mean and spread: levels drift
     "lr": 3e-3,
@@ -233,56 +237,142 @@ MIN_BATCH_SIZE = 32
 # An upper bound on epochs; early stopping on the validation tail ends most runs before it.
 MAX_EPOCHS = 30
 PATIENCE = 3
+# Training time when the recipe chooses the epochs: a few minutes on 2 cores.
+TIME_BUDGET = 300.0
+# Without a horizon, one season ahead, but at most this fraction of the shortest series.
+HORIZON_SHARE = 5
+
+# The tutorial's settings (the classic Keras walk-through: windows of 20 -> the next value,
+# LSTM(50), Adam 1e-3, MSE, 10 epochs of batch 32): recipe="tutorial".
+TUTORIAL: dict[str, Any] = {
+    "window": 20,
+    "horizon": 1,
+    "hidden_size": 50,
+    "num_layers": 1,
+    "dropout": 0.0,
+    "epochs": 10,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "val_size": None,
+    "patience": None,
+    "window_norm": None,
+    "segment": 1,
+    "loss": "mse",
+    "lr_schedule": None,
+    "season_length": 1,
+}
+# The settings a recipe chooses when the user leaves them "auto".
+CHOSEN = tuple(TUTORIAL)
 
 
-def choose(facts: DataFacts) -> Recipe:
-    """The settings for data with these ``facts``, and the reason for each.
+def tutorial(given: dict[str, Any]) -> Recipe:
+    """The tutorial's value for every setting not ``given``."""
+    chosen = {name: value for name, value in TUTORIAL.items() if name not in given}
+    return Recipe(chosen, ["the tutorial's settings (recipe='tutorial')"] if chosen else [])
 
-    The validation tail is one horizon per series (early stopping and conformal intervals
-    score the model on it), so the window is capped at ``shortest - 2 * horizon``.
+
+def validation_points(horizon: int, n_series: int, shortest: int, levels: Sequence[float]) -> int:
+    """Points per series to hold out: a horizon, and enough windows to calibrate the levels.
+
+    Conformal intervals (``predict(level=...)``) and quantile heads are calibrated on the
+    validation windows: a 95% interval needs 19 of them in all. With few series each holds out
+    more (one window per extra point), at most a fifth of the shortest series.
     """
-    h = facts.horizon
+    needed = max((windows_needed(level) for level in levels), default=1)
+    per_series = math.ceil(needed / max(n_series, 1))
+    return max(horizon, min(horizon + per_series - 1, shortest // 5))
+
+
+def choose(
+    facts: DataFacts, given: dict[str, Any] | None = None, levels: Sequence[float] = ()
+) -> Recipe:
+    """The settings for data with these ``facts`` that are not ``given``, and why.
+
+    ``given``: settings the user set (they win; the others are chosen around them). ``levels``:
+    the interval levels the validation tail must calibrate (default: a 95% interval). Without a
+    horizon, it is one season (at most 1/:data:`HORIZON_SHARE` of the shortest series). The
+    validation tail is one horizon per series (early stopping and conformal intervals score the
+    model on it), so the window is capped at ``shortest - 2 * horizon``.
+    """
+    given = given or {}
+    chosen: dict[str, Any] = {}
     reasons: list[str] = []
+
+    def pick(name: str, value: Any, reason: str | None = None) -> Any:
+        if name in given:
+            return given[name]
+        chosen[name] = value
+        if reason:
+            reasons.append(reason)
+        return value
+
     season, step_name = season_of_step(facts.step)
     if season is not None:
-        reasons.append(f"{step_name} -> season {season}")
+        why = f"{step_name} -> season {season}"
     elif facts.period is not None and facts.period > 1:
-        season = facts.period
-        reasons.append(f"{step_name}: season {season} from the autocorrelation of the values")
+        season, why = facts.period, f"{step_name}: season {facts.period} from the autocorrelation"
     else:
-        season = 1
-        reasons.append(f"{step_name}: no season found (season 1)")
-    window, why = choose_window(season, h, facts.shortest - 2 * h)
-    reasons.append(f"window {window} = {why}")
+        season, why = 1, f"{step_name}: no season found (season 1)"
+    season = pick("season_length", season, why)
+    if facts.horizon is not None:
+        h = pick("horizon", facts.horizon)
+    else:
+        h = max(min(season, facts.shortest // HORIZON_SHARE), 1)
+        h = pick(
+            "horizon",
+            h,
+            f"no horizon given: {h} (one season, longer forecasts fed back; give horizon=H "
+            "for H steps at once)",
+        )
+    val = pick("val_size", validation_points(h, facts.n_series, facts.shortest, levels or (95,)))
+    # Points held out of each series for validation (at least a horizon, as fit holds them).
+    tail = (
+        0 if val is None else max(val if isinstance(val, int) else round(facts.shortest * val), h)
+    )
+    window, why = choose_window(season, h, facts.shortest - h - tail)
+    window = pick("window", window, f"window {window} = {why}")
+    # Interval calibration (on the validation tail) measures errors in seasonal differences
+    # inside each window: the season must fit in it.
+    if val is not None and season >= window:
+        if "season_length" in chosen:
+            season = pick("season_length", 1, f"season {season} does not fit window {window}: 1")
+        elif "val_size" in chosen:
+            val = pick(
+                "val_size",
+                None,
+                f"no validation tail: season_length {season} does not fit window {window}",
+            )
     segment = choose_segment(window, season)
-    if segment > 1:
-        reasons.append(f"segment {segment}: the LSTM reads {window // segment} steps of {segment}")
-    reasons.append(f"horizon {h}, emitted at once (no forecasts fed back)")
-    windows = max(facts.total_points - facts.n_series * (window + 2 * h - 1), 0)
+    pick("segment", segment, f"segment {segment}: the LSTM reads {window // segment} steps")
+    windows = max(facts.total_points - facts.n_series * (window + h - 1 + tail), 0)
     batch_size = BATCH_SIZE
     if windows < BATCH_SIZE * MIN_BATCHES:
         batch_size = max(MIN_BATCH_SIZE, 1 << max(windows // MIN_BATCHES, 1).bit_length() - 1)
-    reasons.append(f"batch {batch_size} for about {windows:,} training windows")
-    settings = {
-        "window": window,
-        "horizon": h,
-        "segment": segment,
-        "hidden_size": HIDDEN_SIZE,
-        "batch_size": batch_size,
-        "epochs": MAX_EPOCHS,
-        "patience": PATIENCE,
-        "val_size": h,
-        "season_length": season,
-        **_FIXED,
-    }
-    reasons.append(
-        f"revin window normalisation, MAE loss, one-cycle lr {_FIXED['lr']:g}; "
-        f"up to {MAX_EPOCHS} epochs, early stopping on the last {h} points of each series"
-    )
-    return Recipe(settings, reasons)
+    pick("batch_size", batch_size, f"batch {batch_size} for about {windows:,} training windows")
+    pick("hidden_size", HIDDEN_SIZE)
+    for name, value in _FIXED.items():
+        pick(name, value)
+    epochs = pick("epochs", MAX_EPOCHS)
+    if val is not None:
+        pick("patience", PATIENCE)
+    else:
+        pick("patience", None)
+    if "epochs" in chosen and "time_budget" not in given:
+        chosen["time_budget"] = TIME_BUDGET
+    fixed = [f"{name} {chosen[name]}" for name in ("hidden_size", *_FIXED) if name in chosen]
+    if fixed:
+        reasons.append(", ".join(fixed) + " (chosen on M4 Hourly's validation hours)")
+    if "epochs" in chosen:
+        stop = f", early stopping on the last {val} points" if val is not None else ""
+        reasons.append(
+            f"up to {epochs} epochs within {TIME_BUDGET / 60:g} min{stop}"
+            if "time_budget" in chosen
+            else f"up to {epochs} epochs{stop}"
+        )
+    return Recipe(chosen, reasons)
 
 
-def facts_of(panel: Panel, steps: list[Any], horizon: int) -> DataFacts:
+def facts_of(panel: Panel, steps: list[Any], horizon: int | None) -> DataFacts:
     """The facts :func:`choose` reads, from a validated panel and its series' steps.
 
     Series of different steps (hourly beside daily) take the most common one. With no season
@@ -295,11 +385,12 @@ def facts_of(panel: Panel, steps: list[Any], horizon: int) -> DataFacts:
     shortest = int(lengths.min())
     period = None
     if season_of_step(step)[0] is None:
+        held = 2 * (horizon or 0)
         trained = [
-            panel.y[begin : max(end - 2 * horizon, begin)]
+            panel.y[begin : max(end - held, begin)]
             for begin, end in zip(panel.starts[:-1], panel.ends, strict=True)
         ]
-        period = period_from_autocorrelation(trained, max_lag=max(shortest - 2 * horizon, 0) // 2)
+        period = period_from_autocorrelation(trained, max_lag=max(shortest - held, 0) // 2)
     return DataFacts(
         step=step,
         n_series=len(panel),
@@ -308,3 +399,19 @@ def facts_of(panel: Panel, steps: list[Any], horizon: int) -> DataFacts:
         horizon=horizon,
         period=period,
     )
+
+
+def resolve(
+    recipe: str,
+    given: dict[str, Any],
+    panel: Panel,
+    steps: list[Any],
+    quantile_levels: Any = None,
+) -> Recipe:
+    """What recipe ``recipe`` ("auto" or "tutorial") chooses for the settings not ``given``,
+    on ``panel`` (whose series' steps are ``steps``); learned ``quantile_levels`` are calibrated
+    on the validation tail it sets."""
+    if recipe == "tutorial":
+        return tutorial(given)
+    levels = tuple(quantile_levels) if isinstance(quantile_levels, tuple | list) else ()
+    return choose(facts_of(panel, steps, given.get("horizon")), given, levels)

@@ -14,6 +14,16 @@ from .model import WINDOW_NORMS
 from .train import LOSSES, LR_SCHEDULES
 from .windows import CALENDAR, SCALERS
 
+# A setting left to the recipe (lstmcast.recipe): chosen from the data at fit.
+AUTO = "auto"
+RECIPES = ("auto", "tutorial")
+
+
+def is_auto(value: Any) -> bool:
+    """``value`` is "auto" (and not, say, an array that compares elementwise)."""
+    return isinstance(value, str) and value == AUTO
+
+
 RULES: dict[str, Rule] = {
     "window": Rule(int, 1),
     "horizon": Rule(int, 1),
@@ -34,6 +44,7 @@ RULES: dict[str, Rule] = {
     "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
     "ensemble_size": Rule(int, 1),
     "season_length": Rule(int, 1),
+    "recipe": Rule(str, choices=RECIPES),
     "random_state": Rule(int, 0, optional=True),
     "device": Rule(str, optional=True),
 }

@@ -14,6 +14,7 @@ Optuna is an optional extra: ``pip install 'lstmcast[tune]'``.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -22,14 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .lstm_forecaster import LSTMForecaster
 from .recipe import Recipe, choose, facts_of
 from .train import Callback, History
 
 if TYPE_CHECKING:
     import optuna
     import pandas as pd
-
-    from .lstm_forecaster import LSTMForecaster
 
 STUDY_FILE = "study.db"
 STUDY_NAME = "lstmcast"
@@ -95,6 +95,8 @@ def search_space(
         if name not in fixed:
             suggested[name] = suggest()
     settings = base | suggested
+    known = inspect.signature(LSTMForecaster).parameters  # what this estimator takes
+    settings = {name: value for name, value in settings.items() if name in known}
     if settings["num_layers"] == 1 and "dropout" not in fixed:
         settings["dropout"] = 0.0  # torch's LSTM drops out between layers only
     return settings
@@ -162,7 +164,6 @@ def tune(
     optuna = _optuna()
     from .data import Panel
     from .files import write_frame
-    from .lstm_forecaster import LSTMForecaster
     from .scoring import evaluate
 
     started = time.monotonic()

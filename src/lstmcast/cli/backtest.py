@@ -45,13 +45,13 @@ def backtest(
     ] = None,
     # Declared here, not taken from the model table: it also sets the baseline and MASE.
     season_length: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--season-length",
             help="Season of the SeasonalNaive baseline, of the MASE scale and of the LSTM's "
-            "interval calibration (1: none).",
+            "interval calibration (1: none). Default: chosen from the data.",
         ),
-    ] = 1,
+    ] = None,
     refit: Annotated[
         bool,
         typer.Option(
@@ -94,12 +94,23 @@ def backtest(
     check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
     # Only data before the first origin is seen in training (and scales MASE).
     span = h + step * (n_windows - 1)
-    _check_long_enough(df, span, h, n_windows, step, settings["window"], settings["horizon"])
+    # The forecasts asked for are h steps: the network emits them at once unless told otherwise.
+    horizon = settings["horizon"]
+    if horizon is None and settings["recipe"] != "tutorial":  # the tutorial's is 1 step
+        horizon = h
+    if settings["window"] is not None:  # else the recipe fits the window to the data
+        _check_long_enough(df, span, h, n_windows, step, settings["window"], horizon or 1)
     train_part, _ = lc.split(df, test_size=span)
     lstm = settings.estimator()
+    if horizon is not None:
+        lstm.set_params(horizon=horizon)
     if not refit:  # with --refit, backtest trains its own copies
         with training_progress(quiet) as callbacks:
             lstm.fit(train_part, callbacks=callbacks)
+    else:
+        lstm.plan(train_part)
+    # The baseline and MASE use the season the model uses: given, or chosen from the data.
+    season_length = lstm.settings_["season_length"]
     models = [lstm, lc.Naive().fit(train_part), lc.SeasonalNaive(season_length).fit(train_part)]
     frames = [
         model.backtest(

@@ -23,13 +23,17 @@ import typer
 import lstmcast as lc
 from lstmcast.cli.options import Command, in_place_of
 
+# An estimator default the recipe resolves at fit (lstmcast.settings.AUTO; not imported, so
+# --help stays fast).
+AUTO = "auto"
+
 if TYPE_CHECKING:
     from lstmcast.lstm_forecaster import LSTMForecaster
 
 
 def parse_size(text: str | None) -> int | float | None:
     """``"20"`` -> 20 points, ``"0.2"`` -> a fraction; the library checks the range."""
-    if text is None:
+    if text is None or text.lower() == "none":
         return None
     try:
         return int(text)
@@ -42,6 +46,21 @@ def parse_size(text: str | None) -> int | float | None:
             f"--val-size must be a number of points (e.g. 20) or a fraction (e.g. 0.2), "
             f"got {text!r}"
         ) from None
+
+
+def _text_or_none(text: str | None) -> str | None:
+    """``"none"`` turns a setting off (no window normalisation, no schedule)."""
+    return None if text is not None and text.lower() == "none" else text
+
+
+def _count_or_none(text: str | None) -> int | str | None:
+    """``"none"`` turns a count off (no early stopping); a number stays a number."""
+    if text is None or text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text  # the library refuses it with the flag's name
 
 
 def _as_tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
@@ -68,9 +87,13 @@ class ModelOption:
         if not self.parameter:
             object.__setattr__(self, "parameter", self.setting)
 
-    def annotation(self) -> Any:
-        """The parameter annotation that makes typer read this option."""
-        return Annotated[self.kind, typer.Option(self.flag, help=self.help)]
+    def annotation(self, auto: bool = False) -> Any:
+        """The parameter annotation that makes typer read this option; ``auto``: a setting the
+        recipe chooses when the option is not given."""
+        help = f"{self.help} Default: chosen from the data." if auto else self.help
+        kind = self.kind if not auto or self.kind is not int else int | None
+        kind = float | None if auto and self.kind is float else kind
+        return Annotated[kind, typer.Option(self.flag, help=help)]
 
 
 # In the order the options are listed in --help.
@@ -92,22 +115,24 @@ MODEL_OPTIONS = (
         "val_size",
         "--val-size",
         "Validation tail of each series, held out of training: points (e.g. 20) or a fraction "
-        "(e.g. 0.2). The epoch with the lowest validation loss is kept.",
+        "(e.g. 0.2), or none. The epoch with the lowest validation loss is kept.",
         str | None,
         parse=parse_size,
     ),
     ModelOption(
         "patience",
         "--patience",
-        "Stop after this many epochs without validation improvement (needs --val-size).",
-        int | None,
+        "Stop after this many epochs without validation improvement (needs --val-size), or none.",
+        str | None,
+        parse=_count_or_none,
     ),
     ModelOption(
         "window_norm",
         "--window-norm",
         "Normalise each input window by itself: 'revin' (mean and std) or 'last' (last value); "
-        "the forecast is de-normalised. For series whose level drifts.",
+        "the forecast is de-normalised. For series whose level drifts. 'none': off.",
         str | None,
+        parse=_text_or_none,
     ),
     ModelOption(
         "segment",
@@ -124,7 +149,11 @@ MODEL_OPTIONS = (
     ),
     ModelOption("loss", "--loss", "Training loss: mse or mae.", str),
     ModelOption(
-        "lr_schedule", "--lr-schedule", "Learning-rate schedule: cosine or onecycle.", str | None
+        "lr_schedule",
+        "--lr-schedule",
+        "Learning-rate schedule: cosine, onecycle or none.",
+        str | None,
+        parse=_text_or_none,
     ),
     ModelOption(
         "ensemble_size",
@@ -166,6 +195,14 @@ MODEL_OPTIONS = (
         "--scaler",
         "Per-series scaling fitted on the training part: standard (mean and standard deviation) "
         "or none.",
+        str,
+    ),
+    ModelOption(
+        "recipe",
+        "--recipe",
+        "Where the settings you do not give come from: auto (chosen from the data, printed "
+        "before training) or tutorial (the classic tutorial's: window 20, horizon 1, LSTM(50), "
+        "MSE, 10 epochs of batch 32).",
         str,
     ),
     ModelOption(
@@ -214,7 +251,14 @@ def estimator_defaults() -> dict[str, Any]:
     arguments = init.args.args[len(init.args.args) - len(init.args.defaults) :]
     pairs = [*zip(arguments, init.args.defaults, strict=True)]
     pairs += zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True)
-    return {arg.arg: ast.literal_eval(value) for arg, value in pairs if value is not None}
+    return {arg.arg: _literal(value) for arg, value in pairs if value is not None}
+
+
+def _literal(node: ast.expr) -> Any:
+    """A default's value: a literal, or the name AUTO (the recipe's setting)."""
+    if isinstance(node, ast.Name) and node.id == "AUTO":
+        return AUTO
+    return ast.literal_eval(node)
 
 
 @dataclass(frozen=True)
@@ -228,8 +272,16 @@ class ModelSettings:
 
     def keywords(self) -> dict[str, Any]:
         """The estimator's keyword arguments (``--val-size``'s text as a number, ...)."""
+        defaults = estimator_defaults()
         return {
-            option.setting: option.parse(self.given[option.setting]) for option in MODEL_OPTIONS
+            option.setting: option.parse(self.given[option.setting])
+            for option in MODEL_OPTIONS
+            # Not given, and the recipe's to choose: the estimator's "auto" stays.
+            if not (
+                self.given[option.setting] is None
+                and defaults[option.setting] == AUTO
+                and option.setting != "recipe"
+            )
         }
 
     def estimator(self) -> LSTMForecaster:
@@ -249,10 +301,11 @@ def model_options(command: Command) -> Command:
         inspect.Parameter(
             option.parameter,
             inspect.Parameter.KEYWORD_ONLY,
-            default=defaults[option.setting],
-            annotation=option.annotation(),
+            default=None if auto else defaults[option.setting],
+            annotation=option.annotation(auto),
         )
         for option in MODEL_OPTIONS
+        for auto in [defaults[option.setting] == AUTO and option.setting != "recipe"]
     ]
     return in_place_of("settings", options, collect)(command)
 

@@ -7,8 +7,9 @@ directory (under torchrun, every rank on its share) and print a summary.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -53,6 +54,13 @@ def train(
             help="Continue the interrupted training saved in --output (same data and settings).",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the settings the recipe chooses for DATA, and why, then stop.",
+        ),
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Train an LSTM on every series of DATA and save it to a model directory.
@@ -81,6 +89,13 @@ def train(
         df = df.rename(columns={read_as[key]: name for key, name in names.items()})
         # One progress bar and one summary, from rank 0.
         rank = distributed.rank()
+        settings_used = model.plan(df, **names)
+        if dry_run:
+            if rank == 0:
+                _print_plan(model.recipe_, settings_used, typer.echo)
+            return
+        if rank == 0 and not quiet and model.recipe_:
+            _print_plan(model.recipe_, None, lambda line: typer.echo(line, err=True))
         with training_progress(quiet or rank != 0) as callbacks, sigterm_as_interrupt():
             model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume, **names)
         n_series = model.n_series_
@@ -112,6 +127,17 @@ def train(
     if history.interrupted:
         _say_where_to_resume(output)
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _print_plan(
+    reasons: list[str], settings: dict[str, Any] | None, say: Callable[[str], Any]
+) -> None:
+    """The recipe's choices, one line each, and with ``settings`` every setting as used."""
+    for reason in reasons:
+        say(f"recipe: {reason}")
+    if settings is not None:
+        shown = {name: value for name, value in settings.items() if name != "device"}
+        say("settings: " + ", ".join(f"{name}={value!r}" for name, value in shown.items()))
 
 
 def _say_where_to_resume(output: Path) -> None:
