@@ -104,6 +104,7 @@ SHOWN_SETTINGS = (
     "patience",
     "val_size",
     "ensemble_size",
+    "season_length",
 )
 
 
