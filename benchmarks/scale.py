@@ -44,6 +44,7 @@ import pandas as pd
 import torch
 
 import lstmcast as lc
+from benchmarks.machine import load_average
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,6 @@ def launch(work: Path, processes: int) -> dict[str, Any]:
     result = json.loads((work / f"result-{processes}.json").read_text())
     result["launch_seconds"] = time.perf_counter() - started
     return result
-
-
-def load_average() -> str:
-    return "{:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
 
 def run(sizes: Sizes, processes: list[int]) -> dict[str, Any]:

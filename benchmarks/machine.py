@@ -1,0 +1,42 @@
+"""What a benchmark records about the machine beside its figures: CPU, vector units, load.
+
+Standard library only, so that a parent process that runs the work in children (benchmarks/
+defaults.py) and the torch-heavy scripts (benchmarks/scale.py) share it without importing torch.
+The machines are shared: a figure without the load it was measured under cannot be compared.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+CPUINFO = Path("/proc/cpuinfo")
+# The flags that decide how fast torch's CPU kernels can be (vector width, bfloat16, AMX).
+_VECTOR_FLAG = re.compile(r"^(avx|amx|fma|sse4)")
+
+
+def load_average() -> str:
+    """``uptime``'s three load averages (1, 5 and 15 minutes), e.g. ``"1.45, 1.00, 1.31"``."""
+    return "{:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
+
+
+def cpu_description(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's model name, core count and vector flags, e.g. ``"AMD EPYC, 2 CPUs, avx2 ..."``.
+
+    Read from ``/proc/cpuinfo`` (Linux); elsewhere the platform's processor name only.
+    """
+    cpus = f"{os.cpu_count()} CPUs"
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return f"{platform.processor() or platform.machine()}, {cpus}"
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:  # the first processor's entry
+            fields[key.strip()] = value.strip()
+    flags = [flag for flag in fields.get("flags", "").split() if _VECTOR_FLAG.match(flag)]
+    name = fields.get("model name", platform.machine())
+    return f"{name}, {cpus}, flags: {' '.join(flags) or 'none of avx/amx/fma/sse4'}"

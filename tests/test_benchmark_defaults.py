@@ -1,0 +1,96 @@
+"""benchmarks/defaults.py: its scoring on known figures, and a smoke run through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import defaults
+
+
+def perfect_forecasts(case: defaults.Case, frame: pd.DataFrame) -> pd.DataFrame:
+    """The held-out values themselves as forecasts, as the CLI writes them (times as text)."""
+    parts = []
+    for uid, series in frame.groupby("unique_id", sort=False):
+        first = len(series) - case.span
+        for origin in range(case.origins):
+            start = first + origin * case.stride
+            target = series.iloc[start : start + case.horizon]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "unique_id": uid,
+                        "ds": target["ds"].astype(str),
+                        "cutoff": origin,
+                        "LSTM": target["y"].to_numpy(),
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "series", "seasonal_naive"),
+    [
+        ("m4", 414, 0.6275),  # the published M4 Hourly sNaive OWA
+        ("m5", 8, 1.372),  # ../shared/ANCHORS.md: seasonal naive 7 on the last 28 days
+        ("etth1_ot", 1, None),  # the protocol's scaler and 2,785 test windows are checked
+        ("macro", 12, None),
+        ("elnino", 1, None),
+        ("elec_equip", 1, None),
+        ("sine", 1, None),
+    ],
+)
+def test_each_case_scores_its_held_out_values_and_seasonal_naive(
+    name: str, series: int, seasonal_naive: float | None
+) -> None:
+    case = defaults.CASES[name]
+    frame = case.load()
+    assert frame["unique_id"].nunique() == series
+    result = defaults.align(case, frame, perfect_forecasts(case, frame), case.origins)
+    assert result.actual.shape == (series, case.origins, case.horizon)
+    assert all(
+        len(train) == n - case.span - case.gap
+        for train, n in zip(
+            result.train, frame.groupby("unique_id", sort=False).size(), strict=True
+        )
+    )
+    lstm, naive, _ = defaults.score(case, result, smoke=False)
+    assert lstm == pytest.approx(0.0, abs=1e-12)
+    assert np.isfinite(naive)
+    assert naive > 0
+    if seasonal_naive is not None:
+        assert naive == pytest.approx(seasonal_naive, abs=5e-4)
+
+
+def test_forecasts_at_the_wrong_times_are_refused() -> None:
+    case = defaults.CASES["elnino"]
+    frame = case.load()
+    shifted = perfect_forecasts(case, frame)
+    shifted["ds"] = shifted["ds"].shift(1).fillna(shifted["ds"].iloc[0])
+    with pytest.raises(RuntimeError, match="not at the held-out times"):
+        defaults.align(case, frame, shifted, case.origins)
+
+
+def test_smoke_runs_the_cli_with_and_without_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # etth1_ot: train, then the saved model's backtest in one process (the gap of the
+    # validation months); macro: train, then `forecast` and `forecast --data`.
+    status = defaults.main(
+        ["--smoke", "--threads", "1", "--only", "etth1_ot,macro", "--workdir", str(tmp_path)]
+    )
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    rows = [line for line in printed.splitlines() if line.startswith("| etth1_ot")]
+    rows += [line for line in printed.splitlines() if line.startswith("| macro")]
+    assert len(rows) == 2
+    assert "FAILED" not in printed
+    assert "--data history_1.csv" in printed
+    assert "lstmcast --threads 1 train train.csv -o model --horizon 96 --time-col date" in printed
+    train = pd.read_csv(tmp_path / "etth1_ot" / "train.csv")
+    assert list(train.columns) == ["date", "OT"]
+    assert len(train) == 8640  # the training months only
