@@ -143,6 +143,17 @@ def test_a_time_budget_stops_every_rank_after_the_same_epoch(launch: Launch) -> 
     assert [rank["stopped"] for rank in ranks] == ["budget", "budget"]
 
 
+def test_the_sanity_alarms_cover_every_ranks_series(launch: Launch) -> None:
+    """Each rank scores its own series' validation tails; the saved line covers them all."""
+    for name in ("model", "model-one"):  # each rank its own files; every rank all the data
+        diagnostics = lc.load(launch.work / name).diagnostics_
+        assert diagnostics is not None, name
+        assert sorted(diagnostics.series["unique_id"]) == sorted(
+            f"f{f}-s{k}" for f in range(4) for k in range(SERIES_PER_FILE)
+        )
+        assert f"of {4 * SERIES_PER_FILE} series" in diagnostics.summary()
+
+
 def test_each_rank_reads_only_its_files(launch: Launch) -> None:
     files = sorted((launch.work / "data").iterdir())
     expected = assign_files(files, 2)

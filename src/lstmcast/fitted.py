@@ -49,6 +49,10 @@ class FittedState:
     # The settings the recipe chose ("chosen": names) and why ("reasons"); None: all given, or
     # a model saved before recipes.
     recipe: dict[str, list[str]] | None = None
+    # The sanity alarms on the validation tail (a diagnostics.Diagnostics, not imported here:
+    # it imports the forecasters, which import this module); None: no validation tail, or a
+    # model saved before them.
+    diagnostics: Any = None
 
     @property
     def n_series(self) -> int:

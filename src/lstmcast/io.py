@@ -30,6 +30,7 @@ from . import __version__, distributed
 from .checkpoint import Resumable, write_training_state
 from .data import Panel, concatenated_ranges
 from .devices import pick_device
+from .diagnostics import Diagnostics
 from .errors import LstmcastError, ModelFileError
 from .files import real_path
 from .fitted import DEFAULT_COLUMNS, FittedState, StateSpec
@@ -171,6 +172,8 @@ def _save_state(
                 "seed": state.seed,
                 # Which settings the recipe chose (the others were given) and why.
                 "recipe": state.recipe,
+                # The sanity alarms on the validation tail: the summary line, per-series flags.
+                "diagnostics": None if state.diagnostics is None else state.diagnostics.to_dict(),
                 "histories": [history.to_dict() for history in histories or state.histories],
                 "series": series,
             }
@@ -340,6 +343,11 @@ def read_state(
     ):
         raise ValueError(f"invalid recipe {recipe!r}")
     state.recipe = recipe
+    diagnostics = config.get("diagnostics")  # absent from models saved before the alarms
+    if diagnostics is not None:
+        if not isinstance(diagnostics, dict):
+            raise ValueError(f"invalid diagnostics {diagnostics!r}")
+        state.diagnostics = Diagnostics.from_dict(diagnostics)
     return state
 
 

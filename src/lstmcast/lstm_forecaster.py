@@ -24,6 +24,7 @@ from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
 from .data import Panel
 from .devices import pick_device
+from .diagnostics import validation_diagnostics
 from .errors import ConfigError, option
 from .fitted import FittedState, StateField, StateSpec, state_spec
 from .fitting import check_finite, fit_windows, network_inputs, train_members, training_points
@@ -141,6 +142,8 @@ class LSTMForecaster(Forecaster):
         these names unless told others.
     layout_ : str or None, the layout the command line was told to read the training data in
         (``lstmcast train --layout``); ``forecast`` and ``inspect`` read ``--data`` in it.
+    diagnostics_ : sanity alarms on the validation tail, beside the naive forecasts (``.summary()``
+        one line, ``.series`` per series; :mod:`lstmcast.diagnostics`); None without val_size.
     """
 
     alias = "LSTM"
@@ -213,6 +216,7 @@ class LSTMForecaster(Forecaster):
     calibration_ = StateField()
     calibration_size_ = StateField()
     calibration_scale_ = StateField()
+    diagnostics_ = StateField()
 
     @property
     def layout_(self) -> str | None:
@@ -412,6 +416,10 @@ class LSTMForecaster(Forecaster):
         check_finite(
             self._forecast, self.tail_, self.calibration_, self.horizon, float(self.lr), parallel
         )
+        self.diagnostics_ = validation_diagnostics(
+            self._forecast, panel, n_train, self.horizon, self.season_length, self.alias,
+            sharded=not replicated,
+        )  # fmt: skip
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
 

@@ -165,9 +165,7 @@ def _attach_actuals(forecasts: pd.DataFrame, actuals: pd.DataFrame | None) -> pd
     return merged
 
 
-def _train_scales(
-    train: Any, series: pd.Index, season: int
-) -> tuple[FloatArray, NDArray[np.bool_]]:
+def train_scales(train: Any, series: pd.Index, season: int) -> tuple[FloatArray, NDArray[np.bool_]]:
     """Per-series seasonal naive scale for ``series``, and which of them are usable (> 0)."""
     import pandas as pd
 
@@ -266,7 +264,7 @@ def evaluate(
 
     has_train = train is not None
     if has_train:
-        scale, usable = _train_scales(train, series, season_length)
+        scale, usable = train_scales(train, series, season_length)
     else:
         scale, usable = np.ones(len(series)), np.zeros(len(series), dtype=bool)
 

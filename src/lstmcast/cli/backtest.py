@@ -81,6 +81,7 @@ def backtest(
     printed (per series over all origins, then averaged over series).
     """
     from lstmcast.checks import check_backtest, check_backtest_size
+    from lstmcast.diagnostics import diagnose
     from lstmcast.errors import count
     from lstmcast.files import check_output, frame_format, write_frame
 
@@ -130,6 +131,9 @@ def backtest(
     console = stdout()
     origins = f"{n_windows} origin" + ("" if n_windows == 1 else "s")
     console.print(metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
+    # The sanity alarms on the same windows (see lstmcast.diagnostics), one line.
+    alarms = diagnose(df, merged, lstm.alias, season_length=season_length, train=train_part)
+    console.print(alarms.summary("backtest"), markup=False, soft_wrap=True)
     if output is not None:
         write_frame(merged, output)
         console.print(f"wrote {count(len(merged), 'row')} to {output}", markup=False)

@@ -88,6 +88,8 @@ def inspect(
         markup=False,
     )
     console.print(_reach_table(reach, model.segment, steps=trace.forget.shape[2]))
+    if getattr(model, "diagnostics_", None) is not None:  # saved by training, when validated
+        console.print(model.diagnostics_.summary(), markup=False, soft_wrap=True)
 
 
 def _reach_table(reach: pd.DataFrame, segment: int, steps: int) -> Table:

@@ -24,6 +24,13 @@ from lstmcast.cli.model_options import ModelSettings, model_options
 from lstmcast.cli.options import Quiet, Reading, reading_options
 from lstmcast.cli.reading import read_columns, read_data
 
+# After a model worse than seasonal naive on its validation tail: what to try.
+LOSES_TO_SEASONAL_NAIVE = (
+    "the model forecasts its validation tail worse than seasonal naive (repeating the last "
+    "season); try more data or a longer --window, check --season-length, or search the "
+    "settings with `lstmcast tune`"
+)
+
 
 @model_options
 @reading_options
@@ -125,7 +132,12 @@ def train(
     lines += [f"seconds       {history.seconds:.1f}", f"seed          {model.seed_}"]
     if not history.interrupted:
         lines.append(f"saved to      {output}")
-    stdout().print("\n".join(lines), markup=False)
+    diagnostics = None if history.interrupted else model.diagnostics_
+    if diagnostics is not None:  # the sanity alarms on the validation tail, one line
+        lines.append(diagnostics.summary())
+    stdout().print("\n".join(lines), markup=False, soft_wrap=True)
+    if diagnostics is not None and diagnostics.loses_to_seasonal_naive:
+        typer.echo(f"warning: {LOSES_TO_SEASONAL_NAIVE}", err=True)
 
     if history.interrupted:
         _say_where_to_resume(output)
