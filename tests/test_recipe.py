@@ -227,3 +227,13 @@ def test_train_prints_the_recipe_and_dry_run_stops_there(tmp_path: Path) -> None
     )  # fmt: skip
     assert trained.exit_code == 0, trained.output
     assert (tmp_path / "m" / "config.json").is_file()
+
+
+def test_a_season_too_long_for_the_data_is_not_read_in_whole_seasons() -> None:
+    # The tutorial's sine: a period of about 314 steps in 800 points.
+    window, why = choose_window(311, 20, 742)
+    assert (window, why) == (140, "7 horizons (season 311 is long here)")
+    facts = DataFacts(step=1, n_series=1, shortest=800, total_points=800, horizon=20, period=311)
+    settings = choose(facts).settings
+    assert settings["window"] == 140
+    assert settings["season_length"] == 1  # it must fit the window for interval calibration

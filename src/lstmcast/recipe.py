@@ -220,6 +220,11 @@ def choose_window(
 
 
 def _longest_window(season: int, horizon: int, longest_allowed: int) -> tuple[int, str]:
+    # Whole seasons only when two of them leave most of the data to train on: a season that
+    # long (a slow cycle of a few periods in all) is read in steps, like data without one.
+    if season > 1 and MIN_SEASONS * season > longest_allowed // 2:
+        wanted = min(max(HORIZONS_PER_WINDOW * horizon, MIN_WINDOW), longest_allowed // 2)
+        return max(wanted, 1), f"{HORIZONS_PER_WINDOW} horizons (season {season} is long here)"
     if season > 1:
         seasons = math.ceil(HORIZONS_PER_WINDOW * horizon / season)
         seasons = min(max(seasons, MIN_SEASONS), MAX_SEASONS)
