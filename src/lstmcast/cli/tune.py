@@ -73,7 +73,7 @@ def tune(
         typer.Option(
             "--n-windows",
             help="Forecast origins, --horizon apart, at the end of each series that score each "
-            "trial (the points after the first are held out of its training).",
+            "trial (every point from the first origin on is held out of its training).",
         ),
     ] = 2,
     seed: Annotated[
