@@ -104,7 +104,7 @@ def model_dir(workdir: Path, data_csv: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 # Help and version
 
-COMMANDS = ["demo", "train", "forecast", "backtest", "plot", "inspect", "experiment"]
+COMMANDS = ["demo", "train", "forecast", "backtest", "tune", "plot", "inspect", "experiment"]
 
 
 def test_root_help_lists_every_command() -> None:

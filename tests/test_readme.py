@@ -4,10 +4,11 @@ Run here, each in a fresh directory:
 
 - the two Python blocks under "In Python" (the recipe's on a generated ``sales.csv``), as they
   are;
-- every line of the bash block under "On the command line", through typer's CliRunner, on a
-  generated ``sales.csv`` (hourly series ``store_1``, ...). Expensive settings are cut by options
-  appended after the README's own (the last value of an option wins), never by editing its
-  commands, so a README command that stops parsing fails here.
+- every line of the bash blocks under "On the command line" and "Tuning", in that order,
+  through typer's CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...).
+  Expensive settings are cut by options appended after the README's own (the last value of an
+  option wins), never by editing its commands, so a README command that stops parsing fails
+  here.
 
 Not run here:
 
@@ -41,6 +42,7 @@ CHEAPER = {
     "train": ["--epochs", "1", "--hidden-size", "8"],
     "backtest": ["--epochs", "1", "--hidden-size", "8"],
     "experiment adding": ["--length", "20", "--steps", "3", "--hidden-size", "4"],
+    "tune": ["--n-trials", "2", "--epochs", "1", "--hidden-size", "8"],
 }
 # What each command leaves in its directory (beside sales.csv).
 WRITES = {
@@ -50,6 +52,7 @@ WRITES = {
     "plot": ["forecast.png"],
     "inspect": ["gates.png"],
     "experiment adding": ["adding.png"],
+    "tune": ["sales.tuned/model/config.json", "sales.tuned/trials.csv", "sales.tuned/trials.png"],
 }
 # Hours of each generated series: two weeks, enough for --window 48 --horizon 24 --val-size 0.1
 # and a backtest of 5 windows of 24.
@@ -72,9 +75,16 @@ class Command:
     args: list[str]  # as written in the README, without the leading "lstmcast"
 
 
+# The sections whose bash block is run, in this order.
+COMMAND_SECTIONS = ("On the command line", "Tuning")
+
+
 def readme_commands() -> list[Command]:
     commands = []
-    for line in code_block("On the command line", "bash").splitlines():
+    lines = [
+        line for section in COMMAND_SECTIONS for line in code_block(section, "bash").splitlines()
+    ]
+    for line in lines:
         words = shlex.split(line, comments=True)
         if not words:
             continue

@@ -45,6 +45,7 @@ _LAZY = {
     "scoring": ("evaluate",),
     "train": ("Callback", "History"),
     "training_plot": ("plot_adding", "plot_history"),
+    "tuning": ("TuneResult", "tune"),
 }
 _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from .scoring import evaluate
     from .train import Callback, History
     from .training_plot import plot_adding, plot_history
+    from .tuning import TuneResult, tune
 
 
 @functools.cache  # once: what is created later stays collectable
@@ -111,6 +113,7 @@ __all__ = [
     "Panel",
     "SeasonalNaive",
     "TrainingError",
+    "TuneResult",
     "__version__",
     "adding_problem",
     "coverage",
@@ -133,4 +136,5 @@ __all__ = [
     "smape",
     "split",
     "to_long",
+    "tune",
 ]

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from lstmcast import __version__
-from lstmcast.cli import backtest, demo, experiment, forecast, inspect, plot, train
+from lstmcast.cli import backtest, demo, experiment, forecast, inspect, plot, train, tune
 from lstmcast.cli.console import Group
 
 app = typer.Typer(
@@ -73,6 +73,7 @@ for _command in (
     train.train,
     forecast.forecast,
     backtest.backtest,
+    tune.tune,
     plot.plot,
     inspect.inspect,
 ):

@@ -16,7 +16,7 @@ import typer
 import lstmcast as lc
 from lstmcast.cli.console import metrics_table, stdout, training_progress
 from lstmcast.cli.model_options import ModelSettings, model_options
-from lstmcast.cli.options import Level, Quiet, Reading, reading_options
+from lstmcast.cli.options import Data, Level, Quiet, Reading, reading_options
 from lstmcast.cli.reading import read_data
 
 if TYPE_CHECKING:
@@ -27,14 +27,7 @@ if TYPE_CHECKING:
 @reading_options
 def backtest(
     *,
-    data: Annotated[
-        Path,
-        typer.Argument(
-            metavar="DATA",
-            help="The series, a CSV or Parquet file or a directory of them.",
-            show_default=False,
-        ),
-    ],
+    data: Data,
     h: Annotated[int, typer.Option("--h", help="Steps ahead forecast from each origin.")],
     n_windows: Annotated[
         int, typer.Option("--n-windows", help="Forecast origins at the end of each series.")

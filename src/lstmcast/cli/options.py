@@ -41,6 +41,15 @@ IdCol = Annotated[
         help="Name of the series id column; default unique_id if present, else one series.",
     ),
 ]
+# DATA, the series a command reads (train says "training data" in its own words).
+Data = Annotated[
+    Path,
+    typer.Argument(
+        metavar="DATA",
+        help="The series, a CSV or Parquet file or a directory of them.",
+        show_default=False,
+    ),
+]
 ModelDir = Annotated[
     Path,
     typer.Argument(metavar="MODEL_DIR", help="A model directory written by `lstmcast train`."),

@@ -60,6 +60,15 @@ def read_data(data: Path, reading: Reading, quiet: bool = False) -> pd.DataFrame
     return frame
 
 
+def as_in_file(df: pd.DataFrame, reading: Reading) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``df`` (as :func:`read_data` returns it) under the file's column names that were given,
+    and those names as the library's keywords: a model trained on it keeps them, so forecast
+    and inspect read data in the same layout without being told them again."""
+    names = {key: name for key, name in reading.columns().items() if name is not None}
+    read_as = read_columns()
+    return df.rename(columns={read_as[key]: name for key, name in names.items()}), names
+
+
 def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.DataFrame:
     """New history for a saved model: its column names and layout unless others are given
     (a model's None: found as for any file)."""

@@ -22,7 +22,7 @@ from lstmcast.cli.console import (
 )
 from lstmcast.cli.model_options import ModelSettings, model_options
 from lstmcast.cli.options import Quiet, Reading, reading_options
-from lstmcast.cli.reading import read_columns, read_data
+from lstmcast.cli.reading import as_in_file, read_data
 
 # After a model worse than seasonal naive on its validation tail: what to try.
 LOSES_TO_SEASONAL_NAIVE = (
@@ -90,11 +90,7 @@ def train(
         # Kept with the model, as its column names below: forecast and inspect read new data
         # as the training data was read without being told again.
         model.layout_ = reading.layout
-        # Under the file's column names, which the model keeps: forecast and inspect read
-        # data in the same layout without being told them again.
-        names = {key: name for key, name in reading.columns().items() if name is not None}
-        read_as = read_columns()
-        df = df.rename(columns={read_as[key]: name for key, name in names.items()})
+        df, names = as_in_file(df, reading)  # the model keeps the file's column names
         # One progress bar and one summary, from rank 0.
         rank = distributed.rank()
         settings_used = model.plan(df, **names)
