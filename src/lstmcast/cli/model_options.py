@@ -33,15 +33,13 @@ if TYPE_CHECKING:
 
 
 def parse_size(text: str | None) -> int | float | None:
-    """``"20"`` -> 20 points, ``"0.2"`` -> a fraction; the library checks the range."""
-    if text is None or text.lower() == "none":
-        return None
+    """``"20"`` -> 20 points, ``"0.2"`` -> a fraction, ``"none"``: no validation tail; the
+    library checks the range."""
+    value = _count_or_none(text)
+    if not isinstance(value, str):
+        return value
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
+        return float(value)
     except ValueError:
         raise lc.ConfigError(
             f"--val-size must be a number of points (e.g. 20) or a fraction (e.g. 0.2), "
