@@ -100,3 +100,15 @@ def test_without_training_values_skill_comes_from_mae() -> None:
     assert result.mase is None
     assert result.skill_seasonal > 0.2
     assert result.summary().startswith("validation: against seasonal naive, skill +")
+
+
+def test_skill_is_undefined_where_seasonal_naive_is_exact() -> None:
+    data, forecasts, train = _frames(_good)
+    for frame in (data, forecasts, train):
+        for column in ("y", "LSTM", "Naive", "SeasonalNaive"):
+            if column in frame:
+                frame[column] = 5.0
+    forecasts["LSTM"] = 5.001
+    result = diagnose(data, forecasts, "LSTM", season_length=SEASON)
+    assert not result.series["loses_to_seasonal"].any()
+    assert "skill undefined: seasonal naive is exact" in result.summary()

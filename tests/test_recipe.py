@@ -237,3 +237,12 @@ def test_a_season_too_long_for_the_data_is_not_read_in_whole_seasons() -> None:
     settings = choose(facts).settings
     assert settings["window"] == 140
     assert settings["season_length"] == 1  # it must fit the window for interval calibration
+
+
+def test_series_too_short_for_the_horizon_are_named() -> None:
+    import lstmcast as lc
+
+    short = pd.DataFrame({"unique_id": "a", "ds": range(10), "y": np.arange(10.0)})
+    message = r"series 'a' has 10 points; a horizon of 12 with a validation tail of 12 needs"
+    with pytest.raises(lc.DataError, match=message):
+        lc.LSTMForecaster(horizon=12).fit(short)

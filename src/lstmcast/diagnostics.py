@@ -83,7 +83,11 @@ class Diagnostics:
         lose to seasonal naive, 0 flat, 2 lagged copies (H17, H230)``."""
         frame = self.series
         n = len(frame)
-        skill = f"skill {self.skill_seasonal:+.0%}"
+        skill = (
+            f"skill {self.skill_seasonal:+.0%}"
+            if np.isfinite(self.skill_seasonal)
+            else "skill undefined: seasonal naive is exact"
+        )
         if self.mase is not None and self.mase_seasonal is not None:
             head = (
                 f"{where} MASE {self.mase:.2f}; seasonal naive {self.mase_seasonal:.2f} ({skill})"
@@ -115,7 +119,7 @@ class Diagnostics:
         else:
             skills = table["skill_seasonal"].to_numpy(np.float64)
             skills = skills[~np.isnan(skills)]
-            skill = float(np.mean(skills)) if len(skills) else 0.0
+            skill = float(np.mean(skills)) if len(skills) else float("nan")
         return cls(table.reset_index(drop=True), model, mase, mase_seasonal, skill)
 
     @classmethod
@@ -324,10 +328,11 @@ def _flat(forecast: np.ndarray, recent: np.ndarray) -> np.ndarray:
 
 
 def _skill(error: np.ndarray, baseline_error: np.ndarray) -> np.ndarray:
-    """``1 - error / baseline_error`` per series; 0 when both are 0, -inf when only it is."""
+    """``1 - error / baseline_error`` per series; NaN (undefined) where the baseline is exact
+    (a constant series): no ratio says how much worse a model is than no error at all."""
     with np.errstate(divide="ignore", invalid="ignore"):
         skill = 1.0 - error / baseline_error
-    return np.where(baseline_error == 0, np.where(error == 0, 0.0, -np.inf), skill)
+    return np.where(baseline_error == 0, np.nan, skill)
 
 
 def validation_diagnostics(

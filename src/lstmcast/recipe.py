@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import DataError, points, setting
 from .intervals import windows_needed
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class DataFacts:
     total_points: int
     horizon: int | None  # None: not given, the recipe chooses it
     period: int | None = None
+    shortest_id: str = ""  # the shortest series, named in errors
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,13 @@ def choose(
     tail = (
         0 if val is None else max(val if isinstance(val, int) else round(facts.shortest * val), h)
     )
+    if facts.shortest - h - tail < 1:
+        needed = h + tail + 1
+        raise DataError(
+            f"series {facts.shortest_id!r} has {points(facts.shortest)}; a horizon of {h} with a "
+            f"validation tail of {tail} needs at least {needed} (one input step): give a "
+            f"shorter {setting('horizon')}, or longer series"
+        )
     window, why = choose_window(season, h, facts.shortest - h - tail, facts.n_series)
     window = pick("window", window, f"window {window} = {why}")
     # Interval calibration (on the validation tail) measures errors in seasonal differences
@@ -411,6 +420,7 @@ def facts_of(panel: Panel, steps: list[Any], horizon: int | None) -> DataFacts:
     step = steps[names.index(Counter(names).most_common(1)[0][0])]
     lengths = panel.lengths
     shortest = int(lengths.min())
+    shortest_id = str(panel.ids[int(np.argmin(lengths))])
     period = None
     if season_of_step(step)[0] is None:
         held = 2 * (horizon or 0)
@@ -426,6 +436,7 @@ def facts_of(panel: Panel, steps: list[Any], horizon: int | None) -> DataFacts:
         total_points=int(lengths.sum()),
         horizon=horizon,
         period=period,
+        shortest_id=shortest_id,
     )
 
 
