@@ -94,3 +94,17 @@ def test_smoke_runs_the_cli_with_and_without_history(
     train = pd.read_csv(tmp_path / "etth1_ot" / "train.csv")
     assert list(train.columns) == ["date", "OT"]
     assert len(train) == 8640  # the training months only
+
+
+def test_validation_never_holds_a_test_point() -> None:
+    for case in defaults.CASES.values():
+        if case.name in ("m4", "etth1_ot", "m5"):  # the larger files: the rule is the same
+            continue
+        frame = case.load()
+        kept = defaults.validation_part(frame, case)
+        lengths = frame.groupby("unique_id", sort=False).size()
+        kept_lengths = kept.groupby("unique_id", sort=False).size()
+        assert (lengths - kept_lengths == case.span + case.gap).all(), case.name
+        last = kept.groupby("unique_id", sort=False)["ds"].max()
+        first_test = frame.groupby("unique_id", sort=False)["ds"].nth(-(case.span + case.gap))
+        assert (last.to_numpy() < first_test.to_numpy()).all(), case.name
