@@ -235,7 +235,8 @@ def test_train_says_when_the_budget_stopped_it(
     readings = itertools.count()
     monkeypatch.setattr(lstmcast.train, "clock", lambda: 10.0 * next(readings))
     data = write_csv(tmp_path / "d.csv")
-    options = ["--window", 8, "--hidden-size", 4, "--epochs", 10, "--seed", 0, "--quiet"]
+    options = ["--window", 8, "--hidden-size", 4, "--epochs", 10, "--ensemble-size", 1, "--seed", 0]
+    options.append("--quiet")
     result = run("train", data, "-o", tmp_path / "m", *options, "--time-budget", "45s")
     assert result.exit_code == 0, result.output
     assert "epochs run    3 of 10" in result.stdout

@@ -178,6 +178,7 @@ def test_pinball_loss_closed_form() -> None:
 @pytest.fixture(scope="module")
 def quantile_model(noisy: np.ndarray) -> lc.LSTMForecaster:
     settings = {"window": 48, "horizon": 4, "hidden_size": 16, "epochs": 6, "batch_size": 64}
+    settings["ensemble_size"] = 1
     return lc.LSTMForecaster(**settings, lr=0.01, quantile_levels=(80, 95), random_state=0).fit(
         noisy[:2000]
     )

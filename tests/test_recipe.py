@@ -246,3 +246,16 @@ def test_series_too_short_for_the_horizon_are_named() -> None:
     message = r"series 'a' has 10 points; a horizon of 12 with a validation tail of 12 needs"
     with pytest.raises(lc.DataError, match=message):
         lc.LSTMForecaster(horizon=12).fit(short)
+
+
+def test_an_ensemble_when_an_epoch_is_cheap() -> None:
+    hourly = DataFacts(
+        step=pd.offsets.Hour(), n_series=414, shortest=700, total_points=373_372, horizon=48
+    )
+    assert choose(hourly).settings["ensemble_size"] == 1  # 2.4 million LSTM steps an epoch
+    month = pd.offsets.MonthEnd()
+    monthly = DataFacts(step=month, n_series=1, shortest=300, total_points=300, horizon=12)
+    recipe = choose(monthly)
+    assert recipe.settings["ensemble_size"] == 3
+    assert any(line.startswith("an ensemble of 3") for line in recipe.reasons)
+    assert "ensemble_size" not in choose(monthly, {"ensemble_size": 1}).settings

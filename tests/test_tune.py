@@ -28,7 +28,7 @@ from lstmcast.recipe import choose, facts_of
 from lstmcast.tuning import Budget, tune
 from lstmcast.tuning_space import SearchSpace
 
-FAST = {"epochs": 2, "hidden_size": 8, "batch_size": 64}
+FAST = {"epochs": 2, "hidden_size": 8, "batch_size": 64, "ensemble_size": 1}
 
 
 def _data(n_points: int = 24 * 14, freq: str | None = "h") -> pd.DataFrame:

@@ -171,7 +171,7 @@ class LSTMForecaster(Forecaster):
         lr_schedule: str | None = AUTO,
         grad_clip: float | None = None,
         forget_bias: float | None = None,
-        ensemble_size: int = 1,
+        ensemble_size: int | str = AUTO,
         quantile_levels: tuple[float, ...] | None = None,
         season_length: int | str = AUTO,
         recipe: str = AUTO,
