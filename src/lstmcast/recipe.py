@@ -272,6 +272,9 @@ MIN_BATCH_SIZE = 32
 # stopping: it would cut the schedule before its learning rate anneals; the validation tail
 # still picks the best epoch.
 MAX_EPOCHS = 10
+# Little data: as many epochs as make this many optimizer steps (at most MAX_SMALL_EPOCHS), so
+# a series of a few hundred points trains as long in steps as a larger set's 10 epochs begin to.
+MIN_STEPS, MAX_SMALL_EPOCHS = 300, 100
 # An ensemble of this many networks (their median) when an epoch is cheap: fewer LSTM steps
 # (training windows x window / segment) than ENSEMBLE_BELOW. Three seeds were worth 0.023 OWA
 # on M4 Hourly's validation hours, whose 2.4 million steps an epoch take one model's budget.
@@ -398,7 +401,8 @@ def choose(
     batch_size = BATCH_SIZE
     if windows < BATCH_SIZE * MIN_BATCHES:
         batch_size = max(MIN_BATCH_SIZE, 1 << max(windows // MIN_BATCHES, 1).bit_length() - 1)
-    pick("batch_size", batch_size, f"batch {batch_size} for about {windows:,} training windows")
+    why = f"batch {batch_size} for about {windows:,} training windows"
+    batch_size = pick("batch_size", batch_size, why)
     pick("hidden_size", HIDDEN_SIZE)
     steps = windows * (window // segment if isinstance(segment, int) and segment >= 1 else window)
     members = ENSEMBLE if steps < ENSEMBLE_BELOW else 1
@@ -411,7 +415,9 @@ def choose(
     )
     for name, value in _FIXED.items():
         pick(name, value)
-    epochs = pick("epochs", MAX_EPOCHS)
+    batches = max(math.ceil(windows / batch_size), 1) if isinstance(batch_size, int) else 1
+    epochs = max(MAX_EPOCHS, min(math.ceil(MIN_STEPS / batches), MAX_SMALL_EPOCHS))
+    epochs = pick("epochs", epochs)
     pick("patience", None)
     # A time budget when the recipe chose the epochs (given epochs run in full).
     pick("time_budget", TIME_BUDGET if "epochs" in chosen else None)
