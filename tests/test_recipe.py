@@ -259,3 +259,14 @@ def test_an_ensemble_when_an_epoch_is_cheap() -> None:
     assert recipe.settings["ensemble_size"] == 3
     assert any(line.startswith("an ensemble of 3") for line in recipe.reasons)
     assert "ensemble_size" not in choose(monthly, {"ensemble_size": 1}).settings
+
+
+def test_little_data_gets_more_epochs() -> None:
+    month = pd.offsets.MonthBegin()
+    small = DataFacts(step=month, n_series=1, shortest=185, total_points=185, horizon=18)
+    assert choose(small).settings["epochs"] == 100  # 3 batches an epoch: 300 steps
+    hourly = DataFacts(
+        step=pd.offsets.Hour(), n_series=414, shortest=700, total_points=373_372, horizon=48
+    )
+    assert choose(hourly).settings["epochs"] == 10  # 684 batches an epoch
+    assert choose(small, {"epochs": 5}).settings.get("epochs") is None  # given: kept
