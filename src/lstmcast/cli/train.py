@@ -93,14 +93,15 @@ def train(
         df, names = as_in_file(df, reading)  # the model keeps the file's column names
         # One progress bar and one summary, from rank 0.
         rank = distributed.rank()
-        settings_used = model.plan(df, **names)
         if dry_run:
+            settings_used = model.plan(df, **names)
             if rank == 0:
                 _print_plan(model.recipe_, settings_used, typer.echo)
             return
-        if rank == 0 and not quiet and model.recipe_:
-            _print_plan(model.recipe_, None, lambda line: typer.echo(line, err=True))
+        # fit chooses the settings: they are said when its training begins (not planned twice).
+        announce = [] if quiet or rank != 0 else [_RecipeNote(model)]
         with training_progress(quiet or rank != 0) as callbacks, sigterm_as_interrupt():
+            callbacks = [*announce, *callbacks]
             model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume, **names)
         n_series = model.n_series_
         if getattr(model, "sharded_", False):
@@ -149,6 +150,19 @@ def _print_plan(
     if settings is not None:
         shown = {name: value for name, value in settings.items() if name != "device"}
         say("settings: " + ", ".join(f"{name}={value!r}" for name, value in shown.items()))
+
+
+class _RecipeNote:
+    """A training callback (duck-typed: no torch at import) that prints the model's recipe on
+    stderr once, when training begins: fit has chosen the settings by then."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.said = model, False
+
+    def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None:
+        if not self.said and self.model.recipe_:
+            _print_plan(self.model.recipe_, None, lambda line: typer.echo(line, err=True))
+        self.said = True
 
 
 def _say_where_to_resume(output: Path) -> None:
