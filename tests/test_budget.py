@@ -22,7 +22,7 @@ import lstmcast.train
 from lstmcast import distributed
 from lstmcast.cli import console
 from lstmcast.cli.model_options import parse_duration
-from lstmcast.fitting import member_budget
+from lstmcast.fitting import another_fits, member_budget
 from lstmcast.train import History, out_of_time
 from tests.test_cli import assert_one_error_line, run, write_csv
 
@@ -129,6 +129,57 @@ def test_ensemble_members_share_the_budget(clock: FakeClock) -> None:
     assert [len(h.train_loss) for h in model.histories_] == [1, 2]
     assert [h.stopped for h in model.histories_] == ["budget", "budget"]
     assert sum(h.seconds for h in model.histories_) <= model.time_budget
+
+
+# The recipe chooses the ensemble (the rest given): at most 3 members, as many as fit.
+FLEXIBLE = {
+    "window": 10, "horizon": 1, "val_size": None, "hidden_size": 4, "batch_size": 64,
+    "epochs": 3, "random_state": 0,
+}  # fmt: skip
+
+
+def test_a_chosen_ensemble_trains_members_while_they_fit(clock: FakeClock, tmp_path: Path) -> None:
+    model = lc.LSTMForecaster(time_budget=20, **FLEXIBLE).fit(SERIES, callbacks=[clock])
+    # Member 0 may use all 20 s and takes 9 (3 epochs of 3 s); member 1 (9 s) fits the 11 s
+    # left; a third would not fit the 2 s left.
+    assert clock.budgets == [20.0, 11.0]
+    assert clock.members == [(0, 3), (1, 3)]
+    assert len(model.networks_) == 2
+    assert model.settings_["ensemble_size"] == 2
+    assert model.get_params()["ensemble_size"] == "auto"  # a refit chooses again
+    assert "ensemble: 2 of up to 3 fitted the 20 s time budget" in model.recipe_
+    model.save(tmp_path / "m")
+    loaded = lc.load(tmp_path / "m")
+    assert len(loaded.networks_) == 2
+    assert loaded.recipe_ == model.recipe_
+    assert loaded.predict(5).equals(model.predict(5))
+
+
+def test_a_chosen_ensemble_stops_after_a_member_the_budget_cut(clock: FakeClock) -> None:
+    model = lc.LSTMForecaster(time_budget=7, **FLEXIBLE).fit(SERIES, callbacks=[clock])
+    assert [h.stopped for h in model.histories_] == ["budget"]  # 2 of its 3 epochs
+    assert model.settings_["ensemble_size"] == 1
+
+
+def test_a_chosen_ensemble_that_fits_trains_every_member(clock: FakeClock) -> None:
+    model = lc.LSTMForecaster(time_budget=100, **FLEXIBLE).fit(SERIES, callbacks=[clock])
+    assert len(model.networks_) == model.settings_["ensemble_size"] == 3
+    assert not any(line.startswith("ensemble:") for line in model.recipe_)
+
+
+def test_another_member_fits_when_one_as_long_as_the_mean_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    done = [History(seconds=40.0, stopped="epochs"), History(seconds=20.0, stopped="epochs")]
+    assert another_fits(None, done)
+    assert another_fits(10.0, [])
+    assert another_fits(90.0, done)  # mean 30 s, 30 s left
+    assert not another_fits(89.0, done)
+    assert not another_fits(1000.0, [History(seconds=5.0, stopped="budget")])
+    # In a process group, no on any rank is no on every rank.
+    monkeypatch.setattr(distributed, "active", lambda: True)
+    monkeypatch.setattr(distributed, "sum_across", lambda v: [v[0] + 1.0])
+    assert not another_fits(90.0, done)
 
 
 def test_member_budget_is_an_equal_share_of_what_is_left() -> None:
@@ -256,6 +307,12 @@ def test_time_left_counts_the_epochs_the_budget_allows() -> None:
     assert console.training_eta(10.0, 10, 5, 4, 12.0, later_members=1) == (10.0, 2)
     # Without a budget the next member runs all its epochs.
     assert console.training_eta(10.0, 10, 5, 4, None, later_members=1) == (30.0, 4)
+    # A chosen ensemble (as_budget_allows): this member had all 50 s; it takes 20 s (4 epochs
+    # of 5 s), so one more of 20 s fits the 30 s left and a third does not.
+    assert console.training_eta(10.0, 10, 5, 4, 50.0, 2, 4, as_budget_allows=True) == (30.0, 4)
+    assert console.training_eta(10.0, 10, 5, 4, 80.0, 2, 4, as_budget_allows=True) == (50.0, 4)
+    # A member the budget cuts (2 of 4 epochs fit 12 s) is the last.
+    assert console.training_eta(10.0, 10, 5, 4, 12.0, 2, 4, as_budget_allows=True) == (0.0, 2)
 
 
 def test_the_progress_bar_shows_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -273,6 +330,28 @@ def test_the_progress_bar_shows_the_time_left(monkeypatch: pytest.MonkeyPatch) -
         # 1 s a batch, 5 s an epoch: 2 of the 30 epochs fit 12 s; 7 batches left.
         assert fields["time"] == "0:00:03, 0:00:07 left"
         assert fields["epochs"] == "30 (~2 in the time budget)"
+    finally:
+        bar.close()  # type: ignore[attr-defined]
+
+
+def test_the_progress_bar_counts_a_chosen_ensemble_as_a_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [0.0]
+    monkeypatch.setattr(console, "clock", lambda: now[0])
+    bar = console.progress_class()()
+    bar.on_ensemble_begin(3, True)  # type: ignore[attr-defined]
+    bar.on_member_begin(0, 3)  # type: ignore[attr-defined]
+    bar.on_time_budget(50.0)  # type: ignore[attr-defined]
+    bar.on_train_begin(4, 5)
+    try:
+        for batch in range(1, 6):
+            now[0] += 1.0
+            bar.on_batch_end(1, batch, 0.5)
+        fields = bar.progress.tasks[0].fields  # type: ignore[attr-defined]
+        assert fields["member"] == "member 1/up to 3 "
+        # 20 s for this member, 15 s of it left; one more member of 20 s fits the 30 s after.
+        assert fields["time"] == "0:00:05, 0:00:35 left"
     finally:
         bar.close()  # type: ignore[attr-defined]
 

@@ -248,14 +248,19 @@ def test_series_too_short_for_the_horizon_are_named() -> None:
         lc.LSTMForecaster(horizon=12).fit(short)
 
 
-def test_an_ensemble_when_an_epoch_is_cheap() -> None:
+def test_an_ensemble_as_the_budget_allows_or_when_an_epoch_is_cheap() -> None:
     hourly = DataFacts(
         step=pd.offsets.Hour(), n_series=414, shortest=700, total_points=373_372, horizon=48
     )
-    assert choose(hourly).settings["ensemble_size"] == 1  # 2.4 million LSTM steps an epoch
+    recipe = choose(hourly)  # epochs chosen, so a time budget: members as many as fit it
+    assert recipe.settings["ensemble_size"] == 3
+    assert recipe.settings["time_budget"] == 300.0
+    assert any(line.startswith("an ensemble of up to 3") for line in recipe.reasons)
+    # Given epochs run in full, without a budget: an ensemble only when an epoch is cheap.
+    assert choose(hourly, {"epochs": 10}).settings["ensemble_size"] == 1  # 2.4M LSTM steps
     month = pd.offsets.MonthEnd()
     monthly = DataFacts(step=month, n_series=1, shortest=300, total_points=300, horizon=12)
-    recipe = choose(monthly)
+    recipe = choose(monthly, {"epochs": 10})
     assert recipe.settings["ensemble_size"] == 3
     assert any(line.startswith("an ensemble of 3") for line in recipe.reasons)
     assert "ensemble_size" not in choose(monthly, {"ensemble_size": 1}).settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +26,39 @@ from .model import LSTMNetwork, NetworkConfig
 from .train import Callback, History, TrainConfig, TrainState, notify, train
 from .training_range import check_scaled
 from .windows import SeriesScaler, Windows, calendar_features, window_starts
+
+
+def network_config(
+    settings: dict[str, Any], input_size: int, quantiles: tuple[float, ...]
+) -> NetworkConfig:
+    """The network an estimator's ``settings`` describe, for ``input_size`` features."""
+    forget_bias = settings["forget_bias"]
+    return NetworkConfig(
+        input_size=input_size,
+        hidden_size=settings["hidden_size"],
+        num_layers=settings["num_layers"],
+        dropout=float(settings["dropout"]),
+        horizon=settings["horizon"],
+        segment=settings["segment"],
+        window_norm=settings["window_norm"],
+        quantiles=quantiles,
+        forget_bias=None if forget_bias is None else float(forget_bias),
+    )
+
+
+def train_config(settings: dict[str, Any]) -> TrainConfig:
+    """The training an estimator's ``settings`` describe."""
+    budget = settings["time_budget"]
+    return TrainConfig(
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        lr=float(settings["lr"]),
+        loss=settings["loss"],
+        patience=settings["patience"],
+        grad_clip=settings["grad_clip"],
+        lr_schedule=settings["lr_schedule"],
+        time_budget=None if budget is None else float(budget),
+    )
 
 
 def validation_points(lengths: np.ndarray, val_size: int | float | None) -> np.ndarray:
@@ -102,14 +136,33 @@ def fit_windows(
 
 
 def member_budget(
-    time_budget: float | None, done: Sequence[History], member: int, members: int
+    time_budget: float | None,
+    done: Sequence[History],
+    member: int,
+    members: int,
+    as_budget_allows: bool = False,
 ) -> float | None:
     """Seconds of the fit's ``time_budget`` for ensemble ``member`` (counted from 0): an equal
-    share of what the members ``done`` left (each still trains at least one epoch)."""
+    share of what the members ``done`` left (each still trains at least one epoch), or with
+    ``as_budget_allows`` all of it (later members train only if they fit: :func:`another_fits`).
+    """
     if time_budget is None:
         return None
-    left = time_budget - sum(history.seconds for history in done)
-    return max(left, 0.0) / (members - member)
+    left = max(time_budget - sum(history.seconds for history in done), 0.0)
+    return left if as_budget_allows else left / (members - member)
+
+
+def another_fits(time_budget: float | None, done: Sequence[History]) -> bool:
+    """Whether one more member as long as the mean of those ``done`` fits what is left of
+    ``time_budget``, and none was cut short by it. In a process group the answer is the same
+    on every rank (no when any rank's clock says no)."""
+    if time_budget is None or not done:
+        return True
+    spent = sum(history.seconds for history in done)
+    fits = not any(h.stopped == "budget" for h in done) and spent / len(done) <= time_budget - spent
+    if distributed.active():
+        fits = distributed.sum_across([float(not fits)])[0] == 0
+    return fits
 
 
 def train_members(
@@ -123,9 +176,14 @@ def train_members(
     resumed: Resumed | None,
     save_checkpoint: Callable[[int, TrainState], None] | None,
     replicated: bool | None,
+    as_budget_allows: bool = False,
 ) -> bool:
     """Train the ensemble members not done yet (seeds ``state.seed + member``) into ``state``;
     False when Ctrl-C interrupted one (which ends the whole ensemble).
+
+    ``as_budget_allows``: ``ensemble_size`` is a most; a member starts only when one as long as
+    the mean of those done fits what is left of ``train_config.time_budget`` (so a fit may end
+    with fewer networks, ``state.networks`` says how many).
 
     ``save_checkpoint(member, train_state)`` is called after every epoch when given;
     ``replicated``: in a process group, whether every rank holds the same data (None: no
@@ -141,12 +199,19 @@ def train_members(
             state.networks.append(network.eval())
             state.histories.append(history)
         first_member = len(state.networks)
+    time_budget = train_config.time_budget
+    notify(callbacks, "on_ensemble_begin", ensemble_size, as_budget_allows)
     for member in range(first_member, ensemble_size):
         seed = state.seed + member
         saver = []
         if save_checkpoint is not None:
             saver = [Checkpointer(functools.partial(save_checkpoint, member))]
-        budget = member_budget(train_config.time_budget, state.histories, member, ensemble_size)
+        resuming = resumed is not None and member == first_member
+        if as_budget_allows and not resuming and not another_fits(time_budget, state.histories):
+            break
+        budget = member_budget(
+            time_budget, state.histories, member, ensemble_size, as_budget_allows
+        )
         member_config = dataclasses.replace(train_config, time_budget=budget)
         notify(callbacks, "on_member_begin", member, ensemble_size)
         # A private RNG stream: fitting neither depends on nor disturbs the caller's seed.

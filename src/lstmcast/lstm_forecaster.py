@@ -27,7 +27,15 @@ from .devices import pick_device
 from .diagnostics import validation_diagnostics
 from .errors import ConfigError, option
 from .fitted import FittedState, StateField, StateSpec, state_spec
-from .fitting import check_finite, fit_windows, network_inputs, train_members, training_points
+from .fitting import (
+    check_finite,
+    fit_windows,
+    network_config,
+    network_inputs,
+    train_config,
+    train_members,
+    training_points,
+)
 from .forecast import Forecaster
 from .forecasting import (
     input_windows,
@@ -49,11 +57,11 @@ from .intervals import (
 )
 from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
-from .model import LSTMNetwork, NetworkConfig
+from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
 from .settings import AUTO, RULES, calendar_names, check_together, is_auto
-from .train import Callback, History, TrainConfig, TrainState
+from .train import Callback, History, TrainState
 from .training_range import warn_far_from_training
 from .windows import SeriesScaler, Windows
 
@@ -388,7 +396,7 @@ class LSTMForecaster(Forecaster):
             check_calibrated_quantiles(
                 self.quantile_levels, len(val_windows), len(panel), self.horizon, self.val_size
             )
-        config = self._network_config(input_size)
+        config = network_config(self._current(), input_size, self._network_quantiles())
         # What forecasting (and so every checkpoint) needs, known before training starts.
         self._state = FittedState(
             networks=[],
@@ -406,12 +414,16 @@ class LSTMForecaster(Forecaster):
         save = None
         if checkpoint is not None:
             save = functools.partial(self._save_checkpoint, checkpoint, fingerprint)
+        # A chosen ensemble under a time budget is a most: members train while they fit.
+        flexible = "ensemble_size" in self._chosen and self.time_budget is not None
         if not train_members(
-            self._state, config, self._train_config(), self.ensemble_size,
+            self._state, config, train_config(self._current()), self.ensemble_size,
             (train_windows, val_windows), device, callbacks, resumed, save,
-            replicated if parallel else None,
+            replicated if parallel else None, as_budget_allows=flexible,
         ):  # fmt: skip
             return  # interrupted: the last checkpoint on disk is the one to resume from
+        if flexible and len(self.networks_) < self.ensemble_size:
+            self._fewer_members(len(self.networks_))
         self._calibrate(val_windows)
         check_finite(
             self._forecast, self.tail_, self.calibration_, self.horizon, float(self.lr), parallel
@@ -423,30 +435,15 @@ class LSTMForecaster(Forecaster):
         if checkpoint is not None:
             self.save(checkpoint)  # the finished model, without training state
 
-    def _network_config(self, input_size: int) -> NetworkConfig:
-        return NetworkConfig(
-            input_size=input_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            dropout=float(self.dropout),
-            horizon=self.horizon,
-            segment=self.segment,
-            window_norm=self.window_norm,
-            quantiles=self._network_quantiles(),
-            forget_bias=None if self.forget_bias is None else float(self.forget_bias),
+    def _fewer_members(self, trained: int) -> None:
+        """Record that the time budget allowed ``trained`` of the ensemble chosen."""
+        note = (
+            f"ensemble: {trained} of up to {self.ensemble_size} fitted the "
+            f"{float(self.time_budget):g} s time budget"
         )
-
-    def _train_config(self) -> TrainConfig:
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=float(self.lr),
-            loss=self.loss,
-            patience=self.patience,
-            grad_clip=self.grad_clip,
-            lr_schedule=self.lr_schedule,
-            time_budget=None if self.time_budget is None else float(self.time_budget),
-        )
+        self.ensemble_size = self._chosen["ensemble_size"] = trained
+        self._reasons.append(note)
+        self._state.recipe = {"chosen": list(self._chosen), "reasons": list(self._reasons)}
 
     def _save_checkpoint(
         self, path: str | os.PathLike[str], fingerprint: str, member: int, state: TrainState

@@ -275,9 +275,10 @@ MAX_EPOCHS = 10
 # Little data: as many epochs as make this many optimizer steps (at most MAX_SMALL_EPOCHS), so
 # a series of a few hundred points trains as long in steps as a larger set's 10 epochs begin to.
 MIN_STEPS, MAX_SMALL_EPOCHS = 300, 100
-# An ensemble of this many networks (their median) when an epoch is cheap: fewer LSTM steps
-# (training windows x window / segment) than ENSEMBLE_BELOW. Three seeds were worth 0.023 OWA
-# on M4 Hourly's validation hours, whose 2.4 million steps an epoch take one model's budget.
+# An ensemble of at most this many networks (their median): under a time budget, as many as
+# fit it (each as long as the first); without one, only when an epoch is cheap (fewer LSTM
+# steps, training windows x window / segment, than ENSEMBLE_BELOW). Three seeds were worth
+# 0.023 OWA on M4 Hourly's validation hours.
 ENSEMBLE, ENSEMBLE_BELOW = 3, 1_000_000
 # Training time when the recipe chooses the epochs: a few minutes on 2 cores.
 TIME_BUDGET = 300.0
@@ -404,15 +405,6 @@ def choose(
     why = f"batch {batch_size} for about {windows:,} training windows"
     batch_size = pick("batch_size", batch_size, why)
     pick("hidden_size", HIDDEN_SIZE)
-    steps = windows * (window // segment if isinstance(segment, int) and segment >= 1 else window)
-    members = ENSEMBLE if steps < ENSEMBLE_BELOW else 1
-    pick(
-        "ensemble_size",
-        members,
-        f"an ensemble of {members} (the median) for {steps:,} LSTM steps an epoch"
-        if members > 1
-        else None,
-    )
     for name, value in _FIXED.items():
         pick(name, value)
     batches = max(math.ceil(windows / batch_size), 1) if isinstance(batch_size, int) else 1
@@ -420,7 +412,16 @@ def choose(
     epochs = pick("epochs", epochs)
     pick("patience", None)
     # A time budget when the recipe chose the epochs (given epochs run in full).
-    pick("time_budget", TIME_BUDGET if "epochs" in chosen else None)
+    budget = pick("time_budget", TIME_BUDGET if "epochs" in chosen else None)
+    steps = windows * (window // segment if isinstance(segment, int) and segment >= 1 else window)
+    if budget is not None:
+        why = f"an ensemble of up to {ENSEMBLE} (the median), as many as fit the time budget"
+        pick("ensemble_size", ENSEMBLE, why)
+    elif steps < ENSEMBLE_BELOW:
+        why = f"an ensemble of {ENSEMBLE} (the median) for {steps:,} LSTM steps an epoch"
+        pick("ensemble_size", ENSEMBLE, why)
+    else:
+        pick("ensemble_size", 1)
     fixed = [f"{name} {chosen[name]}" for name in ("hidden_size", *_FIXED) if name in chosen]
     if fixed:
         reasons.append(", ".join(fixed) + " (chosen on M4 Hourly's validation hours)")

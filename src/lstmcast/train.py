@@ -145,6 +145,11 @@ class TrainState:
 class Callback:
     """Hooks the loop calls; override what you need (progress bars, logging, checkpoints)."""
 
+    def on_ensemble_begin(self, members: int, as_budget_allows: bool) -> None:
+        """Called once before the members train: how many there are, or with
+        ``as_budget_allows`` at most (a member then starts only when one as long as the mean
+        of those done fits the time budget left)."""
+
     def on_member_begin(self, member: int, members: int) -> None:
         """Called before each ensemble member's training (``member`` counts from 0)."""
 

@@ -197,6 +197,7 @@ def training_eta(
     budget: float | None,
     later_members: int = 0,
     member_epochs: int | None = None,
+    as_budget_allows: bool = False,
 ) -> tuple[float, int]:
     """Seconds until the fit ends, and the epochs this training will run, from the time per
     batch measured so far.
@@ -204,18 +205,27 @@ def training_eta(
     ``elapsed`` seconds went into ``done`` batches of this training, of ``per_epoch`` per epoch
     and ``epochs`` to run; ``budget``: the seconds it had at its start (None: no limit);
     ``later_members``: ensemble members still to train after it, each ``member_epochs`` long
-    (default ``epochs``) with an equal share of the budget left (``fitting.member_budget``).
+    (default ``epochs``) with an equal share of the budget left (``fitting.member_budget``), or
+    with ``as_budget_allows`` (the budget was all of what was left) each only if one as long as
+    this member fits what is left (``fitting.another_fits``).
     """
     per_batch = elapsed / max(done, 1)
     epoch_seconds = per_batch * per_epoch
     runs = epochs_that_fit(epochs, epoch_seconds, budget)
     left = max(runs * per_epoch - done, 0) * per_batch
+    later_epochs = epochs if member_epochs is None else member_epochs
+    if later_members and as_budget_allows and budget is not None:
+        if runs < epochs:
+            return left, runs  # a member cut by the budget is the last
+        member_seconds = later_epochs * epoch_seconds
+        room = budget - elapsed - left
+        fitting = min(later_members, math.floor(room / member_seconds)) if member_seconds else 0
+        return left + max(fitting, 0) * member_seconds, runs
     if later_members:
         share = None
         if budget is not None:
             # This member's share was the fit's budget left over the members left.
             share = max(budget * (later_members + 1) - elapsed - left, 0.0) / later_members
-        later_epochs = epochs if member_epochs is None else member_epochs
         left += later_members * epochs_that_fit(later_epochs, epoch_seconds, share) * epoch_seconds
     return left, runs
 
@@ -281,9 +291,13 @@ def progress_class() -> type[lc.Callback]:
             self.val = "-"
             self.loss_sum = 0.0
             self.member, self.members = 0, 1
+            self.as_budget_allows = False  # members: at most, as many as fit the budget
             self.budget: float | None = None  # seconds the current training may take
             self.epochs = self.per_epoch = self.done = self.first_epoch = 0
             self.began = 0.0
+
+        def on_ensemble_begin(self, members: int, as_budget_allows: bool) -> None:
+            self.as_budget_allows = as_budget_allows
 
         def on_member_begin(self, member: int, members: int) -> None:
             self.member, self.members = member, members
@@ -293,7 +307,8 @@ def progress_class() -> type[lc.Callback]:
 
         def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None:
             self.epochs, self.per_epoch, self.done = epochs, batches_per_epoch, 0
-            member = f"member {self.member + 1}/{self.members} " if self.members > 1 else ""
+            most = "up to " if self.as_budget_allows else ""
+            member = f"member {self.member + 1}/{most}{self.members} " if self.members > 1 else ""
             self.task = self.progress.add_task(
                 "train",
                 total=batches_per_epoch,
@@ -323,6 +338,7 @@ def progress_class() -> type[lc.Callback]:
                 self.budget,
                 self.members - self.member - 1,
                 self.epochs,
+                self.as_budget_allows,
             )
             planned = str(self.epochs)
             if runs < to_run:
