@@ -60,6 +60,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -461,7 +462,12 @@ def validation_part(frame: pd.DataFrame, case: Case) -> pd.DataFrame:
 
 
 def run_case(
-    case: Case, workdir: Path, threads: int | None, smoke: bool, validate: bool = False
+    case: Case,
+    workdir: Path,
+    threads: int | None,
+    smoke: bool,
+    validate: bool = False,
+    extra: Sequence[str] = (),
 ) -> Row:
     """Train with the CLI on the case's training part, forecast every origin, score (with
     ``validate``: all of it within the training part, the test points dropped first)."""
@@ -479,7 +485,7 @@ def run_case(
     write_user_file(train_part, workdir / "train.csv", case)
     columns = ["--time-col", case.time_col] if case.time_col != "ds" else []
     args = lstmcast(threads, "train", "train.csv", "-o", "model", "--horizon", str(case.horizon))
-    args += columns + (list(SMOKE_FLAGS) if smoke else [])
+    args += columns + (list(SMOKE_FLAGS) if smoke else []) + list(extra)
     try:
         trained = run_command(args, workdir, threads)
         row.train_seconds = trained.seconds
@@ -583,18 +589,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="score the last origins of the training part (test points dropped): for choosing "
         "the recipe",
     )
+    parser.add_argument(
+        "--extra",
+        default="",
+        help="train flags to add, e.g. '--baseline seasonal': for trying a recipe change on "
+        "validation (with --validate); the figures are then not the defaults'",
+    )
     args = parser.parse_args(argv)
+    extra = shlex.split(args.extra)
     names = [name.strip() for name in (args.only or ",".join(CASES)).split(",") if name.strip()]
     unknown = [name for name in names if name not in CASES]
     if unknown or not names:
         parser.error(f"--only takes some of {','.join(CASES)}; got {args.only!r}")
 
     print(header(args.threads, args.smoke), flush=True)
+    if extra:
+        print(f"# NOT THE DEFAULTS: every train command adds {' '.join(extra)}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="lstmcast-defaults-") as scratch:
         root = args.workdir or Path(scratch)
         for name in names:
-            row = run_case(CASES[name], root / name, args.threads, args.smoke, args.validate)
+            row = run_case(CASES[name], root / name, args.threads, args.smoke, args.validate, extra)
             rows.append(row)
             print(details(row), flush=True)
     print("\n" + table(rows), flush=True)

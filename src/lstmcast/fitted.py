@@ -116,6 +116,9 @@ def state_spec(
             "num_layers": settings["num_layers"],
             "segment": settings["segment"],
             "window_norm": settings["window_norm"],
+            "baseline_season": (
+                settings["season_length"] if settings["baseline"] == "seasonal" else 0
+            ),
             "input_size": 1 + 2 * calendar_features,
             "quantiles": quantiles,
         },

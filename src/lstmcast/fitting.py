@@ -43,6 +43,7 @@ def network_config(
         window_norm=settings["window_norm"],
         quantiles=quantiles,
         forget_bias=None if forget_bias is None else float(forget_bias),
+        baseline_season=settings["season_length"] if settings["baseline"] == "seasonal" else 0,
     )
 
 

@@ -101,6 +101,10 @@ class LSTMForecaster(Forecaster):
     window_norm : None, "revin" or "last"
         Normalise each input window by its own mean and standard deviation ("revin") or by its
         last value ("last"), and de-normalise the forecast: for series whose level drifts.
+    baseline : None or "seasonal"
+        "seasonal": the network forecasts the correction to each window's seasonal naive
+        forecast (its last ``season_length`` values repeated; season 1: its last value), and
+        starts from a zero correction. For short, strongly seasonal series.
     segment : int
         Time steps per LSTM step: the window is cut into segments that a linear layer embeds,
         so the LSTM runs ``window / segment`` steps (must divide ``window``).
@@ -173,6 +177,7 @@ class LSTMForecaster(Forecaster):
         patience: int | str | None = AUTO,
         scaler: str = "standard",
         window_norm: str | None = AUTO,
+        baseline: str | None = AUTO,
         segment: int | str = AUTO,
         calendar: tuple[str, ...] | None = None,
         loss: str = AUTO,
@@ -199,6 +204,7 @@ class LSTMForecaster(Forecaster):
         self.patience = patience
         self.scaler = scaler
         self.window_norm = window_norm
+        self.baseline = baseline
         self.segment = segment
         self.calendar = calendar
         self.loss = loss

@@ -1,7 +1,7 @@
 """The network: optional window normalisation and segment embedding, an LSTM stack, a linear head.
 
 ``x`` (batch, window, features) -> forecast (batch, horizon), feature 0 being the target (scaled
-per series). Three switches, all off by default (the tutorial's model):
+per series). Four switches, all off by default (the tutorial's model):
 
 - ``window_norm`` normalises each input window by its own statistics and de-normalises the
   output (RevIN-style instance normalisation): ``"revin"`` subtracts the window's mean and divides
@@ -12,6 +12,10 @@ per series). Three switches, all off by default (the tutorial's model):
   window of 336 hours is 14 LSTM steps of 24 hours, not 336 (SegRNN's idea, with an LSTM cell).
 - ``horizon`` > 1: the head reads the last hidden state and emits every step of the horizon at once
   (direct multi-output), so a horizon of 720 costs one pass, not 720.
+- ``baseline_season`` = s > 0: the network forecasts the correction to the window's seasonal naive
+  forecast (its last s values repeated), which is added to its output: a network whose head
+  outputs zeros is seasonal naive, so training starts from that forecast instead of from noise.
+  It helps short, strongly seasonal series, where seasonal naive is hard to beat.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from torch import nn
 from .lstm import LSTM, GateTrace
 
 WINDOW_NORMS = ("revin", "last")
+BASELINES = ("seasonal",)  # what the network may forecast a correction to
 _EPS = 1e-5  # keeps a flat window's standard deviation away from zero
 
 
@@ -38,6 +43,7 @@ class NetworkConfig:
     window_norm: str | None = None  # None, "revin" or "last"
     quantiles: tuple[float, ...] = ()  # learned quantiles besides the median, ascending
     forget_bias: float | None = None  # initial forget-gate bias; None: torch's initialisation
+    baseline_season: int = 0  # > 0: forecast the correction to seasonal naive of this season
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
@@ -63,6 +69,10 @@ class LSTMNetwork(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.horizon)
+        if config.baseline_season:
+            # Start from the baseline itself: the correction is learned from zero.
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         if config.quantiles:
             # Gaps between neighbouring quantiles, made positive by softplus: quantiles that
             # cannot cross, whatever the weights.
@@ -88,11 +98,20 @@ class LSTMNetwork(nn.Module):
             x = torch.relu(self.embed(segments))
         return x, level, spread
 
+    def _baseline(self, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """What the head's output is added to: the window's level (B, 1), or with
+        ``baseline_season`` its seasonal naive forecast (B, horizon)."""
+        season = self.config.baseline_season
+        if not season:
+            return level
+        last_season = x[:, x.shape[1] - season :, 0]  # (B, season)
+        return last_season[:, torch.arange(self.config.horizon, device=x.device) % season]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The point forecast (the median with quantile heads), (B, horizon)."""
         inputs, level, spread = self._encode(x)
         output, _ = self.lstm(inputs)  # (B, steps, H)
-        return self.head(self.dropout(output[:, -1])) * spread + level  # (B, horizon)
+        return self.head(self.dropout(output[:, -1])) * spread + self._baseline(x, level)
 
     def quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
         """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1)."""
@@ -107,10 +126,11 @@ class LSTMNetwork(nn.Module):
         lower = median[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
         upper = median[..., None] + gaps[..., below:].cumsum(-1)
         stacked = torch.cat([lower, median[..., None], upper], dim=-1)
-        return stacked * spread[..., None] + level[..., None]
+        return stacked * spread[..., None] + self._baseline(x, level)[..., None]
 
     def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, GateTrace]:
         """Forecast through the step-by-step path, returning every gate: (B, horizon), trace."""
         inputs, level, spread = self._encode(x)
         gates = self.lstm.trace(inputs)
-        return self.head(self.dropout(gates.hidden[-1][:, -1])) * spread + level, gates
+        forecast = self.head(self.dropout(gates.hidden[-1][:, -1])) * spread
+        return forecast + self._baseline(x, level), gates

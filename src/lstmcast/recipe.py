@@ -299,6 +299,7 @@ TUTORIAL: dict[str, Any] = {
     "val_size": None,
     "patience": None,
     "window_norm": None,
+    "baseline": None,
     "segment": 1,
     "loss": "mse",
     "lr_schedule": None,
@@ -407,6 +408,7 @@ def choose(
     pick("hidden_size", HIDDEN_SIZE)
     for name, value in _FIXED.items():
         pick(name, value)
+    pick("baseline", None)
     batches = max(math.ceil(windows / batch_size), 1) if isinstance(batch_size, int) else 1
     epochs = max(MAX_EPOCHS, min(math.ceil(MIN_STEPS / batches), MAX_SMALL_EPOCHS))
     epochs = pick("epochs", epochs)

@@ -10,7 +10,7 @@ from typing import Any
 
 from .checks import Rule, check_level
 from .errors import ConfigError, option, setting
-from .model import WINDOW_NORMS
+from .model import BASELINES, WINDOW_NORMS
 from .train import LOSSES, LR_SCHEDULES
 from .windows import CALENDAR, SCALERS
 
@@ -38,6 +38,7 @@ RULES: dict[str, Rule] = {
     "patience": Rule(int, 1, optional=True),
     "scaler": Rule(str, choices=SCALERS),
     "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),
+    "baseline": Rule(str, choices=BASELINES, optional=True),
     "segment": Rule(int, 1),
     "loss": Rule(str, choices=tuple(LOSSES)),
     "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
@@ -77,6 +78,11 @@ def check_together(settings: dict[str, Any]) -> None:
             f"{window} when {setting('val_size')} calibrates intervals (their unit is each "
             f"input window's mean seasonal difference): use {option('window', season + 1)} or "
             f"more, or a {setting('season_length')} below {window}"
+        )
+    if settings["baseline"] == "seasonal" and season > window:
+        raise ConfigError(
+            f"{setting('baseline')} 'seasonal' repeats the window's last season: "
+            f"{setting('season_length')} {season} must not exceed {setting('window')} {window}"
         )
     if window % segment:
         raise ConfigError(

@@ -168,6 +168,15 @@ MODEL_OPTIONS = (
         parse=_text_or_none,
     ),
     ModelOption(
+        "baseline",
+        "--baseline",
+        "'seasonal': the network forecasts the correction to each window's seasonal naive "
+        "forecast (its last --season-length values repeated), starting from none. For short, "
+        "strongly seasonal series. 'none': off.",
+        str | None,
+        parse=_text_or_none,
+    ),
+    ModelOption(
         "segment",
         "--segment",
         "Time steps per LSTM step (segment-wise input; must divide --window).",
