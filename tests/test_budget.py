@@ -295,6 +295,22 @@ def test_train_says_when_the_budget_stopped_it(
     assert lc.load(tmp_path / "m").history_.stopped == "budget"
 
 
+def test_train_says_how_many_members_the_budget_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clock as above: each member of 2 epochs takes 40 s; after two, 10 s of 90 are left."""
+    readings = itertools.count()
+    monkeypatch.setattr(lstmcast.train, "clock", lambda: 10.0 * next(readings))
+    data = write_csv(tmp_path / "d.csv")
+    options = ["--window", 8, "--hidden-size", 4, "--epochs", 2, "--seed", 0, "--quiet"]
+    options += ["--val-size", "none", "--time-budget", "90s"]  # the ensemble is chosen
+    result = run("train", data, "-o", tmp_path / "m", *options)
+    assert result.exit_code == 0, result.output
+    expected = "networks      2 (forecast: their median); ensemble: 2 of up to 3 fitted the 90 s"
+    assert expected in result.stdout
+    assert [h.seconds for h in lc.load(tmp_path / "m").histories_] == [40.0, 40.0]
+
+
 def test_time_left_counts_the_epochs_the_budget_allows() -> None:
     # 10 batches in 10 s, 5 per epoch: 4 epochs are 20 batches, 10 left, 10 s.
     assert console.training_eta(10.0, 10, 5, 4, None) == (10.0, 4)

@@ -126,6 +126,12 @@ def train(
         lines.append(f"val loss      {history.val_loss[-1]:.4f}")
     budget_line = stopped_by_budget(model.histories_, model.epochs, model.time_budget)
     lines += [budget_line] if budget_line else []
+    fewer = [reason for reason in model.recipe_ if reason.startswith("ensemble:")]
+    if len(model.networks_) > 1 or fewer:
+        median = " (forecast: their median)" if len(model.networks_) > 1 else ""
+        lines.append(
+            f"networks      {len(model.networks_)}{median}" + "".join(f"; {r}" for r in fewer)
+        )
     lines += [f"seconds       {history.seconds:.1f}", f"seed          {model.seed_}"]
     if not history.interrupted:
         lines.append(f"saved to      {output}")
