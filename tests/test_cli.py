@@ -725,6 +725,7 @@ FLAG_SAMPLES: dict[str, tuple[str, object]] = {
     "patience": ("3", 3),
     "scaler": ("none", "none"),
     "window_norm": ("revin", "revin"),
+    "baseline": ("seasonal", "seasonal"),
     "segment": ("2", 2),
     "calendar": ("hour", ("hour",)),
     "loss": ("mae", "mae"),
