@@ -6,6 +6,7 @@ Usage (from the repository root):
     .venv/bin/python -m benchmarks.defaults --only m4,etth1_ot      # some cases
     .venv/bin/python -m benchmarks.defaults --smoke                 # seconds: checks it runs
     .venv/bin/python -m benchmarks.defaults --validate              # never reads the test points
+    .venv/bin/python -m benchmarks.defaults --only m4 --tune 15m     # lstmcast tune, not train
 
 Each case runs the command line as a user would, in a work directory (a temporary one unless
 ``--workdir``): it writes the case's training part to ``train.csv`` in the user's own layout,
@@ -291,6 +292,7 @@ class Row:
     seed: object = None
     commands: list[Command] | None = None
     error: str = ""
+    trials: pd.DataFrame | None = None  # lstmcast tune's trials table (with --tune)
 
     @property
     def skill(self) -> float:
@@ -313,8 +315,10 @@ def forecast_all(
     origins: int,
     workdir: Path,
     threads: int | None,
+    model: str = "model",
 ) -> tuple[pd.DataFrame, list[Command]]:
-    """Every origin's forecasts, ``unique_id, ds, cutoff (origin number), LSTM``."""
+    """Every origin's forecasts, ``unique_id, ds, cutoff (origin number), LSTM``, by the model
+    saved at ``workdir / model``."""
     span = case.horizon + case.stride * (origins - 1)
     groups = frame.groupby("unique_id", sort=False)
     length = groups["y"].transform("size")
@@ -322,7 +326,7 @@ def forecast_all(
     commands, parts = [], []
     if case.origins > MAX_CLI_ORIGINS:  # one process, the saved model's backtest
         write_user_file(frame, workdir / "history.csv", case)
-        args = ["python", "-m", "benchmarks.programs.rolling_forecast", "model", "history.csv"]
+        args = ["python", "-m", "benchmarks.programs.rolling_forecast", model, "history.csv"]
         args += [str(case.horizon), str(origins), str(case.stride), "fc.csv"]
         commands.append(run_command(args, workdir, threads))
         result = pd.read_csv(workdir / "fc.csv")
@@ -332,7 +336,7 @@ def forecast_all(
         return result[["unique_id", "ds", "cutoff", "LSTM"]], commands
     for origin in range(origins):
         before = length - span + origin * case.stride  # points each series has at this origin
-        args = lstmcast(threads, "forecast", "model", "--h", str(case.horizon))
+        args = lstmcast(threads, "forecast", model, "--h", str(case.horizon))
         if origin == 0 and case.gap == 0:  # the end of the training data, saved with the model
             args += ["-o", "fc.csv"]
         else:
@@ -468,9 +472,11 @@ def run_case(
     smoke: bool,
     validate: bool = False,
     extra: Sequence[str] = (),
+    tune: str | None = None,
 ) -> Row:
     """Train with the CLI on the case's training part, forecast every origin, score (with
-    ``validate``: all of it within the training part, the test points dropped first)."""
+    ``validate``: all of it within the training part, the test points dropped first). With
+    ``tune`` (a duration), ``lstmcast tune --time-budget TUNE`` replaces ``lstmcast train``."""
     workdir.mkdir(parents=True, exist_ok=True)
     frame = case.load()
     if validate:
@@ -485,13 +491,20 @@ def run_case(
     write_user_file(train_part, workdir / "train.csv", case)
     columns = ["--time-col", case.time_col] if case.time_col != "ds" else []
     args = lstmcast(threads, "train", "train.csv", "-o", "model", "--horizon", str(case.horizon))
+    model = "model"
+    if tune is not None:  # lstmcast tune instead, its best model forecasting
+        args = lstmcast(threads, "tune", "train.csv", "-o", "tuned", "--horizon", str(case.horizon))
+        args += ["--time-budget", tune]
+        model = "tuned/model"
     args += columns + (list(SMOKE_FLAGS) if smoke else []) + list(extra)
     try:
         trained = run_command(args, workdir, threads)
         row.train_seconds = trained.seconds
-        config = json.loads((workdir / "model" / "config.json").read_text())
+        config = json.loads((workdir / model / "config.json").read_text())
         row.recipe, row.reasons, row.seed = recipe_of(config)
-        forecast, calls = forecast_all(case, frame, origins, workdir, threads)
+        if tune is not None:
+            row.trials = pd.read_csv(workdir / "tuned" / "trials.csv")
+        forecast, calls = forecast_all(case, frame, origins, workdir, threads, model)
         row.commands = [trained, *calls]
         row.forecast_seconds = sum(call.seconds for call in calls)
         result = align(case, frame, forecast, origins)
@@ -554,6 +567,8 @@ def details(row: Row) -> str:
     if row.seed is not None:
         lines.append(f"  seed drawn by the model: {row.seed}")
     lines += [f"  recipe: {reason}" for reason in row.reasons]
+    if row.trials is not None:
+        lines += ["  " + line for line in row.trials.to_string(index=False).splitlines()]
     for command in row.commands or []:
         lines.append(f"  $ {command}   # {command.seconds:.1f} s")
     if row.error:
@@ -595,6 +610,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="train flags to add, e.g. '--baseline seasonal': for trying a recipe change on "
         "validation (with --validate); the figures are then not the defaults'",
     )
+    parser.add_argument(
+        "--tune",
+        metavar="DURATION",
+        help="run `lstmcast tune --time-budget DURATION` (e.g. 15m) instead of `lstmcast train`, "
+        "and forecast with its best model",
+    )
     args = parser.parse_args(argv)
     extra = shlex.split(args.extra)
     names = [name.strip() for name in (args.only or ",".join(CASES)).split(",") if name.strip()]
@@ -604,12 +625,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(header(args.threads, args.smoke), flush=True)
     if extra:
-        print(f"# NOT THE DEFAULTS: every train command adds {' '.join(extra)}", flush=True)
+        command = "tune" if args.tune else "train"
+        print(f"# NOT THE DEFAULTS: every {command} command adds {' '.join(extra)}", flush=True)
+    if args.tune:
+        print(f"# lstmcast tune --time-budget {args.tune} instead of lstmcast train", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="lstmcast-defaults-") as scratch:
         root = args.workdir or Path(scratch)
         for name in names:
-            row = run_case(CASES[name], root / name, args.threads, args.smoke, args.validate, extra)
+            row = run_case(
+                CASES[name], root / name, args.threads, args.smoke, args.validate, extra, args.tune
+            )
             rows.append(row)
             print(details(row), flush=True)
     print("\n" + table(rows), flush=True)

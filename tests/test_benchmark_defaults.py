@@ -96,6 +96,23 @@ def test_smoke_runs_the_cli_with_and_without_history(
     assert len(train) == 8640  # the training months only
 
 
+def test_smoke_tunes_instead_of_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("optuna")
+    argv = ["--smoke", "--threads", "1", "--only", "macro", "--workdir", str(tmp_path)]
+    argv += ["--tune", "60s", "--extra", "--n-trials 2"]
+    status = defaults.main(argv)
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert "lstmcast tune --time-budget 60s instead of lstmcast train" in printed
+    assert "tune train.csv -o tuned --horizon 8 --time-budget 60s" in printed
+    assert "forecast tuned/model --h 8" in printed
+    assert "trial    state" in printed  # the trials table
+    assert (tmp_path / "macro" / "tuned" / "trials.csv").is_file()
+    assert "FAILED" not in printed
+
+
 def test_validation_never_holds_a_test_point() -> None:
     for case in defaults.CASES.values():
         if case.name in ("m4", "etth1_ot", "m5"):  # the larger files: the rule is the same

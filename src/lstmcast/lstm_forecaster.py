@@ -104,7 +104,8 @@ class LSTMForecaster(Forecaster):
     baseline : None or "seasonal"
         "seasonal": the network forecasts the correction to each window's seasonal naive
         forecast (its last ``season_length`` values repeated; season 1: its last value), and
-        starts from a zero correction. For short, strongly seasonal series.
+        starts from a zero correction. Not chosen by the recipe (worse on validation:
+        benchmarks/RESULTS.md).
     segment : int
         Time steps per LSTM step: the window is cut into segments that a linear layer embeds,
         so the LSTM runs ``window / segment`` steps (must divide ``window``).

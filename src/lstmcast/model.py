@@ -15,7 +15,6 @@ per series). Four switches, all off by default (the tutorial's model):
 - ``baseline_season`` = s > 0: the network forecasts the correction to the window's seasonal naive
   forecast (its last s values repeated), which is added to its output: a network whose head
   outputs zeros is seasonal naive, so training starts from that forecast instead of from noise.
-  It helps short, strongly seasonal series, where seasonal naive is hard to beat.
 """
 
 from __future__ import annotations

@@ -171,8 +171,7 @@ MODEL_OPTIONS = (
         "baseline",
         "--baseline",
         "'seasonal': the network forecasts the correction to each window's seasonal naive "
-        "forecast (its last --season-length values repeated), starting from none. For short, "
-        "strongly seasonal series. 'none': off.",
+        "forecast (its last --season-length values repeated), starting from none. 'none': off.",
         str | None,
         parse=_text_or_none,
     ),
