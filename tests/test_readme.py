@@ -54,6 +54,8 @@ WRITES = {
     "experiment adding": ["adding.png"],
     "tune": ["sales.tuned/model/config.json", "sales.tuned/trials.csv", "sales.tuned/trials.png"],
 }
+# The Covariates section's commands: (command, what it writes), run on generated prices files.
+COVARIATE_WRITES = {"train": "prices.lstm/config.json", "forecast": "prices_forecast.csv"}
 # Hours of each generated series: two weeks, enough for --window 48 --horizon 24 --val-size 0.1
 # and a backtest of 5 windows of 24.
 SALES_HOURS = 14 * 24
@@ -76,7 +78,7 @@ class Command:
 
 
 # The sections whose bash block is run, in this order.
-COMMAND_SECTIONS = ("On the command line", "Tuning")
+COMMAND_SECTIONS = ("On the command line", "Covariates", "Tuning")
 
 
 def readme_commands() -> list[Command]:
@@ -119,27 +121,60 @@ def write_sales(path: Path) -> None:
     pd.concat(frames).to_csv(path, index=False)
 
 
+def write_prices(directory: Path) -> None:
+    """Two hourly price series driven by a load forecast (future-known) and wind (past-only),
+    and the load forecast of the 24 hours after them: prices.csv, prices_future.csv."""
+    rng = np.random.default_rng(1)
+    hours = pd.date_range("2024-03-01", periods=SALES_HOURS + 24, freq="h")
+    t = np.arange(len(hours))
+    frames = []
+    for k in (1, 2):
+        load = 100 + 20 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 2, len(t))
+        wind = rng.gamma(2.0, 3.0, len(t))
+        y = 30 * k + 0.5 * load - wind + rng.normal(0, 1, len(t))
+        frames.append(
+            pd.DataFrame(
+                {"unique_id": f"zone_{k}", "ds": hours, "y": y, "load_forecast": load, "wind": wind}
+            )
+        )
+    full = pd.concat(frames)
+    known = full.groupby("unique_id").head(SALES_HOURS)
+    known.to_csv(directory / "prices.csv", index=False)
+    future = full.groupby("unique_id").tail(24)[["unique_id", "ds", "load_forecast"]]
+    future.to_csv(directory / "prices_future.csv", index=False)
+
+
 @pytest.fixture(scope="module")
-def command_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Result, Path]]:
+def command_results(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Result, Path]]:
     """Every README command, in its order, in one directory (each needs the ones before)."""
     work = tmp_path_factory.mktemp("readme-cli")
     write_sales(work / "sales.csv")
+    write_prices(work)
     runner = CliRunner()
-    results = {}
+    results = []
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(work)
         for command in COMMANDS:
             args = [*command.args, *CHEAPER.get(command.name, [])]
-            results[command.name] = (runner.invoke(cli.app, args), work)
+            results.append((runner.invoke(cli.app, args), work))
     return results
 
 
-@pytest.mark.parametrize("name", [c.name for c in COMMANDS])
-def test_readme_command(name: str, command_results: dict[str, tuple[Result, Path]]) -> None:
-    result, work = command_results[name]
+def writes(command: Command) -> list[str]:
+    """What ``command`` leaves in its directory: the Covariates section's write prices files."""
+    if any(arg.startswith("prices") for arg in command.args):
+        return [COVARIATE_WRITES[command.name]] if command.name in COVARIATE_WRITES else []
+    return WRITES.get(command.name, [])
+
+
+@pytest.mark.parametrize(
+    "index", range(len(COMMANDS)), ids=[" ".join(c.args[:2]) for c in COMMANDS]
+)
+def test_readme_command(index: int, command_results: list[tuple[Result, Path]]) -> None:
+    result, work = command_results[index]
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert "Traceback" not in result.output
-    for written in WRITES.get(name, []):
+    for written in writes(COMMANDS[index]):
         assert (work / written).is_file(), written
 
 
@@ -157,6 +192,20 @@ def test_readme_recipe_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     model = namespace["model"]
     assert model.recipe_[0] == "hourly -> season 24"  # type: ignore[attr-defined]
     assert len(namespace["forecast"]) == 3 * 48  # type: ignore[arg-type]
+
+
+def test_readme_covariates_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_prices(tmp_path)
+    source = code_block("Covariates", "python", 0)
+    assert 'hist_cols=["wind"])' in source  # where the cheaper settings go
+    # Cheaper, the README's own settings kept: appended keywords win.
+    source = source.replace('hist_cols=["wind"])', 'hist_cols=["wind"], epochs=1, hidden_size=8)')
+    namespace: dict[str, object] = {}
+    exec(compile(source, "README.md (Covariates)", "exec"), namespace)
+    forecast = namespace["forecast"]
+    assert isinstance(forecast, pd.DataFrame)
+    assert len(forecast) == 2 * 24
 
 
 def test_readme_python_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

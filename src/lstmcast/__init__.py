@@ -41,7 +41,7 @@ _LAZY = {
     "lstm_forecaster": ("LSTMForecaster", "load"),
     "metrics": ("coverage", "mae", "mase", "msis", "rmse", "smape"),
     "plot": ("plot_forecast",),
-    "reading": ("data_files", "read_csv", "read_files", "read_parquet"),
+    "reading": ("data_files", "read_csv", "read_files", "read_parquet", "read_table"),
     "scoring": ("evaluate",),
     "train": ("Callback", "History"),
     "training_plot": ("plot_adding", "plot_history"),
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from .lstm_forecaster import LSTMForecaster, load
     from .metrics import coverage, mae, mase, msis, rmse, smape
     from .plot import plot_forecast
-    from .reading import data_files, read_csv, read_files, read_parquet
+    from .reading import data_files, read_csv, read_files, read_parquet, read_table
     from .scoring import evaluate
     from .train import Callback, History
     from .training_plot import plot_adding, plot_history
@@ -132,6 +132,7 @@ __all__ = [
     "read_csv",
     "read_files",
     "read_parquet",
+    "read_table",
     "rmse",
     "smape",
     "split",

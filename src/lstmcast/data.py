@@ -104,21 +104,33 @@ def panel_of(
     ignore_cols: tuple[str, ...],
     name: str | None = None,
     index_time: bool | None = None,
+    covariate_cols: tuple[str, ...] = (),
 ) -> tuple[Panel, Layout]:
     """Validate any supported input into a :class:`Panel`, and say how it was read.
 
     ``name``: the input's name in messages and its :class:`Layout` when rows are not described
     as its lines (a Parquet file). ``index_time``: whether times may come from a frame's index;
     by default only for a frame that is not a file's (a file's times are a column).
+    ``covariate_cols``: columns read beside the target into ``Panel.covariates`` (numbers; a
+    missing value stays NaN for the model's ``covariate_missing`` to handle).
     """
     pd = _pd()
     name = where.source if name is None else name
     columns: RawColumns
+    raw_covariates = None
+    if covariate_cols and not isinstance(data, pd.DataFrame):
+        raise ConfigError(
+            f"covariates {list(covariate_cols)} are columns of a DataFrame; got "
+            f"{type(data).__name__}"
+        )
     if isinstance(data, pd.DataFrame):
         index_time = where.source is None if index_time is None else index_time
         how, (time, ident, values) = plan_columns(
-            list(data.columns), id_col, time_col, target_col, layout, ignore_cols, name, index_time
-        )
+            list(data.columns), id_col, time_col, target_col, layout, ignore_cols, name,
+            index_time, covariate_cols,
+        )  # fmt: skip
+        if covariate_cols:
+            raw_covariates = [data[column] for column in covariate_cols]
         if how.kind == "long":
             columns = long_columns(data, ident, time, values[0], where)
         else:
@@ -153,7 +165,16 @@ def panel_of(
                 values,
                 1,
             )
-    panel, tz_note = _validate(*columns, where)
+    covariates = None
+    if raw_covariates is not None:
+        covariates = np.stack(
+            [
+                _parse_covariate(raw, str(column), columns[0], where)
+                for raw, column in zip(raw_covariates, covariate_cols, strict=True)
+            ],
+            axis=1,
+        )
+    panel, tz_note = _validate(*columns, where, covariates, tuple(map(str, covariate_cols)))
     return panel, replace(how, n_series=len(panel), tz=panel.tz, tz_note=tz_note)
 
 
@@ -271,8 +292,38 @@ def _parse_values(raw: Any, ids: RowIds, where: Where) -> np.ndarray:
     return numbers
 
 
+def _parse_covariate(raw: Any, column: str, ids: RowIds, where: Where) -> np.ndarray:
+    """A covariate column as float64 (rows,): numbers or booleans; NaN kept, inf refused."""
+    pd = _pd()
+    series = pd.Series(raw, copy=False)
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    not_numeric = np.isnan(numbers) & series.notna().to_numpy()
+    if not_numeric.any():
+        pos = int(np.argmax(not_numeric))
+        raise DataError(
+            f"covariate {column!r} of series {ids[pos]!r} has a non-numeric value "
+            f"{series.iloc[pos]!r} at {where(pos)}; covariates must be numbers (encode "
+            "categories as numbers, or give per-series ones as static_cols)"
+        )
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        pos = int(np.argmax(infinite))
+        raise DataError(
+            f"covariate {column!r} of series {ids[pos]!r} is {numbers[pos]} at {where(pos)}"
+        )
+    return numbers
+
+
 def _validate(
-    ids: RowIds, raw_times: Any, raw_values: Any, repeats: int, where: Where
+    ids: RowIds,
+    raw_times: Any,
+    raw_values: Any,
+    repeats: int,
+    where: Where,
+    covariates: np.ndarray | None = None,
+    covariate_names: tuple[str, ...] = (),
 ) -> tuple[Panel, str | None]:
     """Parse and check the columns of every row; group the rows by series into a Panel.
 
@@ -290,6 +341,7 @@ def _validate(
     if (codes[1:] < codes[:-1]).any():  # most frames come grouped already: skip the reorder
         order = np.argsort(codes, kind="stable")
         y, ds, codes = y[order], ds[order], codes[order]
+        covariates = None if covariates is None else covariates[order]
     same_series = codes[1:] == codes[:-1]
     steps = ds[1:] - ds[:-1]
     zero = np.zeros((), dtype=steps.dtype)  # in the steps' own unit: no overflow when comparing
@@ -305,19 +357,30 @@ def _validate(
             )
     starts = np.concatenate([[0], np.flatnonzero(~same_series) + 1, [len(codes)]])
     panel = Panel(
-        ids=ids.names[codes[starts[:-1]]], y=y, ds=ds, starts=starts.astype(np.int64), tz=tz
+        ids=ids.names[codes[starts[:-1]]],
+        y=y,
+        ds=ds,
+        starts=starts.astype(np.int64),
+        tz=tz,
+        covariates=covariates,
+        covariate_names=covariate_names,
     )
     return panel, note
 
 
-def split(df: Any, test_size: int | float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    df: Any, test_size: int | float, covariate_cols: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split every series by time: the last ``test_size`` points of each go to the test part.
 
     ``test_size`` is a number of points (int) or a fraction of each series (0 < float < 1,
-    rounded to the nearest point). Returns ``(train, test)`` long frames.
+    rounded to the nearest point). Returns ``(train, test)`` long frames, with the
+    ``covariate_cols`` of ``df`` beside the target.
     """
-    frame = to_long(df)
-    panel = Panel.from_frame(frame)
+    panel, how = panel_of(
+        df, None, None, None, Where(None), None, (), covariate_cols=tuple(covariate_cols)
+    )
+    frame = with_layouts(panel.to_frame(), (how,))
     lengths = panel.lengths
     Rule((int, float), 0, low_open=True).check("test_size", test_size)
     if isinstance(test_size, float):
@@ -345,7 +408,8 @@ class Panel:
 
     ``y`` (rows,) float64; ``ds`` (rows,) datetime64 (naive, in UTC; any resolution) or int64;
     ``ids`` one str per series; ``tz`` the zone the times are shown in (None: naive or integer
-    times).
+    times); ``covariates`` (rows, C) float64 the columns ``covariate_names`` read beside the
+    target (NaN where missing), None without any.
     Built from a validated long frame; slices of it are views, never copies.
     """
 
@@ -354,9 +418,12 @@ class Panel:
     ds: np.ndarray
     starts: np.ndarray
     tz: str | None = None
+    covariates: np.ndarray | None = None
+    covariate_names: tuple[str, ...] = ()
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> Panel:
+    def from_frame(cls, frame: pd.DataFrame, covariate_names: Sequence[str] = ()) -> Panel:
+        """The panel of a canonical long frame (and its ``covariate_names`` columns)."""
         ids = frame[ID].to_numpy(dtype=object)
         boundaries = np.flatnonzero(ids[1:] != ids[:-1]) + 1
         starts = np.concatenate([[0], boundaries, [len(frame)]]).astype(np.int64)
@@ -368,6 +435,10 @@ class Panel:
             ds=_naive_utc(times) if zone is not None else times.to_numpy(),
             starts=starts,
             tz=zone,
+            covariates=(
+                frame[list(covariate_names)].to_numpy(dtype=np.float64) if covariate_names else None
+            ),
+            covariate_names=tuple(covariate_names),
         )
 
     @classmethod
@@ -379,9 +450,15 @@ class Panel:
         time_col: str | None = None,
         target_col: str | None = None,
         source: str | None = None,
+        covariate_cols: Sequence[str] = (),
     ) -> Panel:
-        """Validate any supported input (arguments as in :func:`to_long`) and build the panel."""
-        return panel_of(data, id_col, time_col, target_col, Where(source), None, ())[0]
+        """Validate any supported input (arguments as in :func:`to_long`) and build the panel,
+        reading ``covariate_cols`` beside the target."""
+        where = Where(source)
+        covariates = tuple(covariate_cols)
+        return panel_of(
+            data, id_col, time_col, target_col, where, None, (), covariate_cols=covariates
+        )[0]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -408,7 +485,15 @@ class Panel:
         """Rows ``begin[i]:end[i]`` of each series, (n,) each, as a new panel."""
         rows = concatenated_ranges(begin, end)
         starts = np.concatenate([[0], np.cumsum(end - begin)]).astype(np.int64)
-        return Panel(ids=self.ids, y=self.y[rows], ds=self.ds[rows], starts=starts, tz=self.tz)
+        return Panel(
+            ids=self.ids,
+            y=self.y[rows],
+            ds=self.ds[rows],
+            starts=starts,
+            tz=self.tz,
+            covariates=None if self.covariates is None else self.covariates[rows],
+            covariate_names=self.covariate_names,
+        )
 
     def positions(self, ids: str | Sequence[str]) -> np.ndarray:
         """Positions (k,) of the series named ``ids`` (one id or several), in that order; a
@@ -426,9 +511,11 @@ class Panel:
 
     def to_frame(self) -> pd.DataFrame:
         pd = _pd()
-        return pd.DataFrame(
-            {ID: np.repeat(self.ids, self.lengths), TIME: self.in_zone(self.ds), TARGET: self.y}
-        )
+        columns = {ID: np.repeat(self.ids, self.lengths), TIME: self.in_zone(self.ds)}
+        columns[TARGET] = self.y
+        if self.covariates is not None:
+            columns |= dict(zip(self.covariate_names, self.covariates.T, strict=True))
+        return pd.DataFrame(columns)
 
     def in_zone(self, times: np.ndarray) -> Any:
         """``times`` (naive UTC, as ``ds``) shown in the panel's zone; as they are without one."""

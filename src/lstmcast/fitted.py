@@ -53,6 +53,8 @@ class FittedState:
     # it imports the forecasters, which import this module); None: no validation tail, or a
     # model saved before them.
     diagnostics: Any = None
+    # Per series (n, C) scaling of the covariates (a covariates.CovariateScaler); None: none.
+    covariate_scaler: Any = None
 
     @property
     def n_series(self) -> int:
@@ -109,6 +111,9 @@ def state_spec(
 ) -> StateSpec:
     """What an LSTMForecaster's ``settings`` (every one resolved) fix about its fitted state;
     ``calendar_features`` names and the heads' ``quantiles`` are derived from them."""
+    from .covariates import spec_of
+
+    spec = spec_of(settings)
     return StateSpec(
         network={
             "horizon": settings["horizon"],
@@ -116,10 +121,12 @@ def state_spec(
             "num_layers": settings["num_layers"],
             "segment": settings["segment"],
             "window_norm": settings["window_norm"],
+            "hist_size": len(spec.hist),
+            "futr_size": len(spec.futr),
             "baseline_season": (
                 settings["season_length"] if settings["baseline"] == "seasonal" else 0
             ),
-            "input_size": 1 + 2 * calendar_features,
+            "input_size": 1 + len(spec.names) + 2 * calendar_features,
             "quantiles": quantiles,
         },
         window=settings["window"],

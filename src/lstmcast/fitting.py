@@ -18,6 +18,7 @@ import torch
 
 from . import distributed
 from .checkpoint import Checkpointer, Resumed
+from .covariates import CovariateScaler, CovariateSpec, spec_of
 from .data import Panel
 from .distributed import DataParallel
 from .errors import DataError, TrainingError, option, points
@@ -33,6 +34,7 @@ def network_config(
 ) -> NetworkConfig:
     """The network an estimator's ``settings`` describe, for ``input_size`` features."""
     forget_bias = settings["forget_bias"]
+    spec = spec_of(settings)
     return NetworkConfig(
         input_size=input_size,
         hidden_size=settings["hidden_size"],
@@ -44,6 +46,8 @@ def network_config(
         quantiles=quantiles,
         forget_bias=None if forget_bias is None else float(forget_bias),
         baseline_season=settings["season_length"] if settings["baseline"] == "seasonal" else 0,
+        hist_size=len(spec.hist),
+        futr_size=len(spec.futr),
     )
 
 
@@ -94,17 +98,33 @@ def training_points(
 
 
 def network_inputs(
-    scaled: np.ndarray, ds: np.ndarray, tz: str | None, calendar: tuple[str, ...]
+    scaled: np.ndarray,
+    ds: np.ndarray,
+    tz: str | None,
+    calendar: tuple[str, ...],
+    covariates: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Network inputs (..., features) for scaled values and their times (...), target first.
+    """Network inputs (..., features) for scaled values and their times (...): the target, the
+    scaled ``covariates`` (..., C; past-only, then future-known), then calendar features.
 
     ``ds`` are naive UTC when ``tz`` is set: calendar features read the local clock.
     """
     columns = [scaled.astype(np.float32)[..., None]]
+    if covariates is not None and covariates.shape[-1]:
+        columns.append(covariates.astype(np.float32))
     if calendar:
         features = calendar_features(ds.reshape(-1), calendar, tz)
         columns.append(features.reshape(*ds.shape, -1))
     return torch.from_numpy(np.concatenate(columns, axis=-1))
+
+
+def ahead_mask(spec: CovariateSpec, calendar_features: int) -> torch.Tensor:
+    """Which input features the network may read over the horizon (features,): 1 for the
+    future-known covariates, 0 for the target and past-only ones (and calendar features, which
+    the decoder does not read)."""
+    mask = torch.zeros(1 + len(spec.names) + 2 * calendar_features)
+    mask[1 + len(spec.hist) : 1 + len(spec.names)] = 1.0
+    return mask
 
 
 def fit_windows(
@@ -118,18 +138,29 @@ def fit_windows(
     scaler_kind: str,
     calendar: tuple[str, ...],
     validate: bool,
+    covariates: tuple[CovariateScaler, CovariateSpec] | None = None,
 ) -> tuple[Windows, Windows | None, int]:
     """Training windows, validation windows (when ``validate``), both on ``device``, and the
-    network's input features. Validation targets are the points after ``n_train``."""
+    network's input features. Validation targets are the points after ``n_train``.
+    ``covariates``: their fitted scaler and spec (the panel holds their values)."""
     with np.errstate(over="ignore"):  # refused just below, with the series named
         scaled = scaler.transform(panel, np.arange(len(panel)))
     check_scaled(panel, scaled, np.arange(panel.starts[-1]), scaler_kind)
-    inputs = network_inputs(scaled, panel.ds, panel.tz, calendar)
+    scaled_covariates, seen_ahead = None, None
+    if covariates is not None and covariates[1]:
+        covariate_scaler, spec = covariates
+        series_of_row = np.repeat(np.arange(len(panel)), panel.lengths)
+        scaled_covariates = covariate_scaler.transform(panel.covariates[:, None], series_of_row)
+        scaled_covariates = scaled_covariates[:, 0]
+        if spec.futr:
+            seen_ahead = ahead_mask(spec, len(calendar))
+    inputs = network_inputs(scaled, panel.ds, panel.tz, calendar, scaled_covariates)
     target = torch.tensor(scaled, dtype=torch.float32)
 
     def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
         starts = window_starts(panel, first_target, target_end, window, horizon)
-        return Windows(inputs, target, torch.from_numpy(starts), window, horizon).to(device)
+        found = Windows(inputs, target, torch.from_numpy(starts), window, horizon, seen_ahead)
+        return found.to(device)
 
     train_windows = windows(np.full(len(panel), window), n_train)
     val_windows = windows(n_train, panel.lengths) if validate else None

@@ -130,6 +130,20 @@ class Forecaster:
         """Forecasts (k, h); row j from the history of series ``series[j]`` before ``ends[j]``."""
         raise NotImplementedError
 
+    def _read(self, df: Any, what: str, **columns: str | None) -> Panel:
+        """``df`` as a panel, with the covariates the model reads (baselines read none)."""
+        return Panel.from_data(df, **columns)
+
+    def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
+        """``panel`` with each series' future-known values for the ``h`` steps after it from
+        ``futr_df`` (models without future-known covariates take none)."""
+        if futr_df is not None:
+            raise ConfigError(
+                f"{type(self).__name__} reads no future-known covariates; futr_df is for a "
+                "model trained with futr_cols"
+            )
+        return panel
+
     # -- shared verbs --------------------------------------------------------------------------
     def fit(
         self,
@@ -153,7 +167,8 @@ class Forecaster:
         **options: Any,
     ) -> Forecaster:
         self._check_params()
-        panel = Panel.from_data(df, id_col=id_col, time_col=time_col, target_col=target_col)
+        panel = self._read(df, "the training data", id_col=id_col, time_col=time_col,
+                           target_col=target_col)  # fmt: skip
         steps = panel.steps()  # also rejects irregular series before any training
         # Kept (and saved) so that new data in the same layout needs no names again.
         columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
@@ -175,7 +190,7 @@ class Forecaster:
         ``columns``: ``id_col``, ``time_col``, ``target_col``; those not given (or None) are the
         names the model was fitted with.
         """
-        panel = Panel.from_data(df, **self._column_names(columns))
+        panel = self._read(df, "the new data", **self._column_names(columns))
         self._check_zone(panel)
         steps = panel.steps()
         self._check_steps(panel, steps)
@@ -243,6 +258,7 @@ class Forecaster:
         df: Any = None,
         level: Sequence[float] | None = None,
         *,
+        futr_df: Any = None,
         id_col: str | None = None,
         time_col: str | None = None,
         target_col: str | None = None,
@@ -255,6 +271,9 @@ class Forecaster:
         df : optional new history (same series ids and time steps as in training); default the
             training data.
         level : prediction-interval levels in percent, e.g. ``[80, 95]`` (see the model's docs).
+        futr_df : a model with future-known covariates (``futr_cols``): a long frame
+            ``unique_id, ds, <futr_cols>`` with their values at each of the ``h`` times after
+            every series' history.
         id_col, time_col, target_col : column names of a long ``df``; default the names the
             model was fitted with.
 
@@ -280,9 +299,11 @@ class Forecaster:
             self._require_history(panel, self._context_length(), self._context_what())
         levels = self._check_levels(level, h)
         check_output_size(len(panel), h, 3 + 2 * len(levels), count(len(panel), "series", "series"))
-        series = np.arange(len(panel))
-        values, bounds = self._forecast_with_bounds(panel, series, panel.ends, h, levels)
-        times = future_times(panel.ds[panel.ends - 1], steps, h, panel.tz)
+        series, ends = np.arange(len(panel)), panel.ends
+        times = future_times(panel.ds[ends - 1], steps, h, panel.tz)
+        panel = self._with_future(panel, futr_df, h, steps)
+        ends = panel.starts[:-1] + (ends - np.concatenate([[0], ends[:-1]]))
+        values, bounds = self._forecast_with_bounds(panel, series, ends, h, levels)
         columns = {
             ID: np.repeat(panel.ids, h),
             TIME: panel.in_zone(times.reshape(-1)),
@@ -365,7 +386,7 @@ class Forecaster:
         )
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         if refit:  # fresh copies learn from df itself: nothing to check it against
-            panel = Panel.from_data(df, **self._column_names(names))
+            panel = self._read(df, "the data", **self._column_names(names))
         else:
             panel = self._panel_for(df, **names)[0]
         span = h + step_size * (n_windows - 1)

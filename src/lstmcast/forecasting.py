@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from .data import Panel
 from .model import LSTMNetwork
 from .training_range import check_scaled
 from .windows import SeriesScaler
+
+if TYPE_CHECKING:
+    from .covariates import CovariateScaler
 
 # Input windows run through the network at once when forecasting: bounds memory for very many
 # series.
@@ -70,10 +74,17 @@ def input_windows(
     scaler: SeriesScaler,
     window: int,
     scaler_kind: str,
-    inputs: Callable[[np.ndarray, np.ndarray, str | None], torch.Tensor],
+    inputs: Callable[[np.ndarray, np.ndarray, str | None, np.ndarray | None], torch.Tensor],
+    covariates: CovariateScaler | None = None,
+    ahead: tuple[int, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Input windows (k, window, features) ending before rows ``ends`` of series ``series``,
-    and their scaler rows (k,). ``inputs(scaled, ds, tz)`` adds the features beside the target.
+    and their scaler rows (k,). ``inputs(scaled, ds, tz, covariates)`` adds the features beside
+    the target; ``covariates`` scales the panel's covariate values.
+
+    ``ahead`` = (horizon, mask): the windows go on over the ``horizon`` rows after ``ends``
+    (k, window + horizon, features), keeping only the features ``mask`` marks there (the
+    future-known covariates); rows past a series' end are zeros.
     """
     rows = scaler.rows_of(panel.ids)[series]
     # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
@@ -83,7 +94,20 @@ def input_windows(
     with np.errstate(over="ignore"):  # refused just below, with the series named
         scaled = (panel.y[index] - shift) / scale
     check_scaled(panel, scaled, index, scaler_kind)
-    return inputs(scaled, panel.ds[index], panel.tz), rows
+    scaled_covariates = None
+    if covariates is not None:
+        scaled_covariates = covariates.transform(panel.covariates[index], rows)
+    x = inputs(scaled, panel.ds[index], panel.tz, scaled_covariates)
+    if ahead is not None:
+        horizon, mask = ahead
+        later = ends[:, None] + np.arange(horizon)[None, :]  # (k, horizon)
+        inside = later < panel.ends[series][:, None]
+        later = np.where(inside, later, ends[:, None] - 1)  # any row: zeroed below
+        future = covariates.transform(panel.covariates[later], rows) if covariates else None
+        x_ahead = inputs(np.zeros(later.shape), panel.ds[later], panel.tz, future)
+        x_ahead = x_ahead * mask * torch.from_numpy(inside)[..., None]
+        x = torch.cat([x, x_ahead], dim=1)
+    return x, rows
 
 
 @torch.no_grad()

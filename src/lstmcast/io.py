@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import torch
 
 from . import __version__, distributed
 from .checkpoint import Resumable, write_training_state
+from .covariates import CovariateScaler, spec_of
 from .data import Panel, concatenated_ranges
 from .devices import pick_device
 from .diagnostics import Diagnostics
@@ -219,6 +220,12 @@ def _series_state(state: FittedState) -> tuple[dict[str, Any], dict[str, torch.T
         "tail.ds": torch.from_numpy(tail.ds.view(np.int64).copy()),
         "tail.starts": torch.from_numpy(tail.starts.astype(np.int64)),
     }
+    if tail.covariates is not None and state.covariate_scaler is not None:
+        tensors |= {
+            "tail.covariates": torch.from_numpy(tail.covariates.astype(np.float64)),
+            "covariates.shift": torch.from_numpy(state.covariate_scaler.shift.astype(np.float64)),
+            "covariates.scale": torch.from_numpy(state.covariate_scaler.scale.astype(np.float64)),
+        }
     return series, tensors
 
 
@@ -308,14 +315,21 @@ def read_state(
         kept = _SeriesState.read(series, tensors, spec.window)
         if part is not None:
             kept = kept.select(np.array_split(np.arange(len(kept.ids)), part[1])[part[0]])
+    names = spec_of(config["params"]).names
+    covariate_scaler = None
+    if names:
+        if kept.covariate_shift is None or kept.covariate_shift.shape[1] != len(names):
+            raise ValueError(f"the saved covariate statistics do not hold {listed(list(names))}")
+        covariate_scaler = CovariateScaler(kept.covariate_shift, kept.covariate_scale)
     state = FittedState(
         networks=networks,
         histories=histories,
         scaler=SeriesScaler(kept.ids, kept.shift, kept.scale),
-        tail=kept.tail,
+        tail=replace(kept.tail, covariate_names=names),
         steps=kept.steps,
         columns={},
         seed=0,
+        covariate_scaler=covariate_scaler,
     )
     if _CALIBRATION in tensors:
         _read_calibration(config, tensors[_CALIBRATION].numpy(), spec, state)
@@ -406,6 +420,7 @@ def _read_calibration(
 
 # The per-series tensors of a model whose series are kept in weights.safetensors.
 _SERIES_TENSORS = ("scaler.shift", "scaler.scale", "tail.y", "tail.ds", "tail.starts")
+_COVARIATE_TENSORS = ("tail.covariates", "covariates.shift", "covariates.scale")
 _CALIBRATION = "calibration.quantiles"
 
 
@@ -417,6 +432,8 @@ def _check_tensor_names(
     calibrated = "calibration_size" in config
     networks = tuple(f"network.{member}." for member in range(members))
     described = set() if sharded else set(_SERIES_TENSORS)
+    if not sharded and spec_of(config["params"]):
+        described |= set(_COVARIATE_TENSORS)
     if calibrated:
         described.add(_CALIBRATION)
     extra = sorted(k for k in tensors if k not in described and not k.startswith(networks))
@@ -457,6 +474,8 @@ class _SeriesState:
     scale: np.ndarray
     tail: Panel
     steps: list[Any]
+    covariate_shift: np.ndarray | None = None  # (n, C), with covariates
+    covariate_scale: np.ndarray | None = None
 
     @classmethod
     def read(
@@ -503,7 +522,20 @@ class _SeriesState:
             except (KeyError, ValueError):  # zoneinfo's "not found" is a KeyError
                 raise ValueError(f"unknown time zone {zone!r}") from None
         tail = Panel(ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts, tz=zone)
-        return cls(ids, shift, scale, tail, steps)
+        if "tail.covariates" not in tensors:
+            return cls(ids, shift, scale, tail, steps)
+        values, c_shift, c_scale = (tensors[name].numpy() for name in _COVARIATE_TENSORS)
+        if not (
+            values.dtype == c_shift.dtype == c_scale.dtype == np.float64
+            and values.ndim == c_shift.ndim == c_scale.ndim == 2
+            and len(values) == len(y)
+            and c_shift.shape == c_scale.shape == (n, values.shape[1])
+            and np.isfinite(values).all()
+            and np.isfinite(c_shift).all()
+            and (c_scale > 0).all()
+        ):
+            raise ValueError("the saved covariate arrays do not agree with the series")
+        return cls(ids, shift, scale, replace(tail, covariates=values), steps, c_shift, c_scale)
 
     @classmethod
     def concatenate(cls, states: list[_SeriesState], time_dtype: np.dtype) -> _SeriesState:
@@ -524,12 +556,21 @@ class _SeriesState:
         starts = [
             state.tail.starts[:-1] + offset for state, offset in zip(states, offsets, strict=True)
         ]
+        covariates = states[0].covariate_shift is not None
+        if any((state.covariate_shift is not None) != covariates for state in states):
+            raise ValueError("the series files disagree on covariates")
+
+        def joined(name: str) -> np.ndarray | None:
+            parts = [getattr(state, name) for state in states]
+            return np.concatenate(parts) if covariates else None
+
         tail = Panel(
             ids=np.concatenate([state.ids for state in states]),
             y=np.concatenate([state.tail.y for state in states]),
             ds=np.concatenate([state.tail.ds for state in states]),
             starts=np.concatenate([*starts, [offsets[-1] + len(states[-1].tail.y)]]),
             tz=states[0].tail.tz,
+            covariates=np.concatenate([s.tail.covariates for s in states]) if covariates else None,
         )
         return cls(
             tail.ids,
@@ -537,6 +578,8 @@ class _SeriesState:
             np.concatenate([state.scale for state in states]),
             tail,
             [step for state in states for step in state.steps],
+            joined("covariate_shift"),
+            joined("covariate_scale"),
         )
 
     def select(self, series: np.ndarray) -> _SeriesState:
@@ -545,7 +588,14 @@ class _SeriesState:
         rows = concatenated_ranges(tail.starts[series], tail.starts[series + 1])
         starts = np.concatenate([[0], np.cumsum(tail.lengths[series])]).astype(np.int64)
         panel = Panel(
-            ids=tail.ids[series], y=tail.y[rows], ds=tail.ds[rows], starts=starts, tz=tail.tz
-        )
+            ids=tail.ids[series], y=tail.y[rows], ds=tail.ds[rows], starts=starts, tz=tail.tz,
+            covariates=None if tail.covariates is None else tail.covariates[rows],
+            covariate_names=tail.covariate_names,
+        )  # fmt: skip
         steps = [self.steps[i] for i in series]
-        return _SeriesState(panel.ids, self.shift[series], self.scale[series], panel, steps)
+        covariates = self.covariate_shift is not None
+        return _SeriesState(
+            panel.ids, self.shift[series], self.scale[series], panel, steps,
+            self.covariate_shift[series] if covariates else None,
+            self.covariate_scale[series] if covariates else None,
+        )  # fmt: skip

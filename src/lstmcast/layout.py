@@ -128,6 +128,7 @@ _ROLES = {
     "target_col": "target column",
     "id_col": "id column",
     "ignore_cols": "column to ignore",
+    "covariate": "covariate column",
 }
 
 
@@ -149,6 +150,7 @@ def plan_columns(
     ignore_cols: tuple[str, ...],
     source: str | None,
     index_time: bool,
+    covariate_cols: tuple[str, ...] = (),
 ) -> tuple[Layout, tuple[Any, Any, list[Any]]]:
     """Which column plays which part in a frame with columns ``names``; nothing is left unused.
 
@@ -158,6 +160,8 @@ def plan_columns(
     the value columns (the target, or a wide layout's series). Refuses duplicated column names,
     named columns that do not exist, columns that would be
     ignored without ``ignore_cols`` naming them, and frames whose layout is ambiguous.
+    ``covariate_cols`` are read beside the target (long or single-series layouts only): each
+    must exist and play no other part.
     """
     what = source or "the frame"
     shown = preview(names)
@@ -175,6 +179,7 @@ def plan_columns(
         seen.add(name)
     named = [("time_col", time_col), ("target_col", target_col), ("id_col", id_col)]
     named += [("ignore_cols", name) for name in ignore_cols]
+    named += [("covariate", name) for name in covariate_cols]
     for keyword, name in named:
         if name is not None and name not in seen:
             hint = ""
@@ -186,11 +191,14 @@ def plan_columns(
             )
     roles: dict[Any, str] = {}
     for keyword, name in named:
+        if keyword == "covariate":
+            continue  # checked against the columns' parts once they are known (below)
         if name is not None and roles.setdefault(name, keyword) != keyword:
             raise ConfigError(
                 f"column {name!r} is named both by {option(roles[name])} and by {option(keyword)}"
             )
     ignored = tuple(ignore_cols)
+    covariates = set(covariate_cols)
     unnamed_time = TIME if TIME in seen and TIME not in ignore_cols else None
     time = time_col if time_col is not None else unnamed_time
     if time is None and (not index_time or layout == "long" or id_col is not None):
@@ -199,6 +207,12 @@ def plan_columns(
             f"Name it with {option('time_col')}"
         )
     rest = [name for name in names if name != time and name not in ignored]
+    if covariates and layout == "wide":
+        raise ConfigError(
+            "covariates need a long layout (unique_id, ds, y and the covariate columns) or one "
+            f"series; {option('layout', 'wide')} reads every column as a series"
+        )
+    rest = [name for name in rest if name not in covariates]
     unnamed_id = ID if ID in rest and layout in (None, "long") else None
     ident = id_col if id_col is not None else unnamed_id
     kind = layout
@@ -275,6 +289,14 @@ def plan_columns(
         used = values = list(rest)
         how = replace(how, series_cols=tuple(str(name) for name in rest))
         roles_shown = ""  # a wide layout uses every column
+    parts = {time: "time column", ident if kind == "long" else None: "series id column"}
+    parts |= dict.fromkeys(values, "target") if kind != "wide" else {}
+    parts |= dict.fromkeys(ignored, "ignored (ignore_cols)")
+    for name in covariate_cols:
+        if name in parts:
+            raise ConfigError(
+                f"column {str(name)!r} is the {parts[name]}; it cannot also be a covariate"
+            )
     unused = [name for name in rest if name not in used]
     if unused:
         pronoun = "it" if len(unused) == 1 else "them"

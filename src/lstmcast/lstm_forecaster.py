@@ -22,12 +22,14 @@ import torch
 from . import distributed
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
+from .covariates import CovariateScaler, fill_missing, read_future, spec_of, with_future
 from .data import Panel
 from .devices import pick_device
 from .diagnostics import validation_diagnostics
-from .errors import ConfigError, option
+from .errors import ConfigError, DataError, option
 from .fitted import FittedState, StateField, StateSpec, state_spec
 from .fitting import (
+    ahead_mask,
     check_finite,
     fit_windows,
     network_config,
@@ -39,21 +41,12 @@ from .fitting import (
 from .forecast import Forecaster
 from .forecasting import (
     input_windows,
-    median_forecast,
-    quantile_forecast,
     scaled_forecast,
-    scaled_quantiles,
-    window_scale,
 )
+from .interval_forecasts import IntervalForecasts
 from .intervals import (
-    bounds,
-    calibrate,
     check_calibrated_quantiles,
-    check_interval_request,
-    check_supported_levels,
-    learned_bounds,
     network_quantiles,
-    quantile_columns,
 )
 from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
@@ -61,12 +54,13 @@ from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
 from .settings import AUTO, RULES, calendar_names, check_together, is_auto
+from .timesteps import future_times
 from .train import Callback, History, TrainState
 from .training_range import warn_far_from_training
-from .windows import SeriesScaler, Windows
+from .windows import SeriesScaler
 
 
-class LSTMForecaster(Forecaster):
+class LSTMForecaster(IntervalForecasts, Forecaster):
     """One global LSTM over all series: the last ``window`` values -> the next ``horizon``.
 
     Every setting marked "auto" (the default) is chosen from the data at ``fit`` by
@@ -111,6 +105,12 @@ class LSTMForecaster(Forecaster):
         so the LSTM runs ``window / segment`` steps (must divide ``window``).
     calendar : tuple of "hour", "dayofweek", "dayofyear", or None
         Calendar features of each input step (sine and cosine of the phase); needs dates.
+    futr_cols, hist_cols : tuple of column names, or None
+        Covariates of a long ``df``: future-known columns (known for every step of the horizon;
+        ``predict`` takes them from ``futr_df``) and past-only ones (never read after the
+        forecast origin). Scaled per series from the training part; see docs/covariates.md.
+    covariate_missing : "error", "ffill" or "zero"
+        A missing covariate value is an error naming it, or is the series' last value, or 0.
     loss : "mse" or "mae"
         Training loss on scaled values.
     lr_schedule : None, "cosine" or "onecycle"
@@ -181,6 +181,9 @@ class LSTMForecaster(Forecaster):
         baseline: str | None = AUTO,
         segment: int | str = AUTO,
         calendar: tuple[str, ...] | None = None,
+        futr_cols: tuple[str, ...] | None = None,
+        hist_cols: tuple[str, ...] | None = None,
+        covariate_missing: str = "error",
         loss: str = AUTO,
         lr_schedule: str | None = AUTO,
         grad_clip: float | None = None,
@@ -208,6 +211,9 @@ class LSTMForecaster(Forecaster):
         self.baseline = baseline
         self.segment = segment
         self.calendar = calendar
+        self.futr_cols = futr_cols
+        self.hist_cols = hist_cols
+        self.covariate_missing = covariate_missing
         self.loss = loss
         self.lr_schedule = lr_schedule
         self.grad_clip = grad_clip
@@ -232,6 +238,7 @@ class LSTMForecaster(Forecaster):
     calibration_size_ = StateField()
     calibration_scale_ = StateField()
     diagnostics_ = StateField()
+    covariate_scaler_ = StateField()
 
     @property
     def layout_(self) -> str | None:
@@ -285,7 +292,7 @@ class LSTMForecaster(Forecaster):
         """
         self._check_params()
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-        panel = Panel.from_data(df, **self._column_names(names))
+        panel = self._read(df, "the data", **self._column_names(names))
         self._choose(panel, panel.steps())
         return self.settings_
 
@@ -318,9 +325,32 @@ class LSTMForecaster(Forecaster):
     def _calendar(self) -> tuple[str, ...]:
         return calendar_names(self.calendar)
 
-    def _inputs(self, scaled: np.ndarray, ds: np.ndarray, tz: str | None) -> torch.Tensor:
-        """Network inputs (..., features) for scaled values and their times (...)."""
-        return network_inputs(scaled, ds, tz, self._calendar())
+    def _inputs(
+        self, scaled: np.ndarray, ds: np.ndarray, tz: str | None, covariates: np.ndarray | None
+    ) -> torch.Tensor:
+        """Network inputs (..., features) for scaled values, their times (...) and their
+        scaled covariates (..., C)."""
+        return network_inputs(scaled, ds, tz, self._calendar(), covariates)
+
+    def _read(self, df: Any, what: str, **columns: str | None) -> Panel:
+        spec = spec_of(self._current())
+        panel = Panel.from_data(df, **columns, covariate_cols=spec.names)
+        return fill_missing(panel, self.covariate_missing, what)
+
+    def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
+        futr = spec_of(self._current()).futr
+        if not futr:
+            return super()._with_future(panel, futr_df, h, steps)
+        self._refuse_recursion(h)
+        if futr_df is None:
+            raise DataError(
+                f"this model reads future-known covariates {list(futr)}: give futr_df, their "
+                f"values at each of the {h} times after every series' history"
+            )
+        future = read_future(futr_df, self.columns_, futr)
+        times = future_times(panel.ds[panel.ends - 1], steps, h, panel.tz)
+        return fill_missing(with_future(panel, future, futr, times, h), self.covariate_missing,
+                            "futr_df")  # fmt: skip
 
     def fit(
         self,
@@ -395,9 +425,11 @@ class LSTMForecaster(Forecaster):
         if resumed is not None:
             seed = resumed.seed
         scaler = SeriesScaler.fit(panel, n_train, self.scaler)
+        covariate_scaler = CovariateScaler.fit(panel, n_train, self.scaler)
         train_windows, val_windows, input_size = fit_windows(
             panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
             scaler_kind=self.scaler, calendar=self._calendar(), validate=self.val_size is not None,
+            covariates=(covariate_scaler, spec_of(self._current())),
         )  # fmt: skip
         if val_windows is not None and self.quantile_levels:
             check_calibrated_quantiles(
@@ -416,6 +448,7 @@ class LSTMForecaster(Forecaster):
             layout=getattr(self, "layout_", None),  # not learned: kept across fits
             sharded=not replicated,
             recipe={"chosen": list(self._chosen), "reasons": list(self._reasons)},
+            covariate_scaler=covariate_scaler,
         )
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None
@@ -467,91 +500,6 @@ class LSTMForecaster(Forecaster):
             training=Resumable(member, fingerprint, state),
         )
 
-    def _calibrate(self, val_windows: Windows | None) -> None:
-        """Split-conformal calibration on the validation windows (see intervals.calibrate)."""
-        if val_windows is None or len(val_windows) == 0:
-            return
-        self.calibration_, self.calibration_size_ = calibrate(
-            val_windows,
-            self._median_forecast,
-            self._quantile_forecast,
-            self._window_scale,
-            self.quantile_levels,
-            self._network_quantiles(),
-            self.sharded_,
-            self.seed_,
-        )
-        self.calibration_scale_ = "window"
-
-    def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
-        return window_scale(x, self.season_length)
-
-    def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        return median_forecast(self.networks_, x)
-
-    def _quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        return quantile_forecast(self.networks_, x)
-
-    def _forecast_with_bounds(
-        self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        if not (levels and self.quantile_levels) or h > self.horizon:
-            return super()._forecast_with_bounds(panel, series, ends, h, levels)
-        # The point forecast is the quantile heads' median: one pass of the network gives both.
-        x, rows = self._contexts(panel, series, ends)
-        quantiles = scaled_quantiles(self.networks_, x, h)
-        median = quantile_columns(self._network_quantiles()).index(0.5)
-        values = self.scaler_.inverse(quantiles[..., median], rows)
-        return values, self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
-
-    def _bounds(
-        self,
-        panel: Panel,
-        series: np.ndarray,
-        ends: np.ndarray,
-        values: np.ndarray,
-        levels: list[float],
-        context: tuple[torch.Tensor, np.ndarray, np.ndarray] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Interval bounds: conformal, learned, or learned and conformalized (intervals.bounds).
-
-        ``context``: the input windows, scaler rows and scaled quantile forecasts of ``values``
-        when the caller has them already (see :meth:`_contexts`, :meth:`_scaled_quantiles`).
-        Only the ``horizon`` steps the network emits at once have intervals.
-        """
-        levels = sorted(set(levels))  # each level's bounds are computed once
-        if not levels:
-            return {}
-        h = values.shape[1]
-        calibrated = getattr(self, "calibration_", None) is not None
-        check_interval_request(levels, h, self.horizon, self.quantile_levels, calibrated)
-        if context is None:
-            x, rows = self._contexts(panel, series, ends)  # the input windows, (k, window, F)
-        else:
-            x, rows = context[0], context[1]
-        learned = None
-        if self.quantile_levels:
-            quantiles = scaled_quantiles(self.networks_, x, h) if context is None else context[2]
-            inverse = functools.partial(self.scaler_.inverse, rows=rows)
-            learned = learned_bounds(quantiles, self._network_quantiles(), levels, inverse)
-
-        def unit() -> np.ndarray:
-            """Series units per score, (k, 1): the series' scale, times the window's."""
-            scale = self.scaler_.scale[rows][:, None]
-            if self.calibration_scale_ == "window":
-                scale = scale * self._window_scale(x).cpu().numpy()[:, None]
-            return scale
-
-        calibration = (self.calibration_, self.calibration_size_) if calibrated else None
-        return bounds(self.alias, values, levels, learned, calibration, self.quantile_levels, unit)
-
-    def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
-        """The levels, refusing any that the conformal calibration cannot support."""
-        levels = super()._check_levels(level, h)
-        if levels and getattr(self, "calibration_", None) is not None:
-            check_supported_levels(levels, self.calibration_size_, self.n_series_, self.horizon)
-        return levels
-
     @property
     def network_(self) -> LSTMNetwork:
         if not getattr(self, "networks_", None):
@@ -568,22 +516,31 @@ class LSTMForecaster(Forecaster):
         self, panel: Panel, series: np.ndarray, ends: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
         """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
+        spec = spec_of(self._current())
+        covariates = self.covariate_scaler_ if spec else None
+        ahead = (self.horizon, ahead_mask(spec, len(self._calendar()))) if spec.futr else None
         x, rows = input_windows(
-            panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs
-        )
+            panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs,
+            covariates, ahead,
+        )  # fmt: skip
         return x.to(next(self.networks_[0].parameters()).device), rows
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
-        if self._calendar() and h > self.horizon:
-            raise ConfigError(
-                f"{option('h', h)} is beyond the model's horizon {self.horizon}, and a model with "
-                "calendar "
-                f"features cannot feed its forecasts back; train with {option('horizon', h)}"
-            )
+        self._refuse_recursion(h)
         x, rows = self._contexts(panel, series, ends)
         scaled = scaled_forecast(self.networks_, x, h, self.horizon, self.window)
         return self.scaler_.inverse(scaled, rows)
+
+    def _refuse_recursion(self, h: int) -> None:
+        """Forecasts past the horizon are fed back as inputs: not with other inputs beside."""
+        inputs = "calendar features" if self._calendar() else None
+        inputs = "covariates" if spec_of(self._current()) else inputs
+        if inputs and h > self.horizon:
+            raise ConfigError(
+                f"{option('h', h)} is beyond the model's horizon {self.horizon}, and a model with "
+                f"{inputs} cannot feed its forecasts back; train with {option('horizon', h)}"
+            )
 
     def explain(
         self,

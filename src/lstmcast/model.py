@@ -1,7 +1,7 @@
 """The network: optional window normalisation and segment embedding, an LSTM stack, a linear head.
 
 ``x`` (batch, window, features) -> forecast (batch, horizon), feature 0 being the target (scaled
-per series). Four switches, all off by default (the tutorial's model):
+per series). Five switches, all off by default (the tutorial's model):
 
 - ``window_norm`` normalises each input window by its own statistics and de-normalises the
   output (RevIN-style instance normalisation): ``"revin"`` subtracts the window's mean and divides
@@ -15,6 +15,9 @@ per series). Four switches, all off by default (the tutorial's model):
 - ``baseline_season`` = s > 0: the network forecasts the correction to the window's seasonal naive
   forecast (its last s values repeated), which is added to its output: a network whose head
   outputs zeros is seasonal naive, so training starts from that forecast instead of from noise.
+- covariates (:mod:`lstmcast.covariates`): past-only and future-known features follow the target
+  in ``x``; with ``futr_size`` future-known ones, ``x`` is (batch, window + horizon, features)
+  and a decoder reads each horizon step's future-known values beside the last hidden state.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ class NetworkConfig:
     quantiles: tuple[float, ...] = ()  # learned quantiles besides the median, ascending
     forget_bias: float | None = None  # initial forget-gate bias; None: torch's initialisation
     baseline_season: int = 0  # > 0: forecast the correction to seasonal naive of this season
+    # Covariate features after the target: past-only, then future-known. With future-known
+    # ones, x holds the window and then the horizon's steps (only their futr features are read).
+    hist_size: int = 0
+    futr_size: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
@@ -72,12 +79,36 @@ class LSTMNetwork(nn.Module):
             # Start from the baseline itself: the correction is learned from zero.
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+        if config.futr_size:
+            # The horizon's future-known values, step by step, beside the window's summary:
+            # one small network shared by every step, added to the head's output.
+            self.decoder = nn.Sequential(
+                nn.Linear(config.hidden_size + config.futr_size, config.hidden_size),
+                nn.ReLU(),
+                nn.Linear(config.hidden_size, 1),
+            )
         if config.quantiles:
             # Gaps between neighbouring quantiles, made positive by softplus: quantiles that
             # cannot cross, whatever the weights.
             self.quantile_gaps = nn.Linear(
                 config.hidden_size, config.horizon * len(config.quantiles)
             )
+
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The input window (B, window, F) and, with future-known covariates, their values over
+        the horizon (B, horizon, futr_size)."""
+        if not self.config.futr_size:
+            return x, None
+        horizon, first = self.config.horizon, 1 + self.config.hist_size
+        return x[:, :-horizon], x[:, -horizon:, first : first + self.config.futr_size]
+
+    def _decode(self, last: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """The median in normalised units (B, horizon) from the last hidden state (B, H)."""
+        median = self.head(last)
+        if future is not None:
+            steps = last[:, None, :].expand(-1, future.shape[1], -1)
+            median = median + self.decoder(torch.cat([steps, future], dim=-1))[..., 0]
+        return median
 
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalise and segment ``x``: the LSTM's input (B, steps, in), level and spread (B, 1)."""
@@ -108,16 +139,19 @@ class LSTMNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The point forecast (the median with quantile heads), (B, horizon)."""
+        x, future = self._split(x)
         inputs, level, spread = self._encode(x)
         output, _ = self.lstm(inputs)  # (B, steps, H)
-        return self.head(self.dropout(output[:, -1])) * spread + self._baseline(x, level)
+        median = self._decode(self.dropout(output[:, -1]), future)
+        return median * spread + self._baseline(x, level)
 
     def quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
         """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1)."""
+        x, future = self._split(x)
         inputs, level, spread = self._encode(x)
         output, _ = self.lstm(inputs)
         last = self.dropout(output[:, -1])
-        median = self.head(last)  # (B, horizon)
+        median = self._decode(last, future)  # (B, horizon)
         quantiles = self.config.quantiles
         below = sum(q < 0.5 for q in quantiles)
         gaps = nn.functional.softplus(self.quantile_gaps(last))
@@ -129,7 +163,8 @@ class LSTMNetwork(nn.Module):
 
     def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, GateTrace]:
         """Forecast through the step-by-step path, returning every gate: (B, horizon), trace."""
+        x, future = self._split(x)
         inputs, level, spread = self._encode(x)
         gates = self.lstm.trace(inputs)
-        forecast = self.head(self.dropout(gates.hidden[-1][:, -1])) * spread
-        return forecast + self._baseline(x, level), gates
+        median = self._decode(self.dropout(gates.hidden[-1][:, -1]), future)
+        return median * spread + self._baseline(x, level), gates

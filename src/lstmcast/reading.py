@@ -156,13 +156,15 @@ def read_csv(
     id_col: str | None = None,
     layout: str | None = None,
     ignore_cols: Sequence[str] = (),
+    covariate_cols: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read a CSV file into the validated long frame ``unique_id, ds, y``.
 
     The columns and layout are understood as in :func:`to_long` (``time_col`` defaults to
     ``ds``: a file's times are always a column); :func:`layouts` of the result says how. The
     file must be UTF-8; ids are text (``NA`` or ``None`` name a series, an empty cell is
-    missing). Errors name the line of the file.
+    missing). Errors name the line of the file. ``covariate_cols`` are read beside the target
+    (numbers; a missing value stays NaN) and kept as columns of the result.
     """
     import pandas as pd
 
@@ -215,7 +217,10 @@ def read_csv(
             "comma? lstmcast reads comma-separated files with a header line"
         )
     where = Where(file.name, functools.partial(_line_of_row, file))
-    panel, how = panel_of(frame, id_col, time_col, target_col, where, layout, tuple(ignore_cols))
+    panel, how = panel_of(
+        frame, id_col, time_col, target_col, where, layout, tuple(ignore_cols),
+        covariate_cols=tuple(covariate_cols),
+    )  # fmt: skip
     return with_layouts(panel.to_frame(), (how,))
 
 
@@ -227,6 +232,7 @@ def read_parquet(
     id_col: str | None = None,
     layout: str | None = None,
     ignore_cols: Sequence[str] = (),
+    covariate_cols: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read a Parquet file into the validated long frame ``unique_id, ds, y`` (as :func:`read_csv`).
 
@@ -278,10 +284,35 @@ def read_parquet(
             tuple(ignore_cols),
             file.name,
             index_time=index_time,
+            covariate_cols=tuple(covariate_cols),
         )
     except DataError as error:  # rows of a Parquet file are counted from 0, without a header
         raise _naming(error, file) from None
     return with_layouts(panel.to_frame(), (how,))
+
+
+def read_table(path: str | os.PathLike[str], id_col: str | None = None) -> pd.DataFrame:
+    """A CSV or Parquet file as it is (no layout read, nothing validated): for frames that are
+    not series, such as a forecast's future covariates (``predict(futr_df=...)`` checks them).
+    Ids (``id_col``, default ``unique_id``) are read as text."""
+    import pandas as pd
+
+    file = _existing(path)
+    try:
+        if file.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(file).to_pandas()
+        return pd.read_csv(file, dtype={id_col or ID: str})
+    except ImportError:
+        raise ConfigError(
+            f"reading {file.name} needs pyarrow: pip install 'lstmcast[parquet]'"
+        ) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(file) from None
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise DataError(f"{file.name} could not be read: {first_line}") from None
 
 
 def data_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -303,6 +334,7 @@ def read_files(
     id_col: str | None = None,
     layout: str | None = None,
     ignore_cols: Sequence[str] = (),
+    covariate_cols: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read CSV and Parquet ``files``, each holding whole series, into one long frame.
 
@@ -325,6 +357,7 @@ def read_files(
                 id_col=id_col,
                 layout=layout,
                 ignore_cols=ignore_cols,
+                covariate_cols=covariate_cols,
             )
         except DataError as error:  # among several files, say which one
             if len(files) == 1:

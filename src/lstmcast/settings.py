@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .checks import Rule, check_level
+from .covariates import MISSING, spec_of
 from .errors import ConfigError, option, setting
 from .model import BASELINES, WINDOW_NORMS
 from .train import LOSSES, LR_SCHEDULES
@@ -46,6 +47,7 @@ RULES: dict[str, Rule] = {
     "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
     "ensemble_size": Rule(int, 1),
     "season_length": Rule(int, 1),
+    "covariate_missing": Rule(str, choices=MISSING),
     "recipe": Rule(str, choices=RECIPES),
     "random_state": Rule(int, 0, optional=True),
     "device": Rule(str, optional=True),
@@ -98,6 +100,7 @@ def check_together(settings: dict[str, Any]) -> None:
             )
         for level in levels:
             check_level("quantile_levels", level)
+    spec_of(settings)  # each covariate column once, in one kind
     calendar = settings["calendar"]
     names = calendar_names(calendar)
     if calendar is not None and (not names or any(n not in CALENDAR for n in names)):

@@ -130,10 +130,12 @@ class SeriesScaler:
 class Windows:
     """Training or validation windows: ``x`` (batch, window, features) -> ``y`` (batch, horizon).
 
-    ``inputs`` (rows, features) hold the scaled series (feature 0) and any calendar features,
-    flat over all series; ``target`` (rows,) the scaled series; ``starts`` (n_windows,) the row
-    where each window's input begins. Window j reads rows ``starts[j]`` to
-    ``starts[j] + window + horizon`` (exclusive).
+    ``inputs`` (rows, features) hold the scaled series (feature 0), any covariates and calendar
+    features, flat over all series; ``target`` (rows,) the scaled series; ``starts``
+    (n_windows,) the row where each window's input begins. Window j reads rows ``starts[j]`` to
+    ``starts[j] + window + horizon`` (exclusive). With ``ahead`` (features,) 0/1, x also holds
+    the horizon's rows with only the features it marks kept (the future-known covariates: the
+    target and past-only ones there are zeros, never seen).
     """
 
     inputs: torch.Tensor
@@ -141,15 +143,20 @@ class Windows:
     starts: torch.Tensor
     window: int
     horizon: int
+    ahead: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gather windows ``index`` (batch,): x (batch, window, features), y (batch, horizon)."""
+        """Gather windows ``index`` (batch,): x (batch, window[+ horizon], features), y (batch,
+        horizon)."""
         first = self.starts[index, None]  # (B, 1)
         steps = torch.arange(self.window + self.horizon, device=first.device)
         x = self.inputs[first + steps[: self.window]]
+        if self.ahead is not None:
+            future = self.inputs[first + steps[self.window :]] * self.ahead
+            x = torch.cat([x, future], dim=1)
         return x, self.target[first + steps[self.window :]]
 
     def to(self, device: torch.device) -> Windows:
@@ -159,6 +166,7 @@ class Windows:
             self.starts.to(device),
             self.window,
             self.horizon,
+            None if self.ahead is None else self.ahead.to(device),
         )
 
 

@@ -82,7 +82,7 @@ def backtest(
         check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
     h, n_windows, step = check_backtest(h, n_windows, step_size)
-    df = read_data(data, reading, quiet)
+    df = read_data(data, reading, quiet, settings.covariate_cols())
     # Before any training: keys, three models and the bounds, per forecast point.
     levels = {float(value) for value in level or []}
     check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
@@ -94,7 +94,9 @@ def backtest(
         horizon = h
     if settings["window"] is not None:  # else the recipe fits the window to the data
         _check_long_enough(df, span, h, n_windows, step, settings["window"], horizon or 1)
-    train_part, _ = lc.split(df, test_size=span)
+    train_part, _ = lc.split(df, test_size=span, covariate_cols=settings.covariate_cols())
+    # The baselines, the metrics' scales and the alarms read the target alone.
+    target_only = ["unique_id", "ds", "y"]
     lstm = settings.estimator()
     if horizon is not None:
         lstm.set_params(horizon=horizon)
@@ -105,10 +107,11 @@ def backtest(
         lstm.plan(train_part)
     # The baseline and MASE use the season the model uses: given, or chosen from the data.
     season_length = lstm.settings_["season_length"]
-    models = [lstm, lc.Naive().fit(train_part), lc.SeasonalNaive(season_length).fit(train_part)]
+    baselines = [lc.Naive(), lc.SeasonalNaive(season_length)]
+    models = [lstm, *(baseline.fit(train_part[target_only]) for baseline in baselines)]
     frames = [
         model.backtest(
-            df,
+            df if model is lstm else df[target_only],
             h=h,
             n_windows=n_windows,
             step_size=step,
@@ -120,12 +123,15 @@ def backtest(
     # Same origins and targets for every model: one row per forecast, one column per model.
     keys = ["unique_id", "ds", "cutoff", "y"]
     merged = functools.reduce(lambda a, b: a.merge(b, on=keys, validate="1:1"), frames)
-    metrics = lc.evaluate(merged, train=train_part, season_length=season_length)
+    metrics = lc.evaluate(merged, train=train_part[target_only], season_length=season_length)
     console = stdout()
     origins = f"{n_windows} origin" + ("" if n_windows == 1 else "s")
     console.print(metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
     # The sanity alarms on the same windows (see lstmcast.diagnostics), one line.
-    alarms = diagnose(df, merged, lstm.alias, season_length=season_length, train=train_part)
+    alarms = diagnose(
+        df[target_only], merged, lstm.alias, season_length=season_length,
+        train=train_part[target_only],
+    )  # fmt: skip
     console.print(alarms.summary("backtest"), markup=False, soft_wrap=True)
     if output is not None:
         write_frame(merged, output)

@@ -49,6 +49,14 @@ def forecast(
             "of them; same series and time steps as in training) instead of the training data.",
         ),
     ] = None,
+    futr_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--futr-data",
+            help="A model with future-known covariates: their values at each of the --h times "
+            "after every series' history (CSV or Parquet: id, time and the --futr-col columns).",
+        ),
+    ] = None,
     reading: Reading,
     level: Level = None,
 ) -> None:
@@ -67,15 +75,24 @@ def forecast(
     # the training data saved with the model).
     read = None if data is None else functools.partial(read_for_model, data=data, reading=reading)
     if distributed.launched_by_torchrun():
+        if futr_data is not None:
+            raise lc.ConfigError(
+                "--futr-data is not supported under torchrun yet: forecast in one process"
+            )
         _forecast_parts(model_dir, output, h, level, data, read)
         return
     check_output(
-        output, [("the model directory", model_dir), ("the data", data)], example="forecast.csv"
+        output,
+        [("the model directory", model_dir), ("the data", data), ("--futr-data", futr_data)],
+        example="forecast.csv",
     )
     frame_format(output, what="--output")
     model = lc.load(model_dir)
     df = None if read is None else read(model)
-    frame = model.predict(h, df=df, level=level, **read_columns())
+    futr_df = None
+    if futr_data is not None:
+        futr_df = lc.read_table(futr_data, id_col=model.columns_.get("id_col"))
+    frame = model.predict(h, df=df, level=level, futr_df=futr_df, **read_columns())
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
     n_series = frame["unique_id"].nunique()

@@ -188,6 +188,27 @@ MODEL_OPTIONS = (
         list[str] | None,
         parse=_as_tuple,
     ),
+    ModelOption(
+        "futr_cols",
+        "--futr-col",
+        "A future-known covariate column of DATA (repeatable): known for every step of the "
+        "horizon; forecast then needs --futr-data.",
+        list[str] | None,
+        parse=_as_tuple,
+    ),
+    ModelOption(
+        "hist_cols",
+        "--hist-col",
+        "A past-only covariate column of DATA (repeatable): read up to the forecast origin only.",
+        list[str] | None,
+        parse=_as_tuple,
+    ),
+    ModelOption(
+        "covariate_missing",
+        "--covariate-missing",
+        "A missing covariate value: error, ffill (the series' last value) or zero.",
+        str,
+    ),
     ModelOption("loss", "--loss", "Training loss: mse or mae.", str),
     ModelOption(
         "lr_schedule",
@@ -328,6 +349,12 @@ class ModelSettings:
     def estimator(self) -> LSTMForecaster:
         """A new, unfitted estimator; the library checks every value in ``fit``."""
         return lc.LSTMForecaster(**self.keywords())
+
+    def covariate_cols(self) -> tuple[str, ...]:
+        """The covariate columns DATA must hold (past-only, then future-known)."""
+        from lstmcast.covariates import spec_of
+
+        return spec_of(self.keywords()).names
 
 
 def model_options(command: Command) -> Command:

@@ -31,8 +31,11 @@ def read_columns() -> dict[str, str]:
     return {"id_col": ID, "time_col": TIME, "target_col": TARGET}
 
 
-def read_data(data: Path, reading: Reading, quiet: bool = False) -> pd.DataFrame:
-    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's).
+def read_data(
+    data: Path, reading: Reading, quiet: bool = False, covariate_cols: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's),
+    with the ``covariate_cols`` beside the target.
 
     How each file was read (layout, columns, time zone) is said on stderr when the command
     succeeds: stdout stays parseable, and an error is still one line.
@@ -48,6 +51,7 @@ def read_data(data: Path, reading: Reading, quiet: bool = False) -> pd.DataFrame
         **reading.columns(),
         layout=reading.layout,
         ignore_cols=reading.ignore_col or (),
+        covariate_cols=covariate_cols,
     )
     if not quiet:
         how = lc.layouts(frame)
@@ -75,4 +79,9 @@ def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.Da
     given = reading.columns()
     columns = {key: given[key] or name for key, name in model.columns_.items()}
     layout = reading.layout or getattr(model, "layout_", None)
-    return read_data(data, dataclasses.replace(reading, **columns, layout=layout))
+    from lstmcast.covariates import spec_of
+
+    covariates = spec_of(model.get_params()).names
+    return read_data(
+        data, dataclasses.replace(reading, **columns, layout=layout), False, covariates
+    )

@@ -1,0 +1,262 @@
+"""Covariates: which columns, what to do with their missing values, their scaling, and the future
+values a forecast needs.
+
+Two kinds of time-varying input, read beside the target into ``Panel.covariates``:
+
+- *past-only* (``hist_cols``): observed up to the forecast origin only. The network reads them
+  over the input window and never after it (:mod:`lstmcast.forecasting` zeroes them there).
+- *future-known* (``futr_cols``): known for every step of the horizon too (day-ahead load
+  forecasts, prices, promotions). The network reads them over the input window and, through its
+  decoder, at each step of the horizon; ``predict`` takes them from ``futr_df``, ``backtest``
+  from the data itself.
+
+Each is scaled per series from the training part only, like the target. Where it sits: input
+frame -> Panel (with covariates) -> **here**: the missing-value policy, the contract, scaling ->
+windows -> model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .data import Panel, concatenated_ranges
+from .errors import ConfigError, DataError, count, setting
+from .timesteps import show_time
+from .windows import SeriesScaler
+
+# What to do with a missing covariate value: refuse it (the default), carry the last value
+# forward, or use 0. Never a silent fill.
+MISSING = ("error", "ffill", "zero")
+KINDS = {"hist_cols": "past-only", "futr_cols": "future-known"}
+
+
+@dataclass(frozen=True)
+class CovariateSpec:
+    """The covariate columns of a model: ``hist`` (past-only) then ``futr`` (future-known), in
+    the order the network reads them (features 1, 2, ... after the target)."""
+
+    hist: tuple[str, ...] = ()
+    futr: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.hist + self.futr
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+
+def column_names(value: Any, name: str) -> tuple[str, ...]:
+    """A setting's columns as a tuple of names (a lone string is one name); refuses others."""
+    if value is None:
+        return ()
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(
+        isinstance(n, str) and n.strip() for n in names
+    ):
+        raise ConfigError(f"{setting(name)} must be a list of column names, got {value!r}")
+    return tuple(names)
+
+
+def spec_of(settings: dict[str, Any]) -> CovariateSpec:
+    """The covariates ``settings`` declare, checked: each column once, in one kind."""
+    hist = column_names(settings.get("hist_cols"), "hist_cols")
+    futr = column_names(settings.get("futr_cols"), "futr_cols")
+    seen: dict[str, str] = {}
+    for kind, names in (("hist_cols", hist), ("futr_cols", futr)):
+        for name in names:
+            if name in seen:
+                where = "twice" if seen[name] == kind else f"by both {seen[name]} and {kind}"
+                raise ConfigError(
+                    f"covariate {name!r} is declared {where}: a column is either "
+                    f"{KINDS['hist_cols']} ({setting('hist_cols')}) or {KINDS['futr_cols']} "
+                    f"({setting('futr_cols')}), once"
+                )
+            seen[name] = kind
+    return CovariateSpec(hist, futr)
+
+
+def fill_missing(panel: Panel, policy: str, what: str = "the data") -> Panel:
+    """``panel`` with its missing covariate values handled by ``policy`` (one of :data:`MISSING`).
+
+    "error" names the first missing value (series, column, time); "ffill" carries each series'
+    last value forward (a missing value before the first one is still an error); "zero" uses 0.
+    Returns the same panel when nothing is missing.
+    """
+    values = panel.covariates
+    if values is None or not np.isnan(values).any():
+        return panel
+    if policy == "zero":
+        return _with_covariates(panel, np.nan_to_num(values, nan=0.0))
+    if policy == "ffill":
+        values = _forward_filled(values, panel.starts)
+    missing = np.isnan(values)
+    if missing.any():
+        row, column = (int(i) for i in np.argwhere(missing)[0])
+        series = int(np.searchsorted(panel.starts, row, side="right") - 1)
+        before = " before its first value (nothing to carry forward)" if policy == "ffill" else ""
+        n_missing = int(missing.sum())
+        raise DataError(
+            f"covariate {panel.covariate_names[column]!r} of series {panel.ids[series]!r} is "
+            f"missing at {show_time(panel.in_zone(panel.ds[row : row + 1])[0])}{before} in "
+            f"{what} ({count(n_missing, 'missing value')} in all); fill it, or choose "
+            f"{setting('covariate_missing')} 'ffill' or 'zero'"
+        )
+    return _with_covariates(panel, values)
+
+
+def _forward_filled(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each column's last value carried forward within each series (rows, C)."""
+    rows = np.arange(len(values))[:, None]
+    known = np.where(np.isnan(values), -1, rows)  # (rows, C): row of the value, or -1
+    series_start = np.repeat(starts[:-1], np.diff(starts))[:, None]
+    # The last known row so far, but never one of an earlier series.
+    last = np.maximum.accumulate(np.where(known >= series_start, known, -1), axis=0)
+    last = np.where(last >= series_start, last, -1)
+    filled = np.take_along_axis(values, np.maximum(last, 0), axis=0)
+    return np.where(last >= 0, filled, np.nan)
+
+
+def _with_covariates(panel: Panel, values: np.ndarray) -> Panel:
+    return Panel(
+        panel.ids, panel.y, panel.ds, panel.starts, panel.tz, values, panel.covariate_names
+    )
+
+
+def check_columns(panel: Panel, spec: CovariateSpec, what: str) -> None:
+    """Refuse ``panel`` unless it holds exactly the covariates of ``spec``, in its order."""
+    if panel.covariate_names != spec.names:
+        raise DataError(
+            f"{what} has covariates {list(panel.covariate_names)}; the model reads "
+            f"{list(spec.names)}"
+        )
+
+
+@dataclass(frozen=True)
+class CovariateScaler:
+    """Per-series, per-column scaling ``(value - shift) / scale``: ``shift``, ``scale`` (n, C),
+    rows in the order of the target's :class:`~lstmcast.windows.SeriesScaler`."""
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, panel: Panel, n_fit: np.ndarray, kind: str) -> CovariateScaler:
+        """Fit on the first ``n_fit[i]`` points of each series, column by column, as the target
+        is (:meth:`SeriesScaler.fit`: mean and standard deviation; a constant column by its
+        size)."""
+        columns = panel.covariates.shape[1] if panel.covariates is not None else 0
+        shifts, scales = [], []
+        for c in range(columns):
+            alone = Panel(panel.ids, panel.covariates[:, c], panel.ds, panel.starts, panel.tz)
+            fitted = SeriesScaler.fit(alone, n_fit, kind)
+            shifts.append(fitted.shift)
+            scales.append(fitted.scale)
+        n = len(panel)
+        shift = np.stack(shifts, axis=1) if shifts else np.zeros((n, 0))
+        scale = np.stack(scales, axis=1) if scales else np.ones((n, 0))
+        return cls(shift, scale)
+
+    def transform(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Scaled ``values`` (k, ..., C) of series ``rows`` (k,)."""
+        extra = (1,) * (values.ndim - 2)
+        shift = self.shift[rows].reshape(len(rows), *extra, -1)
+        scale = self.scale[rows].reshape(len(rows), *extra, -1)
+        return (values - shift) / scale
+
+
+def with_future(
+    panel: Panel, future: Panel, futr: tuple[str, ...], times: np.ndarray, h: int
+) -> Panel:
+    """``panel`` followed, in every series, by its ``h`` future rows from ``future``.
+
+    ``future`` holds the future-known columns ``futr`` of every series of ``panel`` at exactly
+    the times ``times`` (n, h) (naive UTC, as ``ds``). The future rows' target is NaN and their
+    other covariates 0 (never read). Each breach of that contract is one error naming series
+    and time.
+    """
+    position = {str(name): i for i, name in enumerate(future.ids)}
+    lengths = future.lengths
+    n_covariates = len(panel.covariate_names)
+    columns = [panel.covariate_names.index(name) for name in futr]
+    rows = []
+    for i, series_id in enumerate(panel.ids):
+        j = position.get(str(series_id))
+        if j is None:
+            raise DataError(
+                f"futr_df has no rows for series {series_id!r}; it needs the future-known "
+                f"{_columns(futr)} at the {h} times after its history "
+                f"({_span(panel, times[i])})"
+            )
+        ds = future.ds[future.starts[j] : future.ends[j]]
+        missing = np.setdiff1d(times[i], ds)
+        if len(missing) or lengths[j] < h:
+            first = missing[0] if len(missing) else times[i][lengths[j]]
+            raise DataError(
+                f"futr_df has no row for series {series_id!r} at "
+                f"{show_time(panel.in_zone(np.array([first]))[0])}; the forecast needs "
+                f"{_columns(futr)} at each of the {h} times after its history "
+                f"({_span(panel, times[i])})"
+            )
+        # Rows at exactly the forecast's times, in order (extra rows after them are not read).
+        index = future.starts[j] + np.searchsorted(ds, times[i])
+        values = np.zeros((h, n_covariates))
+        values[:, columns] = future.covariates[index]
+        rows.append(values)
+    return append_rows(panel, times, np.stack(rows) if rows else np.zeros((0, h, n_covariates)))
+
+
+def read_future(futr_df: Any, columns: dict[str, str | None], futr: tuple[str, ...]) -> Panel:
+    """``futr_df``, a long frame ``unique_id, ds, <futr>``, as a panel of those columns (its
+    target is a placeholder). ``columns``: the model's ``id_col`` and ``time_col``."""
+    import pandas as pd
+
+    if not isinstance(futr_df, pd.DataFrame):
+        raise ConfigError(f"futr_df must be a DataFrame, got {type(futr_df).__name__}")
+    target = columns.get("target_col") or "y"
+    if target in futr_df.columns:
+        raise DataError(
+            f"futr_df has the target column {target!r}; it holds only the future-known "
+            f"{_columns(futr)} (with the id and time columns): drop {target!r}"
+        )
+    placeholder = "__lstmcast_no_target__"
+    frame = futr_df.assign(**{placeholder: 0.0})
+    return Panel.from_data(
+        frame,
+        id_col=columns.get("id_col") or "unique_id",
+        time_col=columns.get("time_col"),
+        target_col=placeholder,
+        source="futr_df",
+        covariate_cols=futr,
+    )
+
+
+def append_rows(panel: Panel, times: np.ndarray, covariates: np.ndarray) -> Panel:
+    """Each series of ``panel`` followed by ``times.shape[1]`` rows at ``times`` (n, h), target
+    NaN, covariates ``covariates`` (n, h, C)."""
+    n, h = times.shape
+    lengths = panel.lengths + h
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    old_rows = concatenated_ranges(starts[:-1], starts[:-1] + panel.lengths)
+    new_rows = concatenated_ranges(starts[:-1] + panel.lengths, starts[1:])
+    y = np.full(int(starts[-1]), np.nan)
+    y[old_rows] = panel.y
+    ds = np.empty(int(starts[-1]), dtype=panel.ds.dtype)
+    ds[old_rows], ds[new_rows] = panel.ds, times.reshape(-1)
+    values = np.zeros((int(starts[-1]), covariates.shape[-1]))
+    if panel.covariates is not None:
+        values[old_rows] = panel.covariates
+    values[new_rows] = covariates.reshape(n * h, -1)
+    return Panel(panel.ids, y, ds, starts, panel.tz, values, panel.covariate_names)
+
+
+def _columns(names: tuple[str, ...]) -> str:
+    return ("column " if len(names) == 1 else "columns ") + ", ".join(map(repr, names))
+
+
+def _span(panel: Panel, times: np.ndarray) -> str:
+    shown = panel.in_zone(times[[0, -1]])
+    return f"{show_time(shown[0])} to {show_time(shown[1])}"

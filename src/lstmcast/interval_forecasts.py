@@ -1,0 +1,128 @@
+"""The LSTM estimator's prediction intervals: calibrated at fit, bounds at forecast.
+
+A mixin of :class:`~lstmcast.lstm_forecaster.LSTMForecaster` (its methods read the fitted
+networks, scaler and calibration): split-conformal calibration on the validation windows after
+training, and interval bounds (conformal, learned, or learned and conformalized; see
+:mod:`lstmcast.intervals` for the arithmetic) beside every forecast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .forecasting import median_forecast, quantile_forecast, scaled_quantiles, window_scale
+from .intervals import (
+    bounds,
+    calibrate,
+    check_interval_request,
+    check_supported_levels,
+    learned_bounds,
+    quantile_columns,
+)
+
+if TYPE_CHECKING:
+    from .data import Panel
+    from .windows import Windows
+
+
+class IntervalForecasts:
+    """Intervals for a forecaster with ``networks_``, ``scaler_``, ``quantile_levels`` and the
+    calibration fields (see LSTMForecaster)."""
+
+    networks_: Any
+    scaler_: Any
+    quantile_levels: Any
+    horizon: Any
+    window: Any
+    season_length: Any
+    alias: str
+
+    def _calibrate(self, val_windows: Windows | None) -> None:
+        """Split-conformal calibration on the validation windows (see intervals.calibrate)."""
+        if val_windows is None or len(val_windows) == 0:
+            return
+        self.calibration_, self.calibration_size_ = calibrate(
+            val_windows,
+            self._median_forecast,
+            self._quantile_forecast,
+            self._window_scale,
+            self.quantile_levels,
+            self._network_quantiles(),
+            self.sharded_,
+            self.seed_,
+        )
+        self.calibration_scale_ = "window"
+
+    def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
+        return window_scale(x[:, : self.window], self.season_length)
+
+    def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        return median_forecast(self.networks_, x)
+
+    def _quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        return quantile_forecast(self.networks_, x)
+
+    def _forecast_with_bounds(
+        self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if not (levels and self.quantile_levels) or h > self.horizon:
+            return super()._forecast_with_bounds(panel, series, ends, h, levels)
+        # The point forecast is the quantile heads' median: one pass of the network gives both.
+        x, rows = self._contexts(panel, series, ends)
+        quantiles = scaled_quantiles(self.networks_, x, h)
+        median = quantile_columns(self._network_quantiles()).index(0.5)
+        values = self.scaler_.inverse(quantiles[..., median], rows)
+        return values, self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
+
+    def _bounds(
+        self,
+        panel: Panel,
+        series: np.ndarray,
+        ends: np.ndarray,
+        values: np.ndarray,
+        levels: list[float],
+        context: tuple[torch.Tensor, np.ndarray, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Interval bounds: conformal, learned, or learned and conformalized (intervals.bounds).
+
+        ``context``: the input windows, scaler rows and scaled quantile forecasts of ``values``
+        when the caller has them already (see :meth:`_contexts`, :meth:`_scaled_quantiles`).
+        Only the ``horizon`` steps the network emits at once have intervals.
+        """
+        levels = sorted(set(levels))  # each level's bounds are computed once
+        if not levels:
+            return {}
+        h = values.shape[1]
+        calibrated = getattr(self, "calibration_", None) is not None
+        check_interval_request(levels, h, self.horizon, self.quantile_levels, calibrated)
+        if context is None:
+            x, rows = self._contexts(panel, series, ends)  # the input windows, (k, window, F)
+        else:
+            x, rows = context[0], context[1]
+        learned = None
+        if self.quantile_levels:
+            quantiles = scaled_quantiles(self.networks_, x, h) if context is None else context[2]
+            inverse = functools.partial(self.scaler_.inverse, rows=rows)
+            learned = learned_bounds(quantiles, self._network_quantiles(), levels, inverse)
+
+        def unit() -> np.ndarray:
+            """Series units per score, (k, 1): the series' scale, times the window's."""
+            scale = self.scaler_.scale[rows][:, None]
+            if self.calibration_scale_ == "window":
+                scale = scale * self._window_scale(x).cpu().numpy()[:, None]
+            return scale
+
+        calibration = (self.calibration_, self.calibration_size_) if calibrated else None
+        return bounds(self.alias, values, levels, learned, calibration, self.quantile_levels, unit)
+
+    def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
+        """The levels, refusing any that the conformal calibration cannot support."""
+        levels = super()._check_levels(level, h)
+        if levels and getattr(self, "calibration_", None) is not None:
+            check_supported_levels(levels, self.calibration_size_, self.n_series_, self.horizon)
+        return levels

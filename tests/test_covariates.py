@@ -1,0 +1,239 @@
+"""Covariates: future-known and past-only inputs, the contract that catches their misuse, their
+missing values, and save/load.
+
+The network may read a past-only covariate or the target only up to the forecast origin, and a
+future-known one over the horizon too: tested by changing values after the origin and watching
+which forecasts move.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lstmcast as lc
+
+H = 12
+N = 240
+# Small and quick, the recipe's choices otherwise: a fixed window keeps the tests fast.
+FAST = {"window": 24, "horizon": H, "hidden_size": 16, "epochs": 15, "ensemble_size": 1,
+        "time_budget": None, "random_state": 0}  # fmt: skip
+
+
+def promo_frame(n: int = N, seed: int = 0) -> pd.DataFrame:
+    """Three series driven by a promotion flag (+3 when on) and a daily cycle, with an unrelated
+    sensor beside them."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for uid in "abc":
+        promo = (rng.random(n) < 0.2).astype(float)
+        y = 10 + np.sin(np.arange(n) * 2 * np.pi / 12) + 3 * promo + rng.normal(0, 0.1, n)
+        sensor = rng.normal(size=n)
+        frames.append(
+            pd.DataFrame(
+                {"unique_id": uid, "ds": np.arange(n), "y": y, "promo": promo, "sensor": sensor}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def df() -> pd.DataFrame:
+    return promo_frame()
+
+
+@pytest.fixture(scope="module")
+def model(df: pd.DataFrame) -> lc.LSTMForecaster:
+    train = df.groupby("unique_id").head(N - H)
+    return lc.LSTMForecaster(futr_cols=["promo"], hist_cols=["sensor"], **FAST).fit(train)
+
+
+def future_of(df: pd.DataFrame) -> pd.DataFrame:
+    return df.groupby("unique_id").tail(H)[["unique_id", "ds", "promo"]]
+
+
+def mae(forecast: pd.DataFrame, df: pd.DataFrame) -> float:
+    actual = df.groupby("unique_id").tail(H)["y"].to_numpy()
+    return float(np.abs(forecast["LSTM"].to_numpy() - actual).mean())
+
+
+def test_a_future_known_driver_is_used(df: pd.DataFrame, model: lc.LSTMForecaster) -> None:
+    train = df.groupby("unique_id").head(N - H)
+    alone = lc.LSTMForecaster(**FAST).fit(train[["unique_id", "ds", "y"]])
+    with_promo = mae(model.predict(H, futr_df=future_of(df)), df)
+    without = mae(alone.predict(H), df)
+    assert with_promo < 0.5 * without, (with_promo, without)
+
+
+def test_nothing_after_the_origin_is_read_but_the_future_known_values(
+    df: pd.DataFrame, model: lc.LSTMForecaster
+) -> None:
+    """A backtest's frame holds every value after each origin: only the future-known ones may
+    move the forecasts."""
+    base = model.backtest(df, h=H, n_windows=2)
+    after = df.groupby("unique_id").cumcount() >= N - 2 * H  # after the first origin
+    for column, moves in (("y", False), ("sensor", False), ("promo", True)):
+        changed = df.copy()
+        changed.loc[after, column] = changed.loc[after, column] + 5.0
+        forecast = model.backtest(changed, h=H, n_windows=2)
+        first = forecast["cutoff"] == forecast["cutoff"].min()
+        moved = not np.allclose(forecast.loc[first, "LSTM"], base.loc[first, "LSTM"])
+        assert moved == moves, column
+
+
+def test_a_past_only_leak_of_the_target_does_not_help() -> None:
+    """A past-only column that is the target one step ahead: at the origin it would give the
+    first forecast away, but it is never read there."""
+    df = promo_frame()
+    df["leak"] = df.groupby("unique_id")["y"].shift(-1).fillna(0.0)
+    train = df.groupby("unique_id").head(N - H)
+    leaky = lc.LSTMForecaster(hist_cols=["leak"], **FAST).fit(
+        train.drop(columns=["promo", "sensor"])
+    )
+    honest = lc.LSTMForecaster(**FAST).fit(train[["unique_id", "ds", "y"]])
+    first_step = df.groupby("unique_id").cumcount() == N - H
+    actual = df.loc[first_step, "y"].to_numpy()
+    leaked = leaky.predict(H)
+    error = np.abs(leaked.groupby("unique_id").head(1)["LSTM"].to_numpy() - actual).mean()
+    honest_error = np.abs(
+        honest.predict(H).groupby("unique_id").head(1)["LSTM"].to_numpy() - actual
+    ).mean()
+    # With the leak read at the origin, the first step would be nearly exact.
+    assert error > 0.5 * honest_error, (error, honest_error)
+
+
+def test_predict_needs_the_future_values(model: lc.LSTMForecaster, df: pd.DataFrame) -> None:
+    with pytest.raises(lc.DataError, match=r"reads future-known covariates \['promo'\]: give"):
+        model.predict(H)
+    future = future_of(df)
+    with pytest.raises(lc.DataError, match="futr_df has no rows for series 'b'"):
+        model.predict(H, futr_df=future[future["unique_id"] != "b"])
+    gap = future.drop(index=future.index[3])
+    with pytest.raises(lc.DataError, match="futr_df has no row for series 'a' at 231"):
+        model.predict(H, futr_df=gap)
+    shifted = future.assign(ds=future["ds"] + 1)  # misaligned by one step
+    with pytest.raises(lc.DataError, match="futr_df has no row for series 'a' at 228"):
+        model.predict(H, futr_df=shifted)
+    with pytest.raises(lc.DataError, match="futr_df has the target column 'y'"):
+        model.predict(H, futr_df=future.assign(y=0.0))
+    missing = future.assign(promo=future["promo"].where(future.index != future.index[5]))
+    with pytest.raises(lc.DataError, match="covariate 'promo' of series 'a' is missing at 233"):
+        model.predict(H, futr_df=missing)
+    with pytest.raises(lc.ConfigError, match="beyond the model's horizon 12, and a model with "
+                       "covariates cannot feed"):  # fmt: skip
+        model.predict(H + 1, futr_df=future)
+    with pytest.raises(lc.ConfigError, match="reads no future-known covariates"):
+        lc.Naive().fit(df[["unique_id", "ds", "y"]]).predict(H, futr_df=future)
+
+
+def test_fewer_steps_than_the_horizon(model: lc.LSTMForecaster, df: pd.DataFrame) -> None:
+    full = model.predict(H, futr_df=future_of(df))
+    part = model.predict(4, futr_df=future_of(df).groupby("unique_id").head(4))
+    np.testing.assert_allclose(part["LSTM"], full.groupby("unique_id").head(4)["LSTM"], rtol=1e-6)
+
+
+def test_the_declaration_is_checked(df: pd.DataFrame) -> None:
+    cases = [
+        ({"futr_cols": ["promo"], "hist_cols": ["promo"]}, lc.ConfigError,
+         "covariate 'promo' is declared by both hist_cols and futr_cols"),
+        ({"futr_cols": ["promo", "promo"]}, lc.ConfigError, "covariate 'promo' is declared twice"),
+        ({"futr_cols": ["y"]}, lc.ConfigError, "column 'y' is the target; it cannot also be"),
+        ({"hist_cols": ["ds"]}, lc.ConfigError, "column 'ds' is the time column"),
+        ({"futr_cols": ["price"]}, lc.DataError, "covariate column 'price' not found"),
+        ({"futr_cols": [""]}, lc.ConfigError, "futr_cols must be a list of column names"),
+    ]  # fmt: skip
+    for settings, error, message in cases:
+        with pytest.raises(error, match=message):
+            lc.LSTMForecaster(**FAST, **settings).fit(df)
+    # An undeclared column is never silently ignored.
+    with pytest.raises(lc.DataError, match="would be ignored"):
+        lc.LSTMForecaster(**FAST, futr_cols=["promo"]).fit(df)
+
+
+def test_non_numeric_and_missing_values(df: pd.DataFrame) -> None:
+    text = df.assign(promo=df["promo"].astype(str).where(df.index != 7, "yes"))
+    with pytest.raises(lc.DataError, match="covariate 'promo' of series 'a' has a non-numeric"):
+        lc.LSTMForecaster(**FAST, futr_cols=["promo"], hist_cols=["sensor"]).fit(text)
+    gaps = df.copy()
+    gaps.loc[[0, 50], "sensor"] = np.nan  # the first value of 'a', and a later one
+    settings = {**FAST, "futr_cols": ["promo"], "hist_cols": ["sensor"]}
+    with pytest.raises(lc.DataError, match="covariate 'sensor' of series 'a' is missing at 0 in "
+                       r"the training data \(2 missing values in all\)"):  # fmt: skip
+        lc.LSTMForecaster(**settings).fit(gaps)
+    with pytest.raises(lc.DataError, match="missing at 0 before its first value"):
+        lc.LSTMForecaster(**settings, covariate_missing="ffill").fit(gaps)
+    zero = lc.LSTMForecaster(**{**settings, "epochs": 1}, covariate_missing="zero").fit(gaps)
+    assert zero.settings_["covariate_missing"] == "zero"
+    later = df.copy()
+    later.loc[50, "sensor"] = np.nan
+    filled = lc.LSTMForecaster(**{**settings, "epochs": 1}, covariate_missing="ffill").fit(later)
+    assert filled.tail_.covariates is not None
+    with pytest.raises(lc.ConfigError, match="covariate_missing must be one of"):
+        lc.LSTMForecaster(**settings, covariate_missing="drop").fit(df)
+
+
+def test_save_and_load_keep_the_covariates(
+    model: lc.LSTMForecaster, df: pd.DataFrame, tmp_path: Path
+) -> None:
+    model.save(tmp_path / "m")
+    loaded = lc.load(tmp_path / "m")
+    assert loaded.get_params()["futr_cols"] == ["promo"]
+    future = future_of(df)
+    pd.testing.assert_frame_equal(
+        loaded.predict(H, futr_df=future), model.predict(H, futr_df=future)
+    )
+    pd.testing.assert_frame_equal(loaded.backtest(df, h=H), model.backtest(df, h=H))
+    # The model refuses data without its covariates.
+    with pytest.raises(lc.DataError, match="covariate column 'sensor' not found"):
+        loaded.predict(H, df=df.drop(columns=["sensor"]), futr_df=future)
+
+
+def test_intervals_and_ensembles_with_covariates(df: pd.DataFrame) -> None:
+    train = df.groupby("unique_id").head(N - H)
+    settings = {**FAST, "epochs": 3, "ensemble_size": 2, "val_size": 36}
+    model = lc.LSTMForecaster(futr_cols=["promo"], quantile_levels=[80], **settings)
+    model.fit(train.drop(columns=["sensor"]))
+    forecast = model.predict(H, futr_df=future_of(df), level=[80])
+    assert (forecast["LSTM-lo-80"] <= forecast["LSTM"]).all()
+    assert (forecast["LSTM"] <= forecast["LSTM-hi-80"]).all()
+
+
+# -- the command line ----------------------------------------------------------------------------
+def test_train_forecast_and_backtest_with_covariates(tmp_path: Path, df: pd.DataFrame) -> None:
+    from tests.test_cli import assert_one_error_line, run
+
+    data, future = tmp_path / "d.csv", tmp_path / "future.csv"
+    train = df.groupby("unique_id").head(N - H)
+    train.rename(columns={"ds": "t"}).to_csv(data, index=False)
+    future_of(df).rename(columns={"ds": "t"}).to_csv(future, index=False)
+    options = ["--time-col", "t", "--window", 24, "--horizon", H, "--hidden-size", 8]
+    options += ["--epochs", 2, "--ensemble-size", 1, "--seed", 0, "--quiet"]
+    covariates = ["--futr-col", "promo", "--hist-col", "sensor"]
+    result = run("train", data, "-o", tmp_path / "m", *options, *covariates)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "fc.csv"
+    result = run("forecast", tmp_path / "m", "--h", H, "--futr-data", future, "-o", out)
+    assert result.exit_code == 0, result.output
+    model = lc.load(tmp_path / "m")
+    expected = model.predict(H, futr_df=future_of(df).rename(columns={"ds": "t"}))
+    np.testing.assert_allclose(pd.read_csv(out)["LSTM"], expected["LSTM"], rtol=1e-6)
+    # No future values: one line naming them.
+    missing = run("forecast", tmp_path / "m", "--h", H, "-o", out)
+    assert_one_error_line(missing, "reads future-known covariates ['promo']: give futr_df")
+    # A covariate DATA does not hold.
+    bad = run("train", data, "-o", tmp_path / "m2", *options, "--futr-col", "price")
+    assert_one_error_line(bad, "covariate column 'price' not found")
+    # Without declaring them, the covariates are columns that would be ignored.
+    undeclared = run("train", data, "-o", tmp_path / "m3", *options)
+    assert_one_error_line(undeclared, "would be ignored")
+    everything = tmp_path / "all.csv"
+    df.rename(columns={"ds": "t"}).to_csv(everything, index=False)
+    backtest = run(
+        "backtest", everything, "--h", H, "--n-windows", 2, *options, *covariates,
+        "-o", tmp_path / "bt.csv",
+    )  # fmt: skip
+    assert backtest.exit_code == 0, backtest.output
+    assert {"LSTM", "Naive", "SeasonalNaive"} <= set(pd.read_csv(tmp_path / "bt.csv").columns)
