@@ -203,6 +203,11 @@ def test_the_recipe_is_saved_and_loaded(tmp_path: Path) -> None:
     assert loaded.settings_ == model.settings_
     assert loaded.recipe_ == model.recipe_
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+    # A recipe naming something that is not a setting is a damaged model, named as such.
+    config["recipe"]["chosen"].append("")
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(lc.ModelFileError, match="invalid recipe"):
+        lc.load(tmp_path / "m")
 
 
 def test_train_prints_the_recipe_and_dry_run_stops_there(tmp_path: Path) -> None:

@@ -54,6 +54,8 @@ _FLAGS = {
     "random_state": "--seed",
     "num_layers": "--layers",
     "quantile_levels": "--quantile-level",
+    "futr_cols": "--futr-col",
+    "hist_cols": "--hist-col",
 }
 
 

@@ -351,7 +351,7 @@ def read_state(
     if recipe is not None and not (
         isinstance(recipe, dict)
         and isinstance(recipe.get("chosen"), list)
-        and all(isinstance(name, str) for name in recipe["chosen"])
+        and all(isinstance(name, str) and name in TUTORIAL for name in recipe["chosen"])
         and isinstance(recipe.get("reasons"), list)
         and all(isinstance(line, str) for line in recipe["reasons"])
     ):
