@@ -9,7 +9,8 @@ of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes th
 1. ``weights-rank<r>.safetensors``: each rank's weights after fitting ``equivalence.csv`` through
    the Python API (the same data on both ranks, per-rank batch ``BATCH // 2``);
    ``budget-rank<r>.json``: each rank's history after fitting it again with a time budget that
-   only rank 1's (faked) clock runs out of;
+   only rank 1's (faked) clock runs out of; ``weights-covariates-rank<r>.safetensors``: the
+   same fit of ``covariates.csv`` (with a future-known and a past-only column);
 2. ``model/``: ``lstmcast train data`` (each rank its files);
 3. ``forecast/``: ``lstmcast forecast model`` (each rank its part);
    ``forecast-one/``: ``lstmcast forecast model --data one.csv`` (each rank its share of the
@@ -74,6 +75,18 @@ def fit_equivalence(work: Path) -> None:
     save_file(model.network_.state_dict(), work / f"weights-rank{dist.get_rank()}.safetensors")
 
 
+COVARIATES = {"futr_cols": ["promo"], "hist_cols": ["sensor"]}
+
+
+def fit_covariates(work: Path) -> None:
+    """``covariates.csv`` (equivalence.csv's series with a future-known and a past-only
+    column), fitted as ``fit_equivalence`` does."""
+    df = lc.read_csv(work / "covariates.csv", covariate_cols=["sensor", "promo"])
+    model = lc.LSTMForecaster(batch_size=BATCH // 2, **EQUIVALENCE, **COVARIATES).fit(df)
+    name = f"weights-covariates-rank{dist.get_rank()}.safetensors"
+    save_file(model.network_.state_dict(), work / name)
+
+
 def fit_on_budget(work: Path) -> None:
     """Fit with a time budget of 25 s that rank 1's clock, 10 s a reading, runs out of after
     epoch 1 (20 s + an epoch of 10 s > 25 s) while rank 0's stands still."""
@@ -113,6 +126,7 @@ def main() -> None:
     # in a process that left a group.
     dist.init_process_group("gloo")
     fit_equivalence(work)
+    fit_covariates(work)
     fit_on_budget(work)
     run("train", work / "data", "-o", work / "model", *TRAIN_OPTIONS)
     run("forecast", work / "model", "-o", work / "forecast", "--level", "80")

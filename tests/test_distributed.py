@@ -27,7 +27,7 @@ from safetensors.torch import load_file
 import lstmcast as lc
 from lstmcast.checkpoint import read_training_state
 from lstmcast.distributed import assign_files
-from tests.distributed_worker import BATCH, EQUIVALENCE, KILLED_AT, TRAIN_OPTIONS
+from tests.distributed_worker import BATCH, COVARIATES, EQUIVALENCE, KILLED_AT, TRAIN_OPTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -71,9 +71,13 @@ class Launch:
 def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
     work = tmp_path_factory.mktemp("distributed")
     # 4 series x (40 - window 8) = 128 windows: 8 full batches of 16, or of 8 on each rank.
-    series_frame([f"e{k}" for k in range(4)], 40, seed=1).to_csv(
-        work / "equivalence.csv", index=False
+    equivalence = series_frame([f"e{k}" for k in range(4)], 40, seed=1)
+    equivalence.to_csv(work / "equivalence.csv", index=False)
+    rng = np.random.default_rng(2)
+    with_covariates = equivalence.assign(
+        sensor=rng.normal(size=len(equivalence)), promo=(rng.random(len(equivalence)) < 0.3) * 1.0
     )
+    with_covariates.to_csv(work / "covariates.csv", index=False)
     data = work / "data"
     data.mkdir()
     frames = []
@@ -134,6 +138,22 @@ def test_ranks_end_with_the_same_weights_as_one_process_with_the_whole_batch(
         for name, weights in half.network_.state_dict().items()
     )
     assert difference > 1e-3
+
+
+def test_two_processes_with_covariates_train_as_one(launch: Launch, tmp_path: Path) -> None:
+    ranks = [load_file(launch.work / f"weights-covariates-rank{r}.safetensors") for r in range(2)]
+    assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        df = lc.read_csv(launch.work / "covariates.csv", covariate_cols=["sensor", "promo"])
+        alone = lc.LSTMForecaster(batch_size=BATCH, **EQUIVALENCE, **COVARIATES).fit(df)
+    finally:
+        dist.destroy_process_group()
+    assert "decoder.0.weight" in ranks[0]  # the future-known covariate's decoder trained too
+    for name, weights in alone.network_.state_dict().items():
+        assert torch.allclose(ranks[0][name], weights, rtol=0, atol=1e-5), name
 
 
 def test_a_time_budget_stops_every_rank_after_the_same_epoch(launch: Launch) -> None:
