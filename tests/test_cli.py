@@ -730,6 +730,7 @@ FLAG_SAMPLES: dict[str, tuple[str, object]] = {
     "calendar": ("hour", ("hour",)),
     "futr_cols": ("promo", ("promo",)),
     "hist_cols": ("sensor", ("sensor",)),
+    "static_cols": ("region", ("region",)),
     "covariate_missing": ("ffill", "ffill"),
     "loss": ("mae", "mae"),
     "lr_schedule": ("cosine", "cosine"),

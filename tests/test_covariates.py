@@ -237,3 +237,76 @@ def test_train_forecast_and_backtest_with_covariates(tmp_path: Path, df: pd.Data
     )  # fmt: skip
     assert backtest.exit_code == 0, backtest.output
     assert {"LSTM", "Naive", "SeasonalNaive"} <= set(pd.read_csv(tmp_path / "bt.csv").columns)
+
+
+# -- static covariates -----------------------------------------------------------------------------
+def static_frame() -> pd.DataFrame:
+    """Four series whose level is set by a category (region) and a number (size)."""
+    rng = np.random.default_rng(3)
+    frames = []
+    for k, (region, size) in enumerate(
+        [("north", 1.0), ("south", 2.0), ("north", 3.0), ("east", 1.5)]
+    ):
+        level = {"north": 0.0, "south": 5.0, "east": -5.0}[region] + size
+        y = level + np.sin(np.arange(N) * 2 * np.pi / 12) + rng.normal(0, 0.1, N)
+        frames.append(
+            pd.DataFrame(
+                {"unique_id": f"s{k}", "ds": np.arange(N), "y": y, "region": region, "size": size}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_static_covariates_are_encoded_embedded_and_saved(tmp_path: Path) -> None:
+    df = static_frame()
+    settings = {**FAST, "epochs": 3, "static_cols": ["region", "size"]}
+    model = lc.LSTMForecaster(**settings).fit(df)
+    encoder = model.static_encoder_
+    assert encoder.numeric == ("size",)
+    assert dict(encoder.categories) == {"region": ("east", "north", "south")}
+    assert model.network_.config.static_categories == (4,)  # three values and "unknown"
+    forecast = model.predict(H)  # the saved static values
+    assert len(forecast) == 4 * H
+    # New history with its static columns: the same values give the same forecast.
+    pd.testing.assert_frame_equal(model.predict(H, df=df), forecast)
+    # An unseen region is "unknown", not an error; the forecast moves.
+    other = df.assign(region=df["region"].where(df["unique_id"] != "s0", "west"))
+    moved = model.predict(H, df=other)
+    assert not np.allclose(moved["LSTM"][:H], forecast["LSTM"][:H])
+    model.save(tmp_path / "m")
+    loaded = lc.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(loaded.predict(H), forecast)
+    pd.testing.assert_frame_equal(loaded.predict(H, df=other), moved)
+
+
+def test_static_values_must_be_one_per_series() -> None:
+    df = static_frame()
+    df.loc[5, "region"] = "south"
+    with pytest.raises(lc.DataError, match="static covariate 'region' varies within series 's0': "
+                       "'north' and 'south'"):  # fmt: skip
+        lc.LSTMForecaster(**FAST, static_cols=["region"]).fit(df.drop(columns=["size"]))
+    with pytest.raises(lc.DataError, match="static covariate column 'area' not found"):
+        lc.LSTMForecaster(**FAST, static_cols=["area"]).fit(static_frame())
+    with pytest.raises(lc.ConfigError, match="covariate 'size' is declared by both hist_cols and "
+                       "static_cols"):  # fmt: skip
+        lc.LSTMForecaster(**FAST, hist_cols=["size"], static_cols=["size"]).fit(static_frame())
+
+
+def test_static_covariates_on_the_command_line(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    data = tmp_path / "d.csv"
+    static_frame().to_csv(data, index=False)
+    options = ["--window", 24, "--horizon", H, "--hidden-size", 8, "--epochs", 2]
+    options += ["--ensemble-size", 1, "--seed", 0, "--quiet"]
+    options += ["--static-col", "region", "--static-col", "size"]
+    result = run("train", data, "-o", tmp_path / "m", *options)
+    assert result.exit_code == 0, result.output
+    model = lc.load(tmp_path / "m")
+    assert dict(model.static_encoder_.categories) == {"region": ("east", "north", "south")}
+    out = tmp_path / "fc.csv"
+    result = run("forecast", tmp_path / "m", "--data", data, "-o", out)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(pd.read_csv(out)["LSTM"], model.predict(H)["LSTM"], rtol=1e-6)
+    backtest = run("backtest", data, "--h", H, "--n-windows", 2, *options)
+    assert backtest.exit_code == 0, backtest.output

@@ -30,20 +30,27 @@ from .windows import SeriesScaler
 # What to do with a missing covariate value: refuse it (the default), carry the last value
 # forward, or use 0. Never a silent fill.
 MISSING = ("error", "ffill", "zero")
-KINDS = {"hist_cols": "past-only", "futr_cols": "future-known"}
+KINDS = {"hist_cols": "past-only", "futr_cols": "future-known", "static_cols": "static"}
 
 
 @dataclass(frozen=True)
 class CovariateSpec:
-    """The covariate columns of a model: ``hist`` (past-only) then ``futr`` (future-known), in
-    the order the network reads them (features 1, 2, ... after the target)."""
+    """The covariate columns of a model: ``hist`` (past-only), ``futr`` (future-known) and
+    ``static`` (per series), in the order the network reads them (features 1, 2, ... after the
+    target; static ones as encoded by :class:`StaticEncoder`, numbers before categories)."""
 
     hist: tuple[str, ...] = ()
     futr: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()
+
+    @property
+    def dynamic(self) -> tuple[str, ...]:
+        """The time-varying columns, read from the frame beside the target."""
+        return self.hist + self.futr
 
     @property
     def names(self) -> tuple[str, ...]:
-        return self.hist + self.futr
+        return self.hist + self.futr + self.static
 
     def __bool__(self) -> bool:
         return bool(self.names)
@@ -63,20 +70,19 @@ def column_names(value: Any, name: str) -> tuple[str, ...]:
 
 def spec_of(settings: dict[str, Any]) -> CovariateSpec:
     """The covariates ``settings`` declare, checked: each column once, in one kind."""
-    hist = column_names(settings.get("hist_cols"), "hist_cols")
-    futr = column_names(settings.get("futr_cols"), "futr_cols")
+    kinds = {kind: column_names(settings.get(kind), kind) for kind in KINDS}
     seen: dict[str, str] = {}
-    for kind, names in (("hist_cols", hist), ("futr_cols", futr)):
+    for kind, names in kinds.items():
         for name in names:
             if name in seen:
                 where = "twice" if seen[name] == kind else f"by both {seen[name]} and {kind}"
                 raise ConfigError(
-                    f"covariate {name!r} is declared {where}: a column is either "
-                    f"{KINDS['hist_cols']} ({setting('hist_cols')}) or {KINDS['futr_cols']} "
-                    f"({setting('futr_cols')}), once"
+                    f"covariate {name!r} is declared {where}: a column is one of past-only "
+                    f"({setting('hist_cols')}), future-known ({setting('futr_cols')}) or "
+                    f"static ({setting('static_cols')}), once"
                 )
             seen[name] = kind
-    return CovariateSpec(hist, futr)
+    return CovariateSpec(kinds["hist_cols"], kinds["futr_cols"], kinds["static_cols"])
 
 
 def fill_missing(panel: Panel, policy: str, what: str = "the data") -> Panel:
@@ -144,18 +150,20 @@ class CovariateScaler:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, panel: Panel, n_fit: np.ndarray, kind: str) -> CovariateScaler:
+    def fit(cls, panel: Panel, n_fit: np.ndarray, kind: str, static: int = 0) -> CovariateScaler:
         """Fit on the first ``n_fit[i]`` points of each series, column by column, as the target
         is (:meth:`SeriesScaler.fit`: mean and standard deviation; a constant column by its
-        size)."""
+        size). The last ``static`` columns, encoded across series already, stay as they are."""
         columns = panel.covariates.shape[1] if panel.covariates is not None else 0
         shifts, scales = [], []
-        for c in range(columns):
+        for c in range(columns - static):
             alone = Panel(panel.ids, panel.covariates[:, c], panel.ds, panel.starts, panel.tz)
             fitted = SeriesScaler.fit(alone, n_fit, kind)
             shifts.append(fitted.shift)
             scales.append(fitted.scale)
         n = len(panel)
+        shifts += [np.zeros(n)] * static
+        scales += [np.ones(n)] * static
         shift = np.stack(shifts, axis=1) if shifts else np.zeros((n, 0))
         scale = np.stack(scales, axis=1) if scales else np.ones((n, 0))
         return cls(shift, scale)
@@ -260,3 +268,143 @@ def _columns(names: tuple[str, ...]) -> str:
 def _span(panel: Panel, times: np.ndarray) -> str:
     shown = panel.in_zone(times[[0, -1]])
     return f"{show_time(shown[0])} to {show_time(shown[1])}"
+
+
+def static_table(df: Any, id_col: str, static: tuple[str, ...], what: str) -> Any:
+    """Each series' static values, ``static`` columns of the long frame ``df`` indexed by
+    series id (in order of first appearance); a value that varies within a series, or is
+    missing, is an error naming series, column and the two values."""
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame) or id_col not in df.columns:
+        raise DataError(
+            f"static covariates {list(static)} need a long frame with a series id column "
+            f"{id_col!r} in {what}"
+        )
+    missing = [name for name in static if name not in df.columns]
+    if missing:
+        raise DataError(
+            f"static covariate column {missing[0]!r} not found in {what}; columns are "
+            f"{', '.join(map(str, df.columns[:8]))}"
+        )
+    ids = df[id_col].astype(str)
+    for name in static:
+        column = df[name]
+        if column.isna().any():
+            row = int(np.argmax(column.isna().to_numpy()))
+            raise DataError(
+                f"static covariate {name!r} of series {ids.iloc[row]!r} is missing in {what}"
+            )
+        firsts = column.groupby(ids, sort=False).transform("first")
+        varies = (column != firsts).to_numpy()
+        if varies.any():
+            row = int(np.argmax(varies))
+            raise DataError(
+                f"static covariate {name!r} varies within series {ids.iloc[row]!r}: "
+                f"{firsts.iloc[row]!r} and {column.iloc[row]!r} in {what}; a static value is one "
+                "per series (give a time-varying one as hist_cols or futr_cols)"
+            )
+    return df[list(static)].groupby(ids, sort=False).first()
+
+
+@dataclass(frozen=True)
+class StaticEncoder:
+    """Static covariates as numbers: numeric columns standardised across the training series
+    (mean and standard deviation over series), categories as codes 1, 2, ... of the values seen
+    in training (0: a value not seen), which the network embeds.
+
+    ``numeric``: the numeric column names, with ``mean`` and ``std`` (each a list); ``categories``:
+    each categorical column's values seen, in code order.
+    """
+
+    numeric: tuple[str, ...] = ()
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def fit(cls, table: Any) -> StaticEncoder:
+        """Learn from ``table`` (one row per training series, one column per static covariate):
+        a column of numbers (not booleans) is numeric, any other categorical."""
+        import pandas as pd
+
+        numeric, mean, std, categories = [], [], [], []
+        for name in table.columns:
+            column = table[name]
+            if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+                values = column.to_numpy(dtype=np.float64)
+                numeric.append(str(name))
+                mean.append(float(values.mean()))
+                spread = float(values.std())
+                std.append(spread if spread > 0 else 1.0)
+            else:
+                categories.append((str(name), tuple(sorted({str(v) for v in column}))))
+        return cls(tuple(numeric), tuple(mean), tuple(std), tuple(categories))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The encoded columns' names, in the network's order: numbers, then categories."""
+        return self.numeric + tuple(name for name, _ in self.categories)
+
+    @property
+    def cardinalities(self) -> tuple[int, ...]:
+        """Codes of each categorical column, the unknown one included."""
+        return tuple(len(values) + 1 for _, values in self.categories)
+
+    def transform(self, table: Any) -> np.ndarray:
+        """``table``'s rows as numbers (rows, len(names)), float64."""
+        import pandas as pd
+
+        columns = []
+        for name, mean, std in zip(self.numeric, self.mean, self.std, strict=True):
+            values = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=np.float64)
+            if np.isnan(values).any():
+                row = int(np.argmax(np.isnan(values)))
+                raise DataError(
+                    f"static covariate {name!r} of series {table.index[row]!r} is "
+                    f"{table[name].iloc[row]!r}; it was a number in training"
+                )
+            columns.append((values - mean) / std)
+        for name, values in self.categories:
+            code = {value: i + 1 for i, value in enumerate(values)}
+            columns.append(np.array([code.get(str(v), 0) for v in table[name]], dtype=np.float64))
+        return np.stack(columns, axis=1) if columns else np.zeros((len(table), 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "numeric": list(self.numeric),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "categories": {name: list(values) for name, values in self.categories},
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> StaticEncoder:
+        """The encoder ``to_dict`` saved; ValueError for one that is not."""
+        numeric, mean, std = saved["numeric"], saved["mean"], saved["std"]
+        categories = saved["categories"]
+        if not (
+            len(numeric) == len(mean) == len(std)
+            and all(isinstance(v, int | float) and np.isfinite(v) for v in [*mean, *std])
+            and all(v > 0 for v in std)
+            and isinstance(categories, dict)
+            and all(isinstance(v, list) for v in categories.values())
+        ):
+            raise ValueError("invalid static covariate encoding")
+        return cls(
+            tuple(map(str, numeric)),
+            tuple(map(float, mean)),
+            tuple(map(float, std)),
+            tuple((str(k), tuple(map(str, v))) for k, v in categories.items()),
+        )
+
+
+def with_static(panel: Panel, values: np.ndarray, names: tuple[str, ...]) -> Panel:
+    """``panel`` with each series' encoded static ``values`` (n, S) as constant covariate
+    columns ``names`` after the others."""
+    repeated = np.repeat(values, panel.lengths, axis=0)
+    before = panel.covariates if panel.covariates is not None else np.zeros((len(panel.y), 0))
+    return Panel(
+        panel.ids, panel.y, panel.ds, panel.starts, panel.tz,
+        np.concatenate([before, repeated], axis=1), panel.covariate_names + names,
+    )  # fmt: skip

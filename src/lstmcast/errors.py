@@ -56,6 +56,7 @@ _FLAGS = {
     "quantile_levels": "--quantile-level",
     "futr_cols": "--futr-col",
     "hist_cols": "--hist-col",
+    "static_cols": "--static-col",
 }
 
 

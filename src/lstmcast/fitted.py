@@ -55,6 +55,8 @@ class FittedState:
     diagnostics: Any = None
     # Per series (n, C) scaling of the covariates (a covariates.CovariateScaler); None: none.
     covariate_scaler: Any = None
+    # How static covariates are encoded (a covariates.StaticEncoder); None: none.
+    static_encoder: Any = None
 
     @property
     def n_series(self) -> int:

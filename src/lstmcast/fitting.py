@@ -18,7 +18,7 @@ import torch
 
 from . import distributed
 from .checkpoint import Checkpointer, Resumed
-from .covariates import CovariateScaler, CovariateSpec, spec_of
+from .covariates import CovariateScaler, CovariateSpec, StaticEncoder, spec_of
 from .data import Panel
 from .distributed import DataParallel
 from .errors import DataError, TrainingError, option, points
@@ -30,9 +30,13 @@ from .windows import SeriesScaler, Windows, calendar_features, window_starts
 
 
 def network_config(
-    settings: dict[str, Any], input_size: int, quantiles: tuple[float, ...]
+    settings: dict[str, Any],
+    input_size: int,
+    quantiles: tuple[float, ...],
+    static: StaticEncoder | None = None,
 ) -> NetworkConfig:
-    """The network an estimator's ``settings`` describe, for ``input_size`` features."""
+    """The network an estimator's ``settings`` describe, for ``input_size`` features (and
+    ``static`` covariates encoded so)."""
     forget_bias = settings["forget_bias"]
     spec = spec_of(settings)
     return NetworkConfig(
@@ -48,6 +52,8 @@ def network_config(
         baseline_season=settings["season_length"] if settings["baseline"] == "seasonal" else 0,
         hist_size=len(spec.hist),
         futr_size=len(spec.futr),
+        static_size=len(static.numeric) if static else 0,
+        static_categories=static.cardinalities if static else (),
     )
 
 

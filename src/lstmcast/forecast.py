@@ -130,8 +130,9 @@ class Forecaster:
         """Forecasts (k, h); row j from the history of series ``series[j]`` before ``ends[j]``."""
         raise NotImplementedError
 
-    def _read(self, df: Any, what: str, **columns: str | None) -> Panel:
-        """``df`` as a panel, with the covariates the model reads (baselines read none)."""
+    def _read(self, df: Any, what: str, fitting: bool = False, **columns: str | None) -> Panel:
+        """``df`` as a panel, with the covariates the model reads (baselines read none);
+        ``fitting``: ``df`` is the training data (static encodings are learned from it)."""
         return Panel.from_data(df, **columns)
 
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
@@ -167,8 +168,8 @@ class Forecaster:
         **options: Any,
     ) -> Forecaster:
         self._check_params()
-        panel = self._read(df, "the training data", id_col=id_col, time_col=time_col,
-                           target_col=target_col)  # fmt: skip
+        panel = self._read(df, "the training data", fitting=True, id_col=id_col,
+                           time_col=time_col, target_col=target_col)  # fmt: skip
         steps = panel.steps()  # also rejects irregular series before any training
         # Kept (and saved) so that new data in the same layout needs no names again.
         columns = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
@@ -386,7 +387,7 @@ class Forecaster:
         )
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         if refit:  # fresh copies learn from df itself: nothing to check it against
-            panel = self._read(df, "the data", **self._column_names(names))
+            panel = self._read(df, "the data", fitting=True, **self._column_names(names))
         else:
             panel = self._panel_for(df, **names)[0]
         span = h + step_size * (n_windows - 1)

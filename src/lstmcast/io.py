@@ -28,7 +28,7 @@ import torch
 
 from . import __version__, distributed
 from .checkpoint import Resumable, write_training_state
-from .covariates import CovariateScaler, spec_of
+from .covariates import CovariateScaler, StaticEncoder, spec_of
 from .data import Panel, concatenated_ranges
 from .devices import pick_device
 from .diagnostics import Diagnostics
@@ -173,6 +173,8 @@ def _save_state(
                 "seed": state.seed,
                 # Which settings the recipe chose (the others were given) and why.
                 "recipe": state.recipe,
+                # How static covariates are encoded (numbers standardised, category codes).
+                "static": None if state.static_encoder is None else state.static_encoder.to_dict(),
                 # The sanity alarms on the validation tail: the summary line, per-series flags.
                 "diagnostics": None if state.diagnostics is None else state.diagnostics.to_dict(),
                 "histories": [history.to_dict() for history in histories or state.histories],
@@ -315,7 +317,15 @@ def read_state(
         kept = _SeriesState.read(series, tensors, spec.window)
         if part is not None:
             kept = kept.select(np.array_split(np.arange(len(kept.ids)), part[1])[part[0]])
-    names = spec_of(config["params"]).names
+    covariates = spec_of(config["params"])
+    static_encoder = None
+    if covariates.static:
+        static_encoder = StaticEncoder.from_dict(config["static"])
+        if sorted(static_encoder.names) != sorted(covariates.static):
+            raise ValueError("the static covariate encoding does not match static_cols")
+        if network_config.static_categories != static_encoder.cardinalities:
+            raise ValueError("the network's static embeddings do not match their encoding")
+    names = covariates.dynamic + (static_encoder.names if static_encoder else ())
     covariate_scaler = None
     if names:
         if kept.covariate_shift is None or kept.covariate_shift.shape[1] != len(names):
@@ -330,6 +340,7 @@ def read_state(
         columns={},
         seed=0,
         covariate_scaler=covariate_scaler,
+        static_encoder=static_encoder,
     )
     if _CALIBRATION in tensors:
         _read_calibration(config, tensors[_CALIBRATION].numpy(), spec, state)

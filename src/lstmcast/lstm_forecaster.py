@@ -22,7 +22,17 @@ import torch
 from . import distributed
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
-from .covariates import CovariateScaler, fill_missing, read_future, spec_of, with_future
+from .columns import ID
+from .covariates import (
+    CovariateScaler,
+    StaticEncoder,
+    fill_missing,
+    read_future,
+    spec_of,
+    static_table,
+    with_future,
+    with_static,
+)
 from .data import Panel
 from .devices import pick_device
 from .diagnostics import validation_diagnostics
@@ -109,6 +119,10 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         Covariates of a long ``df``: future-known columns (known for every step of the horizon;
         ``predict`` takes them from ``futr_df``) and past-only ones (never read after the
         forecast origin). Scaled per series from the training part; see docs/covariates.md.
+    static_cols : tuple of column names, or None
+        Per-series covariates of a long ``df``, one value per series: numbers (standardised
+        across series) or categories (embedded; a value not seen in training is "unknown").
+        ``predict`` uses the saved ones unless ``df`` holds them.
     covariate_missing : "error", "ffill" or "zero"
         A missing covariate value is an error naming it, or is the series' last value, or 0.
     loss : "mse" or "mae"
@@ -183,6 +197,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         calendar: tuple[str, ...] | None = None,
         futr_cols: tuple[str, ...] | None = None,
         hist_cols: tuple[str, ...] | None = None,
+        static_cols: tuple[str, ...] | None = None,
         covariate_missing: str = "error",
         loss: str = AUTO,
         lr_schedule: str | None = AUTO,
@@ -213,6 +228,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         self.calendar = calendar
         self.futr_cols = futr_cols
         self.hist_cols = hist_cols
+        self.static_cols = static_cols
         self.covariate_missing = covariate_missing
         self.loss = loss
         self.lr_schedule = lr_schedule
@@ -239,6 +255,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
     calibration_scale_ = StateField()
     diagnostics_ = StateField()
     covariate_scaler_ = StateField()
+    static_encoder_ = StateField()
 
     @property
     def layout_(self) -> str | None:
@@ -292,7 +309,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         """
         self._check_params()
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
-        panel = self._read(df, "the data", **self._column_names(names))
+        panel = self._read(df, "the data", fitting=True, **self._column_names(names))
         self._choose(panel, panel.steps())
         return self.settings_
 
@@ -332,10 +349,28 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         scaled covariates (..., C)."""
         return network_inputs(scaled, ds, tz, self._calendar(), covariates)
 
-    def _read(self, df: Any, what: str, **columns: str | None) -> Panel:
+    def _read(self, df: Any, what: str, fitting: bool = False, **columns: str | None) -> Panel:
         spec = spec_of(self._current())
-        panel = Panel.from_data(df, **columns, covariate_cols=spec.names)
-        return fill_missing(panel, self.covariate_missing, what)
+        table = None
+        if spec.static and (
+            fitting or any(name in getattr(df, "columns", ()) for name in spec.static)
+        ):
+            table = static_table(df, columns.get("id_col") or ID, spec.static, what)
+            df = df.drop(columns=list(spec.static))
+        panel = Panel.from_data(df, **columns, covariate_cols=spec.dynamic)
+        panel = fill_missing(panel, self.covariate_missing, what)
+        if not spec.static:
+            return panel
+        if fitting:  # learned from the training series; kept by _fit
+            self._fitting_static = StaticEncoder.fit(table)
+        encoder = self._fitting_static if fitting else self.static_encoder_
+        if table is not None:
+            values = encoder.transform(table.loc[[str(i) for i in panel.ids]])
+        else:  # the values saved for each series
+            tail = self.tail_
+            first_rows = tail.starts[:-1][self.scaler_.rows_of(panel.ids)]
+            values = tail.covariates[first_rows, len(spec.dynamic) :]
+        return with_static(panel, values, encoder.names)
 
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
         futr = spec_of(self._current()).futr
@@ -425,17 +460,21 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         if resumed is not None:
             seed = resumed.seed
         scaler = SeriesScaler.fit(panel, n_train, self.scaler)
-        covariate_scaler = CovariateScaler.fit(panel, n_train, self.scaler)
+        spec = spec_of(self._current())
+        static_encoder = self.__dict__.pop("_fitting_static", None) if spec.static else None
+        covariate_scaler = CovariateScaler.fit(panel, n_train, self.scaler, len(spec.static))
         train_windows, val_windows, input_size = fit_windows(
             panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
             scaler_kind=self.scaler, calendar=self._calendar(), validate=self.val_size is not None,
-            covariates=(covariate_scaler, spec_of(self._current())),
+            covariates=(covariate_scaler, spec),
         )  # fmt: skip
         if val_windows is not None and self.quantile_levels:
             check_calibrated_quantiles(
                 self.quantile_levels, len(val_windows), len(panel), self.horizon, self.val_size
             )
-        config = network_config(self._current(), input_size, self._network_quantiles())
+        config = network_config(
+            self._current(), input_size, self._network_quantiles(), static_encoder
+        )
         # What forecasting (and so every checkpoint) needs, known before training starts.
         self._state = FittedState(
             networks=[],
@@ -449,6 +488,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
             sharded=not replicated,
             recipe={"chosen": list(self._chosen), "reasons": list(self._reasons)},
             covariate_scaler=covariate_scaler,
+            static_encoder=static_encoder,
         )
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None

@@ -34,6 +34,11 @@ BASELINES = ("seasonal",)  # what the network may forecast a correction to
 _EPS = 1e-5  # keeps a flat window's standard deviation away from zero
 
 
+def embedding_size(values: int) -> int:
+    """Embedding width of a static category with ``values`` codes (the unknown one included)."""
+    return min(8, (values + 1) // 2 + 1)
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     input_size: int = 1  # features per time step: the scaled target, then calendar features
@@ -50,9 +55,21 @@ class NetworkConfig:
     # ones, x holds the window and then the horizon's steps (only their futr features are read).
     hist_size: int = 0
     futr_size: int = 0
+    # Static covariates after those: numbers, then category codes (each embedded), one value
+    # per series repeated at every step; ``static_categories``: codes of each (0: unknown).
+    static_size: int = 0
+    static_categories: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
+        object.__setattr__(self, "static_categories", tuple(self.static_categories))
+
+    @property
+    def step_features(self) -> int:
+        """Features of one time step as the LSTM (or the segment embedding) reads them: the
+        inputs, each category code replaced by its embedding."""
+        embedded = sum(embedding_size(values) for values in self.static_categories)
+        return self.input_size - len(self.static_categories) + embedded
 
     def to_dict(self) -> dict[str, int | float | str | None]:
         return asdict(self)
@@ -64,9 +81,13 @@ class LSTMNetwork(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
-        lstm_input = config.input_size
+        lstm_input = config.step_features
+        if config.static_categories:
+            self.static_embeddings = nn.ModuleList(
+                nn.Embedding(values, embedding_size(values)) for values in config.static_categories
+            )
         if config.segment > 1:
-            self.embed = nn.Linear(config.segment * config.input_size, config.hidden_size)
+            self.embed = nn.Linear(config.segment * config.step_features, config.hidden_size)
             lstm_input = config.hidden_size
         # torch.nn.LSTM's own dropout only acts between layers (and warns for one layer).
         between_layers = config.dropout if config.num_layers > 1 else 0.0
@@ -110,8 +131,20 @@ class LSTMNetwork(nn.Module):
             median = median + self.decoder(torch.cat([steps, future], dim=-1))[..., 0]
         return median
 
+    def _embed_categories(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with each static category code replaced by its embedding (B, T, step_features)."""
+        config = self.config
+        first = 1 + config.hist_size + config.futr_size + config.static_size
+        last = first + len(config.static_categories)
+        codes = x[:, 0, first:last].round().long()  # (B, categories): one per series
+        embedded = [table(codes[:, k]) for k, table in enumerate(self.static_embeddings)]
+        steps = torch.cat(embedded, dim=-1)[:, None, :].expand(-1, x.shape[1], -1)
+        return torch.cat([x[..., :first], steps, x[..., last:]], dim=-1)
+
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalise and segment ``x``: the LSTM's input (B, steps, in), level and spread (B, 1)."""
+        if self.config.static_categories:
+            x = self._embed_categories(x)
         level = x.new_zeros(x.shape[0], 1)
         spread = x.new_ones(x.shape[0], 1)
         if self.config.window_norm == "revin":

@@ -82,7 +82,7 @@ def backtest(
         check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
     h, n_windows, step = check_backtest(h, n_windows, step_size)
-    df = read_data(data, reading, quiet, settings.covariate_cols())
+    df = read_data(data, reading, quiet, settings.covariate_cols(), settings.static_cols())
     # Before any training: keys, three models and the bounds, per forecast point.
     levels = {float(value) for value in level or []}
     check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
@@ -94,7 +94,13 @@ def backtest(
         horizon = h
     if settings["window"] is not None:  # else the recipe fits the window to the data
         _check_long_enough(df, span, h, n_windows, step, settings["window"], horizon or 1)
-    train_part, _ = lc.split(df, test_size=span, covariate_cols=settings.covariate_cols())
+    static = list(settings.static_cols())
+    train_part, _ = lc.split(
+        df.drop(columns=static), test_size=span, covariate_cols=settings.covariate_cols()
+    )
+    if static:  # one value per series: the same before and after the split
+        values = df.groupby("unique_id", sort=False)[static].first()
+        train_part = train_part.merge(values, left_on="unique_id", right_index=True)
     # The baselines, the metrics' scales and the alarms read the target alone.
     target_only = ["unique_id", "ds", "y"]
     lstm = settings.estimator()

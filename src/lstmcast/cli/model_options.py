@@ -204,6 +204,14 @@ MODEL_OPTIONS = (
         parse=_as_tuple,
     ),
     ModelOption(
+        "static_cols",
+        "--static-col",
+        "A static covariate column of DATA (repeatable): one value per series, a number or a "
+        "category.",
+        list[str] | None,
+        parse=_as_tuple,
+    ),
+    ModelOption(
         "covariate_missing",
         "--covariate-missing",
         "A missing covariate value: error, ffill (the series' last value) or zero.",
@@ -351,10 +359,16 @@ class ModelSettings:
         return lc.LSTMForecaster(**self.keywords())
 
     def covariate_cols(self) -> tuple[str, ...]:
-        """The covariate columns DATA must hold (past-only, then future-known)."""
+        """The time-varying covariate columns DATA must hold (past-only, then future-known)."""
         from lstmcast.covariates import spec_of
 
-        return spec_of(self.keywords()).names
+        return spec_of(self.keywords()).dynamic
+
+    def static_cols(self) -> tuple[str, ...]:
+        """The static covariate columns DATA must hold."""
+        from lstmcast.covariates import spec_of
+
+        return spec_of(self.keywords()).static
 
 
 def model_options(command: Command) -> Command:

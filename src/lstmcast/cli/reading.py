@@ -32,10 +32,14 @@ def read_columns() -> dict[str, str]:
 
 
 def read_data(
-    data: Path, reading: Reading, quiet: bool = False, covariate_cols: tuple[str, ...] = ()
+    data: Path,
+    reading: Reading,
+    quiet: bool = False,
+    covariate_cols: tuple[str, ...] = (),
+    static_cols: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's),
-    with the ``covariate_cols`` beside the target.
+    with the ``covariate_cols`` beside the target and each series' ``static_cols`` values.
 
     How each file was read (layout, columns, time zone) is said on stderr when the command
     succeeds: stdout stays parseable, and an error is still one line.
@@ -50,9 +54,11 @@ def read_data(
         files,
         **reading.columns(),
         layout=reading.layout,
-        ignore_cols=reading.ignore_col or (),
+        ignore_cols=(*(reading.ignore_col or ()), *static_cols),
         covariate_cols=covariate_cols,
     )
+    if static_cols:
+        frame = _with_static(frame, files, reading, static_cols)
     if not quiet:
         how = lc.layouts(frame)
         lines = [f"read {layout_read}" for layout_read in how[:_DESCRIBED_FILES]]
@@ -62,6 +68,25 @@ def read_data(
             lines.append(f"read {len(more)} more files of {data}: {series} series")
         note_on_success(lines)
     return frame
+
+
+def _with_static(
+    frame: pd.DataFrame, files: list[Path], reading: Reading, static_cols: tuple[str, ...]
+) -> pd.DataFrame:
+    """``frame`` with each series' static values, read from the files as they are (a static
+    column may hold text: categories)."""
+    import pandas as pd
+
+    from lstmcast.columns import ID
+    from lstmcast.covariates import static_table
+
+    id_col = reading.columns()["id_col"] or ID
+    tables = [
+        static_table(lc.read_table(file, id_col=id_col), id_col, static_cols, file.name)
+        for file in files
+    ]
+    table = pd.concat(tables)
+    return frame.merge(table, left_on=ID, right_index=True, how="left", validate="many_to_one")
 
 
 def as_in_file(df: pd.DataFrame, reading: Reading) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -81,7 +106,6 @@ def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.Da
     layout = reading.layout or getattr(model, "layout_", None)
     from lstmcast.covariates import spec_of
 
-    covariates = spec_of(model.get_params()).names
-    return read_data(
-        data, dataclasses.replace(reading, **columns, layout=layout), False, covariates
-    )
+    covariates = spec_of(model.get_params())
+    reading = dataclasses.replace(reading, **columns, layout=layout)
+    return read_data(data, reading, False, covariates.dynamic, covariates.static)

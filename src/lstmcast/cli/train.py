@@ -85,7 +85,7 @@ def train(
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
     with process_group(settings["device"], planned_exits=(typer.Exit,)):
-        df = read_data(data, reading, quiet, settings.covariate_cols())
+        df = read_data(data, reading, quiet, settings.covariate_cols(), settings.static_cols())
         model = settings.estimator()
         # Kept with the model, as its column names below: forecast and inspect read new data
         # as the training data was read without being told again.

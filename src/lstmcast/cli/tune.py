@@ -104,7 +104,9 @@ def tune(
     fixed = _fixed_settings(settings)
     check_output(output, [("the data", data)], directory=True)
     check_output(output / MODEL_DIR, [("the data", data)], directory=True, replaced=True)
-    df, names = as_in_file(read_data(data, reading, quiet, settings.covariate_cols()), reading)
+    df, names = as_in_file(
+        read_data(data, reading, quiet, settings.covariate_cols(), settings.static_cols()), reading
+    )
 
     def on_trial(trial: Any) -> None:
         typer.echo(trial.line(), err=True)
