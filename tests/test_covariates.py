@@ -202,7 +202,9 @@ def test_intervals_and_ensembles_with_covariates(df: pd.DataFrame) -> None:
 
 
 # -- the command line ----------------------------------------------------------------------------
-def test_train_forecast_and_backtest_with_covariates(tmp_path: Path, df: pd.DataFrame) -> None:
+def test_train_forecast_and_backtest_with_covariates(
+    tmp_path: Path, df: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.test_cli import assert_one_error_line, run
 
     data, future = tmp_path / "d.csv", tmp_path / "future.csv"
@@ -231,6 +233,20 @@ def test_train_forecast_and_backtest_with_covariates(tmp_path: Path, df: pd.Data
     assert_one_error_line(undeclared, "would be ignored")
     everything = tmp_path / "all.csv"
     df.rename(columns={"ds": "t"}).to_csv(everything, index=False)
+    drawn: dict[str, object] = {}
+    plot_gates = lc.plot_gates
+
+    def spy(*args: object, **kwargs: object) -> object:
+        drawn.update(kwargs)
+        return plot_gates(*args, **kwargs)
+
+    monkeypatch.setattr(lc, "plot_gates", spy)
+    inspected = run("inspect", tmp_path / "m", "--data", data, "-o", tmp_path / "gates.png")
+    assert inspected.exit_code == 0, inspected.output
+    assert (tmp_path / "gates.png").is_file()
+    # The gates are drawn over the window's inputs: the target and each covariate, scaled.
+    assert drawn["input_labels"] == ["y (scaled)", "sensor (scaled)", "promo (scaled)"]
+    assert np.asarray(drawn["inputs"]).shape == (24, 3)
     backtest = run(
         "backtest", everything, "--h", H, "--n-windows", 2, *options, *covariates,
         "-o", tmp_path / "bt.csv",

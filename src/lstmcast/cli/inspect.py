@@ -66,14 +66,29 @@ def inspect(
     df = None
     if data is not None:
         df = read_for_model(model, data, reading)
-    panel = model.tail_ if df is None else lc.Panel.from_frame(df)
+    import numpy as np
+
+    from lstmcast.covariates import spec_of
+
+    covariates = spec_of(model.get_params()).dynamic
+    panel = model.tail_ if df is None else lc.Panel.from_frame(df, covariate_names=covariates)
     ids = [str(i) for i in panel.ids]
     wanted = ids[0] if series is None else series
     # Refuses an unknown series, a short history or another time step.
     trace = model.explain(df, series=wanted, **read_columns())
     end = panel.ends[ids.index(wanted)]
     inputs = panel.y[end - model.window : end]
-    lc.plot_gates(trace, sample=0, inputs=inputs, segment=model.segment, path=output)
+    labels = None
+    if covariates:  # the window's inputs as the network reads them: each scaled per series
+        row = model.scaler_.rows_of(np.array([wanted], dtype=object))
+        target = (inputs - model.scaler_.shift[row]) / model.scaler_.scale[row]
+        values = panel.covariates[end - model.window : end, : len(covariates)]
+        scaled = model.covariate_scaler_.transform(values[None], row)[0]
+        inputs = np.column_stack([target, scaled])
+        labels = [f"{name} (scaled)" for name in ("y", *covariates)]
+    lc.plot_gates(
+        trace, sample=0, inputs=inputs, segment=model.segment, path=output, input_labels=labels
+    )
     reach = lc.memory_reach(trace, sample=0, segment=model.segment)
     from lstmcast.analysis import LONG_MEMORY_FORGET
 
