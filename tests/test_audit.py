@@ -253,6 +253,15 @@ def test_nan_rows_are_dropped_pair_by_pair(panel) -> None:
     assert row["correlation"] == pytest.approx(1.0)
 
 
+def test_boolean_and_nullable_integer_columns_are_read(panel) -> None:
+    df = panel.assign(
+        promo_flag=panel["promo"] > 0,
+        next_int=pd.array(panel["y_next"].round(0) * 100, dtype="Int64"),  # NaN -> pd.NA
+    )
+    report = leakage(df, futr_cols=["promo_flag"], hist_cols=["next_int"])
+    assert list(report.findings["column"]) == ["next_int"]
+
+
 def test_columns_with_constant_changes_are_skipped(panel) -> None:
     df = panel.assign(const=5.0, step=np.tile(np.arange(LENGTH, dtype=np.float64), N_SERIES))
     report = leakage(df, futr_cols=["const", "step", "driver"])
@@ -288,5 +297,7 @@ def test_bad_arguments_raise_clear_errors(panel) -> None:
         leakage(panel, futr_cols=["driver"], hist_cols=["driver"])
     with pytest.raises(ConfigError, match="'y' is the series id, time or target"):
         leakage(panel, hist_cols=["y"])
+    with pytest.raises(DataError, match="no rows"):
+        leakage(panel.iloc[:0], futr_cols=["driver"])
     with pytest.raises(ConfigError, match="max_lag=0"):
         leakage(panel, futr_cols=["driver"], max_lag=0)

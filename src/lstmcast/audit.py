@@ -123,8 +123,8 @@ class LeakageReport:
 
 def leakage(
     df: pd.DataFrame,
-    futr_cols: Sequence[str] = (),
-    hist_cols: Sequence[str] = (),
+    futr_cols: Sequence[str] | None = (),
+    hist_cols: Sequence[str] | None = (),
     *,
     id_col: str = "unique_id",
     time_col: str = "ds",
@@ -150,6 +150,8 @@ def leakage(
         ``.ok``, ``.summary()`` and ``.findings``, one row per flagged covariate.
     """
     futr, hist = _names(futr_cols, "futr_cols"), _names(hist_cols, "hist_cols")
+    if len(df) == 0:
+        raise DataError("the data has no rows: there is nothing to check for leakage")
     _check_columns(df, futr, hist, (id_col, time_col, target_col))
     codes, order = _series_codes(df[id_col])
     lengths = np.bincount(codes)
@@ -159,7 +161,7 @@ def leakage(
         raise ConfigError(f"{option('max_lag', max_lag)}: expected an int of at least 1")
     max_lag = int(max_lag)
 
-    dy = _changes(df[target_col].to_numpy(np.float64)[order], codes)
+    dy = _changes(_floats(df[target_col])[order], codes)
     target_acf = _profile(dy, dy, codes, np.arange(1, max_lag + 1))
     own_best = _best_abs(target_acf)
     lags = _lags_nearest_first(max_lag)
@@ -167,7 +169,7 @@ def leakage(
     skipped: list[str] = []
     for kind, names in (("futr", futr), ("hist", hist)):
         for name in names:
-            dc = _changes(df[name].to_numpy(np.float64)[order], codes)
+            dc = _changes(_floats(df[name])[order], codes)
             finite = dc[np.isfinite(dc)]
             if len(finite) == 0 or np.ptp(finite) == 0.0:
                 skipped.append(name)
@@ -249,7 +251,15 @@ def _evidence(
     )
 
 
-def _names(cols: Sequence[str] | str, keyword: str) -> tuple[str, ...]:
+def _floats(column: pd.Series) -> np.ndarray:
+    """A numeric or boolean column as float64 (rows,), missing values (also pd.NA) as NaN."""
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _names(cols: Sequence[str] | str | None, keyword: str) -> tuple[str, ...]:
+    """Column names as a tuple: one name given as a string is one column, None is none."""
+    if cols is None:
+        return ()
     if isinstance(cols, str):
         return (cols,)
     names = tuple(cols)
@@ -357,7 +367,7 @@ def _default_max_lag(
         except DataError:  # irregular times: let the values tell
             season = None
     if season is None:
-        y = df[target_col].to_numpy(np.float64)[order]
+        y = _floats(df[target_col])[order]
         series = [s[np.isfinite(s)] for s in np.split(y, starts[1:-1])]
         season = period_from_autocorrelation(series, max_lag=shortest // 2)
     lag = 2 * season if season > 1 else NO_SEASON_LAGS
