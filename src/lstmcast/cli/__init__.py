@@ -17,7 +17,17 @@ from typing import Annotated
 import typer
 
 from lstmcast import __version__
-from lstmcast.cli import backtest, demo, experiment, forecast, inspect, plot, train, tune
+from lstmcast.cli import (
+    audit,
+    backtest,
+    demo,
+    experiment,
+    forecast,
+    inspect,
+    plot,
+    train,
+    tune,
+)
 from lstmcast.cli.console import Group
 
 app = typer.Typer(
@@ -76,6 +86,7 @@ for _command in (
     tune.tune,
     plot.plot,
     inspect.inspect,
+    audit.audit,
 ):
     app.command()(_command)
 experiment.experiment_app.command()(experiment.adding)
