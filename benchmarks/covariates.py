@@ -677,7 +677,7 @@ def epf_targets(table: pd.DataFrame) -> list[str]:
         f"{_met(mean <= EPF_TARGET_MAE)}",
         f"target: below seasonal naive 24 h in every market: {_met(beaten)}",
     ]
-    if alone in table.index:
+    if alone in table.index and table.at[alone, "MAE mean"] > 0:
         gain = 1 - mean / table.at[alone, "MAE mean"]
         lines.append(
             f"target: >= {EPF_TARGET_GAIN:.0%} below the model without covariates: "
@@ -733,7 +733,8 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     for outcome in outcomes:
         column = outcome.table[outcome.headline]
         with_, without = (column.get(f"lstmcast {v}") for v in VARIANTS)
-        change = f"{with_ / without - 1:+.1%}" if with_ is not None and without is not None else ""
+        known = with_ is not None and without is not None and without > 0
+        change = f"{with_ / without - 1:+.1%}" if known else ""
         baselines = ", ".join(
             f"{name} {value:.4f}" for name, value in column.items() if not name.startswith("lstm")
         )
