@@ -313,13 +313,15 @@ def origins(length: int, h: int, n: int, step: int) -> np.ndarray:
 
 
 def as_panel(frame: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(ids, values (series, length), times (series, length)) of a frame whose series all have
-    the same length."""
+    """(ids, values (series, length), times (series, length)) of a long frame whose series all
+    have the same length, each series' rows together and in time order."""
     ids = list(frame[ID].unique())
     sizes = frame.groupby(ID, sort=False).size()
     if sizes.nunique() != 1:
         raise ValueError(f"series of unequal lengths: {dict(sizes)}")
     shape = (len(ids), int(sizes.iloc[0]))
+    if not (frame[ID].to_numpy() == np.repeat(ids, shape[1])).all():
+        raise ValueError("the rows of each series are not together")
     values = frame[TARGET].to_numpy(dtype=np.float64).reshape(shape)
     return ids, values, frame[TIME].to_numpy().reshape(shape)
 
@@ -739,7 +741,7 @@ def summary(outcomes: Sequence[Outcome]) -> str:
             f"{name} {value:.4f}" for name, value in column.items() if not name.startswith("lstm")
         )
         seconds = " / ".join(
-            f"{outcome.fitted[v].train_seconds:.0f}" if v in outcome.fitted else "-"
+            f"{outcome.fitted[v].train_seconds:.1f}" if v in outcome.fitted else "-"
             for v in VARIANTS
         )
         cells = [

@@ -433,7 +433,7 @@ def test_report_tables() -> None:
     assert "training 10.0 s" in text
     summary = cov.summary([outcome])
     assert (
-        "| etth1 | MSE | 0.0500 | 0.0600 | -16.7% | Repeat (last value) 0.0700 | 10 / 10 |"
+        "| etth1 | MSE | 0.0500 | 0.0600 | -16.7% | Repeat (last value) 0.0700 | 10.0 / 10.0 |"
         in summary
     )
 
@@ -462,3 +462,9 @@ def test_smoke_with_covariates(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hist_cols=" in printed
     assert "covariate_missing='zero'" in printed
     assert printed.count("| lstmcast with covariates |") == 3
+
+
+def test_unknown_data_set_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cov.main(["--only", "epf,ettm1"])
+    assert "--only takes some of epf,m5,etth1" in capsys.readouterr().err
