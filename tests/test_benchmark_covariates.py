@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import inspect
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -13,18 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import lstmcast as lc
 from benchmarks import covariates as cov
 from benchmarks import etth_data
-
-# The covariate API of issue 17: settings futr_cols / hist_cols, predict(..., futr_df=...).
-HAS_COVARIATES = (
-    hasattr(lc.LSTMForecaster(), "futr_cols")
-    and "futr_df" in inspect.signature(lc.LSTMForecaster.predict).parameters
-)
-needs_covariates = pytest.mark.skipif(
-    not HAS_COVARIATES, reason="the covariate API (issue 17) is not in lstmcast yet"
-)
 
 # (file, sha256 of the gzip file, sha256 unpacked): benchmarks/data/README.md.
 DATA_FILES = [
@@ -452,7 +441,6 @@ def test_smoke_without_covariates(run: Any) -> None:
     assert np.isfinite(outcome.table.loc[f"lstmcast {cov.WITHOUT}"]).all()
 
 
-@needs_covariates
 def test_smoke_with_covariates(capsys: pytest.CaptureFixture[str]) -> None:
     status = cov.main(["--smoke", "--threads", "1"])
     printed = capsys.readouterr().out

@@ -90,9 +90,11 @@ def test_a_past_only_leak_of_the_target_does_not_help() -> None:
     df = promo_frame()
     df["leak"] = df.groupby("unique_id")["y"].shift(-1).fillna(0.0)
     train = df.groupby("unique_id").head(N - H)
-    leaky = lc.LSTMForecaster(hist_cols=["leak"], **FAST).fit(
-        train.drop(columns=["promo", "sensor"])
-    )
+    leaky = lc.LSTMForecaster(hist_cols=["leak"], **FAST)
+    # The leakage check says so at fit, with its evidence.
+    expected = r"1 of 1 covariate looks like leakage: 'leak' \(the target 1 step ahead"
+    with pytest.warns(lc.DataWarning, match=expected):
+        leaky.fit(train.drop(columns=["promo", "sensor"]))
     honest = lc.LSTMForecaster(**FAST).fit(train[["unique_id", "ds", "y"]])
     first_step = df.groupby("unique_id").cumcount() == N - H
     actual = df.loc[first_step, "y"].to_numpy()

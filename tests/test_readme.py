@@ -51,6 +51,7 @@ WRITES = {
     "forecast": ["forecast.csv"],
     "plot": ["forecast.png"],
     "inspect": ["gates.png"],
+    "audit": [],
     "experiment adding": ["adding.png"],
     "tune": ["sales.tuned/model/config.json", "sales.tuned/trials.csv", "sales.tuned/trials.png"],
 }

@@ -19,9 +19,7 @@ target ``y``, with ``L = max_lag``:
 - a lag is *forward* when ``k >= 1`` for a past-only column and ``k >= 0`` for a future-known
   one: the lags at which holding the target is leakage;
 - the *baseline* ``b``, the best an honest input reaches: ``max |a_k|`` (the target's own past
-  changes); for a future-known column also ``max |r_k|``, ``k >= 1`` (the column's own earlier
-  values), so that a smooth or seasonal driver (weather, a daily shape), whose value a step or a
-  season earlier tells about as much, is not flagged for moving with the target.
+  changes).
 
 Checks (at most one finding per covariate; the first that fires):
 
@@ -29,10 +27,12 @@ Checks (at most one finding per covariate; the first that fires):
    :data:`SHIFTED_MIN_CORRELATION`. The lag must be the *peak*, ties going to the nearer and
    earlier lag: on a smooth target neighbouring changes correlate at 0.99, so an honest copy of
    ``y_{t-1}`` reaches 0.98 at ``k = 1`` too, but it peaks (at 1.0) at ``k = -1``.
-2. ``too_predictive``: the best forward correlation ``r*`` (past-only: the highest ``|r_k|``,
-   ``k >= 1``; future-known: ``|r_0|``) reaches :data:`PREDICTIVE_MIN_CORRELATION` and explains
-   at least :data:`PREDICTIVE_MIN_GAIN` of the change variance the baseline leaves unexplained:
-   ``(r*^2 - b^2) / (1 - b^2) >= PREDICTIVE_MIN_GAIN``.
+2. ``too_predictive``: the best correlation with a *later* target ``r*`` (the highest
+   ``|r_k|``, ``k >= 1``, for either kind) reaches :data:`PREDICTIVE_MIN_CORRELATION` and
+   explains at least :data:`PREDICTIVE_MIN_GAIN` of the change variance the baseline leaves
+   unexplained: ``(r*^2 - b^2) / (1 - b^2) >= PREDICTIVE_MIN_GAIN``. A future-known column may
+   explain its own step's target as well as it likes (that is what a strong driver, a promotion
+   on a quiet series, does): at ``k = 0`` only a near copy (check 1) is leakage.
 
 Covariates whose changes are constant (a constant, a step counter) carry nothing to check and are
 reported as skipped. A finding is evidence, not proof: a real driver that explains nearly all of
@@ -44,14 +44,19 @@ the estimator; the default ``max_lag`` reads the season as the recipe does.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataError, count, option, setting
+from .columns import ID, TARGET, TIME
+from .errors import ConfigError, DataError, DataWarning, count, option, setting
+
+if TYPE_CHECKING:
+    from .data import Panel
 
 # A copy of the target plus noise of s times the spread of its changes correlates at
 # 1 / sqrt(1 + 2 s^2): 0.99 for s = 0.1 (rounding, measurement noise). 0.98 is 96% of the variance
@@ -188,16 +193,16 @@ def _judge(
 ) -> dict[str, Any] | None:
     """The finding for one covariate from its profile (r_k at ``lags``), or None."""
     first_forward = 0 if kind == "futr" else 1
-    later = lags >= 1
+    # A future-known value may explain its own step's target as well as it likes (a strong
+    # driver is no leak); only a near copy there is. What no honest input of either kind does
+    # is explain later targets far better than the target's own past.
     baseline = own_best
-    if kind == "futr":
-        baseline = max(baseline, _best_abs(profile[later]))
     strength = np.where(np.isfinite(profile), np.abs(profile), -1.0)
     peak = int(np.argmax(strength))  # lags run nearest first, earlier first: ties go there
     if lags[peak] >= first_forward and strength[peak] >= SHIFTED_MIN_CORRELATION:
         check, lag = "shifted_target", int(lags[peak])
     else:
-        forward = np.flatnonzero(lags >= 1) if kind == "hist" else np.flatnonzero(lags == 0)
+        forward = np.flatnonzero(lags >= 1)
         if len(forward) == 0 or strength[forward].max() < PREDICTIVE_MIN_CORRELATION:
             return None
         best = int(forward[np.argmax(strength[forward])])
@@ -372,3 +377,23 @@ def _default_max_lag(
         season = period_from_autocorrelation(series, max_lag=shortest // 2)
     lag = 2 * season if season > 1 else NO_SEASON_LAGS
     return max(1, min(lag, int(shortest * MAX_LAG_FRACTION)))
+
+
+def warn_on_leakage(
+    panel: Panel, futr_cols: Sequence[str], hist_cols: Sequence[str], season: int
+) -> LeakageReport:
+    """Run :func:`leakage` on training data ``panel`` over two of the model's seasons, and warn
+    (:class:`~lstmcast.errors.DataWarning`, one line) when a covariate looks like leakage;
+    ``lstmcast audit`` shows the same evidence."""
+    df = panel.to_frame()[[ID, TIME, TARGET, *futr_cols, *hist_cols]]
+    shortest = int(panel.lengths.min())
+    max_lag = max(1, min(2 * season if season > 1 else NO_SEASON_LAGS, shortest // 4))
+    report = leakage(df, futr_cols, hist_cols, max_lag=max_lag)
+    if not report.ok:
+        warnings.warn(
+            f"{report.summary()}: a model that reads the target's future looks good in a "
+            "backtest and fails in use (details: lstmcast audit MODEL --data DATA)",
+            DataWarning,
+            stacklevel=3,
+        )
+    return report

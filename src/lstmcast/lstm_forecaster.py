@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import distributed
+from .audit import warn_on_leakage
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
 from .columns import ID
@@ -462,6 +463,8 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         scaler = SeriesScaler.fit(panel, n_train, self.scaler)
         spec = spec_of(self._current())
         static_encoder = self.__dict__.pop("_fitting_static", None) if spec.static else None
+        if spec.dynamic:  # a covariate holding the target's future: said before training
+            warn_on_leakage(panel, spec.futr, spec.hist, self.season_length)
         covariate_scaler = CovariateScaler.fit(panel, n_train, self.scaler, len(spec.static))
         train_windows, val_windows, input_size = fit_windows(
             panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
