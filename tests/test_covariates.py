@@ -328,3 +328,25 @@ def test_static_covariates_on_the_command_line(tmp_path: Path) -> None:
     np.testing.assert_allclose(pd.read_csv(out)["LSTM"], model.predict(H)["LSTM"], rtol=1e-6)
     backtest = run("backtest", data, "--h", H, "--n-windows", 2, *options)
     assert backtest.exit_code == 0, backtest.output
+
+
+@pytest.mark.parametrize("window_norm", ["revin", "last"])
+def test_window_normalisation_takes_each_covariates_level_out(window_norm: str) -> None:
+    """As the target's: a covariate moved up by a constant over the window and the horizon
+    gives the same forecast (chosen on validation: benchmarks/RESULTS.md, covariates)."""
+    import torch
+
+    from lstmcast.model import LSTMNetwork, NetworkConfig
+
+    torch.manual_seed(0)
+    config = NetworkConfig(
+        input_size=3, hidden_size=8, horizon=4, window_norm=window_norm, hist_size=1, futr_size=1
+    )
+    network = LSTMNetwork(config).eval()
+    x = torch.randn(2, 12 + 4, 3)
+    moved = x.clone()
+    moved[..., 1:] += 5.0  # both covariates, window and horizon
+    torch.testing.assert_close(network(moved), network(x))
+    plain = LSTMNetwork(NetworkConfig(**{**config.to_dict(), "window_norm": None})).eval()
+    plain.load_state_dict(network.state_dict())
+    assert not torch.allclose(plain(moved), plain(x))

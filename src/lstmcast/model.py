@@ -117,11 +117,29 @@ class LSTMNetwork(nn.Module):
 
     def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The input window (B, window, F) and, with future-known covariates, their values over
-        the horizon (B, horizon, futr_size)."""
-        if not self.config.futr_size:
-            return x, None
-        horizon, first = self.config.horizon, 1 + self.config.hist_size
-        return x[:, :-horizon], x[:, -horizon:, first : first + self.config.futr_size]
+        the horizon (B, horizon, futr_size); with window normalisation, every time-varying
+        covariate less its own window's level (mean, or last value), as the target is (its
+        future values less the same)."""
+        config = self.config
+        future = None
+        if config.futr_size:
+            first = 1 + config.hist_size
+            future = x[:, -config.horizon :, first : first + config.futr_size]
+            x = x[:, : -config.horizon]
+        dynamic = config.hist_size + config.futr_size
+        if not dynamic or config.window_norm is None:
+            return x, future
+        # Levels only: a flag that is 0 over a whole window has no spread to divide by, and the
+        # covariates are in units of their series' spread already.
+        covariates = x[..., 1 : 1 + dynamic]  # (B, window, C)
+        if config.window_norm == "revin":
+            level = covariates.mean(dim=1, keepdim=True)
+        else:  # "last"
+            level = covariates[:, -1:]
+        x = torch.cat([x[..., :1], covariates - level, x[..., 1 + dynamic :]], dim=-1)
+        if future is not None:
+            future = future - level[..., config.hist_size : dynamic]
+        return x, future
 
     def _decode(self, last: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """The median in normalised units (B, horizon) from the last hidden state (B, H)."""
