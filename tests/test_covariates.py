@@ -350,3 +350,19 @@ def test_window_normalisation_takes_each_covariates_level_out(window_norm: str) 
     plain = LSTMNetwork(NetworkConfig(**{**config.to_dict(), "window_norm": None})).eval()
     plain.load_state_dict(network.state_dict())
     assert not torch.allclose(plain(moved), plain(x))
+
+
+def test_a_refitting_backtest_reads_the_future_known_values(df: pd.DataFrame) -> None:
+    """Each copy trains on the past alone (the same whatever follows the origin) and then reads
+    the future-known values after it: only those move its forecast."""
+    model = lc.LSTMForecaster(futr_cols=["promo"], hist_cols=["sensor"], **{**FAST, "epochs": 2})
+    base = model.backtest(df, h=H, n_windows=1, refit=True)
+    after = df.groupby("unique_id").cumcount() >= N - H
+    for column, moves in (("y", False), ("sensor", False), ("promo", True)):
+        changed = df.copy()
+        changed.loc[after, column] = changed.loc[after, column] + 5.0
+        forecast = model.backtest(changed, h=H, n_windows=1, refit=True)
+        assert (not np.allclose(forecast["LSTM"], base["LSTM"])) == moves, column
+    statics = lc.LSTMForecaster(**FAST, static_cols=["region"])
+    with pytest.raises(lc.ConfigError, match="refit=True does not take static covariates yet"):
+        statics.backtest(static_frame().drop(columns=["size"]), h=H, refit=True)
