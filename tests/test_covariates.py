@@ -366,3 +366,32 @@ def test_a_refitting_backtest_reads_the_future_known_values(df: pd.DataFrame) ->
     statics = lc.LSTMForecaster(**FAST, static_cols=["region"])
     with pytest.raises(lc.ConfigError, match="refit=True does not take static covariates yet"):
         statics.backtest(static_frame().drop(columns=["size"]), h=H, refit=True)
+
+
+def test_static_values_in_their_own_frame(tmp_path: Path) -> None:
+    from tests.test_cli import assert_one_error_line, run
+
+    df = static_frame()
+    table = df.groupby("unique_id", as_index=False)[["region", "size"]].first()
+    settings = {**FAST, "epochs": 2, "static_cols": ["region", "size"]}
+    inline = lc.LSTMForecaster(**settings).fit(df)
+    separate = lc.LSTMForecaster(**settings).fit(df[["unique_id", "ds", "y"]], static_df=table)
+    pd.testing.assert_frame_equal(separate.predict(H), inline.predict(H))
+    targets = df[["unique_id", "ds", "y"]]
+    with pytest.raises(lc.DataError, match="static_df has no row for series 's3'"):
+        lc.LSTMForecaster(**settings).fit(targets, static_df=table.head(3))
+    with pytest.raises(lc.DataError, match="static_df has two rows for series 's0'"):
+        lc.LSTMForecaster(**settings).fit(targets, static_df=pd.concat([table, table.head(1)]))
+    with pytest.raises(lc.DataError, match="'region' is both a column of df and of static_df"):
+        lc.LSTMForecaster(**settings).fit(df, static_df=table)
+    # The command line: --static-data.
+    data, statics = tmp_path / "d.csv", tmp_path / "static.csv"
+    targets.to_csv(data, index=False)
+    table.to_csv(statics, index=False)
+    options = ["--window", 24, "--horizon", H, "--hidden-size", 8, "--epochs", 1, "--quiet"]
+    options += ["--ensemble-size", 1, "--seed", 0, "--static-col", "region", "--static-col", "size"]
+    result = run("train", data, "-o", tmp_path / "m", *options, "--static-data", statics)
+    assert result.exit_code == 0, result.output
+    assert lc.load(tmp_path / "m").static_encoder_.numeric == ("size",)
+    missing = run("train", data, "-o", tmp_path / "m2", *options)
+    assert_one_error_line(missing, "static covariate column 'region' not found")

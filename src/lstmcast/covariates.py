@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .columns import ID
 from .data import Panel, concatenated_ranges
 from .errors import ConfigError, DataError, count, setting
 from .timesteps import show_time
@@ -408,3 +409,69 @@ def with_static(panel: Panel, values: np.ndarray, names: tuple[str, ...]) -> Pan
         panel.ids, panel.y, panel.ds, panel.starts, panel.tz,
         np.concatenate([before, repeated], axis=1), panel.covariate_names + names,
     )  # fmt: skip
+
+
+def read_panel(
+    df: Any,
+    what: str,
+    columns: dict[str, str | None],
+    spec: CovariateSpec,
+    missing: str,
+    saved: tuple[StaticEncoder, Panel, SeriesScaler] | None = None,
+) -> tuple[Panel, StaticEncoder | None]:
+    """``df`` as a panel with every covariate of ``spec`` (missing values handled by
+    ``missing``), and the static encoder: learned from ``df`` (training data, ``saved`` None),
+    or ``saved``'s (the encoder, the model's tail and scaler), whose per-series static values
+    are used when ``df`` holds none. ``columns``: the id, time and target column names."""
+    table = None
+    given = any(name in getattr(df, "columns", ()) for name in spec.static)
+    if spec.static and (saved is None or given):
+        table = static_table(df, columns.get("id_col") or ID, spec.static, what)
+        df = df.drop(columns=list(spec.static))
+    panel = Panel.from_data(df, **columns, covariate_cols=spec.dynamic)
+    panel = fill_missing(panel, missing, what)
+    if not spec.static:
+        return panel, None
+    encoder = StaticEncoder.fit(table) if saved is None else saved[0]
+    if table is not None:
+        values = encoder.transform(table.loc[[str(i) for i in panel.ids]])
+    else:  # the values saved for each series
+        _, tail, scaler = saved
+        first_rows = tail.starts[:-1][scaler.rows_of(panel.ids)]
+        values = tail.covariates[first_rows, len(spec.dynamic) :]
+    return with_static(panel, values, encoder.names), encoder
+
+
+def merge_static(df: Any, static_df: Any, id_col: str, static: tuple[str, ...]) -> Any:
+    """The long frame ``df`` with the ``static`` columns of ``static_df`` (one row per series,
+    ``id_col`` and those columns) beside every row of each series; a series without its row,
+    a series with two, or a static column in both frames is an error naming it."""
+    import pandas as pd
+
+    if not static:
+        raise ConfigError(
+            f"static_df gives static covariates: declare them with {setting('static_cols')}"
+        )
+    for name, frame in (("df", df), ("static_df", static_df)):
+        if not isinstance(frame, pd.DataFrame) or id_col not in frame.columns:
+            raise DataError(f"{name} must be a DataFrame with the series id column {id_col!r}")
+    missing = [name for name in static if name not in static_df.columns]
+    if missing:
+        raise DataError(f"static covariate column {missing[0]!r} not found in static_df")
+    twice = [name for name in static if name in df.columns]
+    if twice:
+        raise DataError(
+            f"static covariate {twice[0]!r} is both a column of df and of static_df; give it once"
+        )
+    table = static_df[[id_col, *static]].astype({id_col: str})
+    repeated = table[id_col].duplicated()
+    if repeated.any():
+        raise DataError(
+            f"static_df has two rows for series {table[id_col][repeated].iloc[0]!r}; it needs one"
+        )
+    ids = df[id_col].astype(str)
+    absent = ~ids.isin(table[id_col])
+    if absent.any():
+        raise DataError(f"static_df has no row for series {ids[absent].iloc[0]!r}")
+    values = table.set_index(id_col).loc[ids.to_numpy()].reset_index(drop=True)
+    return pd.concat([df.reset_index(drop=True), values], axis=1)

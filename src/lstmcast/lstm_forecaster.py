@@ -23,16 +23,14 @@ from . import distributed
 from .audit import warn_on_leakage
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
-from .columns import ID
 from .covariates import (
     CovariateScaler,
-    StaticEncoder,
     fill_missing,
+    merge_static,
     read_future,
+    read_panel,
     spec_of,
-    static_table,
     with_future,
-    with_static,
 )
 from .data import Panel
 from .devices import pick_device
@@ -352,26 +350,13 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
 
     def _read(self, df: Any, what: str, fitting: bool = False, **columns: str | None) -> Panel:
         spec = spec_of(self._current())
-        table = None
-        if spec.static and (
-            fitting or any(name in getattr(df, "columns", ()) for name in spec.static)
-        ):
-            table = static_table(df, columns.get("id_col") or ID, spec.static, what)
-            df = df.drop(columns=list(spec.static))
-        panel = Panel.from_data(df, **columns, covariate_cols=spec.dynamic)
-        panel = fill_missing(panel, self.covariate_missing, what)
-        if not spec.static:
-            return panel
+        saved = None
+        if spec.static and not fitting:
+            saved = (self.static_encoder_, self.tail_, self.scaler_)
+        panel, encoder = read_panel(df, what, columns, spec, self.covariate_missing, saved)
         if fitting:  # learned from the training series; kept by _fit
-            self._fitting_static = StaticEncoder.fit(table)
-        encoder = self._fitting_static if fitting else self.static_encoder_
-        if table is not None:
-            values = encoder.transform(table.loc[[str(i) for i in panel.ids]])
-        else:  # the values saved for each series
-            tail = self.tail_
-            first_rows = tail.starts[:-1][self.scaler_.rows_of(panel.ids)]
-            values = tail.covariates[first_rows, len(spec.dynamic) :]
-        return with_static(panel, values, encoder.names)
+            self._fitting_static = encoder
+        return panel
 
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
         futr = spec_of(self._current()).futr
@@ -398,12 +383,15 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         callbacks: Sequence[Callback] = (),
         checkpoint: str | os.PathLike[str] | None = None,
         resume: bool = False,
+        static_df: Any = None,
     ) -> LSTMForecaster:
         """Learn from every series in ``df`` (array, Series, wide or long frame); return self.
 
         Parameters
         ----------
         df : the training data.
+        static_df : the ``static_cols`` in their own frame, one row per series (with the id
+            column), instead of columns of ``df``; saved with the model.
         id_col, time_col, target_col : column names, as in :func:`lstmcast.to_long`.
         callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, logging).
         checkpoint : directory where the best model so far is saved after every epoch, with the
@@ -424,6 +412,9 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         """
         from .io import writing_model
 
+        if static_df is not None:
+            id_name = id_col or "unique_id"
+            df = merge_static(df, static_df, id_name, spec_of(self._current()).static)
         with writing_model(checkpoint):
             self._fit_data(
                 df, id_col, time_col, target_col, callbacks, checkpoint=checkpoint, resume=resume

@@ -50,6 +50,9 @@ def read_data(
 
         if distributed.active():
             files = distributed.assign_files(files, distributed.world_size())[distributed.rank()]
+    # Static columns may hold text (categories): read from the files as they are, first, so
+    # that a missing one is named as such.
+    statics = _static_values(files, reading, static_cols) if static_cols else None
     frame = lc.read_files(
         files,
         **reading.columns(),
@@ -57,8 +60,12 @@ def read_data(
         ignore_cols=(*(reading.ignore_col or ()), *static_cols),
         covariate_cols=covariate_cols,
     )
-    if static_cols:
-        frame = _with_static(frame, files, reading, static_cols)
+    if statics is not None:
+        from lstmcast.columns import ID
+
+        frame = frame.merge(
+            statics, left_on=ID, right_index=True, how="left", validate="many_to_one"
+        )
     if not quiet:
         how = lc.layouts(frame)
         lines = [f"read {layout_read}" for layout_read in how[:_DESCRIBED_FILES]]
@@ -70,11 +77,10 @@ def read_data(
     return frame
 
 
-def _with_static(
-    frame: pd.DataFrame, files: list[Path], reading: Reading, static_cols: tuple[str, ...]
+def _static_values(
+    files: list[Path], reading: Reading, static_cols: tuple[str, ...]
 ) -> pd.DataFrame:
-    """``frame`` with each series' static values, read from the files as they are (a static
-    column may hold text: categories)."""
+    """Each series' static values in ``files``, indexed by series id."""
     import pandas as pd
 
     from lstmcast.columns import ID
@@ -85,8 +91,7 @@ def _with_static(
         static_table(lc.read_table(file, id_col=id_col), id_col, static_cols, file.name)
         for file in files
     ]
-    table = pd.concat(tables)
-    return frame.merge(table, left_on=ID, right_index=True, how="left", validate="many_to_one")
+    return pd.concat(tables)
 
 
 def as_in_file(df: pd.DataFrame, reading: Reading) -> tuple[pd.DataFrame, dict[str, str]]:
