@@ -10,7 +10,8 @@ of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes th
    the Python API (the same data on both ranks, per-rank batch ``BATCH // 2``);
    ``budget-rank<r>.json``: each rank's history after fitting it again with a time budget that
    only rank 1's (faked) clock runs out of; ``weights-covariates-rank<r>.safetensors``: the
-   same fit of ``covariates.csv`` (with a future-known and a past-only column);
+   same fit of ``covariates.csv`` (with a future-known and a past-only column), saved as
+   ``model-covariates/`` and forecast into ``forecast-cov/`` with ``--futr-data``;
 2. ``model/``: ``lstmcast train data`` (each rank its files);
 3. ``forecast/``: ``lstmcast forecast model`` (each rank its part);
    ``forecast-one/``: ``lstmcast forecast model --data one.csv`` (each rank its share of the
@@ -85,6 +86,9 @@ def fit_covariates(work: Path) -> None:
     model = lc.LSTMForecaster(batch_size=BATCH // 2, **EQUIVALENCE, **COVARIATES).fit(df)
     name = f"weights-covariates-rank{dist.get_rank()}.safetensors"
     save_file(model.network_.state_dict(), work / name)
+    model.save(work / "model-covariates")  # every rank calls save
+    future = work / "covariates-future.csv"
+    run("forecast", work / "model-covariates", "--futr-data", future, "-o", work / "forecast-cov")
 
 
 def fit_on_budget(work: Path) -> None:

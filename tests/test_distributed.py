@@ -78,6 +78,9 @@ def launch(tmp_path_factory: pytest.TempPathFactory) -> Launch:
         sensor=rng.normal(size=len(equivalence)), promo=(rng.random(len(equivalence)) < 0.3) * 1.0
     )
     with_covariates.to_csv(work / "covariates.csv", index=False)
+    last = with_covariates.groupby("unique_id").tail(1)
+    future = last.assign(ds=pd.to_datetime(last["ds"]) + pd.Timedelta(hours=1), promo=1.0)
+    future[["unique_id", "ds", "promo"]].to_csv(work / "covariates-future.csv", index=False)
     data = work / "data"
     data.mkdir()
     frames = []
@@ -154,6 +157,16 @@ def test_two_processes_with_covariates_train_as_one(launch: Launch, tmp_path: Pa
     assert "decoder.0.weight" in ranks[0]  # the future-known covariate's decoder trained too
     for name, weights in alone.network_.state_dict().items():
         assert torch.allclose(ranks[0][name], weights, rtol=0, atol=1e-5), name
+
+
+def test_sharded_forecast_with_future_known_values(launch: Launch) -> None:
+    parts = sorted((launch.work / "forecast-cov").glob("part-*.parquet"))
+    assert len(parts) == 2
+    sharded = pd.concat([pd.read_parquet(p) for p in parts]).sort_values("unique_id")
+    model = lc.load(launch.work / "model-covariates")
+    alone = model.predict(futr_df=pd.read_csv(launch.work / "covariates-future.csv"))
+    assert sharded["unique_id"].tolist() == alone["unique_id"].tolist()
+    np.testing.assert_allclose(sharded["LSTM"], alone["LSTM"], rtol=1e-6)
 
 
 def test_a_time_budget_stops_every_rank_after_the_same_epoch(launch: Launch) -> None:

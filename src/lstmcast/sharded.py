@@ -61,6 +61,7 @@ def forecast_part(
     read_history: Callable[[LSTMForecaster], pd.DataFrame] | None = None,
     history_is_shared: bool = False,
     inputs: Sequence[tuple[str, Path | None]] = (),
+    read_future: Callable[[LSTMForecaster], pd.DataFrame] | None = None,
 ) -> ShardedForecast:
     """Write this rank's share of the forecast as ``part-<rank>.parquet`` in directory ``output``.
 
@@ -69,7 +70,9 @@ def forecast_part(
     ``unique_id, ds, y``): this rank's files of a data directory, or with ``history_is_shared``
     one file that every rank reads whole, of which each forecasts its share of the series.
     ``inputs`` are further (description, path) pairs the caller reads, which ``output`` must not
-    be. Every rank must call it; it ends with a barrier, after rank 0 wrote :data:`MANIFEST`.
+    be. ``read_future(model)`` reads the future-known covariates of every series (each rank
+    uses its own series' rows). Every rank must call it; it ends with a barrier, after rank 0
+    wrote :data:`MANIFEST`.
     """
     if output.suffix in (".csv", ".parquet") or output.is_file():
         raise ConfigError(
@@ -87,7 +90,8 @@ def forecast_part(
         df = read_history(model)
         if history_is_shared:
             df = share_of_series(df, rank, world)
-    frame = predict_share(model, h, df, level)
+    futr_df = None if read_future is None else read_future(model)
+    frame = predict_share(model, h, df, level, futr_df)
     part = part_file(rank)
     with atomic_path(output / part) as tmp:
         frame.to_parquet(tmp, index=False)
@@ -143,13 +147,19 @@ def share_of_series(df: pd.DataFrame, rank: int, world: int) -> pd.DataFrame:
 
 
 def predict_share(
-    model: LSTMForecaster, h: int | None, df: pd.DataFrame | None, level: Sequence[float] | None
+    model: LSTMForecaster,
+    h: int | None,
+    df: pd.DataFrame | None,
+    level: Sequence[float] | None,
+    futr_df: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``model.predict`` of long frame ``df`` (None: the series saved with the model), or the
-    same columns with no rows for a rank that was dealt no series."""
+    """``model.predict`` of long frame ``df`` (None: the series saved with the model), with
+    the future-known covariates of ``futr_df``, or the same columns with no rows for a rank that
+    was dealt no series."""
     level = list(level) if level is not None else None
     if (model.n_series_ if df is None else len(df)) > 0:
-        return model.predict(h, df=df, level=level, id_col=ID, time_col=TIME, target_col=TARGET)
+        columns = {"id_col": ID, "time_col": TIME, "target_col": TARGET}
+        return model.predict(h, df=df, level=level, futr_df=futr_df, **columns)
     levels = sorted({float(value) for value in level or []})  # as predict names them
     bounds = [interval_column("LSTM", side, value) for value in levels for side in ("lo", "hi")]
     columns = {ID: "object", TIME: model.tail_.ds.dtype}

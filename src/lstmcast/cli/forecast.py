@@ -75,11 +75,7 @@ def forecast(
     # the training data saved with the model).
     read = None if data is None else functools.partial(read_for_model, data=data, reading=reading)
     if distributed.launched_by_torchrun():
-        if futr_data is not None:
-            raise lc.ConfigError(
-                "--futr-data is not supported under torchrun yet: forecast in one process"
-            )
-        _forecast_parts(model_dir, output, h, level, data, read)
+        _forecast_parts(model_dir, output, h, level, data, read, futr_data)
         return
     check_output(
         output,
@@ -89,9 +85,7 @@ def forecast(
     frame_format(output, what="--output")
     model = lc.load(model_dir)
     df = None if read is None else read(model)
-    futr_df = None
-    if futr_data is not None:
-        futr_df = lc.read_table(futr_data, id_col=model.columns_.get("id_col"))
+    futr_df = None if futr_data is None else _read_future(futr_data, model)
     frame = model.predict(h, df=df, level=level, futr_df=futr_df, **read_columns())
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
@@ -110,8 +104,10 @@ def _forecast_parts(
     level: list[float] | None,
     data: Path | None,
     read: Callable[[lc.LSTMForecaster], pd.DataFrame] | None,
+    futr_data: Path | None,
 ) -> None:
-    """Under torchrun: this rank's part of the forecast in directory ``output``."""
+    """Under torchrun: this rank's part of the forecast in directory ``output`` (every rank
+    reads ``futr_data`` whole and uses its own series' rows)."""
     from lstmcast import distributed
     from lstmcast.errors import count
     from lstmcast.sharded import forecast_part
@@ -126,7 +122,8 @@ def _forecast_parts(
             level,
             read_history=read,
             history_is_shared=data is not None and not data.is_dir(),  # every rank reads it all
-            inputs=[("the data", data)],
+            inputs=[("the data", data), ("--futr-data", futr_data)],
+            read_future=None if futr_data is None else functools.partial(_read_future, futr_data),
         )
         if distributed.rank() == 0:
             stdout().print(
@@ -134,3 +131,8 @@ def _forecast_parts(
                 f"{count(len(written.parts), 'part')} to {output}",
                 markup=False,
             )
+
+
+def _read_future(futr_data: Path, model: lc.LSTMForecaster) -> pd.DataFrame:
+    """The future-known covariates of file ``futr_data``, ids read as the model's (text)."""
+    return lc.read_table(futr_data, id_col=model.columns_.get("id_col"))
