@@ -395,3 +395,17 @@ def test_static_values_in_their_own_frame(tmp_path: Path) -> None:
     assert lc.load(tmp_path / "m").static_encoder_.numeric == ("size",)
     missing = run("train", data, "-o", tmp_path / "m2", *options)
     assert_one_error_line(missing, "static covariate column 'region' not found")
+
+
+def test_tune_with_covariates(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    df = promo_frame().merge(
+        pd.DataFrame({"unique_id": ["a", "b", "c"], "region": ["n", "s", "n"]}), on="unique_id"
+    )
+    fixed = {"epochs": 2, "hidden_size": 8, "ensemble_size": 1, "futr_cols": ["promo"]}
+    fixed |= {"hist_cols": ["sensor"], "static_cols": ["region"]}
+    result = lc.tune(df, H, tmp_path, n_trials=2, settings=fixed, time_budget=None)
+    model = lc.load(tmp_path / "model")
+    assert model.get_params()["futr_cols"] == ["promo"]
+    assert dict(model.static_encoder_.categories) == {"region": ("n", "s")}
+    assert np.isfinite(result.score)

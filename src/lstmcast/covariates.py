@@ -475,3 +475,11 @@ def merge_static(df: Any, static_df: Any, id_col: str, static: tuple[str, ...]) 
         raise DataError(f"static_df has no row for series {ids[absent].iloc[0]!r}")
     values = table.set_index(id_col).loc[ids.to_numpy()].reset_index(drop=True)
     return pd.concat([df.reset_index(drop=True), values], axis=1)
+
+
+def with_static_columns(frame: Any, table: Any) -> Any:
+    """The canonical long ``frame`` with each series' static values of ``table`` (indexed by
+    series id, as :func:`static_table` returns it) beside its rows; ``frame`` itself without."""
+    if table is None:
+        return frame
+    return frame.merge(table, left_on=ID, right_index=True, how="left", validate="many_to_one")

@@ -224,11 +224,18 @@ class _Trials:
         """Split ``df``, choose the recipe on the trials' training part and the space around it;
         settings that cannot work and series too short are refused here, before any trial."""
         from .checkpoint import data_fingerprint
+        from .columns import ID
+        from .covariates import spec_of, static_table, with_static_columns
         from .data import Panel
         from .lstm_forecaster import LSTMForecaster
         from .recipe import CHOSEN, resolve
 
-        panel = Panel.from_data(df, **columns)
+        covariates = spec_of(fixed)
+        static = None  # the static columns as given (text for categories), by series id
+        if covariates.static:
+            static = static_table(df, columns.get("id_col") or ID, covariates.static, "the data")
+            df = df.drop(columns=list(covariates.static))
+        panel = Panel.from_data(df, **columns, covariate_cols=covariates.dynamic)
         steps = panel.steps()
         held_out = n_windows * horizon
         _check_held_out(panel, held_out, n_windows, horizon)
@@ -246,8 +253,8 @@ class _Trials:
             "settings": json.loads(json.dumps(fixed)),
         }
         return cls(
-            trained=trained.to_frame(),
-            frame=panel.to_frame(),
+            trained=with_static_columns(trained.to_frame(), static),
+            frame=with_static_columns(panel.to_frame(), static),
             space=SearchSpace.around(base, fixed, int(trained.lengths.min())),
             identity=identity,
             ratio=float(panel.lengths.sum() / trained.lengths.sum()),

@@ -61,11 +61,9 @@ def read_data(
         covariate_cols=covariate_cols,
     )
     if statics is not None:
-        from lstmcast.columns import ID
+        from lstmcast.covariates import with_static_columns
 
-        frame = frame.merge(
-            statics, left_on=ID, right_index=True, how="left", validate="many_to_one"
-        )
+        frame = with_static_columns(frame, statics)
     if not quiet:
         how = lc.layouts(frame)
         lines = [f"read {layout_read}" for layout_read in how[:_DESCRIBED_FILES]]
