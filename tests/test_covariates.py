@@ -303,7 +303,10 @@ def test_static_values_must_be_one_per_series() -> None:
     with pytest.raises(lc.DataError, match="static covariate 'region' varies within series 's0': "
                        "'north' and 'south'"):  # fmt: skip
         lc.LSTMForecaster(**FAST, static_cols=["region"]).fit(df.drop(columns=["size"]))
-    with pytest.raises(lc.DataError, match="static covariate column 'area' not found"):
+    missing = (
+        r"the training data \(static covariates \['area'\]\) is missing column\(s\) \['area'\]"
+    )
+    with pytest.raises(lc.DataError, match=missing):
         lc.LSTMForecaster(**FAST, static_cols=["area"]).fit(static_frame())
     with pytest.raises(lc.ConfigError, match="covariate 'size' is declared by both hist_cols and "
                        "static_cols"):  # fmt: skip
@@ -394,7 +397,7 @@ def test_static_values_in_their_own_frame(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert lc.load(tmp_path / "m").static_encoder_.numeric == ("size",)
     missing = run("train", data, "-o", tmp_path / "m2", *options)
-    assert_one_error_line(missing, "static covariate column 'region' not found")
+    assert_one_error_line(missing, "d.csv (static covariates ['region', 'size']) is missing")
 
 
 def test_tune_with_covariates(tmp_path: Path) -> None:

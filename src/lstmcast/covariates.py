@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import require_frame
 from .columns import ID
 from .data import Panel, concatenated_ranges
 from .errors import ConfigError, DataError, count, setting
@@ -275,19 +276,7 @@ def static_table(df: Any, id_col: str, static: tuple[str, ...], what: str) -> An
     """Each series' static values, ``static`` columns of the long frame ``df`` indexed by
     series id (in order of first appearance); a value that varies within a series, or is
     missing, is an error naming series, column and the two values."""
-    import pandas as pd
-
-    if not isinstance(df, pd.DataFrame) or id_col not in df.columns:
-        raise DataError(
-            f"static covariates {list(static)} need a long frame with a series id column "
-            f"{id_col!r} in {what}"
-        )
-    missing = [name for name in static if name not in df.columns]
-    if missing:
-        raise DataError(
-            f"static covariate column {missing[0]!r} not found in {what}; columns are "
-            f"{', '.join(map(str, df.columns[:8]))}"
-        )
+    require_frame(df, f"{what} (static covariates {list(static)})", [id_col, *static])
     ids = df[id_col].astype(str)
     for name in static:
         column = df[name]

@@ -268,19 +268,29 @@ def _naive_utc(times: Any) -> np.ndarray:
     return times.to_numpy()
 
 
-def _parse_values(raw: Any, ids: RowIds, where: Where) -> np.ndarray:
+def _numbers(raw: Any, ids: RowIds, where: Where, subject: str, hint: str) -> np.ndarray:
+    """Column ``raw`` as float64 (rows,), booleans as 0 and 1, NaN where a cell is empty; a
+    value that is not a number is an error: ``subject`` (with ``{series}`` for the series id)
+    "has a non-numeric value ... at <row>; " ``hint``."""
     pd = _pd()
     series = pd.Series(raw, copy=False)  # read only: no copy of millions of rows
     if pd.api.types.is_bool_dtype(series):
-        raise DataError("target values are booleans; expected numbers")
+        return series.to_numpy(dtype=np.float64)
     numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
     not_numeric = np.isnan(numbers) & series.notna().to_numpy()
     if not_numeric.any():
         pos = int(np.argmax(not_numeric))
         raise DataError(
-            f"series {ids[pos]!r} has a non-numeric value {series.iloc[pos]!r} at "
-            f"{where(pos)}; the target must be numbers"
+            f"{subject.format(series=repr(ids[pos]))} has a non-numeric value "
+            f"{series.iloc[pos]!r} at {where(pos)}; {hint}"
         )
+    return numbers
+
+
+def _parse_values(raw: Any, ids: RowIds, where: Where) -> np.ndarray:
+    if _pd().api.types.is_bool_dtype(_pd().Series(raw, copy=False)):
+        raise DataError("target values are booleans; expected numbers")
+    numbers = _numbers(raw, ids, where, "series {series}", "the target must be numbers")
     for bad in (np.isnan(numbers), np.isinf(numbers)):
         if bad.any():
             pos = int(np.argmax(bad))
@@ -294,19 +304,11 @@ def _parse_values(raw: Any, ids: RowIds, where: Where) -> np.ndarray:
 
 def _parse_covariate(raw: Any, column: str, ids: RowIds, where: Where) -> np.ndarray:
     """A covariate column as float64 (rows,): numbers or booleans; NaN kept, inf refused."""
-    pd = _pd()
-    series = pd.Series(raw, copy=False)
-    if pd.api.types.is_bool_dtype(series):
-        return series.to_numpy(dtype=np.float64)
-    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
-    not_numeric = np.isnan(numbers) & series.notna().to_numpy()
-    if not_numeric.any():
-        pos = int(np.argmax(not_numeric))
-        raise DataError(
-            f"covariate {column!r} of series {ids[pos]!r} has a non-numeric value "
-            f"{series.iloc[pos]!r} at {where(pos)}; covariates must be numbers (encode "
-            "categories as numbers, or give per-series ones as static_cols)"
-        )
+    numbers = _numbers(
+        raw, ids, where, f"covariate {column!r} of series {{series}}",
+        "covariates must be numbers (encode categories as numbers, or give per-series ones as "
+        "static_cols)",
+    )  # fmt: skip
     infinite = np.isinf(numbers)
     if infinite.any():
         pos = int(np.argmax(infinite))
