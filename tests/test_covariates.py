@@ -366,9 +366,18 @@ def test_a_refitting_backtest_reads_the_future_known_values(df: pd.DataFrame) ->
         changed.loc[after, column] = changed.loc[after, column] + 5.0
         forecast = model.backtest(changed, h=H, n_windows=1, refit=True)
         assert (not np.allclose(forecast["LSTM"], base["LSTM"])) == moves, column
-    statics = lc.LSTMForecaster(**FAST, static_cols=["region"])
-    with pytest.raises(lc.ConfigError, match="refit=True does not take static covariates yet"):
-        statics.backtest(static_frame().drop(columns=["size"]), h=H, refit=True)
+
+
+def test_a_refitting_backtest_with_static_covariates() -> None:
+    """Each copy learns the static encoding from the values as given (categories stay
+    categories): the same as fitting the past part directly."""
+    df = static_frame()
+    settings = {**FAST, "epochs": 2, "static_cols": ["region", "size"]}
+    refit = lc.LSTMForecaster(**settings).backtest(df, h=H, n_windows=1, refit=True)
+    past = df[df.groupby("unique_id").cumcount() < N - H]
+    direct = lc.LSTMForecaster(**settings).fit(past)
+    assert dict(direct.static_encoder_.categories) == {"region": ("east", "north", "south")}
+    np.testing.assert_allclose(refit["LSTM"], direct.predict(H)["LSTM"], rtol=1e-5)
 
 
 def test_static_values_in_their_own_frame(tmp_path: Path) -> None:

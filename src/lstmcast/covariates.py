@@ -360,6 +360,17 @@ class StaticEncoder:
             columns.append(np.array([code.get(str(v), 0) for v in table[name]], dtype=np.float64))
         return np.stack(columns, axis=1) if columns else np.zeros((len(table), 0))
 
+    def decode(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """The values ``transform`` encoded as ``values`` (rows, len(names)), by column name:
+        numbers back in their units, codes back to their categories ("unknown" for 0)."""
+        columns = {}
+        for k, (name, mean, std) in enumerate(zip(self.numeric, self.mean, self.std, strict=True)):
+            columns[name] = values[:, k] * std + mean
+        for k, (name, seen) in enumerate(self.categories, start=len(self.numeric)):
+            table = np.array(["unknown", *seen], dtype=object)
+            columns[name] = table[values[:, k].round().astype(np.int64)]
+        return columns
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "numeric": list(self.numeric),

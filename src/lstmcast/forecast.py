@@ -429,15 +429,14 @@ class Forecaster:
     def _refit_forecast(self, panel: Panel, seen: np.ndarray, h: int) -> np.ndarray:
         """Fit a fresh copy on the first ``seen[s]`` points of each series; forecast (n, 1, h)
         from there (reading ``panel``'s future-known values after it, if the model has any)."""
-        if getattr(self, "static_cols", None):  # the panel holds them encoded, not as given
-            raise ConfigError(
-                f"{option('refit', True)} does not take static covariates yet: backtest the "
-                "fitted model (refit=False)"
-            )
         clone = type(self)(**self.get_params())
-        clone.fit(panel.head(seen).to_frame())
+        clone.fit(self._as_given(panel.head(seen)))
         ends = panel.starts[:-1] + seen
         return clone._forecast(panel, np.arange(len(panel)), ends, h)[:, None, :]
+
+    def _as_given(self, panel: Panel) -> pd.DataFrame:
+        """``panel`` as the long frame a user would give (a refitted copy learns from it)."""
+        return panel.to_frame()
 
     def _default_h(self) -> int:
         return 1

@@ -358,6 +358,14 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
             self._fitting_static = encoder
         return panel
 
+    def _as_given(self, panel: Panel) -> Any:
+        frame = panel.to_frame()
+        # The encoding the panel was read with (a refitting backtest reads it as fit would).
+        encoder = self.__dict__.get("_fitting_static")
+        if encoder:  # static columns back as given: the copy learns its own encoding
+            frame = frame.assign(**encoder.decode(frame[list(encoder.names)].to_numpy()))
+        return frame
+
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
         futr = spec_of(self._current()).futr
         if not futr:
