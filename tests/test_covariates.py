@@ -421,3 +421,24 @@ def test_tune_with_covariates(tmp_path: Path) -> None:
     assert model.get_params()["futr_cols"] == ["promo"]
     assert dict(model.static_encoder_.categories) == {"region": ("n", "s")}
     assert np.isfinite(result.score)
+
+
+def test_calendar_features_and_conformal_intervals_beside_covariates() -> None:
+    df = promo_frame()
+    df["ds"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(df["ds"], unit="h")
+    train = df.groupby("unique_id").head(N - H)
+    settings = {**FAST, "epochs": 3, "val_size": 48, "calendar": ("hour",)}
+    model = lc.LSTMForecaster(futr_cols=["promo"], hist_cols=["sensor"], **settings).fit(train)
+    assert model.network_.config.input_size == 1 + 2 + 2  # target, 2 covariates, sin/cos hour
+    forecast = model.predict(H, futr_df=future_of(df), level=[80])
+    assert (forecast["LSTM-lo-80"] < forecast["LSTM"]).all()
+    assert (forecast["LSTM"] < forecast["LSTM-hi-80"]).all()
+    trace = model.explain(series="b")
+    assert trace.hidden.shape[1] == 1  # one series traced, over the window's LSTM steps
+
+
+def test_covariates_need_a_long_or_single_series_layout(df: pd.DataFrame) -> None:
+    wide = df.pivot(index="ds", columns="unique_id", values="y").reset_index()
+    wide["promo"] = 0.0
+    with pytest.raises(lc.ConfigError, match="covariates need a long layout"):
+        lc.Panel.from_data(wide.rename(columns={"promo": "p"}), covariate_cols=["p"])

@@ -207,11 +207,6 @@ def plan_columns(
             f"Name it with {option('time_col')}"
         )
     rest = [name for name in names if name != time and name not in ignored]
-    if covariates and layout == "wide":
-        raise ConfigError(
-            "covariates need a long layout (unique_id, ds, y and the covariate columns) or one "
-            f"series; {option('layout', 'wide')} reads every column as a series"
-        )
     rest = [name for name in rest if name not in covariates]
     unnamed_id = ID if ID in rest and layout in (None, "long") else None
     ident = id_col if id_col is not None else unnamed_id
@@ -231,6 +226,12 @@ def plan_columns(
             )
         else:
             kind = "wide"
+    if covariates and kind == "wide":
+        raise ConfigError(
+            "covariates need a long layout (unique_id, ds, y and the covariate columns) or one "
+            f"series; {what} reads as wide, every column a series (name its id column with "
+            f"{option('id_col')})"
+        )
     how = Layout(
         kind,
         source,
