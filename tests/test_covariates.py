@@ -442,3 +442,59 @@ def test_covariates_need_a_long_or_single_series_layout(df: pd.DataFrame) -> Non
     wide["promo"] = 0.0
     with pytest.raises(lc.ConfigError, match="covariates need a long layout"):
         lc.Panel.from_data(wide.rename(columns={"promo": "p"}), covariate_cols=["p"])
+
+
+def test_contract_breaches_on_the_command_line(tmp_path: Path, df: pd.DataFrame) -> None:
+    """Each breach is one error line naming what is wrong, through the CLI as through the API."""
+    from tests.test_cli import assert_one_error_line, run
+
+    data = tmp_path / "d.csv"
+    train = df.groupby("unique_id").head(N - H)
+    train.to_csv(data, index=False)
+    options = ["--window", 24, "--horizon", H, "--hidden-size", 8, "--epochs", 1, "--quiet"]
+    options += ["--ensemble-size", 1, "--seed", 0]
+    both = ["--futr-col", "promo", "--hist-col", "sensor"]
+
+    def train_with(*extra: object, source: Path = data) -> object:
+        return run("train", source, "-o", tmp_path / "m-bad", *options, *extra)
+
+    assert_one_error_line(
+        train_with("--futr-col", "promo", "--hist-col", "promo", "--hist-col", "sensor"),
+        "covariate 'promo' is declared by both --hist-col and --futr-col",
+    )
+    assert_one_error_line(
+        train_with("--futr-col", "y", *both), "column 'y' is the target; it cannot also be"
+    )
+    gaps = tmp_path / "gaps.csv"
+    train.assign(sensor=train["sensor"].where(train.index != 30)).to_csv(gaps, index=False)
+    assert_one_error_line(
+        train_with(*both, source=gaps),
+        "covariate 'sensor' of series 'a' is missing at 30 in the training data",
+        "--covariate-missing",
+    )
+    varies = tmp_path / "varies.csv"
+    train.assign(region=np.where(train.index == 5, "x", "y")).to_csv(varies, index=False)
+    assert_one_error_line(
+        train_with(*both, "--static-col", "region", source=varies),
+        "static covariate 'region' varies within series 'a'",
+    )
+    assert run("train", data, "-o", tmp_path / "m", *options, *both).exit_code == 0
+    future = tmp_path / "future.csv"
+    shifted = future_of(df).assign(ds=future_of(df)["ds"] + 1)
+    shifted.to_csv(future, index=False)
+    forecast = ["forecast", tmp_path / "m", "--h", H, "-o", tmp_path / "f.csv"]
+    assert_one_error_line(
+        run(*forecast, "--futr-data", future), "futr_df has no row for series 'a' at 228"
+    )
+    future_of(df).assign(sensor=0.0).to_csv(future, index=False)
+    assert_one_error_line(
+        run(*forecast, "--futr-data", future), "futr_df holds the past-only column 'sensor'"
+    )
+    # --static-data on backtest, as on train.
+    statics = tmp_path / "static.csv"
+    pd.DataFrame({"unique_id": ["a", "b", "c"], "region": ["n", "s", "n"]}).to_csv(statics)
+    backtest = run(
+        "backtest", data, "--h", H, *options, *both, "--static-col", "region",
+        "--static-data", statics,
+    )  # fmt: skip
+    assert backtest.exit_code == 0, backtest.output

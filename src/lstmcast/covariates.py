@@ -77,7 +77,8 @@ def spec_of(settings: dict[str, Any]) -> CovariateSpec:
     for kind, names in kinds.items():
         for name in names:
             if name in seen:
-                where = "twice" if seen[name] == kind else f"by both {seen[name]} and {kind}"
+                both = f"by both {setting(seen[name])} and {setting(kind)}"
+                where = "twice" if seen[name] == kind else both
                 raise ConfigError(
                     f"covariate {name!r} is declared {where}: a column is one of past-only "
                     f"({setting('hist_cols')}), future-known ({setting('futr_cols')}) or "
@@ -219,13 +220,23 @@ def with_future(
     return append_rows(panel, times, np.stack(rows) if rows else np.zeros((0, h, n_covariates)))
 
 
-def read_future(futr_df: Any, columns: dict[str, str | None], futr: tuple[str, ...]) -> Panel:
+def read_future(
+    futr_df: Any, columns: dict[str, str | None], futr: tuple[str, ...], hist: tuple[str, ...] = ()
+) -> Panel:
     """``futr_df``, a long frame ``unique_id, ds, <futr>``, as a panel of those columns (its
-    target is a placeholder). ``columns``: the model's ``id_col`` and ``time_col``."""
+    target is a placeholder). ``columns``: the model's ``id_col`` and ``time_col``; ``hist``:
+    the model's past-only columns, which ``futr_df`` must not hold."""
     import pandas as pd
 
     if not isinstance(futr_df, pd.DataFrame):
         raise ConfigError(f"futr_df must be a DataFrame, got {type(futr_df).__name__}")
+    past_only = [name for name in hist if name in futr_df.columns]
+    if past_only:
+        raise DataError(
+            f"futr_df holds the past-only column {past_only[0]!r}: past-only covariates are "
+            "never read after the forecast origin (declare it in futr_cols if its future values "
+            "are known); drop it"
+        )
     target = columns.get("target_col") or "y"
     if target in futr_df.columns:
         raise DataError(

@@ -367,7 +367,8 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         return frame
 
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
-        futr = spec_of(self._current()).futr
+        spec = spec_of(self._current())
+        futr = spec.futr
         if not futr:
             return super()._with_future(panel, futr_df, h, steps)
         self._refuse_recursion(h)
@@ -376,7 +377,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
                 f"this model reads future-known covariates {list(futr)}: give futr_df, their "
                 f"values at each of the {h} times after every series' history"
             )
-        future = read_future(futr_df, self.columns_, futr)
+        future = read_future(futr_df, self.columns_, futr, spec.hist)
         times = future_times(panel.ds[panel.ends - 1], steps, h, panel.tz)
         return fill_missing(with_future(panel, future, futr, times, h), self.covariate_missing,
                             "futr_df")  # fmt: skip

@@ -17,7 +17,7 @@ import lstmcast as lc
 from lstmcast.cli.console import metrics_table, stdout, training_progress
 from lstmcast.cli.model_options import ModelSettings, model_options
 from lstmcast.cli.options import Data, Level, Quiet, Reading, reading_options
-from lstmcast.cli.reading import read_data
+from lstmcast.cli.reading import read_training_data
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,6 +64,14 @@ def backtest(
     ] = None,
     reading: Reading,
     settings: ModelSettings,
+    static_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--static-data",
+            help="The --static-col values in their own CSV or Parquet file: the series id "
+            "column and one row per series (instead of columns of DATA).",
+        ),
+    ] = None,
     level: Level = None,
     quiet: Quiet = False,
 ) -> None:
@@ -82,7 +90,7 @@ def backtest(
         check_output(output, [("the data", data)], example="backtest.csv")
         frame_format(output, what="--output")
     h, n_windows, step = check_backtest(h, n_windows, step_size)
-    df = read_data(data, reading, quiet, settings.covariate_cols(), settings.static_cols())
+    df = read_training_data(data, reading, quiet, settings, static_data)
     # Before any training: keys, three models and the bounds, per forecast point.
     levels = {float(value) for value in level or []}
     check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))

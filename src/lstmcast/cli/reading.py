@@ -18,6 +18,7 @@ from lstmcast.cli.options import Reading
 if TYPE_CHECKING:
     import pandas as pd
 
+    from lstmcast.cli.model_options import ModelSettings
     from lstmcast.lstm_forecaster import LSTMForecaster
 
 # Files whose reading is described one per line; beyond, one summary line.
@@ -90,6 +91,24 @@ def _static_values(
         for file in files
     ]
     return pd.concat(tables)
+
+
+def read_training_data(
+    data: Path, reading: Reading, quiet: bool, settings: ModelSettings, static_data: Path | None
+) -> pd.DataFrame:
+    """DATA with the covariates the model ``settings`` declare; the static ones from file
+    ``static_data`` (the id column and one row per series) when given, else from DATA."""
+    from lstmcast.columns import ID
+    from lstmcast.covariates import merge_static
+
+    statics = settings.static_cols()
+    static_from_data = () if static_data else statics
+    df = read_data(data, reading, quiet, settings.covariate_cols(), static_from_data)
+    if static_data is None:
+        return df
+    id_name = reading.columns()["id_col"] or ID
+    table = lc.read_table(static_data, id_col=id_name).rename(columns={id_name: ID})
+    return merge_static(df, table, ID, statics)
 
 
 def as_in_file(df: pd.DataFrame, reading: Reading) -> tuple[pd.DataFrame, dict[str, str]]:

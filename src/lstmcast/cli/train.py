@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-import lstmcast as lc
 from lstmcast.cli.console import (
     EXIT_INTERRUPTED,
     sigterm_as_interrupt,
@@ -23,10 +22,10 @@ from lstmcast.cli.console import (
 )
 from lstmcast.cli.model_options import ModelSettings, model_options
 from lstmcast.cli.options import Quiet, Reading, reading_options
-from lstmcast.cli.reading import as_in_file, read_data
+from lstmcast.cli.reading import as_in_file, read_training_data
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 # After a model worse than seasonal naive on its validation tail: what to try.
 LOSES_TO_SEASONAL_NAIVE = (
@@ -97,12 +96,7 @@ def train(
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
     with process_group(settings["device"], planned_exits=(typer.Exit,)):
-        statics = settings.static_cols()
-        df = read_data(
-            data, reading, quiet, settings.covariate_cols(), () if static_data else statics
-        )
-        if static_data is not None:
-            df = _with_static_data(df, static_data, reading, statics)
+        df = read_training_data(data, reading, quiet, settings, static_data)
         model = settings.estimator()
         # Kept with the model, as its column names below: forecast and inspect read new data
         # as the training data was read without being told again.
@@ -162,18 +156,6 @@ def train(
     if history.interrupted:
         _say_where_to_resume(output)
         raise typer.Exit(EXIT_INTERRUPTED)
-
-
-def _with_static_data(
-    df: pd.DataFrame, static_data: Path, reading: Reading, statics: tuple[str, ...]
-) -> pd.DataFrame:
-    """``df`` with the static columns of file ``static_data`` (its id column named as DATA's)."""
-    from lstmcast.columns import ID
-    from lstmcast.covariates import merge_static
-
-    id_name = reading.columns()["id_col"] or ID
-    table = lc.read_table(static_data, id_col=id_name).rename(columns={id_name: ID})
-    return merge_static(df, table, ID, statics)
 
 
 def _print_plan(
