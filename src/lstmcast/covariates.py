@@ -448,6 +448,12 @@ def read_panel(
         values = encoder.transform(table.loc[[str(i) for i in panel.ids]])
     else:  # the values saved for each series
         _, tail, scaler = saved
+        unseen = np.setdiff1d(panel.ids.astype(str), scaler.ids.astype(str))
+        if len(unseen):
+            raise DataError(
+                f"series {str(unseen[0])!r} was not in the training data: give its static "
+                f"covariates {list(spec.static)} as columns of the data to forecast it"
+            )
         first_rows = tail.starts[:-1][scaler.rows_of(panel.ids)]
         values = tail.covariates[first_rows, len(spec.dynamic) :]
     return with_static(panel, values, encoder.names), encoder

@@ -483,6 +483,11 @@ class Panel:
         """The first ``lengths[i]`` points of series ``i``."""
         return self._rows(self.starts[:-1], self.starts[:-1] + lengths)
 
+    def series(self, positions: np.ndarray) -> Panel:
+        """The series at ``positions`` (k,), in that order, as a new panel."""
+        begin, end = self.starts[:-1][positions], self.ends[positions]
+        return replace(self._rows(begin, end), ids=self.ids[positions])
+
     def _rows(self, begin: np.ndarray, end: np.ndarray) -> Panel:
         """Rows ``begin[i]:end[i]`` of each series, (n,) each, as a new panel."""
         rows = concatenated_ranges(begin, end)

@@ -135,6 +135,12 @@ class Forecaster:
         ``fitting``: ``df`` is the training data (static encodings are learned from it)."""
         return Panel.from_data(df, **columns)
 
+    def _for_series(self, panel: Panel) -> Forecaster:
+        """The forecaster for new history ``panel``: this one, or (a model that learned per
+        series statistics) a copy that also knows the series it never saw, from their history
+        (``cold_started_`` names them)."""
+        return self
+
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
         """``panel`` with each series' future-known values for the ``h`` steps after it from
         ``futr_df`` (models without future-known covariates take none)."""
@@ -298,13 +304,14 @@ class Forecaster:
                 df, id_col=id_col, time_col=time_col, target_col=target_col
             )
             self._require_history(panel, self._context_length(), self._context_what())
-        levels = self._check_levels(level, h)
+        model = self if df is None else self._for_series(panel)
+        levels = model._check_levels(level, h)
         check_output_size(len(panel), h, 3 + 2 * len(levels), count(len(panel), "series", "series"))
         series, ends = np.arange(len(panel)), panel.ends
         times = future_times(panel.ds[ends - 1], steps, h, panel.tz)
-        panel = self._with_future(panel, futr_df, h, steps)
+        panel = model._with_future(panel, futr_df, h, steps)
         ends = panel.starts[:-1] + (ends - np.concatenate([[0], ends[:-1]]))
-        values, bounds = self._forecast_with_bounds(panel, series, ends, h, levels)
+        values, bounds = model._forecast_with_bounds(panel, series, ends, h, levels)
         columns = {
             ID: np.repeat(panel.ids, h),
             TIME: panel.in_zone(times.reshape(-1)),
@@ -312,6 +319,9 @@ class Forecaster:
         }
         for name, bound in bounds.items():
             columns[name] = bound.reshape(-1)
+        cold = getattr(model, "cold_started_", ())
+        if cold:  # series the model never saw, scaled from the history given
+            columns["cold_start"] = np.repeat(np.isin(panel.ids.astype(str), cold), h)
         return pd.DataFrame(columns)
 
     def _forecast_with_bounds(
@@ -399,7 +409,8 @@ class Forecaster:
             f"step {step_size}",
         )
         n, k = len(panel), n_windows
-        levels = self._check_levels(level, h)
+        model = self if refit else self._for_series(panel)
+        levels = model._check_levels(level, h)
         check_backtest_size(n, k, h, 5 + 2 * len(levels))
         # origins[s, w]: number of points of series s seen before window w.
         origins = panel.lengths[:, None] - span + step_size * np.arange(k)[None, :]
@@ -413,7 +424,7 @@ class Forecaster:
             ).reshape(n * k, h)
             bounds: dict[str, np.ndarray] = {}
         else:
-            values, bounds = self._forecast_with_bounds(panel, series, ends, h, levels)
+            values, bounds = model._forecast_with_bounds(panel, series, ends, h, levels)
         target_rows = ends[:, None] + np.arange(h)[None, :]  # (n * k, h)
         return pd.DataFrame(
             {

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .data import Panel
+from .errors import ConfigError, option
 from .model import LSTMNetwork
 from .training_range import check_scaled
 from .windows import SeriesScaler
@@ -129,3 +130,15 @@ def scaled_forecast(
             if done + horizon < h:  # recursive: forecasts become the newest inputs
                 chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -window:]
     return scaled
+
+
+def refuse_recursion(h: int, horizon: int, calendar: Sequence[str], covariates: object) -> None:
+    """Forecasts past the ``horizon`` are fed back as inputs: not with other inputs beside them
+    (``calendar`` features or ``covariates``, a truthy CovariateSpec)."""
+    inputs = "calendar features" if calendar else None
+    inputs = "covariates" if covariates else inputs
+    if inputs and h > horizon:
+        raise ConfigError(
+            f"{option('h', h)} is beyond the model's horizon {horizon}, and a model with "
+            f"{inputs} cannot feed its forecasts back; train with {option('horizon', h)}"
+        )

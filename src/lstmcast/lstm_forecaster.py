@@ -9,6 +9,7 @@ verbs (predict, backtest) come from :class:`~lstmcast.forecast.Forecaster`.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import secrets
@@ -23,6 +24,7 @@ from . import distributed
 from .audit import warn_on_leakage
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
+from .cold_start import with_series_of
 from .covariates import (
     CovariateScaler,
     fill_missing,
@@ -35,7 +37,7 @@ from .covariates import (
 from .data import Panel
 from .devices import pick_device
 from .diagnostics import validation_diagnostics
-from .errors import ConfigError, DataError, option
+from .errors import DataError
 from .fitted import FittedState, StateField, StateSpec, state_spec
 from .fitting import (
     ahead_mask,
@@ -50,6 +52,7 @@ from .fitting import (
 from .forecast import Forecaster
 from .forecasting import (
     input_windows,
+    refuse_recursion,
     scaled_forecast,
 )
 from .interval_forecasts import IntervalForecasts
@@ -358,11 +361,19 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
             self._fitting_static = encoder
         return panel
 
+    def _for_series(self, panel: Panel) -> LSTMForecaster:
+        state, cold = with_series_of(self._state, panel, self.scaler, spec_of(self._current()))
+        if not cold:
+            return self
+        model = copy.copy(self)  # the networks are shared, not copied
+        model._state, model.cold_started_ = state, cold
+        return model
+
     def _as_given(self, panel: Panel) -> Any:
-        frame = panel.to_frame()
-        # The encoding the panel was read with (a refitting backtest reads it as fit would).
-        encoder = self.__dict__.get("_fitting_static")
-        if encoder:  # static columns back as given: the copy learns its own encoding
+        # Static columns back as given, by the encoding the panel was read with (a refitting
+        # backtest reads it as fit would): each copy learns its own.
+        encoder, frame = self.__dict__.get("_fitting_static"), panel.to_frame()
+        if encoder:
             frame = frame.assign(**encoder.decode(frame[list(encoder.names)].to_numpy()))
         return frame
 
@@ -371,7 +382,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         futr = spec.futr
         if not futr:
             return super()._with_future(panel, futr_df, h, steps)
-        self._refuse_recursion(h)
+        refuse_recursion(h, self.horizon, self._calendar(), spec_of(self._current()))
         if futr_df is None:
             raise DataError(
                 f"this model reads future-known covariates {list(futr)}: give futr_df, their "
@@ -570,20 +581,10 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
-        self._refuse_recursion(h)
+        refuse_recursion(h, self.horizon, self._calendar(), spec_of(self._current()))
         x, rows = self._contexts(panel, series, ends)
         scaled = scaled_forecast(self.networks_, x, h, self.horizon, self.window)
         return self.scaler_.inverse(scaled, rows)
-
-    def _refuse_recursion(self, h: int) -> None:
-        """Forecasts past the horizon are fed back as inputs: not with other inputs beside."""
-        inputs = "calendar features" if self._calendar() else None
-        inputs = "covariates" if spec_of(self._current()) else inputs
-        if inputs and h > self.horizon:
-            raise ConfigError(
-                f"{option('h', h)} is beyond the model's horizon {self.horizon}, and a model with "
-                f"{inputs} cannot feed its forecasts back; train with {option('horizon', h)}"
-            )
 
     def explain(
         self,

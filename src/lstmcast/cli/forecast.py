@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 import lstmcast as lc
-from lstmcast.cli.console import stdout
+from lstmcast.cli.console import note_on_success, stdout
 from lstmcast.cli.options import Level, ModelDir, Reading, model_reading_options
 from lstmcast.cli.reading import read_columns, read_for_model
 
@@ -89,6 +89,8 @@ def forecast(
     frame = model.predict(h, df=df, level=level, futr_df=futr_df, **read_columns())
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
+    if "cold_start" in frame.columns:
+        note_on_success([cold_start_note(frame)])
     n_series = frame["unique_id"].nunique()
     stdout().print(
         f"wrote {count(len(frame), 'row')} ({n_series} series x {len(frame) // n_series} "
@@ -136,3 +138,15 @@ def _forecast_parts(
 def _read_future(futr_data: Path, model: lc.LSTMForecaster) -> pd.DataFrame:
     """The future-known covariates of file ``futr_data``, ids read as the model's (text)."""
     return lc.read_table(futr_data, id_col=model.columns_.get("id_col"))
+
+
+def cold_start_note(frame: pd.DataFrame) -> str:
+    """The line that says which series of forecast ``frame`` were cold-started."""
+    from lstmcast.errors import count
+
+    cold = frame.loc[frame["cold_start"], "unique_id"].drop_duplicates().astype(str).tolist()
+    shown = ", ".join(repr(i) for i in cold[:5]) + (", ..." if len(cold) > 5 else "")
+    return (
+        f"cold-started {count(len(cold), 'series', 'series')} the model never saw: {shown} "
+        "(scaled from the history given; column cold_start)"
+    )
