@@ -33,12 +33,14 @@ def model() -> lc.LSTMForecaster:
 
 def test_an_unseen_series_is_forecast_from_its_history(model: lc.LSTMForecaster) -> None:
     new = frame(["a", "b", "c", "d", "e", "f"])  # e, f were never seen
-    forecast = model.predict(H, df=new)
+    with pytest.raises(lc.DataError, match=r"series 'e' was not in the training data .*cold_start"):
+        model.predict(H, df=new)  # unless asked: a renamed column is a new series too
+    forecast = model.predict(H, df=new, cold_start=True)
     assert forecast.groupby("unique_id")["cold_start"].first().to_dict() == {
         "a": False, "b": False, "c": False, "d": False, "e": True, "f": True,
     }  # fmt: skip
     # The series the model knows are forecast as without the others.
-    known = model.predict(H, df=new[new["unique_id"] <= "d"])
+    known = model.predict(H, df=new[new["unique_id"] <= "d"], cold_start=True)
     assert "cold_start" not in known.columns
     np.testing.assert_allclose(forecast["LSTM"][: 4 * H], known["LSTM"], rtol=1e-6)
     # A cold series at its own level and spread, about as well as one the model knows.
@@ -53,7 +55,7 @@ def test_an_unseen_series_is_forecast_from_its_history(model: lc.LSTMForecaster)
 
 def test_backtests_and_intervals_cold_start_too(model: lc.LSTMForecaster) -> None:
     new = frame(["e"])
-    backtest = model.backtest(new, h=H, n_windows=2)
+    backtest = model.backtest(new, h=H, n_windows=2, cold_start=True)
     assert len(backtest) == 2 * H
     assert np.isfinite(backtest["LSTM"]).all()
 
@@ -61,7 +63,7 @@ def test_backtests_and_intervals_cold_start_too(model: lc.LSTMForecaster) -> Non
 def test_a_cold_series_too_short_is_named(model: lc.LSTMForecaster) -> None:
     short = frame(["e"]).head(20)
     with pytest.raises(lc.DataError, match="series 'e' has 20 points; window 36 needs at least 36"):
-        model.predict(H, df=short)
+        model.predict(H, df=short, cold_start=True)
 
 
 def test_cold_start_with_covariates_and_statics(tmp_path: Path) -> None:
@@ -73,11 +75,11 @@ def test_cold_start_with_covariates_and_statics(tmp_path: Path) -> None:
     model = lc.LSTMForecaster(**settings).fit(df)
     new = frame(["e"]).assign(promo=0.0, region="s")
     future = pd.DataFrame({"unique_id": "e", "ds": np.arange(N, N + H), "promo": 1.0})
-    forecast = model.predict(H, df=new, futr_df=future)
+    forecast = model.predict(H, df=new, futr_df=future, cold_start=True)
     assert forecast["cold_start"].all()
     with pytest.raises(lc.DataError, match="series 'e' was not in the training data: give its "
                        r"static covariates \['region'\]"):  # fmt: skip
-        model.predict(H, df=new.drop(columns=["region"]), futr_df=future)
+        model.predict(H, df=new.drop(columns=["region"]), futr_df=future, cold_start=True)
 
 
 def test_the_command_line_forecasts_new_series(tmp_path: Path, model: lc.LSTMForecaster) -> None:
@@ -87,7 +89,11 @@ def test_the_command_line_forecasts_new_series(tmp_path: Path, model: lc.LSTMFor
     data = tmp_path / "new.csv"
     frame(["a", "e"]).to_csv(data, index=False)
     out = tmp_path / "fc.csv"
-    result = run("forecast", tmp_path / "m", "--data", data, "-o", out)
+    refused = run("forecast", tmp_path / "m", "--data", data, "-o", out)
+    assert refused.exit_code == 1
+    assert "series 'e' was not in the training data" in refused.stderr
+    assert "forecast them from their own history with --cold-start" in refused.stderr
+    result = run("forecast", tmp_path / "m", "--data", data, "-o", out, "--cold-start")
     assert result.exit_code == 0, result.output
     written = pd.read_csv(out)
     assert written.groupby("unique_id")["cold_start"].first().to_dict() == {"a": False, "e": True}

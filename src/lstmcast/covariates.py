@@ -500,3 +500,12 @@ def with_static_columns(frame: Any, table: Any) -> Any:
     if table is None:
         return frame
     return frame.merge(table, left_on=ID, right_index=True, how="left", validate="many_to_one")
+
+
+def frame_as_given(panel: Panel, encoder: StaticEncoder | None) -> Any:
+    """``panel`` as the long frame a user gives: static columns, which ``encoder`` encoded,
+    decoded back to their numbers and categories."""
+    frame = panel.to_frame()
+    if encoder:
+        frame = frame.assign(**encoder.decode(frame[list(encoder.names)].to_numpy()))
+    return frame

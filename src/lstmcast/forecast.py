@@ -135,10 +135,10 @@ class Forecaster:
         ``fitting``: ``df`` is the training data (static encodings are learned from it)."""
         return Panel.from_data(df, **columns)
 
-    def _for_series(self, panel: Panel) -> Forecaster:
-        """The forecaster for new history ``panel``: this one, or (a model that learned per
-        series statistics) a copy that also knows the series it never saw, from their history
-        (``cold_started_`` names them)."""
+    def _for_series(self, panel: Panel, cold_start: bool) -> Forecaster:
+        """The forecaster for new history ``panel``: this one, or with ``cold_start`` (for a
+        model that learned per-series statistics) a copy that also knows the series it never
+        saw, from their history (``cold_started_`` names them)."""
         return self
 
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
@@ -266,6 +266,7 @@ class Forecaster:
         level: Sequence[float] | None = None,
         *,
         futr_df: Any = None,
+        cold_start: bool = False,
         id_col: str | None = None,
         time_col: str | None = None,
         target_col: str | None = None,
@@ -281,6 +282,9 @@ class Forecaster:
         futr_df : a model with future-known covariates (``futr_cols``): a long frame
             ``unique_id, ds, <futr_cols>`` with their values at each of the ``h`` times after
             every series' history.
+        cold_start : forecast series of ``df`` the model never saw, scaled from the history
+            given (an LSTM; the frame then has a ``cold_start`` column). Without it such a
+            series is an error, as a renamed column would be.
         id_col, time_col, target_col : column names of a long ``df``; default the names the
             model was fitted with.
 
@@ -304,7 +308,7 @@ class Forecaster:
                 df, id_col=id_col, time_col=time_col, target_col=target_col
             )
             self._require_history(panel, self._context_length(), self._context_what())
-        model = self if df is None else self._for_series(panel)
+        model = self if df is None else self._for_series(panel, cold_start)
         levels = model._check_levels(level, h)
         check_output_size(len(panel), h, 3 + 2 * len(levels), count(len(panel), "series", "series"))
         series, ends = np.arange(len(panel)), panel.ends
@@ -370,6 +374,7 @@ class Forecaster:
         refit: bool = False,
         level: Sequence[float] | None = None,
         *,
+        cold_start: bool = False,
         id_col: str | None = None,
         time_col: str | None = None,
         target_col: str | None = None,
@@ -380,8 +385,8 @@ class Forecaster:
         exactly ``h`` points after it. From each origin the model forecasts ``h`` steps using only
         the values before it: by default the fitted model as it is (no retraining, its scaling
         from training); with ``refit=True`` a fresh copy is trained on each origin's past.
-        ``id_col``, ``time_col``, ``target_col``: column names of a long ``df``, as in
-        :meth:`predict`; without ``refit``, ``df`` is checked against the model as there.
+        ``id_col``, ``time_col``, ``target_col``, ``cold_start``: as in :meth:`predict`;
+        without ``refit``, ``df`` is checked against the model as there.
 
         Returns
         -------
@@ -409,7 +414,7 @@ class Forecaster:
             f"step {step_size}",
         )
         n, k = len(panel), n_windows
-        model = self if refit else self._for_series(panel)
+        model = self if refit else self._for_series(panel, cold_start)
         levels = model._check_levels(level, h)
         check_backtest_size(n, k, h, 5 + 2 * len(levels))
         # origins[s, w]: number of points of series s seen before window w.

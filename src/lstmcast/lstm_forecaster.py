@@ -28,6 +28,7 @@ from .cold_start import with_series_of
 from .covariates import (
     CovariateScaler,
     fill_missing,
+    frame_as_given,
     merge_static,
     read_future,
     read_panel,
@@ -361,7 +362,9 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
             self._fitting_static = encoder
         return panel
 
-    def _for_series(self, panel: Panel) -> LSTMForecaster:
+    def _for_series(self, panel: Panel, cold_start: bool) -> LSTMForecaster:
+        if not cold_start:
+            return self
         state, cold = with_series_of(self._state, panel, self.scaler, spec_of(self._current()))
         if not cold:
             return self
@@ -370,12 +373,9 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         return model
 
     def _as_given(self, panel: Panel) -> Any:
-        # Static columns back as given, by the encoding the panel was read with (a refitting
-        # backtest reads it as fit would): each copy learns its own.
-        encoder, frame = self.__dict__.get("_fitting_static"), panel.to_frame()
-        if encoder:
-            frame = frame.assign(**encoder.decode(frame[list(encoder.names)].to_numpy()))
-        return frame
+        # Static columns decoded by the encoding the panel was read with (a refitting backtest
+        # reads it as fit would): each copy learns its own.
+        return frame_as_given(panel, self.__dict__.get("_fitting_static"))
 
     def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
         spec = spec_of(self._current())

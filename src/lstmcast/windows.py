@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .data import Panel, concatenated_ranges
-from .errors import ConfigError, DataError, count
+from .errors import ConfigError, DataError, count, option
 
 SCALERS = ("standard", "none")
 
@@ -109,7 +109,8 @@ class SeriesScaler:
                 + (f" (nor {count(others, 'other')})" if others else "")
                 + f"; the model knows {len(self.ids)} series ({known}); its per-series scaling "
                 "comes from training, so give it those series (a single series is named after "
-                "its value column) or fit it on data that includes these"
+                "its value column), fit it on data that includes these, or forecast them from "
+                f"their own history with {option('cold_start', True)}"
             )
         return np.fromiter((lookup[series_id] for series_id in ids), np.int64, len(ids))
 

@@ -57,6 +57,14 @@ def forecast(
             "after every series' history (CSV or Parquet: id, time and the --futr-col columns).",
         ),
     ] = None,
+    cold_start: Annotated[
+        bool,
+        typer.Option(
+            "--cold-start",
+            help="Forecast --data series the model never saw, scaled from their own history "
+            "(column cold_start says which). Without it such a series is an error.",
+        ),
+    ] = False,
     reading: Reading,
     level: Level = None,
 ) -> None:
@@ -86,7 +94,9 @@ def forecast(
     model = lc.load(model_dir)
     df = None if read is None else read(model)
     futr_df = None if futr_data is None else _read_future(futr_data, model)
-    frame = model.predict(h, df=df, level=level, futr_df=futr_df, **read_columns())
+    frame = model.predict(
+        h, df=df, level=level, futr_df=futr_df, cold_start=cold_start, **read_columns()
+    )
     # Atomic: a crash or Ctrl-C never leaves a half-written forecast behind.
     write_frame(frame, output)
     if "cold_start" in frame.columns:
