@@ -16,7 +16,7 @@ import typer
 import lstmcast as lc
 from lstmcast.cli.console import metrics_table, stdout, training_progress
 from lstmcast.cli.model_options import ModelSettings, model_options
-from lstmcast.cli.options import Data, Level, Quiet, Reading, reading_options
+from lstmcast.cli.options import Data, Level, Quiet, Reading, StaticData, reading_options
 from lstmcast.cli.reading import read_training_data
 
 if TYPE_CHECKING:
@@ -64,14 +64,7 @@ def backtest(
     ] = None,
     reading: Reading,
     settings: ModelSettings,
-    static_data: Annotated[
-        Path | None,
-        typer.Option(
-            "--static-data",
-            help="The --static-col values in their own CSV or Parquet file: the series id "
-            "column and one row per series (instead of columns of DATA).",
-        ),
-    ] = None,
+    static_data: StaticData = None,
     level: Level = None,
     quiet: Quiet = False,
 ) -> None:

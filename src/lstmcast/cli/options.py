@@ -90,6 +90,15 @@ IgnoreCol = Annotated[
         "column is an error.",
     ),
 ]
+# The --static-col values in their own file (commands that train).
+StaticData = Annotated[
+    Path | None,
+    typer.Option(
+        "--static-data",
+        help="The --static-col values in their own CSV or Parquet file: the series id column "
+        "and one row per series (instead of columns of DATA).",
+    ),
+]
 Quiet = Annotated[
     bool, typer.Option("--quiet", "-q", help="Show no progress bar (nor how DATA was read).")
 ]

@@ -21,7 +21,7 @@ from lstmcast.cli.console import (
     training_progress,
 )
 from lstmcast.cli.model_options import ModelSettings, model_options
-from lstmcast.cli.options import Quiet, Reading, reading_options
+from lstmcast.cli.options import Quiet, Reading, StaticData, reading_options
 from lstmcast.cli.reading import as_in_file, read_training_data
 
 if TYPE_CHECKING:
@@ -58,14 +58,7 @@ def train(
     ],
     reading: Reading,
     settings: ModelSettings,
-    static_data: Annotated[
-        Path | None,
-        typer.Option(
-            "--static-data",
-            help="The --static-col values in their own CSV or Parquet file: the series id "
-            "column and one row per series (instead of columns of DATA).",
-        ),
-    ] = None,
+    static_data: StaticData = None,
     resume: Annotated[
         bool,
         typer.Option(
