@@ -52,6 +52,7 @@ WRITES = {
     "plot": ["forecast.png"],
     "inspect": ["gates.png"],
     "audit": [],
+    "info": [],
     "experiment adding": ["adding.png"],
     "tune": ["sales.tuned/model/config.json", "sales.tuned/trials.csv", "sales.tuned/trials.png"],
 }

@@ -57,6 +57,8 @@ class FittedState:
     covariate_scaler: Any = None
     # How static covariates are encoded (a covariates.StaticEncoder); None: none.
     static_encoder: Any = None
+    # What the model learned from (card.training_data); None: a model saved before.
+    data: dict[str, Any] | None = None
 
     @property
     def n_series(self) -> int:

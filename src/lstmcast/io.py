@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from . import __version__, distributed
+from .card import versions
 from .checkpoint import Resumable, write_training_state
 from .covariates import CovariateScaler, StaticEncoder, spec_of
 from .data import Panel, concatenated_ranges
@@ -175,6 +176,9 @@ def _save_state(
                 "recipe": state.recipe,
                 # How static covariates are encoded (numbers standardised, category codes).
                 "static": None if state.static_encoder is None else state.static_encoder.to_dict(),
+                # What the model learned from: series, points, time range, data fingerprint.
+                "data": state.data,
+                "versions": versions(),
                 # The sanity alarms on the validation tail: the summary line, per-series flags.
                 "diagnostics": None if state.diagnostics is None else state.diagnostics.to_dict(),
                 "histories": [history.to_dict() for history in histories or state.histories],
@@ -368,6 +372,10 @@ def read_state(
     ):
         raise ValueError(f"invalid recipe {recipe!r}")
     state.recipe = recipe
+    data = config.get("data")  # absent from models saved before the model card
+    if data is not None and not (isinstance(data, dict) and isinstance(data.get("series"), int)):
+        raise ValueError(f"invalid training data description {data!r}")
+    state.data = data
     diagnostics = config.get("diagnostics")  # absent from models saved before the alarms
     if diagnostics is not None:
         if not isinstance(diagnostics, dict):

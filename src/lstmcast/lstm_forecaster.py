@@ -22,6 +22,7 @@ import torch
 
 from . import distributed
 from .audit import warn_on_leakage
+from .card import training_data
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
 from .cold_start import with_series_of
@@ -459,9 +460,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         n_train = training_points(panel, self.window, self.horizon, self.val_size)
         device = pick_device(self.device)  # an absent device is refused before any work
         parallel = distributed.active()
-        fingerprint = ""
-        if checkpoint is not None or parallel:
-            fingerprint = data_fingerprint(panel)
+        fingerprint = data_fingerprint(panel)  # also what the model card says it learned from
         # In a process group: the same data on every rank, or each rank its own series?
         replicated, fingerprint = (
             distributed.all_same(fingerprint) if parallel else (True, fingerprint)
@@ -503,6 +502,7 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
             recipe={"chosen": list(self._chosen), "reasons": list(self._reasons)},
             covariate_scaler=covariate_scaler,
             static_encoder=static_encoder,
+            data=training_data(panel, fingerprint),
         )
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None

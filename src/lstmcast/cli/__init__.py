@@ -23,6 +23,7 @@ from lstmcast.cli import (
     demo,
     experiment,
     forecast,
+    info,
     inspect,
     plot,
     train,
@@ -87,6 +88,7 @@ for _command in (
     plot.plot,
     inspect.inspect,
     audit.audit,
+    info.info,
 ):
     app.command()(_command)
 experiment.experiment_app.command()(experiment.adding)

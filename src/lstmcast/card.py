@@ -1,0 +1,125 @@
+"""The model card: what a saved model is and how it was made (``lstmcast info MODEL``).
+
+Read from the model alone: its settings and the recipe's reasons, the data it learned from
+(series, points, time range, a fingerprint of the values), how training went, its validation
+scores beside the naive baselines, its intervals, and the versions that made it.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .data import Panel
+
+
+def versions() -> dict[str, str]:
+    """The versions of what trains and saves a model: lstmcast, torch, numpy, Python."""
+    import torch
+
+    from . import __version__
+
+    return {
+        "lstmcast": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def training_data(panel: Panel, fingerprint: str) -> dict[str, Any]:
+    """What a model learned from: series and points, the first and last time, and the SHA-256
+    of the ids, times and values (``fingerprint``; equal data, equal fingerprint)."""
+    from .timesteps import show_time
+
+    times = panel.in_zone(panel.ds[[int(panel.ds.argmin()), int(panel.ds.argmax())]])
+    return {
+        "series": len(panel),
+        "points": int(panel.lengths.sum()),
+        "first": show_time(times[0]),
+        "last": show_time(times[1]),
+        "fingerprint": fingerprint,
+    }
+
+
+def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The card of a loaded ``model`` (an LSTMForecaster: not imported here, as io, which the
+    estimator imports, imports this module) and its ``config.json``, as plain data."""
+    chosen = {n for n, v in model.get_params().items() if v == "auto" and n != "recipe"}
+    settings = {
+        name: (value if not isinstance(value, tuple) else list(value))
+        for name, value in model.settings_.items()
+    }
+    histories = [
+        {
+            "epochs": len(history.train_loss),
+            "best_epoch": history.best_epoch,
+            "stopped": history.stopped,
+            "seconds": round(history.seconds, 1),
+        }
+        for history in model.histories_
+    ]
+    diagnostics = getattr(model, "diagnostics_", None)
+    calibration = getattr(model, "calibration_size_", 0) if model.calibration_ is not None else 0
+    return {
+        "model": type(model).__name__,
+        "saved_by": config.get("versions") or {"lstmcast": config.get("lstmcast_version")},
+        "format_version": config.get("format_version"),
+        "settings": settings,
+        "chosen_by_recipe": sorted(chosen),
+        "recipe": model.recipe_,
+        "data": config.get("data"),
+        "series": model.n_series_,
+        "networks": len(model.networks_),
+        "parameters": sum(p.numel() for p in model.network_.parameters()),
+        "seed": model.seed_,
+        "training": histories,
+        "validation": None if diagnostics is None else diagnostics.summary(),
+        "intervals": {
+            "learned_levels": list(model.quantile_levels or []),
+            "calibration_windows": calibration,
+        },
+    }
+
+
+def card_lines(card: dict[str, Any]) -> list[str]:
+    """The card as lines of text, one fact each."""
+    saved = card["saved_by"]
+    made = ", ".join(f"{name} {version}" for name, version in saved.items() if version)
+    data = card["data"]
+    lines = [
+        f"model         {card['model']}: {card['networks']} network(s) of "
+        f"{card['parameters']:,} parameters, {card['series']} series",
+        f"saved by      {made} (format {card['format_version']})",
+    ]
+    if data:
+        lines.append(
+            f"trained on    {data['series']} series, {data['points']:,} points, "
+            f"{data['first']} to {data['last']}; data sha256 {data['fingerprint'][:16]}"
+        )
+    else:
+        lines.append("trained on    (not recorded: saved before model cards)")
+    for member, history in enumerate(card["training"]):
+        lines.append(
+            f"network {member}     {history['epochs']} epochs (best {history['best_epoch']}), "
+            f"stopped by {history['stopped']}, {history['seconds']} s"
+        )
+    lines.append(f"seed          {card['seed']}")
+    lines += [f"recipe        {reason}" for reason in card["recipe"]]
+    shown = ", ".join(
+        f"{name}={value!r}{'*' if name in card['chosen_by_recipe'] else ''}"
+        for name, value in card["settings"].items()
+    )
+    lines.append(f"settings      {shown} (*: chosen by the recipe)")
+    if card["validation"]:
+        lines.append(f"validation    {card['validation']}")
+    intervals = card["intervals"]
+    if intervals["learned_levels"] or intervals["calibration_windows"]:
+        lines.append(
+            f"intervals     learned levels {intervals['learned_levels'] or 'none'}; "
+            f"calibrated on {intervals['calibration_windows']} validation windows"
+        )
+    return lines
