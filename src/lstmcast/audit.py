@@ -375,6 +375,13 @@ def _default_max_lag(
         y = _floats(df[target_col])[order]
         series = [s[np.isfinite(s)] for s in np.split(y, starts[1:-1])]
         season = period_from_autocorrelation(series, max_lag=shortest // 2)
+    return max_lag_for(season, shortest)
+
+
+def max_lag_for(season: int, shortest: int) -> int:
+    """The lags looked at for a ``season`` (1: none) and the ``shortest`` series' points: twice
+    the season (NO_SEASON_LAGS without one), at most MAX_LAG_FRACTION of the shortest series,
+    at least 1."""
     lag = 2 * season if season > 1 else NO_SEASON_LAGS
     return max(1, min(lag, int(shortest * MAX_LAG_FRACTION)))
 
@@ -386,8 +393,7 @@ def warn_on_leakage(
     (:class:`~lstmcast.errors.DataWarning`, one line) when a covariate looks like leakage;
     ``lstmcast audit`` shows the same evidence."""
     df = panel.to_frame()[[ID, TIME, TARGET, *futr_cols, *hist_cols]]
-    shortest = int(panel.lengths.min())
-    max_lag = max(1, min(2 * season if season > 1 else NO_SEASON_LAGS, shortest // 4))
+    max_lag = max_lag_for(season, int(panel.lengths.min()))
     report = leakage(df, futr_cols, hist_cols, max_lag=max_lag)
     if not report.ok:
         warnings.warn(

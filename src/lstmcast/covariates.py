@@ -17,13 +17,13 @@ windows -> model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from .checks import require_frame
-from .columns import ID
+from .columns import ID, TARGET
 from .data import Panel, concatenated_ranges
 from .errors import ConfigError, DataError, count, setting
 from .timesteps import show_time
@@ -99,7 +99,7 @@ def fill_missing(panel: Panel, policy: str, what: str = "the data") -> Panel:
     if values is None or not np.isnan(values).any():
         return panel
     if policy == "zero":
-        return _with_covariates(panel, np.nan_to_num(values, nan=0.0))
+        return replace(panel, covariates=np.nan_to_num(values, nan=0.0))
     if policy == "ffill":
         values = _forward_filled(values, panel.starts)
     missing = np.isnan(values)
@@ -114,7 +114,7 @@ def fill_missing(panel: Panel, policy: str, what: str = "the data") -> Panel:
             f"{what} ({count(n_missing, 'missing value')} in all); fill it, or choose "
             f"{setting('covariate_missing')} 'ffill' or 'zero'"
         )
-    return _with_covariates(panel, values)
+    return replace(panel, covariates=values)
 
 
 def _forward_filled(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -123,25 +123,10 @@ def _forward_filled(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     known = np.where(np.isnan(values), -1, rows)  # (rows, C): row of the value, or -1
     series_start = np.repeat(starts[:-1], np.diff(starts))[:, None]
     # The last known row so far, but never one of an earlier series.
-    last = np.maximum.accumulate(np.where(known >= series_start, known, -1), axis=0)
+    last = np.maximum.accumulate(known, axis=0)
     last = np.where(last >= series_start, last, -1)
     filled = np.take_along_axis(values, np.maximum(last, 0), axis=0)
     return np.where(last >= 0, filled, np.nan)
-
-
-def _with_covariates(panel: Panel, values: np.ndarray) -> Panel:
-    return Panel(
-        panel.ids, panel.y, panel.ds, panel.starts, panel.tz, values, panel.covariate_names
-    )
-
-
-def check_columns(panel: Panel, spec: CovariateSpec, what: str) -> None:
-    """Refuse ``panel`` unless it holds exactly the covariates of ``spec``, in its order."""
-    if panel.covariate_names != spec.names:
-        raise DataError(
-            f"{what} has covariates {list(panel.covariate_names)}; the model reads "
-            f"{list(spec.names)}"
-        )
 
 
 @dataclass(frozen=True)
@@ -190,7 +175,6 @@ def with_future(
     and time.
     """
     position = {str(name): i for i, name in enumerate(future.ids)}
-    lengths = future.lengths
     n_covariates = len(panel.covariate_names)
     columns = [panel.covariate_names.index(name) for name in futr]
     rows = []
@@ -204,11 +188,10 @@ def with_future(
             )
         ds = future.ds[future.starts[j] : future.ends[j]]
         missing = np.setdiff1d(times[i], ds)
-        if len(missing) or lengths[j] < h:
-            first = missing[0] if len(missing) else times[i][lengths[j]]
+        if len(missing):
             raise DataError(
                 f"futr_df has no row for series {series_id!r} at "
-                f"{show_time(panel.in_zone(np.array([first]))[0])}; the forecast needs "
+                f"{show_time(panel.in_zone(missing[:1])[0])}; the forecast needs "
                 f"{_columns(futr)} at each of the {h} times after its history "
                 f"({_span(panel, times[i])})"
             )
@@ -237,7 +220,7 @@ def read_future(
             "never read after the forecast origin (declare it in futr_cols if its future values "
             "are known); drop it"
         )
-    target = columns.get("target_col") or "y"
+    target = columns.get("target_col") or TARGET
     if target in futr_df.columns:
         raise DataError(
             f"futr_df has the target column {target!r}; it holds only the future-known "
@@ -247,7 +230,7 @@ def read_future(
     frame = futr_df.assign(**{placeholder: 0.0})
     return Panel.from_data(
         frame,
-        id_col=columns.get("id_col") or "unique_id",
+        id_col=columns.get("id_col") or ID,
         time_col=columns.get("time_col"),
         target_col=placeholder,
         source="futr_df",
@@ -416,10 +399,8 @@ def with_static(panel: Panel, values: np.ndarray, names: tuple[str, ...]) -> Pan
     columns ``names`` after the others."""
     repeated = np.repeat(values, panel.lengths, axis=0)
     before = panel.covariates if panel.covariates is not None else np.zeros((len(panel.y), 0))
-    return Panel(
-        panel.ids, panel.y, panel.ds, panel.starts, panel.tz,
-        np.concatenate([before, repeated], axis=1), panel.covariate_names + names,
-    )  # fmt: skip
+    covariates = np.concatenate([before, repeated], axis=1)
+    return replace(panel, covariates=covariates, covariate_names=panel.covariate_names + names)
 
 
 def read_panel(

@@ -268,13 +268,17 @@ def _naive_utc(times: Any) -> np.ndarray:
     return times.to_numpy()
 
 
-def _numbers(raw: Any, ids: RowIds, where: Where, subject: str, hint: str) -> np.ndarray:
-    """Column ``raw`` as float64 (rows,), booleans as 0 and 1, NaN where a cell is empty; a
-    value that is not a number is an error: ``subject`` (with ``{series}`` for the series id)
-    "has a non-numeric value ... at <row>; " ``hint``."""
+def _numbers(
+    raw: Any, ids: RowIds, where: Where, subject: str, hint: str, booleans: str | None = None
+) -> np.ndarray:
+    """Column ``raw`` as float64 (rows,), NaN where a cell is empty; a value that is not a
+    number is an error: ``subject`` (with ``{series}`` for the series id) "has a non-numeric
+    value ... at <row>; " ``hint``. Booleans are 0 and 1, or with ``booleans`` that error."""
     pd = _pd()
     series = pd.Series(raw, copy=False)  # read only: no copy of millions of rows
     if pd.api.types.is_bool_dtype(series):
+        if booleans is not None:
+            raise DataError(booleans)
         return series.to_numpy(dtype=np.float64)
     numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
     not_numeric = np.isnan(numbers) & series.notna().to_numpy()
@@ -288,9 +292,10 @@ def _numbers(raw: Any, ids: RowIds, where: Where, subject: str, hint: str) -> np
 
 
 def _parse_values(raw: Any, ids: RowIds, where: Where) -> np.ndarray:
-    if _pd().api.types.is_bool_dtype(_pd().Series(raw, copy=False)):
-        raise DataError("target values are booleans; expected numbers")
-    numbers = _numbers(raw, ids, where, "series {series}", "the target must be numbers")
+    numbers = _numbers(
+        raw, ids, where, "series {series}", "the target must be numbers",
+        booleans="target values are booleans; expected numbers",
+    )  # fmt: skip
     for bad in (np.isnan(numbers), np.isinf(numbers)):
         if bad.any():
             pos = int(np.argmax(bad))

@@ -141,9 +141,9 @@ class Forecaster:
         saw, from their history (``cold_started_`` names them)."""
         return self
 
-    def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
-        """``panel`` with each series' future-known values for the ``h`` steps after it from
-        ``futr_df`` (models without future-known covariates take none)."""
+    def _with_future(self, panel: Panel, futr_df: Any, times: np.ndarray) -> Panel:
+        """``panel`` with each series' future-known values from ``futr_df`` at ``times`` (n, h),
+        the steps after it (models without future-known covariates take none)."""
         if futr_df is not None:
             raise ConfigError(
                 f"{type(self).__name__} reads no future-known covariates; futr_df is for a "
@@ -313,7 +313,7 @@ class Forecaster:
         check_output_size(len(panel), h, 3 + 2 * len(levels), count(len(panel), "series", "series"))
         series, ends = np.arange(len(panel)), panel.ends
         times = future_times(panel.ds[ends - 1], steps, h, panel.tz)
-        panel = model._with_future(panel, futr_df, h, steps)
+        panel = model._with_future(panel, futr_df, times)
         ends = panel.starts[:-1] + (ends - np.concatenate([[0], ends[:-1]]))
         values, bounds = model._forecast_with_bounds(panel, series, ends, h, levels)
         columns = {

@@ -104,7 +104,9 @@ def input_windows(
         later = ends[:, None] + np.arange(horizon)[None, :]  # (k, horizon)
         inside = later < panel.ends[series][:, None]
         later = np.where(inside, later, ends[:, None] - 1)  # any row: zeroed below
-        future = covariates.transform(panel.covariates[later], rows) if covariates else None
+        future = None
+        if covariates is not None:
+            future = covariates.transform(panel.covariates[later], rows)
         x_ahead = inputs(np.zeros(later.shape), panel.ds[later], panel.tz, future)
         x_ahead = x_ahead * mask * torch.from_numpy(inside)[..., None]
         x = torch.cat([x, x_ahead], dim=1)

@@ -68,7 +68,6 @@ from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
 from .settings import AUTO, RULES, calendar_names, check_together, is_auto
-from .timesteps import future_times
 from .train import Callback, History, TrainState
 from .training_range import warn_far_from_training
 from .windows import SeriesScaler
@@ -378,19 +377,18 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         # reads it as fit would): each copy learns its own.
         return frame_as_given(panel, self.__dict__.get("_fitting_static"))
 
-    def _with_future(self, panel: Panel, futr_df: Any, h: int, steps: list[Any]) -> Panel:
+    def _with_future(self, panel: Panel, futr_df: Any, times: np.ndarray) -> Panel:
         spec = spec_of(self._current())
-        futr = spec.futr
+        futr, h = spec.futr, times.shape[1]
         if not futr:
-            return super()._with_future(panel, futr_df, h, steps)
-        refuse_recursion(h, self.horizon, self._calendar(), spec_of(self._current()))
+            return super()._with_future(panel, futr_df, times)
+        refuse_recursion(h, self.horizon, self._calendar(), spec)
         if futr_df is None:
             raise DataError(
                 f"this model reads future-known covariates {list(futr)}: give futr_df, their "
                 f"values at each of the {h} times after every series' history"
             )
         future = read_future(futr_df, self.columns_, futr, spec.hist)
-        times = future_times(panel.ds[panel.ends - 1], steps, h, panel.tz)
         return fill_missing(with_future(panel, future, futr, times, h), self.covariate_missing,
                             "futr_df")  # fmt: skip
 

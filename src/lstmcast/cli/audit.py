@@ -46,7 +46,7 @@ def audit(
     that equals the target at the same step or later (or predicts its changes far better than
     the target's own past does), is listed with its lag and correlation; see docs/covariates.md.
     """
-    from lstmcast.audit import leakage
+    from lstmcast.audit import leakage, max_lag_for
     from lstmcast.covariates import spec_of
     from lstmcast.errors import ConfigError
 
@@ -58,22 +58,12 @@ def audit(
             "audit"
         )
     df = read_for_model(model, data, reading)
-    report = leakage(
-        df, covariates.futr, covariates.hist, max_lag=_max_lag(model.season_length, df)
-    )
+    shortest = int(df.groupby("unique_id", sort=False).size().min())
+    max_lag = max_lag_for(model.season_length, shortest)
+    report = leakage(df, covariates.futr, covariates.hist, max_lag=max_lag)
     console = stdout()
     console.print(report.summary(), markup=False, soft_wrap=True)
     for evidence in report.findings["evidence"]:
         console.print(f"  {evidence}", markup=False, soft_wrap=True)
     if strict and not report.ok:
         raise typer.Exit(EXIT_LEAKAGE)
-
-
-def _max_lag(season: int, df: object) -> int:
-    """Two of the model's seasons (48 steps without one), at most a quarter of the shortest
-    series: the lags the check looks at."""
-    import pandas as pd
-
-    assert isinstance(df, pd.DataFrame)
-    shortest = int(df.groupby("unique_id", sort=False).size().min())
-    return max(1, min(2 * season if season > 1 else 48, shortest // 4))
