@@ -2,14 +2,14 @@
 
 Where it sits: it drives the whole chain for the LSTM, input frame (``data.Panel``) -> windows
 (``windows``) -> network (``model``, trained by ``train``) -> forecast (``predict``), keeping what
-fit learns in a :class:`~lstmcast.fitted.FittedState`. Intervals are computed by ``intervals``,
-checkpoints by ``checkpoint``, files by ``io`` (which never imports this module); the shared
-verbs (predict, backtest) come from :class:`~lstmcast.forecast.Forecaster`.
+fit learns in a :class:`~lstmcast.fitted.FittedState`. Inputs are read by ``lstm_inputs``,
+intervals computed by ``intervals``, checkpoints by ``checkpoint``, files by ``io`` (which never
+imports this module); the shared verbs (predict, backtest) come from
+:class:`~lstmcast.forecast.Forecaster`.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import secrets
@@ -25,55 +25,45 @@ from .audit import warn_on_leakage
 from .card import training_data
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
-from .cold_start import with_series_of
 from .covariates import (
     CovariateScaler,
-    fill_missing,
-    frame_as_given,
     merge_static,
-    read_future,
-    read_panel,
     spec_of,
-    with_future,
 )
 from .data import Panel
 from .devices import pick_device
 from .diagnostics import validation_diagnostics
-from .errors import DataError
 from .fitted import FittedState, StateField, StateSpec, state_spec
 from .fitting import (
-    ahead_mask,
     check_finite,
     fit_windows,
     network_config,
-    network_inputs,
     train_config,
     train_members,
     training_points,
 )
 from .forecast import Forecaster
 from .forecasting import (
-    input_windows,
     refuse_recursion,
     scaled_forecast,
 )
 from .interval_forecasts import IntervalForecasts
 from .intervals import (
     check_calibrated_quantiles,
-    network_quantiles,
 )
 from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
+from .lstm_inputs import LSTMInputs
 from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
-from .settings import AUTO, RULES, calendar_names, check_together, is_auto
+from .settings import AUTO, RULES, check_together, is_auto
 from .train import Callback, History, TrainState
 from .training_range import warn_far_from_training
 from .windows import SeriesScaler
 
 
-class LSTMForecaster(IntervalForecasts, Forecaster):
+class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
     """One global LSTM over all series: the last ``window`` values -> the next ``horizon``.
 
     Every setting marked "auto" (the default) is chosen from the data at ``fit`` by
@@ -338,60 +328,6 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         if not any(is_auto(getattr(self, name)) for name in CHOSEN):
             check_together(self._current())
 
-    def _network_quantiles(self) -> tuple[float, ...]:
-        """The quantiles the heads learn for ``quantile_levels`` (both ends of each interval)."""
-        return network_quantiles(self.quantile_levels)
-
-    def _calendar(self) -> tuple[str, ...]:
-        return calendar_names(self.calendar)
-
-    def _inputs(
-        self, scaled: np.ndarray, ds: np.ndarray, tz: str | None, covariates: np.ndarray | None
-    ) -> torch.Tensor:
-        """Network inputs (..., features) for scaled values, their times (...) and their
-        scaled covariates (..., C)."""
-        return network_inputs(scaled, ds, tz, self._calendar(), covariates)
-
-    def _read(self, df: Any, what: str, fitting: bool = False, **columns: str | None) -> Panel:
-        spec = spec_of(self._current())
-        saved = None
-        if spec.static and not fitting:
-            saved = (self.static_encoder_, self.tail_, self.scaler_)
-        panel, encoder = read_panel(df, what, columns, spec, self.covariate_missing, saved)
-        if fitting:  # learned from the training series; kept by _fit
-            self._fitting_static = encoder
-        return panel
-
-    def _for_series(self, panel: Panel, cold_start: bool) -> LSTMForecaster:
-        if not cold_start:
-            return self
-        state, cold = with_series_of(self._state, panel, self.scaler, spec_of(self._current()))
-        if not cold:
-            return self
-        model = copy.copy(self)  # the networks are shared, not copied
-        model._state, model.cold_started_ = state, cold
-        return model
-
-    def _as_given(self, panel: Panel) -> Any:
-        # Static columns decoded by the encoding the panel was read with (a refitting backtest
-        # reads it as fit would): each copy learns its own.
-        return frame_as_given(panel, self.__dict__.get("_fitting_static"))
-
-    def _with_future(self, panel: Panel, futr_df: Any, times: np.ndarray) -> Panel:
-        spec = spec_of(self._current())
-        futr, h = spec.futr, times.shape[1]
-        if not futr:
-            return super()._with_future(panel, futr_df, times)
-        refuse_recursion(h, self.horizon, self._calendar(), spec)
-        if futr_df is None:
-            raise DataError(
-                f"this model reads future-known covariates {list(futr)}: give futr_df, their "
-                f"values at each of the {h} times after every series' history"
-            )
-        future = read_future(futr_df, self.columns_, futr, spec.hist)
-        return fill_missing(with_future(panel, future, futr, times, h), self.covariate_missing,
-                            "futr_df")  # fmt: skip
-
     def fit(
         self,
         df: Any,
@@ -563,19 +499,6 @@ class LSTMForecaster(IntervalForecasts, Forecaster):
         if not getattr(self, "histories_", None):
             self._check_fitted()
         return self.histories_[0]
-
-    def _contexts(
-        self, panel: Panel, series: np.ndarray, ends: np.ndarray
-    ) -> tuple[torch.Tensor, np.ndarray]:
-        """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
-        spec = spec_of(self._current())
-        covariates = self.covariate_scaler_ if spec else None
-        ahead = (self.horizon, ahead_mask(spec, len(self._calendar()))) if spec.futr else None
-        x, rows = input_windows(
-            panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs,
-            covariates, ahead,
-        )  # fmt: skip
-        return x.to(next(self.networks_[0].parameters()).device), rows
 
     @torch.no_grad()
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:

@@ -1,0 +1,116 @@
+"""How the LSTM estimator reads data into network inputs: panels, covariates, input windows.
+
+A mixin of :class:`~lstmcast.lstm_forecaster.LSTMForecaster` (its methods read the settings and
+the fitted scalers): a long frame -> a :class:`~lstmcast.data.Panel` with its covariates
+(static ones encoded), future-known values appended after each series' history, series the
+model never saw scaled from their own history (cold start), and the scaled input windows
+(k, window, features) the networks read.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .cold_start import with_series_of
+from .covariates import fill_missing, frame_as_given, read_future, read_panel, spec_of, with_future
+from .errors import DataError
+from .fitting import ahead_mask, network_inputs
+from .forecasting import input_windows, refuse_recursion
+from .intervals import network_quantiles
+from .settings import calendar_names
+
+if TYPE_CHECKING:
+    from .data import Panel
+
+
+class LSTMInputs:
+    """Input reading for a forecaster with the LSTM's settings and fitted state (see
+    LSTMForecaster)."""
+
+    quantile_levels: Any
+    calendar: Any
+    covariate_missing: Any
+    scaler: Any
+    horizon: Any
+    window: Any
+    networks_: Any
+    scaler_: Any
+    tail_: Any
+    columns_: Any
+    covariate_scaler_: Any
+    static_encoder_: Any
+    _state: Any
+    if TYPE_CHECKING:
+
+        def _current(self) -> dict[str, Any]: ...
+
+    def _network_quantiles(self) -> tuple[float, ...]:
+        """The quantiles the heads learn for ``quantile_levels`` (both ends of each interval)."""
+        return network_quantiles(self.quantile_levels)
+
+    def _calendar(self) -> tuple[str, ...]:
+        return calendar_names(self.calendar)
+
+    def _inputs(
+        self, scaled: np.ndarray, ds: np.ndarray, tz: str | None, covariates: np.ndarray | None
+    ) -> torch.Tensor:
+        """Network inputs (..., features) for scaled values, their times (...) and their
+        scaled covariates (..., C)."""
+        return network_inputs(scaled, ds, tz, self._calendar(), covariates)
+
+    def _read(self, df: Any, what: str, fitting: bool = False, **columns: str | None) -> Panel:
+        spec = spec_of(self._current())
+        saved = None
+        if spec.static and not fitting:
+            saved = (self.static_encoder_, self.tail_, self.scaler_)
+        panel, encoder = read_panel(df, what, columns, spec, self.covariate_missing, saved)
+        if fitting:  # learned from the training series; kept by _fit
+            self._fitting_static = encoder
+        return panel
+
+    def _for_series(self, panel: Panel, cold_start: bool) -> Any:
+        if not cold_start:
+            return self
+        state, cold = with_series_of(self._state, panel, self.scaler, spec_of(self._current()))
+        if not cold:
+            return self
+        model = copy.copy(self)  # the networks are shared, not copied
+        model._state, model.cold_started_ = state, cold
+        return model
+
+    def _as_given(self, panel: Panel) -> Any:
+        # Static columns decoded by the encoding the panel was read with (a refitting backtest
+        # reads it as fit would): each copy learns its own.
+        return frame_as_given(panel, self.__dict__.get("_fitting_static"))
+
+    def _with_future(self, panel: Panel, futr_df: Any, times: np.ndarray) -> Panel:
+        spec = spec_of(self._current())
+        futr, h = spec.futr, times.shape[1]
+        if not futr:
+            return super()._with_future(panel, futr_df, times)
+        refuse_recursion(h, self.horizon, self._calendar(), spec)
+        if futr_df is None:
+            raise DataError(
+                f"this model reads future-known covariates {list(futr)}: give futr_df, their "
+                f"values at each of the {h} times after every series' history"
+            )
+        future = read_future(futr_df, self.columns_, futr, spec.hist)
+        return fill_missing(with_future(panel, future, futr, times, h), self.covariate_missing,
+                            "futr_df")  # fmt: skip
+
+    def _contexts(
+        self, panel: Panel, series: np.ndarray, ends: np.ndarray
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
+        spec = spec_of(self._current())
+        covariates = self.covariate_scaler_ if spec else None
+        ahead = (self.horizon, ahead_mask(spec, len(self._calendar()))) if spec.futr else None
+        x, rows = input_windows(
+            panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs,
+            covariates, ahead,
+        )  # fmt: skip
+        return x.to(next(self.networks_[0].parameters()).device), rows
