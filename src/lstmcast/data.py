@@ -65,6 +65,7 @@ def to_long(
     source: str | None = None,
     layout: str | None = None,
     ignore_cols: Sequence[str] = (),
+    keep_missing: bool = False,
 ) -> pd.DataFrame:
     """Validate any supported input and return the canonical long frame.
 
@@ -80,6 +81,8 @@ def to_long(
     source : file name used in error messages (rows are then reported as file lines).
     layout : ``"long"``, ``"wide"`` or ``"single"``: say which instead of letting it be inferred.
     ignore_cols : columns to leave out on purpose; any other column not used is an error.
+    keep_missing : keep missing target values (NaN) instead of refusing them, for a model that
+        handles them (``LSTMForecaster(missing=...)``); infinite values are still refused.
 
     Returns
     -------
@@ -89,8 +92,9 @@ def to_long(
     it was read.
     """
     panel, how = panel_of(
-        data, id_col, time_col, target_col, Where(source), layout, tuple(ignore_cols)
-    )
+        data, id_col, time_col, target_col, Where(source), layout, tuple(ignore_cols),
+        keep_missing=keep_missing,
+    )  # fmt: skip
     return with_layouts(panel.to_frame(), (how,))
 
 
@@ -105,6 +109,7 @@ def panel_of(
     name: str | None = None,
     index_time: bool | None = None,
     covariate_cols: tuple[str, ...] = (),
+    keep_missing: bool = False,
 ) -> tuple[Panel, Layout]:
     """Validate any supported input into a :class:`Panel`, and say how it was read.
 
@@ -112,7 +117,8 @@ def panel_of(
     as its lines (a Parquet file). ``index_time``: whether times may come from a frame's index;
     by default only for a frame that is not a file's (a file's times are a column).
     ``covariate_cols``: columns read beside the target into ``Panel.covariates`` (numbers; a
-    missing value stays NaN for the model's ``covariate_missing`` to handle).
+    missing value stays NaN for the model's ``covariate_missing`` to handle). ``keep_missing``:
+    a missing target value stays NaN too, for the model's ``missing`` to handle.
     """
     pd = _pd()
     name = where.source if name is None else name
@@ -174,7 +180,9 @@ def panel_of(
             ],
             axis=1,
         )
-    panel, tz_note = _validate(*columns, where, covariates, tuple(map(str, covariate_cols)))
+    panel, tz_note = _validate(
+        *columns, where, covariates, tuple(map(str, covariate_cols)), keep_missing
+    )
     return panel, replace(how, n_series=len(panel), tz=panel.tz, tz_note=tz_note)
 
 
@@ -291,12 +299,14 @@ def _numbers(
     return numbers
 
 
-def _parse_values(raw: Any, ids: RowIds, where: Where) -> np.ndarray:
+def _parse_values(raw: Any, ids: RowIds, where: Where, keep_missing: bool = False) -> np.ndarray:
+    """The target as float64 (rows,); NaN and inf refused, or with ``keep_missing`` inf only."""
     numbers = _numbers(
         raw, ids, where, "series {series}", "the target must be numbers",
         booleans="target values are booleans; expected numbers",
     )  # fmt: skip
-    for bad in (np.isnan(numbers), np.isinf(numbers)):
+    checks = (np.isinf(numbers),) if keep_missing else (np.isnan(numbers), np.isinf(numbers))
+    for bad in checks:
         if bad.any():
             pos = int(np.argmax(bad))
             what = "a missing value (NaN)" if np.isnan(numbers[pos]) else f"{numbers[pos]}"
@@ -331,6 +341,7 @@ def _validate(
     where: Where,
     covariates: np.ndarray | None = None,
     covariate_names: tuple[str, ...] = (),
+    keep_missing: bool = False,
 ) -> tuple[Panel, str | None]:
     """Parse and check the columns of every row; group the rows by series into a Panel.
 
@@ -338,7 +349,7 @@ def _validate(
     """
     if len(ids.codes) == 0:
         raise DataError(f"{where.source or 'the data'} has no rows")
-    y = _parse_values(raw_values, ids, where)
+    y = _parse_values(raw_values, ids, where, keep_missing)
     ds, tz, note = _parse_times(raw_times, ids, where)
     if repeats > 1:
         ds = np.tile(ds, repeats)
@@ -376,17 +387,18 @@ def _validate(
 
 
 def split(
-    df: Any, test_size: int | float, covariate_cols: Sequence[str] = ()
+    df: Any, test_size: int | float, covariate_cols: Sequence[str] = (), keep_missing: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split every series by time: the last ``test_size`` points of each go to the test part.
 
     ``test_size`` is a number of points (int) or a fraction of each series (0 < float < 1,
     rounded to the nearest point). Returns ``(train, test)`` long frames, with the
-    ``covariate_cols`` of ``df`` beside the target.
+    ``covariate_cols`` of ``df`` beside the target. ``keep_missing``: as in :func:`to_long`.
     """
     panel, how = panel_of(
-        df, None, None, None, Where(None), None, (), covariate_cols=tuple(covariate_cols)
-    )
+        df, None, None, None, Where(None), None, (), covariate_cols=tuple(covariate_cols),
+        keep_missing=keep_missing,
+    )  # fmt: skip
     frame = with_layouts(panel.to_frame(), (how,))
     lengths = panel.lengths
     Rule((int, float), 0, low_open=True).check("test_size", test_size)
@@ -416,7 +428,10 @@ class Panel:
     ``y`` (rows,) float64; ``ds`` (rows,) datetime64 (naive, in UTC; any resolution) or int64;
     ``ids`` one str per series; ``tz`` the zone the times are shown in (None: naive or integer
     times); ``covariates`` (rows, C) float64 the columns ``covariate_names`` read beside the
-    target (NaN where missing), None without any.
+    target (NaN where missing), None without any. ``missing`` (rows,) int8, for a model that
+    handles missing values (:mod:`lstmcast.missing`): 0 a value of the data, 1 a value missing
+    from it, 2 a time ``fill_gaps`` inserted; ``y`` there holds the fill (NaN: masked). None:
+    no point was missing.
     Built from a validated long frame; slices of it are views, never copies.
     """
 
@@ -427,6 +442,7 @@ class Panel:
     tz: str | None = None
     covariates: np.ndarray | None = None
     covariate_names: tuple[str, ...] = ()
+    missing: np.ndarray | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, covariate_names: Sequence[str] = ()) -> Panel:
@@ -458,14 +474,16 @@ class Panel:
         target_col: str | None = None,
         source: str | None = None,
         covariate_cols: Sequence[str] = (),
+        keep_missing: bool = False,
     ) -> Panel:
         """Validate any supported input (arguments as in :func:`to_long`) and build the panel,
         reading ``covariate_cols`` beside the target."""
         where = Where(source)
         covariates = tuple(covariate_cols)
         return panel_of(
-            data, id_col, time_col, target_col, where, None, (), covariate_cols=covariates
-        )[0]
+            data, id_col, time_col, target_col, where, None, (), covariate_cols=covariates,
+            keep_missing=keep_missing,
+        )[0]  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -505,6 +523,7 @@ class Panel:
             tz=self.tz,
             covariates=None if self.covariates is None else self.covariates[rows],
             covariate_names=self.covariate_names,
+            missing=None if self.missing is None else self.missing[rows],
         )
 
     def positions(self, ids: str | Sequence[str]) -> np.ndarray:
@@ -521,10 +540,19 @@ class Panel:
             )
         return np.array([position[name] for name in wanted], dtype=np.int64)
 
+    @property
+    def observed(self) -> np.ndarray:
+        """``y`` as the data had it, (rows,): NaN where a value was missing (filled, masked or
+        inserted), so no fill is ever taken for an actual value."""
+        if self.missing is None:
+            return self.y
+        return np.where(self.missing > 0, np.nan, self.y)
+
     def to_frame(self) -> pd.DataFrame:
+        """The long frame ``unique_id, ds, y`` (and the covariates), ``y`` as observed."""
         pd = _pd()
         columns = {ID: np.repeat(self.ids, self.lengths), TIME: self.in_zone(self.ds)}
-        columns[TARGET] = self.y
+        columns[TARGET] = self.observed
         if self.covariates is not None:
             columns |= dict(zip(self.covariate_names, self.covariates.T, strict=True))
         return pd.DataFrame(columns)

@@ -157,6 +157,7 @@ def read_csv(
     layout: str | None = None,
     ignore_cols: Sequence[str] = (),
     covariate_cols: Sequence[str] = (),
+    keep_missing: bool = False,
 ) -> pd.DataFrame:
     """Read a CSV file into the validated long frame ``unique_id, ds, y``.
 
@@ -164,7 +165,8 @@ def read_csv(
     ``ds``: a file's times are always a column); :func:`layouts` of the result says how. The
     file must be UTF-8; ids are text (``NA`` or ``None`` name a series, an empty cell is
     missing). Errors name the line of the file. ``covariate_cols`` are read beside the target
-    (numbers; a missing value stays NaN) and kept as columns of the result.
+    (numbers; a missing value stays NaN) and kept as columns of the result. ``keep_missing``: a
+    missing target value stays NaN too (for a model with ``missing``), instead of an error.
     """
     import pandas as pd
 
@@ -219,7 +221,7 @@ def read_csv(
     where = Where(file.name, functools.partial(_line_of_row, file))
     panel, how = panel_of(
         frame, id_col, time_col, target_col, where, layout, tuple(ignore_cols),
-        covariate_cols=tuple(covariate_cols),
+        covariate_cols=tuple(covariate_cols), keep_missing=keep_missing,
     )  # fmt: skip
     return with_layouts(panel.to_frame(), (how,))
 
@@ -233,6 +235,7 @@ def read_parquet(
     layout: str | None = None,
     ignore_cols: Sequence[str] = (),
     covariate_cols: Sequence[str] = (),
+    keep_missing: bool = False,
 ) -> pd.DataFrame:
     """Read a Parquet file into the validated long frame ``unique_id, ds, y`` (as :func:`read_csv`).
 
@@ -285,6 +288,7 @@ def read_parquet(
             file.name,
             index_time=index_time,
             covariate_cols=tuple(covariate_cols),
+            keep_missing=keep_missing,
         )
     except DataError as error:  # rows of a Parquet file are counted from 0, without a header
         raise _naming(error, file) from None
@@ -335,12 +339,14 @@ def read_files(
     layout: str | None = None,
     ignore_cols: Sequence[str] = (),
     covariate_cols: Sequence[str] = (),
+    keep_missing: bool = False,
 ) -> pd.DataFrame:
     """Read CSV and Parquet ``files``, each holding whole series, into one long frame.
 
     Every file read is logged (logger ``lstmcast``, level INFO); :func:`layouts` of the result
     says how each was read. A series found in two files is an error: a series is never split
-    across files; so are files whose times are in different zones.
+    across files; so are files whose times are in different zones. ``keep_missing``: as in
+    :func:`read_csv`.
     """
     import pandas as pd
 
@@ -358,6 +364,7 @@ def read_files(
                 layout=layout,
                 ignore_cols=ignore_cols,
                 covariate_cols=covariate_cols,
+                keep_missing=keep_missing,
             )
         except DataError as error:  # among several files, say which one
             if len(files) == 1:
