@@ -40,6 +40,7 @@ _LAZY = {
     "lstm": ("LSTM", "GateTrace"),
     "lstm_forecaster": ("LSTMForecaster", "load"),
     "metrics": ("coverage", "mae", "mase", "msis", "rmse", "smape"),
+    "missing": ("Fills", "fill_gaps"),
     "plot": ("plot_forecast",),
     "reading": ("data_files", "read_csv", "read_files", "read_parquet", "read_table"),
     "scoring": ("evaluate",),
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from .lstm import LSTM, GateTrace
     from .lstm_forecaster import LSTMForecaster, load
     from .metrics import coverage, mae, mase, msis, rmse, smape
+    from .missing import Fills, fill_gaps
     from .plot import plot_forecast
     from .reading import data_files, read_csv, read_files, read_parquet, read_table
     from .scoring import evaluate
@@ -101,6 +103,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DataWarning",
+    "Fills",
     "Forecaster",
     "GateTrace",
     "History",
@@ -119,6 +122,7 @@ __all__ = [
     "coverage",
     "data_files",
     "evaluate",
+    "fill_gaps",
     "layouts",
     "load",
     "mae",

@@ -63,6 +63,7 @@ def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
         for history in model.histories_
     ]
     diagnostics = getattr(model, "diagnostics_", None)
+    fills = getattr(model, "fills_", None)
     calibration = getattr(model, "calibration_size_", 0) if model.calibration_ is not None else 0
     return {
         "model": type(model).__name__,
@@ -72,6 +73,8 @@ def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
         "chosen_by_recipe": sorted(chosen),
         "recipe": model.recipe_,
         "data": config.get("data"),
+        # The missing target values filled (or masked) per series, inserted times included.
+        "missing": None if fills is None else fills.to_dict() | {"lines": fills.lines()},
         "series": model.n_series_,
         "networks": len(model.networks_),
         "parameters": sum(p.numel() for p in model.network_.parameters()),
@@ -102,6 +105,13 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         )
     else:
         lines.append("trained on    (not recorded: saved before model cards)")
+    missing = card["missing"]
+    if missing:
+        said = "; ".join(missing["lines"]) or f"none was missing (missing={missing['missing']!r})"
+        most = sorted(missing["series"].items(), key=lambda item: -item[1][0])
+        shown = ", ".join(f"{series!r} {counts[0]}" for series, counts in most[:3])
+        more = ", ..." if len(most) > 3 else ""
+        lines.append(f"missing       {said}" + (f"; most in {shown}{more}" if most else ""))
     for member, history in enumerate(card["training"]):
         lines.append(
             f"network {member}     {history['epochs']} epochs (best {history['best_epoch']}), "

@@ -46,7 +46,8 @@ class Rule:
             value = value.item()
         name = setting(keyword)  # --window on the command line
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        if isinstance(value, bool) or not isinstance(value, kinds):
+        # A bool is an int to Python, but True is no window length: only a bool rule takes one.
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             expected = " or ".join(k.__name__ for k in kinds)
             raise ConfigError(f"{name} must be {expected}, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):

@@ -26,6 +26,7 @@ from .checks import require_frame
 from .columns import ID, TARGET
 from .data import Panel, concatenated_ranges
 from .errors import ConfigError, DataError, count, setting
+from .missing import insert_gaps, previous_rows
 from .timesteps import show_time
 from .windows import SeriesScaler
 
@@ -119,12 +120,7 @@ def fill_missing(panel: Panel, policy: str, what: str = "the data") -> Panel:
 
 def _forward_filled(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Each column's last value carried forward within each series (rows, C)."""
-    rows = np.arange(len(values))[:, None]
-    known = np.where(np.isnan(values), -1, rows)  # (rows, C): row of the value, or -1
-    series_start = np.repeat(starts[:-1], np.diff(starts))[:, None]
-    # The last known row so far, but never one of an earlier series.
-    last = np.maximum.accumulate(known, axis=0)
-    last = np.where(last >= series_start, last, -1)
+    last = previous_rows(~np.isnan(values), starts)  # (rows, C): row of the value, or -1
     filled = np.take_along_axis(values, np.maximum(last, 0), axis=0)
     return np.where(last >= 0, filled, np.nan)
 
@@ -254,7 +250,11 @@ def append_rows(panel: Panel, times: np.ndarray, covariates: np.ndarray) -> Pane
     if panel.covariates is not None:
         values[old_rows] = panel.covariates
     values[new_rows] = covariates.reshape(n * h, -1)
-    return Panel(panel.ids, y, ds, starts, panel.tz, values, panel.covariate_names)
+    missing = None
+    if panel.missing is not None:  # the future rows are no missing values: nothing is there yet
+        missing = np.zeros(int(starts[-1]), dtype=np.int8)
+        missing[old_rows] = panel.missing
+    return Panel(panel.ids, y, ds, starts, panel.tz, values, panel.covariate_names, missing)
 
 
 def _columns(names: tuple[str, ...]) -> str:
@@ -410,17 +410,24 @@ def read_panel(
     spec: CovariateSpec,
     missing: str,
     saved: tuple[StaticEncoder, Panel, SeriesScaler] | None = None,
+    targets: tuple[bool, bool] = (False, False),
 ) -> tuple[Panel, StaticEncoder | None]:
     """``df`` as a panel with every covariate of ``spec`` (missing values handled by
     ``missing``), and the static encoder: learned from ``df`` (training data, ``saved`` None),
     or ``saved``'s (the encoder, the model's tail and scaler), whose per-series static values
-    are used when ``df`` holds none. ``columns``: the id, time and target column names."""
+    are used when ``df`` holds none. ``columns``: the id, time and target column names.
+    ``targets``: whether missing target values are kept (NaN, for the model's ``missing``) and
+    whether each series' missing timestamps are inserted first (``fill_gaps``; their covariates
+    are then missing values too)."""
     table = None
     given = any(name in getattr(df, "columns", ()) for name in spec.static)
     if spec.static and (saved is None or given):
         table = static_table(df, columns.get("id_col") or ID, spec.static, what)
         df = df.drop(columns=list(spec.static))
-    panel = Panel.from_data(df, **columns, covariate_cols=spec.dynamic)
+    keep_missing, gaps = targets
+    panel = Panel.from_data(df, **columns, covariate_cols=spec.dynamic, keep_missing=keep_missing)
+    if gaps:
+        panel = insert_gaps(panel)
     panel = fill_missing(panel, missing, what)
     if not spec.static:
         return panel, None

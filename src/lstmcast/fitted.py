@@ -59,6 +59,9 @@ class FittedState:
     static_encoder: Any = None
     # What the model learned from (card.training_data); None: a model saved before.
     data: dict[str, Any] | None = None
+    # The missing target values it filled or masked, per series (a missing.Fills); None: with
+    # missing="error", or a model saved before.
+    fills: Any = None
 
     @property
     def n_series(self) -> int:
@@ -118,6 +121,7 @@ def state_spec(
     from .covariates import spec_of
 
     spec = spec_of(settings)
+    masked = settings["missing"] == "mask"  # the network reads a missing-value indicator
     return StateSpec(
         network={
             "horizon": settings["horizon"],
@@ -130,8 +134,9 @@ def state_spec(
             "baseline_season": (
                 settings["season_length"] if settings["baseline"] == "seasonal" else 0
             ),
-            "input_size": 1 + len(spec.names) + 2 * calendar_features,
+            "input_size": 1 + len(spec.names) + 2 * calendar_features + masked,
             "quantiles": quantiles,
+            "missing_indicator": masked,
         },
         window=settings["window"],
         horizon=settings["horizon"],

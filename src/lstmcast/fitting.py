@@ -54,6 +54,7 @@ def network_config(
         futr_size=len(spec.futr),
         static_size=len(static.numeric) if static else 0,
         static_categories=static.cardinalities if static else (),
+        missing_indicator=settings["missing"] == "mask",
     )
 
 
@@ -109,26 +110,35 @@ def network_inputs(
     tz: str | None,
     calendar: tuple[str, ...],
     covariates: np.ndarray | None = None,
+    indicator: bool = False,
 ) -> torch.Tensor:
     """Network inputs (..., features) for scaled values and their times (...): the target, the
     scaled ``covariates`` (..., C; past-only, then future-known), then calendar features.
 
-    ``ds`` are naive UTC when ``tz`` is set: calendar features read the local clock.
+    ``ds`` are naive UTC when ``tz`` is set: calendar features read the local clock. With
+    ``indicator`` (``missing="mask"``), a missing (NaN) target is read as 0 and a last feature
+    says which are missing (1): no NaN ever enters the network.
     """
-    columns = [scaled.astype(np.float32)[..., None]]
+    missing = np.isnan(scaled) if indicator else None
+    target = scaled if missing is None else np.where(missing, 0.0, scaled)
+    columns = [target.astype(np.float32)[..., None]]
     if covariates is not None and covariates.shape[-1]:
         columns.append(covariates.astype(np.float32))
     if calendar:
         features = calendar_features(ds.reshape(-1), calendar, tz)
         columns.append(features.reshape(*ds.shape, -1))
+    if missing is not None:
+        columns.append(missing.astype(np.float32)[..., None])
     return torch.from_numpy(np.concatenate(columns, axis=-1))
 
 
-def ahead_mask(spec: CovariateSpec, calendar_features: int) -> torch.Tensor:
+def ahead_mask(
+    spec: CovariateSpec, calendar_features: int, indicator: bool = False
+) -> torch.Tensor:
     """Which input features the network may read over the horizon (features,): 1 for the
     future-known covariates, 0 for the target and past-only ones (and calendar features, which
-    the decoder does not read)."""
-    mask = torch.zeros(1 + len(spec.names) + 2 * calendar_features)
+    the decoder does not read, and the missing-value ``indicator``)."""
+    mask = torch.zeros(1 + len(spec.names) + 2 * calendar_features + indicator)
     mask[1 + len(spec.hist) : 1 + len(spec.names)] = 1.0
     return mask
 
@@ -145,10 +155,14 @@ def fit_windows(
     calendar: tuple[str, ...],
     validate: bool,
     covariates: tuple[CovariateScaler, CovariateSpec] | None = None,
+    masked: bool = False,
 ) -> tuple[Windows, Windows | None, int]:
     """Training windows, validation windows (when ``validate``), both on ``device``, and the
     network's input features. Validation targets are the points after ``n_train``.
-    ``covariates``: their fitted scaler and spec (the panel holds their values)."""
+    ``covariates``: their fitted scaler and spec (the panel holds their values). ``masked``
+    (``missing="mask"``): missing targets stay NaN for the loss to skip, inputs carry the
+    missing-value indicator, and a window without any observed target is left out (it would
+    add nothing)."""
     with np.errstate(over="ignore"):  # refused just below, with the series named
         scaled = scaler.transform(panel, np.arange(len(panel)))
     check_scaled(panel, scaled, np.arange(panel.starts[-1]), scaler_kind)
@@ -159,12 +173,17 @@ def fit_windows(
         scaled_covariates = covariate_scaler.transform(panel.covariates[:, None], series_of_row)
         scaled_covariates = scaled_covariates[:, 0]
         if spec.futr:
-            seen_ahead = ahead_mask(spec, len(calendar))
-    inputs = network_inputs(scaled, panel.ds, panel.tz, calendar, scaled_covariates)
+            seen_ahead = ahead_mask(spec, len(calendar), masked)
+    inputs = network_inputs(scaled, panel.ds, panel.tz, calendar, scaled_covariates, masked)
     target = torch.tensor(scaled, dtype=torch.float32)
+    # Observed targets before each row (rows + 1,): how many a window's horizon holds.
+    observed = np.concatenate([[0], np.cumsum(~np.isnan(scaled))]) if masked else None
 
     def windows(first_target: np.ndarray, target_end: np.ndarray) -> Windows:
         starts = window_starts(panel, first_target, target_end, window, horizon)
+        if observed is not None:
+            first = starts + window
+            starts = starts[observed[first + horizon] > observed[first]]
         found = Windows(inputs, target, torch.from_numpy(starts), window, horizon, seen_ahead)
         return found.to(device)
 

@@ -50,15 +50,24 @@ def quantile_forecast(networks: Sequence[LSTMNetwork], x: torch.Tensor) -> torch
     return ensemble_output(networks, lambda network: network.quantile_forecast(x))
 
 
-def window_scale(x: torch.Tensor, season_length: int) -> torch.Tensor:
+def window_scale(x: torch.Tensor, season_length: int, indicator: bool = False) -> torch.Tensor:
     """Each window's mean absolute seasonal difference, (B,), in scaled units.
 
     ``x`` (B, window, features) holds the scaled target first. The floor keeps a flat window's
-    interval from collapsing to a point: 1e-3 of the series' standard deviation.
+    interval from collapsing to a point: 1e-3 of the series' standard deviation. With
+    ``indicator`` (the last feature: 1 where the target is missing), only differences between
+    two observed values count; a window without any is given 1, the series' own spread.
     """
     target = x[..., 0].double()
     m = season_length
-    return (target[:, m:] - target[:, :-m]).abs().mean(dim=1) + 1e-3
+    differences = (target[:, m:] - target[:, :-m]).abs()
+    if not indicator:
+        return differences.mean(dim=1) + 1e-3
+    observed = 1.0 - x[..., -1].double()
+    pairs = observed[:, m:] * observed[:, :-m]
+    n = pairs.sum(dim=1)
+    mean = (differences * pairs).sum(dim=1) / n.clamp(min=1.0)
+    return torch.where(n > 0, mean, torch.ones_like(mean)) + 1e-3
 
 
 @torch.no_grad()
@@ -120,7 +129,8 @@ def scaled_forecast(
     """``h`` steps (k, h) in scaled units from windows ``x`` (k, window, features).
 
     Beyond the networks' ``horizon`` the forecast is recursive: each block is fed back as the
-    newest inputs (only for inputs that are the target alone: no calendar features).
+    newest inputs (only for inputs that are the target alone, no calendar features or
+    covariates; any other feature, a missing-value indicator, is 0 there: observed).
     """
     # Written in place, block by block: a long recursive forecast keeps no list of blocks.
     scaled = np.empty((len(x), h))
@@ -130,7 +140,8 @@ def scaled_forecast(
             block = median_forecast(networks, chunk)  # (B, horizon)
             out[:, done : done + horizon] = block[:, : h - done].double().cpu().numpy()
             if done + horizon < h:  # recursive: forecasts become the newest inputs
-                chunk = torch.cat([chunk, block[..., None]], dim=1)[:, -window:]
+                fed = torch.nn.functional.pad(block[..., None], (0, chunk.shape[-1] - 1))
+                chunk = torch.cat([chunk, fed], dim=1)[:, -window:]
     return scaled
 
 

@@ -40,6 +40,7 @@ class IntervalForecasts:
     horizon: Any
     window: Any
     season_length: Any
+    missing: Any
     alias: str
 
     def _calibrate(self, val_windows: Windows | None) -> None:
@@ -59,7 +60,7 @@ class IntervalForecasts:
         self.calibration_scale_ = "window"
 
     def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
-        return window_scale(x[:, : self.window], self.season_length)
+        return window_scale(x[:, : self.window], self.season_length, self.missing == "mask")
 
     def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
         return median_forecast(self.networks_, x)

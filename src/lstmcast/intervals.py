@@ -18,7 +18,7 @@ import torch
 
 from . import distributed
 from .columns import interval_column, level_label
-from .errors import ConfigError, count, option, setting
+from .errors import ConfigError, DataError, count, option, setting
 from .windows import Windows
 
 # FILE-FORMAT CONSTANT, not a tuning knob: the quantiles kept per horizon step for conformal
@@ -175,7 +175,19 @@ def calibrate(
     if sharded:  # every rank holds other windows: calibrate on all ranks' scores
         scores_np = np.concatenate(distributed.gather(sample_rows(scores_np, seed)))
     grid = np.linspace(0, 1, CALIBRATION_GRID)
-    return np.quantile(scores_np, grid, axis=0).transpose(1, 0, 2), len(scores_np)
+    if not np.isnan(scores_np).any():
+        return np.quantile(scores_np, grid, axis=0).transpose(1, 0, 2), len(scores_np)
+    # Missing actual values (missing="mask") score nothing: each step's quantiles come from
+    # its observed ones, and the count is that of the step with the fewest.
+    scored = (~np.isnan(scores_np)).sum(axis=0)
+    if scored.min() == 0:
+        step = int(np.argwhere(scored == 0)[0][-1]) + 1
+        raise DataError(
+            f"no validation window has an observed value at step {step} of the horizon, so "
+            f"the intervals cannot be calibrated there; use a longer {setting('val_size')}"
+        )
+    table = np.nanquantile(scores_np, grid, axis=0).transpose(1, 0, 2)
+    return table, int(scored.min())
 
 
 def conformal_quantile(

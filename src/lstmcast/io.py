@@ -38,6 +38,7 @@ from .files import real_path
 from .fitted import DEFAULT_COLUMNS, FittedState, StateSpec
 from .intervals import CALIBRATION_GRID
 from .layout import LAYOUTS
+from .missing import Fills, checked_marks, joined_marks
 from .model import LSTMNetwork, NetworkConfig
 from .modeldir import (
     CHECKSUMS,
@@ -178,6 +179,8 @@ def _save_state(
                 "static": None if state.static_encoder is None else state.static_encoder.to_dict(),
                 # What the model learned from: series, points, time range, data fingerprint.
                 "data": state.data,
+                # The missing target values it filled or masked, per series.
+                "fills": None if state.fills is None else state.fills.to_dict(),
                 "versions": versions(),
                 # The sanity alarms on the validation tail: the summary line, per-series flags.
                 "diagnostics": None if state.diagnostics is None else state.diagnostics.to_dict(),
@@ -226,6 +229,8 @@ def _series_state(state: FittedState) -> tuple[dict[str, Any], dict[str, torch.T
         "tail.ds": torch.from_numpy(tail.ds.view(np.int64).copy()),
         "tail.starts": torch.from_numpy(tail.starts.astype(np.int64)),
     }
+    if tail.missing is not None:  # which of the last points were missing (missing=...)
+        tensors[_MISSING_TENSOR] = torch.from_numpy(tail.missing.astype(np.int8))
     if tail.covariates is not None and state.covariate_scaler is not None:
         tensors |= {
             "tail.covariates": torch.from_numpy(tail.covariates.astype(np.float64)),
@@ -376,6 +381,11 @@ def read_state(
     if data is not None and not (isinstance(data, dict) and isinstance(data.get("series"), int)):
         raise ValueError(f"invalid training data description {data!r}")
     state.data = data
+    fills = config.get("fills")  # absent from models saved before missing values were handled
+    if fills is not None:
+        if not isinstance(fills, dict):
+            raise ValueError(f"invalid missing-value counts {fills!r}")
+        state.fills = Fills.from_dict(fills)
     diagnostics = config.get("diagnostics")  # absent from models saved before the alarms
     if diagnostics is not None:
         if not isinstance(diagnostics, dict):
@@ -441,6 +451,8 @@ def _read_calibration(
 _SERIES_TENSORS = ("scaler.shift", "scaler.scale", "tail.y", "tail.ds", "tail.starts")
 _COVARIATE_TENSORS = ("tail.covariates", "covariates.shift", "covariates.scale")
 _CALIBRATION = "calibration.quantiles"
+# Which of each series' last points were missing (Panel.missing), for a model with ``missing``.
+_MISSING_TENSOR = "tail.missing"
 
 
 def _check_tensor_names(
@@ -453,6 +465,8 @@ def _check_tensor_names(
     described = set() if sharded else set(_SERIES_TENSORS)
     if not sharded and spec_of(config["params"]):
         described |= set(_COVARIATE_TENSORS)
+    if not sharded and config["params"].get("missing", "error") != "error":
+        described.add(_MISSING_TENSOR)
     if calibrated:
         described.add(_CALIBRATION)
     extra = sorted(k for k in tensors if k not in described and not k.startswith(networks))
@@ -540,7 +554,11 @@ class _SeriesState:
                 pd.Timestamp(0, tz=zone)
             except (KeyError, ValueError):  # zoneinfo's "not found" is a KeyError
                 raise ValueError(f"unknown time zone {zone!r}") from None
-        tail = Panel(ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts, tz=zone)
+        missing = tensors.get(_MISSING_TENSOR)
+        tail = Panel(
+            ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts, tz=zone,
+            missing=None if missing is None else checked_marks(missing.numpy(), len(y)),
+        )  # fmt: skip
         if "tail.covariates" not in tensors:
             return cls(ids, shift, scale, tail, steps)
         values, c_shift, c_scale = (tensors[name].numpy() for name in _COVARIATE_TENSORS)
@@ -590,6 +608,7 @@ class _SeriesState:
             starts=np.concatenate([*starts, [offsets[-1] + len(states[-1].tail.y)]]),
             tz=states[0].tail.tz,
             covariates=np.concatenate([s.tail.covariates for s in states]) if covariates else None,
+            missing=joined_marks([state.tail for state in states]),
         )
         return cls(
             tail.ids,
@@ -610,6 +629,7 @@ class _SeriesState:
             ids=tail.ids[series], y=tail.y[rows], ds=tail.ds[rows], starts=starts, tz=tail.tz,
             covariates=None if tail.covariates is None else tail.covariates[rows],
             covariate_names=tail.covariate_names,
+            missing=None if tail.missing is None else tail.missing[rows],
         )  # fmt: skip
         steps = [self.steps[i] for i in series]
         covariates = self.covariate_shift is not None

@@ -54,6 +54,7 @@ from .intervals import (
 from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
 from .lstm_inputs import LSTMInputs
+from .missing import shared
 from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
@@ -118,6 +119,13 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         ``predict`` uses the saved ones unless ``df`` holds them.
     covariate_missing : "error", "ffill" or "zero"
         A missing covariate value is an error naming it, or is the series' last value, or 0.
+    missing : "error", "interpolate", "ffill" or "mask"
+        A missing target value (NaN) is an error naming series and row; or is filled, linearly
+        in time or by the last value before it; or stays missing ("mask": read as 0 beside a
+        missing-value indicator, left out of the loss, the scaling and every score). Counted
+        in ``fills_``; see :mod:`lstmcast.missing`.
+    fill_gaps : bool
+        Insert each series' missing timestamps (at its most common step) as missing values.
     loss : "mse" or "mae"
         Training loss on scaled values.
     lr_schedule : None, "cosine" or "onecycle"
@@ -164,6 +172,8 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         (``lstmcast train --layout``); ``forecast`` and ``inspect`` read ``--data`` in it.
     diagnostics_ : sanity alarms on the validation tail, beside the naive forecasts (``.summary()``
         one line, ``.series`` per series; :mod:`lstmcast.diagnostics`); None without val_size.
+    fills_ : the missing target values filled (or masked) per series, inserted times included
+        (``.lines()`` says so); None with ``missing="error"``.
     """
 
     alias = "LSTM"
@@ -192,6 +202,8 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         hist_cols: tuple[str, ...] | None = None,
         static_cols: tuple[str, ...] | None = None,
         covariate_missing: str = "error",
+        missing: str = "error",
+        fill_gaps: bool = False,
         loss: str = AUTO,
         lr_schedule: str | None = AUTO,
         grad_clip: float | None = None,
@@ -223,6 +235,8 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         self.hist_cols = hist_cols
         self.static_cols = static_cols
         self.covariate_missing = covariate_missing
+        self.missing = missing
+        self.fill_gaps = fill_gaps
         self.loss = loss
         self.lr_schedule = lr_schedule
         self.grad_clip = grad_clip
@@ -249,6 +263,7 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
     diagnostics_ = StateField()
     covariate_scaler_ = StateField()
     static_encoder_ = StateField()
+    fills_ = StateField()
 
     @property
     def layout_(self) -> str | None:
@@ -413,7 +428,7 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         train_windows, val_windows, input_size = fit_windows(
             panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
             scaler_kind=self.scaler, calendar=self._calendar(), validate=self.val_size is not None,
-            covariates=(covariate_scaler, spec),
+            covariates=(covariate_scaler, spec), masked=self.missing == "mask",
         )  # fmt: skip
         if val_windows is not None and self.quantile_levels:
             check_calibrated_quantiles(
@@ -437,6 +452,7 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
             covariate_scaler=covariate_scaler,
             static_encoder=static_encoder,
             data=training_data(panel, fingerprint),
+            fills=shared(self.__dict__.pop("_fitting_fills", None), parallel and not replicated),
         )
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None

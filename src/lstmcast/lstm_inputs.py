@@ -21,7 +21,8 @@ from .errors import DataError
 from .fitting import ahead_mask, network_inputs
 from .forecasting import input_windows, refuse_recursion
 from .intervals import network_quantiles
-from .settings import calendar_names
+from .missing import Fills, fill_targets, warn_filled_origins
+from .settings import calendar_names, check_missing
 
 if TYPE_CHECKING:
     from .data import Panel
@@ -34,6 +35,8 @@ class LSTMInputs:
     quantile_levels: Any
     calendar: Any
     covariate_missing: Any
+    missing: Any
+    fill_gaps: Any
     scaler: Any
     horizon: Any
     window: Any
@@ -59,18 +62,31 @@ class LSTMInputs:
         self, scaled: np.ndarray, ds: np.ndarray, tz: str | None, covariates: np.ndarray | None
     ) -> torch.Tensor:
         """Network inputs (..., features) for scaled values, their times (...) and their
-        scaled covariates (..., C)."""
-        return network_inputs(scaled, ds, tz, self._calendar(), covariates)
+        scaled covariates (..., C); with ``missing="mask"``, a missing-value indicator last."""
+        return network_inputs(scaled, ds, tz, self._calendar(), covariates, self.missing == "mask")
 
     def _read(self, df: Any, what: str, fitting: bool = False, **columns: str | None) -> Panel:
+        """``df`` as a panel: covariates read and filled, gaps and missing target values
+        handled as the settings say (:mod:`lstmcast.missing`)."""
+        check_missing(self.missing, self.fill_gaps)
         spec = spec_of(self._current())
         saved = None
         if spec.static and not fitting:
             saved = (self.static_encoder_, self.tail_, self.scaler_)
-        panel, encoder = read_panel(df, what, columns, spec, self.covariate_missing, saved)
+        targets = (self.missing != "error", self.fill_gaps)
+        panel, encoder = read_panel(df, what, columns, spec, self.covariate_missing, saved, targets)
+        panel = fill_targets(panel, self.missing, what)
         if fitting:  # learned from the training series; kept by _fit
             self._fitting_static = encoder
+            self._fitting_fills = Fills.of(panel, self.missing)
         return panel
+
+    def _forecast_with_bounds(
+        self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        # Forecasts from just after filled (or masked) points are made, and said.
+        warn_filled_origins(panel, series, ends, self.missing, self.window)
+        return super()._forecast_with_bounds(panel, series, ends, h, levels)  # type: ignore[misc]
 
     def _for_series(self, panel: Panel, cold_start: bool) -> Any:
         if not cold_start:
@@ -108,7 +124,8 @@ class LSTMInputs:
         """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
         spec = spec_of(self._current())
         covariates = self.covariate_scaler_ if spec else None
-        ahead = (self.horizon, ahead_mask(spec, len(self._calendar()))) if spec.futr else None
+        mask = ahead_mask(spec, len(self._calendar()), self.missing == "mask")
+        ahead = (self.horizon, mask) if spec.futr else None
         x, rows = input_windows(
             panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs,
             covariates, ahead,

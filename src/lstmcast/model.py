@@ -59,6 +59,9 @@ class NetworkConfig:
     # per series repeated at every step; ``static_categories``: codes of each (0: unknown).
     static_size: int = 0
     static_categories: tuple[int, ...] = ()
+    # The last input feature says which target values are missing (1; read as 0): window
+    # normalisation then reads only the observed ones (missing="mask").
+    missing_indicator: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
@@ -159,19 +162,36 @@ class LSTMNetwork(nn.Module):
         steps = torch.cat(embedded, dim=-1)[:, None, :].expand(-1, x.shape[1], -1)
         return torch.cat([x[..., :first], steps, x[..., last:]], dim=-1)
 
+    def _window_level(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each window's level and spread (B, 1) for ``window_norm``, from its observed target
+        values only when some may be missing (a window with none: level 0, spread 1)."""
+        target = x[..., 0]
+        if not self.config.missing_indicator:
+            if self.config.window_norm == "last":
+                return x[:, -1, :1], x.new_ones(x.shape[0], 1)
+            spread = (target.var(dim=1, keepdim=True, unbiased=False) + _EPS).sqrt()
+            return target.mean(dim=1, keepdim=True), spread
+        observed = 1.0 - x[..., -1]  # (B, T); missing targets are 0 in x
+        if self.config.window_norm == "last":  # the last observed value (none: index 0, a 0)
+            steps = torch.arange(x.shape[1], device=x.device)
+            last = (observed * steps).argmax(dim=1, keepdim=True)
+            return target.gather(1, last), x.new_ones(x.shape[0], 1)
+        n = observed.sum(dim=1, keepdim=True).clamp(min=1.0)
+        level = target.sum(dim=1, keepdim=True) / n
+        variance = (((target - level) * observed) ** 2).sum(dim=1, keepdim=True) / n
+        return level, (variance + _EPS).sqrt()
+
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Normalise and segment ``x``: the LSTM's input (B, steps, in), level and spread (B, 1)."""
         if self.config.static_categories:
             x = self._embed_categories(x)
         level = x.new_zeros(x.shape[0], 1)
         spread = x.new_ones(x.shape[0], 1)
-        if self.config.window_norm == "revin":
-            level = x[..., 0].mean(dim=1, keepdim=True)
-            spread = (x[..., 0].var(dim=1, keepdim=True, unbiased=False) + _EPS).sqrt()
-        elif self.config.window_norm == "last":
-            level = x[:, -1, :1]
         if self.config.window_norm is not None:
+            level, spread = self._window_level(x)
             target = (x[..., :1] - level[:, :, None]) / spread[:, :, None]
+            if self.config.missing_indicator:  # missing values stay 0, beside their indicator
+                target = target * (1.0 - x[..., -1:])
             x = torch.cat([target, x[..., 1:]], dim=-1)
         if self.config.segment > 1:
             batch, window, _ = x.shape

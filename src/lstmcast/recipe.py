@@ -169,6 +169,11 @@ def period_from_autocorrelation(series: list[np.ndarray], max_lag: int) -> int:
     weights = np.zeros(max_lag + 1)
     for i in np.unique(picks):
         values = np.asarray(usable[i], dtype=np.float64)
+        missing = np.isnan(values)
+        if missing.all():
+            continue
+        if missing.any():  # a missing value (missing="mask") counts as the series' mean
+            values = np.where(missing, np.nanmean(values), values)
         values = values - values.mean()
         variance = float(values @ values)
         if variance == 0.0:

@@ -11,6 +11,7 @@ from typing import Any
 from .checks import Rule, check_level
 from .covariates import MISSING, spec_of
 from .errors import ConfigError, option, setting
+from .missing import POLICIES
 from .model import BASELINES, WINDOW_NORMS
 from .train import LOSSES, LR_SCHEDULES
 from .windows import CALENDAR, SCALERS
@@ -48,6 +49,8 @@ RULES: dict[str, Rule] = {
     "ensemble_size": Rule(int, 1),
     "season_length": Rule(int, 1),
     "covariate_missing": Rule(str, choices=MISSING),
+    "missing": Rule(str, choices=POLICIES),
+    "fill_gaps": Rule(bool),
     "recipe": Rule(str, choices=RECIPES),
     "random_state": Rule(int, 0, optional=True),
     "device": Rule(str, optional=True),
@@ -101,7 +104,19 @@ def check_together(settings: dict[str, Any]) -> None:
         for level in levels:
             check_level("quantile_levels", level)
     spec_of(settings)  # each covariate column once, in one kind
+    check_missing(settings["missing"], settings["fill_gaps"])
     calendar = settings["calendar"]
     names = calendar_names(calendar)
     if calendar is not None and (not names or any(n not in CALENDAR for n in names)):
         raise ConfigError(f"calendar must list some of {', '.join(CALENDAR)}; got {calendar!r}")
+
+
+def check_missing(missing: str, fill_gaps: bool) -> None:
+    """``fill_gaps`` inserts times without a value: it needs a ``missing`` that says what they
+    become (any forecaster with both settings: the LSTM and the baselines)."""
+    if fill_gaps and missing == "error":
+        raise ConfigError(
+            f"{option('fill_gaps', True)} inserts each series' missing timestamps without a "
+            f"value: choose what they become with {option('missing', 'interpolate')}, "
+            f"{option('missing', 'ffill')} or {option('missing', 'mask')}"
+        )

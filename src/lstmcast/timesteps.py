@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # Steps this long or longer are checked against the calendar (months, quarters, years).
-_CALENDAR_SCALE = np.timedelta64(28, "D")
-_DAY = np.timedelta64(1, "D")
+CALENDAR_SCALE = np.timedelta64(28, "D")
+DAY = np.timedelta64(1, "D")
 
 
 def show_time(value: Any) -> str:
@@ -54,9 +54,9 @@ def series_steps(ds: np.ndarray, starts: np.ndarray, ids: np.ndarray, tz: str | 
     uneven[series_of_diff[within & (diffs != first[series_of_diff])]] = True
     integer_time = ds.dtype.kind in "iu"
     if not integer_time:  # equal steps of 28 days or more may be months or years
-        uneven |= first >= _CALENDAR_SCALE
+        uneven |= first >= CALENDAR_SCALE
         if tz is not None:  # whole days in a zone are its calendar's days or weeks
-            uneven |= first % _DAY == np.timedelta64(0, "D")
+            uneven |= first % DAY == np.timedelta64(0, "D")
     offsets: dict[Any, Any] = {}
     result: list[Any] = []
     for i, step in enumerate(first):
@@ -66,7 +66,7 @@ def series_steps(ds: np.ndarray, starts: np.ndarray, ids: np.ndarray, tz: str | 
             result.append(int(step))
         else:
             if step not in offsets:
-                offsets[step] = _fixed_step(step, tz)
+                offsets[step] = fixed_step(step, tz)
             result.append(offsets[step])
     return result
 
@@ -95,9 +95,9 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
             f"{times[pos - 1]} but its first step is {diffs[0]}; fill the gaps first"
         )
     equal = bool((diffs == diffs[0]).all())
-    whole_days_in_zone = tz is not None and diffs[0] % _DAY == np.timedelta64(0, "D")
-    if equal and diffs[0] < _CALENDAR_SCALE and not whole_days_in_zone:
-        return _fixed_step(diffs[0], tz)
+    whole_days_in_zone = tz is not None and diffs[0] % DAY == np.timedelta64(0, "D")
+    if equal and diffs[0] < CALENDAR_SCALE and not whole_days_in_zone:
+        return fixed_step(diffs[0], tz)
     # Calendar frequencies (months, quarters, years) have uneven step lengths, or equal ones
     # that the calendar makes uneven later (yearly over 365-day years, then a leap year).
     local = pd.DatetimeIndex(times)
@@ -116,7 +116,7 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
     if months is not None:
         return pd.DateOffset(months=months)
     if equal:
-        return _fixed_step(diffs[0], tz)
+        return fixed_step(diffs[0], tz)
     clipped = _clipped_month_day(local)
     if clipped is not None:
         day, pos = clipped
@@ -137,7 +137,7 @@ def time_step(times: np.ndarray, series_id: str, tz: str | None = None) -> Any:
         if (business >= 1).all() and (business != 1).any():
             pos = int(np.argmax(business != 1)) + 1
             usual = "1 business day"
-    elif typical >= _CALENDAR_SCALE:  # months and years are told in months, not 31 or 365 days
+    elif typical >= CALENDAR_SCALE:  # months and years are told in months, not 31 or 365 days
         months = np.diff(local.year.to_numpy() * 12 + local.month.to_numpy())
         typical_months = int(np.sort(months)[len(months) // 2])
         if typical_months >= 1:
@@ -170,13 +170,13 @@ def describe_step(step: Any) -> str:
     return f"frequency {text if text[0].isdigit() else '1' + text!r}"
 
 
-def _fixed_step(step: np.timedelta64, tz: str | None) -> Any:
+def fixed_step(step: np.timedelta64, tz: str | None) -> Any:
     """The offset of equal steps ``step``: whole days in a zone are calendar days of that zone
     (midnight stays midnight across a daylight-saving change), anything else a fixed length."""
     import pandas as pd
 
-    if tz is not None and step % _DAY == np.timedelta64(0, "D") and step > np.timedelta64(0):
-        return pd.offsets.Day(int(step // _DAY))
+    if tz is not None and step % DAY == np.timedelta64(0, "D") and step > np.timedelta64(0):
+        return pd.offsets.Day(int(step // DAY))
     return pd.tseries.frequencies.to_offset(pd.Timedelta(step))
 
 

@@ -33,17 +33,46 @@ clock = time.perf_counter
 STOP_REASONS = ("epochs", "patience", "budget", "interrupted")
 
 
+def pinball_terms(
+    forecast: torch.Tensor, y: torch.Tensor, quantiles: tuple[float, ...]
+) -> torch.Tensor:
+    """Each target's pinball (quantile) loss (B, horizon), summed over the columns of
+    ``forecast`` (B, horizon, Q + 1): ``quantiles`` with the median (0.5) in its sorted place."""
+    levels = torch.tensor(sorted([*quantiles, 0.5]), dtype=y.dtype, device=y.device)
+    error = y[..., None] - forecast
+    return torch.maximum(levels * error, (levels - 1) * error).sum(-1)
+
+
 def pinball_loss(
     forecast: torch.Tensor, y: torch.Tensor, quantiles: tuple[float, ...], reduction: str = "mean"
 ) -> torch.Tensor:
-    """Mean pinball (quantile) loss of ``forecast`` (B, horizon, Q + 1) for ``y`` (B, horizon).
-
-    The columns are ``quantiles`` with the median (0.5) in its sorted place.
-    """
-    levels = torch.tensor(sorted([*quantiles, 0.5]), dtype=y.dtype, device=y.device)
-    error = y[..., None] - forecast
-    loss = torch.maximum(levels * error, (levels - 1) * error).sum(-1)
+    """Mean pinball (quantile) loss of ``forecast`` (B, horizon, Q + 1) for ``y`` (B, horizon)."""
+    loss = pinball_terms(forecast, y, quantiles)
     return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def masked_loss(
+    output: torch.Tensor,
+    y: torch.Tensor,
+    observed: torch.Tensor,
+    quantiles: tuple[float, ...],
+    loss: str,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """The loss over the ``observed`` targets (B, horizon) of ``y`` only, the mean over them
+    (``missing="mask"``): a missing target adds nothing, to the loss or to a gradient.
+
+    The missing targets are replaced by 0 before any arithmetic, so no NaN is ever part of the
+    graph (a NaN multiplied by a zero mask would still turn its gradient into NaN).
+    """
+    y = torch.where(observed, y, torch.zeros_like(y))
+    if quantiles:
+        terms = pinball_terms(output, y, quantiles)
+    else:
+        error = output - y
+        terms = error * error if loss == "mse" else error.abs()
+    total = (terms * observed).sum()
+    return total if reduction == "sum" else total / observed.sum().clamp(min=1)
 
 
 class TrainingOutput(nn.Module):
@@ -65,8 +94,12 @@ class TrainingOutput(nn.Module):
 def output_loss(
     output: torch.Tensor, y: torch.Tensor, network: nn.Module, loss: str, reduction: str = "mean"
 ) -> torch.Tensor:
-    """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads."""
+    """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads;
+    over the observed targets only when some are missing (NaN, ``missing="mask"``)."""
     quantiles = network.config.quantiles
+    observed = ~torch.isnan(y)
+    if not bool(observed.all()):
+        return masked_loss(output, y, observed, quantiles, loss, reduction)
     if quantiles:
         return pinball_loss(output, y, quantiles, reduction)
     return LOSSES[loss](output, y, reduction=reduction)
@@ -211,13 +244,13 @@ def evaluate_loss(
     index = torch.arange(len(windows))
     if parallel is not None and parallel.replicated:
         index = index[distributed.rank() :: distributed.world_size()]
-    total = 0.0
+    total, count = 0.0, 0
     with torch.no_grad():
         for chunk in index.split(batch_size):
             x, y = windows.batch(chunk)
             total += batch_loss(network, x, y, loss_name, reduction="sum").item()
+            count += int((~torch.isnan(y)).sum())  # missing targets (masked) are not counted
     network.train(was_training)
-    count = len(index) * windows.horizon
     if parallel is not None:
         total, count = distributed.sum_across([total, count])
     return total / count

@@ -51,7 +51,8 @@ def warn_far_from_training(panel: Panel, scaler: SeriesScaler, window: int) -> N
     scale = np.repeat(scaler.scale[rows[known]], lengths)
     with np.errstate(over="ignore"):
         distance = np.abs(values - shift) / scale
-    farthest = np.maximum.reduceat(distance, np.cumsum(lengths) - lengths)  # per series
+    # Per series; fmax skips missing values (NaN, masked).
+    farthest = np.fmax.reduceat(distance, np.cumsum(lengths) - lengths)
     refused = ~(farthest <= np.finfo(np.float32).max)
     far = np.flatnonzero((farthest > FAR_FROM_TRAINING) & ~refused)
     if len(far) == 0:
@@ -76,9 +77,10 @@ def check_scaled(panel: Panel, scaled: np.ndarray, index: np.ndarray, scaler_kin
 
     The network computes in float32 (largest 3.4e38): a value that far from its series'
     training statistics would become infinite, and the loss or forecast NaN. ``scaler_kind``:
-    the model's ``scaler`` setting, which the advice depends on.
+    the model's ``scaler`` setting, which the advice depends on. A missing value (NaN, only
+    with ``missing="mask"``: scaling finite values never makes one) is left to the mask.
     """
-    beyond = ~(np.abs(scaled) <= np.finfo(np.float32).max)
+    beyond = np.abs(scaled) > np.finfo(np.float32).max
     if not beyond.any():
         return
     first = int(np.argmax(beyond.reshape(-1)))

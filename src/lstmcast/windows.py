@@ -38,6 +38,8 @@ class SeriesScaler:
         magnitude (1e-300 or 1e300) and offset (1e12 + sin); a series constant in its training
         part (every value equal) is scaled by its own magnitude ``|mean|`` (1 if it is 0), so a
         flat series of 1e-12 is not forecast in units of 1. ``none`` leaves values as they are.
+        Missing values (NaN: ``missing="mask"``) are left out of the statistics; a series with
+        none observed in its training part is an error.
         """
         if kind not in SCALERS:
             raise ConfigError(f"scaler must be one of {SCALERS}, got {kind!r}")
@@ -47,6 +49,16 @@ class SeriesScaler:
         rows = concatenated_ranges(panel.starts[:-1], panel.starts[:-1] + n_fit)
         series_of_row = np.repeat(np.arange(n), n_fit)
         values = panel.y[rows]
+        observed = ~np.isnan(values)
+        if not observed.all():
+            values, series_of_row = values[observed], series_of_row[observed]
+            n_fit = np.bincount(series_of_row, minlength=n)
+            if (n_fit == 0).any():
+                i = int(np.argmin(n_fit))
+                raise DataError(
+                    f"series {panel.ids[i]!r} has no observed value in its training part: "
+                    "every point there is missing, so there is nothing to scale it by"
+                )
         # Statistics in units of a power of two near each series' largest |value| (exact to
         # divide by), so neither the sums nor the squares overflow or underflow.
         peak = np.zeros(n)
