@@ -237,7 +237,7 @@ def diagnose(
     if train is not None:
         from .scoring import train_scales
 
-        found, usable = train_scales(train, pd.Index(ids), season_length)
+        found, usable = train_scales(train, pd.Index(ids), season_length, skip_missing=True)
         scale[usable] = found[usable]
     forecast = {name: column(name) for name in (model, *BASELINES)}
     return _judge(ids.to_numpy(), codes, forecast, model, context, season_length, scale)
@@ -372,15 +372,17 @@ def validation_diagnostics(
             per_series[series] - (np.arange(len(series)) - first_of_series[series])
         ) * h
         ends = panel.ends[series] - back_from_end  # the row after each origin
-        forecasts = {
+        forecasts = {  # the baselines repeat the last observed values of a masked panel
             model: forecast(panel, series, ends, h),
             "Naive": Naive()._forecast(panel, series, ends, h),
             "SeasonalNaive": SeasonalNaive(season_length)._forecast(panel, series, ends, h),
         }
         back = max(recent_span(h, season_length), LAG_MAX)
-        context = _context(panel.y, ends, panel.starts[series], back, h)
+        # Actual values as observed: a filled or masked one is not scored (NaN is skipped).
+        context = _context(panel.observed, ends, panel.starts[series], back, h)
         ids = pd.Index(panel.ids)
-        found, usable = train_scales(panel.head(n_train).to_frame(), ids, season_length)
+        train = panel.head(n_train).to_frame()
+        found, usable = train_scales(train, ids, season_length, skip_missing=True)
         scale = np.where(usable, found, np.nan)
         return _judge(panel.ids, series, forecasts, model, context, season_length, scale)
 

@@ -34,7 +34,8 @@ from .columns import ID, TIME
 from .data import Panel
 from .errors import ConfigError, DataError, NotFittedError, count, option, points
 from .fitted import DEFAULT_COLUMNS
-from .settings import AUTO
+from .missing import POLICIES, fill_targets, insert_gaps, previous_rows
+from .settings import AUTO, check_missing
 from .timesteps import describe_step, future_times
 from .train import Callback
 
@@ -131,9 +132,13 @@ class Forecaster:
         raise NotImplementedError
 
     def _read(self, df: Any, what: str, fitting: bool = False, **columns: str | None) -> Panel:
-        """``df`` as a panel, with the covariates the model reads (baselines read none);
-        ``fitting``: ``df`` is the training data (static encodings are learned from it)."""
-        return Panel.from_data(df, **columns)
+        """``df`` as a panel, with the covariates the model reads (baselines read none), its
+        gaps and missing target values handled as the model's ``fill_gaps`` and ``missing``
+        say; ``fitting``: ``df`` is the training data (static encodings are learned from it)."""
+        missing, gaps = getattr(self, "missing", "error"), getattr(self, "fill_gaps", False)
+        check_missing(missing, gaps)
+        panel = Panel.from_data(df, **columns, keep_missing=missing != "error")
+        return fill_targets(insert_gaps(panel) if gaps else panel, missing, what)
 
     def _for_series(self, panel: Panel, cold_start: bool) -> Forecaster:
         """The forecaster for new history ``panel``: this one, or with ``cold_start`` (for a
@@ -186,7 +191,9 @@ class Forecaster:
         """Keep what forecasting past the end needs: each series' last points and time step,
         and the column names the data was read by."""
         self.columns_ = columns
-        self.tail_ = panel.tail(self._context_length())
+        # A masked (NaN) value's stand-in may lie further back: such a series is kept whole.
+        masked = bool(np.isnan(panel.y).any())
+        self.tail_ = panel if masked else panel.tail(self._context_length())
         self.steps_ = steps
         self.n_series_ = len(panel)
         self.__dict__.pop("_step_of", None)  # of the series fitted before
@@ -391,7 +398,9 @@ class Forecaster:
         Returns
         -------
         DataFrame ``unique_id, ds, cutoff, y, <alias>``: ``cutoff`` is the last time seen; with
-        ``level``, interval columns as in :meth:`predict` (not with ``refit``).
+        ``level``, interval columns as in :meth:`predict` (not with ``refit``). ``y`` is NaN
+        where the data had no value (a model with ``missing``): a fill is no actual value
+        (``evaluate(..., skip_missing=True)`` leaves those rows out).
         """
         import pandas as pd
 
@@ -436,7 +445,7 @@ class Forecaster:
                 ID: np.repeat(panel.ids, k * h),
                 TIME: panel.in_zone(panel.ds[target_rows.reshape(-1)]),
                 "cutoff": panel.in_zone(np.repeat(panel.ds[ends - 1], h)),
-                "y": panel.y[target_rows.reshape(-1)],
+                "y": panel.observed[target_rows.reshape(-1)],  # NaN where it was missing
                 self.alias: values.reshape(-1),
             }
             | {name: bound.reshape(-1) for name, bound in bounds.items()}
@@ -461,13 +470,51 @@ class Forecaster:
         return f"a context of {self._context_length()}"
 
 
+# The baselines' settings for missing values, checked as the LSTM's are.
+_MISSING_RULES: dict[str, Rule] = {"missing": Rule(str, choices=POLICIES), "fill_gaps": Rule(bool)}
+
+
+def _last_observed(panel: Panel, rows: np.ndarray, back: int) -> np.ndarray:
+    """Values at ``rows`` (any shape) of ``panel``, each missing one (NaN: ``missing="mask"``)
+    replaced by the latest observed value ``back``, ``2 * back``, ... rows before it in its
+    series; a value with none is an error naming the series."""
+    values = panel.y[rows]
+    if not np.isnan(values).any():
+        return values
+    rows = rows.copy()
+    series_start = panel.starts[np.searchsorted(panel.starts, rows, side="right") - 1]
+    if back == 1:  # straight to the last observed row
+        rows = previous_rows(~np.isnan(panel.y), panel.starts)[rows]  # -1: none
+    else:
+        while True:
+            stepping = np.isnan(panel.y[rows]) & (rows - back >= series_start)
+            if not stepping.any():
+                break
+            rows[stepping] -= back
+    none = (rows < series_start) | np.isnan(panel.y[np.maximum(rows, 0)])
+    if none.any():
+        series = int(np.searchsorted(panel.starts, series_start[none][0], side="right")) - 1
+        raise DataError(
+            f"series {panel.ids[series]!r} has no observed value to repeat before its forecast "
+            f"origin (every one {'before' if back == 1 else f'{back} steps apart before'} it is "
+            "missing)"
+        )
+    return panel.y[rows]
+
+
 class Naive(Forecaster):
-    """Repeat each series' last value."""
+    """Repeat each series' last value (with ``missing="mask"``: its last observed value).
+
+    ``missing`` and ``fill_gaps`` read data as :class:`~lstmcast.LSTMForecaster`'s do, so a
+    baseline sees what the LSTM sees: filled values are values, masked ones are skipped.
+    """
 
     alias = "Naive"
+    _rules: ClassVar[dict[str, Rule]] = _MISSING_RULES
 
-    def __init__(self) -> None:
-        pass
+    def __init__(self, missing: str = "error", fill_gaps: bool = False) -> None:
+        self.missing = missing
+        self.fill_gaps = fill_gaps
 
     def _context_length(self) -> int:
         return 1
@@ -483,17 +530,23 @@ class Naive(Forecaster):
         self._set_data(panel, steps, columns)
 
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
-        return np.repeat(panel.y[ends - 1][:, None], h, axis=1)
+        return np.repeat(_last_observed(panel, ends - 1, 1)[:, None], h, axis=1)
 
 
 class SeasonalNaive(Forecaster):
-    """Repeat each series' last season: the forecast for t is the value at t - season_length."""
+    """Repeat each series' last season: the forecast for t is the value at t - season_length
+    (with ``missing="mask"``, a missing one: the latest observed value a whole number of
+    seasons before it). ``missing``, ``fill_gaps``: as for :class:`Naive`."""
 
     alias = "SeasonalNaive"
-    _rules: ClassVar[dict[str, Rule]] = {"season_length": Rule(int, 1)}
+    _rules: ClassVar[dict[str, Rule]] = {"season_length": Rule(int, 1), **_MISSING_RULES}
 
-    def __init__(self, season_length: int = 1) -> None:
+    def __init__(
+        self, season_length: int = 1, missing: str = "error", fill_gaps: bool = False
+    ) -> None:
         self.season_length = season_length
+        self.missing = missing
+        self.fill_gaps = fill_gaps
 
     def _context_length(self) -> int:
         return self.season_length
@@ -513,4 +566,4 @@ class SeasonalNaive(Forecaster):
 
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
         m = self.season_length
-        return panel.y[ends[:, None] - m + (np.arange(h) % m)[None, :]]
+        return _last_observed(panel, ends[:, None] - m + (np.arange(h) % m)[None, :], m)

@@ -66,12 +66,13 @@ def _check_unique_keys(frame: pd.DataFrame, name: str, keys: list[str]) -> None:
 
 
 def _numeric_column(
-    frame: pd.DataFrame, col: str, name: str, role: str, hint: str = ""
+    frame: pd.DataFrame, col: str, name: str, role: str, hint: str = "", missing: bool = False
 ) -> FloatArray:
-    """Column ``col`` of ``frame`` as float64, refusing non-numeric, NaN and infinite values."""
+    """Column ``col`` of ``frame`` as float64, refusing non-numeric, NaN and infinite values
+    (with ``missing``, NaN is a missing value and kept)."""
     check_numeric(frame, col, name, role, hint)
     values = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values)
+    bad = np.isinf(values) if missing else ~np.isfinite(values)
     if bad.any():
         raise DataError(
             f"{name} column {col!r} has {int(bad.sum())} NaN or infinite value(s) (first at "
@@ -125,16 +126,19 @@ def _split_columns(
     return models, intervals
 
 
-def _attach_actuals(forecasts: pd.DataFrame, actuals: pd.DataFrame | None) -> pd.DataFrame:
-    """Return ``forecasts`` with a finite ``y`` column for every row, or raise."""
+def _attach_actuals(
+    forecasts: pd.DataFrame, actuals: pd.DataFrame | None, skip_missing: bool = False
+) -> pd.DataFrame:
+    """Return ``forecasts`` with a finite ``y`` column for every row, or raise; with
+    ``skip_missing``, without the rows whose ``y`` is missing (NaN)."""
     if actuals is None:
         if TARGET not in forecasts.columns:
             raise DataError(
                 f"actuals is None but forecasts has no {TARGET!r} column; pass actuals "
                 f"({ID}, {TIME}, {TARGET}) or include {TARGET} in forecasts"
             )
-        _numeric_column(forecasts, TARGET, "forecasts", "the actual values")
-        return forecasts
+        _numeric_column(forecasts, TARGET, "forecasts", "the actual values", missing=skip_missing)
+        return _with_actuals(forecasts) if skip_missing else forecasts
     actuals = _require_frame(actuals, "actuals", (ID, TIME, TARGET))
     _check_unique_keys(actuals, "actuals", [ID, TIME])
     # The actuals' y wins over a y carried by forecasts.
@@ -161,12 +165,26 @@ def _attach_actuals(forecasts: pd.DataFrame, actuals: pd.DataFrame | None) -> pd
             f"every (unique_id, ds) that is forecast"
         )
     merged = merged.drop(columns="_actual")
-    _numeric_column(merged, TARGET, "actuals", "the actual values")
-    return merged
+    _numeric_column(merged, TARGET, "actuals", "the actual values", missing=skip_missing)
+    return _with_actuals(merged) if skip_missing else merged
 
 
-def train_scales(train: Any, series: pd.Index, season: int) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Per-series seasonal naive scale for ``series``, and which of them are usable (> 0)."""
+def _with_actuals(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` whose actual value is there (not NaN); none is an error."""
+    kept = frame[frame[TARGET].notna().to_numpy()]
+    if kept.empty:
+        raise DataError(f"every actual value is missing ({len(frame)} rows): nothing to score")
+    return kept
+
+
+def train_scales(
+    train: Any, series: pd.Index, season: int, skip_missing: bool = False
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Per-series seasonal naive scale for ``series``, and which of them are usable (> 0).
+
+    ``skip_missing``: a missing value (NaN) is allowed and every difference with it skipped
+    (the rows must then be each series' regular steps, missing ones included, as a backtest of
+    a model with ``fill_gaps`` has them)."""
     import pandas as pd
 
     train = _require_frame(train, "train", (ID, TIME, TARGET))
@@ -182,10 +200,12 @@ def train_scales(train: Any, series: pd.Index, season: int) -> tuple[FloatArray,
     train = train[train[ID].isin(series)]
     _check_unique_keys(train, "train", [ID, TIME])
     train = train.sort_values([ID, TIME], kind="stable")
-    y = _numeric_column(train, TARGET, "train", "the training values")
+    y = _numeric_column(train, TARGET, "train", "the training values", missing=skip_missing)
     codes = series.get_indexer(train[ID])
     # After sorting, rows `season` apart belong to the same series iff their codes match.
     same = codes[season:] == codes[:-season]
+    if skip_missing:
+        same &= ~np.isnan(y[season:]) & ~np.isnan(y[:-season])
     diffs = np.abs(y[season:] - y[:-season])[same]
     diff_codes = codes[season:][same]
     n_diffs = np.bincount(diff_codes, minlength=len(series))
@@ -210,6 +230,7 @@ def evaluate(
     *,
     train: pd.DataFrame | None = None,
     season_length: int = 1,
+    skip_missing: bool = False,
 ) -> pd.DataFrame:
     """Score every model in a long forecast frame against the actual values.
 
@@ -235,6 +256,10 @@ def evaluate(
         left the value is NaN.
     season_length : int, default 1
         Seasonal period in steps for the MASE/MSIS scale.
+    skip_missing : bool, default False
+        Leave out the rows whose actual value is missing (NaN; a backtest of a model with
+        ``missing`` marks so the points the data did not have), and the differences with a
+        missing training value from the MASE scale. By default a missing value is an error.
 
     Returns
     -------
@@ -256,7 +281,7 @@ def evaluate(
     keys = [ID, TIME] + ([CUTOFF] if CUTOFF in forecasts.columns else [])
     _check_unique_keys(forecasts, "forecasts", keys)
 
-    data = _attach_actuals(forecasts, actuals)
+    data = _attach_actuals(forecasts, actuals, skip_missing)
     y = data[TARGET].to_numpy(dtype=np.float64)
     codes, series = pd.factorize(data[ID])
     series = pd.Index(series)
@@ -264,7 +289,7 @@ def evaluate(
 
     has_train = train is not None
     if has_train:
-        scale, usable = train_scales(train, series, season_length)
+        scale, usable = train_scales(train, series, season_length, skip_missing)
     else:
         scale, usable = np.ones(len(series)), np.zeros(len(series), dtype=bool)
 

@@ -228,6 +228,7 @@ class _Trials:
         from .covariates import spec_of, static_table, with_static_columns
         from .data import Panel
         from .lstm_forecaster import LSTMForecaster
+        from .missing import insert_gaps
         from .recipe import CHOSEN, resolve
 
         covariates = spec_of(fixed)
@@ -235,7 +236,12 @@ class _Trials:
         if covariates.static:
             static = static_table(df, columns.get("id_col") or ID, covariates.static, "the data")
             df = df.drop(columns=list(covariates.static))
-        panel = Panel.from_data(df, **columns, covariate_cols=covariates.dynamic)
+        missing = fixed.get("missing", "error")
+        panel = Panel.from_data(
+            df, **columns, covariate_cols=covariates.dynamic, keep_missing=missing != "error"
+        )
+        if fixed.get("fill_gaps"):  # the held-out points are the last time steps, not rows
+            panel = insert_gaps(panel)
         steps = panel.steps()
         held_out = n_windows * horizon
         _check_held_out(panel, held_out, n_windows, horizon)
@@ -295,7 +301,8 @@ class _Trials:
             trial.set_user_attr(studies.FIT_SECONDS, fit_seconds)
             self.budget.record(clock() - began, fit_seconds)
         season = self.space.base["season_length"]
-        metrics = evaluate(scored, train=self.trained, season_length=season)
+        # Actual values the data does not have (a model with missing=...) are not scored.
+        metrics = evaluate(scored, train=self.trained, season_length=season, skip_missing=True)
         mase = float(metrics.loc[model.alias, "MASE"])
         return mase if math.isfinite(mase) else math.inf
 
