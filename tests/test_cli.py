@@ -711,7 +711,7 @@ def test_every_model_setting_has_a_flag(name: str) -> None:
 # LSTMForecaster settings deliberately without a command-line flag, each with the reason.
 NOT_ON_THE_COMMAND_LINE: dict[str, str] = {}
 # Per setting: a flag's text on the command line and the setting it must become.
-FLAG_SAMPLES: dict[str, tuple[str, object]] = {
+FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "window": ("7", 7),
     "horizon": ("3", 3),
     "hidden_size": ("9", 9),
@@ -732,6 +732,8 @@ FLAG_SAMPLES: dict[str, tuple[str, object]] = {
     "hist_cols": ("sensor", ("sensor",)),
     "static_cols": ("region", ("region",)),
     "covariate_missing": ("ffill", "ffill"),
+    "missing": ("mask", "mask"),
+    "fill_gaps": (None, True),  # a flag: no value
     "loss": ("mae", "mae"),
     "lr_schedule": ("cosine", "cosine"),
     "grad_clip": ("0.5", 0.5),
@@ -766,7 +768,8 @@ def test_every_estimator_parameter_has_a_flag_that_sets_it(name: str) -> None:
 
     assert settings() == lc.LSTMForecaster().get_params()
     for setting, (text, value) in FLAG_SAMPLES.items():
-        assert settings(flags[setting], text)[setting] == value, (setting, text)
+        given = [flags[setting]] if text is None else [flags[setting], text]
+        assert settings(*given)[setting] == value, (setting, text)
     # "none" turns off what the recipe would otherwise choose.
     for setting in ("val_size", "patience", "window_norm", "lr_schedule"):
         assert settings(flags[setting], "none")[setting] is None, setting

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 import lstmcast as lc
-from lstmcast.cli.console import metrics_table, stdout, training_progress
+from lstmcast.cli.console import metrics_table, note_on_success, stdout, training_progress
 from lstmcast.cli.model_options import ModelSettings, model_options
 from lstmcast.cli.options import Data, Level, Quiet, Reading, StaticData, reading_options
 from lstmcast.cli.reading import read_training_data
@@ -84,6 +84,9 @@ def backtest(
         frame_format(output, what="--output")
     h, n_windows, step = check_backtest(h, n_windows, step_size)
     df = read_training_data(data, reading, quiet, settings, static_data)
+    missing, gaps = settings["missing"], settings["fill_gaps"]
+    if gaps:  # before the split, so that it holds out the last time steps, not rows
+        df = _with_gaps(df, settings)
     # Before any training: keys, three models and the bounds, per forecast point.
     levels = {float(value) for value in level or []}
     check_backtest_size(df["unique_id"].nunique(), n_windows, h, 7 + 2 * len(levels))
@@ -97,8 +100,9 @@ def backtest(
         _check_long_enough(df, span, h, n_windows, step, settings["window"], horizon or 1)
     static = list(settings.static_cols())
     train_part, _ = lc.split(
-        df.drop(columns=static), test_size=span, covariate_cols=settings.covariate_cols()
-    )
+        df.drop(columns=static), test_size=span, covariate_cols=settings.covariate_cols(),
+        keep_missing=missing != "error",
+    )  # fmt: skip
     if static:  # one value per series: the same before and after the split
         values = df.groupby("unique_id", sort=False)[static].first()
         train_part = train_part.merge(values, left_on="unique_id", right_index=True)
@@ -110,11 +114,17 @@ def backtest(
     if not refit:  # with --refit, backtest trains its own copies
         with training_progress(quiet) as callbacks:
             lstm.fit(train_part, callbacks=callbacks)
+        if lstm.fills_ is not None:
+            note_on_success([f"training part: {line}" for line in lstm.fills_.lines()])
     else:
         lstm.plan(train_part)
     # The baseline and MASE use the season the model uses: given, or chosen from the data.
     season_length = lstm.settings_["season_length"]
-    baselines = [lc.Naive(), lc.SeasonalNaive(season_length)]
+    # The baselines read missing values as the LSTM does (under mask: the last observed ones).
+    baselines = [
+        lc.Naive(missing=missing, fill_gaps=gaps),
+        lc.SeasonalNaive(season_length, missing=missing, fill_gaps=gaps),
+    ]
     models = [lstm, *(baseline.fit(train_part[target_only]) for baseline in baselines)]
     frames = [
         model.backtest(
@@ -130,7 +140,16 @@ def backtest(
     # Same origins and targets for every model: one row per forecast, one column per model.
     keys = ["unique_id", "ds", "cutoff", "y"]
     merged = functools.reduce(lambda a, b: a.merge(b, on=keys, validate="1:1"), frames)
-    metrics = lc.evaluate(merged, train=train_part[target_only], season_length=season_length)
+    unscored = int(merged["y"].isna().sum())  # actual values the data does not have
+    if unscored:
+        note_on_success(
+            [f"{count(unscored, 'forecast')} of {len(merged)} not scored: their actual value is "
+             "missing from the data"]
+        )  # fmt: skip
+    metrics = lc.evaluate(
+        merged, train=train_part[target_only], season_length=season_length,
+        skip_missing=missing != "error",
+    )  # fmt: skip
     console = stdout()
     origins = f"{n_windows} origin" + ("" if n_windows == 1 else "s")
     console.print(metrics_table(metrics, f"Backtest: {origins}, h={h}, step {step}"))
@@ -143,6 +162,26 @@ def backtest(
     if output is not None:
         write_frame(merged, output)
         console.print(f"wrote {count(len(merged), 'row')} to {output}", markup=False)
+
+
+def _with_gaps(df: pd.DataFrame, settings: ModelSettings) -> pd.DataFrame:
+    """``df`` with each series' missing timestamps inserted (target and covariates NaN; static
+    columns as the series' others), said on stderr: ``inserted 12 missing timestamps in 2
+    series``."""
+    from lstmcast.errors import count
+
+    static = list(settings.static_cols())
+    filled = lc.fill_gaps(df.drop(columns=static), covariate_cols=settings.covariate_cols())
+    if static:
+        values = df.groupby("unique_id", sort=False)[static].first()
+        filled = filled.merge(values, left_on="unique_id", right_index=True)
+    added = filled.groupby("unique_id", sort=False).size() - df.groupby("unique_id").size()
+    if added.sum():
+        note_on_success(
+            [f"inserted {count(int(added.sum()), 'missing timestamp')} in "
+             f"{count(int((added > 0).sum()), 'series', 'series')}"]
+        )  # fmt: skip
+    return filled
 
 
 def _check_long_enough(

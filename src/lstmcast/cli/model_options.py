@@ -217,6 +217,21 @@ MODEL_OPTIONS = (
         "A missing covariate value: error, ffill (the series' last value) or zero.",
         str,
     ),
+    ModelOption(
+        "missing",
+        "--missing",
+        "A missing target value: error (naming series and row), interpolate (linear in time), "
+        "ffill (the last value before it) or mask (left out of the loss and scores, an "
+        "indicator input tells the network). Every fill is counted and reported.",
+        str,
+    ),
+    ModelOption(
+        "fill_gaps",
+        "--fill-gaps",
+        "Insert each series' missing timestamps (at its most common step) as missing values, "
+        "handled by --missing.",
+        bool,
+    ),
     ModelOption("loss", "--loss", "Training loss: mse or mae.", str),
     ModelOption(
         "lr_schedule",

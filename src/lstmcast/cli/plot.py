@@ -68,7 +68,8 @@ def plot(
         output, [("the history", data), ("the forecasts", forecast_file)], example="forecast.png"
     )
     image_format(output, what="--output")
-    history = read_data(data, reading)
+    # A missing value of the history is drawn as a gap: nothing is filled or forecast here.
+    history = read_data(data, reading, keep_missing=True)
     forecast_frame = _read_forecast(forecast_file, like=history)
     lc.plot_forecast(history, forecast_frame, ids=ids, max_history=max_history, path=output)
     stdout().print(f"wrote {output}", markup=False)

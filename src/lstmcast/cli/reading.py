@@ -38,9 +38,11 @@ def read_data(
     quiet: bool = False,
     covariate_cols: tuple[str, ...] = (),
     static_cols: tuple[str, ...] = (),
+    keep_missing: bool = False,
 ) -> pd.DataFrame:
     """DATA as one long frame: a file, or a directory's files (under torchrun, this rank's),
-    with the ``covariate_cols`` beside the target and each series' ``static_cols`` values.
+    with the ``covariate_cols`` beside the target and each series' ``static_cols`` values;
+    ``keep_missing``: missing target values stay NaN (for a model with ``--missing``).
 
     How each file was read (layout, columns, time zone) is said on stderr when the command
     succeeds: stdout stays parseable, and an error is still one line.
@@ -60,6 +62,7 @@ def read_data(
         layout=reading.layout,
         ignore_cols=(*(reading.ignore_col or ()), *static_cols),
         covariate_cols=covariate_cols,
+        keep_missing=keep_missing,
     )
     if statics is not None:
         from lstmcast.covariates import with_static_columns
@@ -100,10 +103,13 @@ def read_training_data(
     ``static_data`` (the id column and one row per series) when given, else from DATA."""
     from lstmcast.columns import ID
     from lstmcast.covariates import merge_static
+    from lstmcast.settings import check_missing
 
     statics = settings.static_cols()
     static_from_data = () if static_data else statics
-    df = read_data(data, reading, quiet, settings.covariate_cols(), static_from_data)
+    check_missing(settings["missing"], settings["fill_gaps"])  # before a NaN is refused
+    keep_missing = settings["missing"] != "error"
+    df = read_data(data, reading, quiet, settings.covariate_cols(), static_from_data, keep_missing)
     if static_data is None:
         return df
     id_name = reading.columns()["id_col"] or ID
@@ -130,4 +136,5 @@ def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.Da
 
     covariates = spec_of(model.get_params())
     reading = dataclasses.replace(reading, **columns, layout=layout)
-    return read_data(data, reading, False, covariates.dynamic, covariates.static)
+    keep_missing = model.missing != "error"  # the model handles them as it did in training
+    return read_data(data, reading, False, covariates.dynamic, covariates.static, keep_missing)

@@ -118,8 +118,10 @@ def train(
     history = model.history_
     n_train, n_val = history.train_windows, history.val_windows
     val_note = f", {n_val} validation" if model.val_size is not None else ""
+    fills = model.fills_.lines() if model.fills_ is not None else []
     lines = [
         f"series        {n_series}",
+        *(f"missing       {line}" for line in fills),  # every fill is said, never silent
         f"windows       {n_train} training{val_note}",
         f"epochs run    {len(history.train_loss)} of {model.epochs}"
         + (" (stopped early)" if history.stopped_early else ""),

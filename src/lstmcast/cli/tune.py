@@ -104,8 +104,12 @@ def tune(
     fixed = _fixed_settings(settings)
     check_output(output, [("the data", data)], directory=True)
     check_output(output / MODEL_DIR, [("the data", data)], directory=True, replaced=True)
+    keep_missing = fixed.get("missing", "error") != "error"
     df, names = as_in_file(
-        read_data(data, reading, quiet, settings.covariate_cols(), settings.static_cols()), reading
+        read_data(
+            data, reading, quiet, settings.covariate_cols(), settings.static_cols(), keep_missing
+        ),
+        reading,
     )
 
     def on_trial(trial: Any) -> None:
