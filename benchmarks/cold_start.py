@@ -16,8 +16,6 @@ seed; the machine, commit and load are printed with the figures.
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -29,8 +27,8 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.m4 import long_frame
-from benchmarks.m4_data import SEASON, load_m4_hourly, score, seasonal_naive
-from benchmarks.machine import cpu_description, load_average
+from benchmarks.m4_data import SEASON, load_m4_hourly, score, score_cells, seasonal_naive
+from benchmarks.machine import load_average, run_header, run_options
 
 H = 48
 # --smoke: the first series of each half, one epoch of a tiny model.
@@ -80,31 +78,15 @@ def report(results: list[tuple[str, dict[str, float], float]], smoke: bool) -> s
         "|---|---|---|---|---|",
     ]
     for name, scores, seconds in results:
-        lines.append(
-            f"| {name} | {scores['owa']:.4f} | {scores['smape']:.3f} | {scores['mase']:.3f} "
-            f"| {seconds:.0f} |"
-        )
+        lines.append(f"| {name} | {score_cells(scores, seconds)} |")
     if smoke:
         lines.append("(SMOKE: a few series, one epoch: not figures)")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds: a few series, one epoch")
-    parser.add_argument("--threads", type=int, help="torch threads")
-    parser.add_argument("--seed", type=int, default=0, help="random_state of both models")
-    args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    print(f"# cold start on M4 Hourly; commit {commit or '?'}; seed {args.seed}", flush=True)
-    print(f"# {cpu_description()}; threads {args.threads or 'torch default'}", flush=True)
-    print(f"# load before: {load_average()}", flush=True)
+    args = run_options(argv, (__doc__ or "").split("\n\n")[0], "random_state of both models")
+    print(run_header("cold start on M4 Hourly", REPO, args.seed, args.threads), flush=True)
     results = run(args.seed, args.smoke)
     print(report(results, args.smoke))
     print(f"# load after: {load_average()}", flush=True)

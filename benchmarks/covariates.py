@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import subprocess
 import sys
 import time
 import traceback
@@ -71,7 +70,7 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import etth_data
-from benchmarks.machine import cpu_description, load_average
+from benchmarks.machine import cpu_description, git_commit, load_average
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -768,14 +767,12 @@ def summary(outcomes: Sequence[Outcome]) -> str:
 
 def header(threads: int | None, smoke: bool, validate: bool, seed: int) -> str:
     """The run's circumstances: versions, commit, machine, threads, seed."""
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    commit = git_commit(REPO)
     mode = " (SMOKE: 1 epoch, tiny model: not figures)" if smoke else ""
     mode += " (VALIDATION: the test part dropped)" if validate else ""
     return (
         f"# lstmcast {importlib.metadata.version('lstmcast')} covariates benchmark{mode}; commit "
-        f"{commit or '?'}; torch {importlib.metadata.version('torch')}; Python "
+        f"{commit}; torch {importlib.metadata.version('torch')}; Python "
         f"{sys.version.split()[0]}\n# {cpu_description()}; torch threads: "
         f"{threads or 'torch default'}; seed {seed}"
     )

@@ -78,7 +78,7 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
 
 from benchmarks import etth_data, m4_data
 from benchmarks.etth import LOOKBACK
-from benchmarks.machine import cpu_description, load_average
+from benchmarks.machine import cpu_description, git_commit, load_average
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = m4_data.DATA_DIR
@@ -578,13 +578,11 @@ def details(row: Row) -> str:
 
 def header(threads: int | None, smoke: bool) -> str:
     """The run's circumstances: versions, commit, machine, threads."""
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    commit = git_commit(REPO)
     return (
         f"# lstmcast {importlib.metadata.version('lstmcast')} with no tuning flag"
         f"{' (SMOKE: 1 epoch, tiny model: not figures)' if smoke else ''}; commit "
-        f"{commit or '?'}; torch {importlib.metadata.version('torch')}; Python "
+        f"{commit}; torch {importlib.metadata.version('torch')}; Python "
         f"{sys.version.split()[0]}\n# {cpu_description()}; torch threads per command: "
         f"{threads or 'torch default'}"
     )

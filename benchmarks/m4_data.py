@@ -34,6 +34,7 @@ __all__ = [
     "naive",
     "naive2",
     "score",
+    "score_cells",
     "seasonal_indices",
     "seasonal_naive",
     "seasonality_test",
@@ -259,3 +260,9 @@ def score(
         "naive2_smape": smape_n2,
         "naive2_mase": mase_n2,
     }
+
+
+def score_cells(scores: dict[str, float], seconds: float) -> str:
+    """A Markdown table's cells for ``score``'s figures and a training time: OWA | sMAPE | MASE
+    | seconds."""
+    return f"{scores['owa']:.4f} | {scores['smape']:.3f} | {scores['mase']:.3f} | {seconds:.0f}"

@@ -7,9 +7,12 @@ The machines are shared: a figure without the load it was measured under cannot 
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 CPUINFO = Path("/proc/cpuinfo")
@@ -40,3 +43,36 @@ def cpu_description(cpuinfo: Path = CPUINFO) -> str:
     flags = [flag for flag in fields.get("flags", "").split() if _VECTOR_FLAG.match(flag)]
     name = fields.get("model name", platform.machine())
     return f"{name}, {cpus}, flags: {' '.join(flags) or 'none of avx/amx/fma/sse4'}"
+
+
+def git_commit(repo: Path) -> str:
+    """``git describe --always --dirty`` of ``repo``: the commit a figure was measured at."""
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=repo, capture_output=True, text=True
+    )
+    return described.stdout.strip() or "?"
+
+
+def run_options(argv: Sequence[str] | None, description: str, seed: str) -> argparse.Namespace:
+    """A benchmark's options: ``--smoke``, ``--threads`` (set in torch here, which is imported
+    only then) and ``--seed`` (default 0; ``seed`` says what it draws)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--smoke", action="store_true", help="seconds: a few series, one epoch")
+    parser.add_argument("--threads", type=int, help="torch threads")
+    parser.add_argument("--seed", type=int, default=0, help=seed)
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return args
+
+
+def run_header(title: str, repo: Path, seed: int, threads: int | None) -> str:
+    """The lines a benchmark prints before its figures: what it measures, the commit of
+    ``repo``, the seed, the CPU, torch's threads and the load."""
+    return (
+        f"# {title}; commit {git_commit(repo)}; seed {seed}\n"
+        f"# {cpu_description()}; threads {threads or 'torch default'}\n"
+        f"# load before: {load_average()}"
+    )

@@ -21,8 +21,6 @@ machine and its load.
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -35,8 +33,8 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.m4 import long_frame
-from benchmarks.m4_data import SEASON, load_m4_hourly, score, seasonal_naive
-from benchmarks.machine import cpu_description, load_average
+from benchmarks.m4_data import SEASON, load_m4_hourly, score, score_cells, seasonal_naive
+from benchmarks.machine import load_average, run_header, run_options
 
 H = 48
 REMOVED = 0.05  # share of each series' training hours removed
@@ -111,31 +109,15 @@ def report(results: list[tuple[str, dict[str, float], float, str]], smoke: bool)
         "|---|---|---|---|---|---|",
     ]
     for name, scores, seconds, filled in results:
-        lines.append(
-            f"| {name} | {scores['owa']:.4f} | {scores['smape']:.3f} | {scores['mase']:.3f} "
-            f"| {seconds:.0f} | {filled} |"
-        )
+        lines.append(f"| {name} | {score_cells(scores, seconds)} | {filled} |")
     if smoke:
         lines.append("(SMOKE: a few series, one epoch: not figures)")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="seconds: a few series, one epoch")
-    parser.add_argument("--threads", type=int, help="torch threads")
-    parser.add_argument("--seed", type=int, default=0, help="the hours removed and the models")
-    args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    print(f"# missing values on M4 Hourly; commit {commit or '?'}; seed {args.seed}", flush=True)
-    print(f"# {cpu_description()}; threads {args.threads or 'torch default'}", flush=True)
-    print(f"# load before: {load_average()}", flush=True)
+    args = run_options(argv, (__doc__ or "").split("\n\n")[0], "the hours removed and the models")
+    print(run_header("missing values on M4 Hourly", REPO, args.seed, args.threads), flush=True)
     settings, results = run(args.seed, args.smoke)
     print(f"# settings: {settings}", flush=True)
     print(report(results, args.smoke))
