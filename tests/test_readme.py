@@ -4,8 +4,9 @@ Run here, each in a fresh directory:
 
 - the two Python blocks under "In Python" (the recipe's on a generated ``sales.csv``), as they
   are;
-- every line of the bash blocks under "On the command line" and "Tuning", in that order,
-  through typer's CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...).
+- every line of the bash blocks under "On the command line", "Covariates", "Missing values and
+  gaps" and "Tuning", in that order, through typer's CliRunner, on a generated ``sales.csv``
+  (hourly series ``store_1``, ...), ``prices.csv`` and ``sensors.csv`` (with gaps).
   Expensive settings are cut by options appended after the README's own (the last value of an
   option wins), never by editing its commands, so a README command that stops parsing fails
   here.
@@ -58,6 +59,8 @@ WRITES = {
 }
 # The Covariates section's commands: (command, what it writes), run on generated prices files.
 COVARIATE_WRITES = {"train": "prices.lstm/config.json", "forecast": "prices_forecast.csv"}
+# The Missing values section's, on a generated sensors.csv with gaps and missing values.
+MISSING_WRITES = {"train": "sensors.lstm/config.json", "forecast": "sensors_forecast.csv"}
 # Hours of each generated series: two weeks, enough for --window 48 --horizon 24 --val-size 0.1
 # and a backtest of 5 windows of 24.
 SALES_HOURS = 14 * 24
@@ -80,7 +83,7 @@ class Command:
 
 
 # The sections whose bash block is run, in this order.
-COMMAND_SECTIONS = ("On the command line", "Covariates", "Tuning")
+COMMAND_SECTIONS = ("On the command line", "Covariates", "Missing values and gaps", "Tuning")
 
 
 def readme_commands() -> list[Command]:
@@ -146,12 +149,24 @@ def write_prices(directory: Path) -> None:
     future.to_csv(directory / "prices_future.csv", index=False)
 
 
+def write_sensors(path: Path) -> None:
+    """``write_sales`` with 5% of the hours of each series removed and 2% of the values
+    missing (empty cells), none at a series' start: sensors.csv."""
+    write_sales(path)
+    frame = pd.read_csv(path)
+    rng = np.random.default_rng(2)
+    inside = frame.groupby("unique_id").cumcount().between(1, SALES_HOURS - 2).to_numpy()
+    frame.loc[inside & (rng.random(len(frame)) < 0.02), "y"] = np.nan
+    frame[~(inside & (rng.random(len(frame)) < 0.05))].to_csv(path, index=False)
+
+
 @pytest.fixture(scope="module")
 def command_results(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Result, Path]]:
     """Every README command, in its order, in one directory (each needs the ones before)."""
     work = tmp_path_factory.mktemp("readme-cli")
     write_sales(work / "sales.csv")
     write_prices(work)
+    write_sensors(work / "sensors.csv")
     runner = CliRunner()
     results = []
     with pytest.MonkeyPatch.context() as patch:
@@ -163,9 +178,11 @@ def command_results(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Resu
 
 
 def writes(command: Command) -> list[str]:
-    """What ``command`` leaves in its directory: the Covariates section's write prices files."""
-    if any(arg.startswith("prices") for arg in command.args):
-        return [COVARIATE_WRITES[command.name]] if command.name in COVARIATE_WRITES else []
+    """What ``command`` leaves in its directory: the Covariates section's write prices files,
+    the Missing values section's sensors files."""
+    for prefix, written in (("prices", COVARIATE_WRITES), ("sensors", MISSING_WRITES)):
+        if any(arg.startswith(prefix) for arg in command.args):
+            return [written[command.name]] if command.name in written else []
     return WRITES.get(command.name, [])
 
 
@@ -208,6 +225,21 @@ def test_readme_covariates_example(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     forecast = namespace["forecast"]
     assert isinstance(forecast, pd.DataFrame)
     assert len(forecast) == 2 * 24
+
+
+def test_readme_missing_values_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_sensors(tmp_path / "sensors.csv")
+    source = code_block("Missing values and gaps", "python", 0)
+    assert "fill_gaps=True)" in source  # where the cheaper settings go
+    source = source.replace("fill_gaps=True)", "fill_gaps=True, epochs=1, hidden_size=8)")
+    namespace: dict[str, object] = {}
+    exec(compile(source, "README.md (Missing values and gaps)", "exec"), namespace)
+    lines = namespace["model"].fills_.lines()  # type: ignore[attr-defined]
+    assert lines[0].startswith("inserted ")
+    assert lines[1].startswith("filled ")
+    assert lines[1].endswith("missing values in 3 series (interpolate)")
+    assert len(namespace["forecast"]) == 3 * 24  # type: ignore[arg-type]
 
 
 def test_readme_python_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
