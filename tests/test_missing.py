@@ -361,3 +361,14 @@ def test_backtest_through_the_command_line(tmp_path: Path) -> None:
     table = pd.read_csv(tmp_path / "bt.csv")
     assert {"LSTM", "Naive", "SeasonalNaive"} <= set(table.columns)
     assert np.isfinite(table[["LSTM", "Naive", "SeasonalNaive"]].to_numpy()).all()
+
+
+def test_tune_through_the_command_line(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    gappy().to_csv(tmp_path / "g.csv", index=False)
+    result = run("tune", tmp_path / "g.csv", "--horizon", 6, "-o", tmp_path / "t", "--n-trials", 1,
+                 "--missing", "mask", "--fill-gaps", "--window", 24, "--epochs", 1,
+                 "--hidden-size", 8)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    tuned = lc.load(tmp_path / "t" / "model")
+    assert tuned.fills_.lines()[1] == "masked 6 missing values in 2 series (mask)"

@@ -104,6 +104,9 @@ def tune(
     fixed = _fixed_settings(settings)
     check_output(output, [("the data", data)], directory=True)
     check_output(output / MODEL_DIR, [("the data", data)], directory=True, replaced=True)
+    from lstmcast.settings import check_missing
+
+    check_missing(settings["missing"], settings["fill_gaps"])  # before a NaN is refused
     keep_missing = fixed.get("missing", "error") != "error"
     df, names = as_in_file(
         read_data(
