@@ -22,7 +22,7 @@ import torch
 
 from . import distributed
 from .audit import warn_on_leakage
-from .card import training_data
+from .card import chain_step, training_data
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
 from .covariates import (
@@ -57,13 +57,14 @@ from .lstm_inputs import LSTMInputs
 from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
-from .settings import AUTO, RULES, check_together, is_auto
+from .settings import AUTO, RULES, TRAINING_SETTINGS, check_together, is_auto
 from .train import Callback, History, TrainState
 from .training_range import warn_far_from_training
+from .updating import Updatable
 from .windows import SeriesScaler
 
 
-class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
+class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     """One global LSTM over all series: the last ``window`` values -> the next ``horizon``.
 
     Every setting marked "auto" (the default) is chosen from the data at ``fit`` by
@@ -164,6 +165,8 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         (``lstmcast train --layout``); ``forecast`` and ``inspect`` read ``--data`` in it.
     diagnostics_ : sanity alarms on the validation tail, beside the naive forecasts (``.summary()``
         one line, ``.series`` per series; :mod:`lstmcast.diagnostics`); None without val_size.
+    chain_ : list of dict, how the networks came to be: the fit, then each :meth:`update`
+        (data fingerprint and facts, seed, training settings).
     """
 
     alias = "LSTM"
@@ -249,6 +252,7 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
     diagnostics_ = StateField()
     covariate_scaler_ = StateField()
     static_encoder_ = StateField()
+    chain_ = StateField()
 
     @property
     def layout_(self) -> str | None:
@@ -438,6 +442,8 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
             static_encoder=static_encoder,
             data=training_data(panel, fingerprint),
         )
+        training = {name: getattr(self, name) for name in (*TRAINING_SETTINGS, "ensemble_size")}
+        self._state.chain = [chain_step("fit", panel, fingerprint, seed, training)]
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None
         if checkpoint is not None:

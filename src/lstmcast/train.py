@@ -94,6 +94,9 @@ class TrainConfig:
     # Seconds this training may take, checked between epochs: it stops when the longest epoch
     # so far would not fit in what is left. None: no limit.
     time_budget: float | None = None
+    # The weights training starts from compete with every epoch's on validation (best epoch
+    # 0 when none beats them): an update never ends worse on validation than it began.
+    keep_start: bool = False
 
 
 @dataclass
@@ -102,7 +105,7 @@ class History:
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
-    best_epoch: int | None = None  # 1-based epoch whose weights were kept
+    best_epoch: int | None = None  # 1-based epoch whose weights were kept (0: the start's)
     stopped_early: bool = False
     interrupted: bool = False
     seconds: float = 0.0
@@ -233,6 +236,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     resume: TrainState | None = None,
     parallel: DataParallel | None = None,
+    optimizer: Adam | None = None,
 ) -> History:
     """Train ``network`` in place and return its :class:`History`.
 
@@ -246,8 +250,12 @@ def train(
     With ``parallel`` (inside a process group) the network is wrapped in DistributedDataParallel
     and each rank trains on its share of the windows, ``batch_size`` of them per step; losses
     in the history are over all ranks' windows.
+
+    ``optimizer``: an Adam over ``network``'s parameters to continue with (its moments from an
+    earlier training); the caller reads its state afterwards. Default: a new one.
     """
-    optimizer = Adam(network.parameters(), lr=config.lr)
+    if optimizer is None:
+        optimizer = Adam(network.parameters(), lr=config.lr)
     forward: nn.Module = TrainingOutput(network)
     n = len(train_windows)
     validating = val_windows is not None and len(val_windows) > 0
@@ -268,6 +276,9 @@ def train(
     total_steps = config.epochs * batches
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
+    if config.keep_start and validating and resume is None:
+        best_score = evaluate_loss(network, val_windows, config.loss, parallel=parallel)
+        history.best_epoch = 0
     first_epoch = 1
     if resume is not None:
         network.load_state_dict(resume.network)

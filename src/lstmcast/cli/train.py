@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+import lstmcast as lc
 from lstmcast.cli.console import (
     EXIT_INTERRUPTED,
     sigterm_as_interrupt,
@@ -59,6 +60,17 @@ def train(
     reading: Reading,
     settings: ModelSettings,
     static_data: StaticData = None,
+    from_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Continue training this saved model on DATA (new points of its series, new "
+            "series) from its weights and optimizer state, instead of a new model; only "
+            "training options (--epochs, --lr, --val-size, ...) may be given. The model there "
+            "is not changed unless it is --output.",
+            show_default=False,
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -88,6 +100,9 @@ def train(
     from lstmcast.torchrun import process_group
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
+    if from_model is not None:
+        _update(from_model, data, output, reading, settings, static_data, quiet, resume, dry_run)
+        return
     with process_group(settings["device"], planned_exits=(typer.Exit,)):
         df = read_training_data(data, reading, quiet, settings, static_data)
         model = settings.estimator()
@@ -149,6 +164,69 @@ def train(
     if history.interrupted:
         _say_where_to_resume(output)
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _update(
+    from_model: Path,
+    data: Path,
+    output: Path,
+    reading: Reading,
+    settings: ModelSettings,
+    static_data: Path | None,
+    quiet: bool,
+    resume: bool,
+    dry_run: bool,
+) -> None:
+    """``train DATA --from MODEL``: update MODEL on DATA and save it to ``output`` (only once
+    the update has finished: an interrupted or failed update writes nothing)."""
+    from lstmcast import distributed
+    from lstmcast.cli.reading import read_columns, read_for_model
+    from lstmcast.updating import check_changes
+
+    for flag, given in (("--resume", resume), ("--dry-run", dry_run)):
+        if given:
+            raise lc.ConfigError(f"--from updates a finished model; {flag} does not apply")
+    if distributed.launched_by_torchrun():
+        raise lc.ConfigError("--from runs in one process: run it without torchrun")
+    model = lc.load(from_model)
+    changes = settings.changed()
+    seed = changes.pop("random_state", None)
+    changes = check_changes(model.get_params(), changes)
+    df = read_for_model(model, data, reading, static_data)
+    with training_progress(quiet) as callbacks, sigterm_as_interrupt():
+        try:
+            model.update(df, **changes, random_state=seed, callbacks=callbacks, **read_columns())
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted; nothing was saved ({from_model} is unchanged)", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    model.save(output)
+    step = model.chain_[-1]
+    history = model.history_
+    best = history.best_epoch
+    epochs = step["training"]["epochs"]
+    lines = [
+        f"updated       {from_model} on {step['data']['series']} series, "
+        f"{step['data']['points']} points to {step['data']['last']} (update "
+        f"{len(model.chain_) - 1} of its chain)",
+        f"windows       {history.train_windows} training, {history.val_windows} validation",
+        f"epochs run    {len(history.train_loss)} of {epochs}",
+        "best epoch    "
+        + (
+            "-"
+            if best is None
+            else f"{best}"
+            if best
+            else "0 (none beat the weights it began with)"
+        ),
+        f"seconds       {sum(h.seconds for h in model.histories_):.1f}",
+        f"seed          {model.seed_}",
+        f"saved to      {output}",
+    ]
+    if model.diagnostics_ is not None:
+        lines.append(model.diagnostics_.summary())
+    stdout().print("\n".join(lines), markup=False, soft_wrap=True)
+    if model.diagnostics_ is not None and model.diagnostics_.loses_to_seasonal_naive:
+        typer.echo(f"warning: {LOSES_TO_SEASONAL_NAIVE}", err=True)
 
 
 def _print_plan(
