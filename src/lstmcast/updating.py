@@ -18,15 +18,25 @@ from typing import Any
 
 import numpy as np
 
+from . import distributed, recipe
 from .card import chain_step
 from .checkpoint import data_fingerprint
 from .checks import spelled
 from .cold_start import with_series_of
-from .covariates import CovariateScaler, CovariateSpec
+from .covariates import CovariateScaler, CovariateSpec, merge_static, spec_of
 from .data import Panel, concatenated_ranges
+from .diagnostics import validation_diagnostics
 from .errors import ConfigError, DataError, points, setting
 from .fitted import FittedState
-from .fitting import WarmStart, validation_points
+from .fitting import (
+    WarmStart,
+    check_finite,
+    fit_windows,
+    train_config,
+    train_members,
+    validation_points,
+)
+from .intervals import check_calibrated_quantiles
 from .settings import AUTO, TRAINING_SETTINGS, is_auto
 from .timesteps import future_times, show_time
 from .train import Callback
@@ -293,8 +303,9 @@ class Updatable:
         ----------
         epochs, batch_size, lr, lr_schedule, patience, time_budget, val_size, grad_clip :
             how this update trains; "auto" (default): as the model was trained, except that
-            epochs the recipe chose are chosen again for the new windows. Other settings
-            cannot change (the networks are the model's). ``val_size`` is of the new points.
+            the epochs and validation tail the recipe chose are chosen again for the new data.
+            Other settings cannot change (the networks are the model's). ``val_size`` is of
+            the new points.
         random_state : seed of this update (default the model's ``random_state``, else random);
             the same model, data and seed give the same weights bit for bit.
         callbacks, id_col, time_col, target_col, static_df : as in :meth:`fit`.
@@ -305,13 +316,6 @@ class Updatable:
         shown by ``lstmcast info``) records the data fingerprint, seed and settings of the fit
         and of every update. Ctrl-C leaves the model as it was and raises KeyboardInterrupt.
         """
-        from . import distributed
-        from .covariates import merge_static, spec_of
-        from .diagnostics import validation_diagnostics
-        from .fitting import check_finite, fit_windows, train_config, train_members
-        from .intervals import check_calibrated_quantiles
-        from .recipe import epochs_for
-
         self._check_fitted()
         if distributed.active():
             raise ConfigError(
@@ -333,6 +337,12 @@ class Updatable:
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         panel, steps = self._panel_for(df, **names)
         joined, new_points = joined_with_tail(self._state, panel)
+        if "val_size" in self._chosen and "val_size" not in changes and self.val_size is not None:
+            # Chosen again, as for the fit's data: from the new points of each series.
+            settings["val_size"] = recipe.validation_points(
+                self.horizon, len(joined), int(new_points[new_points > 0].min(initial=0)),
+                self.quantile_levels or (95,),
+            )  # fmt: skip
         n_train = update_split(joined, new_points, self.window, self.horizon, settings["val_size"])
         state, scaler, covariate_scaler, new_ids = scaling_for(
             self._state, joined, n_train, self.scaler, spec
@@ -351,7 +361,7 @@ class Updatable:
             )  # fmt: skip
         if "epochs" not in changes:
             settings["epochs"] = (
-                epochs_for(len(train_windows), settings["batch_size"])
+                recipe.epochs_for(len(train_windows), settings["batch_size"])
                 if "epochs" in self._chosen
                 else self.epochs
             )
