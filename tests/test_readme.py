@@ -4,7 +4,8 @@ Run here, each in a fresh directory:
 
 - the two Python blocks under "In Python" (the recipe's on a generated ``sales.csv``), as they
   are;
-- every line of the bash blocks under "On the command line" and "Tuning", in that order,
+- every line of the bash blocks under "On the command line", "Covariates", "Tuning" and
+  "Updating a model with new data", in that order,
   through typer's CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...).
   Expensive settings are cut by options appended after the README's own (the last value of an
   option wins), never by editing its commands, so a README command that stops parsing fails
@@ -61,6 +62,7 @@ COVARIATE_WRITES = {"train": "prices.lstm/config.json", "forecast": "prices_fore
 # Hours of each generated series: two weeks, enough for --window 48 --horizon 24 --val-size 0.1
 # and a backtest of 5 windows of 24.
 SALES_HOURS = 14 * 24
+NEW_HOURS = 3 * 24  # sales_new.csv: what the update learns from
 
 
 def code_block(section: str, language: str, index: int = 0) -> str:
@@ -80,7 +82,7 @@ class Command:
 
 
 # The sections whose bash block is run, in this order.
-COMMAND_SECTIONS = ("On the command line", "Covariates", "Tuning")
+COMMAND_SECTIONS = ("On the command line", "Covariates", "Tuning", "Updating a model with new data")
 
 
 def readme_commands() -> list[Command]:
@@ -103,24 +105,24 @@ COMMANDS = readme_commands()
 
 
 def write_sales(path: Path) -> None:
-    """Three hourly series with a daily cycle, a trend and noise: store_1, store_2, store_3."""
+    """Three hourly series with a daily cycle, a trend and noise: store_1, store_2, store_3;
+    and beside ``path`` their next three days, ``sales_new.csv``."""
     rng = np.random.default_rng(0)
-    t = np.arange(SALES_HOURS)
-    hours = pd.date_range("2024-03-01", periods=SALES_HOURS, freq="h")
+    t = np.arange(SALES_HOURS + NEW_HOURS)
+    hours = pd.date_range("2024-03-01", periods=len(t), freq="h")
     frames = [
         pd.DataFrame(
             {
                 "unique_id": f"store_{k}",
                 "ds": hours,
-                "y": 50 * k
-                + 10 * np.sin(2 * np.pi * t / 24)
-                + 0.02 * t
-                + rng.normal(0, 1, SALES_HOURS),
+                "y": 50 * k + 10 * np.sin(2 * np.pi * t / 24) + 0.02 * t + rng.normal(0, 1, len(t)),
             }
         )
         for k in (1, 2, 3)
     ]
-    pd.concat(frames).to_csv(path, index=False)
+    sales = pd.concat(frames)
+    sales.groupby("unique_id").head(SALES_HOURS).to_csv(path, index=False)
+    sales.groupby("unique_id").tail(NEW_HOURS).to_csv(path.parent / "sales_new.csv", index=False)
 
 
 def write_prices(directory: Path) -> None:
