@@ -58,7 +58,7 @@ from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
 from .settings import AUTO, RULES, TRAINING_SETTINGS, check_together, is_auto
-from .train import Callback, History, TrainState
+from .train import Callback, History, TrainState, notify
 from .training_range import warn_far_from_training
 from .updating import Updatable
 from .windows import SeriesScaler
@@ -352,7 +352,8 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         static_df : the ``static_cols`` in their own frame, one row per series (with the id
             column), instead of columns of ``df``; saved with the model.
         id_col, time_col, target_col : column names, as in :func:`lstmcast.to_long`.
-        callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, logging).
+        callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, run tracking:
+            :mod:`lstmcast.tracking`).
         checkpoint : directory where the best model so far is saved after every epoch, with the
             state needed to resume; it holds the finished model at the end. A run stopped by
             Ctrl-C (or a crash) loses at most one epoch.
@@ -378,6 +379,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             self._fit_data(
                 df, id_col, time_col, target_col, callbacks, checkpoint=checkpoint, resume=resume
             )
+        notify(callbacks, "on_fit_end", self)
         return self
 
     def _fit(
@@ -450,6 +452,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             save = functools.partial(self._save_checkpoint, checkpoint, fingerprint)
         # A chosen ensemble under a time budget is a most: members train while they fit.
         flexible = "ensemble_size" in self._chosen and self.time_budget is not None
+        notify(callbacks, "on_fit_begin", self)
         if not train_members(
             self._state, config, train_config(self._current()), self.ensemble_size,
             (train_windows, val_windows), device, callbacks, resumed, save,

@@ -146,7 +146,23 @@ class TrainState:
 
 
 class Callback:
-    """Hooks the loop calls; override what you need (progress bars, logging, checkpoints)."""
+    """Hooks the loop calls; override what you need (progress bars, logging, checkpoints).
+
+    The loop (:func:`train`) calls the hooks of one network's training; the estimator
+    (``LSTMForecaster.fit``) calls the ``on_fit_*`` and ``on_ensemble_begin`` /
+    ``on_member_begin`` hooks around its networks' trainings.
+    """
+
+    def on_fit_begin(self, model: Any) -> None:
+        """Called by ``LSTMForecaster.fit`` once it has chosen every setting and the seed, before
+        any training: ``model.settings_``, ``model.recipe_`` and ``model.seed_`` are known
+        (``ensemble_size`` may still shrink to what a time budget allows)."""
+
+    def on_fit_end(self, model: Any) -> None:
+        """Called when ``LSTMForecaster.fit`` returns, with the model: fitted, with its
+        ``diagnostics_`` (None without ``val_size``), ``histories_`` and final ``settings_``; or
+        stopped by Ctrl-C (``model.histories_[-1].interrupted``; no diagnostics then). Not
+        called when fit raises."""
 
     def on_ensemble_begin(self, members: int, as_budget_allows: bool) -> None:
         """Called once before the members train: how many there are, or with
@@ -161,6 +177,11 @@ class Callback:
         may still take (it stops between epochs when another would not fit)."""
 
     def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None: ...
+    def on_optimizer_step(self, step: int, lr: float) -> None:
+        """Called after each optimizer step, before ``on_batch_end``: the step of this training
+        (counted from 1 across epochs, also those a resumed run did before) and the learning
+        rate it took."""
+
     def on_batch_end(self, epoch: int, batch: int, loss: float) -> None: ...
     def on_epoch_end(self, epoch: int, history: History) -> None: ...
     def on_checkpoint(self, state: TrainState) -> None:
@@ -330,6 +351,7 @@ def train(
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                 optimizer.step()
+                notify(callbacks, "on_optimizer_step", (epoch - 1) * batches + b + 1, optimizer.lr)
                 epoch_loss += loss.item() * len(x)
                 notify(callbacks, "on_batch_end", epoch, b + 1, loss.item())
             if sampler is None:
