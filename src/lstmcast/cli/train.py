@@ -24,6 +24,7 @@ from lstmcast.cli.console import (
 from lstmcast.cli.model_options import ModelSettings, model_options
 from lstmcast.cli.options import Quiet, Reading, StaticData, reading_options
 from lstmcast.cli.reading import as_in_file, read_training_data
+from lstmcast.cli.tracking import Tracking, run_loggers, tracking_options
 
 if TYPE_CHECKING:
     pass
@@ -38,6 +39,7 @@ LOSES_TO_SEASONAL_NAIVE = (
 
 @model_options
 @reading_options
+@tracking_options
 def train(
     *,
     data: Annotated[
@@ -59,6 +61,7 @@ def train(
     ],
     reading: Reading,
     settings: ModelSettings,
+    tracking: Tracking,
     static_data: StaticData = None,
     from_model: Annotated[
         Path | None,
@@ -94,6 +97,7 @@ def train(
     needs to continue. Ctrl-C or SIGTERM stops training; the last checkpoint stays on disk (exit
     code 130). Under `torchrun --nproc-per-node N` the processes train one model together, each
     on its share of the windows (of a directory: its share of the files); see docs/scaling.md.
+    With --tensorboard DIR or --mlflow the run is logged there too (rank 0 only).
     """
     from lstmcast import distributed
     from lstmcast.files import check_output
@@ -101,9 +105,20 @@ def train(
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
     if from_model is not None:
+        if tracking.tensorboard is not None or tracking.to_mlflow:
+            raise lc.ConfigError(
+                "an update (--from) is not tracked: --tensorboard and --mlflow log a training "
+                "from scratch; leave them out"
+            )
         _update(from_model, data, output, reading, settings, static_data, quiet, resume, dry_run)
         return
-    with process_group(settings["device"], planned_exits=(typer.Exit,)):
+    logged = run_loggers(
+        tracking,
+        f"train {data.name}",
+        inputs=[("the data", data), ("--static-data", static_data)],
+        replaced=[("the model directory", output)],
+    )
+    with logged as loggers, process_group(settings["device"], planned_exits=(typer.Exit,)):
         df = read_training_data(data, reading, quiet, settings, static_data)
         model = settings.estimator()
         # Kept with the model, as its column names below: forecast and inspect read new data
@@ -120,7 +135,7 @@ def train(
         # fit chooses the settings: they are said when its training begins (not planned twice).
         announce = [] if quiet or rank != 0 else [_RecipeNote(model)]
         with training_progress(quiet or rank != 0) as callbacks, sigterm_as_interrupt():
-            callbacks = [*announce, *callbacks]
+            callbacks = [*announce, *callbacks, *loggers]
             model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume, **names)
         n_series = model.n_series_
         if getattr(model, "sharded_", False):
