@@ -46,6 +46,8 @@ ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 MAX_TAG_LENGTH = 5000
 # MLflow takes at most this many metrics in one log_batch call.
 MLFLOW_BATCH = 1000
+# TensorBoard events buffered for its writer thread before add_scalar waits.
+EVENT_QUEUE = 1000
 
 # What a run holds, by name (an ensemble member's under member_<k>/).
 BATCH_LOSS = "loss/train_batch"
@@ -352,15 +354,18 @@ class TensorBoardLogger(RunLogger):
         super().__init__(batch_every)
         self.log_dir = Path(log_dir)
         self._writer: Any = None
+        self._pending: list[tuple[str, float, int]] = []
 
     def _open(self) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self._writer = SummaryWriter(log_dir=str(self.log_dir))
+        # Its events are written by a background thread that takes the GIL from the training
+        # loop: scalars are kept until the epoch ends (_flush), then queued at once (a queue
+        # that holds them: SummaryWriter's default, 10, makes add_scalar wait for the thread).
+        self._writer = SummaryWriter(log_dir=str(self.log_dir), max_queue=EVENT_QUEUE)
 
     def _scalars(self, values: dict[str, float], step: int) -> None:
-        for name, value in values.items():
-            self._writer.add_scalar(name, value, step)
+        self._pending += [(name, value, step) for name, value in values.items()]
 
     def _notes(self, notes: dict[str, str]) -> None:
         for name, text in notes.items():
@@ -389,6 +394,9 @@ class TensorBoardLogger(RunLogger):
             self._writer.file_writer.add_summary(summary)
 
     def _flush(self) -> None:
+        for name, value, step in self._pending:
+            self._writer.add_scalar(name, value, step)
+        self._pending = []
         self._writer.flush()
 
     def _close(self, status: str) -> None:
