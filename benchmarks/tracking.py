@@ -13,8 +13,11 @@ Every batch's loss and learning rate is logged (``batch_every=1``, the default) 
 ends with its settings and diagnostics, into a fresh temporary directory (an MLflow file store).
 
 In this process, configurations alternate within each repeat (repeat r fits with seed r), after
-one untimed warm-up fit of each; reported: the median seconds of ``fit`` plus closing the
-loggers, its ratio to the fit without one, and the extra time per optimizer step. The one-off
+one untimed warm-up fit of each. Reported, medians over repeats: the seconds of ``fit`` plus
+closing the loggers (and its ratio to the fit without one: on a shared machine this wall time
+is noisy); and, measured inside the fit, the time spent in the loggers' hooks, per optimizer step
+for the hooks every batch calls (``on_optimizer_step``, ``on_batch_end``) and per fit for the
+others and ``close`` (the run's start, settings, epoch flushes, the final metrics). The one-off
 cost of importing each library is measured apart, in a fresh Python process per library (after
 ``import torch``), since a command pays it once.
 """
@@ -43,16 +46,44 @@ IMPORTS = {
 }
 
 
+# The hooks the loop calls at every optimizer step.
+PER_STEP = ("on_optimizer_step", "on_batch_end")
+
+
 @dataclass(frozen=True)
 class Row:
     config: str
-    seconds: float  # median over repeats
-    ratio: float  # to "none"
-    per_step_us: float  # extra microseconds per optimizer step, against "none"
+    seconds: float  # the fit's wall time, median over repeats
+    ratio: float  # to "none"'s
+    per_step_us: float  # microseconds in the per-step hooks, per step (median)
+    per_fit_ms: float  # milliseconds in the other hooks and close, per fit (median)
 
 
-def loggers(config: str, folder: Path) -> list[Any]:
-    """The loggers of ``config``, writing under ``folder``."""
+class TimedHooks:
+    """A callback that forwards every hook to ``logger``, adding up the seconds spent in each."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.seconds: dict[str, float] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.logger, name)
+        if not name.startswith("on_") and name != "close":
+            return method
+
+        def timed(*args: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                spent = time.perf_counter() - started
+                self.seconds[name] = self.seconds.get(name, 0.0) + spent
+
+        return timed
+
+
+def loggers(config: str, folder: Path) -> list[TimedHooks]:
+    """The loggers of ``config``, writing under ``folder``, timed."""
     import lstmcast as lc
 
     made: list[Any] = []
@@ -60,11 +91,19 @@ def loggers(config: str, folder: Path) -> list[Any]:
         made.append(lc.TensorBoardLogger(folder / "tb"))
     if config in ("mlflow", "both"):
         made.append(lc.MLflowLogger(folder / "mlruns", run_name=config))
-    return made
+    return [TimedHooks(logger) for logger in made]
 
 
-def timed_fit(config: str, seed: int, epochs: int) -> tuple[float, int]:
-    """Seconds of one fit (its loggers closed) and its optimizer steps."""
+@dataclass(frozen=True)
+class Fit:
+    seconds: float  # wall time of fit and close
+    steps: int  # optimizer steps
+    per_step: float  # seconds in the per-step hooks, all loggers
+    per_fit: float  # seconds in the other hooks and close
+
+
+def timed_fit(config: str, seed: int, epochs: int) -> Fit:
+    """One fit of the tutorial's job with the loggers of ``config`` (closed), timed."""
     import lstmcast as lc
     from lstmcast.demo import sine_series
 
@@ -78,7 +117,9 @@ def timed_fit(config: str, seed: int, epochs: int) -> tuple[float, int]:
             logger.close()
         seconds = time.perf_counter() - started
     steps = len(model.history_.train_loss) * -(-model.history_.train_windows // model.batch_size)
-    return seconds, steps
+    spent = [(hook, t) for logger in made for hook, t in logger.seconds.items()]
+    per_step = sum(t for hook, t in spent if hook in PER_STEP)
+    return Fit(seconds, steps, per_step, sum(t for _, t in spent) - per_step)
 
 
 def import_seconds(statement: str, before: str = "import torch") -> float:
@@ -96,23 +137,24 @@ def import_seconds(statement: str, before: str = "import torch") -> float:
 
 
 def run(
-    repeats: int, epochs: int, clock: Callable[[str, int, int], tuple[float, int]] = timed_fit
+    repeats: int, epochs: int, clock: Callable[[str, int, int], Fit] = timed_fit
 ) -> tuple[list[Row], dict[str, float]]:
     """The rows (one per configuration) and each library's import seconds (median of
     ``repeats`` fresh processes)."""
     for config in CONFIGS:  # warm-up: first use of each library, caches, allocator
         clock(config, 0, 1)
-    times: dict[str, list[float]] = {config: [] for config in CONFIGS}
-    steps = 0
+    fits: dict[str, list[Fit]] = {config: [] for config in CONFIGS}
     for repeat in range(repeats):
         for config in CONFIGS:
-            seconds, steps = clock(config, repeat, epochs)
-            times[config].append(seconds)
-    base = statistics.median(times["none"])
+            fits[config].append(clock(config, repeat, epochs))
+    base = statistics.median(fit.seconds for fit in fits["none"])
     rows = []
     for config in CONFIGS:
-        median = statistics.median(times[config])
-        rows.append(Row(config, median, median / base, (median - base) / steps * 1e6))
+        done = fits[config]
+        median = statistics.median(fit.seconds for fit in done)
+        per_step = statistics.median(fit.per_step / fit.steps for fit in done)
+        per_fit = statistics.median(fit.per_fit for fit in done)
+        rows.append(Row(config, median, median / base, per_step * 1e6, per_fit * 1e3))
     imports = {
         name: statistics.median(import_seconds(statement) for _ in range(repeats))
         for name, statement in IMPORTS.items()
@@ -123,12 +165,13 @@ def run(
 def table(rows: Sequence[Row], imports: dict[str, float]) -> str:
     """The rows as Markdown, and the import times."""
     lines = [
-        "| logger | fit seconds (median) | ratio to none | extra per step |",
-        "|---|---|---|---|",
+        "| logger | fit + close, s | ratio to none | in hooks per step | in other hooks per fit |",
+        "|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.config} | {row.seconds:.3f} | {row.ratio:.3f} | {row.per_step_us:+.0f} us |"
+            f"| {row.config} | {row.seconds:.3f} | {row.ratio:.3f} | {row.per_step_us:.0f} us "
+            f"| {row.per_fit_ms:.0f} ms |"
         )
     lines.append("")
     lines += [

@@ -21,6 +21,8 @@ def test_smoke_times_every_configuration(
     assert [row.config for row in rows] == list(tracking.CONFIGS)
     assert rows[0].ratio == 1.0
     assert all(row.seconds > 0 and math.isfinite(row.per_step_us) for row in rows)
+    assert (rows[0].per_step_us, rows[0].per_fit_ms) == (0.0, 0.0)  # no logger, no hook time
+    assert all(row.per_step_us > 0 and row.per_fit_ms > 0 for row in rows[1:])
     assert imports == {"tensorboard": 0.5, "mlflow": 0.5}
     out = capsys.readouterr().out
     assert "load before:" in out
