@@ -103,6 +103,52 @@ class BatchLosses(lc.Callback):
         self.losses[-1].append(loss)
 
 
+class Hooks(lc.Callback):
+    """The hooks fit calls, in order (each step's hook counted, not listed)."""
+
+    def __init__(self, fail_at_epoch: int | None = None) -> None:
+        self.calls: list[str] = []
+        self.steps = 0
+        self.fail_at_epoch = fail_at_epoch
+
+    def on_fit_begin(self, model: Any) -> None:
+        assert model.settings_["window"] == 14
+        assert model.settings_["season_length"] == 7
+        assert isinstance(model.seed_, int)
+        assert model.recipe_
+        self.calls.append("fit_begin")
+
+    def on_ensemble_begin(self, members: int, as_budget_allows: bool) -> None:
+        self.calls.append("ensemble_begin")
+
+    def on_optimizer_step(self, step: int, lr: float) -> None:
+        self.steps += 1
+
+    def on_epoch_end(self, epoch: int, history: lc.History) -> None:
+        if epoch == self.fail_at_epoch:
+            raise lc.DataError("a callback's own error")
+
+    def on_train_end(self, history: lc.History) -> None:
+        self.calls.append("train_end")
+
+    def on_fit_end(self, model: Any) -> None:
+        assert model.diagnostics_ is not None
+        self.calls.append("fit_end")
+
+
+def test_fit_calls_its_hooks_around_the_training() -> None:
+    hooks = Hooks()
+    model = lc.LSTMForecaster(**SMALL | {"ensemble_size": 1}).fit(series(), callbacks=[hooks])
+    assert hooks.calls == ["fit_begin", "ensemble_begin", "train_end", "fit_end"]
+    history = model.history_
+    assert hooks.steps == len(history.train_loss) * -(-history.train_windows // model.batch_size)
+    # A fit that raises ends without on_fit_end.
+    failing = Hooks(fail_at_epoch=1)
+    with pytest.raises(lc.DataError, match="a callback's own error"):
+        lc.LSTMForecaster(**SMALL).fit(series(), callbacks=[failing])
+    assert failing.calls == ["fit_begin", "ensemble_begin", "train_end"]
+
+
 @pytest.fixture(scope="module")
 def fitted_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One fit logged to both, with every batch loss and rate the loop reported."""
