@@ -321,6 +321,14 @@ def test_run_status_says_how_it_ended(tmp_path: Path) -> None:
         model.fit(series(), callbacks=[done])
 
 
+def test_a_run_the_store_refuses_is_a_config_error(tmp_path: Path) -> None:
+    flow = lc.MLflowLogger(tmp_path)
+    flow.log_metrics({"x": 1.0})
+    MlflowClient(tracking_uri=tmp_path.as_uri()).delete_run(flow.run_id)
+    with pytest.raises(lc.ConfigError, match=r"cannot log to MLflow at file:.*active"):
+        flow.log_metrics({"x": 2.0})
+
+
 def hide(monkeypatch: pytest.MonkeyPatch, package: str) -> None:
     """Make ``import <package>`` fail as it does where the extra is not installed."""
     real_import = builtins.__import__

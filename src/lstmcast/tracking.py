@@ -18,10 +18,12 @@ TensorBoard and MLflow are optional: ``pip install 'lstmcast[track]'``.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -433,15 +435,27 @@ class MLflowLogger(RunLogger):
         self._client: Any = None
         self._pending: list[Any] = []
 
-    def _open(self) -> None:
+    @contextlib.contextmanager
+    def _store(self) -> Iterator[Any]:
+        """The client, with MLflow's refusals (a store it will not open, a run it will not
+        take) raised as a ConfigError naming the store."""
         from mlflow.exceptions import MlflowException
+
+        try:
+            yield self._client
+        except MlflowException as error:
+            raise ConfigError(
+                f"cannot log to MLflow at {self.tracking_uri}: {error.message}"
+            ) from None
+
+    def _open(self) -> None:
         from mlflow.tracking import MlflowClient
 
         from .card import versions
 
         if is_file_store(self.tracking_uri):
             os.environ.setdefault(ALLOW_FILE_STORE, "true")
-        try:
+        with self._store():
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
             found = self._client.get_experiment_by_name(self.experiment)
             experiment_id = (
@@ -451,10 +465,6 @@ class MLflowLogger(RunLogger):
             )
             tags = {f"{name}.version": version for name, version in versions().items()}
             run = self._client.create_run(experiment_id, run_name=self.run_name, tags=tags)
-        except MlflowException as error:
-            raise ConfigError(
-                f"cannot log to MLflow at {self.tracking_uri}: {error.message}"
-            ) from None
         self.run_id = run.info.run_id
 
     def _scalars(self, values: dict[str, float], step: int) -> None:
@@ -464,37 +474,44 @@ class MLflowLogger(RunLogger):
         self._pending += [Metric(name, value, now, step) for name, value in values.items()]
 
     def _notes(self, notes: dict[str, str]) -> None:
-        for name, text in notes.items():
-            self._client.set_tag(self.run_id, name, text[:MAX_TAG_LENGTH])
+        from mlflow.entities import RunTag
+
+        tags = [RunTag(name, text[:MAX_TAG_LENGTH]) for name, text in notes.items()]
+        with self._store() as client:
+            client.log_batch(self.run_id, tags=tags)
 
     def _settings(self, model: Any, final: bool) -> None:
         from mlflow.entities import Param
 
         # MLflow refuses a param logged twice with another value: ensemble_size, which a time
         # budget may cut, is logged at the end, the others at the start.
-        params = {name: value for name, value, _ in settings_table(model)}
+        rows = settings_table(model)
+        params = {name: value for name, value, _ in rows}
         if final:
-            chosen = [name for name, _, source in settings_table(model) if source == "recipe"]
-            self._client.set_tag(self.run_id, "recipe.chosen", ", ".join(chosen) or "none")
+            chosen = [name for name, _, source in rows if source == "recipe"]
+            self._notes({"recipe.chosen": ", ".join(chosen) or "none"})
             logged = {"ensemble_size": params["ensemble_size"]}
         else:
             logged = {name: value for name, value in params.items() if name != "ensemble_size"}
             # A planned model (a backtest with refit, whose copies train later) has no seed_.
             seed = getattr(model, "seed_", None)
             logged["seed"] = str(model.random_state if seed is None else seed)
-        self._client.log_batch(
-            self.run_id, params=[Param(name, value) for name, value in logged.items()]
-        )
+        with self._store() as client:
+            client.log_batch(
+                self.run_id, params=[Param(name, value) for name, value in logged.items()]
+            )
 
     def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:MLFLOW_BATCH], self._pending[MLFLOW_BATCH:]
-            self._client.log_batch(self.run_id, metrics=batch)
+            with self._store() as client:
+                client.log_batch(self.run_id, metrics=batch)
 
     def _fit_ended(self, model: Any, metrics: dict[str, float]) -> None:
         self._flush()
         # The fit is over: the run reads as finished even if the caller never closes it.
-        self._client.set_terminated(self.run_id, "KILLED" if self._interrupted else "FINISHED")
+        self._close("KILLED" if self._interrupted else "FINISHED")
 
     def _close(self, status: str) -> None:
-        self._client.set_terminated(self.run_id, status)
+        with self._store() as client:
+            client.set_terminated(self.run_id, status)
