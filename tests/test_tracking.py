@@ -433,6 +433,16 @@ def test_log_directories_are_checked_before_any_work(tmp_path: Path) -> None:
     assert not model.exists()
 
 
+def test_an_update_is_not_tracked(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "d.csv")
+    assert run("train", data, "-o", tmp_path / "m", *TINY_FLAGS, "-q").exit_code == 0
+    for flags in (["--tensorboard", tmp_path / "tb"], ["--mlflow"]):
+        result = run("train", data, "-o", tmp_path / "m2", "--from", tmp_path / "m", *flags)
+        assert_one_error_line(result, "an update (--from) is not tracked")
+    assert not (tmp_path / "m2").exists()
+    assert not (tmp_path / "tb").exists()
+
+
 def test_tune_logs_the_final_training_and_each_trial(tmp_path: Path) -> None:
     pytest.importorskip("optuna")
     data = write_csv(tmp_path / "d.csv", n_points=100)
