@@ -303,6 +303,15 @@ class Fills:
             tuple(k for part in parts for k in part.inserted),
         )
 
+    def plus(self, other: Fills | None) -> Fills:
+        """These counts and ``other``'s (an update's new data), added series by series."""
+        counts = self.to_dict()["series"]
+        if other is not None:
+            for i, filled, inserted in zip(other.ids, other.filled, other.inserted, strict=True):
+                before = counts.get(i, [0, 0])
+                counts[i] = [before[0] + filled, before[1] + inserted]
+        return Fills.from_dict({"missing": self.missing, "series": counts})
+
     def lines(self) -> list[str]:
         """What was done, one line each (none when nothing was missing): ``inserted 12 missing
         timestamps in 2 series``, ``filled 37 missing values in 3 series (interpolate)``."""
@@ -360,14 +369,16 @@ def checked_marks(marks: np.ndarray, rows: int) -> np.ndarray:
     return marks
 
 
+def marks_of(panel: Panel) -> np.ndarray:
+    """``panel``'s ``missing`` codes (rows,), all 0 when it has none."""
+    return np.zeros(len(panel.y), np.int8) if panel.missing is None else panel.missing
+
+
 def joined_marks(panels: Sequence[Panel]) -> np.ndarray | None:
-    """The ``missing`` codes of ``panels`` one after the other (a panel without: 0), None when
-    none has them."""
+    """The ``missing`` codes of ``panels`` one after the other, None when none has them."""
     if all(panel.missing is None for panel in panels):
         return None
-    return np.concatenate(
-        [np.zeros(len(p.y), np.int8) if p.missing is None else p.missing for p in panels]
-    )
+    return np.concatenate([marks_of(panel) for panel in panels])
 
 
 def filled_runs(panel: Panel, ends: np.ndarray) -> np.ndarray:
