@@ -372,3 +372,16 @@ def test_tune_through_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     tuned = lc.load(tmp_path / "t" / "model")
     assert tuned.fills_.lines()[1] == "masked 6 missing values in 2 series (mask)"
+
+
+@pytest.mark.parametrize("policy", ["interpolate", "mask"])
+def test_an_update_reads_missing_values_as_the_model_does(policy: str, tmp_path: Path) -> None:
+    df = gappy()
+    first = df[df["ds"] < pd.Timestamp("2024-01-04 12:00")]  # 84 hours: 20 and 40, 30 and 80
+    model = lc.LSTMForecaster(missing=policy, fill_gaps=True, **FAST).fit(first)
+    assert model.fills_.filled == (2, 2)
+    model.update(df)  # all of it again: only the new points count, 'a' misses 90 and 100
+    assert dict(zip(model.fills_.ids, model.fills_.filled, strict=True)) == {"a": 4, "b": 2}
+    assert np.isfinite(model.predict(6)["LSTM"]).all()
+    model.save(tmp_path / "m")
+    assert lc.load(tmp_path / "m").fills_ == model.fills_

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .data import Panel
+from .data import Panel, concatenated_ranges
 from .errors import DataError, DataWarning, count, option
 from .timesteps import CALENDAR_SCALE, DAY, describe_step, fixed_step, show_time
 
@@ -277,14 +277,17 @@ class Fills:
     inserted: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, panel: Panel, policy: str) -> Fills | None:
-        """The counts of ``panel`` (marked by :func:`fill_targets`); None for policy "error"."""
+    def of(cls, panel: Panel, policy: str, last: np.ndarray | None = None) -> Fills | None:
+        """The counts of ``panel`` (marked by :func:`fill_targets`), or of the ``last`` (n,)
+        points of each series only (an update's new ones); None for policy "error"."""
         if policy == "error" or panel.missing is None:
             return None
-        series = np.repeat(np.arange(len(panel)), panel.lengths)
-        filled = np.bincount(series, panel.missing > 0, minlength=len(panel)).astype(np.int64)
-        inserted = np.bincount(series, panel.missing == INSERTED, minlength=len(panel))
-        inserted = inserted.astype(np.int64)
+        begin = panel.starts[:-1] if last is None else panel.ends - last
+        rows = concatenated_ranges(begin, panel.ends)
+        series = np.repeat(np.arange(len(panel)), panel.ends - begin)
+        marks = panel.missing[rows]
+        filled = np.bincount(series, marks > 0, minlength=len(panel)).astype(np.int64)
+        inserted = np.bincount(series, marks == INSERTED, minlength=len(panel)).astype(np.int64)
         some = np.flatnonzero(filled)
         return cls(
             policy,

@@ -392,8 +392,8 @@ class Updatable:
         if not trained:
             raise KeyboardInterrupt  # the model is left as it was
         updated = merged_tail(updated, joined, steps, self.window)
-        if state.fills is not None:  # the new data's missing points are counted too
-            updated.fills = state.fills.plus(Fills.of(panel, self.missing))
+        if state.fills is not None:  # the missing ones among the new points are counted too
+            updated.fills = state.fills.plus(Fills.of(joined, self.missing, new_points))
         training = {name: settings[name] for name in TRAINING_SETTINGS}
         updated.chain = [*state.chain, update_step(joined, seed, training, len(self.networks_))]
         before = self._state
