@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -61,6 +61,9 @@ from .settings import AUTO, RULES, check_together, is_auto
 from .train import Callback, History, TrainState
 from .training_range import warn_far_from_training
 from .windows import SeriesScaler
+
+if TYPE_CHECKING:
+    from .export import OnnxContract
 
 
 class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
@@ -546,6 +549,22 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         """
         self._check_fitted()
         save_state(path, type(self).__name__, self._current(), self._state)
+
+    def to_onnx(
+        self,
+        path: str | os.PathLike[str],
+        h: int | None = None,
+        level: Sequence[float] | None = None,
+    ) -> OnnxContract:
+        """Write the fitted model as ONNX: raw windows (batch, window) and series indices in,
+        raw forecasts (batch, h) out, with ``level`` also the interval bounds (batch, h, 2L).
+
+        ``h`` and ``level`` as in :meth:`predict`. Needs ``pip install 'lstmcast[onnx]'``;
+        the contract, the opset and what is refused: :mod:`lstmcast.export`.
+        """
+        from .export import export_onnx
+
+        return export_onnx(self, path, h, level)
 
     def _state_spec(self) -> StateSpec:
         """What these settings fix about a fitted state (checked when a model is loaded)."""
