@@ -4,11 +4,14 @@ Run here, each in a fresh directory:
 
 - the two Python blocks under "In Python" (the recipe's on a generated ``sales.csv``), as they
   are;
-- every line of the bash blocks under "On the command line" and "Tuning", in that order,
+- every line of the bash blocks under "On the command line", "Covariates", "Tuning" and
+  "Export", in that order,
   through typer's CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...).
   Expensive settings are cut by options appended after the README's own (the last value of an
   option wins), never by editing its commands, so a README command that stops parsing fails
-  here.
+  here;
+- the server's Python block under "Export", on the file the bash line above it writes, against
+  the model's own ``predict``.
 
 Not run here:
 
@@ -53,6 +56,7 @@ WRITES = {
     "inspect": ["gates.png"],
     "audit": [],
     "info": [],
+    "export": ["sales.onnx"],
     "experiment adding": ["adding.png"],
     "tune": ["sales.tuned/model/config.json", "sales.tuned/trials.csv", "sales.tuned/trials.png"],
 }
@@ -80,7 +84,7 @@ class Command:
 
 
 # The sections whose bash block is run, in this order.
-COMMAND_SECTIONS = ("On the command line", "Covariates", "Tuning")
+COMMAND_SECTIONS = ("On the command line", "Covariates", "Tuning", "Export")
 
 
 def readme_commands() -> list[Command]:
@@ -219,3 +223,27 @@ def test_readme_python_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     forecast = namespace["forecast"]
     assert isinstance(forecast, pd.DataFrame)
     assert len(forecast) == 50
+
+
+def test_readme_export_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's block: the file the Export section's command writes, read as it says,
+    gives the model's own forecasts and intervals."""
+    pytest.importorskip("onnxruntime")
+    import lstmcast as lc
+
+    monkeypatch.chdir(tmp_path)
+    write_sales(tmp_path / "sales.csv")
+    runner = CliRunner()
+    train = next(c for c in COMMANDS if c.name == "train" and "sales.lstm" in c.args)
+    export = next(c for c in COMMANDS if c.name == "export")
+    for command in (train, export):
+        result = runner.invoke(cli.app, [*command.args, *CHEAPER.get(command.name, [])])
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+    namespace: dict[str, object] = {}
+    exec(compile(code_block("Export", "python", 0), "README.md (Export)", "exec"), namespace)
+    expected = lc.load("sales.lstm").predict(level=[80])
+    forecast, intervals = namespace["forecast"], namespace["intervals"]
+    np.testing.assert_allclose(forecast.reshape(-1), expected["LSTM"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        intervals[..., 0].reshape(-1), expected["LSTM-lo-80"], rtol=0, atol=1e-5
+    )
