@@ -268,26 +268,19 @@ def export_onnx(
     the point forecast only. The file is checked by ``onnx.checker`` and written atomically.
     """
     onnx = require_onnx()
-    model._check_fitted()
-    _refuse_unexported_inputs(model)
-    h = check_h(model.horizon if h is None else h)
-    levels = model._check_levels(level, h)
-    calibrated = getattr(model, "calibration_", None) is not None
-    if levels:
-        check_interval_request(levels, h, model.horizon, model.quantile_levels, calibrated)
-    graph = _graph(model, h, levels, calibrated)
+    graph = forecast_graph(model, h, level)
     contract = OnnxContract(
         series_ids=[str(i) for i in model.scaler_.ids],
         window=model.window,
-        h=h,
+        h=graph.h,
         horizon=model.horizon,
-        levels=levels,
-        interval_columns=_interval_names(model.alias, levels),
-        intervals=_how_intervals(model, levels, calibrated),
+        levels=graph.levels,
+        interval_columns=_interval_names(model.alias, graph.levels),
+        intervals=_how_intervals(model, graph.levels),
         settings=model.settings_,
         lstmcast_version=_version(),
     )
-    proto = _traced(graph, model.window, bool(levels))
+    proto = _traced(graph, model.window, bool(graph.levels))
     for key, value in contract.metadata().items():
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name, proto.producer_version = "lstmcast", contract.lstmcast_version
@@ -298,6 +291,45 @@ def export_onnx(
     with atomic_path(path) as tmp:
         onnx.save_model(proto, str(tmp))
     return contract
+
+
+def forecast_graph(
+    model: Any, h: int | None = None, level: Sequence[float] | None = None
+) -> ForecastGraph:
+    """The torch module an export of fitted ``model`` holds (``h``, ``level`` as there), on the
+    CPU with copies of the networks: what the file computes, runnable in torch (benchmarks
+    time the two side by side)."""
+    model._check_fitted()
+    _refuse_unexported_inputs(model)
+    h = check_h(model.horizon if h is None else h)
+    levels = model._check_levels(level, h)
+    calibrated = getattr(model, "calibration_", None) is not None
+    if levels:
+        check_interval_request(levels, h, model.horizon, model.quantile_levels, calibrated)
+    networks = [copy.deepcopy(network).cpu().eval() for network in model.networks_]
+    corrections = None
+    if levels and calibrated:
+        # One calibration row per learned level, or one row of |error| for every level.
+        table, size, learned = model.calibration_, model.calibration_size_, model.quantile_levels
+        corrections = np.stack(
+            [
+                conformal_quantile(table, size, learned.index(lv) if learned else 0, lv, h)
+                for lv in levels
+            ]
+        )
+    return ForecastGraph(
+        networks,
+        model.scaler_.shift,
+        model.scaler_.scale,
+        window=model.window,
+        horizon=model.horizon,
+        h=h,
+        quantiles=model._network_quantiles() if levels else (),
+        levels=levels,
+        corrections=corrections,
+        season_length=model.season_length,
+        window_unit=model.calibration_scale_ == "window",
+    )
 
 
 def _refuse_unexported_inputs(model: Any) -> None:
@@ -328,41 +360,13 @@ def _refuse_unexported_inputs(model: Any) -> None:
         )
 
 
-def _graph(model: Any, h: int, levels: list[float], calibrated: bool) -> ForecastGraph:
-    """The forecasting graph of ``model``, with CPU copies of its networks (the model keeps
-    its own, on its device)."""
-    networks = [copy.deepcopy(network).cpu().eval() for network in model.networks_]
-    corrections = None
-    if levels and calibrated:
-        # One calibration row per learned level, or one row of |error| for every level.
-        table, size, learned = model.calibration_, model.calibration_size_, model.quantile_levels
-        corrections = np.stack(
-            [
-                conformal_quantile(table, size, learned.index(lv) if learned else 0, lv, h)
-                for lv in levels
-            ]
-        )
-    return ForecastGraph(
-        networks,
-        model.scaler_.shift,
-        model.scaler_.scale,
-        window=model.window,
-        horizon=model.horizon,
-        h=h,
-        quantiles=model._network_quantiles() if levels else (),
-        levels=levels,
-        corrections=corrections,
-        season_length=model.season_length,
-        window_unit=model.calibration_scale_ == "window",
-    )
-
-
 def _interval_names(alias: str, levels: list[float]) -> list[str]:
     lows = [interval_column(alias, "lo", level) for level in reversed(levels)]
     return lows + [interval_column(alias, "hi", level) for level in levels]
 
 
-def _how_intervals(model: Any, levels: list[float], calibrated: bool) -> str:
+def _how_intervals(model: Any, levels: list[float]) -> str:
+    calibrated = getattr(model, "calibration_", None) is not None
     if not levels:
         return "none"
     if model.quantile_levels:
