@@ -185,6 +185,65 @@ def test_many_series_any_order_any_window(tmp_path: Path) -> None:
     assert big.shape == (1000, H)
 
 
+def with_covariates(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """``df`` (and H more steps of each series) with a past-only ``wind``, a future-known
+    ``load`` that drives the target, a numeric static ``size`` and a categorical ``kind``."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k, (series_id, part) in enumerate(df.groupby("unique_id", sort=False)):
+        t = np.arange(len(part) + H)
+        load = 5 + 2 * np.sin(2 * np.pi * t / 12 + k) + rng.normal(0, 0.2, len(t))
+        y = np.concatenate([part["y"].to_numpy(), np.full(H, np.nan)]) + 0.5 * load
+        parts.append(pd.DataFrame({
+            "unique_id": series_id, "ds": t, "y": y, "load": load,
+            "wind": rng.gamma(2.0, 1.0, len(t)), "size": 1.0 + k, "kind": "ab"[k % 2],
+        }))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize(
+    ("settings", "h", "level"),
+    [
+        ({"hist_cols": ("wind",), "futr_cols": ("load",), "ensemble_size": 2,
+          "window_norm": "revin", "static_cols": ("size", "kind"), "segment": 4}, H, None),
+        ({"futr_cols": ("load",), "window_norm": "last", "quantile_levels": (80,),
+          "val_size": 30, "season_length": 12}, H - 2, [80]),
+        ({"hist_cols": ("wind",)}, H, None),
+    ],
+    ids=["past-future-static", "future-quantiles-h-below-horizon", "past-only"],
+)  # fmt: skip
+def test_covariates(
+    data: pd.DataFrame, settings: dict, h: int, level: list | None, tmp_path: Path
+) -> None:
+    """Past-only and future-known covariates are inputs, static ones are in the graph."""
+    full = with_covariates(data)
+    known, future = full.dropna(subset=["y"]), full[full["y"].isna()]
+    used = ["unique_id", "ds", "y", *[c for key in ("hist_cols", "futr_cols", "static_cols")
+                                       for c in settings.get(key, ())]]  # fmt: skip
+    known = known[used]
+    model = randomise(lc.LSTMForecaster(**TINY | settings).fit(known), seed=2)
+    path = tmp_path / "cov.onnx"
+    contract = model.to_onnx(path, h=h, level=level)
+    ids = contract.series_ids
+    feed = {"series": np.arange(len(ids)), "window": last_windows(known, ids)}
+    if contract.covariate_columns:
+        feed["covariates"] = np.stack(
+            [known.loc[known["unique_id"] == i, contract.covariate_columns][-WINDOW:] for i in ids]
+        )
+    futr = list(settings.get("futr_cols", ()))
+    assert contract.future_columns == futr
+    if futr:
+        feed["future"] = np.stack([future.loc[future["unique_id"] == i, futr][:h] for i in ids])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == list(feed)
+    outputs = session.run(None, feed)
+    futr_df = future.groupby("unique_id").head(h)[["unique_id", "ds", *futr]] if futr else None
+    expected = model.predict(h, level=level, futr_df=futr_df).set_index("unique_id").loc[ids]
+    np.testing.assert_allclose(outputs[0].reshape(-1), expected["LSTM"], rtol=0, atol=ATOL)
+    for k, column in enumerate(contract.interval_columns):
+        np.testing.assert_allclose(outputs[1][..., k].reshape(-1), expected[column], atol=ATOL)
+
+
 def test_metadata_holds_the_contract(data: pd.DataFrame, tmp_path: Path) -> None:
     model = lc.LSTMForecaster(**TINY).fit(data)
     path = tmp_path / "meta.onnx"
@@ -233,11 +292,11 @@ def test_refusals(data: pd.DataFrame, tmp_path: Path) -> None:
     assert not path.exists()
 
 
-def test_covariates_are_refused(tmp_path: Path) -> None:
+def test_covariates_are_refused_past_the_horizon(tmp_path: Path) -> None:
     df = frame(2).assign(wind=lambda d: np.cos(d["ds"] / 5.0))
     model = lc.LSTMForecaster(**TINY | {"hist_cols": ("wind",)}).fit(df)
-    with pytest.raises(lc.ConfigError, match=r"covariates \(hist_cols \['wind'\]\)"):
-        model.to_onnx(tmp_path / "cov.onnx")
+    with pytest.raises(lc.ConfigError, match=r"covariates cannot feed its forecasts back"):
+        model.to_onnx(tmp_path / "cov.onnx", h=H + 1)
 
 
 def test_intervals_past_the_horizon_are_refused(

@@ -3,16 +3,21 @@
 Where it sits: after fit (windows -> model -> *forecast*), beside ``predict``. The exported graph
 does for each row what ``predict`` does for one series' last window: the per-series scaling
 (the fitted ``scaler_`` statistics, embedded as constants and picked by a series index), the
-window normalisation, segment embedding and seasonal baseline inside each network, every
-ensemble member and their median, the learned quantile heads and the conformal calibration of
-the intervals, then the de-scaling. A server that has a series' last ``window`` raw values and
-its index (the order is in the model's metadata) gets the numbers ``predict`` would give.
+covariates' scaling and each series' static covariates (constants too), the window
+normalisation, segment embedding and seasonal baseline inside each network, every ensemble
+member and their median, the learned quantile heads and the conformal calibration of the
+intervals, then the de-scaling. A server that has a series' last ``window`` raw values and its
+index (the order is in the model's metadata) gets the numbers ``predict`` would give.
 
 The contract of the ``.onnx`` file (:class:`OnnxContract`; also in its ``metadata_props``):
 
 - input ``series``: int64 (batch,), each row's series, its position in ``series_ids`` (0 to
   n - 1; an index outside is an error of the runtime, a negative one counts from the end);
 - input ``window``: float64 (batch, window), each row's last ``window`` raw values, oldest first;
+- input ``covariates`` (a model with ``hist_cols`` or ``futr_cols``): float64 (batch, window,
+  C), the raw past-only then future-known columns at the window's steps;
+- input ``future`` (a model with ``futr_cols``): float64 (batch, h, F), the raw future-known
+  columns at the ``h`` steps forecast;
 - output ``forecast``: float64 (batch, h), the point forecast (``predict``'s ``LSTM`` column);
 - output ``intervals`` (only when levels are exported): float64 (batch, h, 2 * levels), the
   bounds in ascending order, lowest first: ``LSTM-lo-95, LSTM-lo-80, LSTM-hi-80, LSTM-hi-95``.
@@ -21,12 +26,14 @@ The batch dimension is dynamic; ``window`` and ``h`` are fixed when exporting. E
 torch's own exporter (``torch.onnx.export(..., dynamo=True)``, which maps ``lc.LSTM`` onto
 ONNX's LSTM operator) at opset :data:`OPSET`; onnx, onnxscript and onnxruntime are the optional
 extra ``lstmcast[onnx]``. Values go in and out as float64, as ``predict`` scales and de-scales
-them; the networks run in float32, as in torch.
+them; the networks run in float32, as in torch. Missing values are not filled
+(``covariate_missing`` is the caller's job): a NaN in gives NaN out.
 
-Not exported (refused with a ConfigError saying why): calendar features and covariates (inputs
-the graph does not take), intervals past the ``horizon`` (the calibration covers the horizon).
-Forecasts past the ``horizon`` are exported as ``predict`` makes them: each block fed back as
-the newest inputs, unrolled in the graph.
+Not exported (refused with a ConfigError saying why): calendar features (computed from local
+times, which the graph does not take), intervals past the ``horizon`` (the calibration covers
+the horizon), covariates past it (they cannot be fed back), series the model never saw (cold
+start: their statistics are not in the graph). Forecasts past the ``horizon`` are exported as
+``predict`` makes them: each block fed back as the newest inputs, unrolled in the graph.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,7 +56,7 @@ from torch import nn
 from .checks import check_h
 from .columns import interval_column
 from .errors import ConfigError, setting
-from .forecasting import median_forecast, quantile_forecast, window_scale
+from .forecasting import median_forecast, quantile_forecast, refuse_recursion, window_scale
 from .intervals import (
     check_interval_request,
     conformal_quantile,
@@ -64,7 +71,6 @@ OPSET = 20
 # Version of the contract below (inputs, outputs, metadata keys): a server checks it.
 FORMAT_VERSION = 1
 INSTALL_HINT = "pip install 'lstmcast[onnx]'"
-INPUT_NAMES = ("series", "window")
 OUTPUT_NAMES = ("forecast", "intervals")
 
 
@@ -89,6 +95,9 @@ class OnnxContract:
     ``window``: raw values per row; ``h``: steps forecast per row; ``levels``: interval levels
     exported (ascending; empty: ``forecast`` only); ``interval_columns``: the names of the
     ``intervals`` output's last axis, lowest bound first; ``intervals``: how they were made.
+    ``covariate_columns``: the ``covariates`` input's columns (past-only, then future-known);
+    ``future_columns``: the ``future`` input's; ``static_columns``: static covariates, each
+    series' saved values inside the graph.
     """
 
     series_ids: list[str]
@@ -100,17 +109,31 @@ class OnnxContract:
     intervals: str
     settings: dict[str, Any]
     lstmcast_version: str
+    covariate_columns: list[str] = field(default_factory=list)
+    future_columns: list[str] = field(default_factory=list)
+    static_columns: list[str] = field(default_factory=list)
     opset: int = OPSET
     format_version: int = FORMAT_VERSION
 
     @property
     def inputs(self) -> dict[str, str]:
         n = len(self.series_ids)
-        return {
+        inputs = {
             "series": f"int64 (batch,): each row's series, its index 0..{n - 1} in series_ids",
             "window": f"float64 (batch, {self.window}): each row's last {self.window} raw "
             "values, oldest first",
         }
+        if self.covariate_columns:
+            inputs["covariates"] = (
+                f"float64 (batch, {self.window}, {len(self.covariate_columns)}): the raw "
+                f"{', '.join(self.covariate_columns)} at the window's steps"
+            )
+        if self.future_columns:
+            inputs["future"] = (
+                f"float64 (batch, {self.h}, {len(self.future_columns)}): the raw "
+                f"{', '.join(self.future_columns)} at the {self.h} steps forecast"
+            )
+        return inputs
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -137,10 +160,16 @@ class OnnxContract:
         lines = [f"input  {name}: {text}" for name, text in self.inputs.items()]
         lines += [f"output {name}: {text}" for name, text in self.outputs.items()]
         lines.append(f"series {len(self.series_ids)} ({names}; all in metadata series_ids)")
+        if self.static_columns:
+            lines.append(f"static {', '.join(self.static_columns)}: each series' saved values")
         if self.levels:
             lines.append(f"intervals {self.intervals}")
         lines.append(f"opset  {self.opset}")
         return lines
+
+
+def _float64(values: Any) -> torch.Tensor | None:
+    return None if values is None else torch.as_tensor(values, dtype=torch.float64)
 
 
 def _plain(value: Any) -> Any:
@@ -149,11 +178,29 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Covariates:
+    """What the graph needs to read a covariate model's inputs as ``predict`` does.
+
+    ``hist``, ``futr``: how many past-only and future-known columns (in that order in the
+    ``covariates`` input); ``shift``, ``scale`` (n, hist + futr): their per-series scaling;
+    ``static`` (n, S): each series' static covariates as the network reads them (numbers
+    standardised, category codes), or None.
+    """
+
+    hist: int
+    futr: int
+    shift: np.ndarray
+    scale: np.ndarray
+    static: np.ndarray | None
+
+
 class ForecastGraph(nn.Module):
     """``predict`` for one window per row, in torch operations the ONNX exporter can trace.
 
-    ``forward(series (B,) int64, window (B, window) float64)`` -> ``forecast`` (B, h) float64,
-    and with ``levels`` also ``intervals`` (B, h, 2 * levels) float64, lowest bound first.
+    ``forward(series (B,) int64, window (B, window) float64[, covariates (B, window, C)
+    float64[, future (B, h, F) float64]])`` -> ``forecast`` (B, h) float64, and with
+    ``levels`` also ``intervals`` (B, h, 2 * levels) float64, lowest bound first.
 
     Parameters
     ----------
@@ -167,6 +214,7 @@ class ForecastGraph(nn.Module):
         for a model without calibration.
     season_length, window_unit : scores are in units of each window's mean absolute seasonal
         difference (``window_unit``) or of the series' scale alone (models saved before).
+    covariates : the covariates' scaling and static values, or None for a model without.
     """
 
     def __init__(
@@ -183,26 +231,45 @@ class ForecastGraph(nn.Module):
         corrections: np.ndarray | None,
         season_length: int,
         window_unit: bool,
+        covariates: Covariates | None = None,
     ) -> None:
         super().__init__()
         self.networks = nn.ModuleList(networks)
-        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float64))
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float64))
-        if corrections is not None:
-            corrections = torch.as_tensor(corrections, dtype=torch.float64)
-        self.register_buffer("corrections", corrections)  # None: not calibrated
+        self.register_buffer("shift", _float64(shift))
+        self.register_buffer("scale", _float64(scale))
+        self.register_buffer("corrections", _float64(corrections))  # None: not calibrated
         self.window, self.horizon, self.h = window, horizon, h
         self.levels, self.season_length, self.window_unit = levels, season_length, window_unit
         self.learned = [interval_columns(quantiles, level) for level in levels] if quantiles else []
         self.median_column = quantile_columns(quantiles).index(0.5) if quantiles else None
+        self.hist = covariates.hist if covariates else 0
+        self.futr = covariates.futr if covariates else 0
+        self.register_buffer("covariate_shift", _float64(covariates and covariates.shift))
+        self.register_buffer("covariate_scale", _float64(covariates and covariates.scale))
+        static = covariates.static if covariates else None
+        # float32, as the network reads them (predict casts them with the window).
+        self.register_buffer("static", None if static is None else torch.as_tensor(static).float())
+
+    @property
+    def input_names(self) -> list[str]:
+        """The inputs ``forward`` takes, in order: series, window, then covariates and future
+        when the model reads them."""
+        names = ["series", "window"]
+        names += ["covariates"] if self.hist + self.futr else []
+        return names + (["future"] if self.futr else [])
 
     def forward(
-        self, series: torch.Tensor, window: torch.Tensor
+        self,
+        series: torch.Tensor,
+        window: torch.Tensor,
+        covariates: torch.Tensor | None = None,
+        future: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         shift = self.shift[series][:, None]  # (B, 1)
         scale = self.scale[series][:, None]
         # As predict: scaled in float64, then float32 for the networks (B, window, 1).
-        x = ((window - shift) / scale).float()[..., None]
+        target = ((window - shift) / scale).float()[..., None]
+        x = self._inputs(series, target, covariates, future)
         if not self.levels:
             return self._recursive(x).double() * scale + shift
         if self.learned:
@@ -211,7 +278,40 @@ class ForecastGraph(nn.Module):
         else:
             scaled = None
             values = median_forecast(self.networks, x).double()[:, : self.h] * scale + shift
-        return values, self._intervals(x, values, scaled, scale, shift)
+        return values, self._intervals(target, values, scaled, scale, shift)
+
+    def _inputs(
+        self,
+        series: torch.Tensor,
+        target: torch.Tensor,
+        covariates: torch.Tensor | None,
+        future: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """The networks' input as ``predict`` builds it (lstmcast.forecasting.input_windows):
+        the scaled target, the scaled covariates, the static ones at every step (B, window,
+        features); with future-known covariates, then the horizon's steps holding only those
+        (B, window + horizon, features), zeros past ``h``."""
+        features = [target]
+        if covariates is not None:
+            shift = self.covariate_shift[series][:, None, :]  # (B, 1, C)
+            scale = self.covariate_scale[series][:, None, :]
+            features.append(((covariates - shift) / scale).float())
+        if self.static is not None:
+            features.append(self.static[series][:, None, :].expand(-1, target.shape[1], -1))
+        x = torch.cat(features, dim=-1)
+        if future is None:
+            return x
+        first = 1 + self.hist  # the future-known features of x
+        shift = self.covariate_shift[series][:, None, self.hist :]
+        scale = self.covariate_scale[series][:, None, self.hist :]
+        known = ((future - shift) / scale).float()  # (B, h, futr)
+        batch = known.shape[0]
+        if self.h < self.horizon:
+            known = torch.cat([known, known.new_zeros(batch, self.horizon - self.h, self.futr)], 1)
+        parts = [known.new_zeros(batch, self.horizon, first), known]
+        if x.shape[-1] > first + self.futr:  # the static covariates' zeros
+            parts.append(known.new_zeros(batch, self.horizon, x.shape[-1] - first - self.futr))
+        return torch.cat([x, torch.cat(parts, dim=-1)], dim=1)
 
     def _recursive(self, x: torch.Tensor) -> torch.Tensor:
         """``h`` steps (B, h) in scaled units, block by block as ``scaled_forecast`` feeds
@@ -226,13 +326,14 @@ class ForecastGraph(nn.Module):
 
     def _intervals(
         self,
-        x: torch.Tensor,
+        target: torch.Tensor,
         values: torch.Tensor,
         scaled: torch.Tensor | None,
         scale: torch.Tensor,
         shift: torch.Tensor,
     ) -> torch.Tensor:
-        """The bounds (B, h, 2 * levels), as :func:`lstmcast.intervals.bounds` makes them."""
+        """The bounds (B, h, 2 * levels), as :func:`lstmcast.intervals.bounds` makes them;
+        ``target`` (B, window, 1) is the scaled window, ``scaled`` the learned quantiles."""
         lows: dict[int, torch.Tensor] = {}
         highs: dict[int, torch.Tensor] = {}
         for k, (low, high) in enumerate(self.learned):
@@ -241,7 +342,7 @@ class ForecastGraph(nn.Module):
         if self.corrections is not None:
             unit = scale  # (B, 1): series units per score
             if self.window_unit:
-                unit = unit * window_scale(x, self.season_length)[:, None]
+                unit = unit * window_scale(target, self.season_length)[:, None]
             for k in range(len(self.levels)):
                 correction = self.corrections[k][None, :] * unit  # (B, h)
                 lows[k] = torch.minimum(lows.get(k, values) - correction, values)
@@ -267,8 +368,11 @@ def export_onnx(
     model with quantile heads, else conformal ones of a model trained with ``val_size``); None:
     the point forecast only. The file is checked by ``onnx.checker`` and written atomically.
     """
+    from .covariates import spec_of
+
     onnx = require_onnx()
     graph = forecast_graph(model, h, level)
+    spec = spec_of(model.settings_)
     contract = OnnxContract(
         series_ids=[str(i) for i in model.scaler_.ids],
         window=model.window,
@@ -279,8 +383,11 @@ def export_onnx(
         intervals=_how_intervals(model, graph.levels),
         settings=model.settings_,
         lstmcast_version=_version(),
+        covariate_columns=list(spec.dynamic),
+        future_columns=list(spec.futr),
+        static_columns=list(spec.static),
     )
-    proto = _traced(graph, model.window, bool(graph.levels))
+    proto = _traced(graph)
     for key, value in contract.metadata().items():
         proto.metadata_props.add(key=key, value=value)
     proto.producer_name, proto.producer_version = "lstmcast", contract.lstmcast_version
@@ -299,9 +406,13 @@ def forecast_graph(
     """The torch module an export of fitted ``model`` holds (``h``, ``level`` as there), on the
     CPU with copies of the networks: what the file computes, runnable in torch (benchmarks
     time the two side by side)."""
+    from .covariates import spec_of
+
     model._check_fitted()
-    _refuse_unexported_inputs(model)
+    _refuse_calendar(model)
     h = check_h(model.horizon if h is None else h)
+    spec = spec_of(model.settings_)
+    refuse_recursion(h, model.horizon, (), spec)  # covariates cannot be fed back
     levels = model._check_levels(level, h)
     calibrated = getattr(model, "calibration_", None) is not None
     if levels:
@@ -329,34 +440,34 @@ def forecast_graph(
         corrections=corrections,
         season_length=model.season_length,
         window_unit=model.calibration_scale_ == "window",
+        covariates=_covariates(model, spec) if spec else None,
     )
 
 
-def _refuse_unexported_inputs(model: Any) -> None:
-    """Calendar features and covariates are inputs the exported graph does not take."""
-    from .covariates import spec_of
+def _covariates(model: Any, spec: Any) -> Covariates:
+    """The scaling of ``model``'s time-varying covariates (CovariateSpec ``spec``), and each
+    series' static ones as saved with it (rows in the scaler's order, as the tail's)."""
+    dynamic = len(spec.dynamic)
+    tail = model.tail_
+    static = tail.covariates[tail.starts[:-1], dynamic:] if spec.static else None
+    return Covariates(
+        hist=len(spec.hist),
+        futr=len(spec.futr),
+        shift=model.covariate_scaler_.shift[:, :dynamic],
+        scale=model.covariate_scaler_.scale[:, :dynamic],
+        static=static,
+    )
 
+
+def _refuse_calendar(model: Any) -> None:
+    """Calendar features are computed from each step's local time, which the graph does not
+    take (a time zone's clock changes are not arithmetic)."""
     if model._calendar():
         raise ConfigError(
             f"this model reads calendar features ({setting('calendar')} "
             f"{list(model._calendar())}), computed from each step's local time; the exported "
-            "graph takes raw values only: export a model trained without them"
-        )
-    spec = spec_of(model.settings_)
-    if spec:
-        kinds = [
-            (name, cols)
-            for name, cols in (
-                ("futr_cols", spec.futr),
-                ("hist_cols", spec.hist),
-                ("static_cols", spec.static),
-            )
-            if cols
-        ]
-        named = ", ".join(f"{setting(name)} {list(cols)}" for name, cols in kinds)
-        raise ConfigError(
-            f"this model reads covariates ({named}); the exported graph takes the target's "
-            "raw values only: export a model trained without covariates"
+            "graph takes no times: export a model trained without them (future-known "
+            f"covariates, {setting('futr_cols')}, can carry the same information)"
         )
 
 
@@ -395,20 +506,25 @@ def _quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _traced(graph: ForecastGraph, window: int, intervals: bool) -> Any:
+def _traced(graph: ForecastGraph) -> Any:
     """The ONNX ModelProto of ``graph``, traced on two example rows, batch dimension dynamic."""
-    example = (torch.zeros(2, dtype=torch.int64), torch.ones(2, window, dtype=torch.float64))
+    rows = 2
+    example = [torch.zeros(rows, dtype=torch.int64), torch.ones(rows, graph.window).double()]
+    if graph.hist + graph.futr:
+        example.append(torch.ones(rows, graph.window, graph.hist + graph.futr).double())
+    if graph.futr:
+        example.append(torch.ones(rows, graph.h, graph.futr).double())
     batch = torch.export.Dim("batch")
-    outputs = list(OUTPUT_NAMES if intervals else OUTPUT_NAMES[:1])
+    outputs = list(OUTPUT_NAMES if graph.levels else OUTPUT_NAMES[:1])
     with _quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             graph,
-            example,
+            tuple(example),
             dynamo=True,
-            input_names=list(INPUT_NAMES),
+            input_names=graph.input_names,
             output_names=outputs,
             opset_version=OPSET,
-            dynamic_shapes=({0: batch}, {0: batch}),
+            dynamic_shapes=tuple({0: batch} for _ in example),
             verbose=False,
         )
     proto = program.model_proto
