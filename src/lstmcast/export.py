@@ -24,7 +24,8 @@ The contract of the ``.onnx`` file (:class:`OnnxContract`; also in its ``metadat
 
 The batch dimension is dynamic; ``window`` and ``h`` are fixed when exporting. Exported with
 torch's own exporter (``torch.onnx.export(..., dynamo=True)``, which maps ``lc.LSTM`` onto
-ONNX's LSTM operator) at opset :data:`OPSET`; onnx, onnxscript and onnxruntime are the optional
+ONNX's LSTM operator; the older TorchScript exporter, ``dynamo=False``, handles it too but is
+deprecated in torch 2.13) at opset :data:`OPSET`; onnx, onnxscript and onnxruntime are the optional
 extra ``lstmcast[onnx]``. Values go in and out as float64, as ``predict`` scales and de-scales
 them; the networks run in float32, as in torch. Missing values are not filled
 (``covariate_missing`` is the caller's job): a NaN in gives NaN out.
