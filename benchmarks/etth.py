@@ -28,7 +28,11 @@ checked at run time against ``etth_data.windows`` on the standardised test block
 
 Printed beside the result: SegRNN's published figure at L = 96 (the target) and the "Repeat"
 (last value) baseline recomputed on the same windows. ``--out PATH.npz`` saves ``pred`` and
-``true``, each (windows, H, 7) in standardised units, channels in ``etth_data.CHANNELS`` order.
+``true``, each (windows, H, channels) in standardised units, channels in the file's order.
+
+``--data PATH`` runs the same protocol on any CSV in the ETT layout (``date``, the channels, one
+of them ``OT``): ETTh2 as it is, the 15-minute ETTm1 and ETTm2 with every split in rows x 4
+(the same months). Only ETTh1 is shipped; published figures are printed for it alone.
 
 Settings are chosen on validation only (``--validate`` never forecasts the test rows).
 """
@@ -48,11 +52,10 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.etth_data import (
-    CHANNELS,
-    TEST_END,
-    TRAIN_END,
-    VAL_END,
+    TARGET,
+    Protocol,
     fit_scaler,
+    load_ett,
     load_etth1,
     mse_mae,
     repeat_forecast,
@@ -63,6 +66,7 @@ from benchmarks.etth_data import (
 if TYPE_CHECKING:
     import pandas as pd
 
+# Shipped data sets by name; ``--data PATH`` reads any other CSV in the ETT layout.
 DATASETS: dict[str, Callable[[], pd.DataFrame]] = {"ETTh1": load_etth1}
 LOOKBACK = 96  # the target's lookback (SegRNN's L = 96 table)
 
@@ -131,13 +135,15 @@ def _standardise(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.nd
     return (values - mean) / std
 
 
-def _windows_of(frame: pd.DataFrame, column: str, horizon: int) -> np.ndarray:
-    """A backtest frame's ``column`` as (windows, horizon, channels), channels in CHANNELS order."""
-    ids = frame["unique_id"].to_numpy()[:: len(frame) // len(CHANNELS)]
-    if tuple(ids) != CHANNELS:
-        raise RuntimeError(f"backtest series order {tuple(ids)} is not {CHANNELS}")
+def _windows_of(
+    frame: pd.DataFrame, column: str, horizon: int, channels: tuple[str, ...]
+) -> np.ndarray:
+    """A backtest frame's ``column`` as (windows, horizon, channels), in ``channels`` order."""
+    ids = frame["unique_id"].to_numpy()[:: len(frame) // len(channels)]
+    if tuple(ids) != channels:
+        raise RuntimeError(f"backtest series order {tuple(ids)} is not {channels}")
     values = frame[column].to_numpy(dtype=np.float64)
-    return values.reshape(len(CHANNELS), -1, horizon).transpose(1, 2, 0)
+    return values.reshape(len(channels), -1, horizon).transpose(1, 2, 0)
 
 
 def _epoch_log(started: float) -> Any:
@@ -177,8 +183,6 @@ def run(
     (MSE, MAE), and unless ``validate``: ``test`` / ``test_repeat`` (MSE, MAE), ``pred`` and
     ``true`` (windows, H, 7), standardised.
     """
-    if data not in DATASETS:
-        raise ValueError(f"unknown data set {data!r}; available: {', '.join(DATASETS)}")
     if horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon}")
     unknown = set(overrides) - set(DEFAULTS)
@@ -196,25 +200,28 @@ def run(
     L = settings["window"]
     started = time.perf_counter()
 
-    df = DATASETS[data]()
-    wide = df.set_index("date")[list(CHANNELS)].iloc[:TEST_END]
+    df = DATASETS[data]() if data in DATASETS else load_ett(Path(data))
+    protocol = Protocol.of(df["date"])
+    train_end, val_end, test_end = protocol.train_end, protocol.val_end, protocol.test_end
+    channels = tuple(str(name) for name in df.columns[1:])
+    wide = df.set_index("date")[list(channels)].iloc[:test_end]
     values = wide.to_numpy(dtype=np.float64)
-    blocks = standard_splits(values, L)
+    blocks = standard_splits(values, L, protocol)
     mean, std = fit_scaler(blocks["train"])
 
     model = lc.LSTMForecaster(
         recipe="tutorial",
         horizon=horizon,
-        val_size=VAL_END - TRAIN_END,
+        val_size=val_end - train_end,
         random_state=seed,
         device="cpu",
         **settings,
     )
     callbacks = [_epoch_log(started)] if verbose else []
-    model.fit(wide.iloc[:VAL_END], callbacks=callbacks)
+    model.fit(wide.iloc[:val_end], callbacks=callbacks)
     train_seconds = time.perf_counter() - started
     if not (
-        tuple(model.scaler_.ids) == CHANNELS
+        tuple(model.scaler_.ids) == channels
         and np.allclose(model.scaler_.shift, mean, rtol=1e-12, atol=0)
         and np.allclose(model.scaler_.scale, std, rtol=1e-12, atol=0)
     ):
@@ -223,8 +230,8 @@ def run(
     def score(frame: pd.DataFrame, block: np.ndarray, n: int) -> dict[str, Any]:
         """Standardised forecasts of the first ``n`` windows of ``block``, checked and scored."""
         forecast = model.backtest(frame, h=horizon, n_windows=n, step_size=1)
-        pred = _standardise(_windows_of(forecast, "LSTM", horizon), mean, std)
-        true = _standardise(_windows_of(forecast, "y", horizon), mean, std)
+        pred = _standardise(_windows_of(forecast, "LSTM", horizon, channels), mean, std)
+        true = _standardise(_windows_of(forecast, "y", horizon, channels), mean, std)
         x, y = windows(_standardise(block, mean, std), L, horizon)
         if not np.allclose(true, y[:n], rtol=0, atol=1e-9):
             raise RuntimeError("backtest targets differ from the protocol windows")
@@ -235,11 +242,12 @@ def run(
             "repeat": mse_mae(y[:n], repeat_forecast(x[:n], horizon)),
         }
 
-    n_val = VAL_END - TRAIN_END - horizon + 1
-    val = score(wide.iloc[:VAL_END], blocks["val"], n_val)
+    n_val = val_end - train_end - horizon + 1
+    val = score(wide.iloc[:val_end], blocks["val"], n_val)
     history = model.history_
     result: dict[str, Any] = {
         "data": data,
+        "channels": channels,
         "horizon": horizon,
         "seed": seed,
         "threads": torch.get_num_threads(),
@@ -252,10 +260,10 @@ def run(
         "val_repeat": val["repeat"],
     }
     if not validate:
-        n_test = TEST_END - VAL_END - horizon + 1
+        n_test = test_end - val_end - horizon + 1
         if smoke:  # the first few test windows only
             n_test = min(n_test, SMOKE_TEST_WINDOWS)
-        end = VAL_END + horizon + n_test - 1
+        end = val_end + horizon + n_test - 1
         test = score(wide.iloc[:end], blocks["test"], n_test)
         result |= {
             "test": test["model"],
@@ -271,8 +279,9 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
     """The printed summary of :func:`run`'s result."""
     H = result["horizon"]
     shown = ", ".join(f"{k}={v!r}" for k, v in result["settings"].items())
+    channels = result["channels"]
     lines = [
-        f"{result['data']} 'M' (7 channels, channel-independent), lookback "
+        f"{result['data']} 'M' ({len(channels)} channels, channel-independent), lookback "
         f"{result['settings']['window']}, horizon {H}"
         + (" [SMOKE: not a result]" if smoke else ""),
         f"settings: {shown}",
@@ -292,10 +301,11 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
         ]
         # OT alone, the target of the univariate task (benchmarks/defaults.py's etth1_ot scores
         # the same windows, standardised the same way).
-        ot = CHANNELS.index("OT")
+        ot = channels.index(TARGET)
         ot_scores = mse_mae(result["true"][..., ot], result["pred"][..., ot])
         lines.append("{:<30}{:>8.4f}{:>8.4f}".format("test, OT channel: lstmcast", *ot_scores))
-        if H in SEGRNN and result["settings"]["window"] == LOOKBACK and not smoke:
+        published = result["data"] == "ETTh1" and result["settings"]["window"] == LOOKBACK
+        if H in SEGRNN and published and not smoke:
             lines.append("{:<30}{:>8.3f}{:>8.3f}".format("published: SegRNN (L=96)", *SEGRNN[H]))
     return "\n".join(lines)
 
@@ -306,7 +316,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--horizon", type=int, required=True, help="H, e.g. 96, 192, 336, 720")
-    parser.add_argument("--data", default="ETTh1", help=f"data set: {', '.join(DATASETS)}")
+    parser.add_argument(
+        "--data",
+        default="ETTh1",
+        help=f"{', '.join(DATASETS)}, or the path of a CSV in the ETT layout (date, channels, OT; "
+        "ETTh2, ETTm1, ETTm2: 15-minute files split in rows x 4)",
+    )
     parser.add_argument("--out", type=Path, help="save pred and true (windows, H, 7) as .npz")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default torch's)")
@@ -318,10 +333,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name, value in DEFAULTS.items():
         group.add_argument(f"--{name.replace('_', '-')}", type=_TYPES[name], default=value)
     args = parser.parse_args(argv)
-    if args.data not in DATASETS:
+    if args.data not in DATASETS and not Path(args.data).is_file():
         parser.error(
-            f"--data {args.data!r} is not available; only {', '.join(DATASETS)} is shipped "
-            "(benchmarks/data/etth1)"
+            f"--data {args.data!r} is neither {', '.join(DATASETS)} (shipped, in "
+            "benchmarks/data/etth1) nor a CSV file in the ETT layout"
         )
     if args.out is not None and args.validate:
         parser.error("--out saves test forecasts; --validate makes none")

@@ -13,6 +13,7 @@ at most 0.007.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,9 @@ __all__ = [
     "CHANNELS",
     "DATA_PATH",
     "TARGET",
+    "Protocol",
     "fit_scaler",
+    "load_ett",
     "load_etth1",
     "mse_mae",
     "repeat_forecast",
@@ -48,20 +51,67 @@ def load_etth1(path: Path = DATA_PATH) -> pd.DataFrame:
     return df
 
 
-def standard_splits(values: np.ndarray, lookback: int) -> dict[str, np.ndarray]:
+def load_ett(path: Path) -> pd.DataFrame:
+    """Any CSV in the ETT layout (ETTh1, ETTh2, ETTm1, ETTm2): a ``date`` column, then numeric
+    channels, one of them ``OT``; rows at one regular step."""
+    df = pd.read_csv(path, parse_dates=["date"])
+    if df.columns[0] != "date" or TARGET not in df.columns or len(df.columns) < 2:
+        raise ValueError(
+            f"{path}: the ETT layout is a 'date' column, then the channels, one of them "
+            f"{TARGET!r}; got {list(df.columns)}"
+        )
+    Protocol.of(df["date"])  # a regular step the protocol's months can be counted in
+    return df
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The standard split in rows for data with ``rows_per_hour`` rows an hour: the hourly
+    rows x 1 (ETTh), x 4 (the 15-minute ETTm files)."""
+
+    rows_per_hour: int = 1
+
+    @classmethod
+    def of(cls, dates: pd.Series) -> Protocol:
+        """The protocol for ``dates``, which must advance by one step that divides an hour."""
+        steps = pd.to_datetime(dates).diff().dropna().unique()
+        if len(steps) != 1 or pd.Timedelta(hours=1) % pd.Timedelta(steps[0]):
+            raise ValueError(
+                f"the dates must advance by one step that divides an hour; got {list(steps[:3])}"
+            )
+        return cls(int(pd.Timedelta(hours=1) / pd.Timedelta(steps[0])))
+
+    @property
+    def train_end(self) -> int:
+        return TRAIN_END * self.rows_per_hour
+
+    @property
+    def val_end(self) -> int:
+        return VAL_END * self.rows_per_hour
+
+    @property
+    def test_end(self) -> int:
+        return TEST_END * self.rows_per_hour
+
+
+def standard_splits(
+    values: np.ndarray, lookback: int, protocol: Protocol = Protocol()
+) -> dict[str, np.ndarray]:
     """Raw (unscaled) row blocks of ``values`` (rows, C) for the standard protocol.
 
     Returns views ``{"train": [0, 8640), "val": [8640 - L, 11520), "test": [11520 - L, 14400)}``
-    with L = ``lookback``; windowing each block gives targets that cover every row of its months.
+    (hourly rows; x 4 for 15-minute ones) with L = ``lookback``; windowing each block gives
+    targets that cover every row of its months.
     """
-    if not 0 < lookback <= TRAIN_END:
-        raise ValueError(f"lookback must be in 1..{TRAIN_END}, got {lookback}")
-    if len(values) < TEST_END:
-        raise ValueError(f"need at least {TEST_END} rows, got {len(values)}")
+    train_end, val_end, test_end = protocol.train_end, protocol.val_end, protocol.test_end
+    if not 0 < lookback <= train_end:
+        raise ValueError(f"lookback must be in 1..{train_end}, got {lookback}")
+    if len(values) < test_end:
+        raise ValueError(f"need at least {test_end} rows, got {len(values)}")
     return {
-        "train": values[:TRAIN_END],
-        "val": values[TRAIN_END - lookback : VAL_END],
-        "test": values[VAL_END - lookback : TEST_END],
+        "train": values[:train_end],
+        "val": values[train_end - lookback : val_end],
+        "test": values[val_end - lookback : test_end],
     }
 
 

@@ -12,7 +12,8 @@ of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes th
    only rank 1's (faked) clock runs out of; ``weights-covariates-rank<r>.safetensors``: the
    same fit of ``covariates.csv`` (with a future-known and a past-only column), saved as
    ``model-covariates/`` and forecast into ``forecast-cov/`` with ``--futr-data``;
-2. ``model/``: ``lstmcast train data`` (each rank its files);
+2. ``model/``: ``lstmcast train data`` (each rank its files), its run tracked (when the extra
+   is installed) in ``tb/`` (TensorBoard) and ``mlruns/`` (MLflow);
 3. ``forecast/``: ``lstmcast forecast model`` (each rank its part);
    ``forecast-one/``: ``lstmcast forecast model --data one.csv`` (each rank its share of the
    file's series), ``forecast-single/`` the same for ``single.csv``;
@@ -25,6 +26,7 @@ of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes th
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -120,6 +122,13 @@ def killing_progress(quiet: bool) -> Iterator[list[lc.Callback]]:
     yield [KillRank1()]
 
 
+def tracking(work: Path) -> list[str | Path]:
+    """The run-tracking flags, when the extra is installed (only rank 0 may write)."""
+    if not all(importlib.util.find_spec(name) for name in ("tensorboard", "mlflow")):
+        return []
+    return ["--tensorboard", work / "tb", "--mlflow-uri", work / "mlruns"]
+
+
 def run(*args: str | Path) -> None:
     cli.app([str(arg) for arg in args], standalone_mode=False)
 
@@ -132,7 +141,7 @@ def main() -> None:
     fit_equivalence(work)
     fit_covariates(work)
     fit_on_budget(work)
-    run("train", work / "data", "-o", work / "model", *TRAIN_OPTIONS)
+    run("train", work / "data", "-o", work / "model", *TRAIN_OPTIONS, *tracking(work))
     run("forecast", work / "model", "-o", work / "forecast", "--level", "80")
     run("forecast", work / "model", "--data", work / "one.csv", "-o", work / "forecast-one")
     run("forecast", work / "model", "--data", work / "single.csv", "-o", work / "forecast-single")

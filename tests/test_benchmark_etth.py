@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import etth
 from benchmarks.etth_data import (
     CHANNELS,
+    Protocol,
     fit_scaler,
     load_etth1,
     mse_mae,
@@ -72,6 +74,38 @@ def test_smoke_reports_validation_and_baselines(smoke: tuple[dict, Path]) -> Non
 def test_unknown_data_set_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         etth.parse_args(["--horizon", "96", "--data", "ETTm1"])
-    assert "only ETTh1" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="unknown data set"):
+    assert "neither ETTh1" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError):
         etth.run(96, data="ETTh2")
+
+
+def test_any_csv_in_the_ett_layout_runs_the_same_protocol(tmp_path: Path) -> None:
+    """Another file's channels, in its own order, split as ETTh1 is."""
+    raw = load_etth1().iloc[:14400]
+    other = raw[["date", "OT", "HUFL", "LULL"]].copy()  # other channels, OT first
+    other["HUFL"] = other["HUFL"] * 10
+    path = tmp_path / "ETTx.csv"
+    other.to_csv(path, index=False)
+    result = etth.main(
+        ["--horizon", str(HORIZON), "--smoke", "--threads", "1", "--data", str(path)]
+    )
+    assert result["channels"] == ("OT", "HUFL", "LULL")
+    assert result["pred"].shape == (etth.SMOKE_TEST_WINDOWS, HORIZON, 3)
+    values = other[["OT", "HUFL", "LULL"]].to_numpy(dtype=np.float64)
+    blocks = standard_splits(values, etth.LOOKBACK)
+    mean, std = fit_scaler(blocks["train"])
+    _, y = windows((blocks["test"] - mean) / std, etth.LOOKBACK, HORIZON)
+    np.testing.assert_allclose(result["true"], y[: etth.SMOKE_TEST_WINDOWS], atol=1e-9)
+    assert "3 channels" in etth.report(result, smoke=True)
+
+
+def test_fifteen_minute_files_split_the_same_months_in_rows_times_four() -> None:
+    quarter_hours = pd.Series(pd.date_range("2016-07-01", periods=20, freq="15min"))
+    protocol = Protocol.of(quarter_hours)
+    assert protocol.rows_per_hour == 4
+    assert (protocol.train_end, protocol.val_end, protocol.test_end) == (34560, 46080, 57600)
+    assert Protocol.of(pd.Series(pd.date_range("2016-07-01", periods=5, freq="h"))) == Protocol()
+    with pytest.raises(ValueError, match="divides an hour"):
+        Protocol.of(pd.Series(pd.date_range("2016-07-01", periods=5, freq="7min")))
+    blocks = standard_splits(np.zeros((57600, 2)), 96, protocol)
+    assert [len(block) for block in blocks.values()] == [34560, 11520 + 96, 11520 + 96]

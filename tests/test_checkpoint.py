@@ -58,6 +58,7 @@ def test_checkpoint_holds_the_finished_model(two_series: pd.DataFrame, tmp_path:
     model = lc.LSTMForecaster(**SETTINGS).fit(two_series, checkpoint=tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
         "config.json",
+        "optimizer.safetensors",  # what an update continues from
         "weights.safetensors",
     ]
     pd.testing.assert_frame_equal(lc.load(tmp_path / "m").predict(5), model.predict(5))

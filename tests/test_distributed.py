@@ -204,6 +204,21 @@ def test_each_rank_reads_only_its_files(launch: Launch) -> None:
     assert seen[0] | seen[1] == {file.name for file in files}
 
 
+def test_only_rank_0_tracks_the_run(launch: Launch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One TensorBoard event file and one MLflow run, holding every rank's series."""
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    assert len(list((launch.work / "tb").glob("events.out.tfevents.*"))) == 1
+    client = MlflowClient((launch.work / "mlruns").as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("lstmcast").experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["validation/series"] == 4 * SERIES_PER_FILE
+    assert len(client.get_metric_history(run.info.run_id, "loss/train")) == 3  # 3 epochs
+
+
 def test_the_model_loads_in_one_process(launch: Launch) -> None:
     model = lc.load(launch.work / "model")
     assert model.n_series_ == 4 * SERIES_PER_FILE

@@ -28,7 +28,8 @@ def test_round_trip_reproduces_forecasts_exactly(
     saved: tuple[lc.LSTMForecaster, Path], two_series: pd.DataFrame
 ) -> None:
     model, path = saved
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "weights.safetensors"]
+    names = ["config.json", "optimizer.safetensors", "weights.safetensors"]
+    assert sorted(p.name for p in path.iterdir()) == names
     loaded = lc.load(path)
     pd.testing.assert_frame_equal(loaded.predict(30), model.predict(30))
     pd.testing.assert_frame_equal(loaded.predict(5, df=two_series), model.predict(5, df=two_series))
@@ -174,8 +175,10 @@ def test_config_records_the_checksum_of_every_file(saved: tuple[lc.LSTMForecaste
 
     _, path = saved
     checksums = json.loads((path / "config.json").read_text())["checksums"]
-    weights = (path / "weights.safetensors").read_bytes()
-    assert checksums == {"weights.safetensors": hashlib.sha256(weights).hexdigest()}
+    assert checksums == {
+        name: hashlib.sha256((path / name).read_bytes()).hexdigest()
+        for name in ("optimizer.safetensors", "weights.safetensors")
+    }
 
 
 def test_a_changed_tensor_is_refused(saved: tuple[lc.LSTMForecaster, Path]) -> None:
@@ -267,7 +270,8 @@ def test_files_get_the_permissions_of_the_umask(tmp_path: Path, two_series: pd.D
     written = [tmp_path / "ckpt", tmp_path / "new", tmp_path / "new" / "model", tmp_path / "f.png"]
     written += [*(tmp_path / "ckpt").iterdir(), *(tmp_path / "new" / "model").iterdir()]
     written += [tmp_path / ".ckpt.lock", tmp_path / "new" / ".model.lock"]
-    assert len(written) == 12  # both directories hold a model; the checkpoint its training state
+    # Both directories hold a model; the checkpoint its training state, the model its Adam state.
+    assert len(written) == 13
     for path in written:
         expected = 0o750 if path.is_dir() else 0o640
         assert stat.S_IMODE(path.stat().st_mode) == expected, path

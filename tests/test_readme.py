@@ -3,13 +3,12 @@
 Run here, each in a fresh directory:
 
 - the two Python blocks under "In Python" (the recipe's on a generated ``sales.csv``), as they
-  are;
-- every line of the bash blocks under "On the command line", "Covariates", "Tuning" and
-  "Export", in that order,
-  through typer's CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...).
-  Expensive settings are cut by options appended after the README's own (the last value of an
-  option wins), never by editing its commands, so a README command that stops parsing fails
-  here;
+  are, and those under "Covariates" and "Tracking runs", with a smaller network;
+- every line of the bash blocks under "On the command line", "Covariates", "Tuning", "Updating
+  a model with new data", "Tracking runs" and "Export", in that order, through typer's
+  CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...). Expensive settings
+  are cut by options appended after the README's own (the last value of an option wins), never
+  by editing its commands, so a README command that stops parsing fails here;
 - the server's Python block under "Export", on the file the bash line above it writes, against
   the model's own ``predict``.
 
@@ -65,6 +64,7 @@ COVARIATE_WRITES = {"train": "prices.lstm/config.json", "forecast": "prices_fore
 # Hours of each generated series: two weeks, enough for --window 48 --horizon 24 --val-size 0.1
 # and a backtest of 5 windows of 24.
 SALES_HOURS = 14 * 24
+NEW_HOURS = 3 * 24  # sales_new.csv: what the update learns from
 
 
 def code_block(section: str, language: str, index: int = 0) -> str:
@@ -84,7 +84,16 @@ class Command:
 
 
 # The sections whose bash block is run, in this order.
-COMMAND_SECTIONS = ("On the command line", "Covariates", "Tuning", "Export")
+COMMAND_SECTIONS = (
+    "On the command line",
+    "Covariates",
+    "Tuning",
+    "Updating a model with new data",
+    "Tracking runs",
+    "Export",
+)
+# What a tracking flag leaves (a directory of event files or runs), by flag.
+TRACKING_WRITES = {"--tensorboard": "runs/sales", "--mlflow": "mlruns"}
 
 
 def readme_commands() -> list[Command]:
@@ -107,24 +116,24 @@ COMMANDS = readme_commands()
 
 
 def write_sales(path: Path) -> None:
-    """Three hourly series with a daily cycle, a trend and noise: store_1, store_2, store_3."""
+    """Three hourly series with a daily cycle, a trend and noise: store_1, store_2, store_3;
+    and beside ``path`` their next three days, ``sales_new.csv``."""
     rng = np.random.default_rng(0)
-    t = np.arange(SALES_HOURS)
-    hours = pd.date_range("2024-03-01", periods=SALES_HOURS, freq="h")
+    t = np.arange(SALES_HOURS + NEW_HOURS)
+    hours = pd.date_range("2024-03-01", periods=len(t), freq="h")
     frames = [
         pd.DataFrame(
             {
                 "unique_id": f"store_{k}",
                 "ds": hours,
-                "y": 50 * k
-                + 10 * np.sin(2 * np.pi * t / 24)
-                + 0.02 * t
-                + rng.normal(0, 1, SALES_HOURS),
+                "y": 50 * k + 10 * np.sin(2 * np.pi * t / 24) + 0.02 * t + rng.normal(0, 1, len(t)),
             }
         )
         for k in (1, 2, 3)
     ]
-    pd.concat(frames).to_csv(path, index=False)
+    sales = pd.concat(frames)
+    sales.groupby("unique_id").head(SALES_HOURS).to_csv(path, index=False)
+    sales.groupby("unique_id").tail(NEW_HOURS).to_csv(path.parent / "sales_new.csv", index=False)
 
 
 def write_prices(directory: Path) -> None:
@@ -173,6 +182,11 @@ def writes(command: Command) -> list[str]:
     return WRITES.get(command.name, [])
 
 
+def logs(command: Command) -> list[str]:
+    """The directories a tracked command's run goes to."""
+    return [folder for flag, folder in TRACKING_WRITES.items() if flag in command.args]
+
+
 @pytest.mark.parametrize(
     "index", range(len(COMMANDS)), ids=[" ".join(c.args[:2]) for c in COMMANDS]
 )
@@ -182,6 +196,8 @@ def test_readme_command(index: int, command_results: list[tuple[Result, Path]]) 
     assert "Traceback" not in result.output
     for written in writes(COMMANDS[index]):
         assert (work / written).is_file(), written
+    for folder in logs(COMMANDS[index]):
+        assert any((work / folder).rglob("*")), folder
 
 
 def test_readme_lists_the_commands_this_test_knows() -> None:
@@ -212,6 +228,27 @@ def test_readme_covariates_example(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     forecast = namespace["forecast"]
     assert isinstance(forecast, pd.DataFrame)
     assert len(forecast) == 2 * 24
+
+
+def test_readme_tracking_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    write_sales(tmp_path / "sales.csv")
+    source = code_block("Tracking runs", "python", 0)
+    assert "LSTMForecaster(horizon=48)" in source  # where the cheaper settings go
+    source = source.replace("(horizon=48)", "(horizon=48, epochs=1, hidden_size=8)")
+    namespace: dict[str, object] = {}
+    exec(compile(source, "README.md (Tracking runs)", "exec"), namespace)
+    assert any((tmp_path / "runs" / "sales").iterdir())
+    client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
+    run = client.get_run(namespace["flow"].run_id)  # type: ignore[attr-defined]
+    assert run.info.status == "FINISHED"
+    assert "backtest/LSTM/MASE" in run.data.metrics
 
 
 def test_readme_python_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

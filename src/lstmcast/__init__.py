@@ -43,6 +43,7 @@ _LAZY = {
     "plot": ("plot_forecast",),
     "reading": ("data_files", "read_csv", "read_files", "read_parquet", "read_table"),
     "scoring": ("evaluate",),
+    "tracking": ("MLflowLogger", "TensorBoardLogger"),
     "train": ("Callback", "History"),
     "training_plot": ("plot_adding", "plot_history"),
     "tuning": ("TuneResult", "tune"),
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from .plot import plot_forecast
     from .reading import data_files, read_csv, read_files, read_parquet, read_table
     from .scoring import evaluate
+    from .tracking import MLflowLogger, TensorBoardLogger
     from .train import Callback, History
     from .training_plot import plot_adding, plot_history
     from .tuning import TuneResult, tune
@@ -107,11 +109,13 @@ __all__ = [
     "LSTMForecaster",
     "Layout",
     "LstmcastError",
+    "MLflowLogger",
     "ModelFileError",
     "Naive",
     "NotFittedError",
     "Panel",
     "SeasonalNaive",
+    "TensorBoardLogger",
     "TrainingError",
     "TuneResult",
     "__version__",

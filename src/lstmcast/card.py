@@ -45,6 +45,19 @@ def training_data(panel: Panel, fingerprint: str) -> dict[str, Any]:
     }
 
 
+def chain_step(
+    step: str, panel: Panel, fingerprint: str, seed: int, training: dict[str, Any]
+) -> dict[str, Any]:
+    """One step of a model's training chain: ``step`` ("fit" or "update") on ``panel`` (its
+    facts and ``fingerprint``), with ``seed`` and the ``training`` settings it used."""
+    return {
+        "step": step,
+        "data": training_data(panel, fingerprint),
+        "seed": seed,
+        "training": {k: list(v) if isinstance(v, tuple) else v for k, v in training.items()},
+    }
+
+
 def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
     """The card of a loaded ``model`` (an LSTMForecaster: not imported here, as io, which the
     estimator imports, imports this module) and its ``config.json``, as plain data."""
@@ -72,6 +85,7 @@ def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
         "chosen_by_recipe": sorted(chosen),
         "recipe": model.recipe_,
         "data": config.get("data"),
+        "chain": config.get("chain") or [],
         "series": model.n_series_,
         "networks": len(model.networks_),
         "parameters": sum(p.numel() for p in model.network_.parameters()),
@@ -102,6 +116,13 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         )
     else:
         lines.append("trained on    (not recorded: saved before model cards)")
+    for step in card["chain"][1:]:  # the first is the fit, said above
+        facts, training = step["data"], step["training"]
+        lines.append(
+            f"updated on    {facts['series']} series, {facts['points']:,} points, "
+            f"{facts['first']} to {facts['last']}; data sha256 {facts['fingerprint'][:16]}; "
+            f"seed {step['seed']}, {training['epochs']} epochs at lr {training['lr']:g}"
+        )
     for member, history in enumerate(card["training"]):
         lines.append(
             f"network {member}     {history['epochs']} epochs (best {history['best_epoch']}), "

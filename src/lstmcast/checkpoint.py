@@ -35,6 +35,7 @@ from .modeldir import (
     verify,
     write_text,
 )
+from .optimizer_state import read_optimizers
 from .train import Callback, History, TrainState
 
 # Settings a resumed run may change: how long it goes on, not what it learns.
@@ -57,6 +58,7 @@ class Resumed:
     seed: int
     done_weights: list[dict[str, torch.Tensor]]  # of the ensemble members already trained
     done_histories: list[History]
+    done_optimizers: list[dict[str, Any] | None]  # their Adam states (None: not saved)
     state: TrainState  # of the member whose training was interrupted
 
 
@@ -190,9 +192,13 @@ def resumable(
             f"with the same data, or train without {option('resume', True)}"
         )
     done = range(training.member)
+    directory = Path(checkpoint)
     return Resumed(
         seed=config["seed"],
         done_weights=[tensors_with_prefix(tensors, f"network.{m}.") for m in done],
         done_histories=[History.from_dict(config["histories"][m]) for m in done],
+        done_optimizers=read_optimizers(
+            directory, checksums_of(config, directory), len(config["histories"])
+        )[: training.member],
         state=training.state,
     )

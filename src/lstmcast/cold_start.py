@@ -19,16 +19,22 @@ from .windows import SeriesScaler
 
 
 def with_series_of(
-    state: FittedState, panel: Panel, scaler_kind: str, spec: CovariateSpec
+    state: FittedState,
+    panel: Panel,
+    scaler_kind: str,
+    spec: CovariateSpec,
+    n_fit: np.ndarray | None = None,
 ) -> tuple[FittedState, tuple[str, ...]]:
     """``state`` extended by the series of ``panel`` it does not know (scaled from all their
-    points in ``panel``), and their ids; ``state`` itself when it knows them all. ``spec``: the
-    model's covariates (static ones are encoded already, not scaled)."""
+    points in ``panel``, or the first ``n_fit`` (n,) of each), and their ids; ``state`` itself
+    when it knows them all. ``spec``: the model's covariates (static ones are encoded already,
+    not scaled)."""
     known = np.isin(panel.ids.astype(str), state.scaler.ids.astype(str))
     if known.all():
         return state, ()
     cold = panel.series(np.flatnonzero(~known))
-    scaler = SeriesScaler.fit(cold, cold.lengths, scaler_kind)
+    fit_on = cold.lengths if n_fit is None else n_fit[~known]
+    scaler = SeriesScaler.fit(cold, fit_on, scaler_kind)
     joined = SeriesScaler(
         np.concatenate([state.scaler.ids, cold.ids]),
         np.concatenate([state.scaler.shift, scaler.shift]),
@@ -36,7 +42,7 @@ def with_series_of(
     )
     covariates = state.covariate_scaler
     if covariates is not None:
-        fitted = CovariateScaler.fit(cold, cold.lengths, scaler_kind, len(spec.static))
+        fitted = CovariateScaler.fit(cold, fit_on, scaler_kind, len(spec.static))
         covariates = CovariateScaler(
             np.concatenate([covariates.shift, fitted.shift]),
             np.concatenate([covariates.scale, fitted.scale]),

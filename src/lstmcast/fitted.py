@@ -8,7 +8,7 @@ it (``LSTMForecaster._state``) and shows its fields as the fitted attributes ``n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,12 @@ class FittedState:
     static_encoder: Any = None
     # What the model learned from (card.training_data); None: a model saved before.
     data: dict[str, Any] | None = None
+    # Each network's Adam state at the end of its training, what an update continues from
+    # (torch.optim.Adam's state-dict layout); None for a network saved without it.
+    optimizers: list[dict[str, Any] | None] = field(default_factory=list)
+    # How the networks came to be, in order: the fit, then each update (updating.chain_step):
+    # the data's fingerprint and facts, the seed and the training settings of each.
+    chain: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_series(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from .distributed import DataParallel
 from .errors import DataError, TrainingError, option, points
 from .fitted import FittedState
 from .model import LSTMNetwork, NetworkConfig
+from .optim import Adam
 from .train import Callback, History, TrainConfig, TrainState, notify, train
 from .training_range import check_scaled
 from .windows import SeriesScaler, Windows, calendar_features, window_starts
@@ -203,6 +205,15 @@ def another_fits(time_budget: float | None, done: Sequence[History]) -> bool:
     return fits
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """Where an ensemble member's training continues from: its weights and Adam's state (None:
+    a model saved without it; Adam then starts anew)."""
+
+    weights: dict[str, torch.Tensor]
+    optimizer: dict[str, Any] | None
+
+
 def train_members(
     state: FittedState,
     config: NetworkConfig,
@@ -215,6 +226,7 @@ def train_members(
     save_checkpoint: Callable[[int, TrainState], None] | None,
     replicated: bool | None,
     as_budget_allows: bool = False,
+    warm: Sequence[WarmStart] = (),
 ) -> bool:
     """Train the ensemble members not done yet (seeds ``state.seed + member``) into ``state``;
     False when Ctrl-C interrupted one (which ends the whole ensemble).
@@ -226,7 +238,11 @@ def train_members(
     ``save_checkpoint(member, train_state)`` is called after every epoch when given;
     ``replicated``: in a process group, whether every rank holds the same data (None: no
     process group). ``train_config.time_budget`` is the whole ensemble's, shared out by
-    :func:`member_budget`.
+    :func:`member_budget`. ``warm``: per member, the weights and Adam state to continue from
+    (an update) instead of new weights.
+
+    Each member's Adam state at the end of its training goes to ``state.optimizers`` (what an
+    update continues from).
     """
     train_windows, val_windows = windows
     first_member = 0
@@ -236,6 +252,7 @@ def train_members(
             network.load_state_dict(weights)
             state.networks.append(network.eval())
             state.histories.append(history)
+        state.optimizers = list(resumed.done_optimizers)
         first_member = len(state.networks)
     time_budget = train_config.time_budget
     notify(callbacks, "on_ensemble_begin", ensemble_size, as_budget_allows)
@@ -257,6 +274,14 @@ def train_members(
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
             network = LSTMNetwork(config).to(device)
+            optimizer = Adam(network.parameters(), lr=member_config.lr)
+            if member < len(warm):
+                network.load_state_dict(warm[member].weights)
+                if warm[member].optimizer is not None:  # its moments; the rates are this run's
+                    rates = optimizer.state_dict()["param_groups"]
+                    optimizer.load_state_dict(
+                        {"state": warm[member].optimizer["state"], "param_groups": rates}
+                    )
             state.networks.append(network)
             state.histories.append(
                 train(
@@ -268,8 +293,10 @@ def train_members(
                     callbacks=[*callbacks, *saver],
                     resume=resumed.state if resumed and member == first_member else None,
                     parallel=None if replicated is None else DataParallel(seed, replicated),
+                    optimizer=optimizer,
                 )
             )
+        state.optimizers.append(optimizer.state_dict())
         if state.histories[-1].interrupted:
             return False
     return True

@@ -57,38 +57,11 @@ from .modeldir import (
     write_text,
     writing_model,
 )
+from .optimizer_state import read_optimizers, write_optimizers
 from .recipe import TUTORIAL
+from .timesteps import step_from_json, step_to_json
 from .train import History
 from .windows import SeriesScaler
-
-
-def _step_to_json(step: Any) -> dict[str, Any]:
-    if isinstance(step, int):
-        return {"int": step}
-    import pandas as pd
-
-    # Whole months on one day of the month (monthly on the 15th) have no pandas alias.
-    if type(step) is pd.DateOffset and set(step.kwds) == {"months"}:
-        return {"months": step.kwds["months"]}
-    return {"freq": step.freqstr}
-
-
-def _step_from_json(step: dict[str, Any]) -> Any:
-    if "int" in step:
-        if not isinstance(step["int"], int) or step["int"] <= 0:
-            raise ValueError(f"invalid integer time step {step['int']!r}")
-        return step["int"]
-    import pandas as pd
-
-    if "months" in step:
-        months = step["months"]
-        if isinstance(months, bool) or not isinstance(months, int) or not 0 < months <= 1200:
-            raise ValueError(f"invalid step of months {step['months']!r}")
-        return pd.DateOffset(months=step["months"])
-
-    if not isinstance(step["freq"], str):
-        raise ValueError(f"invalid frequency {step['freq']!r}")
-    return pd.tseries.frequencies.to_offset(step["freq"])
 
 
 def save_state(
@@ -178,6 +151,8 @@ def _save_state(
                 "static": None if state.static_encoder is None else state.static_encoder.to_dict(),
                 # What the model learned from: series, points, time range, data fingerprint.
                 "data": state.data,
+                # The fit and each update since: data fingerprints, seeds, training settings.
+                "chain": state.chain,
                 "versions": versions(),
                 # The sanity alarms on the validation tail: the summary line, per-series flags.
                 "diagnostics": None if state.diagnostics is None else state.diagnostics.to_dict(),
@@ -198,6 +173,7 @@ def _save_state(
             checksums[WEIGHTS] = save_tensors(
                 tensors | series_tensors, staging_dir, WEIGHTS, metadata={"format": FORMAT}
             )
+            checksums |= write_optimizers(state.optimizers[: len(weights)], staging_dir)
             if training is not None:
                 checksums |= write_training_state(training, staging_dir)
             config[CHECKSUMS] = dict(sorted(checksums.items()))
@@ -217,7 +193,7 @@ def _series_state(state: FittedState) -> tuple[dict[str, Any], dict[str, torch.T
         "ids": [str(i) for i in tail.ids],
         "time_dtype": str(tail.ds.dtype),
         "time_zone": tail.tz,
-        "steps": [_step_to_json(step) for step in state.steps],
+        "steps": [step_to_json(step) for step in state.steps],
     }
     tensors = {
         "scaler.shift": torch.from_numpy(state.scaler.shift.astype(np.float64)),
@@ -376,6 +352,14 @@ def read_state(
     if data is not None and not (isinstance(data, dict) and isinstance(data.get("series"), int)):
         raise ValueError(f"invalid training data description {data!r}")
     state.data = data
+    chain = config.get("chain", [])  # absent from models saved before updates
+    if not (isinstance(chain, list) and all(isinstance(step, dict) for step in chain)):
+        raise ValueError(f"invalid training chain {chain!r}")
+    state.chain = chain
+    shapes = [parameter.shape for parameter in networks[0].parameters()]
+    state.optimizers = read_optimizers(
+        directory, checksums_of(config, directory), len(networks), shapes
+    )
     diagnostics = config.get("diagnostics")  # absent from models saved before the alarms
     if diagnostics is not None:
         if not isinstance(diagnostics, dict):
@@ -527,7 +511,7 @@ class _SeriesState:
             raise ValueError("the saved series arrays do not agree with each other")
         if not (np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(shift).all()):
             raise ValueError("the saved scaler statistics are not finite and positive")
-        steps = [_step_from_json(step) for step in series["steps"]]
+        steps = [step_from_json(step) for step in series["steps"]]
         if any(isinstance(step, int) != (time_dtype == np.int64) for step in steps):
             raise ValueError("the time steps do not match the time type")
         zone = series.get("time_zone")

@@ -22,7 +22,7 @@ import torch
 
 from . import distributed
 from .audit import warn_on_leakage
-from .card import training_data
+from .card import chain_step, training_data
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
 from .covariates import (
@@ -57,16 +57,17 @@ from .lstm_inputs import LSTMInputs
 from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
-from .settings import AUTO, RULES, check_together, is_auto
-from .train import Callback, History, TrainState
+from .settings import AUTO, RULES, TRAINING_SETTINGS, check_together, is_auto
+from .train import Callback, History, TrainState, notify
 from .training_range import warn_far_from_training
+from .updating import Updatable
 from .windows import SeriesScaler
 
 if TYPE_CHECKING:
     from .export import OnnxContract
 
 
-class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
+class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     """One global LSTM over all series: the last ``window`` values -> the next ``horizon``.
 
     Every setting marked "auto" (the default) is chosen from the data at ``fit`` by
@@ -167,6 +168,8 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         (``lstmcast train --layout``); ``forecast`` and ``inspect`` read ``--data`` in it.
     diagnostics_ : sanity alarms on the validation tail, beside the naive forecasts (``.summary()``
         one line, ``.series`` per series; :mod:`lstmcast.diagnostics`); None without val_size.
+    chain_ : list of dict, how the networks came to be: the fit, then each :meth:`update`
+        (data fingerprint and facts, seed, training settings).
     """
 
     alias = "LSTM"
@@ -252,6 +255,7 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
     diagnostics_ = StateField()
     covariate_scaler_ = StateField()
     static_encoder_ = StateField()
+    chain_ = StateField()
 
     @property
     def layout_(self) -> str | None:
@@ -351,7 +355,8 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
         static_df : the ``static_cols`` in their own frame, one row per series (with the id
             column), instead of columns of ``df``; saved with the model.
         id_col, time_col, target_col : column names, as in :func:`lstmcast.to_long`.
-        callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, logging).
+        callbacks : :class:`~lstmcast.train.Callback` objects (progress bars, run tracking:
+            :mod:`lstmcast.tracking`).
         checkpoint : directory where the best model so far is saved after every epoch, with the
             state needed to resume; it holds the finished model at the end. A run stopped by
             Ctrl-C (or a crash) loses at most one epoch.
@@ -377,6 +382,7 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
             self._fit_data(
                 df, id_col, time_col, target_col, callbacks, checkpoint=checkpoint, resume=resume
             )
+        notify(callbacks, "on_fit_end", self)
         return self
 
     def _fit(
@@ -441,12 +447,15 @@ class LSTMForecaster(LSTMInputs, IntervalForecasts, Forecaster):
             static_encoder=static_encoder,
             data=training_data(panel, fingerprint),
         )
+        training = {name: getattr(self, name) for name in (*TRAINING_SETTINGS, "ensemble_size")}
+        self._state.chain = [chain_step("fit", panel, fingerprint, seed, training)]
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None
         if checkpoint is not None:
             save = functools.partial(self._save_checkpoint, checkpoint, fingerprint)
         # A chosen ensemble under a time budget is a most: members train while they fit.
         flexible = "ensemble_size" in self._chosen and self.time_budget is not None
+        notify(callbacks, "on_fit_begin", self)
         if not train_members(
             self._state, config, train_config(self._current()), self.ensemble_size,
             (train_windows, val_windows), device, callbacks, resumed, save,

@@ -35,9 +35,10 @@ FORMAT_VERSION = 2
 SERIES_SHARD = "series-{:05d}"
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
 STATE_CONFIG, STATE_WEIGHTS = "training_state.json", "training_state.safetensors"
+OPTIMIZER = "optimizer.safetensors"  # each network's Adam state (optimizer_state)
 # The files lstmcast writes into a model directory; saving again replaces only these.
 _OWN_FILE = re.compile(
-    r"config\.json|weights\.safetensors|training_state\.(json|safetensors)"
+    r"config\.json|(weights|optimizer)\.safetensors|training_state\.(json|safetensors)"
     r"|series-\d{5,}\.(json|safetensors)"
 )
 # config.json's record of the SHA-256 of every other file it describes, by file name. Models saved
@@ -93,8 +94,8 @@ def check_replaceable(path: str | os.PathLike[str]) -> None:
     """Refuse to save into ``path`` when that would delete something lstmcast did not write.
 
     Saving replaces the whole directory, so any file or folder in it other than a model's own
-    (``config.json``, ``weights.safetensors``, ``training_state.*``, ``series-*``) is named in a
-    :class:`ModelFileError` rather than deleted.
+    (``config.json``, ``weights.safetensors``, ``optimizer.safetensors``, ``training_state.*``,
+    ``series-*``) is named in a :class:`ModelFileError` rather than deleted.
     """
     target = Path(path)
     if not target.exists():

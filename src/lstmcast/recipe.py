@@ -409,9 +409,7 @@ def choose(
     for name, value in _FIXED.items():
         pick(name, value)
     pick("baseline", None)
-    batches = max(math.ceil(windows / batch_size), 1) if isinstance(batch_size, int) else 1
-    epochs = max(MAX_EPOCHS, min(math.ceil(MIN_STEPS / batches), MAX_SMALL_EPOCHS))
-    epochs = pick("epochs", epochs)
+    epochs = pick("epochs", epochs_for(windows, batch_size if isinstance(batch_size, int) else 1))
     pick("patience", None)
     # A time budget when the recipe chose the epochs (given epochs run in full).
     budget = pick("time_budget", TIME_BUDGET if "epochs" in chosen else None)
@@ -432,6 +430,13 @@ def choose(
         budget = f" within {TIME_BUDGET / 60:g} min" if "time_budget" in chosen else ""
         reasons.append(f"{epochs} epochs{budget}{best}")
     return Recipe(chosen, reasons)
+
+
+def epochs_for(windows: int, batch_size: int) -> int:
+    """The recipe's epochs for ``windows`` training windows in batches of ``batch_size``: 10,
+    or with little data enough for MIN_STEPS optimizer steps (at most MAX_SMALL_EPOCHS)."""
+    batches = max(math.ceil(windows / batch_size), 1)
+    return max(MAX_EPOCHS, min(math.ceil(MIN_STEPS / batches), MAX_SMALL_EPOCHS))
 
 
 def facts_of(panel: Panel, steps: list[Any], horizon: int | None) -> DataFacts:

@@ -18,6 +18,18 @@ from .windows import CALENDAR, SCALERS
 # A setting left to the recipe (lstmcast.recipe): chosen from the data at fit.
 AUTO = "auto"
 RECIPES = ("auto", "tutorial")
+# How a network is trained, not what it is: what an update may change (and the training chain
+# records for each step).
+TRAINING_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "patience",
+    "time_budget",
+    "val_size",
+    "grad_clip",
+)
 
 
 def is_auto(value: Any) -> bool:

@@ -239,3 +239,34 @@ def future_times(last: np.ndarray, steps: list[Any], h: int, tz: str | None = No
             ahead_times = ahead_times.tz_convert("UTC").tz_localize(None)
         times[i] = ahead_times
     return times
+
+
+def step_to_json(step: Any) -> dict[str, Any]:
+    """A time step as JSON: ``{"int": n}``, ``{"months": n}`` or ``{"freq": alias}``."""
+    if isinstance(step, int):
+        return {"int": step}
+    import pandas as pd
+
+    # Whole months on one day of the month (monthly on the 15th) have no pandas alias.
+    if type(step) is pd.DateOffset and set(step.kwds) == {"months"}:
+        return {"months": step.kwds["months"]}
+    return {"freq": step.freqstr}
+
+
+def step_from_json(step: dict[str, Any]) -> Any:
+    """The time step :func:`step_to_json` wrote; ValueError for anything else."""
+    if "int" in step:
+        if not isinstance(step["int"], int) or step["int"] <= 0:
+            raise ValueError(f"invalid integer time step {step['int']!r}")
+        return step["int"]
+    import pandas as pd
+
+    if "months" in step:
+        months = step["months"]
+        if isinstance(months, bool) or not isinstance(months, int) or not 0 < months <= 1200:
+            raise ValueError(f"invalid step of months {step['months']!r}")
+        return pd.DateOffset(months=step["months"])
+
+    if not isinstance(step["freq"], str):
+        raise ValueError(f"invalid frequency {step['freq']!r}")
+    return pd.tseries.frequencies.to_offset(step["freq"])

@@ -94,6 +94,9 @@ class TrainConfig:
     # Seconds this training may take, checked between epochs: it stops when the longest epoch
     # so far would not fit in what is left. None: no limit.
     time_budget: float | None = None
+    # The weights training starts from compete with every epoch's on validation (best epoch
+    # 0 when none beats them): an update never ends worse on validation than it began.
+    keep_start: bool = False
 
 
 @dataclass
@@ -102,7 +105,7 @@ class History:
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
-    best_epoch: int | None = None  # 1-based epoch whose weights were kept
+    best_epoch: int | None = None  # 1-based epoch whose weights were kept (0: the start's)
     stopped_early: bool = False
     interrupted: bool = False
     seconds: float = 0.0
@@ -143,7 +146,23 @@ class TrainState:
 
 
 class Callback:
-    """Hooks the loop calls; override what you need (progress bars, logging, checkpoints)."""
+    """Hooks the loop calls; override what you need (progress bars, logging, checkpoints).
+
+    The loop (:func:`train`) calls the hooks of one network's training; the estimator
+    (``LSTMForecaster.fit``) calls the ``on_fit_*`` and ``on_ensemble_begin`` /
+    ``on_member_begin`` hooks around its networks' trainings.
+    """
+
+    def on_fit_begin(self, model: Any) -> None:
+        """Called by ``LSTMForecaster.fit`` once it has chosen every setting and the seed, before
+        any training: ``model.settings_``, ``model.recipe_`` and ``model.seed_`` are known
+        (``ensemble_size`` may still shrink to what a time budget allows)."""
+
+    def on_fit_end(self, model: Any) -> None:
+        """Called when ``LSTMForecaster.fit`` returns, with the model: fitted, with its
+        ``diagnostics_`` (None without ``val_size``), ``histories_`` and final ``settings_``; or
+        stopped by Ctrl-C (``model.histories_[-1].interrupted``; no diagnostics then). Not
+        called when fit raises."""
 
     def on_ensemble_begin(self, members: int, as_budget_allows: bool) -> None:
         """Called once before the members train: how many there are, or with
@@ -158,6 +177,11 @@ class Callback:
         may still take (it stops between epochs when another would not fit)."""
 
     def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None: ...
+    def on_optimizer_step(self, step: int, lr: float) -> None:
+        """Called after each optimizer step, before ``on_batch_end``: the step of this training
+        (counted from 1 across epochs, also those a resumed run did before) and the learning
+        rate it took."""
+
     def on_batch_end(self, epoch: int, batch: int, loss: float) -> None: ...
     def on_epoch_end(self, epoch: int, history: History) -> None: ...
     def on_checkpoint(self, state: TrainState) -> None:
@@ -233,6 +257,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     resume: TrainState | None = None,
     parallel: DataParallel | None = None,
+    optimizer: Adam | None = None,
 ) -> History:
     """Train ``network`` in place and return its :class:`History`.
 
@@ -246,8 +271,12 @@ def train(
     With ``parallel`` (inside a process group) the network is wrapped in DistributedDataParallel
     and each rank trains on its share of the windows, ``batch_size`` of them per step; losses
     in the history are over all ranks' windows.
+
+    ``optimizer``: an Adam over ``network``'s parameters to continue with (its moments from an
+    earlier training); the caller reads its state afterwards. Default: a new one.
     """
-    optimizer = Adam(network.parameters(), lr=config.lr)
+    if optimizer is None:
+        optimizer = Adam(network.parameters(), lr=config.lr)
     forward: nn.Module = TrainingOutput(network)
     n = len(train_windows)
     validating = val_windows is not None and len(val_windows) > 0
@@ -268,6 +297,9 @@ def train(
     total_steps = config.epochs * batches
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
+    if config.keep_start and validating and resume is None:
+        best_score = evaluate_loss(network, val_windows, config.loss, parallel=parallel)
+        history.best_epoch = 0
     first_epoch = 1
     if resume is not None:
         network.load_state_dict(resume.network)
@@ -319,6 +351,7 @@ def train(
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                 optimizer.step()
+                notify(callbacks, "on_optimizer_step", (epoch - 1) * batches + b + 1, optimizer.lr)
                 epoch_loss += loss.item() * len(x)
                 notify(callbacks, "on_batch_end", epoch, b + 1, loss.item())
             if sampler is None:

@@ -354,6 +354,11 @@ class ModelSettings:
             )
         }
 
+    def changed(self) -> dict[str, Any]:
+        """The settings given a value other than the estimator's default, as keywords."""
+        defaults = estimator_defaults()
+        return {name: v for name, v in self.keywords().items() if v != defaults[name]}
+
     def estimator(self) -> LSTMForecaster:
         """A new, unfitted estimator; the library checks every value in ``fit``."""
         return lc.LSTMForecaster(**self.keywords())

@@ -98,14 +98,22 @@ def read_training_data(
 ) -> pd.DataFrame:
     """DATA with the covariates the model ``settings`` declare; the static ones from file
     ``static_data`` (the id column and one row per series) when given, else from DATA."""
-    from lstmcast.columns import ID
-    from lstmcast.covariates import merge_static
-
     statics = settings.static_cols()
     static_from_data = () if static_data else statics
     df = read_data(data, reading, quiet, settings.covariate_cols(), static_from_data)
+    return _with_static_file(df, static_data, reading, statics)
+
+
+def _with_static_file(
+    df: pd.DataFrame, static_data: Path | None, reading: Reading, statics: tuple[str, ...]
+) -> pd.DataFrame:
+    """``df`` with the ``statics`` columns of file ``static_data`` merged in by series (None:
+    ``df`` as it is, which holds them)."""
     if static_data is None:
         return df
+    from lstmcast.columns import ID
+    from lstmcast.covariates import merge_static
+
     id_name = reading.columns()["id_col"] or ID
     table = lc.read_table(static_data, id_col=id_name).rename(columns={id_name: ID})
     return merge_static(df, table, ID, statics)
@@ -120,9 +128,12 @@ def as_in_file(df: pd.DataFrame, reading: Reading) -> tuple[pd.DataFrame, dict[s
     return df.rename(columns={read_as[key]: name for key, name in names.items()}), names
 
 
-def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.DataFrame:
+def read_for_model(
+    model: LSTMForecaster, data: Path, reading: Reading, static_data: Path | None = None
+) -> pd.DataFrame:
     """New history for a saved model: its column names and layout unless others are given
-    (a model's None: found as for any file)."""
+    (a model's None: found as for any file); its static columns from ``static_data`` (the id
+    column and one row per series) when given, else from DATA."""
     given = reading.columns()
     columns = {key: given[key] or name for key, name in model.columns_.items()}
     layout = reading.layout or getattr(model, "layout_", None)
@@ -130,4 +141,6 @@ def read_for_model(model: LSTMForecaster, data: Path, reading: Reading) -> pd.Da
 
     covariates = spec_of(model.get_params())
     reading = dataclasses.replace(reading, **columns, layout=layout)
-    return read_data(data, reading, False, covariates.dynamic, covariates.static)
+    statics = () if static_data else covariates.static
+    df = read_data(data, reading, False, covariates.dynamic, statics)
+    return _with_static_file(df, static_data, reading, covariates.static)

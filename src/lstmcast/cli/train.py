@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+import lstmcast as lc
 from lstmcast.cli.console import (
     EXIT_INTERRUPTED,
     sigterm_as_interrupt,
@@ -23,6 +24,7 @@ from lstmcast.cli.console import (
 from lstmcast.cli.model_options import ModelSettings, model_options
 from lstmcast.cli.options import Quiet, Reading, StaticData, reading_options
 from lstmcast.cli.reading import as_in_file, read_training_data
+from lstmcast.cli.tracking import Tracking, run_loggers, tracking_options
 
 if TYPE_CHECKING:
     pass
@@ -37,6 +39,7 @@ LOSES_TO_SEASONAL_NAIVE = (
 
 @model_options
 @reading_options
+@tracking_options
 def train(
     *,
     data: Annotated[
@@ -58,7 +61,19 @@ def train(
     ],
     reading: Reading,
     settings: ModelSettings,
+    tracking: Tracking,
     static_data: StaticData = None,
+    from_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Continue training this saved model on DATA (new points of its series, new "
+            "series) from its weights and optimizer state, instead of a new model; only "
+            "training options (--epochs, --lr, --val-size, ...) may be given. The model there "
+            "is not changed unless it is --output.",
+            show_default=False,
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -82,13 +97,28 @@ def train(
     needs to continue. Ctrl-C or SIGTERM stops training; the last checkpoint stays on disk (exit
     code 130). Under `torchrun --nproc-per-node N` the processes train one model together, each
     on its share of the windows (of a directory: its share of the files); see docs/scaling.md.
+    With --tensorboard DIR or --mlflow the run is logged there too (rank 0 only).
     """
     from lstmcast import distributed
     from lstmcast.files import check_output
     from lstmcast.torchrun import process_group
 
     check_output(output, [("the data", data)], directory=True, replaced=True)
-    with process_group(settings["device"], planned_exits=(typer.Exit,)):
+    if from_model is not None:
+        if tracking.tensorboard is not None or tracking.to_mlflow:
+            raise lc.ConfigError(
+                "an update (--from) is not tracked: --tensorboard and --mlflow log a training "
+                "from scratch; leave them out"
+            )
+        _update(from_model, data, output, reading, settings, static_data, quiet, resume, dry_run)
+        return
+    logged = run_loggers(
+        tracking,
+        f"train {data.name}",
+        inputs=[("the data", data), ("--static-data", static_data)],
+        replaced=[("the model directory", output)],
+    )
+    with logged as loggers, process_group(settings["device"], planned_exits=(typer.Exit,)):
         df = read_training_data(data, reading, quiet, settings, static_data)
         model = settings.estimator()
         # Kept with the model, as its column names below: forecast and inspect read new data
@@ -105,7 +135,7 @@ def train(
         # fit chooses the settings: they are said when its training begins (not planned twice).
         announce = [] if quiet or rank != 0 else [_RecipeNote(model)]
         with training_progress(quiet or rank != 0) as callbacks, sigterm_as_interrupt():
-            callbacks = [*announce, *callbacks]
+            callbacks = [*announce, *callbacks, *loggers]
             model.fit(df, callbacks=callbacks, checkpoint=output, resume=resume, **names)
         n_series = model.n_series_
         if getattr(model, "sharded_", False):
@@ -149,6 +179,69 @@ def train(
     if history.interrupted:
         _say_where_to_resume(output)
         raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _update(
+    from_model: Path,
+    data: Path,
+    output: Path,
+    reading: Reading,
+    settings: ModelSettings,
+    static_data: Path | None,
+    quiet: bool,
+    resume: bool,
+    dry_run: bool,
+) -> None:
+    """``train DATA --from MODEL``: update MODEL on DATA and save it to ``output`` (only once
+    the update has finished: an interrupted or failed update writes nothing)."""
+    from lstmcast import distributed
+    from lstmcast.cli.reading import read_columns, read_for_model
+    from lstmcast.updating import check_changes
+
+    for flag, given in (("--resume", resume), ("--dry-run", dry_run)):
+        if given:
+            raise lc.ConfigError(f"--from updates a finished model; {flag} does not apply")
+    if distributed.launched_by_torchrun():
+        raise lc.ConfigError("--from runs in one process: run it without torchrun")
+    model = lc.load(from_model)
+    changes = settings.changed()
+    seed = changes.pop("random_state", None)
+    changes = check_changes(model.get_params(), changes)
+    df = read_for_model(model, data, reading, static_data)
+    with training_progress(quiet) as callbacks, sigterm_as_interrupt():
+        try:
+            model.update(df, **changes, random_state=seed, callbacks=callbacks, **read_columns())
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted; nothing was saved ({from_model} is unchanged)", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    model.save(output)
+    step = model.chain_[-1]
+    history = model.history_
+    best = history.best_epoch
+    epochs = step["training"]["epochs"]
+    lines = [
+        f"updated       {from_model} on {step['data']['series']} series, "
+        f"{step['data']['points']} points to {step['data']['last']} (update "
+        f"{len(model.chain_) - 1} of its chain)",
+        f"windows       {history.train_windows} training, {history.val_windows} validation",
+        f"epochs run    {len(history.train_loss)} of {epochs}",
+        "best epoch    "
+        + (
+            "-"
+            if best is None
+            else f"{best}"
+            if best
+            else "0 (none beat the weights it began with)"
+        ),
+        f"seconds       {sum(h.seconds for h in model.histories_):.1f}",
+        f"seed          {model.seed_}",
+        f"saved to      {output}",
+    ]
+    if model.diagnostics_ is not None:
+        lines.append(model.diagnostics_.summary())
+    stdout().print("\n".join(lines), markup=False, soft_wrap=True)
+    if model.diagnostics_ is not None and model.diagnostics_.loses_to_seasonal_naive:
+        typer.echo(f"warning: {LOSES_TO_SEASONAL_NAIVE}", err=True)
 
 
 def _print_plan(

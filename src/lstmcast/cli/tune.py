@@ -23,10 +23,12 @@ from lstmcast.cli.console import (
 from lstmcast.cli.model_options import ModelSettings, model_options, parse_duration
 from lstmcast.cli.options import Data, Quiet, Reading, reading_options
 from lstmcast.cli.reading import as_in_file, read_data
+from lstmcast.cli.tracking import Tracking, run_loggers, tracking_options
 
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from lstmcast.tracking import RunLogger
     from lstmcast.tuning import TuneResult
 
 _OUTPUT_HELP = (
@@ -39,6 +41,7 @@ OWN_OPTIONS = ("horizon", "time_budget", "random_state")
 
 @model_options
 @reading_options
+@tracking_options
 def tune(
     *,
     data: Data,
@@ -82,6 +85,7 @@ def tune(
     ] = 0,
     reading: Reading,
     settings: ModelSettings,
+    tracking: Tracking,
     quiet: Quiet = False,
 ) -> None:
     """Search the LSTM's settings for DATA on validation, starting from the recipe.
@@ -92,7 +96,8 @@ def tune(
     on them (never on data after DATA); bad trials are pruned. Model options given (--epochs 5,
     say) are fixed for every trial, not searched. The best settings are trained on all of DATA
     and saved as OUTPUT/model (`lstmcast forecast OUTPUT/model`). Run the same command again to
-    resume the study in OUTPUT (a larger --n-trials adds trials).
+    resume the study in OUTPUT (a larger --n-trials adds trials). With --tensorboard DIR or
+    --mlflow, the final training is logged there, with each trial's validation MASE by trial.
     """
     from lstmcast.files import check_output
     from lstmcast.tuning import MODEL_DIR, PLOT_FILE, TRIALS_FILE, require_optuna
@@ -111,8 +116,14 @@ def tune(
     def on_trial(trial: Any) -> None:
         typer.echo(trial.line(), err=True)
 
+    logged = run_loggers(
+        tracking,
+        f"tune {data.name}",
+        inputs=[("the data", data)],
+        replaced=[("the model directory", output / MODEL_DIR)],
+    )
     try:
-        with training_progress(quiet) as callbacks, sigterm_as_interrupt():
+        with logged as loggers, training_progress(quiet) as bar, sigterm_as_interrupt():
             result = run_tune(
                 df,
                 horizon,
@@ -123,9 +134,10 @@ def tune(
                 seed=seed,
                 settings=fixed,
                 on_trial=None if quiet else on_trial,
-                callbacks=callbacks,
+                callbacks=[*bar, *loggers],
                 **names,
             )
+            _log_trials(loggers, result)
     except KeyboardInterrupt:
         typer.echo(
             f"interrupted; {output / STUDY_FILE} keeps the finished trials: run the same command "
@@ -144,6 +156,19 @@ def tune(
         f"plot          {output / PLOT_FILE}",
     ]
     console.print("\n".join(lines), markup=False)
+
+
+def _log_trials(loggers: list[RunLogger], result: TuneResult) -> None:
+    """Each finished trial's validation MASE by trial number, and the recipe's and the best."""
+    scored = result.trials.dropna(subset=["MASE"])
+    for logger in loggers:
+        for trial, mase in zip(scored["trial"], scored["MASE"], strict=True):
+            logger.log_metrics({"tune/mase": mase}, step=int(trial))
+        final = {"tune/best_mase": result.score, "tune/trials": len(result.trials)}
+        if result.recipe_score is not None:
+            final["tune/recipe_mase"] = result.recipe_score
+        logger.log_metrics(final)
+        logger.log_notes({"tune/best_trial": str(result.best.number)})
 
 
 def _fixed_settings(settings: ModelSettings) -> dict[str, Any]:
