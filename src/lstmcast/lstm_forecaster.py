@@ -565,12 +565,8 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         h: int | None = None,
         level: Sequence[float] | None = None,
     ) -> OnnxContract:
-        """Write the fitted model as ONNX: raw windows (batch, window) and series indices in,
-        raw forecasts (batch, h) out, with ``level`` also the interval bounds (batch, h, 2L).
-
-        ``h`` and ``level`` as in :meth:`predict`. Needs ``pip install 'lstmcast[onnx]'``;
-        the contract, the opset and what is refused: :mod:`lstmcast.export`.
-        """
+        """Write the model as ONNX: raw windows (batch, window) in, forecasts (batch, h) out
+        (``h``, ``level`` as in :meth:`predict`); the contract: :mod:`lstmcast.export`."""
         from .export import export_onnx
 
         return export_onnx(self, path, h, level)
