@@ -104,7 +104,9 @@ def model_dir(workdir: Path, data_csv: Path) -> Path:
 # --------------------------------------------------------------------------------------------
 # Help and version
 
-COMMANDS = ["demo", "train", "forecast", "backtest", "tune", "plot", "inspect", "experiment"]
+COMMANDS = [
+    "demo", "train", "forecast", "backtest", "tune", "plot", "inspect", "experiment", "export",
+]  # fmt: skip
 
 
 def test_root_help_lists_every_command() -> None:

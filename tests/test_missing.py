@@ -385,3 +385,30 @@ def test_an_update_reads_missing_values_as_the_model_does(policy: str, tmp_path:
     assert np.isfinite(model.predict(6)["LSTM"]).all()
     model.save(tmp_path / "m")
     assert lc.load(tmp_path / "m").fills_ == model.fills_
+
+
+@pytest.mark.parametrize("settings", [{"window_norm": "revin"}, {"window_norm": "last"}])
+def test_an_exported_masked_model_reads_nan_as_predict_does(settings: dict, tmp_path: Path) -> None:
+    """onnxruntime, given windows with NaN where values are missing, gives predict's numbers:
+    the point forecast, conformal intervals (their window scale skips missing values) and the
+    recursion past the horizon (the indicator 0 there)."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    df = gappy()
+    df.loc[df.index[df["unique_id"] == "b"][[-1, -3]], "y"] = np.nan  # in the last window
+    model = lc.LSTMForecaster(
+        missing="mask", fill_gaps=True, val_size=30, season_length=12, **FAST | settings
+    ).fit(df)
+    windows = np.stack([s.to_numpy()[-24:] for _, s in lc.fill_gaps(df).groupby("unique_id")["y"]])
+    for h, level in ((6, [80]), (15, None)):
+        path = tmp_path / f"m{h}.onnx"
+        model.to_onnx(path, h=h, level=level)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outputs = session.run(None, {"series": np.arange(2, dtype=np.int64), "window": windows})
+        with pytest.warns(lc.DataWarning, match="'b', its last point"):
+            expected = model.predict(h, level=level)
+        np.testing.assert_allclose(outputs[0].reshape(-1), expected["LSTM"], atol=1e-5)
+        if level:
+            np.testing.assert_allclose(
+                outputs[1][..., 0].reshape(-1), expected["LSTM-lo-80"], atol=1e-5
+            )

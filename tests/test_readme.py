@@ -6,11 +6,13 @@ Run here, each in a fresh directory:
   are, and those under "Covariates", "Missing values and gaps" and "Tracking runs", with a
   smaller network;
 - every line of the bash blocks under "On the command line", "Covariates", "Missing values and
-  gaps", "Tuning", "Updating a model with new data" and "Tracking runs", in that order, through
-  typer's CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...),
-  ``prices.csv`` and ``sensors.csv`` (with gaps). Expensive settings are cut by options
-  appended after the README's own (the last value of an option wins), never by editing its
-  commands, so a README command that stops parsing fails here.
+  gaps", "Tuning", "Updating a model with new data", "Tracking runs" and "Export", in that order,
+  through typer's CliRunner, on a generated ``sales.csv`` (hourly series ``store_1``, ...),
+  ``prices.csv`` and ``sensors.csv`` (with gaps). Expensive settings are cut by options appended
+  after the README's own (the last value of an option wins), never by editing its commands, so a
+  README command that stops parsing fails here;
+- the server's Python block under "Export", on the file the bash line above it writes, against
+  the model's own ``predict``.
 
 Not run here:
 
@@ -55,6 +57,7 @@ WRITES = {
     "inspect": ["gates.png"],
     "audit": [],
     "info": [],
+    "export": ["sales.onnx"],
     "experiment adding": ["adding.png"],
     "tune": ["sales.tuned/model/config.json", "sales.tuned/trials.csv", "sales.tuned/trials.png"],
 }
@@ -92,6 +95,7 @@ COMMAND_SECTIONS = (
     "Tuning",
     "Updating a model with new data",
     "Tracking runs",
+    "Export",
 )
 # What a tracking flag leaves (a directory of event files or runs), by flag.
 TRACKING_WRITES = {"--tensorboard": "runs/sales", "--mlflow": "mlruns"}
@@ -290,3 +294,27 @@ def test_readme_python_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     forecast = namespace["forecast"]
     assert isinstance(forecast, pd.DataFrame)
     assert len(forecast) == 50
+
+
+def test_readme_export_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's block: the file the Export section's command writes, read as it says,
+    gives the model's own forecasts and intervals."""
+    pytest.importorskip("onnxruntime")
+    import lstmcast as lc
+
+    monkeypatch.chdir(tmp_path)
+    write_sales(tmp_path / "sales.csv")
+    runner = CliRunner()
+    train = next(c for c in COMMANDS if c.name == "train" and "sales.lstm" in c.args)
+    export = shlex.split(code_block("Export", "bash"), comments=True)[1:]  # its --level 80
+    for args in ([*train.args, *CHEAPER["train"]], export):
+        result = runner.invoke(cli.app, args)
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+    namespace: dict[str, object] = {}
+    exec(compile(code_block("Export", "python", 0), "README.md (Export)", "exec"), namespace)
+    expected = lc.load("sales.lstm").predict(level=[80])
+    forecast, intervals = namespace["forecast"], namespace["intervals"]
+    np.testing.assert_allclose(forecast.reshape(-1), expected["LSTM"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        intervals[..., 0].reshape(-1), expected["LSTM-lo-80"], rtol=0, atol=1e-5
+    )

@@ -15,7 +15,7 @@ import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -54,15 +54,16 @@ from .intervals import (
 from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
 from .lstm_inputs import LSTMInputs
-from .missing import shared
 from .model import LSTMNetwork
 from .modeldir import read_model
 from .recipe import CHOSEN, resolve
 from .settings import AUTO, RULES, TRAINING_SETTINGS, check_together, is_auto
 from .train import Callback, History, TrainState, notify
-from .training_range import warn_far_from_training
 from .updating import Updatable
 from .windows import SeriesScaler
+
+if TYPE_CHECKING:
+    from .export import OnnxContract
 
 
 class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
@@ -120,13 +121,8 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         ``predict`` uses the saved ones unless ``df`` holds them.
     covariate_missing : "error", "ffill" or "zero"
         A missing covariate value is an error naming it, or is the series' last value, or 0.
-    missing : "error", "interpolate", "ffill" or "mask"
-        A missing target value (NaN) is an error naming series and row; or is filled, linearly
-        in time or by the last value before it; or stays missing ("mask": read as 0 beside a
-        missing-value indicator, left out of the loss, the scaling and every score). Counted
-        in ``fills_``; see :mod:`lstmcast.missing`.
-    fill_gaps : bool
-        Insert each series' missing timestamps (at its most common step) as missing values.
+    missing, fill_gaps : "error", "interpolate", "ffill" or "mask"; bool
+        Missing target values, and with ``fill_gaps`` missing times: :mod:`lstmcast.missing`.
     loss : "mse" or "mae"
         Training loss on scaled values.
     lr_schedule : None, "cosine" or "onecycle"
@@ -175,8 +171,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         one line, ``.series`` per series; :mod:`lstmcast.diagnostics`); None without val_size.
     chain_ : list of dict, how the networks came to be: the fit, then each :meth:`update`
         (data fingerprint and facts, seed, training settings).
-    fills_ : the missing target values filled (or masked) per series, inserted times included
-        (``.lines()`` says so); None with ``missing="error"``.
+    fills_ : missing values filled or masked per series (``.lines()``); None: missing="error".
     """
 
     alias = "LSTM"
@@ -296,12 +291,6 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
 
     def _default_h(self) -> int:
         return self.horizon
-
-    def _panel_for(self, df: Any, **columns: str | None) -> tuple[Panel, list[Any]]:
-        panel, steps = super()._panel_for(df, **columns)
-        if self.scaler != "none":  # a model trained without scaling keeps no statistics
-            warn_far_from_training(panel, self.scaler_, self.window)
-        return panel, steps
 
     def _context_what(self) -> str:
         return f"window {self.window}"
@@ -458,7 +447,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             covariate_scaler=covariate_scaler,
             static_encoder=static_encoder,
             data=training_data(panel, fingerprint),
-            fills=shared(self.__dict__.pop("_fitting_fills", None), parallel and not replicated),
+            fills=self._fitted_fills(sharded=parallel and not replicated),
         )
         training = {name: getattr(self, name) for name in (*TRAINING_SETTINGS, "ensemble_size")}
         self._state.chain = [chain_step("fit", panel, fingerprint, seed, training)]
@@ -571,6 +560,18 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         """
         self._check_fitted()
         save_state(path, type(self).__name__, self._current(), self._state)
+
+    def to_onnx(
+        self,
+        path: str | os.PathLike[str],
+        h: int | None = None,
+        level: Sequence[float] | None = None,
+    ) -> OnnxContract:
+        """Write the model as ONNX: raw windows (batch, window) in, forecasts (batch, h) out
+        (``h``, ``level`` as in :meth:`predict`); the contract: :mod:`lstmcast.export`."""
+        from .export import export_onnx
+
+        return export_onnx(self, path, h, level)
 
     def _state_spec(self) -> StateSpec:
         """What these settings fix about a fitted state (checked when a model is loaded)."""

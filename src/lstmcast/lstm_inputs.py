@@ -21,8 +21,9 @@ from .errors import DataError
 from .fitting import ahead_mask, network_inputs
 from .forecasting import input_windows, refuse_recursion
 from .intervals import network_quantiles
-from .missing import Fills, fill_targets, warn_filled_origins
+from .missing import Fills, fill_targets, shared, warn_filled_origins
 from .settings import calendar_names, check_missing
+from .training_range import warn_far_from_training
 
 if TYPE_CHECKING:
     from .data import Panel
@@ -80,6 +81,17 @@ class LSTMInputs:
             self._fitting_static = encoder
             self._fitting_fills = Fills.of(panel, self.missing)
         return panel
+
+    def _fitted_fills(self, sharded: bool) -> Fills | None:
+        """What :meth:`_read` counted in the training data (every process's series when each
+        holds its own: ``sharded``)."""
+        return shared(self.__dict__.pop("_fitting_fills", None), sharded)
+
+    def _panel_for(self, df: Any, **columns: str | None) -> tuple[Panel, list[Any]]:
+        panel, steps = super()._panel_for(df, **columns)  # type: ignore[misc]
+        if self.scaler != "none":  # a model trained without scaling keeps no statistics
+            warn_far_from_training(panel, self.scaler_, self.window)
+        return panel, steps
 
     def _forecast_with_bounds(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]

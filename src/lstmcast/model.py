@@ -226,7 +226,7 @@ class LSTMNetwork(nn.Module):
         quantiles = self.config.quantiles
         below = sum(q < 0.5 for q in quantiles)
         gaps = nn.functional.softplus(self.quantile_gaps(last))
-        gaps = gaps.view(len(median), self.config.horizon, len(quantiles))  # (B, horizon, Q)
+        gaps = gaps.view(median.shape[0], self.config.horizon, len(quantiles))  # (B, horizon, Q)
         lower = median[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
         upper = median[..., None] + gaps[..., below:].cumsum(-1)
         stacked = torch.cat([lower, median[..., None], upper], dim=-1)

@@ -22,6 +22,7 @@ from lstmcast.cli import (
     backtest,
     demo,
     experiment,
+    export,
     forecast,
     info,
     inspect,
@@ -89,6 +90,7 @@ for _command in (
     inspect.inspect,
     audit.audit,
     info.info,
+    export.export,
 ):
     app.command()(_command)
 experiment.experiment_app.command()(experiment.adding)
