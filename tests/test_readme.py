@@ -235,15 +235,22 @@ def test_readme_recipe_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert len(namespace["forecast"]) == 3 * 48  # type: ignore[arg-type]
 
 
+def run_cheaper(section: str, last_setting: str) -> dict[str, object]:
+    """Run the first Python block under ``section`` with a smaller network: ``epochs=1,
+    hidden_size=8`` after the README's own settings, whose last one is ``last_setting`` (it
+    must be in the block: a changed README fails here); return its names."""
+    source = code_block(section, "python", 0)
+    assert f"{last_setting})" in source  # where the cheaper settings go
+    source = source.replace(f"{last_setting})", f"{last_setting}, epochs=1, hidden_size=8)")
+    namespace: dict[str, object] = {}
+    exec(compile(source, f"README.md ({section})", "exec"), namespace)
+    return namespace
+
+
 def test_readme_covariates_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     write_prices(tmp_path)
-    source = code_block("Covariates", "python", 0)
-    assert 'hist_cols=["wind"])' in source  # where the cheaper settings go
-    # Cheaper, the README's own settings kept: appended keywords win.
-    source = source.replace('hist_cols=["wind"])', 'hist_cols=["wind"], epochs=1, hidden_size=8)')
-    namespace: dict[str, object] = {}
-    exec(compile(source, "README.md (Covariates)", "exec"), namespace)
+    namespace = run_cheaper("Covariates", 'hist_cols=["wind"]')
     forecast = namespace["forecast"]
     assert isinstance(forecast, pd.DataFrame)
     assert len(forecast) == 2 * 24
@@ -252,11 +259,7 @@ def test_readme_covariates_example(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_readme_missing_values_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     write_sensors(tmp_path / "sensors.csv")
-    source = code_block("Missing values and gaps", "python", 0)
-    assert "fill_gaps=True)" in source  # where the cheaper settings go
-    source = source.replace("fill_gaps=True)", "fill_gaps=True, epochs=1, hidden_size=8)")
-    namespace: dict[str, object] = {}
-    exec(compile(source, "README.md (Missing values and gaps)", "exec"), namespace)
+    namespace = run_cheaper("Missing values and gaps", "fill_gaps=True")
     lines = namespace["model"].fills_.lines()  # type: ignore[attr-defined]
     assert lines[0].startswith("inserted ")
     assert lines[1].startswith("filled ")
@@ -273,11 +276,7 @@ def test_readme_tracking_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     write_sales(tmp_path / "sales.csv")
-    source = code_block("Tracking runs", "python", 0)
-    assert "LSTMForecaster(horizon=48)" in source  # where the cheaper settings go
-    source = source.replace("(horizon=48)", "(horizon=48, epochs=1, hidden_size=8)")
-    namespace: dict[str, object] = {}
-    exec(compile(source, "README.md (Tracking runs)", "exec"), namespace)
+    namespace = run_cheaper("Tracking runs", "LSTMForecaster(horizon=48")
     assert any((tmp_path / "runs" / "sales").iterdir())
     client = MlflowClient(tracking_uri=(tmp_path / "mlruns").as_uri())
     run = client.get_run(namespace["flow"].run_id)  # type: ignore[attr-defined]
