@@ -22,7 +22,6 @@ machine, commit and load are printed with the figures.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.m4_data import SEASON, load_m4_hourly, score, seasonal_naive
-from benchmarks.machine import cpu_description, load_average
+from benchmarks.machine import load_average, run_header
 
 H = 48
 NEW_HOURS = 96  # the points the update learns from (issue 18)
@@ -174,13 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
     part = "validation (last 48 training hours)" if args.validate else "test"
-    print(f"# update on M4 Hourly, {part}; commit {commit or '?'}; seed {args.seed}", flush=True)
-    print(f"# {cpu_description()}; threads {args.threads or 'torch default'}", flush=True)
-    print(f"# load before: {load_average()}", flush=True)
+    print(run_header(f"update on M4 Hourly, {part}", REPO, args.seed, args.threads), flush=True)
     results = (variants if args.variants else run)(args.seed, args.smoke, args.validate)
     print(report(results, args.smoke))
     print(f"# load after: {load_average()}", flush=True)
