@@ -181,16 +181,14 @@ def scaling_for(
     """``state`` with the series of ``panel`` it does not know scaled from their training
     points (``n_train``), the scaling of ``panel``'s series in its order, and the new ids.
 
-    A new series too short for a training window is refused by the caller's split.
+    A new series too short for a training window is refused by :func:`check_new_series`.
     """
-    new = ~np.isin(panel.ids.astype(str), state.scaler.ids.astype(str))
     state, cold = with_series_of(state, panel, scaler_kind, spec, n_fit=n_train)
     rows = state.scaler.rows_of(panel.ids)
     scaler = SeriesScaler(panel.ids, state.scaler.shift[rows], state.scaler.scale[rows])
     covariates = state.covariate_scaler
     if covariates is not None:
         covariates = CovariateScaler(covariates.shift[rows], covariates.scale[rows])
-    assert new.sum() == len(cold)
     return state, scaler, covariates, cold
 
 
@@ -244,7 +242,7 @@ def warm_starts(state: FittedState) -> list[WarmStart]:
     optimizers = state.optimizers + [None] * (len(state.networks) - len(state.optimizers))
     return [
         WarmStart(
-            {k: v.detach().clone() for k, v in network.state_dict().items()},
+            network.state_dict(),  # loaded by copy into the update's own networks
             optimizers[member],
         )
         for member, network in enumerate(state.networks)
