@@ -48,6 +48,7 @@ def network_config(
         dropout=float(settings["dropout"]),
         horizon=settings["horizon"],
         segment=settings["segment"],
+        decoder=settings["decoder"],
         window_norm=settings["window_norm"],
         quantiles=quantiles,
         forget_bias=None if forget_bias is None else float(forget_bias),

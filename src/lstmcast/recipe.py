@@ -306,6 +306,7 @@ TUTORIAL: dict[str, Any] = {
     "window_norm": None,
     "baseline": None,
     "segment": 1,
+    "decoder": "linear",
     "loss": "mse",
     "lr_schedule": None,
     "season_length": 1,
@@ -404,6 +405,7 @@ def choose(
     segment = pick(
         "segment", segment, f"segment {segment}: the LSTM reads {window // segment} steps"
     )
+    pick("decoder", "linear")
     windows = max(facts.total_points - facts.n_series * (window + h - 1 + tail), 0)
     batch_size = BATCH_SIZE
     if windows < BATCH_SIZE * MIN_BATCHES:
