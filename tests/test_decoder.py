@@ -59,18 +59,18 @@ def test_each_segment_is_decoded_from_its_own_position() -> None:
 
 def test_the_decoder_reads_the_series_static_categories() -> None:
     """Static category embeddings (a channel id) sit beside the position embedding in the
-    decoder's input, so two series with the same window but another channel differ."""
+    decoder's input, so two series with the same window but another channel differ there."""
     net = network(input_size=2, static_categories=(3,))
     assert net.positions.embedding_dim == 8 - net.config.static_width
     window = torch.randn(1, 12, 1).expand(2, -1, -1)
     codes = torch.tensor([1.0, 2.0])[:, None, None].expand(-1, 12, -1)
     x = torch.cat([window, codes], dim=-1)
-    inputs = net._decoder_inputs(x)
-    assert inputs.shape == (2, 3, 8)
-    embedded = net.static_embeddings[0](torch.tensor([1, 2]))
-    torch.testing.assert_close(inputs[:, 0, -net.config.static_width :], embedded)
+    same_state = (torch.zeros(1, 2, 8), torch.zeros(1, 2, 8))
     with torch.no_grad():
+        decoded = net._segment_states(x, same_state)
         forecast = net(x)
+    assert decoded.shape == (2, 3, 8)
+    assert not torch.allclose(decoded[0], decoded[1])
     assert not torch.allclose(forecast[0], forecast[1])
 
 

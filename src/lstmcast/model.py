@@ -203,35 +203,14 @@ class LSTMNetwork(nn.Module):
         values = values.reshape(values.shape[0], -1, per_step)[:, : self.config.horizon]
         return values[..., 0] if per_step == 1 else values
 
-    def _decoder_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """The segments decoder's input, one step per output segment (B, segments, H): the
-        segment's position embedding beside the series' static category embeddings."""
-        positions = self.positions.weight[None].expand(x.shape[0], -1, -1)
-        if not self.config.static_categories:
-            return positions
-        embedded = self._category_embeddings(x)[:, None, :].expand(-1, positions.shape[1], -1)
-        return torch.cat([positions, embedded], dim=-1)
-
     def _segment_states(
-        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], trace: bool
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
         """One LSTM step per output segment from the encoder's last ``state`` (each
-        (layers, B, H)), every segment in one batch: the last layer's hidden states
-        (B, segments, H)."""
-        inputs = self._decoder_inputs(x)
-        batch, segments, _ = inputs.shape
-        layers = state[0].shape[0]
-
-        def repeated(s: torch.Tensor) -> torch.Tensor:  # (layers, B * segments, H)
-            return s[:, :, None].expand(-1, -1, segments, -1).reshape(layers, batch * segments, -1)
-
-        steps = inputs.reshape(batch * segments, 1, -1)
-        start = (repeated(state[0]), repeated(state[1]))
-        if trace:
-            hidden = self.lstm.trace(steps, start).hidden[-1]
-        else:
-            hidden, _ = self.lstm(steps, start)
-        return self.dropout(hidden.reshape(batch, segments, -1))
+        (layers, B, H)), its input the segment's position embedding beside the series' static
+        category embeddings: the last layer's hidden states (B, segments, H)."""
+        own = self._category_embeddings(x) if self.config.static_categories else None
+        return self.dropout(self.lstm.fan_out(state, self.positions.weight, own))
 
     def _category_columns(self) -> slice:
         """Where the static category codes sit among the input features."""
@@ -311,7 +290,7 @@ class LSTMNetwork(nn.Module):
             output, state = self.lstm(inputs)  # (B, steps, H)
         decoded = None
         if self.config.decoder == "segments":
-            decoded = self._segment_states(x, state, trace)
+            decoded = self._segment_states(x, state)
         last = self.dropout(output[:, -1])
         return Summary(last, decoded, future, spread, self._baseline(x, level), gates)
 
