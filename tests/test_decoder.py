@@ -126,3 +126,13 @@ def test_the_recipe_keeps_the_linear_head(two_series: pd.DataFrame) -> None:
     model = lc.LSTMForecaster(horizon=4, epochs=1, random_state=0).fit(two_series)
     assert model.decoder == "linear"
     assert model.network_.config.decoder == "linear"
+
+
+def test_the_recipe_gives_the_segments_decoder_segments(two_series: pd.DataFrame) -> None:
+    """Asked for the segments decoder, the recipe cuts even a short window into segments (the
+    season if it divides the window) rather than refuse its own choice of 1."""
+    model = lc.LSTMForecaster(horizon=4, epochs=1, decoder="segments", random_state=0)
+    model.fit(two_series)
+    assert model.segment > 1
+    assert model.window % model.segment == 0
+    assert model.network_.positions.num_embeddings == -(-4 // model.segment)
