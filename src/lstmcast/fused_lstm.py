@@ -153,23 +153,31 @@ def check_kernel(kernel: str) -> None:
         raise ConfigError(f"LSTM kernel must be one of {', '.join(KERNELS)}; got {kernel!r}")
 
 
-def choose_kernel(kernel: str, x: torch.Tensor, hidden_size: int) -> bool:
+def choose_kernel(
+    kernel: str, x: torch.Tensor, hidden_size: int, low_precision: bool, training: bool
+) -> bool:
     """Whether to run the fused kernel on ``x`` (batch, time, features).
 
-    "stock": never; "fused": always (on the CPU; an error when it cannot be built); "auto": on
-    the CPU, when gradients are wanted (training: the fused loop's gain is in its backward), the
-    step is big enough to pay for a first build (:data:`MIN_UNITS`), and no exporter or
-    compiler is tracing the network (they need torch's own LSTM operator).
+    "stock": never; "fused": always on the CPU (an error when it cannot be built, or for other
+    dtypes than float32); "auto": for float32 on the CPU when no exporter or compiler is tracing
+    the network (they need torch's own LSTM operator), for training (in float32 the fused
+    forward alone is only as fast as torch's: the gain is in the backward) or for bfloat16
+    products (which torch's kernel lacks), and when the step is big enough to pay for a first
+    build (:data:`MIN_UNITS`).
     """
     check_kernel(kernel)
     if kernel == "stock" or x.device.type != "cpu":
         return False
     if kernel == "fused":
+        if x.dtype != torch.float32:
+            raise ConfigError(f"the fused LSTM kernel computes in float32, not {x.dtype}")
         if not load():
             raise ConfigError(f"the fused LSTM kernel cannot be used: {_failure}")
         return True
     tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-    if tracing or torch.compiler.is_compiling() or not torch.is_grad_enabled():
+    if tracing or torch.compiler.is_compiling() or x.dtype != torch.float32:
+        return False
+    if not (low_precision or (training and torch.is_grad_enabled())):
         return False
     if x.shape[0] * hidden_size < MIN_UNITS:
         return False
@@ -210,6 +218,14 @@ class _Layer(torch.autograd.Function):
         return (*grads, None)
 
 
+def _dropout_mask(output: torch.Tensor, p: float) -> torch.Tensor:
+    """Dropout's scaled keep-mask for a layer's ``output`` (B, T, H), drawn in the order torch's
+    LSTM draws it (time-major): the same seed drops the same units in both kernels."""
+    batch, steps, hidden = output.shape
+    mask = output.new_empty(steps, batch, hidden).bernoulli_(1 - p).div_(1 - p)
+    return mask.transpose(0, 1)
+
+
 def run(
     lstm: torch.nn.LSTM,
     x: torch.Tensor,
@@ -238,5 +254,5 @@ def run(
         last_c.append(c_n)
         layer_input = output
         if lstm.training and lstm.dropout > 0 and k < lstm.num_layers - 1:
-            layer_input = torch.nn.functional.dropout(layer_input, lstm.dropout, training=True)
+            layer_input = layer_input * _dropout_mask(layer_input, lstm.dropout)
     return layer_input, (torch.stack(last_h), torch.stack(last_c))
