@@ -175,7 +175,8 @@ def choose_kernel(
             raise ConfigError(f"the fused LSTM kernel cannot be used: {_failure}")
         return True
     tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
-    if tracing or torch.compiler.is_compiling() or x.dtype != torch.float32:
+    compiling = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+    if tracing or compiling or x.dtype != torch.float32:
         return False
     if not (low_precision or (training and torch.is_grad_enabled())):
         return False
