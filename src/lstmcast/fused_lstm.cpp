@@ -195,7 +195,7 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
   const std::int64_t B = x.size(0), T = x.size(1), H = w_hh.size(1);
   const auto low_type = scalar_type<Low>();
   auto options = x.options().dtype(at::kFloat);
-  const at::Tensor x_low = x.to(low_type);
+  const at::Tensor x_low = x.to(low_type).contiguous();  // each step's rows: unit inner stride
   const at::Tensor w_ih_low = w_ih.to(low_type).contiguous();
   const at::Tensor w_hh_low = w_hh.to(low_type).contiguous();
   const at::Tensor b = bias.to(at::kFloat).contiguous();
@@ -244,7 +244,7 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
   const auto low_type = scalar_type<Low>();
   const bool low = low_type != at::kFloat;
   auto options = x.options().dtype(at::kFloat);
-  const at::Tensor x_low = x.to(low_type);
+  const at::Tensor x_low = x.to(low_type).contiguous();
   const at::Tensor w_ih_low = w_ih.to(low_type), w_hh_t = w_hh.to(low_type).t();
   const at::Tensor go = grad_out.to(at::kFloat).contiguous();
   at::Tensor grad_x = at::empty({T, B, I}, options);
