@@ -9,13 +9,14 @@ For each shape (batch, steps, input features, hidden units, layers), in one proc
 alternating within every repeat (so a change in the machine's load hits all of them alike):
 
 - train: forward + backward of ``lc.LSTM`` on a random batch (loss: the sum of the last output
-  squared), milliseconds, median of the repeats, with torch's kernel ("stock"), lstmcast's
+  squared), milliseconds per step, median of the repeats (each the mean over enough steps to
+  last about 0.1 s), with torch's kernel ("stock"), lstmcast's
   ("fused") and, where the CPU has native bfloat16, lstmcast's with bfloat16 products;
 - forecast: the forward alone under ``torch.no_grad()``.
 
-The shapes: the tutorial's (W1: what decides the size below which "auto" keeps torch's
-kernel), the threshold itself, M4 Hourly's and ETTh1's settings in benchmarks/m4.py and etth.py,
-and W2 of benchmarks/speed.py.
+The shapes: the tutorial's and others small to medium (what decides the size below which "auto"
+keeps torch's kernel, lstmcast.fused_lstm.MIN_UNITS), M4 Hourly's and ETTh1's settings in
+benchmarks/m4.py and etth.py, and W2 of benchmarks/speed.py.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ class Shape(NamedTuple):
 
 SHAPES = (
     Shape("W1, the tutorial (batch 32, LSTM(50))", 32, 20, 1, 50, 1),
-    Shape("at the threshold (64 x 64 units)", 64, 20, 1, 64, 1),
+    Shape("4,096 units (batch 64, LSTM(64))", 64, 20, 1, 64, 1),
+    Shape("16,384 units (batch 128, LSTM(128))", 128, 24, 1, 128, 1),
+    Shape("16,384 units (batch 256, LSTM(64))", 256, 24, 1, 64, 1),
     Shape("M4 Hourly (14 daily steps, LSTM(128))", 256, 14, 128, 128, 1),
     Shape("ETTh1 (8 steps, LSTM(256))", 256, 8, 256, 256, 1),
     Shape("W2 (96 steps, 2 x LSTM(128))", 256, 96, 1, 128, 2),
@@ -51,10 +54,17 @@ SHAPES = (
 SMOKE_SHAPES = (Shape("smoke", 8, 5, 2, 16, 2),)
 
 
-def milliseconds(step: Callable[[], object]) -> float:
+# Each sample runs a step this long at least (repeating it), so that one context switch on a
+# busy machine does not decide a millisecond-long figure.
+SAMPLE_MS = 100.0
+
+
+def milliseconds(step: Callable[[], object], calls: int) -> float:
+    """Mean milliseconds per call of ``step`` over ``calls`` calls."""
     started = time.perf_counter()
-    step()
-    return (time.perf_counter() - started) * 1000
+    for _ in range(calls):
+        step()
+    return (time.perf_counter() - started) * 1000 / calls
 
 
 def measure(shape: Shape, repeats: int, bf16: bool, seed: int) -> dict[str, dict[str, float]]:
@@ -91,11 +101,11 @@ def measure(shape: Shape, repeats: int, bf16: bool, seed: int) -> dict[str, dict
     for mode, make in (("train", train), ("forecast", forecast)):
         steps = {name: make(*how) for name, how in kernels.items()}
         times: dict[str, list[float]] = {name: [] for name in steps}
-        for step in steps.values():  # warm-up: oneDNN primitives, the first allocations
-            step()
+        # Warm-up (oneDNN primitives, the first allocations), then calls per sample.
+        calls = max(1, round(SAMPLE_MS / max(milliseconds(s, 1) for s in steps.values())))
         for _ in range(repeats):
             for name, step in steps.items():
-                times[name].append(milliseconds(step))
+                times[name].append(milliseconds(step, calls))
         results[mode] = {name: statistics.median(values) for name, values in times.items()}
     return results
 

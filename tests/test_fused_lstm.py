@@ -100,9 +100,14 @@ def test_bf16_products_stay_close_and_keep_float32_states() -> None:
 @needs_compiler
 def test_auto_picks_the_fused_kernel_for_training_steps_big_enough() -> None:
     lstm = lc.LSTM(1, 64, 1)
-    small, big = torch.randn(4, 5, 1), torch.randn(fused_lstm.MIN_UNITS // 64, 5, 1)
+    steps = fused_lstm.MIN_FLOAT32_STEPS
+    small, big = torch.randn(4, steps, 1), torch.randn(fused_lstm.MIN_UNITS // 64, steps, 1)
+    short = big[:, :2]
     assert fused_lstm.choose_kernel("auto", big, 64, low_precision=False, training=True)
     assert not fused_lstm.choose_kernel("auto", small, 64, low_precision=False, training=True)
+    # Over a few steps only bfloat16 products make the fused kernel worth it.
+    assert not fused_lstm.choose_kernel("auto", short, 64, low_precision=False, training=True)
+    assert fused_lstm.choose_kernel("auto", short, 64, low_precision=True, training=True)
     # Forecasting in float32: torch's kernel is as fast.
     assert not fused_lstm.choose_kernel("auto", big, 64, low_precision=False, training=False)
     with torch.no_grad():
@@ -125,7 +130,7 @@ def test_without_a_compiler_torch_kernel_runs(
     monkeypatch.setattr(fused_lstm, "_loaded", None)
     monkeypatch.setattr(fused_lstm, "_failure", "")
     lstm = twins(1, 64, 2).train()
-    x = torch.randn(fused_lstm.MIN_UNITS // 64, 6, 1, requires_grad=True)
+    x = torch.randn(fused_lstm.MIN_UNITS // 64, fused_lstm.MIN_FLOAT32_STEPS, 1, requires_grad=True)
     auto = outputs_and_gradients(lstm, "auto", x, None)
     assert not fused_lstm.load()
     assert "no C++ compiler" in fused_lstm.unavailable_reason()

@@ -108,7 +108,7 @@ def test_bf16_training_runs_through_the_fused_kernel(
     two_series: pd.DataFrame, native: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """bfloat16 products only exist in the fused kernel: a bf16 model trains through it."""
-    settings = {**SMALL, "hidden_size": 128}  # batch 32 x 128 units: big enough for "auto"
+    settings = {**SMALL, "hidden_size": fused_lstm.MIN_UNITS // 32}  # batch 32: big enough
     calls = []
     run = fused_lstm.run
     monkeypatch.setattr(fused_lstm, "run", lambda *args: calls.append(args[-1]) or run(*args))

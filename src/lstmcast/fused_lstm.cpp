@@ -245,7 +245,10 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
   const bool low = low_type != at::kFloat;
   auto options = x.options().dtype(at::kFloat);
   const at::Tensor x_low = x.to(low_type).contiguous();
-  const at::Tensor w_ih_low = w_ih.to(low_type), w_hh_t = w_hh.to(low_type).t();
+  // The weights as the products read them, transposed once (oneDNN copies a transposed view
+  // on every call).
+  const at::Tensor w_ih_t = w_ih.to(low_type).t().contiguous();
+  const at::Tensor w_hh_t = w_hh.to(low_type).t().contiguous();
   const at::Tensor go = grad_out.to(at::kFloat).contiguous();
   at::Tensor grad_x = at::empty({T, B, I}, options);
   // The weight gradients are summed transposed, (in, 4H) and (H, 4H): h^T dz ran faster than
@@ -269,7 +272,7 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
     grad_bias.add_(dz.sum(0));
     grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_prod_t));  // summed in float32
     grad_w_ih_t.add_(matmul_nt(x_low.select(1, t).t(), dz_prod_t));
-    grad_x.select(0, t).copy_(matmul_nt(dz_prod, w_ih_low.t()));
+    grad_x.select(0, t).copy_(matmul_nt(dz_prod, w_ih_t));
     dh = matmul_nt(dz_prod, w_hh_t);  // dh_{t-1} = dz_t W_hh
   }
   return {grad_x.transpose(0, 1), grad_w_ih_t.t().contiguous(), grad_bias,

@@ -43,9 +43,12 @@ log = logging.getLogger(__name__)
 
 KERNELS = ("auto", "fused", "stock")
 SOURCE = Path(__file__).with_name("fused_lstm.cpp")
-# Below this many (batch x hidden) units per step, the fused loop gains too little over torch's
-# kernel to be worth a first build (the tutorial's LSTM(50) on batches of 32 is 1,600).
-MIN_UNITS = 4096
+# When "auto" runs the fused kernel (benchmarks/kernel.py, benchmarks/RESULTS.md): from this many
+# (batch x hidden) units per step (below, its per-step overhead makes it up to 2x slower than
+# torch's: the tutorial's LSTM(50) on batches of 32 is 1,600), and in float32 only over this many
+# steps (over 8-24 steps it ran from 0.9x to 1.6x torch's on a busy machine, over 96 at 1.4-1.7x).
+MIN_UNITS = 16384
+MIN_FLOAT32_STEPS = 32
 # The vector instructions each of torch's CPU capability levels guarantees: the extension is
 # compiled for the level torch itself detected, so a cache shared between machines never loads
 # code a CPU cannot run (the level is part of the file name).
@@ -161,9 +164,9 @@ def choose_kernel(
     "stock": never; "fused": always on the CPU (an error when it cannot be built, or for other
     dtypes than float32); "auto": for float32 on the CPU when no exporter or compiler is tracing
     the network (they need torch's own LSTM operator), for training (in float32 the fused
-    forward alone is only as fast as torch's: the gain is in the backward) or for bfloat16
-    products (which torch's kernel lacks), and when the step is big enough to pay for a first
-    build (:data:`MIN_UNITS`).
+    forward alone is only as fast as torch's: the gain is in the backward) over at least
+    :data:`MIN_FLOAT32_STEPS` steps, or for bfloat16 products (which torch's kernel lacks), and
+    when the step is big enough (:data:`MIN_UNITS`) to be faster (and pay for a first build).
     """
     check_kernel(kernel)
     if kernel == "stock" or x.device.type != "cpu":
@@ -178,7 +181,8 @@ def choose_kernel(
     compiling = torch.compiler.is_compiling() or torch.compiler.is_exporting()
     if tracing or compiling or x.dtype != torch.float32:
         return False
-    if not (low_precision or (training and torch.is_grad_enabled())):
+    float32_training = training and torch.is_grad_enabled() and x.shape[1] >= MIN_FLOAT32_STEPS
+    if not (low_precision or float32_training):
         return False
     if x.shape[0] * hidden_size < MIN_UNITS:
         return False
