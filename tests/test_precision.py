@@ -52,6 +52,15 @@ def test_without_native_bf16_auto_is_fp32_and_bf16_is_refused_for_training(
     assert precision.resolve("bf16", CPU, training=False) == "fp32"
 
 
+def test_a_gpu_trains_in_float32(native: None) -> None:
+    """bfloat16 products are the CPU kernel's: on a GPU "auto" is float32 and "bf16" refused."""
+    gpu = torch.device("cuda")
+    assert precision.resolve("auto", gpu, training=True) == "fp32"
+    with pytest.raises(lc.ConfigError, match="CPU kernel"):
+        precision.resolve("bf16", gpu, training=True)
+    assert precision.resolve("bf16", gpu, training=False) == "fp32"
+
+
 def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))

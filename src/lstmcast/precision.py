@@ -8,13 +8,14 @@ torch's CPU LSTM runs wholly in bfloat16, cell state included, and the heads' ou
 forecasts themselves, would be rounded to bfloat16's 8 significant bits.
 
 bfloat16 is only faster where the hardware has it (AVX512_BF16 or AMX on x86 CPUs, compute
-capability 8 on NVIDIA GPUs); elsewhere it is emulated and many times slower. So:
+capability 8 on NVIDIA GPUs); elsewhere it is emulated and many times slower. The products in
+bfloat16 are lstmcast's CPU kernel's: on a GPU (torch's cuDNN kernel) there are none yet. So:
 
 - ``"fp32"``: float32 everywhere.
-- ``"bf16"``: bfloat16 products; training on a machine without native bfloat16 is refused
+- ``"bf16"``: bfloat16 products; training on a GPU or a CPU without native bfloat16 is refused
   (:class:`ConfigError`), forecasting there falls back to float32 (the weights are float32).
-- ``"auto"`` (default): bfloat16 where native and :data:`AUTO_BF16` says the accuracy check
-  held (benchmarks/RESULTS.md), else float32.
+- ``"auto"`` (default): bfloat16 on CPUs where it is native and :data:`AUTO_BF16` says the
+  accuracy check held (benchmarks/RESULTS.md), else float32.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def resolve(precision: str, device: torch.device, training: bool) -> str:
     Training in bfloat16 where it is not native is refused; forecasting there uses float32.
     """
     native = native_bf16(device)
+    if precision == "bf16" and device.type != "cpu":
+        if not training:
+            return "fp32"
+        raise ConfigError(
+            f"{option('precision', 'bf16')}: bfloat16 products are lstmcast's CPU kernel's; on "
+            f"{device.type.upper()} the LSTM runs in float32: use {option('precision', 'fp32')} "
+            f"or {option('precision', 'auto')}"
+        )
     if precision == "bf16" and not native:
         if not training:
             return "fp32"
@@ -73,7 +82,7 @@ def resolve(precision: str, device: torch.device, training: bool) -> str:
             f"float32); use {option('precision', 'auto')} or {option('precision', 'fp32')}"
         )
     if precision == "auto":
-        return "bf16" if native and AUTO_BF16 else "fp32"
+        return "bf16" if native and AUTO_BF16 and device.type == "cpu" else "fp32"
     return precision
 
 

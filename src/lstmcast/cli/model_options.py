@@ -310,9 +310,9 @@ MODEL_OPTIONS = (
     ModelOption(
         "precision",
         "--precision",
-        "The LSTM's matrix products: fp32, bf16 (bfloat16, only where the CPU or GPU has it "
-        "natively; cell state and forecasts stay float32) or auto (bf16 only where native and "
-        "measured as accurate).",
+        "The LSTM's matrix products: fp32, bf16 (bfloat16, only on a CPU that has it natively; "
+        "cell state and forecasts stay float32) or auto (bf16 where native and measured as "
+        "accurate).",
         str,
     ),
 )
