@@ -64,6 +64,8 @@ DEFAULTS = {
     "ensemble_size": 3,
     "season_length": 24,  # the daily cycle: the unit of conformal interval corrections
     "forget_bias": None,  # torch's initialisation (what every recorded run used)
+    # The LSTM's products: "auto" (the library's default), "fp32" or "bf16" (native only).
+    "precision": "auto",
 }
 OPTION_TYPES = {"forget_bias": float}  # options whose default (None) does not tell the type
 

@@ -26,6 +26,7 @@ from .errors import DataError, TrainingError, option, points
 from .fitted import FittedState
 from .model import LSTMNetwork, NetworkConfig
 from .optim import Adam
+from .precision import resolve, use_precision
 from .train import Callback, History, TrainConfig, TrainState, notify, train
 from .training_range import check_scaled
 from .windows import SeriesScaler, Windows, calendar_features, window_starts
@@ -73,6 +74,7 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
         grad_clip=settings["grad_clip"],
         lr_schedule=settings["lr_schedule"],
         time_budget=None if budget is None else float(budget),
+        precision=settings["precision"],
     )
 
 
@@ -265,6 +267,7 @@ def train_members(
     update continues from).
     """
     train_windows, val_windows = windows
+    precision = resolve(train_config.precision, device, training=True)  # refused before any work
     first_member = 0
     if resumed is not None:
         for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):
@@ -294,6 +297,7 @@ def train_members(
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
             network = LSTMNetwork(config).to(device)
+            use_precision([network], precision)
             optimizer = Adam(network.parameters(), lr=member_config.lr)
             if member < len(warm):
                 network.load_state_dict(warm[member].weights)

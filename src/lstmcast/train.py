@@ -130,6 +130,8 @@ class TrainConfig:
     # The weights training starts from compete with every epoch's on validation (best epoch
     # 0 when none beats them): an update never ends worse on validation than it began.
     keep_start: bool = False
+    # The LSTM's matrix products: "auto", "fp32" or "bf16" (lstmcast.precision).
+    precision: str = "fp32"
 
 
 @dataclass
