@@ -62,6 +62,7 @@ DEFAULTS = {
     "ensemble_size": 3,
     "season_length": 24,  # the daily cycle: the unit of conformal interval corrections
     "forget_bias": None,  # torch's initialisation (what every recorded run used)
+    "quantile_training": "joint",  # with --level: every quantile on the pinball loss
 }
 OPTION_TYPES = {"forget_bias": float}  # options whose default (None) does not tell the type
 

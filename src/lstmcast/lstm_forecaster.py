@@ -135,11 +135,14 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     ensemble_size : int
         Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
     quantile_levels : tuple of interval levels in percent, or None
-        Learn prediction intervals for these levels (e.g. ``(80, 95)``): quantile heads trained
-        with the pinball loss (which then replaces ``loss``), ordered so they never cross; the
-        point forecast is the learned median. Without it, ``predict(level=...)`` gives conformal
-        intervals calibrated on the ``val_size`` tail; with both, the learned intervals are
-        conformalized on that tail (widened or narrowed to hold their level there).
+        Learn prediction intervals for these levels (e.g. ``(80, 95)``) with quantile heads,
+        ordered so they never cross; the point forecast is the median. Without it,
+        ``predict(level=...)`` gives conformal intervals calibrated on the ``val_size`` tail;
+        with both, the learned intervals are conformalized on that tail.
+    quantile_training : "joint" or "separate"
+        "joint": every quantile, the median too, on the pinball loss (which replaces ``loss``).
+        "separate": the median on ``loss`` as without quantile heads, the other quantiles on
+        the pinball loss through their own head only (the point forecast stays the point model's).
     season_length : int
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal
@@ -208,6 +211,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         forget_bias: float | None = None,
         ensemble_size: int | str = AUTO,
         quantile_levels: tuple[float, ...] | None = None,
+        quantile_training: str = "joint",
         season_length: int | str = AUTO,
         recipe: str = AUTO,
         random_state: int | None = None,
@@ -241,6 +245,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.forget_bias = forget_bias
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels
+        self.quantile_training = quantile_training
         self.season_length = season_length
         self.recipe = recipe
         self.random_state = random_state

@@ -216,19 +216,24 @@ class LSTMNetwork(nn.Module):
         median = self._decode(self.dropout(output[:, -1]), future)
         return median * spread + self._baseline(x, level)
 
-    def quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1)."""
+    def quantile_forecast(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
+        """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1).
+
+        ``detached``: the other quantiles are built on a detached median and hidden state, so
+        their gradients reach the gap head only (``quantile_training="separate"``).
+        """
         x, future = self._split(x)
         inputs, level, spread = self._encode(x)
         output, _ = self.lstm(inputs)
         last = self.dropout(output[:, -1])
         median = self._decode(last, future)  # (B, horizon)
+        centre, features = (median.detach(), last.detach()) if detached else (median, last)
         quantiles = self.config.quantiles
         below = sum(q < 0.5 for q in quantiles)
-        gaps = nn.functional.softplus(self.quantile_gaps(last))
+        gaps = nn.functional.softplus(self.quantile_gaps(features))
         gaps = gaps.view(median.shape[0], self.config.horizon, len(quantiles))  # (B, horizon, Q)
-        lower = median[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
-        upper = median[..., None] + gaps[..., below:].cumsum(-1)
+        lower = centre[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
+        upper = centre[..., None] + gaps[..., below:].cumsum(-1)
         stacked = torch.cat([lower, median[..., None], upper], dim=-1)
         return stacked * spread[..., None] + self._baseline(x, level)[..., None]
 

@@ -13,7 +13,7 @@ from .covariates import MISSING, spec_of
 from .errors import ConfigError, option, setting
 from .missing import POLICIES
 from .model import BASELINES, WINDOW_NORMS
-from .train import LOSSES, LR_SCHEDULES
+from .train import LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
 from .windows import CALENDAR, SCALERS
 
 # A setting left to the recipe (lstmcast.recipe): chosen from the data at fit.
@@ -59,6 +59,7 @@ RULES: dict[str, Rule] = {
     "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
     "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
     "ensemble_size": Rule(int, 1),
+    "quantile_training": Rule(str, choices=QUANTILE_TRAININGS),
     "season_length": Rule(int, 1),
     "covariate_missing": Rule(str, choices=MISSING),
     "missing": Rule(str, choices=POLICIES),
