@@ -8,6 +8,7 @@ this module calls but never imports.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -376,13 +377,16 @@ def train(
             n_val = int(distributed.sum_across([n_val])[0])
         history = History(train_windows=sampler.total, val_windows=n_val)
     total_steps = config.epochs * batches
+    validation_loss = functools.partial(
+        evaluate_loss,
+        loss_name=config.loss,
+        parallel=parallel,
+        quantile_training=config.quantile_training,
+    )
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
     if config.keep_start and validating and resume is None:
-        best_score = evaluate_loss(
-            network, val_windows, config.loss, parallel=parallel,
-            quantile_training=config.quantile_training,
-        )  # fmt: skip
+        best_score = validation_loss(network, val_windows)
         history.best_epoch = 0
     first_epoch = 1
     if resume is not None:
@@ -446,12 +450,7 @@ def train(
                 epoch_loss, seen = distributed.sum_across([epoch_loss, len(order)])
                 history.train_loss.append(epoch_loss / seen)
             if validating:
-                history.val_loss.append(
-                    evaluate_loss(
-                        network, val_windows, config.loss, parallel=parallel,
-                        quantile_training=config.quantile_training,
-                    )  # fmt: skip
-                )
+                history.val_loss.append(validation_loss(network, val_windows))
             # Without validation the latest weights are the best we know.
             score = history.val_loss[-1] if validating else -epoch
             if score < best_score:
