@@ -742,6 +742,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "forget_bias": ("1.0", 1.0),
     "ensemble_size": ("2", 2),
     "quantile_levels": ("80", (80.0,)),
+    "quantile_training": ("separate", "separate"),
     "season_length": ("7", 7),
     "recipe": ("tutorial", "tutorial"),
     "random_state": ("5", 5),

@@ -134,15 +134,12 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         None keeps torch's initialisation.
     ensemble_size : int
         Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
-    quantile_levels : tuple of interval levels in percent, or None
-        Learn prediction intervals for these levels (e.g. ``(80, 95)``) with quantile heads,
-        ordered so they never cross; the point forecast is the median. Without it,
-        ``predict(level=...)`` gives conformal intervals calibrated on the ``val_size`` tail;
-        with both, the learned intervals are conformalized on that tail.
-    quantile_training : "joint" or "separate"
-        "joint": every quantile, the median too, on the pinball loss (which replaces ``loss``).
-        "separate": the median on ``loss`` as without quantile heads, the other quantiles on
-        the pinball loss through their own head only (the point forecast stays the point model's).
+    quantile_levels, quantile_training : tuple of levels in percent, or None; "joint" or "separate"
+        Learn intervals for these levels (e.g. ``(80, 95)``) with quantile heads that never cross,
+        the median being the point forecast: all on the pinball loss ("joint"), or the median on
+        ``loss`` exactly as without heads and the others through their own head ("separate").
+        With ``val_size``, ``predict(level=...)`` intervals are calibrated on that tail:
+        conformal without heads, the learned ones conformalized with them.
     season_length : int
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal

@@ -38,6 +38,14 @@ clock = time.perf_counter
 STOP_REASONS = ("epochs", "patience", "budget", "interrupted")
 
 
+def training_loss(loss: str, quantile_levels: object, quantile_training: str) -> str:
+    """The name of what training minimises: ``loss``; "pinball" for jointly trained quantile
+    heads; ``loss`` + "+pinball" for separately trained ones."""
+    if not quantile_levels:
+        return loss
+    return "pinball" if quantile_training == "joint" else f"{loss}+pinball"
+
+
 def point_terms(forecast: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """Each target's point loss (B, horizon): squared (``loss="mse"``) or absolute error."""
     error = forecast - y

@@ -256,6 +256,14 @@ MODEL_OPTIONS = (
         parse=_as_tuple,
     ),
     ModelOption(
+        "quantile_training",
+        "--quantile-training",
+        "How quantile heads train: joint (every quantile, the median too, on the pinball loss) "
+        "or separate (the median on --loss as without quantile heads, the other quantiles on "
+        "the pinball loss through their own head).",
+        str,
+    ),
+    ModelOption(
         "season_length",
         "--season-length",
         "Seasonal period (e.g. 24 for hourly data): interval calibration measures errors in units "
