@@ -27,8 +27,10 @@ from .windows import Windows
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
 # How quantile heads train: "joint", every quantile (the median too) on the pinball loss, through
 # the whole network; "separate", the median (the point forecast) on ``loss`` exactly as without
-# quantile heads, and the other quantiles on the pinball loss through the gap head alone.
-QUANTILE_TRAININGS = ("joint", "separate")
+# quantile heads, and the other quantiles on the pinball loss through the gap head alone;
+# "shared", the median on ``loss`` and the other quantiles on the pinball loss through the gap
+# head and the LSTM they share (not the median's head).
+QUANTILE_TRAININGS = ("joint", "separate", "shared")
 
 # The loop's clock in seconds (tests replace it to fake the passing of time).
 clock = time.perf_counter
@@ -123,11 +125,15 @@ class TrainingOutput(nn.Module):
     def __init__(self, network: nn.Module, quantile_training: str = "joint") -> None:
         super().__init__()
         self.network = network
-        self.separate = quantile_training == "separate"
+        self.quantile_training = quantile_training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.network.config.quantiles:
-            return self.network.quantile_forecast(x, detached=self.separate)
+            return self.network.quantile_forecast(
+                x,
+                detach_median=self.quantile_training != "joint",
+                detach_features=self.quantile_training == "separate",
+            )
         return self.network(x)
 
 
@@ -140,10 +146,10 @@ def output_loss(
     quantile_training: str = "joint",
 ) -> torch.Tensor:
     """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads
-    (the median on ``loss`` when ``quantile_training`` is "separate"); over the observed
+    (the median on ``loss`` unless ``quantile_training`` is "joint"); over the observed
     targets only when some are missing (NaN, ``missing="mask"``)."""
     quantiles = network.config.quantiles
-    median_loss = loss if quantile_training == "separate" else None
+    median_loss = None if quantile_training == "joint" else loss
     observed = ~torch.isnan(y)
     if not bool(observed.all()):
         return masked_loss(output, y, observed, quantiles, loss, reduction, median_loss)
