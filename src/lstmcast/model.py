@@ -216,22 +216,18 @@ class LSTMNetwork(nn.Module):
         median = self._decode(self.dropout(output[:, -1]), future)
         return median * spread + self._baseline(x, level)
 
-    def quantile_forecast(
-        self, x: torch.Tensor, detach_median: bool = False, detach_features: bool = False
-    ) -> torch.Tensor:
+    def quantile_forecast(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
         """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1).
 
-        ``detach_median``: the other quantiles are built on a detached median, so their
-        gradients do not reach the median's head; ``detach_features``: nor the LSTM (the gap
-        head reads a detached hidden state). See ``quantile_training``.
+        ``detached``: the other quantiles are built on a detached median and hidden state, so
+        their gradients reach the gap head only (``quantile_training="separate"``).
         """
         x, future = self._split(x)
         inputs, level, spread = self._encode(x)
         output, _ = self.lstm(inputs)
         last = self.dropout(output[:, -1])
         median = self._decode(last, future)  # (B, horizon)
-        centre = median.detach() if detach_median else median
-        features = last.detach() if detach_features else last
+        centre, features = (median.detach(), last.detach()) if detached else (median, last)
         quantiles = self.config.quantiles
         below = sum(q < 0.5 for q in quantiles)
         gaps = nn.functional.softplus(self.quantile_gaps(features))
