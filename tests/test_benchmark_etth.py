@@ -80,15 +80,19 @@ def test_unknown_data_set_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_any_csv_in_the_ett_layout_runs_the_same_protocol(tmp_path: Path) -> None:
-    """Another file's channels, in its own order, split as ETTh1 is."""
+    """Another file's channels, in its own order, split as ETTh1 is (with the segments decoder
+    reading each channel's embedding: the long frame with a static column)."""
     raw = load_etth1().iloc[:14400]
     other = raw[["date", "OT", "HUFL", "LULL"]].copy()  # other channels, OT first
     other["HUFL"] = other["HUFL"] * 10
     path = tmp_path / "ETTx.csv"
     other.to_csv(path, index=False)
     result = etth.main(
-        ["--horizon", str(HORIZON), "--smoke", "--threads", "1", "--data", str(path)]
-    )
+        ["--horizon", str(HORIZON), "--smoke", "--threads", "1", "--data", str(path),
+         "--decoder", "segments", "--channel", "yes"]
+    )  # fmt: skip
+    assert result["settings"]["decoder"] == "segments"
+    assert result["settings"]["channel"]
     assert result["channels"] == ("OT", "HUFL", "LULL")
     assert result["pred"].shape == (etth.SMOKE_TEST_WINDOWS, HORIZON, 3)
     values = other[["OT", "HUFL", "LULL"]].to_numpy(dtype=np.float64)

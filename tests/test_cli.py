@@ -729,6 +729,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "window_norm": ("revin", "revin"),
     "baseline": ("seasonal", "seasonal"),
     "segment": ("2", 2),
+    "decoder": ("segments", "segments"),
     "calendar": ("hour", ("hour",)),
     "futr_cols": ("promo", ("promo",)),
     "hist_cols": ("sensor", ("sensor",)),

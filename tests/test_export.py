@@ -102,8 +102,9 @@ def data() -> pd.DataFrame:
         {"ensemble_size": 3, "window_norm": "revin", "segment": 4, "num_layers": 2},
         {"scaler": "none", "window_norm": "last", "baseline": "seasonal", "season_length": 12},
         {"ensemble_size": 2, "scaler": "standard", "window_norm": None},
+        {"segment": 4, "decoder": "segments", "window_norm": "last", "num_layers": 2},
     ],
-    ids=["ensemble-revin-segment", "scaler-none-last-seasonal", "ensemble-of-2"],
+    ids=["ensemble-revin-segment", "scaler-none-last-seasonal", "ensemble-of-2", "segments"],
 )
 def test_point_model_with_random_weights(
     data: pd.DataFrame, settings: dict, tmp_path: Path
@@ -113,7 +114,8 @@ def test_point_model_with_random_weights(
 
 
 def test_learned_quantiles_with_random_weights(data: pd.DataFrame, tmp_path: Path) -> None:
-    settings = {"quantile_levels": (80, 95), "ensemble_size": 3, "window_norm": "revin"}
+    settings = {"quantile_levels": (80, 95), "ensemble_size": 3, "window_norm": "revin",
+                "segment": 4, "decoder": "segments"}  # fmt: skip
     model = randomise(lc.LSTMForecaster(**TINY | settings).fit(data), seed=1)
     contract = assert_matches_predict(model, data, tmp_path / "q.onnx", level=[95, 80])
     assert contract.levels == [80.0, 95.0]

@@ -120,3 +120,28 @@ def test_select_keeps_the_batch_axis() -> None:
     trace = ours.trace(torch.randn(5, 4, 1))
     assert trace.select(2).cell.shape == (2, 1, 4, 3)
     assert trace.select(slice(1, 3)).hidden.shape == (2, 2, 4, 3)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_fan_out_is_one_fused_step_per_pair(layers: int) -> None:
+    """Each row stepping once per shared input, beside its own input: the same values and
+    gradients as torch's fused LSTM run for one step on every (row, input) pair."""
+    torch.manual_seed(0)
+    lstm = lc.LSTM(5, 6, num_layers=layers).double()
+    h = torch.randn(layers, 3, 6, dtype=torch.float64)
+    c = torch.randn(layers, 3, 6, dtype=torch.float64)
+    shared = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)  # 4 inputs, 3 features
+    own = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)  # per row, 2 features
+    fanned = lstm.fan_out((h, c), shared, own)
+    assert fanned.shape == (3, 4, 6)
+    pairs = torch.cat(
+        [shared[None].expand(3, -1, -1), own[:, None].expand(-1, 4, -1)], dim=-1
+    ).reshape(12, 1, 5)  # row-major: row b's 4 inputs together
+    start = (h.repeat_interleave(4, dim=1), c.repeat_interleave(4, dim=1))
+    fused, _ = lstm(pairs, start)
+    torch.testing.assert_close(fanned, fused.reshape(3, 4, 6), atol=1e-12, rtol=0)
+    weights = [*lstm.parameters(), shared, own]
+    mine = torch.autograd.grad(fanned.sin().sum(), weights)
+    theirs = torch.autograd.grad(fused.sin().sum(), weights)
+    for a, b in zip(mine, theirs, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)

@@ -196,6 +196,7 @@ def test_budget_shares_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
         (120, "h", {}),  # short series: fewer than two seasons to train on
         (400, None, {}),  # integer steps: the season from the autocorrelation
         (400, None, {"val_size": None, "patience": None, "season_length": 1}),
+        (24 * 14, "h", {"decoder": "segments"}),
     ],
 )
 def test_every_point_of_the_search_space_can_train(

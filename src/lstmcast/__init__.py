@@ -44,6 +44,7 @@ _LAZY = {
     "plot": ("plot_forecast",),
     "reading": ("data_files", "read_csv", "read_files", "read_parquet", "read_table"),
     "scoring": ("evaluate",),
+    "threads": ("pin_threads",),
     "tracking": ("MLflowLogger", "TensorBoardLogger"),
     "train": ("Callback", "History"),
     "training_plot": ("plot_adding", "plot_history"),
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from .plot import plot_forecast
     from .reading import data_files, read_csv, read_files, read_parquet, read_table
     from .scoring import evaluate
+    from .threads import pin_threads
     from .tracking import MLflowLogger, TensorBoardLogger
     from .train import Callback, History
     from .training_plot import plot_adding, plot_history
@@ -133,6 +135,7 @@ __all__ = [
     "mase",
     "memory_reach",
     "msis",
+    "pin_threads",
     "plot_adding",
     "plot_forecast",
     "plot_gates",

@@ -134,6 +134,7 @@ def state_spec(
             "hidden_size": settings["hidden_size"],
             "num_layers": settings["num_layers"],
             "segment": settings["segment"],
+            "decoder": settings["decoder"],
             "window_norm": settings["window_norm"],
             "hist_size": len(spec.hist),
             "futr_size": len(spec.futr),

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import distributed
+from . import distributed, threads
 from .checkpoint import Checkpointer, Resumed
 from .covariates import CovariateScaler, CovariateSpec, StaticEncoder, spec_of
 from .data import Panel
@@ -48,6 +48,7 @@ def network_config(
         dropout=float(settings["dropout"]),
         horizon=settings["horizon"],
         segment=settings["segment"],
+        decoder=settings["decoder"],
         window_norm=settings["window_norm"],
         quantiles=quantiles,
         forget_bias=None if forget_bias is None else float(forget_bias),
@@ -303,8 +304,8 @@ def train_members(
                         {"state": warm[member].optimizer["state"], "param_groups": rates}
                     )
             state.networks.append(network)
-            state.histories.append(
-                train(
+            with threads.for_training() as used:
+                history = train(
                     network,
                     train_windows,
                     val_windows,
@@ -315,7 +316,8 @@ def train_members(
                     parallel=None if replicated is None else DataParallel(seed, replicated),
                     optimizer=optimizer,
                 )
-            )
+            history.threads = used
+            state.histories.append(history)
         state.optimizers.append(optimizer.state_dict())
         if state.histories[-1].interrupted:
             return False

@@ -116,6 +116,49 @@ class LSTM(nn.LSTM):
         """
         return super().forward(x, state)
 
+    def fan_out(
+        self, state: State, shared: torch.Tensor, own: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One step from each row's state for each of several inputs, written out.
+
+        Row ``b`` steps from its state once per shared input ``j``, its input being
+        ``[shared_j, own_b]``. The input part of layer 0's gates is computed once per shared
+        input and once per row, and the recurrent part once per row, not once per pair: the
+        pairs only meet in the element-wise cell update. That is what makes decoding many
+        segments from one state cheap (:mod:`lstmcast.model`).
+
+        Parameters
+        ----------
+        state : (h, c), each (num_layers, batch, H)
+        shared : Tensor (inputs, shared features)
+        own : optional Tensor (batch, own features); shared + own features = input_size
+
+        Returns
+        -------
+        Tensor (batch, inputs, H), the last layer's hidden states.
+        """
+        h, c = state
+        width = shared.shape[1]
+        layer_input = None
+        for k in range(self.num_layers):
+            w_ih = getattr(self, f"weight_ih_l{k}")
+            w_hh = getattr(self, f"weight_hh_l{k}")
+            bias = getattr(self, f"bias_ih_l{k}") + getattr(self, f"bias_hh_l{k}")
+            recurrent = (h[k] @ w_hh.T + bias)[:, None]  # (B, 1, 4H)
+            if layer_input is None:
+                z = (shared @ w_ih[:, :width].T)[None] + recurrent  # (B, inputs, 4H)
+                if own is not None:
+                    z = z + (own @ w_ih[:, width:].T)[:, None]
+            else:
+                z = layer_input @ w_ih.T + recurrent
+            z_i, z_f, z_g, z_o = z.chunk(4, dim=-1)
+            cell = z_f.sigmoid() * c[k][:, None] + z_i.sigmoid() * z_g.tanh()
+            layer_input = z_o.sigmoid() * cell.tanh()  # (B, inputs, H)
+            if self.training and self.dropout > 0 and k < self.num_layers - 1:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+        assert layer_input is not None
+        return layer_input
+
     def trace(self, x: torch.Tensor, state: State | None = None) -> GateTrace:
         """Run the gate equations step by step and return every activation.
 

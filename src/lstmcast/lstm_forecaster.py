@@ -109,6 +109,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     segment : int
         Time steps per LSTM step: the window is cut into segments that a linear layer embeds,
         so the LSTM runs ``window / segment`` steps (must divide ``window``).
+    decoder : "linear" or "segments"
+        One linear head over the whole horizon, or (with ``segment`` > 1) one more LSTM step
+        per output segment of ``segment`` steps, all in parallel (:mod:`lstmcast.model`).
     calendar : tuple of "hour", "dayofweek", "dayofyear", or None
         Calendar features of each input step (sine and cosine of the phase); needs dates.
     futr_cols, hist_cols : tuple of column names, or None
@@ -195,6 +198,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         window_norm: str | None = AUTO,
         baseline: str | None = AUTO,
         segment: int | str = AUTO,
+        decoder: str = AUTO,
         calendar: tuple[str, ...] | None = None,
         futr_cols: tuple[str, ...] | None = None,
         hist_cols: tuple[str, ...] | None = None,
@@ -229,6 +233,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.window_norm = window_norm
         self.baseline = baseline
         self.segment = segment
+        self.decoder = decoder
         self.calendar = calendar
         self.futr_cols = futr_cols
         self.hist_cols = hist_cols

@@ -12,6 +12,13 @@ per series). Five switches, all off by default (the tutorial's model):
   window of 336 hours is 14 LSTM steps of 24 hours, not 336 (SegRNN's idea, with an LSTM cell).
 - ``horizon`` > 1: the head reads the last hidden state and emits every step of the horizon at once
   (direct multi-output), so a horizon of 720 costs one pass, not 720.
+- ``decoder="segments"`` (with ``segment`` > 1) decodes the horizon segment by segment instead, in
+  one parallel pass (SegRNN's parallel multi-step decoding): from the last states, the LSTM takes
+  one more step per output segment, its input a learned embedding of that segment's position
+  beside the series' static category embeddings (the channel, for multivariate data given as
+  one series per channel), and a linear layer shared by every segment reads each step's hidden
+  state into ``segment`` values. Far segments then get their own state rather than a slice of
+  one wide head.
 - ``baseline_season`` = s > 0: the network forecasts the correction to the window's seasonal naive
   forecast (its last s values repeated), which is added to its output: a network whose head
   outputs zeros is seasonal naive, so training starts from that forecast instead of from noise.
@@ -23,6 +30,7 @@ per series). Five switches, all off by default (the tutorial's model):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -30,6 +38,7 @@ from torch import nn
 from .lstm import LSTM, GateTrace
 
 WINDOW_NORMS = ("revin", "last")
+DECODERS = ("linear", "segments")  # one head over the horizon, or one LSTM step per segment
 BASELINES = ("seasonal",)  # what the network may forecast a correction to
 _EPS = 1e-5  # keeps a flat window's standard deviation away from zero
 
@@ -62,6 +71,7 @@ class NetworkConfig:
     # The last input feature says which target values are missing (1; read as 0): window
     # normalisation then reads only the observed ones (missing="mask").
     missing_indicator: bool = False
+    decoder: str = "linear"  # "linear" or "segments" (needs segment > 1)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(self.quantiles))  # JSON gives lists
@@ -71,11 +81,32 @@ class NetworkConfig:
     def step_features(self) -> int:
         """Features of one time step as the LSTM (or the segment embedding) reads them: the
         inputs, each category code replaced by its embedding."""
-        embedded = sum(embedding_size(values) for values in self.static_categories)
-        return self.input_size - len(self.static_categories) + embedded
+        return self.input_size - len(self.static_categories) + self.static_width
+
+    @property
+    def static_width(self) -> int:
+        """Width of the static category embeddings together."""
+        return sum(embedding_size(values) for values in self.static_categories)
+
+    @property
+    def output_segments(self) -> int:
+        """Segments the ``"segments"`` decoder emits: the horizon in ``segment`` steps (rounded
+        up)."""
+        return -(-self.horizon // self.segment)
 
     def to_dict(self) -> dict[str, int | float | str | None]:
         return asdict(self)
+
+
+class Summary(NamedTuple):
+    """What the heads read from one pass of the encoder (and the segments decoder)."""
+
+    last: torch.Tensor  # the last hidden state, (B, H)
+    decoded: torch.Tensor | None  # the segments decoder's states, (B, segments, H)
+    future: torch.Tensor | None  # the horizon's future-known covariates, (B, horizon, futr)
+    spread: torch.Tensor  # de-normalisation: output * spread + baseline, (B, 1)
+    baseline: torch.Tensor  # (B, 1) or (B, horizon)
+    gates: GateTrace | None  # the encoder's gates, when run step by step
 
 
 class LSTMNetwork(nn.Module):
@@ -98,7 +129,17 @@ class LSTMNetwork(nn.Module):
             lstm_input, config.hidden_size, config.num_layers, between_layers, config.forget_bias
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(config.hidden_size, config.horizon)
+        head_size = config.horizon  # values the head emits per decoded state
+        if config.decoder == "segments":
+            position_width = config.hidden_size - config.static_width
+            if config.segment < 2 or position_width < 1:
+                raise ValueError(
+                    "the segments decoder needs segment > 1 and hidden_size above the static "
+                    f"embeddings' width ({config.static_width})"
+                )
+            self.positions = nn.Embedding(config.output_segments, position_width)
+            head_size = config.segment
+        self.head = nn.Linear(config.hidden_size, head_size)
         if config.baseline_season:
             # Start from the baseline itself: the correction is learned from zero.
             nn.init.zeros_(self.head.weight)
@@ -114,9 +155,7 @@ class LSTMNetwork(nn.Module):
         if config.quantiles:
             # Gaps between neighbouring quantiles, made positive by softplus: quantiles that
             # cannot cross, whatever the weights.
-            self.quantile_gaps = nn.Linear(
-                config.hidden_size, config.horizon * len(config.quantiles)
-            )
+            self.quantile_gaps = nn.Linear(config.hidden_size, head_size * len(config.quantiles))
 
     def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The input window (B, window, F) and, with future-known covariates, their values over
@@ -144,23 +183,53 @@ class LSTMNetwork(nn.Module):
             future = future - level[..., config.hist_size : dynamic]
         return x, future
 
-    def _decode(self, last: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
-        """The median in normalised units (B, horizon) from the last hidden state (B, H)."""
-        median = self.head(last)
+    def _decode(
+        self, last: torch.Tensor, decoded: torch.Tensor | None, future: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The median in normalised units (B, horizon) from the last hidden state (B, H), or
+        the segments decoder's states (B, segments, H)."""
+        median = self._spread_over_horizon(self.head(last if decoded is None else decoded))
         if future is not None:
             steps = last[:, None, :].expand(-1, future.shape[1], -1)
             median = median + self.decoder(torch.cat([steps, future], dim=-1))[..., 0]
         return median
 
-    def _embed_categories(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` with each static category code replaced by its embedding (B, T, step_features)."""
+    def _spread_over_horizon(self, values: torch.Tensor) -> torch.Tensor:
+        """A head's output, (B, horizon * k) or (B, segments, segment * k), as (B, horizon, k)
+        with k > 1 or (B, horizon) with k = 1 (the segments' steps past the horizon dropped)."""
+        per_step = values.shape[-1] // (
+            self.config.segment if values.dim() == 3 else self.config.horizon
+        )
+        values = values.reshape(values.shape[0], -1, per_step)[:, : self.config.horizon]
+        return values[..., 0] if per_step == 1 else values
+
+    def _segment_states(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """One LSTM step per output segment from the encoder's last ``state`` (each
+        (layers, B, H)), its input the segment's position embedding beside the series' static
+        category embeddings: the last layer's hidden states (B, segments, H)."""
+        own = self._category_embeddings(x) if self.config.static_categories else None
+        return self.dropout(self.lstm.fan_out(state, self.positions.weight, own))
+
+    def _category_columns(self) -> slice:
+        """Where the static category codes sit among the input features."""
         config = self.config
         first = 1 + config.hist_size + config.futr_size + config.static_size
-        last = first + len(config.static_categories)
-        codes = x[:, 0, first:last].round().long()  # (B, categories): one per series
-        embedded = [table(codes[:, k]) for k, table in enumerate(self.static_embeddings)]
-        steps = torch.cat(embedded, dim=-1)[:, None, :].expand(-1, x.shape[1], -1)
-        return torch.cat([x[..., :first], steps, x[..., last:]], dim=-1)
+        return slice(first, first + len(config.static_categories))
+
+    def _category_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """Each series' static category embeddings side by side (B, static_width)."""
+        codes = x[:, 0, self._category_columns()].round().long()  # (B, categories): one per series
+        return torch.cat(
+            [table(codes[:, k]) for k, table in enumerate(self.static_embeddings)], dim=-1
+        )
+
+    def _embed_categories(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with each static category code replaced by its embedding (B, T, step_features)."""
+        columns = self._category_columns()
+        steps = self._category_embeddings(x)[:, None, :].expand(-1, x.shape[1], -1)
+        return torch.cat([x[..., : columns.start], steps, x[..., columns.stop :]], dim=-1)
 
     def _window_level(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each window's level and spread (B, 1) for ``window_norm``, from its observed target
@@ -208,13 +277,27 @@ class LSTMNetwork(nn.Module):
         last_season = x[:, x.shape[1] - season :, 0]  # (B, season)
         return last_season[:, torch.arange(self.config.horizon, device=x.device) % season]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The point forecast (the median with quantile heads), (B, horizon)."""
+    def _summary(self, x: torch.Tensor, trace: bool = False) -> Summary:
+        """Run the encoder (and the segments decoder) over ``x``, through the fused kernel or
+        step by step (``trace``)."""
         x, future = self._split(x)
         inputs, level, spread = self._encode(x)
-        output, _ = self.lstm(inputs)  # (B, steps, H)
-        median = self._decode(self.dropout(output[:, -1]), future)
-        return median * spread + self._baseline(x, level)
+        gates = None
+        if trace:
+            gates = self.lstm.trace(inputs)
+            output, state = gates.hidden[-1], (gates.hidden[:, :, -1], gates.cell[:, :, -1])
+        else:
+            output, state = self.lstm(inputs)  # (B, steps, H)
+        decoded = None
+        if self.config.decoder == "segments":
+            decoded = self._segment_states(x, state)
+        last = self.dropout(output[:, -1])
+        return Summary(last, decoded, future, spread, self._baseline(x, level), gates)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The point forecast (the median with quantile heads), (B, horizon)."""
+        run = self._summary(x)
+        return self._decode(run.last, run.decoded, run.future) * run.spread + run.baseline
 
     def quantile_forecast(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
         """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1).
@@ -222,25 +305,23 @@ class LSTMNetwork(nn.Module):
         ``detached``: the other quantiles are built on a detached median and hidden state, so
         their gradients reach the gap head only (``quantile_training="separate"``).
         """
-        x, future = self._split(x)
-        inputs, level, spread = self._encode(x)
-        output, _ = self.lstm(inputs)
-        last = self.dropout(output[:, -1])
-        median = self._decode(last, future)  # (B, horizon)
-        centre, features = (median.detach(), last.detach()) if detached else (median, last)
+        run = self._summary(x)
+        median = self._decode(run.last, run.decoded, run.future)  # (B, horizon)
+        features = run.last if run.decoded is None else run.decoded
+        centre, features = (median.detach(), features.detach()) if detached else (median, features)
         quantiles = self.config.quantiles
         below = sum(q < 0.5 for q in quantiles)
-        gaps = nn.functional.softplus(self.quantile_gaps(features))
-        gaps = gaps.view(median.shape[0], self.config.horizon, len(quantiles))  # (B, horizon, Q)
+        gaps = nn.functional.softplus(self._spread_over_horizon(self.quantile_gaps(features)))
+        gaps = gaps.reshape(median.shape[0], self.config.horizon, len(quantiles))  # (B, horizon, Q)
         lower = centre[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
         upper = centre[..., None] + gaps[..., below:].cumsum(-1)
         stacked = torch.cat([lower, median[..., None], upper], dim=-1)
-        return stacked * spread[..., None] + self._baseline(x, level)[..., None]
+        return stacked * run.spread[..., None] + run.baseline[..., None]
 
     def trace(self, x: torch.Tensor) -> tuple[torch.Tensor, GateTrace]:
-        """Forecast through the step-by-step path, returning every gate: (B, horizon), trace."""
-        x, future = self._split(x)
-        inputs, level, spread = self._encode(x)
-        gates = self.lstm.trace(inputs)
-        median = self._decode(self.dropout(gates.hidden[-1][:, -1]), future)
-        return median * spread + self._baseline(x, level), gates
+        """Forecast through the step-by-step path, returning every gate of the encoder:
+        (B, horizon), trace."""
+        run = self._summary(x, trace=True)
+        assert run.gates is not None
+        median = self._decode(run.last, run.decoded, run.future)
+        return median * run.spread + run.baseline, run.gates

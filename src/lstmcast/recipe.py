@@ -248,6 +248,15 @@ def _longest_window(season: int, horizon: int, longest_allowed: int) -> tuple[in
     return window, "all the shortest series allows"
 
 
+def decoder_segment(window: int, season: int) -> int:
+    """A segment for ``decoder="segments"`` where :func:`choose_segment` gives 1: the season if
+    it divides the window, else the window's smallest divisor above 1 (the window itself if
+    prime)."""
+    if 1 < season < window and window % season == 0:
+        return season
+    return next((d for d in range(2, window + 1) if window % d == 0), window)
+
+
 def choose_segment(window: int, season: int) -> int:
     """Steps the LSTM reads at once: a season when the window holds several, else about
     :data:`SEGMENTS_WITHOUT_SEASON` segments of a long window, else 1."""
@@ -306,6 +315,7 @@ TUTORIAL: dict[str, Any] = {
     "window_norm": None,
     "baseline": None,
     "segment": 1,
+    "decoder": "linear",
     "loss": "mse",
     "lr_schedule": None,
     "season_length": 1,
@@ -401,9 +411,12 @@ def choose(
                 f"no validation tail: season_length {season} does not fit window {window}",
             )
     segment = choose_segment(window, season)
+    if segment == 1 and given.get("decoder") == "segments" and isinstance(window, int):
+        segment = decoder_segment(window, season)
     segment = pick(
         "segment", segment, f"segment {segment}: the LSTM reads {window // segment} steps"
     )
+    pick("decoder", "linear")
     windows = max(facts.total_points - facts.n_series * (window + h - 1 + tail), 0)
     batch_size = BATCH_SIZE
     if windows < BATCH_SIZE * MIN_BATCHES:

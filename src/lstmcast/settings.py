@@ -12,7 +12,7 @@ from .checks import Rule, check_level
 from .covariates import MISSING, spec_of
 from .errors import ConfigError, option, setting
 from .missing import POLICIES
-from .model import BASELINES, WINDOW_NORMS
+from .model import BASELINES, DECODERS, WINDOW_NORMS
 from .train import LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
 from .windows import CALENDAR, SCALERS
 
@@ -54,6 +54,7 @@ RULES: dict[str, Rule] = {
     "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),
     "baseline": Rule(str, choices=BASELINES, optional=True),
     "segment": Rule(int, 1),
+    "decoder": Rule(str, choices=DECODERS),
     "loss": Rule(str, choices=tuple(LOSSES)),
     "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
     "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
@@ -106,6 +107,12 @@ def check_together(settings: dict[str, Any]) -> None:
         raise ConfigError(
             f"{setting('segment')} {segment} must divide {setting('window')} {window}; try "
             f"{option('window', window // segment * segment or segment)}"
+        )
+    if settings["decoder"] == "segments" and segment < 2:
+        raise ConfigError(
+            f"{option('decoder', 'segments')} decodes the horizon in segments of "
+            f"{setting('segment')} steps: give a {setting('segment')} above 1 (e.g. the season, "
+            f"{option('segment', 24)} for hourly data), or {option('decoder', 'linear')}"
         )
     levels = settings["quantile_levels"]
     if levels is not None:

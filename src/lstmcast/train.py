@@ -201,6 +201,7 @@ class History:
     train_windows: int = 0
     val_windows: int = 0
     stopped: str = "epochs"  # why training ended, one of STOP_REASONS
+    threads: int = 0  # torch's CPU threads in training (lstmcast.threads); 0: not recorded
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

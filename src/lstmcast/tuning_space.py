@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .recipe import MAX_SEASONS, MIN_SEASONS, choose_segment
+from .recipe import MAX_SEASONS, MIN_SEASONS, choose_segment, decoder_segment
 
 if TYPE_CHECKING:
     import optuna
@@ -28,6 +28,7 @@ HIDDEN_SIZES = (32, 64, 128, 256)
 LAYERS = (1, 2)
 LR_RANGE = (3e-4, 1e-2)  # searched on a log scale
 WINDOW_NORMS = ("revin", "last", "none")
+DECODERS = ("linear", "segments")
 LOSSES = ("mae", "mse")
 DROPOUT_RANGE = (0.0, 0.5)
 # How the segment is chosen for a trial's window: the recipe's rule, a whole season, one step.
@@ -36,6 +37,7 @@ SEGMENT_RULES = ("auto", "season", "step")
 SEARCHED = (
     "window",
     "segment",
+    "decoder",
     "hidden_size",
     "num_layers",
     "lr",
@@ -105,6 +107,8 @@ class SearchSpace:
             grid[0] % season == grid[2] % season == 0 if grid else base["window"] % season == 0
         )
         rules = tuple(rule for rule in SEGMENT_RULES if rule != "season" or whole_seasons)
+        if base["decoder"] == "segments":  # fixed: it decodes in segments of more than a step
+            rules = tuple(rule for rule in rules if rule != "step")
         return cls(dict(base), searched, grid, rules)
 
     def suggest(self, trial: optuna.Trial | optuna.trial.FixedTrial) -> dict[str, Any]:
@@ -117,6 +121,8 @@ class SearchSpace:
         if "segment" in searched:
             rule = trial.suggest_categorical("segment", self.segment_rules)
             settings["segment"] = self._segment(rule, settings["window"])
+        if "decoder" in searched and settings["segment"] > 1:  # segments need segments
+            settings["decoder"] = trial.suggest_categorical("decoder", DECODERS)
         if "hidden_size" in searched:
             settings["hidden_size"] = trial.suggest_categorical("hidden_size", HIDDEN_SIZES)
         if "num_layers" in searched:
@@ -136,7 +142,10 @@ class SearchSpace:
         season = self.base["season_length"]
         if rule == "season":
             return season
-        return choose_segment(window, season) if rule == "auto" else 1
+        segment = choose_segment(window, season) if rule == "auto" else 1
+        if segment == 1 and self.base["decoder"] == "segments":
+            return decoder_segment(window, season)
+        return segment
 
     def base_params(self) -> dict[str, Any]:
         """``base`` as Optuna parameters of this space: the recipe's trial, enqueued first."""
@@ -149,6 +158,7 @@ class SearchSpace:
         params: dict[str, Any] = {
             "window": window,
             "segment": same[0] if same else "auto",
+            "decoder": base["decoder"],
             "hidden_size": base["hidden_size"],
             "num_layers": base["num_layers"],
             "lr": base["lr"],

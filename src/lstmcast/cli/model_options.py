@@ -182,6 +182,13 @@ MODEL_OPTIONS = (
         int,
     ),
     ModelOption(
+        "decoder",
+        "--decoder",
+        "'linear': one head emits the whole horizon; 'segments': one more LSTM step per output "
+        "segment of --segment steps, in parallel (needs --segment above 1).",
+        str,
+    ),
+    ModelOption(
         "calendar",
         "--calendar",
         "Calendar feature of each input step: hour, dayofweek or dayofyear (repeatable).",
