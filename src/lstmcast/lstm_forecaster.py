@@ -126,12 +126,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         A missing covariate value is an error naming it, or is the series' last value, or 0.
     missing, fill_gaps : "error", "interpolate", "ffill" or "mask"; bool
         Missing target values, and with ``fill_gaps`` missing times: :mod:`lstmcast.missing`.
-    loss : "mse" or "mae"
-        Training loss on scaled values.
-    lr_schedule : None, "cosine" or "onecycle"
-        Learning-rate schedule over all training steps.
-    grad_clip : float or None
-        Maximum global gradient norm.
+    loss, lr_schedule, grad_clip : "mse" or "mae"; None, "cosine" or "onecycle"; float or None
+        Training loss on scaled values; learning-rate schedule over all training steps (stepped
+        per batch); maximum global gradient norm.
     forget_bias : float or None
         Initial forget-gate bias, the other biases starting at zero (1.0 is Keras's default);
         None keeps torch's initialisation.
@@ -140,9 +137,8 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     quantile_levels, quantile_training : tuple of levels in percent, or None; "joint" or "separate"
         Learn intervals for these levels (e.g. ``(80, 95)``) with quantile heads that never cross,
         the median being the point forecast: all on the pinball loss ("joint"), or the median on
-        ``loss`` exactly as without heads and the others through their own head ("separate").
-        With ``val_size``, ``predict(level=...)`` intervals are calibrated on that tail:
-        conformal without heads, the learned ones conformalized with them.
+        ``loss`` as without heads, the others through their own head ("separate"). ``val_size``
+        calibrates ``predict(level=...)`` intervals: conformal, or the learned ones conformalized.
     season_length : int
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal
