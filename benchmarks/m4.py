@@ -65,6 +65,7 @@ DEFAULTS = {
     "season_length": 24,  # the daily cycle: the unit of conformal interval corrections
     "forget_bias": None,  # torch's initialisation (what every recorded run used)
     "quantile_training": "joint",  # with --level: every quantile on the pinball loss
+    "val_at": "end",  # with --level: the calibration hours are the last of each series
 }
 OPTION_TYPES = {"forget_bias": float}  # options whose default (None) does not tell the type
 

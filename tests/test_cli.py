@@ -724,6 +724,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "batch_size": ("8", 8),
     "lr": ("0.02", 0.02),
     "val_size": ("0.2", 0.2),
+    "val_at": ("start", "start"),
     "patience": ("3", 3),
     "scaler": ("none", "none"),
     "window_norm": ("revin", "revin"),

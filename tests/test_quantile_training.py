@@ -161,3 +161,45 @@ def test_tune_searches_the_loss_unless_the_heads_replace_it(training: str, searc
     assert ("loss" in SearchSpace.around(base, {}, 400).searched) is searched
     assert training_loss("mae", (90,), training) == ("mae+pinball" if searched else "pinball")
     assert training_loss("mae", None, training) == "mae"
+
+
+def test_validation_at_the_start_trains_on_the_latest_points(series: np.ndarray) -> None:
+    """val_at="start": the windows whose targets are each series' first val_size points after
+    its first window validate (and calibrate); every later target trains."""
+    from lstmcast.data import Panel
+    from lstmcast.fitting import fit_windows, scaled_points, training_points
+    from lstmcast.windows import SeriesScaler
+
+    panel = Panel.from_data(lc.to_long(series))
+    n_train = training_points(panel, 24, 4, 40)
+    n_fit = scaled_points(panel, n_train, "start")
+    assert n_fit.tolist() == [400]  # the whole series: its oldest points validate
+    scaler = SeriesScaler.fit(panel, n_fit)
+    common = {"window": 24, "horizon": 4, "scaler_kind": "standard", "calendar": ()}
+    windows = {
+        at: fit_windows(
+            panel, scaler, n_train, torch.device("cpu"), validate=True, val_at=at, **common
+        )
+        for at in ("end", "start")
+    }
+    train_end, val_end, _ = windows["end"]
+    train_start, val_start, _ = windows["start"]
+    # The same numbers of windows, at opposite ends: targets 24..63 validate, 64..399 train.
+    assert len(train_start) == len(train_end) == 400 - 40 - 24 - 4 + 1
+    assert len(val_start) == len(val_end) == 40 - 4 + 1
+    assert val_start.starts.tolist() == list(range(0, 37))
+    assert train_start.starts.min().item() == 40
+    assert train_start.starts.max().item() == 400 - 24 - 4
+
+
+def test_a_model_validated_at_the_start_calibrates_there(series: np.ndarray) -> None:
+    settings = SETTINGS | {"val_size": 60, "season_length": 12, "val_at": "start"}
+    model = lc.LSTMForecaster(**settings, quantile_levels=(80,)).fit(series)
+    assert model.histories_[0].val_windows == 60 - 4 + 1
+    assert model.histories_[0].train_windows == 400 - 60 - 24 - 4 + 1
+    assert model.calibration_size_ == 60 - 4 + 1
+    assert model.diagnostics_ is None  # no tail to judge the latest forecasts on
+    forecast = model.predict(4, level=[80])
+    assert (forecast["LSTM-lo-80"] <= forecast["LSTM"]).all()
+    with pytest.raises(lc.ConfigError, match="val_at"):
+        lc.LSTMForecaster(**(settings | {"val_at": "middle"})).fit(series)

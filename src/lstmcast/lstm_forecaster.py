@@ -38,15 +38,13 @@ from .fitting import (
     check_finite,
     fit_windows,
     network_config,
+    scaled_points,
     train_config,
     train_members,
     training_points,
 )
 from .forecast import Forecaster
-from .forecasting import (
-    refuse_recursion,
-    scaled_forecast,
-)
+from .forecasting import refuse_recursion, scaled_forecast
 from .interval_forecasts import IntervalForecasts
 from .intervals import (
     check_calibrated_quantiles,
@@ -87,13 +85,12 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     epochs, batch_size, lr :
         Adam's training budget, batch and (peak) learning rate.
     time_budget : float or None
-        Seconds of training for the whole fit, all ensemble members together (each gets an equal
-        share of what the ones before left). Checked between epochs: training stops when another
-        epoch as long as the longest so far would not fit, keeping the best weights so far, and
-        ``history_.stopped`` says "budget". None: no limit.
-    val_size : int, float or None
-        Validation tail of each training series (points, or a fraction of each series) whose
-        windows are held out of training; the epoch with the lowest validation loss is kept.
+        Seconds of training for the whole fit, all members together (each an equal share of what
+        those before left); training stops between epochs when another as long as the longest
+        would not fit, keeping the best weights, and ``history_.stopped`` says "budget".
+    val_size, val_at : int, float or None; "end" or "start"
+        Validation points of each series (a count or a fraction), held out of training (the best
+        epoch on them is kept): its last, or ("start") those after its first window.
     patience : int or None
         Stop after this many epochs without validation improvement (needs ``val_size``).
     scaler : "standard" or "none"
@@ -189,6 +186,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         batch_size: int | str = AUTO,
         lr: float | str = AUTO,
         val_size: int | float | str | None = AUTO,
+        val_at: str = "end",
         patience: int | str | None = AUTO,
         scaler: str = "standard",
         window_norm: str | None = AUTO,
@@ -224,6 +222,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.batch_size = batch_size
         self.lr = lr
         self.val_size = val_size
+        self.val_at = val_at
         self.patience = patience
         self.scaler = scaler
         self.window_norm = window_norm
@@ -417,16 +416,17 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         seed = distributed.from_rank0(seed)
         if resumed is not None:
             seed = resumed.seed
-        scaler = SeriesScaler.fit(panel, n_train, self.scaler)
+        n_fit = scaled_points(panel, n_train, self.val_at)  # also what diagnostics score after
+        scaler = SeriesScaler.fit(panel, n_fit, self.scaler)
         spec = spec_of(self._current())
         static_encoder = self.__dict__.pop("_fitting_static", None) if spec.static else None
         if spec.dynamic:  # a covariate holding the target's future: said before training
             warn_on_leakage(panel, spec.futr, spec.hist, self.season_length)
-        covariate_scaler = CovariateScaler.fit(panel, n_train, self.scaler, len(spec.static))
+        covariate_scaler = CovariateScaler.fit(panel, n_fit, self.scaler, len(spec.static))
         train_windows, val_windows, input_size = fit_windows(
             panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
             scaler_kind=self.scaler, calendar=self._calendar(), validate=self.val_size is not None,
-            covariates=(covariate_scaler, spec), masked=self.missing == "mask",
+            covariates=(covariate_scaler, spec), masked=self.missing == "mask", val_at=self.val_at,
         )  # fmt: skip
         if val_windows is not None and self.quantile_levels:
             check_calibrated_quantiles(
@@ -474,7 +474,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             self._forecast, self.tail_, self.calibration_, self.horizon, float(self.lr), parallel
         )
         self.diagnostics_ = validation_diagnostics(
-            self._forecast, panel, n_train, self.horizon, self.season_length, self.alias,
+            self._forecast, panel, n_fit, self.horizon, self.season_length, self.alias,
             sharded=not replicated,
         )  # fmt: skip
         if checkpoint is not None:

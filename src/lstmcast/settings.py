@@ -16,6 +16,8 @@ from .model import BASELINES, DECODERS, WINDOW_NORMS
 from .train import LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
 from .windows import CALENDAR, SCALERS
 
+# Where each series' validation points are: its last ones, or the first ones after a window.
+VAL_AT = ("end", "start")
 # A setting left to the recipe (lstmcast.recipe): chosen from the data at fit.
 AUTO = "auto"
 RECIPES = ("auto", "tutorial")
@@ -49,6 +51,7 @@ RULES: dict[str, Rule] = {
     "batch_size": Rule(int, 1),
     "lr": Rule((int, float), 0, low_open=True),
     "val_size": Rule((int, float), 0, low_open=True, optional=True),
+    "val_at": Rule(str, choices=VAL_AT),
     "patience": Rule(int, 1, optional=True),
     "scaler": Rule(str, choices=SCALERS),
     "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),

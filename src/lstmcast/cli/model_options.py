@@ -153,6 +153,13 @@ MODEL_OPTIONS = (
         parse=parse_size,
     ),
     ModelOption(
+        "val_at",
+        "--val-at",
+        "Where each series' --val-size points are: end (its last) or start (those right after "
+        "its first window; training then keeps the latest points).",
+        str,
+    ),
+    ModelOption(
         "patience",
         "--patience",
         "Stop after this many epochs without validation improvement (needs --val-size), or none.",
