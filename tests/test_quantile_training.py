@@ -203,3 +203,13 @@ def test_a_model_validated_at_the_start_calibrates_there(series: np.ndarray) -> 
     assert (forecast["LSTM-lo-80"] <= forecast["LSTM"]).all()
     with pytest.raises(lc.ConfigError, match="val_at"):
         lc.LSTMForecaster(**(settings | {"val_at": "middle"})).fit(series)
+
+
+def test_validation_at_the_start_keeps_the_last_epoch(series: np.ndarray) -> None:
+    """The oldest points calibrate; they do not choose the epoch (nor stop training early)."""
+    settings = SETTINGS | {"epochs": 3, "val_size": 60, "season_length": 12}
+    start = lc.LSTMForecaster(**settings, val_at="start").fit(series)
+    assert start.history_.best_epoch == 3
+    assert len(start.history_.val_loss) == 3  # still recorded
+    with pytest.raises(lc.ConfigError, match="patience"):
+        lc.LSTMForecaster(**settings, val_at="start", patience=2).fit(series)

@@ -92,6 +92,12 @@ def check_together(settings: dict[str, Any]) -> None:
         raise ConfigError(
             f"{setting('patience')} needs validation data: set {setting('val_size')} too"
         )
+    if settings["patience"] is not None and settings["val_at"] == "start":
+        raise ConfigError(
+            f"{setting('patience')} stops on the validation loss, which "
+            f"{option('val_at', 'start')} does not choose epochs by (its points are each "
+            f"series' oldest): use {option('val_at', 'end')} or {option('patience', None)}"
+        )
     # Only interval calibration (on the val_size tail) reads season_length: it measures
     # errors in units of each input window's seasonal differences.
     if val_size is not None and season >= window:

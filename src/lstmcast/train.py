@@ -186,6 +186,9 @@ class TrainConfig:
     # 0 when none beats them): an update never ends worse on validation than it began.
     keep_start: bool = False
     quantile_training: str = "joint"  # how quantile heads train: one of QUANTILE_TRAININGS
+    # Keep the weights of the epoch with the lowest validation loss; False: the last epoch's
+    # (validation points that only calibrate, such as each series' oldest: val_at="start").
+    select_epoch: bool = True
 
 
 @dataclass
@@ -462,8 +465,8 @@ def train(
                 history.train_loss.append(epoch_loss / seen)
             if validating:
                 history.val_loss.append(validation_loss(network, val_windows))
-            # Without validation the latest weights are the best we know.
-            score = history.val_loss[-1] if validating else -epoch
+            # Without validation (or choosing by it) the latest weights are the best we know.
+            score = history.val_loss[-1] if validating and config.select_epoch else -epoch
             if score < best_score:
                 best_score, history.best_epoch = score, epoch
                 best_state = copy.deepcopy(network.state_dict())
