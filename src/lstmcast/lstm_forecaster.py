@@ -89,8 +89,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         those before left); training stops between epochs when another as long as the longest
         would not fit, keeping the best weights, and ``history_.stopped`` says "budget".
     val_size, val_at : int, float or None; "end" or "start"
-        Validation points of each series (a count or a fraction), held out of training (the best
-        epoch on them is kept): its last, or ("start") those after its first window.
+        Validation points of each series (a count or a fraction), held out of training: its last
+        (the epoch best on them is kept) or, "start", those after its first window (they only
+        calibrate intervals: the last epoch is kept, training keeps the latest points).
     patience : int or None
         Stop after this many epochs without validation improvement (needs ``val_size``).
     scaler : "standard" or "none"
@@ -116,9 +117,8 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         ``predict`` takes them from ``futr_df``) and past-only ones (never read after the
         forecast origin). Scaled per series from the training part; see docs/covariates.md.
     static_cols : tuple of column names, or None
-        Per-series covariates of a long ``df``, one value per series: numbers (standardised
-        across series) or categories (embedded; a value not seen in training is "unknown").
-        ``predict`` uses the saved ones unless ``df`` holds them.
+        Per-series covariates of a long ``df``: numbers (standardised across series) or categories
+        (embedded; unseen: "unknown"); ``predict`` uses the saved ones unless ``df`` holds them.
     covariate_missing : "error", "ffill" or "zero"
         A missing covariate value is an error naming it, or is the series' last value, or 0.
     missing, fill_gaps : "error", "interpolate", "ffill" or "mask"; bool
