@@ -43,6 +43,8 @@ def test_calibration_study_runs_on_a_saved_validation_model(
         "95",
         "--calibration-hours",
         "48",
+        "--val-at",
+        "end",  # the study recomputes calibrations on the last training hours, as I2-I4 were
     ]
     m4.main([*flags, "--intervals", "conformalized", "--save", str(saved)])
     m4_printed = capsys.readouterr().out
