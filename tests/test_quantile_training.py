@@ -213,3 +213,24 @@ def test_validation_at_the_start_keeps_the_last_epoch(series: np.ndarray) -> Non
     assert len(start.history_.val_loss) == 3  # still recorded
     with pytest.raises(lc.ConfigError, match="patience"):
         lc.LSTMForecaster(**settings, val_at="start", patience=2).fit(series)
+
+
+def test_an_update_of_a_model_validated_at_the_start_still_keeps_its_best(
+    series: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update validates on the tail of its new points, as for any model: it keeps the best
+    of its epochs and its starting weights there, not the last epoch."""
+    import lstmcast.updating
+
+    configs = []
+    original = lstmcast.updating.train_members
+
+    def spy(state, config, train_config, *args, **kwargs):  # type: ignore[no-untyped-def]
+        configs.append(train_config)
+        return original(state, config, train_config, *args, **kwargs)
+
+    monkeypatch.setattr(lstmcast.updating, "train_members", spy)
+    settings = SETTINGS | {"epochs": 2, "val_size": 60, "season_length": 12, "val_at": "start"}
+    model = lc.LSTMForecaster(**settings).fit(series[:340])
+    model.update(lc.to_long(series)[340:].reset_index(drop=True), val_size=8)
+    assert [(c.select_epoch, c.keep_start) for c in configs] == [(True, True)]
