@@ -35,12 +35,12 @@ PUBLISHED_MSIS = {
 
 # Interval methods (all ordinary LSTMForecaster options) and what they hold out of training.
 INTERVAL_METHODS = {
-    "conformal": "the last --calibration-hours training hours of each series are held out of "
-    "training and calibrate the point forecast's errors (val_size)",
+    "conformal": "--calibration-hours target hours of each series (its first, or its last with "
+    "--val-at end) are held out of training and calibrate the point forecast's errors (val_size)",
     "learned": "quantile heads trained with the pinball loss on every training hour "
     "(quantile_levels)",
-    "conformalized": "quantile heads, conformalized on the held-out last --calibration-hours "
-    "training hours (quantile_levels and val_size)",
+    "conformalized": "quantile heads, conformalized on the held-out --calibration-hours "
+    "(quantile_levels and val_size)",
 }
 
 # Series of --smoke: with one 48-hour calibration window per series (--calibration-hours 48),
