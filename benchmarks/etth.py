@@ -94,6 +94,8 @@ DEFAULTS: dict[str, Any] = {
     "patience": 3,
     "ensemble_size": 1,
     "forget_bias": None,  # torch's initialisation (what every recorded run used)
+    # The LSTM's products: "auto" (the library's default), "fp32" or "bf16" (native only).
+    "precision": "auto",
 }
 # --smoke: seconds, not minutes; checks the pipeline, not the accuracy.
 SMOKE = {"epochs": 1, "hidden_size": 16, "ensemble_size": 1}
@@ -139,6 +141,7 @@ _TYPES: dict[str, Callable[[str], Any]] = {
     "patience": _optional(int),
     "ensemble_size": int,
     "forget_bias": _optional(float),
+    "precision": str,
 }
 
 

@@ -68,6 +68,8 @@ DEFAULTS = {
     # With --level: the calibration hours are each series' first target hours, not its last, so
     # training keeps the latest (chosen on validation, E7 in benchmarks/RESULTS.md).
     "val_at": "start",
+    # The LSTM's products: "auto" (the library's default), "fp32" or "bf16" (native only).
+    "precision": "auto",
 }
 OPTION_TYPES = {"forget_bias": float}  # options whose default (None) does not tell the type
 

@@ -34,7 +34,10 @@ W2, compute-bound training, in this process: 20,000 windows of 96 steps x 1 feat
     LSTM(128), Linear(1) head, batch 256, Adam lr 1e-3, MSE, one epoch, tools alternating, medians.
     lstmcast runs ``LSTMForecaster(...).fit`` on a synthetic series of 20,096 points (exactly
     20,000 windows; its per-series scaling and window gathering included, no validation split);
-    its training loop alone is read from ``history_.seconds``. The reference trains the same
+    its training loop alone is read from ``history_.seconds``. lstmcast's default picks its own
+    fused LSTM kernel (lstmcast.fused_lstm) where it can be built; a row beside it trains with
+    torch's kernel (``lc.LSTM.kernel = "stock"``), and where the CPU has native bfloat16 another
+    with ``precision="bf16"``. The reference trains the same
     network on prebuilt windows (model and Adam construction included in its time). Throughput in
     windows/s, GFLOP/s by the FLOP convention of benchmarks/ANCHORS (printed with the table), and
     the fraction of a measured float32 matmul peak on the same threads. When TensorFlow is
@@ -84,8 +87,11 @@ import torch
 from torch import nn
 
 import lstmcast as lc
+from benchmarks.machine import cpu_description, git_commit, load_average
 from benchmarks.programs.child import RESULT_PREFIX
 from benchmarks.programs.reference_net import ReferenceNet
+from lstmcast import fused_lstm as lc_fused
+from lstmcast import precision as lc_precision
 
 
 @dataclass(frozen=True)
@@ -419,9 +425,17 @@ def train_reference(
 
 
 def train_lstmcast(
-    series: np.ndarray, seed: int, forget_bias: float | None = None
+    series: np.ndarray,
+    seed: int,
+    forget_bias: float | None = None,
+    kernel: str = "auto",
+    precision: str = "auto",
 ) -> tuple[float, float, lc.LSTMForecaster]:
-    """lstmcast's fit on ``series`` (one epoch): seconds of fit(), of its training loop, model."""
+    """lstmcast's fit on ``series`` (one epoch): seconds of fit(), of its training loop, model.
+
+    ``kernel``: the LSTM kernel (``lc.LSTM.kernel``: "auto", "fused" or "stock");
+    ``precision``: the estimator's setting.
+    """
     model = lc.LSTMForecaster(
         recipe="tutorial",
         window=W2_STEPS,
@@ -434,10 +448,17 @@ def train_lstmcast(
         random_state=seed,
         forget_bias=forget_bias,
         device="cpu",
+        precision=precision,
     )
-    started = time.perf_counter()
-    model.fit(series)
-    return time.perf_counter() - started, model.history_.seconds, model
+    default_kernel = lc.LSTM.kernel
+    lc.LSTM.kernel = kernel
+    try:
+        started = time.perf_counter()
+        model.fit(series)
+        seconds = time.perf_counter() - started
+    finally:
+        lc.LSTM.kernel = default_kernel
+    return seconds, model.history_.seconds, model
 
 
 def w2(
@@ -453,6 +474,8 @@ def w2(
     importable) in a child process per repeat. ``bf16``: "auto" (measure bf16 autocast when the
     CPU has native bf16 and a bf16 matmul is faster than float32), "on" or "off".
     ``forget_bias``: also train lstmcast with this initial forget-gate bias (an extra row).
+    lstmcast also trains with torch's LSTM kernel (its default picks its own fused kernel when
+    it can be built), and where the CPU has native bfloat16 with ``precision="bf16"``.
     """
     n, held = sizes.w2_windows, sizes.w2_held_out
     series = w2_series(n + held + W2_STEPS)
@@ -513,9 +536,20 @@ def w2(
         one_step = model.backtest(series, h=1, n_windows=held, step_size=1)
         return float(np.mean((one_step["LSTM"].to_numpy() - one_step["y"].to_numpy()) ** 2))
 
+    # lstmcast's variants beside its default: torch's LSTM kernel, and bfloat16 products.
+    variants = {"lstmcast fit(), torch's LSTM kernel": {"kernel": "stock"}}
+    if lc_precision.native_bf16(torch.device("cpu")):
+        variants["lstmcast fit(precision='bf16')"] = {"precision": "bf16"}
+    else:
+        notes.append("lstmcast precision='bf16' skipped: no native bfloat16 on this CPU")
+    if not lc_fused.load():
+        notes.append(f"lstmcast's fused kernel unavailable: {lc_fused.unavailable_reason()}")
+
     # Warm-up, untimed: the first Adam imports torch._dynamo; oneDNN builds its primitives.
     warm = min(W2_BATCH, max(1, n // 8))
     train_lstmcast(series[: warm + W2_STEPS], W2_SEED)
+    for variant in variants.values():
+        train_lstmcast(series[: warm + W2_STEPS], W2_SEED, **variant)
     train_reference(x_train[:warm], y_train[:warm], W2_SEED)
     if use_bf16:
         try:
@@ -531,6 +565,7 @@ def w2(
     }
     if use_bf16:
         runs["plain PyTorch bf16 autocast"] = []
+    runs |= {name: [] for name in variants}
     if has_keras:
         runs["Keras (own process)"] = []
     with_bias = f"lstmcast fit(forget_bias={forget_bias:g})" if forget_bias is not None else ""
@@ -544,6 +579,9 @@ def w2(
             mse = lstmcast_mse(model)
             runs["lstmcast fit()"].append((fit_s, mse))
             runs["lstmcast training loop"].append((loop_s, mse))
+            for name, variant in variants.items():
+                fit_s, _, model = train_lstmcast(train_part, seed, **variant)
+                runs[name].append((fit_s, lstmcast_mse(model)))
             if with_bias:
                 fit_s, _, model = train_lstmcast(train_part, seed, forget_bias)
                 runs[with_bias].append((fit_s, lstmcast_mse(model)))
@@ -836,7 +874,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"# lstmcast {lc.__version__} speed{' (SMOKE: tiny sizes, not figures)' * args.smoke}: "
         f"Python {platform.python_version()}, torch {torch.__version__}, "
         f"{os.cpu_count()} CPUs ({torch.backends.cpu.get_cpu_capability()}), "
-        f"torch threads {torch.get_num_threads()}, repeats {repeats}",
+        f"torch threads {torch.get_num_threads()}, repeats {repeats}\n"
+        f"# commit {git_commit(REPOSITORY)}; {cpu_description()}; load before: {load_average()}",
         flush=True,
     )
     for name in chosen:

@@ -749,6 +749,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "recipe": ("tutorial", "tutorial"),
     "random_state": ("5", 5),
     "device": ("cpu", "cpu"),
+    "precision": ("fp32", "fp32"),
 }
 REQUIRED_ARGUMENTS = {"train": ["d.csv", "-o", "m"], "backtest": ["d.csv", "--h", "2"]}
 

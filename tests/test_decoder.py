@@ -11,14 +11,7 @@ import torch
 import lstmcast as lc
 from lstmcast.model import LSTMNetwork, NetworkConfig
 
-TINY = {
-    "recipe": "tutorial",
-    "window": 12,
-    "hidden_size": 8,
-    "epochs": 1,
-    "batch_size": 16,
-    "random_state": 0,
-}
+TINY = {"recipe": "tutorial", "window": 12, "hidden_size": 8, "epochs": 1, "random_state": 0}
 
 
 def network(**config: object) -> LSTMNetwork:

@@ -15,9 +15,11 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from benchmarks import speed
 from benchmarks.programs import child
+from lstmcast import precision as lc_precision
 from lstmcast.demo import sine_series
 
 # Smaller still than --smoke: W2's shapes (96 steps, 2 x LSTM(128)) stay, with one batch of 32.
@@ -38,9 +40,12 @@ def _positive_finite(value: object) -> bool:
 
 def test_w2_smoke_figures_are_positive_and_finite() -> None:
     result = speed.w2(TINY, repeats=1, bf16="off", keras=False)
+    native = lc_precision.native_bf16(torch.device("cpu"))
     assert set(result["tools"]) == {
         "lstmcast fit()",
         "lstmcast training loop",
+        "lstmcast fit(), torch's LSTM kernel",
+        *(["lstmcast fit(precision='bf16')"] if native else []),
         "plain PyTorch float32",
     }
     for figures in result["tools"].values():

@@ -26,6 +26,7 @@ from .errors import DataError, TrainingError, option, points
 from .fitted import FittedState
 from .model import LSTMNetwork, NetworkConfig
 from .optim import Adam
+from .precision import resolve, use_precision
 from .train import Callback, History, TrainConfig, TrainState, notify, train
 from .training_range import check_scaled
 from .windows import SeriesScaler, Windows, calendar_features, window_starts
@@ -77,6 +78,7 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
         # The oldest points of each series calibrate; they do not say which epoch forecasts
         # the latest best (on M4 Hourly they chose mid-schedule epochs: benchmarks/RESULTS.md, E6).
         select_epoch=settings["val_at"] == "end",
+        precision=settings["precision"],
     )
 
 
@@ -285,6 +287,7 @@ def train_members(
     update continues from).
     """
     train_windows, val_windows = windows
+    precision = resolve(train_config.precision, device, training=True)  # refused before any work
     first_member = 0
     if resumed is not None:
         for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):
@@ -314,6 +317,7 @@ def train_members(
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
             network = LSTMNetwork(config).to(device)
+            use_precision([network], precision)
             optimizer = Adam(network.parameters(), lr=member_config.lr)
             if member < len(warm):
                 network.load_state_dict(warm[member].weights)

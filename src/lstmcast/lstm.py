@@ -15,7 +15,9 @@ recurrent part exactly as :class:`torch.nn.LSTM` stores it: layer ``k`` has ``we
 (4H, in), ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}`` (4H,) and ``bias_hh_l{k}`` (4H,), rows in
 gate order i, f, g, o. So one set of weights runs two ways:
 
-- :meth:`LSTM.forward` calls torch's fused kernel (oneDNN on CPU, cuDNN on GPU): fast.
+- :meth:`LSTM.forward` runs a fused kernel: on the CPU lstmcast's own when it pays
+  (:mod:`lstmcast.fused_lstm`: each step's element-wise work in one pass, built once per
+  machine), else torch's (oneDNN on CPU, cuDNN on GPU).
 - :meth:`LSTM.trace` runs the equations above step by step in plain tensor ops and returns every
   gate activation and state as a :class:`GateTrace`: inspectable, and differentiable.
 
@@ -24,10 +26,13 @@ Tests check both against :class:`torch.nn.LSTM`, outputs and gradients.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
+
+from . import fused_lstm
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -78,7 +83,20 @@ class LSTM(nn.LSTM):
         (1.0 is Keras's ``unit_forget_bias``), so the cell keeps its state from the first step.
 
     State dicts load both ways with ``torch.nn.LSTM(..., batch_first=True)``.
+
+    Attributes
+    ----------
+    kernel : "auto", "fused" or "stock"
+        Which kernel :meth:`forward` runs (set on the class or one instance; default from the
+        ``LSTMCAST_LSTM_KERNEL`` environment variable, else "auto"): lstmcast's fused kernel,
+        torch's, or the one :func:`lstmcast.fused_lstm.choose_kernel` picks.
+    low_precision : bool
+        Matrix products in bfloat16 (cell state and element-wise work in float32; see
+        :mod:`lstmcast.precision`). Only the fused kernel has it; torch's then runs in float32.
     """
+
+    kernel: str = os.environ.get("LSTMCAST_LSTM_KERNEL", "auto")
+    low_precision: bool = False
 
     def __init__(
         self,
@@ -114,6 +132,11 @@ class LSTM(nn.LSTM):
         output : Tensor (batch, time, H), the last layer's hidden states.
         (h_n, c_n) : each (num_layers, batch, H), the states after the last step.
         """
+        fused = fused_lstm.choose_kernel(
+            self.kernel, x, self.hidden_size, self.low_precision, self.training
+        )
+        if fused:
+            return fused_lstm.run(self, x, state, self.low_precision)
         return super().forward(x, state)
 
     def fan_out(

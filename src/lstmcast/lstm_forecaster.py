@@ -25,11 +25,7 @@ from .audit import warn_on_leakage
 from .card import chain_step, training_data
 from .checkpoint import Resumable, data_fingerprint, resumable
 from .checks import Rule
-from .covariates import (
-    CovariateScaler,
-    merge_static,
-    spec_of,
-)
+from .covariates import CovariateScaler, merge_static, spec_of
 from .data import Panel
 from .devices import pick_device
 from .diagnostics import validation_diagnostics
@@ -46,9 +42,7 @@ from .fitting import (
 from .forecast import Forecaster
 from .forecasting import refuse_recursion, scaled_forecast
 from .interval_forecasts import IntervalForecasts
-from .intervals import (
-    check_calibrated_quantiles,
-)
+from .intervals import check_calibrated_quantiles
 from .io import read_state, reading_model, save_state, saved_settings
 from .lstm import GateTrace
 from .lstm_inputs import LSTMInputs
@@ -147,6 +141,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         Seed of weights, shuffling and dropout: the same seed gives the same model.
     device : str or None
         ``"cpu"``, ``"cuda"``, ...; default CUDA when present.
+    precision : "auto", "fp32" or "bf16"
+        The LSTM's matrix products in float32 or bfloat16 where the machine has it natively
+        (:mod:`lstmcast.precision`; "auto": bfloat16 only where native and measured as accurate).
 
     Multivariate data (a wide frame, say) is handled channel-independently: every column is a
     series of its own, all sharing the one network.
@@ -211,6 +208,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         recipe: str = AUTO,
         random_state: int | None = None,
         device: str | None = None,
+        precision: str = AUTO,
     ) -> None:
         self.window = window
         self.horizon = horizon
@@ -247,6 +245,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.recipe = recipe
         self.random_state = random_state
         self.device = device
+        self.precision = precision
 
     # The fitted attributes: fields of the FittedState that fit (or load) gives the model.
     networks_ = StateField()

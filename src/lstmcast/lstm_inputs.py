@@ -22,6 +22,7 @@ from .fitting import ahead_mask, network_inputs
 from .forecasting import input_windows, refuse_recursion
 from .intervals import network_quantiles
 from .missing import Fills, fill_targets, shared, warn_filled_origins
+from .precision import resolve, use_precision
 from .settings import calendar_names, check_missing
 from .training_range import warn_far_from_training
 
@@ -38,6 +39,7 @@ class LSTMInputs:
     covariate_missing: Any
     missing: Any
     fill_gaps: Any
+    precision: Any
     scaler: Any
     horizon: Any
     window: Any
@@ -133,7 +135,9 @@ class LSTMInputs:
     def _contexts(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray
     ) -> tuple[torch.Tensor, np.ndarray]:
-        """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,)."""
+        """Input windows (k, window, features) ending before rows ``ends``, and scaler rows (k,),
+        on the networks' device; the networks set to this machine's reading of ``precision``
+        (every forecast reads its windows here)."""
         spec = spec_of(self._current())
         covariates = self.covariate_scaler_ if spec else None
         mask = ahead_mask(spec, len(self._calendar()), self.missing == "mask")
@@ -142,4 +146,6 @@ class LSTMInputs:
             panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs,
             covariates, ahead,
         )  # fmt: skip
-        return x.to(next(self.networks_[0].parameters()).device), rows
+        device = next(self.networks_[0].parameters()).device
+        use_precision(self.networks_, resolve(self.precision, device, training=False))
+        return x.to(device), rows

@@ -13,6 +13,7 @@ from .covariates import MISSING, spec_of
 from .errors import ConfigError, option, setting
 from .missing import POLICIES
 from .model import BASELINES, DECODERS, WINDOW_NORMS
+from .precision import PRECISIONS
 from .train import LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
 from .windows import CALENDAR, SCALERS
 
@@ -71,6 +72,7 @@ RULES: dict[str, Rule] = {
     "recipe": Rule(str, choices=RECIPES),
     "random_state": Rule(int, 0, optional=True),
     "device": Rule(str, optional=True),
+    "precision": Rule(str, choices=PRECISIONS),
 }
 
 

@@ -189,6 +189,8 @@ class TrainConfig:
     # Keep the weights of the epoch with the lowest validation loss; False: the last epoch's
     # (validation points that only calibrate, such as each series' oldest: val_at="start").
     select_epoch: bool = True
+    # The LSTM's matrix products: "auto", "fp32" or "bf16" (lstmcast.precision).
+    precision: str = "fp32"
 
 
 @dataclass

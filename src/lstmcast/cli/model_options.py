@@ -322,6 +322,14 @@ MODEL_OPTIONS = (
     ModelOption(
         "device", "--device", "cpu, cuda, cuda:1, mps, ... Default: CUDA when present.", str | None
     ),
+    ModelOption(
+        "precision",
+        "--precision",
+        "The LSTM's matrix products: fp32, bf16 (bfloat16, only on a CPU that has it natively; "
+        "cell state and forecasts stay float32) or auto (bf16 where native and measured as "
+        "accurate).",
+        str,
+    ),
 )
 
 # The model options by estimator keyword.

@@ -1,0 +1,263 @@
+"""The fused LSTM kernel: each time step's element-wise work in one pass, built once per machine.
+
+torch's CPU LSTM kernel (oneDNN) spends more than half of a training step outside its matrix
+products, in element-wise passes over the gates; a hand-written autograd LSTM in tensor ops was
+slower still (about twenty kernels per step). ``fused_lstm.cpp`` does each step's gates, cell and
+hidden update (and their backward) in one loop per row, leaving the products to torch's BLAS,
+and :func:`run` wraps it in an autograd function with the same parameters as
+:class:`lstmcast.lstm.LSTM`:
+
+- forward per layer: the input part of every gate for all steps as one large product
+  (``x W_ih^T + b``, (B, T, 4H)), then the time loop in C++;
+- backward: the loop in C++ gives the gates' gradients (B, T, 4H); the weight and input gradients
+  are again large products (``dz^T h``, ``dz^T x``, ``dz W_ih``) done by autograd.
+
+Why a C++ extension rather than ``torch.compile``: compiling is paid in every process (tens of
+seconds of tracing even with inductor's on-disk cache) and imports torch's compiler stack
+(``torch._dynamo``, about 1 s), which a whole-process job like the tutorial cannot afford; the
+extension is compiled once per machine (about 20 s with g++) into a cache directory and then
+loaded in milliseconds. Without a C++ compiler (or when building fails) lstmcast keeps torch's
+kernel: same results, the old speed.
+
+Which kernel runs is :func:`choose_kernel`'s call, overridable with ``LSTM.kernel`` (and the
+``LSTMCAST_LSTM_KERNEL`` environment variable): "auto", "fused" or "stock".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import torch
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+KERNELS = ("auto", "fused", "stock")
+SOURCE = Path(__file__).with_name("fused_lstm.cpp")
+# When "auto" runs the fused kernel (benchmarks/kernel.py, benchmarks/RESULTS.md): from this many
+# (batch x hidden) units per step (below, its per-step overhead makes it up to 2x slower than
+# torch's: the tutorial's LSTM(50) on batches of 32 is 1,600), and in float32 only over this many
+# steps (over 8-24 steps it ran from 0.9x to 1.6x torch's on a busy machine, over 96 at 1.4-1.7x).
+MIN_UNITS = 16384
+MIN_FLOAT32_STEPS = 32
+# The vector instructions each of torch's CPU capability levels guarantees: the extension is
+# compiled for the level torch itself detected, so a cache shared between machines never loads
+# code a CPU cannot run (the level is part of the file name).
+_ARCH_FLAGS = {
+    "DEFAULT": [],
+    "AVX2": ["-mavx2", "-mfma"],
+    "AVX512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"],
+}
+
+# -fno-trapping-math lets the compiler vectorise the float-to-int step of the exponential (no
+# result changes; nothing here enables floating-point traps).
+_FLAGS = ["-shared", "-fPIC", "-std=c++20", "-O3", "-fopenmp", "-fno-trapping-math"]
+
+_lock = threading.Lock()
+_loaded: bool | None = None  # None: not tried yet in this process
+_failure = ""  # why the extension is unavailable, when it is
+
+
+def cache_dir() -> Path:
+    """Where built kernels are kept: ``$LSTMCAST_CACHE_DIR``, else ``~/.cache/lstmcast``."""
+    given = os.environ.get("LSTMCAST_CACHE_DIR")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lstmcast"
+
+
+def compiler() -> str | None:
+    """The C++ compiler to build with: ``$CXX``, else ``c++`` or ``g++`` on the PATH."""
+    for name in (os.environ.get("CXX"), "c++", "g++"):
+        if name and shutil.which(name):
+            return name
+    return None
+
+
+def _capability() -> str:
+    level = torch.backends.cpu.get_cpu_capability()
+    return level if level in _ARCH_FLAGS else "DEFAULT"
+
+
+def _command(cxx: str, output: Path) -> list[str]:
+    root = Path(torch.__file__).parent
+    abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
+    return [
+        cxx, str(SOURCE), "-o", str(output), *_FLAGS, *_ARCH_FLAGS[_capability()],
+        f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
+        f"-I{root / 'include'}", f"-L{root / 'lib'}", f"-Wl,-rpath,{root / 'lib'}",
+        "-lc10", "-ltorch_cpu",
+    ]  # fmt: skip
+
+
+def library_path() -> Path:
+    """The built kernel's file for this source, torch, Python and CPU level (built or not)."""
+    key = hashlib.sha256(SOURCE.read_bytes())
+    key.update(f"{torch.__version__} {sys.version_info[:2]} {_capability()} {_FLAGS}".encode())
+    return cache_dir() / f"fused_lstm-{_capability().lower()}-{key.hexdigest()[:16]}.so"
+
+
+def build() -> Path:
+    """Compile the kernel into the cache (once per machine) and return its file.
+
+    Raises RuntimeError when there is no compiler or compiling fails.
+    """
+    target = library_path()
+    if target.exists():
+        return target
+    cxx = compiler()
+    if cxx is None:
+        raise RuntimeError("no C++ compiler found (set CXX, or install g++)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Compiled beside its final name and renamed: processes building at once never load half
+    # a file, and the last rename wins with an identical one.
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        built = Path(scratch) / target.name
+        log.info("building the fused LSTM kernel into %s (once per machine)", target)
+        done = subprocess.run(_command(cxx, built), capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            errors = [line for line in done.stderr.splitlines() if "error" in line]
+            raise RuntimeError(f"{cxx} failed: {' '.join(errors[:3]) or done.stderr[-500:]}")
+        os.replace(built, target)
+    return target
+
+
+def load() -> bool:
+    """Whether the fused kernel is usable in this process, building it on first need."""
+    global _loaded, _failure
+    with _lock:
+        if _loaded is None:
+            try:
+                torch.ops.load_library(str(build()))
+                _loaded = True
+            except (RuntimeError, OSError) as error:
+                _loaded, _failure = False, str(error)
+                log.info("fused LSTM kernel unavailable, using torch's: %s", error)
+        return _loaded
+
+
+def unavailable_reason() -> str:
+    """Why :func:`load` returned False ("" when it did not)."""
+    return _failure
+
+
+def check_kernel(kernel: str) -> None:
+    if kernel not in KERNELS:
+        raise ConfigError(f"LSTM kernel must be one of {', '.join(KERNELS)}; got {kernel!r}")
+
+
+def choose_kernel(
+    kernel: str, x: torch.Tensor, hidden_size: int, low_precision: bool, training: bool
+) -> bool:
+    """Whether to run the fused kernel on ``x`` (batch, time, features).
+
+    "stock": never; "fused": always on the CPU (an error when it cannot be built, or for other
+    dtypes than float32); "auto": for float32 on the CPU when no exporter or compiler is tracing
+    the network (they need torch's own LSTM operator), for training (in float32 the fused
+    forward alone is only as fast as torch's: the gain is in the backward) over at least
+    :data:`MIN_FLOAT32_STEPS` steps, or for bfloat16 products (which torch's kernel lacks), and
+    when the step is big enough (:data:`MIN_UNITS`) to be faster (and pay for a first build).
+    """
+    check_kernel(kernel)
+    if kernel == "stock" or x.device.type != "cpu":
+        return False
+    if kernel == "fused":
+        if x.dtype != torch.float32:
+            raise ConfigError(f"the fused LSTM kernel computes in float32, not {x.dtype}")
+        if not load():
+            raise ConfigError(f"the fused LSTM kernel cannot be used: {_failure}")
+        return True
+    tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+    compiling = torch.compiler.is_compiling() or torch.compiler.is_exporting()
+    if tracing or compiling or x.dtype != torch.float32:
+        return False
+    float32_training = training and torch.is_grad_enabled() and x.shape[1] >= MIN_FLOAT32_STEPS
+    if not (low_precision or float32_training):
+        return False
+    if x.shape[0] * hidden_size < MIN_UNITS:
+        return False
+    return load()
+
+
+class _Layer(torch.autograd.Function):
+    """One layer over every step: (x (B, T, in), w_ih (4H, in), bias (4H,) = b_ih + b_hh,
+    w_hh (4H, H), h0, c0 (B, H), low) -> (output (B, T, H), h_n, c_n (B, H)), all float32;
+    ``low``: the products in bfloat16."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, bias, w_hh, h0, c0, low):  # type: ignore[override]
+        keep = any(ctx.needs_input_grad)
+        out, gates, cells, hiddens = torch.ops.lstmcast.layer_forward(
+            x, w_ih, bias, w_hh, h0, c0, keep, low
+        )
+        if keep:
+            ctx.save_for_backward(x, w_ih, w_hh, *gates, *cells, *hiddens)
+            ctx.low, ctx.steps = low, x.shape[1]
+        return out, out[:, -1].clone(), cells[-1]
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_h_last, grad_c_last):  # type: ignore[override]
+        x, w_ih, w_hh, *saved = ctx.saved_tensors
+        steps = ctx.steps
+        gates, cells, hiddens = saved[:steps], saved[steps : 2 * steps + 1], saved[2 * steps + 1 :]
+        batch, hidden = x.shape[0], w_hh.shape[1]
+        zeros = x.new_zeros(batch, hidden)
+        if grad_out is None:
+            grad_out = x.new_zeros(batch, steps, hidden)
+        grads = torch.ops.lstmcast.layer_backward(
+            grad_out,
+            zeros if grad_h_last is None else grad_h_last,
+            zeros if grad_c_last is None else grad_c_last,
+            gates, cells, hiddens, x, w_ih, w_hh, ctx.low,
+        )  # fmt: skip
+        return (*grads, None)
+
+
+def _dropout_mask(output: torch.Tensor, p: float) -> torch.Tensor:
+    """Dropout's scaled keep-mask for a layer's ``output`` (B, T, H), drawn in the order torch's
+    LSTM draws it (time-major): the same seed drops the same units in both kernels."""
+    batch, steps, hidden = output.shape
+    mask = output.new_empty(steps, batch, hidden).bernoulli_(1 - p).div_(1 - p)
+    return mask.transpose(0, 1)
+
+
+def run(
+    lstm: torch.nn.LSTM,
+    x: torch.Tensor,
+    state: tuple[torch.Tensor, torch.Tensor] | None,
+    low_precision: bool = False,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """``lstm``'s forward (batch-first) through the fused kernel: output (B, T, H) and
+    (h_n, c_n), each (num_layers, B, H). ``low_precision``: matrix products in bfloat16 (weights
+    kept float32, cast per call), cell state and element-wise work float32."""
+    if not load():
+        raise ConfigError(f"the fused LSTM kernel cannot be used: {_failure}")
+    batch = x.shape[0]
+    H = lstm.hidden_size
+    if state is None:
+        zeros = x.new_zeros(lstm.num_layers, batch, H, dtype=torch.float32)
+        state = (zeros, zeros)
+    layer_input = x.float()
+    last_h, last_c = [], []
+    for k in range(lstm.num_layers):
+        w_ih = getattr(lstm, f"weight_ih_l{k}")
+        w_hh = getattr(lstm, f"weight_hh_l{k}")
+        bias = getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")
+        h0, c0 = state[0][k].float(), state[1][k].float()
+        output, h_n, c_n = _Layer.apply(layer_input, w_ih, bias, w_hh, h0, c0, low_precision)
+        last_h.append(h_n)
+        last_c.append(c_n)
+        layer_input = output
+        if lstm.training and lstm.dropout > 0 and k < lstm.num_layers - 1:
+            layer_input = layer_input * _dropout_mask(layer_input, lstm.dropout)
+    return layer_input, (torch.stack(last_h), torch.stack(last_c))

@@ -1,0 +1,171 @@
+"""The fused LSTM kernel agrees with torch.nn.LSTM (values and gradients), and without a compiler
+lstmcast keeps torch's kernel.
+
+Tests that run the kernel need a C++ compiler (they build it once per machine, about 20 s, into
+the user's cache) and are skipped without one; the fallback is tested everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import lstmcast as lc
+from lstmcast import fused_lstm
+
+needs_compiler = pytest.mark.skipif(
+    fused_lstm.compiler() is None, reason="no C++ compiler: the fused kernel cannot be built"
+)
+
+
+def twins(input_size: int, hidden: int, layers: int, dropout: float = 0.0) -> lc.LSTM:
+    torch.manual_seed(hidden)
+    lstm = lc.LSTM(input_size, hidden, layers, dropout)
+    with torch.no_grad():  # twice torch's init range: gates that saturate sometimes
+        for p in lstm.parameters():
+            p.uniform_(-2 / hidden**0.5, 2 / hidden**0.5)
+    return lstm
+
+
+def outputs_and_gradients(
+    lstm: lc.LSTM, kernel: str, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
+) -> list[torch.Tensor]:
+    """Output, last states and the gradients of a loss over all three (every parameter, x and
+    the initial states)."""
+    lstm.kernel = kernel
+    leaves = [x, *lstm.parameters(), *(state or ())]
+    for leaf in leaves:
+        leaf.grad = None
+    torch.manual_seed(0)  # the same dropout masks in both kernels
+    output, (h_n, c_n) = lstm(x, state)
+    (output.pow(2).sum() + h_n.sin().sum() + c_n.cos().sum()).backward()
+    assert all(leaf.grad is not None for leaf in leaves)
+    return [output, h_n, c_n, *(leaf.grad for leaf in leaves)]  # type: ignore[misc]
+
+
+@needs_compiler
+@pytest.mark.parametrize(
+    ("input_size", "hidden", "layers", "batch", "steps", "dropout", "with_state"),
+    [
+        (1, 1, 1, 1, 1, 0.0, False),
+        (1, 32, 2, 8, 24, 0.0, False),
+        (3, 7, 2, 4, 9, 0.0, True),
+        (5, 16, 3, 2, 13, 0.0, True),
+        (4, 16, 3, 6, 11, 0.3, True),  # dropout between layers, training mode
+    ],
+)
+def test_values_and_gradients_match_torch(
+    input_size: int,
+    hidden: int,
+    layers: int,
+    batch: int,
+    steps: int,
+    dropout: float,
+    with_state: bool,
+) -> None:
+    lstm = twins(input_size, hidden, layers, dropout).train()
+    x = torch.randn(batch, steps, input_size, requires_grad=True)
+    state = None
+    if with_state:
+        state = (
+            torch.randn(layers, batch, hidden, requires_grad=True),
+            torch.randn(layers, batch, hidden, requires_grad=True),
+        )
+    expected = outputs_and_gradients(lstm, "stock", x, state)
+    fused = outputs_and_gradients(lstm, "fused", x, state)
+    for got, want in zip(fused, expected, strict=True):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+def test_bf16_products_stay_close_and_keep_float32_states() -> None:
+    lstm = twins(3, 16, 2)
+    x = torch.randn(8, 12, 3, requires_grad=True)
+    expected = outputs_and_gradients(lstm, "stock", x, None)
+    lstm.low_precision = True
+    low = outputs_and_gradients(lstm, "fused", x, None)
+    for got, want in zip(low, expected, strict=True):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want, atol=0.05, rtol=0.05)
+    # bfloat16 rounding shows: these are not float32 products.
+    assert (low[0] - expected[0]).abs().max() > 1e-5
+    # Without the fused kernel, bfloat16 products are not available: float32 exactly.
+    lstm.kernel = "stock"
+    torch.testing.assert_close(lstm(x)[0], expected[0], atol=0, rtol=0)
+
+
+@needs_compiler
+def test_auto_picks_the_fused_kernel_for_training_steps_big_enough() -> None:
+    lstm = lc.LSTM(1, 64, 1)
+    steps = fused_lstm.MIN_FLOAT32_STEPS
+    small, big = torch.randn(4, steps, 1), torch.randn(fused_lstm.MIN_UNITS // 64, steps, 1)
+    short = big[:, :2]
+    assert fused_lstm.choose_kernel("auto", big, 64, low_precision=False, training=True)
+    assert not fused_lstm.choose_kernel("auto", small, 64, low_precision=False, training=True)
+    # Over a few steps only bfloat16 products make the fused kernel worth it.
+    assert not fused_lstm.choose_kernel("auto", short, 64, low_precision=False, training=True)
+    assert fused_lstm.choose_kernel("auto", short, 64, low_precision=True, training=True)
+    # Forecasting in float32: torch's kernel is as fast.
+    assert not fused_lstm.choose_kernel("auto", big, 64, low_precision=False, training=False)
+    with torch.no_grad():
+        assert not fused_lstm.choose_kernel("auto", big, 64, low_precision=False, training=True)
+        assert fused_lstm.choose_kernel("auto", big, 64, low_precision=True, training=False)
+    assert not fused_lstm.choose_kernel("auto", big.double(), 64, False, training=True)
+    assert not fused_lstm.choose_kernel("stock", big, 64, low_precision=True, training=True)
+    with pytest.raises(lc.ConfigError, match=r"float32, not torch\.float64"):
+        fused_lstm.choose_kernel("fused", big.double(), 64, low_precision=False, training=True)
+    lstm(big)  # runs
+
+
+def test_without_a_compiler_torch_kernel_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No compiler (and nothing built): "auto" uses torch's kernel, same results; asking for the
+    fused one is a clear error."""
+    monkeypatch.setenv("LSTMCAST_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fused_lstm, "compiler", lambda: None)
+    monkeypatch.setattr(fused_lstm, "_loaded", None)
+    monkeypatch.setattr(fused_lstm, "_failure", "")
+    lstm = twins(1, 64, 2).train()
+    x = torch.randn(fused_lstm.MIN_UNITS // 64, fused_lstm.MIN_FLOAT32_STEPS, 1, requires_grad=True)
+    auto = outputs_and_gradients(lstm, "auto", x, None)
+    assert not fused_lstm.load()
+    assert "no C++ compiler" in fused_lstm.unavailable_reason()
+    stock = outputs_and_gradients(lstm, "stock", x, None)
+    for got, want in zip(auto, stock, strict=True):
+        torch.testing.assert_close(got, want, atol=0, rtol=0)
+    lstm.kernel = "fused"
+    with pytest.raises(lc.ConfigError, match="fused LSTM kernel cannot be used: no C\\+\\+"):
+        lstm(x)
+    assert not list(tmp_path.iterdir())  # nothing half-built left behind
+
+
+def test_a_failed_build_is_reported_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LSTMCAST_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fused_lstm, "compiler", lambda: "false")  # exits 1, prints nothing
+    with pytest.raises(RuntimeError, match="false failed"):
+        fused_lstm.build()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_an_unknown_kernel_is_refused() -> None:
+    lstm = lc.LSTM(1, 4)
+    lstm.kernel = "fast"
+    with pytest.raises(lc.ConfigError, match="auto, fused, stock; got 'fast'"):
+        lstm(torch.randn(2, 3, 1))
+
+
+def test_the_cache_file_names_the_cpu_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache shared between machines never hands one CPU code built for another's vector
+    units: the level torch detected is in the file's name (and its flags in the key)."""
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    avx2 = fused_lstm.library_path()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    avx512 = fused_lstm.library_path()
+    assert "avx2" in avx2.name
+    assert "avx512" in avx512.name
