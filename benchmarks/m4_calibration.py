@@ -3,9 +3,9 @@
 Usage (after two validation runs with 48 calibration hours that saved their models):
 
     .venv/bin/python -m benchmarks.m4 --validate --level 95 --calibration-hours 48 \
-        --intervals conformal --save val_conf
+        --val-at end --intervals conformal --save val_conf
     .venv/bin/python -m benchmarks.m4 --validate --level 95 --calibration-hours 48 \
-        --intervals conformalized --save val_cqr
+        --val-at end --intervals conformalized --save val_cqr
     .venv/bin/python -m benchmarks.m4_calibration val_conf val_cqr
 
 Each model was trained on the M4 Hourly training series minus their last 96 hours; hours -96..-48

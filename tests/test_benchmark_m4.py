@@ -43,6 +43,8 @@ def test_calibration_study_runs_on_a_saved_validation_model(
         "95",
         "--calibration-hours",
         "48",
+        "--val-at",
+        "end",  # the study recomputes calibrations on the last training hours, as I2-I4 were
     ]
     m4.main([*flags, "--intervals", "conformalized", "--save", str(saved)])
     m4_printed = capsys.readouterr().out
@@ -59,3 +61,15 @@ def test_calibration_study_runs_on_a_saved_validation_model(
     m4_line = next(line for line in m4_printed.splitlines() if line.startswith("95% intervals"))
     study_msis = float(library.split("MSIS")[1].split()[0])
     assert study_msis == pytest.approx(float(m4_line.split("MSIS ")[1].split(",")[0]), rel=0.01)
+
+
+def test_head_calibration_study_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import m4_head_calibration
+
+    m4_head_calibration.main(["--smoke", "--threads", "1"])
+    printed = capsys.readouterr().out
+    assert "point forecast: sMAPE" in printed
+    # 20 series, 49 overlapping 48-hour windows each in their first 96 target hours.
+    assert f"{m4.SMOKE_SERIES * 49} calibration windows" in printed
+    rows = [line for line in printed.splitlines() if "MSIS" in line]
+    assert len(rows) == 2

@@ -74,8 +74,19 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
         grad_clip=settings["grad_clip"],
         lr_schedule=settings["lr_schedule"],
         time_budget=None if budget is None else float(budget),
+        quantile_training=settings["quantile_training"],
+        # The oldest points of each series calibrate; they do not say which epoch forecasts
+        # the latest best (on M4 Hourly they chose mid-schedule epochs: benchmarks/RESULTS.md, E6).
+        select_epoch=settings["val_at"] == "end",
         precision=settings["precision"],
     )
+
+
+def scaled_points(panel: Panel, n_train: np.ndarray, val_at: str) -> np.ndarray:
+    """Points of each series (n,) the scalers are fitted on: the first ``n_train``, or with
+    ``val_at="start"`` all of them (the validation points are then the oldest, and training
+    reads every later point)."""
+    return panel.lengths if val_at == "start" else n_train
 
 
 def validation_points(lengths: np.ndarray, val_size: int | float | None) -> np.ndarray:
@@ -161,9 +172,12 @@ def fit_windows(
     validate: bool,
     covariates: tuple[CovariateScaler, CovariateSpec] | None = None,
     masked: bool = False,
+    val_at: str = "end",
 ) -> tuple[Windows, Windows | None, int]:
     """Training windows, validation windows (when ``validate``), both on ``device``, and the
-    network's input features. Validation targets are the points after ``n_train``.
+    network's input features. Validation targets are the points after ``n_train``; with
+    ``val_at="start"``, as many points right after each series' first window (the training
+    targets are the points after them).
     ``covariates``: their fitted scaler and spec (the panel holds their values). ``masked``
     (``missing="mask"``): missing targets stay NaN for the loss to skip, inputs carry the
     missing-value indicator, and a window without any observed target is left out (it would
@@ -192,8 +206,14 @@ def fit_windows(
         found = Windows(inputs, target, torch.from_numpy(starts), window, horizon, seen_ahead)
         return found.to(device)
 
-    train_windows = windows(np.full(len(panel), window), n_train)
-    val_windows = windows(n_train, panel.lengths) if validate else None
+    first = np.full(len(panel), window)
+    if val_at == "start":
+        first_train = first + panel.lengths - n_train
+        train_windows = windows(first_train, panel.lengths)
+        val_windows = windows(first, first_train) if validate else None
+    else:
+        train_windows = windows(first, n_train)
+        val_windows = windows(n_train, panel.lengths) if validate else None
     return train_windows, val_windows, inputs.shape[1]
 
 

@@ -250,6 +250,8 @@ def saved_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     # tutorial's (not "auto", which only a fit resolves).
     for name, value in TUTORIAL.items():
         params.setdefault(name, value)
+    # Quantile heads trained jointly (all on the pinball loss) before the choice existed.
+    params.setdefault("quantile_training", "joint")
     for name in ("calendar", "quantile_levels"):
         if isinstance(params.get(name), list):  # JSON has no tuples
             params[name] = tuple(params[name])

@@ -34,6 +34,7 @@ from .fitting import (
     check_finite,
     fit_windows,
     network_config,
+    scaled_points,
     train_config,
     train_members,
     training_points,
@@ -78,13 +79,13 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     epochs, batch_size, lr :
         Adam's training budget, batch and (peak) learning rate.
     time_budget : float or None
-        Seconds of training for the whole fit, all ensemble members together (each gets an equal
-        share of what the ones before left). Checked between epochs: training stops when another
-        epoch as long as the longest so far would not fit, keeping the best weights so far, and
-        ``history_.stopped`` says "budget". None: no limit.
-    val_size : int, float or None
-        Validation tail of each training series (points, or a fraction of each series) whose
-        windows are held out of training; the epoch with the lowest validation loss is kept.
+        Seconds of training for the whole fit, all members together (each an equal share of what
+        those before left); training stops between epochs when another as long as the longest
+        would not fit, keeping the best weights, and ``history_.stopped`` says "budget".
+    val_size, val_at : int, float or None; "end" or "start"
+        Validation points of each series (a count or a fraction), held out of training: its last
+        (the epoch best on them is kept) or, "start", those after its first window (they only
+        calibrate intervals: the last epoch is kept, training keeps the latest points).
     patience : int or None
         Stop after this many epochs without validation improvement (needs ``val_size``).
     scaler : "standard" or "none"
@@ -110,30 +111,25 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         ``predict`` takes them from ``futr_df``) and past-only ones (never read after the
         forecast origin). Scaled per series from the training part; see docs/covariates.md.
     static_cols : tuple of column names, or None
-        Per-series covariates of a long ``df``, one value per series: numbers (standardised
-        across series) or categories (embedded; a value not seen in training is "unknown").
-        ``predict`` uses the saved ones unless ``df`` holds them.
+        Per-series covariates of a long ``df``: numbers (standardised across series) or categories
+        (embedded; unseen: "unknown"); ``predict`` uses the saved ones unless ``df`` holds them.
     covariate_missing : "error", "ffill" or "zero"
         A missing covariate value is an error naming it, or is the series' last value, or 0.
     missing, fill_gaps : "error", "interpolate", "ffill" or "mask"; bool
         Missing target values, and with ``fill_gaps`` missing times: :mod:`lstmcast.missing`.
-    loss : "mse" or "mae"
-        Training loss on scaled values.
-    lr_schedule : None, "cosine" or "onecycle"
-        Learning-rate schedule over all training steps.
-    grad_clip : float or None
-        Maximum global gradient norm.
+    loss, lr_schedule, grad_clip : "mse" or "mae"; None, "cosine" or "onecycle"; float or None
+        Training loss on scaled values; learning-rate schedule over all training steps (stepped
+        per batch); maximum global gradient norm.
     forget_bias : float or None
         Initial forget-gate bias, the other biases starting at zero (1.0 is Keras's default);
         None keeps torch's initialisation.
     ensemble_size : int
         Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
-    quantile_levels : tuple of interval levels in percent, or None
-        Learn prediction intervals for these levels (e.g. ``(80, 95)``): quantile heads trained
-        with the pinball loss (which then replaces ``loss``), ordered so they never cross; the
-        point forecast is the learned median. Without it, ``predict(level=...)`` gives conformal
-        intervals calibrated on the ``val_size`` tail; with both, the learned intervals are
-        conformalized on that tail (widened or narrowed to hold their level there).
+    quantile_levels, quantile_training : tuple of levels in percent, or None; "joint" or "separate"
+        Learn intervals for these levels (e.g. ``(80, 95)``) with quantile heads that never cross,
+        the median being the point forecast: all on the pinball loss ("joint"), or the median on
+        ``loss`` as without heads, the others through their own head ("separate"). ``val_size``
+        calibrates ``predict(level=...)`` intervals: conformal, or the learned ones conformalized.
     season_length : int
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal
@@ -187,6 +183,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         batch_size: int | str = AUTO,
         lr: float | str = AUTO,
         val_size: int | float | str | None = AUTO,
+        val_at: str = "end",
         patience: int | str | None = AUTO,
         scaler: str = "standard",
         window_norm: str | None = AUTO,
@@ -206,6 +203,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         forget_bias: float | None = None,
         ensemble_size: int | str = AUTO,
         quantile_levels: tuple[float, ...] | None = None,
+        quantile_training: str = "joint",
         season_length: int | str = AUTO,
         recipe: str = AUTO,
         random_state: int | None = None,
@@ -222,6 +220,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.batch_size = batch_size
         self.lr = lr
         self.val_size = val_size
+        self.val_at = val_at
         self.patience = patience
         self.scaler = scaler
         self.window_norm = window_norm
@@ -241,6 +240,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.forget_bias = forget_bias
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels
+        self.quantile_training = quantile_training
         self.season_length = season_length
         self.recipe = recipe
         self.random_state = random_state
@@ -415,16 +415,17 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         seed = distributed.from_rank0(seed)
         if resumed is not None:
             seed = resumed.seed
-        scaler = SeriesScaler.fit(panel, n_train, self.scaler)
+        n_fit = scaled_points(panel, n_train, self.val_at)  # also what diagnostics score after
+        scaler = SeriesScaler.fit(panel, n_fit, self.scaler)
         spec = spec_of(self._current())
         static_encoder = self.__dict__.pop("_fitting_static", None) if spec.static else None
         if spec.dynamic:  # a covariate holding the target's future: said before training
             warn_on_leakage(panel, spec.futr, spec.hist, self.season_length)
-        covariate_scaler = CovariateScaler.fit(panel, n_train, self.scaler, len(spec.static))
+        covariate_scaler = CovariateScaler.fit(panel, n_fit, self.scaler, len(spec.static))
         train_windows, val_windows, input_size = fit_windows(
             panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
             scaler_kind=self.scaler, calendar=self._calendar(), validate=self.val_size is not None,
-            covariates=(covariate_scaler, spec), masked=self.missing == "mask",
+            covariates=(covariate_scaler, spec), masked=self.missing == "mask", val_at=self.val_at,
         )  # fmt: skip
         if val_windows is not None and self.quantile_levels:
             check_calibrated_quantiles(
@@ -472,7 +473,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             self._forecast, self.tail_, self.calibration_, self.horizon, float(self.lr), parallel
         )
         self.diagnostics_ = validation_diagnostics(
-            self._forecast, panel, n_train, self.horizon, self.season_length, self.alias,
+            self._forecast, panel, n_fit, self.horizon, self.season_length, self.alias,
             sharded=not replicated,
         )  # fmt: skip
         if checkpoint is not None:

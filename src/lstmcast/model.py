@@ -299,17 +299,22 @@ class LSTMNetwork(nn.Module):
         run = self._summary(x)
         return self._decode(run.last, run.decoded, run.future) * run.spread + run.baseline
 
-    def quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1)."""
+    def quantile_forecast(self, x: torch.Tensor, detached: bool = False) -> torch.Tensor:
+        """Every learned quantile, ascending, the median among them: (B, horizon, Q + 1).
+
+        ``detached``: the other quantiles are built on a detached median and hidden state, so
+        their gradients reach the gap head only (``quantile_training="separate"``).
+        """
         run = self._summary(x)
         median = self._decode(run.last, run.decoded, run.future)  # (B, horizon)
+        features = run.last if run.decoded is None else run.decoded
+        centre, features = (median.detach(), features.detach()) if detached else (median, features)
         quantiles = self.config.quantiles
         below = sum(q < 0.5 for q in quantiles)
-        gaps = self.quantile_gaps(run.last if run.decoded is None else run.decoded)
-        gaps = nn.functional.softplus(self._spread_over_horizon(gaps))
+        gaps = nn.functional.softplus(self._spread_over_horizon(self.quantile_gaps(features)))
         gaps = gaps.reshape(median.shape[0], self.config.horizon, len(quantiles))  # (B, horizon, Q)
-        lower = median[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
-        upper = median[..., None] + gaps[..., below:].cumsum(-1)
+        lower = centre[..., None] - gaps[..., :below].flip(-1).cumsum(-1).flip(-1)
+        upper = centre[..., None] + gaps[..., below:].cumsum(-1)
         stacked = torch.cat([lower, median[..., None], upper], dim=-1)
         return stacked * run.spread[..., None] + run.baseline[..., None]
 

@@ -14,9 +14,11 @@ from .errors import ConfigError, option, setting
 from .missing import POLICIES
 from .model import BASELINES, DECODERS, WINDOW_NORMS
 from .precision import PRECISIONS
-from .train import LOSSES, LR_SCHEDULES
+from .train import LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
 from .windows import CALENDAR, SCALERS
 
+# Where each series' validation points are: its last ones, or the first ones after a window.
+VAL_AT = ("end", "start")
 # A setting left to the recipe (lstmcast.recipe): chosen from the data at fit.
 AUTO = "auto"
 RECIPES = ("auto", "tutorial")
@@ -50,6 +52,7 @@ RULES: dict[str, Rule] = {
     "batch_size": Rule(int, 1),
     "lr": Rule((int, float), 0, low_open=True),
     "val_size": Rule((int, float), 0, low_open=True, optional=True),
+    "val_at": Rule(str, choices=VAL_AT),
     "patience": Rule(int, 1, optional=True),
     "scaler": Rule(str, choices=SCALERS),
     "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),
@@ -61,6 +64,7 @@ RULES: dict[str, Rule] = {
     "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
     "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
     "ensemble_size": Rule(int, 1),
+    "quantile_training": Rule(str, choices=QUANTILE_TRAININGS),
     "season_length": Rule(int, 1),
     "covariate_missing": Rule(str, choices=MISSING),
     "missing": Rule(str, choices=POLICIES),
@@ -89,6 +93,12 @@ def check_together(settings: dict[str, Any]) -> None:
     if settings["patience"] is not None and val_size is None:
         raise ConfigError(
             f"{setting('patience')} needs validation data: set {setting('val_size')} too"
+        )
+    if settings["patience"] is not None and settings["val_at"] == "start":
+        raise ConfigError(
+            f"{setting('patience')} stops on the validation loss, which "
+            f"{option('val_at', 'start')} does not choose epochs by (its points are each "
+            f"series' oldest): use {option('val_at', 'end')} or {option('patience', None)}"
         )
     # Only interval calibration (on the val_size tail) reads season_length: it measures
     # errors in units of each input window's seasonal differences.

@@ -8,6 +8,7 @@ this module calls but never imports.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -24,6 +25,12 @@ from .optim import Adam, schedule_at
 from .windows import Windows
 
 LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
+# How quantile heads train: "joint", every quantile (the median too) on the pinball loss, through
+# the whole network; "separate", the median (the point forecast) on ``loss`` exactly as without
+# quantile heads, and the other quantiles on the pinball loss through the gap head alone.
+# (A third way, the others around a detached median but through the LSTM too, gave wider
+# intervals than either on M4 Hourly validation: benchmarks/RESULTS.md, E2.)
+QUANTILE_TRAININGS = ("joint", "separate")
 
 # The loop's clock in seconds (tests replace it to fake the passing of time).
 clock = time.perf_counter
@@ -33,21 +40,52 @@ clock = time.perf_counter
 STOP_REASONS = ("epochs", "patience", "budget", "interrupted")
 
 
+def training_loss(loss: str, quantile_levels: object, quantile_training: str) -> str:
+    """The name of what training minimises: ``loss``; "pinball" for jointly trained quantile
+    heads; ``loss`` + "+pinball" for separately trained ones."""
+    if not quantile_levels:
+        return loss
+    return "pinball" if quantile_training == "joint" else f"{loss}+pinball"
+
+
+def point_terms(forecast: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """Each target's point loss (B, horizon): squared (``loss="mse"``) or absolute error."""
+    error = forecast - y
+    return error * error if loss == "mse" else error.abs()
+
+
 def pinball_terms(
-    forecast: torch.Tensor, y: torch.Tensor, quantiles: tuple[float, ...]
+    forecast: torch.Tensor,
+    y: torch.Tensor,
+    quantiles: tuple[float, ...],
+    median_loss: str | None = None,
 ) -> torch.Tensor:
     """Each target's pinball (quantile) loss (B, horizon), summed over the columns of
-    ``forecast`` (B, horizon, Q + 1): ``quantiles`` with the median (0.5) in its sorted place."""
+    ``forecast`` (B, horizon, Q + 1): ``quantiles`` with the median (0.5) in its sorted place.
+
+    ``median_loss`` ("mse" or "mae"): the median's column is scored with that point loss
+    instead of its pinball term (``quantile_training="separate"``).
+    """
     levels = torch.tensor(sorted([*quantiles, 0.5]), dtype=y.dtype, device=y.device)
     error = y[..., None] - forecast
-    return torch.maximum(levels * error, (levels - 1) * error).sum(-1)
+    terms = torch.maximum(levels * error, (levels - 1) * error)
+    if median_loss is None:
+        return terms.sum(-1)
+    median = sum(q < 0.5 for q in quantiles)
+    others = torch.cat([terms[..., :median], terms[..., median + 1 :]], dim=-1)
+    return others.sum(-1) + point_terms(forecast[..., median], y, median_loss)
 
 
 def pinball_loss(
-    forecast: torch.Tensor, y: torch.Tensor, quantiles: tuple[float, ...], reduction: str = "mean"
+    forecast: torch.Tensor,
+    y: torch.Tensor,
+    quantiles: tuple[float, ...],
+    reduction: str = "mean",
+    median_loss: str | None = None,
 ) -> torch.Tensor:
-    """Mean pinball (quantile) loss of ``forecast`` (B, horizon, Q + 1) for ``y`` (B, horizon)."""
-    loss = pinball_terms(forecast, y, quantiles)
+    """Mean pinball (quantile) loss of ``forecast`` (B, horizon, Q + 1) for ``y`` (B, horizon);
+    ``median_loss``: as for :func:`pinball_terms`."""
+    loss = pinball_terms(forecast, y, quantiles, median_loss)
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
@@ -58,19 +96,21 @@ def masked_loss(
     quantiles: tuple[float, ...],
     loss: str,
     reduction: str = "mean",
+    median_loss: str | None = None,
 ) -> torch.Tensor:
     """The loss over the ``observed`` targets (B, horizon) of ``y`` only, the mean over them
     (``missing="mask"``): a missing target adds nothing, to the loss or to a gradient.
+    ``median_loss``: as for :func:`pinball_terms`.
 
     The missing targets are replaced by 0 before any arithmetic, so no NaN is ever part of the
     graph (a NaN multiplied by a zero mask would still turn its gradient into NaN).
     """
     y = torch.where(observed, y, torch.zeros_like(y))
-    if quantiles:
-        terms = pinball_terms(output, y, quantiles)
-    else:
-        error = output - y
-        terms = error * error if loss == "mse" else error.abs()
+    terms = (
+        pinball_terms(output, y, quantiles, median_loss)
+        if quantiles
+        else point_terms(output, y, loss)
+    )
     total = (terms * observed).sum()
     return total if reduction == "sum" else total / observed.sum().clamp(min=1)
 
@@ -78,38 +118,53 @@ def masked_loss(
 class TrainingOutput(nn.Module):
     """What the loss reads, as a module's forward (the call DistributedDataParallel wraps).
 
-    The network's forecast (B, horizon), or with quantile heads every quantile (B, horizon, Q + 1).
+    The network's forecast (B, horizon), or with quantile heads every quantile (B, horizon, Q + 1);
+    ``quantile_training``: one of :data:`QUANTILE_TRAININGS`.
     """
 
-    def __init__(self, network: nn.Module) -> None:
+    def __init__(self, network: nn.Module, quantile_training: str = "joint") -> None:
         super().__init__()
         self.network = network
+        self.separate = quantile_training == "separate"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.network.config.quantiles:
-            return self.network.quantile_forecast(x)
+            return self.network.quantile_forecast(x, detached=self.separate)
         return self.network(x)
 
 
 def output_loss(
-    output: torch.Tensor, y: torch.Tensor, network: nn.Module, loss: str, reduction: str = "mean"
+    output: torch.Tensor,
+    y: torch.Tensor,
+    network: nn.Module,
+    loss: str,
+    reduction: str = "mean",
+    quantile_training: str = "joint",
 ) -> torch.Tensor:
-    """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads;
-    over the observed targets only when some are missing (NaN, ``missing="mask"``)."""
+    """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads
+    (the median on ``loss`` unless ``quantile_training`` is "joint"); over the observed
+    targets only when some are missing (NaN, ``missing="mask"``)."""
     quantiles = network.config.quantiles
+    median_loss = None if quantile_training == "joint" else loss
     observed = ~torch.isnan(y)
     if not bool(observed.all()):
-        return masked_loss(output, y, observed, quantiles, loss, reduction)
+        return masked_loss(output, y, observed, quantiles, loss, reduction, median_loss)
     if quantiles:
-        return pinball_loss(output, y, quantiles, reduction)
+        return pinball_loss(output, y, quantiles, reduction, median_loss)
     return LOSSES[loss](output, y, reduction=reduction)
 
 
 def batch_loss(
-    network: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, reduction: str = "mean"
+    network: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    reduction: str = "mean",
+    quantile_training: str = "joint",
 ) -> torch.Tensor:
     """The training loss of ``network`` on one batch."""
-    return output_loss(TrainingOutput(network)(x), y, network, loss, reduction)
+    output = TrainingOutput(network, quantile_training)(x)
+    return output_loss(output, y, network, loss, reduction, quantile_training)
 
 
 LR_SCHEDULES = ("cosine", "onecycle")
@@ -130,6 +185,10 @@ class TrainConfig:
     # The weights training starts from compete with every epoch's on validation (best epoch
     # 0 when none beats them): an update never ends worse on validation than it began.
     keep_start: bool = False
+    quantile_training: str = "joint"  # how quantile heads train: one of QUANTILE_TRAININGS
+    # Keep the weights of the epoch with the lowest validation loss; False: the last epoch's
+    # (validation points that only calibrate, such as each series' oldest: val_at="start").
+    select_epoch: bool = True
     # The LSTM's matrix products: "auto", "fp32" or "bf16" (lstmcast.precision).
     precision: str = "fp32"
 
@@ -260,6 +319,7 @@ def evaluate_loss(
     loss_name: str,
     batch_size: int = 4096,
     parallel: DataParallel | None = None,
+    quantile_training: str = "joint",
 ) -> float:
     """Mean loss over all ``windows`` in evaluation mode, without gradients.
 
@@ -275,7 +335,9 @@ def evaluate_loss(
     with torch.no_grad():
         for chunk in index.split(batch_size):
             x, y = windows.batch(chunk)
-            total += batch_loss(network, x, y, loss_name, reduction="sum").item()
+            total += batch_loss(
+                network, x, y, loss_name, reduction="sum", quantile_training=quantile_training
+            ).item()
             count += int((~torch.isnan(y)).sum())  # missing targets (masked) are not counted
     network.train(was_training)
     if parallel is not None:
@@ -313,7 +375,7 @@ def train(
     """
     if optimizer is None:
         optimizer = Adam(network.parameters(), lr=config.lr)
-    forward: nn.Module = TrainingOutput(network)
+    forward: nn.Module = TrainingOutput(network, config.quantile_training)
     n = len(train_windows)
     validating = val_windows is not None and len(val_windows) > 0
     if parallel is None:
@@ -331,10 +393,16 @@ def train(
             n_val = int(distributed.sum_across([n_val])[0])
         history = History(train_windows=sampler.total, val_windows=n_val)
     total_steps = config.epochs * batches
+    validation_loss = functools.partial(
+        evaluate_loss,
+        loss_name=config.loss,
+        parallel=parallel,
+        quantile_training=config.quantile_training,
+    )
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
     if config.keep_start and validating and resume is None:
-        best_score = evaluate_loss(network, val_windows, config.loss, parallel=parallel)
+        best_score = validation_loss(network, val_windows)
         history.best_epoch = 0
     first_epoch = 1
     if resume is not None:
@@ -364,7 +432,9 @@ def train(
                 x, y = train_windows.batch(
                     order[b * config.batch_size : (b + 1) * config.batch_size]
                 )
-                loss = output_loss(forward(x), y, network, config.loss)
+                loss = output_loss(
+                    forward(x), y, network, config.loss, quantile_training=config.quantile_training
+                )
                 if not torch.isfinite(loss):
                     clip = (
                         option("grad_clip", 1.0)
@@ -396,11 +466,9 @@ def train(
                 epoch_loss, seen = distributed.sum_across([epoch_loss, len(order)])
                 history.train_loss.append(epoch_loss / seen)
             if validating:
-                history.val_loss.append(
-                    evaluate_loss(network, val_windows, config.loss, parallel=parallel)
-                )
-            # Without validation the latest weights are the best we know.
-            score = history.val_loss[-1] if validating else -epoch
+                history.val_loss.append(validation_loss(network, val_windows))
+            # Without validation (or choosing by it) the latest weights are the best we know.
+            score = history.val_loss[-1] if validating and config.select_epoch else -epoch
             if score < best_score:
                 best_score, history.best_epoch = score, epoch
                 best_state = copy.deepcopy(network.state_dict())

@@ -250,7 +250,10 @@ class _Trials:
         given = {"horizon": horizon} | {name: v for name, v in fixed.items() if name in CHOSEN}
         recipe = resolve("auto", given, trained, steps, fixed.get("quantile_levels"))
         base = {**recipe.settings, **given, **fixed}
-        LSTMForecaster(**base)._check_params()  # fixed settings that cannot work
+        estimator = LSTMForecaster(**base)
+        estimator._check_params()  # fixed settings that cannot work
+        # Whether the loss is searched depends on it, given or not.
+        base["quantile_training"] = estimator.quantile_training
         _check_room(trained, base)
         identity = {
             "data": data_fingerprint(panel),
@@ -277,11 +280,14 @@ class _Trials:
     def run(self, trial: optuna.Trial) -> float:
         """Train the trial's settings on the training part; its MASE on the held-out end."""
         from .scoring import evaluate
+        from .train import training_loss
 
         began = clock()
         chosen = self.space.suggest(trial)
         trial.set_user_attr(studies.TRIED, json.loads(json.dumps(self.space.tried(chosen))))
-        loss = "pinball" if chosen.get("quantile_levels") else chosen["loss"]
+        loss = training_loss(
+            chosen["loss"], chosen.get("quantile_levels"), chosen["quantile_training"]
+        )
         trial.set_user_attr(studies.LOSS, loss)
         chosen["time_budget"] = self.budget.for_trial(self._to_go(trial.study))
         trial.set_user_attr(studies.BUDGET, chosen["time_budget"])

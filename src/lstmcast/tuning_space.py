@@ -99,8 +99,8 @@ class SearchSpace:
         unsearched = set(fixed)
         if grid is None:
             unsearched.add("window")
-        if base.get("quantile_levels"):
-            unsearched.add("loss")  # quantile heads train on the pinball loss instead
+        if base.get("quantile_levels") and base.get("quantile_training") == "joint":
+            unsearched.add("loss")  # joint quantile heads train on the pinball loss instead
         searched = tuple(name for name in SEARCHED if name not in unsearched)
         # A season per segment only where every window tried is whole seasons.
         whole_seasons = season > 1 and (

@@ -377,7 +377,9 @@ class Updatable:
         trained = train_members(
             updated,
             self.networks_[0].config,
-            dataclasses.replace(train_config(settings), keep_start=True),
+            # An update validates on its new points' tail (whatever val_at the fit had) and
+            # keeps the best of its epochs and its starting weights there.
+            dataclasses.replace(train_config(settings), keep_start=True, select_epoch=True),
             len(self.networks_),
             (train_windows, val_windows),
             device,

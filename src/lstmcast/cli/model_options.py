@@ -153,6 +153,13 @@ MODEL_OPTIONS = (
         parse=parse_size,
     ),
     ModelOption(
+        "val_at",
+        "--val-at",
+        "Where each series' --val-size points are: end (its last) or start (those right after "
+        "its first window; training then keeps the latest points).",
+        str,
+    ),
+    ModelOption(
         "patience",
         "--patience",
         "Stop after this many epochs without validation improvement (needs --val-size), or none.",
@@ -261,6 +268,14 @@ MODEL_OPTIONS = (
         "without it, --level intervals are conformal (needs --val-size).",
         list[float] | None,
         parse=_as_tuple,
+    ),
+    ModelOption(
+        "quantile_training",
+        "--quantile-training",
+        "How quantile heads train: joint (every quantile, the median too, on the pinball loss) "
+        "or separate (the median on --loss as without quantile heads, the other quantiles on "
+        "the pinball loss through their own head).",
+        str,
     ),
     ModelOption(
         "season_length",
