@@ -30,7 +30,7 @@ from benchmarks.machine import run_header, run_options
 from benchmarks.speed import run_child
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-JOB = {"series": 20, "points": 600, "window": 96, "hidden_size": 64, "epochs": 1}
+JOB = {"series": 40, "points": 600, "window": 96, "hidden_size": 128, "epochs": 2}
 SMOKE_JOB = {"series": 4, "points": 200, "window": 24, "hidden_size": 8, "epochs": 1}
 REPEATS, SMOKE_REPEATS = 3, 1
 BURNER = "while True: pass"
