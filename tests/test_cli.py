@@ -745,6 +745,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "ensemble_size": ("2", 2),
     "quantile_levels": ("80", (80.0,)),
     "quantile_training": ("separate", "separate"),
+    "median_weight": ("4", 4.0),
     "season_length": ("7", 7),
     "recipe": ("tutorial", "tutorial"),
     "random_state": ("5", 5),

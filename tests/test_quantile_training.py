@@ -234,3 +234,37 @@ def test_an_update_of_a_model_validated_at_the_start_still_keeps_its_best(
     model = lc.LSTMForecaster(**settings).fit(series[:340])
     model.update(lc.to_long(series)[340:].reset_index(drop=True), val_size=8)
     assert [(c.select_epoch, c.keep_start) for c in configs] == [(True, True)]
+
+
+def test_median_weight_scales_the_median_term_only() -> None:
+    """median_weight multiplies the median's term (pinball, or the point loss when separate);
+    the others keep theirs, and 1 is the plain sum."""
+    y = torch.tensor([[1.0]])
+    forecast = torch.tensor([[[0.0, 3.0, 4.0]]])  # quantiles 0.1, 0.5, 0.9
+    quantiles = (0.1, 0.9)
+    assert pinball_terms(forecast, y, quantiles, None, 4.0).item() == pytest.approx(0.1 + 4 + 0.3)
+    assert pinball_terms(forecast, y, quantiles, "mae", 0.5).item() == pytest.approx(0.1 + 1 + 0.3)
+    assert torch.equal(
+        pinball_terms(forecast, y, quantiles, None, 1.0), pinball_terms(forecast, y, quantiles)
+    )
+
+
+def test_median_weight_moves_the_training_toward_the_point_loss(
+    series: np.ndarray, tmp_path: Path
+) -> None:
+    """A heavier median changes what joint heads learn; the weight is validated and saved, and a
+    model saved before it existed weighed the median as the others (1)."""
+    settings = SETTINGS | {"epochs": 1, "quantile_levels": (80,)}
+    plain = lc.LSTMForecaster(**settings).fit(series).predict(4)
+    weighted = lc.LSTMForecaster(**settings, median_weight=4.0).fit(series)
+    assert not np.array_equal(weighted.predict(4)["LSTM"].to_numpy(), plain["LSTM"].to_numpy())
+    assert weighted.history_.train_loss[0] > 0
+    weighted.save(tmp_path / "m")
+    assert lc.load(tmp_path / "m").median_weight == 4.0
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["params"]["median_weight"]
+    config_file.write_text(json.dumps(config))
+    assert lc.load(tmp_path / "m").median_weight == 1.0
+    with pytest.raises(lc.ConfigError, match="median_weight"):
+        lc.LSTMForecaster(**settings, median_weight=0).fit(series)

@@ -75,6 +75,7 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
         lr_schedule=settings["lr_schedule"],
         time_budget=None if budget is None else float(budget),
         quantile_training=settings["quantile_training"],
+        median_weight=float(settings["median_weight"]),
         # The oldest points of each series calibrate; they do not say which epoch forecasts
         # the latest best (on M4 Hourly they chose mid-schedule epochs: benchmarks/RESULTS.md, E6).
         select_epoch=settings["val_at"] == "end",

@@ -252,6 +252,7 @@ def saved_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
         params.setdefault(name, value)
     # Quantile heads trained jointly (all on the pinball loss) before the choice existed.
     params.setdefault("quantile_training", "joint")
+    params.setdefault("median_weight", 1.0)
     for name in ("calendar", "quantile_levels"):
         if isinstance(params.get(name), list):  # JSON has no tuples
             params[name] = tuple(params[name])

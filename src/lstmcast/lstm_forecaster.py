@@ -130,6 +130,8 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         the median being the point forecast: all on the pinball loss ("joint"), or the median on
         ``loss`` as without heads, the others through their own head ("separate"). ``val_size``
         calibrates ``predict(level=...)`` intervals: conformal, or the learned ones conformalized.
+    median_weight : float
+        With quantile heads, the median's loss term counts this many times each other one's.
     season_length : int
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal
@@ -204,6 +206,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         ensemble_size: int | str = AUTO,
         quantile_levels: tuple[float, ...] | None = None,
         quantile_training: str = "joint",
+        median_weight: float = 1.0,
         season_length: int | str = AUTO,
         recipe: str = AUTO,
         random_state: int | None = None,
@@ -241,6 +244,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels
         self.quantile_training = quantile_training
+        self.median_weight = median_weight
         self.season_length = season_length
         self.recipe = recipe
         self.random_state = random_state

@@ -65,6 +65,7 @@ RULES: dict[str, Rule] = {
     "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
     "ensemble_size": Rule(int, 1),
     "quantile_training": Rule(str, choices=QUANTILE_TRAININGS),
+    "median_weight": Rule((int, float), 0, low_open=True),
     "season_length": Rule(int, 1),
     "covariate_missing": Rule(str, choices=MISSING),
     "missing": Rule(str, choices=POLICIES),

@@ -59,21 +59,28 @@ def pinball_terms(
     y: torch.Tensor,
     quantiles: tuple[float, ...],
     median_loss: str | None = None,
+    median_weight: float = 1.0,
 ) -> torch.Tensor:
     """Each target's pinball (quantile) loss (B, horizon), summed over the columns of
     ``forecast`` (B, horizon, Q + 1): ``quantiles`` with the median (0.5) in its sorted place.
 
     ``median_loss`` ("mse" or "mae"): the median's column is scored with that point loss
-    instead of its pinball term (``quantile_training="separate"``).
+    instead of its pinball term (``quantile_training="separate"``). ``median_weight``: the
+    median's term counts this many times.
     """
     levels = torch.tensor(sorted([*quantiles, 0.5]), dtype=y.dtype, device=y.device)
     error = y[..., None] - forecast
     terms = torch.maximum(levels * error, (levels - 1) * error)
-    if median_loss is None:
+    if median_loss is None and median_weight == 1:
         return terms.sum(-1)
     median = sum(q < 0.5 for q in quantiles)
     others = torch.cat([terms[..., :median], terms[..., median + 1 :]], dim=-1)
-    return others.sum(-1) + point_terms(forecast[..., median], y, median_loss)
+    own = (
+        terms[..., median]
+        if median_loss is None
+        else point_terms(forecast[..., median], y, median_loss)
+    )
+    return others.sum(-1) + median_weight * own
 
 
 def pinball_loss(
@@ -82,10 +89,11 @@ def pinball_loss(
     quantiles: tuple[float, ...],
     reduction: str = "mean",
     median_loss: str | None = None,
+    median_weight: float = 1.0,
 ) -> torch.Tensor:
     """Mean pinball (quantile) loss of ``forecast`` (B, horizon, Q + 1) for ``y`` (B, horizon);
-    ``median_loss``: as for :func:`pinball_terms`."""
-    loss = pinball_terms(forecast, y, quantiles, median_loss)
+    ``median_loss``, ``median_weight``: as for :func:`pinball_terms`."""
+    loss = pinball_terms(forecast, y, quantiles, median_loss, median_weight)
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
@@ -97,17 +105,18 @@ def masked_loss(
     loss: str,
     reduction: str = "mean",
     median_loss: str | None = None,
+    median_weight: float = 1.0,
 ) -> torch.Tensor:
     """The loss over the ``observed`` targets (B, horizon) of ``y`` only, the mean over them
     (``missing="mask"``): a missing target adds nothing, to the loss or to a gradient.
-    ``median_loss``: as for :func:`pinball_terms`.
+    ``median_loss``, ``median_weight``: as for :func:`pinball_terms`.
 
     The missing targets are replaced by 0 before any arithmetic, so no NaN is ever part of the
     graph (a NaN multiplied by a zero mask would still turn its gradient into NaN).
     """
     y = torch.where(observed, y, torch.zeros_like(y))
     terms = (
-        pinball_terms(output, y, quantiles, median_loss)
+        pinball_terms(output, y, quantiles, median_loss, median_weight)
         if quantiles
         else point_terms(output, y, loss)
     )
@@ -140,17 +149,21 @@ def output_loss(
     loss: str,
     reduction: str = "mean",
     quantile_training: str = "joint",
+    median_weight: float = 1.0,
 ) -> torch.Tensor:
     """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads
-    (the median on ``loss`` unless ``quantile_training`` is "joint"); over the observed
-    targets only when some are missing (NaN, ``missing="mask"``)."""
+    (the median on ``loss`` unless ``quantile_training`` is "joint", its term counting
+    ``median_weight`` times); over the observed targets only when some are missing (NaN,
+    ``missing="mask"``)."""
     quantiles = network.config.quantiles
     median_loss = None if quantile_training == "joint" else loss
     observed = ~torch.isnan(y)
     if not bool(observed.all()):
-        return masked_loss(output, y, observed, quantiles, loss, reduction, median_loss)
+        return masked_loss(
+            output, y, observed, quantiles, loss, reduction, median_loss, median_weight
+        )
     if quantiles:
-        return pinball_loss(output, y, quantiles, reduction, median_loss)
+        return pinball_loss(output, y, quantiles, reduction, median_loss, median_weight)
     return LOSSES[loss](output, y, reduction=reduction)
 
 
@@ -161,10 +174,11 @@ def batch_loss(
     loss: str,
     reduction: str = "mean",
     quantile_training: str = "joint",
+    median_weight: float = 1.0,
 ) -> torch.Tensor:
     """The training loss of ``network`` on one batch."""
     output = TrainingOutput(network, quantile_training)(x)
-    return output_loss(output, y, network, loss, reduction, quantile_training)
+    return output_loss(output, y, network, loss, reduction, quantile_training, median_weight)
 
 
 LR_SCHEDULES = ("cosine", "onecycle")
@@ -186,6 +200,7 @@ class TrainConfig:
     # 0 when none beats them): an update never ends worse on validation than it began.
     keep_start: bool = False
     quantile_training: str = "joint"  # how quantile heads train: one of QUANTILE_TRAININGS
+    median_weight: float = 1.0  # the median's term in the loss of quantile heads counts this much
     # Keep the weights of the epoch with the lowest validation loss; False: the last epoch's
     # (validation points that only calibrate, such as each series' oldest: val_at="start").
     select_epoch: bool = True
@@ -320,6 +335,7 @@ def evaluate_loss(
     batch_size: int = 4096,
     parallel: DataParallel | None = None,
     quantile_training: str = "joint",
+    median_weight: float = 1.0,
 ) -> float:
     """Mean loss over all ``windows`` in evaluation mode, without gradients.
 
@@ -336,7 +352,7 @@ def evaluate_loss(
         for chunk in index.split(batch_size):
             x, y = windows.batch(chunk)
             total += batch_loss(
-                network, x, y, loss_name, reduction="sum", quantile_training=quantile_training
+                network, x, y, loss_name, "sum", quantile_training, median_weight
             ).item()
             count += int((~torch.isnan(y)).sum())  # missing targets (masked) are not counted
     network.train(was_training)
@@ -398,6 +414,7 @@ def train(
         loss_name=config.loss,
         parallel=parallel,
         quantile_training=config.quantile_training,
+        median_weight=config.median_weight,
     )
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
@@ -433,7 +450,12 @@ def train(
                     order[b * config.batch_size : (b + 1) * config.batch_size]
                 )
                 loss = output_loss(
-                    forward(x), y, network, config.loss, quantile_training=config.quantile_training
+                    forward(x),
+                    y,
+                    network,
+                    config.loss,
+                    quantile_training=config.quantile_training,
+                    median_weight=config.median_weight,
                 )
                 if not torch.isfinite(loss):
                     clip = (

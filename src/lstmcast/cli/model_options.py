@@ -278,6 +278,13 @@ MODEL_OPTIONS = (
         str,
     ),
     ModelOption(
+        "median_weight",
+        "--median-weight",
+        "With quantile heads: the median's loss term counts this many times each other "
+        "quantile's (e.g. 4: the point forecast leads what the shared network learns).",
+        float,
+    ),
+    ModelOption(
         "season_length",
         "--season-length",
         "Seasonal period (e.g. 24 for hourly data): interval calibration measures errors in units "
