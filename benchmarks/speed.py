@@ -37,7 +37,8 @@ W2, compute-bound training, in this process: 20,000 windows of 96 steps x 1 feat
     its training loop alone is read from ``history_.seconds``. lstmcast's default picks its own
     fused LSTM kernel (lstmcast.fused_lstm) where it can be built; a row beside it trains with
     torch's kernel (``lc.LSTM.kernel = "stock"``), and where the CPU has native bfloat16 another
-    with ``precision="bf16"``. The reference trains the same
+    in the precision the default does not pick (``precision="fp32"`` where "auto" means
+    bfloat16). The reference trains the same
     network on prebuilt windows (model and Adam construction included in its time). Throughput in
     windows/s, GFLOP/s by the FLOP convention of benchmarks/ANCHORS (printed with the table), and
     the fraction of a measured float32 matmul peak on the same threads. When TensorFlow is
@@ -537,8 +538,12 @@ def w2(
         return float(np.mean((one_step["LSTM"].to_numpy() - one_step["y"].to_numpy()) ** 2))
 
     # lstmcast's variants beside its default: torch's LSTM kernel, and bfloat16 products.
+    # Where "auto" already means bfloat16, the other precision shown is float32.
     variants = {"lstmcast fit(), torch's LSTM kernel": {"kernel": "stock"}}
-    if lc_precision.native_bf16(torch.device("cpu")):
+    auto = lc_precision.resolve("auto", torch.device("cpu"), training=True)
+    if auto == "bf16":
+        variants["lstmcast fit(precision='fp32')"] = {"precision": "fp32"}
+    elif lc_precision.native_bf16(torch.device("cpu")):
         variants["lstmcast fit(precision='bf16')"] = {"precision": "bf16"}
     else:
         notes.append("lstmcast precision='bf16' skipped: no native bfloat16 on this CPU")

@@ -10,11 +10,11 @@ each precision the machine has natively (float32; bfloat16 where the CPU has it)
 fused kernel runs forward + backward of one batch:
 
 - timed plainly (median of the repeats): the step's wall time;
-- once under ``torch.profiler``, the operators' own (self) times grouped: the matrix products
-  (oneDNN's matmul, torch's ``mm``), the kernel's loops (the self time of ``lstmcast::layer_*``:
-  the fused element-wise work of every step), and the rest (allocations, casts, copies, sums,
-  autograd); what the profiler does not see (Python, the autograd engine) is the wall time
-  minus the operators' total.
+- over three more steps under ``torch.profiler``, the operators' own (self) times grouped: the
+  matrix products (oneDNN's matmul, torch's ``mm``), the kernel's loops (the self time of
+  ``lstmcast::layer_*``: the fused element-wise work of every step), and the rest (allocations,
+  casts, the copies oneDNN makes of transposed operands, sums, autograd); what the profiler does
+  not see (Python, the autograd engine) is the wall time minus the operators' total.
 
 The limit: the step's matrix-product FLOPs (3 x the forward's; the element-wise work left out)
 at the machine's large-matrix rate, oneDNN's n x n x n product on the same threads and in the
@@ -37,6 +37,7 @@ W2 = Shape("W2 (96 steps, 2 x LSTM(128))", 256, 96, 1, 128, 2)
 SMOKE = Shape("smoke", 16, 6, 1, 32, 2)
 REPEATS, SMOKE_REPEATS = 7, 1
 PEAK_N, SMOKE_PEAK_N = 2048, 256
+PROFILED_CALLS = 3  # steps under the profiler, at least (its per-step figures are their mean)
 
 # Operators whose self time is matrix products (oneDNN's matmul is what the kernel calls; the
 # others where torch routes a product elsewhere).
@@ -122,7 +123,7 @@ def measure(shape: Shape, bf16: bool, repeats: int, peak_n: int, seed: int) -> d
     step = training_step(shape, bf16, seed)
     calls = max(1, round(SAMPLE_MS / milliseconds(step, 1)))  # after a warm-up call
     wall = statistics.median(milliseconds(step, calls) for _ in range(repeats))
-    parts = breakdown(step, calls)
+    parts = breakdown(step, max(PROFILED_CALLS, calls))
     flop = product_flop(shape)
     peak = peak_gflops(peak_n, bf16)
     return {

@@ -67,6 +67,10 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> Non
     assert precision.native_bf16(CPU)
     monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx2", "fma"}))
     assert not precision.native_bf16(CPU)
+    # The flag is there but torch runs at the AVX2 level (ATEN_CPU_CAPABILITY=avx2).
+    monkeypatch.setattr(precision, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert not precision.native_bf16(CPU)
     assert not precision.native_bf16(torch.device("meta"))
 
 

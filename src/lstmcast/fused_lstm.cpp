@@ -1,17 +1,18 @@
 // The LSTM's time loop with each step's element-wise work fused into one pass (lstmcast).
 //
 // Built and loaded by lstmcast/fused_lstm.py (torch.ops.lstmcast.*), which also holds the
-// autograd function around these two ops and the pure-PyTorch fallback. Per step the recurrent
-// product h_{t-1} W_hh^T goes to torch's BLAS (at::mm_out); everything else of the step (adding
-// the precomputed input part, the four activations, the cell update, h) is one loop over each
-// row, written so that the compiler vectorises it. torch's own CPU kernel spends more than half
-// its time in separate element-wise passes; one pass over a (B, 4H) row block instead of about
-// twenty is what this file buys.
+// autograd function around these two ops. Per step, the two products (x_t W_ih^T and
+// h_{t-1} W_hh^T, and in the backward pass the four of the gradients) go to oneDNN's matmul
+// through torch; everything else of the step (adding the bias, the four activations, the cell
+// update, h; backward: the gates' gradients and the cell's) is one loop over each row, written
+// so that the compiler vectorises it. torch's own CPU kernel spends more than half its time in
+// separate element-wise passes; one pass over a (B, 4H) row block instead of about twenty is
+// what this file buys.
 //
-// Shapes (batch-first, as lstmcast.LSTM): x_part (B, T, 4H) float32 = x_t W_ih^T + b_ih + b_hh
-// for every step, gate rows in torch's order i, f, g, o; w_hh (4H, H) float32 or bfloat16 (the
-// recurrent products then run in bfloat16, the cell state and all element-wise work staying
-// float32); h0, c0 (B, H) float32.
+// Shapes (batch-first, as lstmcast.LSTM): x (B, T, in) float32; w_ih (4H, in), w_hh (4H, H)
+// and bias (4H,) = b_ih + b_hh float32, gate rows in torch's order i, f, g, o; h0, c0 (B, H)
+// float32. With ``low`` the products run in bfloat16 (operands cast once per call), the cell
+// state and all element-wise work staying float32.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -170,7 +171,7 @@ __attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, s
 // ``a`` (M, K) times ``b`` (N, K) transposed: (M, N). Through oneDNN's matmul (torch's
 // mkldnn::_linear_pointwise operator) when this torch has it: at these shapes (M = batch, K and
 // N = H or 4H) it ran 1.5-2.3x faster than at::mm on an AMD EPYC, where at::mm goes to MKL.
-// Strided views are read as they are. Without oneDNN, at::mm.
+// A strided view (a transpose) is copied by the operator first. Without oneDNN, at::mm.
 at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
   static const auto handle =
       c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
@@ -195,7 +196,7 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
   const std::int64_t B = x.size(0), T = x.size(1), H = w_hh.size(1);
   const auto low_type = scalar_type<Low>();
   auto options = x.options().dtype(at::kFloat);
-  const at::Tensor x_low = x.to(low_type).contiguous();  // each step's rows: unit inner stride
+  const at::Tensor x_low = x.to(low_type).contiguous();
   const at::Tensor w_ih_low = w_ih.to(low_type).contiguous();
   const at::Tensor w_hh_low = w_hh.to(low_type).contiguous();
   const at::Tensor b = bias.to(at::kFloat).contiguous();

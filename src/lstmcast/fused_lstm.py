@@ -2,15 +2,13 @@
 
 torch's CPU LSTM kernel (oneDNN) spends more than half of a training step outside its matrix
 products, in element-wise passes over the gates; a hand-written autograd LSTM in tensor ops was
-slower still (about twenty kernels per step). ``fused_lstm.cpp`` does each step's gates, cell and
-hidden update (and their backward) in one loop per row, leaving the products to torch's BLAS,
-and :func:`run` wraps it in an autograd function with the same parameters as
-:class:`lstmcast.lstm.LSTM`:
-
-- forward per layer: the input part of every gate for all steps as one large product
-  (``x W_ih^T + b``, (B, T, 4H)), then the time loop in C++;
-- backward: the loop in C++ gives the gates' gradients (B, T, 4H); the weight and input gradients
-  are again large products (``dz^T h``, ``dz^T x``, ``dz W_ih``) done by autograd.
+slower still (about twenty kernels per step). ``fused_lstm.cpp`` walks the time steps of one
+layer in C++, forward and backward: per step its products go to oneDNN's matmul through torch
+and the gates, cell and hidden update (and their gradients) are one loop per row. :func:`run`
+wraps it in an autograd function with the same parameters as :class:`lstmcast.lstm.LSTM`. (The
+products stay per step: hoisting the input part of every step into one (B, T, 4H) product
+needs a buffer that the kernel maps afresh every batch, and its page faults cost more than the
+larger product saves; benchmarks/RESULTS.md.)
 
 Why a C++ extension rather than ``torch.compile``: compiling is paid in every process (tens of
 seconds of tracing even with inductor's on-disk cache) and imports torch's compiler stack

@@ -56,7 +56,13 @@ def native_bf16(device: torch.device) -> bool:
     if device.type != "cpu":
         return False
     capability = torch.backends.cpu.get_cpu_capability()
-    return "AMX" in capability or any(flag in _cpu_flags() for flag in _BF16_FLAGS)
+    if "AMX" in capability:
+        return True
+    # torch held to a lower level (ATEN_CPU_CAPABILITY=avx2, as on a machine without AVX-512):
+    # its kernels, and ours built for that level, run no bfloat16 instruction.
+    if not capability.startswith("AVX512"):
+        return False
+    return any(flag in _cpu_flags() for flag in _BF16_FLAGS)
 
 
 def resolve(precision: str, device: torch.device, training: bool) -> str:
