@@ -264,7 +264,7 @@ MODEL_OPTIONS = (
         "quantile_levels",
         "--quantile-level",
         "Learn a prediction interval of this level (percent) with quantile heads and the pinball "
-        "loss (repeatable); with --val-size too they are conformalized on the validation tail; "
+        "loss (repeatable); with --val-size too they are conformalized on the validation points; "
         "without it, --level intervals are conformal (needs --val-size).",
         list[float] | None,
         parse=_as_tuple,

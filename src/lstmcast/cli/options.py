@@ -107,7 +107,8 @@ Level = Annotated[
     typer.Option(
         "--level",
         help="Prediction-interval level in percent, e.g. 80 (repeatable). Needs a model trained "
-        "with --val-size: intervals are calibrated on its validation tail (conformal).",
+        "with --val-size (conformal intervals, calibrated on its validation points) or with "
+        "--quantile-level (learned quantiles; conformalized too when it had --val-size).",
     ),
 ]
 
