@@ -46,13 +46,12 @@ KERNEL_LOOPS = ("lstmcast::layer_forward", "lstmcast::layer_backward")
 
 
 def product_flop(shape: Shape) -> float:
-    """Matrix-product FLOPs of one training step: forward 2 x 4H x (in + H) per row and step and
-    layer; the backward's input and weight gradients twice that."""
-    forward = 0
-    for layer in range(shape.layers):
-        width = shape.inputs if layer == 0 else shape.hidden
-        forward += 2 * 4 * shape.hidden * (width + shape.hidden)
-    return 3.0 * forward * shape.batch * shape.steps
+    """Matrix-product FLOPs of one training step: W2's per-window convention
+    (benchmarks/speed.py) times the batch."""
+    from benchmarks.speed import flop_per_window  # imports torch: not at this module's import
+
+    per_window = flop_per_window(shape.steps, shape.hidden, shape.layers, shape.inputs)
+    return per_window * shape.batch
 
 
 def peak_gflops(n: int, bf16: bool, repeats: int = 5) -> float:
