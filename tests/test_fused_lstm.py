@@ -81,7 +81,34 @@ def test_values_and_gradients_match_torch(
 
 
 @needs_compiler
-def test_bf16_products_stay_close_and_keep_float32_states() -> None:
+@pytest.mark.parametrize("chunk", [1, 3, 4])
+def test_chunked_products_match_torch(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Input products and weight gradients one chunk of steps at a time (11 steps: a short last
+    chunk), with the input needing a gradient and without (the first layer's usual case)."""
+    monkeypatch.setattr(fused_lstm, "CHUNK_STEPS", chunk)
+    lstm = twins(3, 8, 2).train()
+    x = torch.randn(5, 11, 3, requires_grad=True)
+    expected = outputs_and_gradients(lstm, "stock", x, None)
+    for got, want in zip(outputs_and_gradients(lstm, "fused", x, None), expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    x.requires_grad_(False)
+    lstm.kernel = "fused"
+    lstm.zero_grad(set_to_none=True)
+    lstm(x)[0].pow(2).sum().backward()
+    fused_grads = [p.grad.clone() for p in lstm.parameters()]
+    lstm.kernel = "stock"
+    lstm.zero_grad(set_to_none=True)
+    lstm(x)[0].pow(2).sum().backward()
+    for got, parameter in zip(fused_grads, lstm.parameters(), strict=True):
+        torch.testing.assert_close(got, parameter.grad, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+@pytest.mark.parametrize("chunk", [0, 5])
+def test_bf16_products_stay_close_and_keep_float32_states(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fused_lstm, "CHUNK_STEPS", chunk)  # 0: the kernel's own (one chunk)
     lstm = twins(3, 16, 2)
     x = torch.randn(8, 12, 3, requires_grad=True)
     expected = outputs_and_gradients(lstm, "stock", x, None)

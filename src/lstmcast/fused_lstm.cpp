@@ -1,18 +1,21 @@
 // The LSTM's time loop with each step's element-wise work fused into one pass (lstmcast).
 //
 // Built and loaded by lstmcast/fused_lstm.py (torch.ops.lstmcast.*), which also holds the
-// autograd function around these two ops. Per step, the two products (x_t W_ih^T and
-// h_{t-1} W_hh^T, and in the backward pass the four of the gradients) go to oneDNN's matmul
-// through torch; everything else of the step (adding the bias, the four activations, the cell
-// update, h; backward: the gates' gradients and the cell's) is one loop over each row, written
-// so that the compiler vectorises it. torch's own CPU kernel spends more than half its time in
-// separate element-wise passes; one pass over a (B, 4H) row block instead of about twenty is
-// what this file buys.
+// autograd function around these two ops. The recurrent products (h_{t-1} W_hh^T, and in the
+// backward pass dz_t W_hh) are per step; the input products x_t W_ih^T, and in the backward pass
+// x's gradient and (in bfloat16) the weight gradients, are one product per chunk of steps (see
+// chunk_steps), where thousands of rows run near the machine's matrix-product rate. All go to
+// oneDNN's matmul through torch. Everything else of a step (adding the bias, the four
+// activations, the cell update, h; backward: the gates' gradients and the cell's) is one loop
+// over each row, written so that the compiler vectorises it. torch's own CPU kernel spends more
+// than half its time in separate element-wise passes; one pass over a (B, 4H) row block instead
+// of about twenty is what this file buys.
 //
 // Shapes (batch-first, as lstmcast.LSTM): x (B, T, in) float32; w_ih (4H, in), w_hh (4H, H)
 // and bias (4H,) = b_ih + b_hh float32, gate rows in torch's order i, f, g, o; h0, c0 (B, H)
-// float32. With ``low`` the products run in bfloat16 (operands cast once per call), the cell
-// state and all element-wise work staying float32.
+// float32. The output (B, T, H) is a view of a time-major (T, B, H) tensor, which the next layer
+// reads without a copy. With ``low`` the products run in bfloat16 (operands cast once per
+// call), the cell state and all element-wise work staying float32.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -21,6 +24,7 @@
 #include <c10/util/BFloat16.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -185,98 +189,177 @@ at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
 // Rows per parallel task: element-wise work of a few rows is too little to share out.
 constexpr std::int64_t kGrain = 16;
 
-// Every per-step buffer is its own (B, 4H) or (B, H) tensor, time-major: each is contiguous for
-// the products, and small enough (under glibc's 32 MiB mmap threshold at any usual size) to be
-// reused from the heap batch after batch. One (B, T, 4H) block would be mapped fresh by the
-// kernel every batch, and its page faults cost more than the arithmetic on a virtual machine.
+// Steps per chunk when the caller leaves it to the kernel: as many as keep a chunk's (rows, 4H)
+// float32 block within 8 MiB. The input products and, in the backward pass, the weight and input
+// gradients are one product per chunk (K or M = steps x batch, thousands of rows) instead of one
+// per step; a block that size is reused from the heap batch after batch, where one for the whole
+// sequence (50 MiB at W2's shapes) would be mapped fresh by the kernel every batch, and its page
+// faults cost more than the arithmetic on a virtual machine.
+std::int64_t chunk_steps(std::int64_t requested, std::int64_t B, std::int64_t H, std::int64_t T) {
+  const std::int64_t fit = (std::int64_t{1} << 21) / std::max<std::int64_t>(1, B * 4 * H);
+  const std::int64_t steps = requested > 0 ? requested : fit;
+  return std::clamp<std::int64_t>(steps, 1, std::max<std::int64_t>(1, T));
+}
+
+// x (B, T, in) as a contiguous (T, B, in) tensor of ``type``: a view when it already is one (a
+// fused layer's output, which is time-major underneath), else one copy.
+at::Tensor time_major(const at::Tensor& x, at::ScalarType type) {
+  return x.transpose(0, 1).to(type).contiguous();
+}
+
+// Steps [first, last) of per-step tensors (each (B, n)) as one (rows, n) tensor: a view when they
+// lie back to back in one buffer (as the forward pass lays out its hidden states), else a copy.
+at::Tensor stacked(at::TensorList steps, std::int64_t first, std::int64_t last) {
+  const at::Tensor& head = steps[first];
+  const std::int64_t rows = head.size(0), n = head.size(1);
+  const auto bytes = static_cast<std::int64_t>(head.element_size()) * rows * n;
+  bool adjacent = head.is_contiguous();
+  for (std::int64_t t = first + 1; adjacent && t < last; ++t) {
+    adjacent = steps[t].is_contiguous() &&
+               static_cast<const char*>(steps[t].data_ptr()) ==
+                   static_cast<const char*>(head.data_ptr()) + (t - first) * bytes;
+  }
+  if (adjacent) return head.as_strided({(last - first) * rows, n}, {n, 1});
+  return at::cat(steps.slice(first, last - first), 0);
+}
+
+// Every per-step tensor is a (B, 4H) or (B, H) block, time-major: contiguous for the products.
+// The hidden states h_{-1}..h_{T-1} share one buffer per chunk of steps (entry k in buffer k / C),
+// so that the backward pass reads a chunk's h_{t-1} as one (C x B, H) matrix.
 template <typename Low>
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>>
 forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
-             const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep) {
-  const std::int64_t B = x.size(0), T = x.size(1), H = w_hh.size(1);
+             const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
+             std::int64_t chunk) {
+  const std::int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = w_hh.size(1);
+  const std::int64_t C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
   auto options = x.options().dtype(at::kFloat);
-  const at::Tensor x_low = x.to(low_type).contiguous();
+  const at::Tensor x_steps = time_major(x, low_type);
   const at::Tensor w_ih_low = w_ih.to(low_type).contiguous();
   const at::Tensor w_hh_low = w_hh.to(low_type).contiguous();
   const at::Tensor b = bias.to(at::kFloat).contiguous();
-  at::Tensor out = at::empty({B, T, H}, options);
+  at::Tensor out = at::empty({T, B, H}, options);  // returned as a (B, T, H) view
   std::vector<at::Tensor> gates, cells, hiddens;  // per step; hiddens[t] is h_{t-1}
-  hiddens.push_back(h0.to(low_type).contiguous());
+  at::Tensor hidden_block;
+  auto next_hidden = [&](std::int64_t k) {  // the (B, H) slot of hidden state entry k
+    if (!keep) return at::empty({B, H}, options.dtype(low_type));
+    if (k % C == 0) {
+      hidden_block = at::empty({std::min(C, T + 1 - k) * B, H}, options.dtype(low_type));
+    }
+    return hidden_block.narrow(0, (k % C) * B, B);
+  };
+  hiddens.push_back(next_hidden(0).copy_(h0));
   at::Tensor c_prev = c0.to(at::kFloat).contiguous();
   cells.push_back(c_prev);
-  for (std::int64_t t = 0; t < T; ++t) {
-    const at::Tensor zx = matmul_nt(x_low.select(1, t), w_ih_low);
-    const at::Tensor zh = matmul_nt(hiddens.back(), w_hh_low);
-    at::Tensor c = at::empty({B, H}, options);
-    at::Tensor h = at::empty({B, H}, options.dtype(low_type));
-    at::Tensor g = keep ? at::empty({B, 4 * H}, options) : at::Tensor();
-    at::parallel_for(0, B, kGrain, [&](std::int64_t begin, std::int64_t end) {
+  for (std::int64_t first = 0; first < T; first += C) {
+    const std::int64_t last = std::min(first + C, T);
+    // The input part of every step of the chunk in one product: (rows, in) x (in, 4H).
+    const at::Tensor zx_chunk =
+        matmul_nt(x_steps.narrow(0, first, last - first).view({-1, I}), w_ih_low);
+    for (std::int64_t t = first; t < last; ++t) {
+      const Low* zx = data<Low>(zx_chunk) + (t - first) * B * 4 * H;
+      const at::Tensor zh = matmul_nt(hiddens.back(), w_hh_low);
+      at::Tensor c = at::empty({B, H}, options);
+      at::Tensor h = next_hidden(t + 1);
+      at::Tensor g = keep ? at::empty({B, 4 * H}, options) : at::Tensor();
+      at::parallel_for(0, B, kGrain, [&](std::int64_t begin, std::int64_t end) {
+        if (keep) {
+          step_rows<Low, true>(begin, end, H, zx, data<Low>(zh), data<float>(b),
+                               data<float>(c_prev), data<float>(c), data<float>(g),
+                               data<float>(out) + t * B * H, H, data<Low>(h));
+        } else {
+          step_rows<Low, false>(begin, end, H, zx, data<Low>(zh), data<float>(b),
+                                data<float>(c_prev), data<float>(c), nullptr,
+                                data<float>(out) + t * B * H, H, data<Low>(h));
+        }
+      });
+      c_prev = c;
       if (keep) {
-        step_rows<Low, true>(begin, end, H, data<Low>(zx), data<Low>(zh), data<float>(b),
-                             data<float>(c_prev), data<float>(c), data<float>(g),
-                             data<float>(out) + t * H, T * H, data<Low>(h));
+        gates.push_back(g);
+        cells.push_back(c);
+        hiddens.push_back(h);
       } else {
-        step_rows<Low, false>(begin, end, H, data<Low>(zx), data<Low>(zh), data<float>(b),
-                              data<float>(c_prev), data<float>(c), nullptr,
-                              data<float>(out) + t * H, T * H, data<Low>(h));
+        hiddens.back() = h;
       }
-    });
-    c_prev = c;
-    if (keep) {
-      gates.push_back(g);
-      cells.push_back(c);
-      hiddens.push_back(h);
-    } else {
-      hiddens.back() = h;
     }
   }
   if (!keep) cells.back() = c_prev;
-  return {out, gates, cells, hiddens};
+  return {out.transpose(0, 1), gates, cells, hiddens};
 }
 
+// The backward pass walks the chunks from the last: per step the gates' gradients and
+// dh_{t-1} = dz_t W_hh; per chunk the bias gradient and x's (dz W_ih, one product). The weight
+// gradients (h_{t-1}^T dz_t and x_t^T dz_t summed over the steps, in float32) contract over the
+// rows, so one operand is read transposed: in bfloat16 at::mm goes to oneDNN, which reads it in
+// place, and one product per chunk ran 2x faster than one per step; in float32 at::mm goes to
+// MKL (on an AMD EPYC a third of oneDNN's rate) and an explicit transpose of a chunk costs as
+// much as the product, so float32 keeps one product per step (oneDNN copies each step's small
+// transposed operands in cache).
 template <typename Low>
 std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                       const at::Tensor& grad_c_last, at::TensorList gates,
                                       at::TensorList cells, at::TensorList hiddens,
                                       const at::Tensor& x, const at::Tensor& w_ih,
-                                      const at::Tensor& w_hh) {
+                                      const at::Tensor& w_hh, bool grad_input,
+                                      std::int64_t chunk) {
+  constexpr bool per_step_weights = std::is_same_v<Low, float>;
   const std::int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = w_hh.size(1);
+  const std::int64_t C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
-  const bool low = low_type != at::kFloat;
   auto options = x.options().dtype(at::kFloat);
-  const at::Tensor x_low = x.to(low_type).contiguous();
+  const at::Tensor x_steps = time_major(x, low_type);
   // The weights as the products read them, transposed once (oneDNN copies a transposed view
   // on every call).
   const at::Tensor w_ih_t = w_ih.to(low_type).t().contiguous();
   const at::Tensor w_hh_t = w_hh.to(low_type).t().contiguous();
-  const at::Tensor go = grad_out.to(at::kFloat).contiguous();
-  at::Tensor grad_x = at::empty({T, B, I}, options);
-  // The weight gradients are summed transposed, (in, 4H) and (H, 4H): h^T dz ran faster than
-  // dz^T h, and one transpose at the end is free.
+  // Read in place with its strides (the next layer's gradient arrives time-major).
+  at::Tensor go = grad_out.to(at::kFloat);
+  if (go.stride(2) != 1) go = go.contiguous();
+  at::Tensor grad_x = at::empty({grad_input ? T : 0, B, I}, options);  // empty: not wanted
+  // The weight gradients are summed transposed, (in, 4H) and (H, 4H): per step h^T dz ran faster
+  // than dz^T h, and one transpose at the end is free.
   at::Tensor grad_w_ih_t = at::zeros({I, 4 * H}, options);
   at::Tensor grad_w_hh_t = at::zeros({H, 4 * H}, options);
   at::Tensor grad_bias = at::zeros({4 * H}, options);
   at::Tensor dh = grad_h_last.to(low_type).contiguous().clone();
   at::Tensor dc = grad_c_last.to(at::kFloat).contiguous().clone();
-  at::Tensor dz_low = low ? at::empty({B, 4 * H}, options.dtype(low_type)) : at::Tensor();
-  for (std::int64_t t = T - 1; t >= 0; --t) {
-    // A new buffer, not written over gates[t]: a graph kept for a second backward stays valid.
-    at::Tensor dz = at::empty({B, 4 * H}, options);
-    at::parallel_for(0, B, kGrain, [&](std::int64_t begin, std::int64_t end) {
-      back_rows<Low>(begin, end, H, gates[t].data_ptr<float>(), dz.data_ptr<float>(), cells[t + 1].data_ptr<float>(),
-                     cells[t].data_ptr<float>(), go.data_ptr<float>() + t * H, go.stride(0),
-                     data<Low>(dh), dc.data_ptr<float>(), low ? data<Low>(dz_low) : nullptr);
-    });
-    const at::Tensor dz_prod = low ? dz_low : dz;
-    const at::Tensor dz_prod_t = dz_prod.t();
-    grad_bias.add_(dz.sum(0));
-    grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_prod_t));  // summed in float32
-    grad_w_ih_t.add_(matmul_nt(x_low.select(1, t).t(), dz_prod_t));
-    grad_x.select(0, t).copy_(matmul_nt(dz_prod, w_ih_t));
-    dh = matmul_nt(dz_prod, w_hh_t);  // dh_{t-1} = dz_t W_hh
+  // A chunk's dz_t, float32 and in the products' precision (the same block in float32), reused
+  // chunk after chunk; never written over gates[t], so a graph kept for a second backward stays
+  // valid.
+  at::Tensor dz_block = at::empty({C * B, 4 * H}, options);
+  at::Tensor dz_low_block =
+      per_step_weights ? dz_block : at::empty({C * B, 4 * H}, options.dtype(low_type));
+  const std::int64_t chunks = (T + C - 1) / C;
+  for (std::int64_t k = chunks - 1; k >= 0; --k) {
+    const std::int64_t first = k * C, last = std::min(first + C, T), rows = (last - first) * B;
+    for (std::int64_t t = last - 1; t >= first; --t) {
+      const at::Tensor dz = dz_block.narrow(0, (t - first) * B, B);
+      const at::Tensor dz_low = dz_low_block.narrow(0, (t - first) * B, B);
+      at::parallel_for(0, B, kGrain, [&](std::int64_t begin, std::int64_t end) {
+        back_rows<Low>(begin, end, H, data<float>(gates[t]), data<float>(dz),
+                       data<float>(cells[t + 1]), data<float>(cells[t]),
+                       data<float>(go) + t * go.stride(1), go.stride(0), data<Low>(dh), data<float>(dc),
+                       per_step_weights ? nullptr : data<Low>(dz_low));
+      });
+      if constexpr (per_step_weights) {
+        grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz.t()));
+        grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz.t()));
+      }
+      dh = matmul_nt(dz_low, w_hh_t);  // dh_{t-1} = dz_t W_hh
+    }
+    const at::Tensor dz_low = dz_low_block.narrow(0, 0, rows);
+    grad_bias.add_(dz_block.narrow(0, 0, rows).sum(0));
+    if constexpr (!per_step_weights) {
+      const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({rows, I});
+      grad_w_hh_t.add_(at::mm(dz_low.t(), stacked(hiddens, first, last)).t());
+      grad_w_ih_t.add_(at::mm(dz_low.t(), x_rows).t());
+    }
+    if (grad_input) {
+      grad_x.narrow(0, first, last - first).view({rows, I}).copy_(matmul_nt(dz_low, w_ih_t));
+    }
   }
-  return {grad_x.transpose(0, 1), grad_w_ih_t.t().contiguous(), grad_bias,
+  return {grad_input ? grad_x.transpose(0, 1) : grad_x, grad_w_ih_t.t().contiguous(), grad_bias,
           grad_w_hh_t.t().contiguous(), dh.to(at::kFloat), dc};
 }
 
@@ -294,10 +377,10 @@ void check_inputs(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor&
 std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>>
 layer_forward(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
               const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
-              bool low) {
+              bool low, std::int64_t chunk) {
   check_inputs(x, w_ih, w_hh);
-  if (low) return forward_loop<Bits16>(x, w_ih, bias, w_hh, h0, c0, keep);
-  return forward_loop<float>(x, w_ih, bias, w_hh, h0, c0, keep);
+  if (low) return forward_loop<Bits16>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
+  return forward_loop<float>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
 }
 
 // The backward pass: gradients of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32.
@@ -305,25 +388,26 @@ std::vector<at::Tensor> layer_backward(const at::Tensor& grad_out, const at::Ten
                                        const at::Tensor& grad_c_last, at::TensorList gates,
                                        at::TensorList cells, at::TensorList hiddens,
                                        const at::Tensor& x, const at::Tensor& w_ih,
-                                       const at::Tensor& w_hh, bool low) {
+                                       const at::Tensor& w_hh, bool low, bool grad_input,
+                                       std::int64_t chunk) {
   check_inputs(x, w_ih, w_hh);
   TORCH_CHECK(static_cast<std::int64_t>(gates.size()) == x.size(1), "one gates tensor per step");
   if (low) {
-    return backward_loop<Bits16>(grad_out, grad_h_last, grad_c_last, gates, cells,
-                                        hiddens, x, w_ih, w_hh);
+    return backward_loop<Bits16>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x,
+                                 w_ih, w_hh, grad_input, chunk);
   }
   return backward_loop<float>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x, w_ih,
-                              w_hh);
+                              w_hh, grad_input, chunk);
 }
 
 }  // namespace
 
 TORCH_LIBRARY(lstmcast, m) {
   m.def("layer_forward(Tensor x, Tensor w_ih, Tensor bias, Tensor w_hh, Tensor h0, Tensor c0, "
-        "bool keep, bool low) -> (Tensor, Tensor[], Tensor[], Tensor[])");
+        "bool keep, bool low, int chunk) -> (Tensor, Tensor[], Tensor[], Tensor[])");
   m.def("layer_backward(Tensor grad_out, Tensor grad_h_last, Tensor grad_c_last, "
         "Tensor[] gates, Tensor[] cells, Tensor[] hiddens, Tensor x, Tensor w_ih, Tensor w_hh, "
-        "bool low) -> Tensor[]");
+        "bool low, bool grad_input, int chunk) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(lstmcast, CPU, m) {

@@ -3,12 +3,13 @@
 torch's CPU LSTM kernel (oneDNN) spends more than half of a training step outside its matrix
 products, in element-wise passes over the gates; a hand-written autograd LSTM in tensor ops was
 slower still (about twenty kernels per step). ``fused_lstm.cpp`` walks the time steps of one
-layer in C++, forward and backward: per step its products go to oneDNN's matmul through torch
-and the gates, cell and hidden update (and their gradients) are one loop per row. :func:`run`
-wraps it in an autograd function with the same parameters as :class:`lstmcast.lstm.LSTM`. (The
-products stay per step: hoisting the input part of every step into one (B, T, 4H) product
-needs a buffer that the kernel maps afresh every batch, and its page faults cost more than the
-larger product saves; benchmarks/RESULTS.md.)
+layer in C++, forward and backward: the recurrent products per step, the input products (and
+in the backward pass x's gradient and, in bfloat16, the weight gradients) one per chunk of
+steps, all through oneDNN's matmul, and the gates, cell and hidden update (and their
+gradients) one loop per row. :func:`run` wraps it in an autograd function with the same
+parameters as :class:`lstmcast.lstm.LSTM`. (A chunk is about 8 MiB of gates: one product over
+the whole sequence needs a buffer that the kernel maps afresh every batch, and its page faults
+cost more than the larger product saves; benchmarks/RESULTS.md.)
 
 Why a C++ extension rather than ``torch.compile``: compiling is paid in every process (tens of
 seconds of tracing even with inductor's on-disk cache) and imports torch's compiler stack
@@ -47,6 +48,9 @@ SOURCE = Path(__file__).with_name("fused_lstm.cpp")
 # steps (over 8-24 steps it ran from 0.9x to 1.6x torch's on a busy machine, over 96 at 1.4-1.7x).
 MIN_UNITS = 16384
 MIN_FLOAT32_STEPS = 32
+# Steps per chunk of the kernel's input products and weight gradients; 0 lets the kernel choose
+# (about 8 MiB of gates per chunk). Tests set it small to run the chunk boundaries.
+CHUNK_STEPS = 0
 # The vector instructions each of torch's CPU capability levels guarantees: the extension is
 # compiled for the level torch itself detected, so a cache shared between machines never loads
 # code a CPU cannot run (the level is part of the file name).
@@ -196,11 +200,11 @@ class _Layer(torch.autograd.Function):
     def forward(ctx, x, w_ih, bias, w_hh, h0, c0, low):  # type: ignore[override]
         keep = any(ctx.needs_input_grad)
         out, gates, cells, hiddens = torch.ops.lstmcast.layer_forward(
-            x, w_ih, bias, w_hh, h0, c0, keep, low
+            x, w_ih, bias, w_hh, h0, c0, keep, low, CHUNK_STEPS
         )
         if keep:
             ctx.save_for_backward(x, w_ih, w_hh, *gates, *cells, *hiddens)
-            ctx.low, ctx.steps = low, x.shape[1]
+            ctx.low, ctx.steps, ctx.chunk = low, x.shape[1], CHUNK_STEPS
         return out, out[:, -1].clone(), cells[-1]
 
     @staticmethod
@@ -216,9 +220,10 @@ class _Layer(torch.autograd.Function):
             grad_out,
             zeros if grad_h_last is None else grad_h_last,
             zeros if grad_c_last is None else grad_c_last,
-            gates, cells, hiddens, x, w_ih, w_hh, ctx.low,
+            gates, cells, hiddens, x, w_ih, w_hh, ctx.low, ctx.needs_input_grad[0], ctx.chunk,
         )  # fmt: skip
-        return (*grads, None)
+        grad_x = grads[0] if ctx.needs_input_grad[0] else None
+        return (grad_x, *grads[1:], None)
 
 
 def _dropout_mask(output: torch.Tensor, p: float) -> torch.Tensor:
