@@ -196,3 +196,28 @@ def test_the_cache_file_names_the_cpu_level(monkeypatch: pytest.MonkeyPatch) -> 
     avx512 = fused_lstm.library_path()
     assert "avx2" in avx2.name
     assert "avx512" in avx512.name
+
+
+@needs_compiler
+def test_bf16_gradients_agree_across_threads() -> None:
+    """With bfloat16 products each thread sums its rows' bias gradient: two threads and one
+    give the same gradients (to bfloat16's rounding), and both stay near float32's."""
+    lstm = twins(3, 32, 2)
+    x = torch.randn(96, 20, 3)
+    threads = torch.get_num_threads()
+
+    def gradients(kernel: str, low: bool, count: int) -> list[torch.Tensor]:
+        torch.set_num_threads(count)
+        lstm.kernel, lstm.low_precision = kernel, low
+        lstm.zero_grad(set_to_none=True)
+        lstm(x)[0].pow(2).sum().backward()
+        return [p.grad.clone() for p in lstm.parameters()]
+
+    try:
+        exact = gradients("stock", False, 1)
+        one, two = gradients("fused", True, 1), gradients("fused", True, 2)
+    finally:
+        torch.set_num_threads(threads)
+    for single, double, want in zip(one, two, exact, strict=True):
+        torch.testing.assert_close(double, single, atol=1e-3, rtol=1e-2)
+        assert (single - want).norm() <= 0.02 * want.norm()

@@ -138,15 +138,19 @@ __attribute__((noinline)) void step_rows(std::int64_t begin, std::int64_t end, s
 
 // One backward step of rows [begin, end): from the gradient reaching h_t (``grad_out`` from the
 // output plus ``dh`` from step t + 1) and c_t (``dc``, updated in place to c_{t-1}'s), the
-// gradients of the four pre-activations ``dz`` (B, 4H) (also in the products' precision to
-// ``dz_low`` when it is not null).
+// gradients of the four pre-activations, each row (4H) written to ``dz`` + b * ``dz_stride``.
+// With ``dz_low`` (products in bfloat16) they also go there, in the products' precision, and
+// are summed into ``bias_sum`` (4H): then ``dz`` is a one-row scratch (stride 0) that stays in
+// cache, and the float32 gradients never reach memory.
 template <typename Low>
-__attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, std::int64_t H, const float* gates, float* dz,
-               const float* c, const float* c_prev, const float* grad_out,
-               std::int64_t grad_stride, const Low* dh, float* dc, Low* dz_low) {
+__attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, std::int64_t H,
+                                         const float* gates, float* dz, std::int64_t dz_stride,
+                                         const float* c, const float* c_prev,
+                                         const float* grad_out, std::int64_t grad_stride,
+                                         const Low* dh, float* dc, Low* dz_low, float* bias_sum) {
   for (std::int64_t b = begin; b < end; ++b) {
     const float* g = gates + b * 4 * H;
-    float* d = dz + b * 4 * H;
+    float* d = dz + b * dz_stride;
     const float* cb = c + b * H;
     const float* cpb = c_prev + b * H;
     const float* gob = grad_out + b * grad_stride;
@@ -167,7 +171,10 @@ __attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, s
     if (dz_low) {
       Low* out = dz_low + b * 4 * H;
 #pragma omp simd
-      for (std::int64_t j = 0; j < 4 * H; ++j) out[j] = stored<Low>(d[j]);
+      for (std::int64_t j = 0; j < 4 * H; ++j) {
+        out[j] = stored<Low>(d[j]);
+        bias_sum[j] += d[j];
+      }
     }
   }
 }
@@ -324,33 +331,42 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
   at::Tensor grad_bias = at::zeros({4 * H}, options);
   at::Tensor dh = grad_h_last.to(low_type).contiguous().clone();
   at::Tensor dc = grad_c_last.to(at::kFloat).contiguous().clone();
-  // A chunk's dz_t, float32 and in the products' precision (the same block in float32), reused
-  // chunk after chunk; never written over gates[t], so a graph kept for a second backward stays
-  // valid.
-  at::Tensor dz_block = at::empty({C * B, 4 * H}, options);
-  at::Tensor dz_low_block =
-      per_step_weights ? dz_block : at::empty({C * B, 4 * H}, options.dtype(low_type));
+  // A chunk's dz_t in the products' precision, reused chunk after chunk; never written over
+  // gates[t], so a graph kept for a second backward stays valid.
+  at::Tensor dz_low_block = at::empty({C * B, 4 * H}, options.dtype(low_type));
+  // In bfloat16, each thread's scratch row of float32 dz and its share of the bias gradient.
+  const int threads = at::get_num_threads();
+  at::Tensor scratch = at::empty({per_step_weights ? 0 : threads, 4 * H}, options);
+  at::Tensor bias_sums = at::zeros({per_step_weights ? 0 : threads, 4 * H}, options);
   const std::int64_t chunks = (T + C - 1) / C;
   for (std::int64_t k = chunks - 1; k >= 0; --k) {
     const std::int64_t first = k * C, last = std::min(first + C, T), rows = (last - first) * B;
     for (std::int64_t t = last - 1; t >= first; --t) {
-      const at::Tensor dz = dz_block.narrow(0, (t - first) * B, B);
       const at::Tensor dz_low = dz_low_block.narrow(0, (t - first) * B, B);
       at::parallel_for(0, B, kGrain, [&](std::int64_t begin, std::int64_t end) {
-        back_rows<Low>(begin, end, H, data<float>(gates[t]), data<float>(dz),
-                       data<float>(cells[t + 1]), data<float>(cells[t]),
-                       data<float>(go) + t * go.stride(1), go.stride(0), data<Low>(dh), data<float>(dc),
-                       per_step_weights ? nullptr : data<Low>(dz_low));
+        const float* g = data<float>(gates[t]);
+        const float *c = data<float>(cells[t + 1]), *c_prev = data<float>(cells[t]);
+        const float* grad = data<float>(go) + t * go.stride(1);
+        if constexpr (per_step_weights) {
+          back_rows<Low>(begin, end, H, g, data<float>(dz_low), 4 * H, c, c_prev, grad,
+                         go.stride(0), data<Low>(dh), data<float>(dc), nullptr, nullptr);
+        } else {
+          const int slot = at::get_thread_num();
+          back_rows<Low>(begin, end, H, g, data<float>(scratch) + slot * 4 * H, 0, c, c_prev,
+                         grad, go.stride(0), data<Low>(dh), data<float>(dc), data<Low>(dz_low),
+                         data<float>(bias_sums) + slot * 4 * H);
+        }
       });
       if constexpr (per_step_weights) {
-        grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz.t()));
-        grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz.t()));
+        grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_low.t()));
+        grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz_low.t()));
       }
       dh = matmul_nt(dz_low, w_hh_t);  // dh_{t-1} = dz_t W_hh
     }
     const at::Tensor dz_low = dz_low_block.narrow(0, 0, rows);
-    grad_bias.add_(dz_block.narrow(0, 0, rows).sum(0));
-    if constexpr (!per_step_weights) {
+    if constexpr (per_step_weights) {
+      grad_bias.add_(dz_low.sum(0));
+    } else {
       const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({rows, I});
       grad_w_hh_t.add_(at::mm(dz_low.t(), stacked(hiddens, first, last)).t());
       grad_w_ih_t.add_(at::mm(dz_low.t(), x_rows).t());
@@ -359,6 +375,7 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
       grad_x.narrow(0, first, last - first).view({rows, I}).copy_(matmul_nt(dz_low, w_ih_t));
     }
   }
+  if (!per_step_weights) grad_bias = bias_sums.sum(0);
   return {grad_input ? grad_x.transpose(0, 1) : grad_x, grad_w_ih_t.t().contiguous(), grad_bias,
           grad_w_hh_t.t().contiguous(), dh.to(at::kFloat), dc};
 }
