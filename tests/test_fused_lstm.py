@@ -221,3 +221,19 @@ def test_bf16_gradients_agree_across_threads() -> None:
     for single, double, want in zip(one, two, exact, strict=True):
         torch.testing.assert_close(double, single, atol=1e-3, rtol=1e-2)
         assert (single - want).norm() <= 0.02 * want.norm()
+
+
+@needs_compiler
+@pytest.mark.parametrize("low", [False, True])
+def test_an_empty_batch_runs_like_torch(low: bool) -> None:
+    """No rows (oneDNN refuses empty products): empty outputs, zero gradients, as torch's."""
+    lstm = twins(3, 8, 2)
+    x = torch.randn(0, 5, 3, requires_grad=True)
+    lstm.kernel, lstm.low_precision = "fused", low
+    output, (h_n, c_n) = lstm(x)
+    output.sum().backward()
+    assert output.shape == (0, 5, 8)
+    assert h_n.shape == c_n.shape == (2, 0, 8)
+    assert x.grad is not None
+    assert x.grad.shape == x.shape
+    assert all(p.grad is not None and not p.grad.any() for p in lstm.parameters())

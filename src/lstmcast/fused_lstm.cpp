@@ -182,11 +182,12 @@ __attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, s
 // ``a`` (M, K) times ``b`` (N, K) transposed: (M, N). Through oneDNN's matmul (torch's
 // mkldnn::_linear_pointwise operator) when this torch has it: at these shapes (M = batch, K and
 // N = H or 4H) it ran 1.5-2.3x faster than at::mm on an AMD EPYC, where at::mm goes to MKL.
-// A strided view (a transpose) is copied by the operator first. Without oneDNN, at::mm.
+// A strided view (a transpose) is copied by the operator first. Without oneDNN, or with an empty
+// operand (which oneDNN refuses), at::mm.
 at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
   static const auto handle =
       c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
-  if (!handle || a.size(0) == 0) return at::mm(a, b.t());
+  if (!handle || a.numel() == 0 || b.numel() == 0) return at::mm(a, b.t());
   torch::jit::Stack stack{a, b, c10::IValue(), std::string("none"),
                           c10::List<std::optional<at::Scalar>>(), std::string("")};
   handle->callBoxed(&stack);
@@ -197,8 +198,8 @@ at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
 constexpr std::int64_t kGrain = 16;
 
 // Steps per chunk when the caller leaves it to the kernel: as many as keep a chunk's (rows, 4H)
-// float32 block within 8 MiB. The input products and, in the backward pass, the weight and input
-// gradients are one product per chunk (K or M = steps x batch, thousands of rows) instead of one
+// float32 block within 8 MiB. The input products and, in the backward pass, x's gradient and (in
+// bfloat16) the weight gradients are one product per chunk (K or M = steps x batch, thousands of rows) instead of one
 // per step; a block that size is reused from the heap batch after batch, where one for the whole
 // sequence (50 MiB at W2's shapes) would be mapped fresh by the kernel every batch, and its page
 // faults cost more than the arithmetic on a virtual machine.
@@ -262,8 +263,8 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
   for (std::int64_t first = 0; first < T; first += C) {
     const std::int64_t last = std::min(first + C, T);
     // The input part of every step of the chunk in one product: (rows, in) x (in, 4H).
-    const at::Tensor zx_chunk =
-        matmul_nt(x_steps.narrow(0, first, last - first).view({-1, I}), w_ih_low);
+    const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({(last - first) * B, I});
+    const at::Tensor zx_chunk = matmul_nt(x_rows, w_ih_low);
     for (std::int64_t t = first; t < last; ++t) {
       const Low* zx = data<Low>(zx_chunk) + (t - first) * B * 4 * H;
       const at::Tensor zh = matmul_nt(hiddens.back(), w_hh_low);
