@@ -428,7 +428,7 @@ def train_reference(
 def train_lstmcast(
     series: np.ndarray,
     seed: int,
-    forget_bias: float | None = None,
+    forget_bias: float | str | None = "auto",
     kernel: str = "auto",
     precision: str = "auto",
 ) -> tuple[float, float, lc.LSTMForecaster]:

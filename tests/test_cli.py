@@ -778,7 +778,7 @@ def test_every_estimator_parameter_has_a_flag_that_sets_it(name: str) -> None:
         given = [flags[setting]] if text is None else [flags[setting], text]
         assert settings(*given)[setting] == value, (setting, text)
     # "none" turns off what the recipe would otherwise choose.
-    for setting in ("val_size", "patience", "window_norm", "lr_schedule"):
+    for setting in ("val_size", "patience", "window_norm", "lr_schedule", "forget_bias"):
         assert settings(flags[setting], "none")[setting] is None, setting
 
 

@@ -168,10 +168,21 @@ def test_forget_bias_starts_every_layer_remembering() -> None:
 
 
 def test_forget_bias_changes_the_start_not_the_network(two_series: pd.DataFrame) -> None:
-    default = lc.LSTMForecaster(**TINY).fit(two_series)
+    torch_start = lc.LSTMForecaster(**TINY, forget_bias=None).fit(two_series)
     remembering = lc.LSTMForecaster(**TINY, forget_bias=1.0).fit(two_series)
+    assert torch_start.network_.config.forget_bias is None
     assert remembering.network_.config.forget_bias == 1.0
-    assert not default.predict()["LSTM"].equals(remembering.predict()["LSTM"])
+    assert not torch_start.predict()["LSTM"].equals(remembering.predict()["LSTM"])
+
+
+def test_forget_bias_auto_follows_the_recipe(two_series: pd.DataFrame) -> None:
+    """The tutorial's Keras LSTM starts its forget gates at 1; the data-driven recipe keeps
+    torch's initialisation (what its settings were chosen with)."""
+    tutorial = lc.LSTMForecaster(**TINY).fit(two_series)
+    assert tutorial.forget_bias == tutorial.network_.config.forget_bias == 1.0
+    auto = lc.LSTMForecaster(**(TINY | {"recipe": "auto", "ensemble_size": 1})).fit(two_series)
+    assert auto.forget_bias is None
+    assert auto.network_.config.forget_bias is None
 
 
 def test_every_option_survives_save_and_load(two_series: pd.DataFrame, tmp_path: Path) -> None:

@@ -120,9 +120,10 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     loss, lr_schedule, grad_clip : "mse" or "mae"; None, "cosine" or "onecycle"; float or None
         Training loss on scaled values; learning-rate schedule over all training steps (stepped
         per batch); maximum global gradient norm.
-    forget_bias : float or None
+    forget_bias : float, None or "auto"
         Initial forget-gate bias, the other biases starting at zero (1.0 is Keras's default);
-        None keeps torch's initialisation.
+        None keeps torch's initialisation. "auto": 1.0 with ``recipe="tutorial"`` (the
+        tutorial's Keras LSTM), None otherwise.
     ensemble_size : int
         Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
     quantile_levels, quantile_training : tuple of levels in percent, or None; "joint" or "separate"
@@ -202,7 +203,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         loss: str = AUTO,
         lr_schedule: str | None = AUTO,
         grad_clip: float | None = None,
-        forget_bias: float | None = None,
+        forget_bias: float | str | None = AUTO,
         ensemble_size: int | str = AUTO,
         quantile_levels: tuple[float, ...] | None = None,
         quantile_training: str = "joint",

@@ -87,6 +87,16 @@ def parse_duration(text: str | None, flag: str = "--time-budget") -> float | Non
     )
 
 
+def _number_or_none(text: str | None) -> float | str | None:
+    """``"none"`` leaves a value unset (torch's initialisation); a number stays a number."""
+    if text is None or text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text  # the library refuses it with the flag's name
+
+
 def _as_tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
     """A repeatable option's values as the estimator takes them (none given: None)."""
     return tuple(values) if values else None
@@ -294,9 +304,11 @@ MODEL_OPTIONS = (
     ModelOption(
         "forget_bias",
         "--forget-bias",
-        "Initial forget-gate bias, other biases starting at zero (1.0 is Keras's default); "
-        "default: torch's initialisation.",
-        float | None,
+        "Initial forget-gate bias, other biases starting at zero (1.0 is Keras's default), or "
+        "none for torch's initialisation: the recipe takes 1.0 with --recipe tutorial (the "
+        "tutorial's Keras LSTM), none otherwise.",
+        str | None,
+        parse=_number_or_none,
     ),
     ModelOption(
         "grad_clip",
