@@ -3,6 +3,7 @@ learning-rate schedules and ensembles."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -175,11 +176,18 @@ def test_forget_bias_changes_the_start_not_the_network(two_series: pd.DataFrame)
     assert not torch_start.predict()["LSTM"].equals(remembering.predict()["LSTM"])
 
 
-def test_forget_bias_auto_follows_the_recipe(two_series: pd.DataFrame) -> None:
+def test_forget_bias_auto_follows_the_recipe(two_series: pd.DataFrame, tmp_path: Path) -> None:
     """The tutorial's Keras LSTM starts its forget gates at 1; the data-driven recipe keeps
-    torch's initialisation (what its settings were chosen with)."""
+    torch's initialisation (what its settings were chosen with). A model saved before the
+    setting existed started from torch's."""
     tutorial = lc.LSTMForecaster(**TINY).fit(two_series)
     assert tutorial.forget_bias == tutorial.network_.config.forget_bias == 1.0
+    tutorial.save(tmp_path / "m")
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["params"]["forget_bias"]
+    config_file.write_text(json.dumps(config))
+    assert lc.load(tmp_path / "m").forget_bias is None
     auto = lc.LSTMForecaster(**(TINY | {"recipe": "auto", "ensemble_size": 1})).fit(two_series)
     assert auto.forget_bias is None
     assert auto.network_.config.forget_bias is None

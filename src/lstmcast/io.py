@@ -247,7 +247,9 @@ def saved_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
         raise ValueError(f"unknown model class {config['class']!r}")
     params = dict(config["params"])
     # A model saved before a setting existed used the value that was then the default: the
-    # tutorial's (not "auto", which only a fit resolves).
+    # tutorial's (not "auto", which only a fit resolves); before forget_bias, torch's
+    # initialisation (the tutorial's value came later).
+    params.setdefault("forget_bias", None)
     for name, value in TUTORIAL.items():
         params.setdefault(name, value)
     # Quantile heads trained jointly (all on the pinball loss) before the choice existed.
