@@ -52,14 +52,19 @@ def _text_or_none(text: str | None) -> str | None:
     return None if text is not None and text.lower() == "none" else text
 
 
-def _count_or_none(text: str | None) -> int | str | None:
-    """``"none"`` turns a count off (no early stopping); a number stays a number."""
+def _number_or_none(text: str | None, kind: type = float) -> int | float | str | None:
+    """``"none"`` turns a setting off (no early stopping, torch's initialisation); a number
+    stays a number of ``kind``."""
     if text is None or text.lower() == "none":
         return None
     try:
-        return int(text)
+        return kind(text)
     except ValueError:
         return text  # the library refuses it with the flag's name
+
+
+def _count_or_none(text: str | None) -> int | str | None:
+    return _number_or_none(text, int)
 
 
 # A duration: hours, minutes and seconds in that order, each optional (1h30m, 15m, 90s, 2.5h).
@@ -85,16 +90,6 @@ def parse_duration(text: str | None, flag: str = "--time-budget") -> float | Non
     raise lc.ConfigError(
         f"{flag} must be seconds (e.g. 300) or a duration such as 90s, 15m or 1h30m, got {text!r}"
     )
-
-
-def _number_or_none(text: str | None) -> float | str | None:
-    """``"none"`` leaves a value unset (torch's initialisation); a number stays a number."""
-    if text is None or text.strip().lower() == "none":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text  # the library refuses it with the flag's name
 
 
 def _as_tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
