@@ -231,11 +231,15 @@ at::Tensor stacked(at::TensorList steps, std::int64_t first, std::int64_t last) 
   return at::cat(steps.slice(first, last - first), 0);
 }
 
+// (output, gates, cells, hiddens, x time-major in the products' precision)
+using Forward = std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>,
+                           std::vector<at::Tensor>, at::Tensor>;
+
 // Every per-step tensor is a (B, 4H) or (B, H) block, time-major: contiguous for the products.
 // The hidden states h_{-1}..h_{T-1} share one buffer per chunk of steps (entry k in buffer k / C),
 // so that the backward pass reads a chunk's h_{t-1} as one (C x B, H) matrix.
 template <typename Low>
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>>
+Forward
 forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
              const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
              std::int64_t chunk) {
@@ -293,7 +297,7 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
     }
   }
   if (!keep) cells.back() = c_prev;
-  return {out.transpose(0, 1), gates, cells, hiddens};
+  return {out.transpose(0, 1), gates, cells, hiddens, x_steps};
 }
 
 // The backward pass walks the chunks from the last: per step the gates' gradients and
@@ -308,15 +312,14 @@ template <typename Low>
 std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                       const at::Tensor& grad_c_last, at::TensorList gates,
                                       at::TensorList cells, at::TensorList hiddens,
-                                      const at::Tensor& x, const at::Tensor& w_ih,
+                                      const at::Tensor& x_steps, const at::Tensor& w_ih,
                                       const at::Tensor& w_hh, bool grad_input,
                                       std::int64_t chunk) {
   constexpr bool per_step_weights = std::is_same_v<Low, float>;
-  const std::int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = w_hh.size(1);
-  const std::int64_t C = chunk_steps(chunk, B, H, T);
+  const std::int64_t T = x_steps.size(0), B = x_steps.size(1), I = x_steps.size(2);
+  const std::int64_t H = w_hh.size(1), C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
-  auto options = x.options().dtype(at::kFloat);
-  const at::Tensor x_steps = time_major(x, low_type);
+  auto options = x_steps.options().dtype(at::kFloat);
   // The weights as the products read them, transposed once (oneDNN copies a transposed view
   // on every call).
   const at::Tensor w_ih_t = w_ih.to(low_type).t().contiguous();
@@ -381,8 +384,10 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
           grad_w_hh_t.t().contiguous(), dh.to(at::kFloat), dc};
 }
 
-void check_inputs(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& w_hh) {
-  TORCH_CHECK(x.dim() == 3 && x.scalar_type() == at::kFloat, "x: (B, T, in) float32");
+// ``x`` (3 dimensions, the input features last) of ``type``, and weights that fit it.
+void check_inputs(const at::Tensor& x, at::ScalarType type, const at::Tensor& w_ih,
+                  const at::Tensor& w_hh) {
+  TORCH_CHECK(x.dim() == 3 && x.scalar_type() == type, "x: 3 dimensions of ", type);
   const std::int64_t H = w_hh.size(1);
   TORCH_CHECK(w_hh.size(0) == 4 * H && w_ih.size(0) == 4 * H && w_ih.size(1) == x.size(2),
               "weights: w_ih (4H, in), w_hh (4H, H)");
@@ -391,40 +396,44 @@ void check_inputs(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor&
 // The forward pass of one layer over every step: the output (B, T, H) and, per step, what the
 // backward pass reads: gates (B, 4H) after activation, cells c_{-1}..c_{T-1} (B, H), hidden
 // states h_{-1}..h_{T-1} (B, H) in the products' precision (bfloat16 when ``low``). Without
-// ``keep`` (inference) only the last cell and hidden state.
-std::tuple<at::Tensor, std::vector<at::Tensor>, std::vector<at::Tensor>, std::vector<at::Tensor>>
+// ``keep`` (inference) only the last cell and hidden state; and x time-major (T, B, in) in the
+// products' precision, which the backward pass reads.
+Forward
 layer_forward(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
               const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
               bool low, std::int64_t chunk) {
-  check_inputs(x, w_ih, w_hh);
+  check_inputs(x, at::kFloat, w_ih, w_hh);
   if (low) return forward_loop<Bits16>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
   return forward_loop<float>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
 }
 
-// The backward pass: gradients of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32.
+// The backward pass, from the forward's saved tensors (``x_steps`` its time-major x): gradients
+// of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32.
 std::vector<at::Tensor> layer_backward(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                        const at::Tensor& grad_c_last, at::TensorList gates,
                                        at::TensorList cells, at::TensorList hiddens,
-                                       const at::Tensor& x, const at::Tensor& w_ih,
+                                       const at::Tensor& x_steps, const at::Tensor& w_ih,
                                        const at::Tensor& w_hh, bool low, bool grad_input,
                                        std::int64_t chunk) {
-  check_inputs(x, w_ih, w_hh);
-  TORCH_CHECK(static_cast<std::int64_t>(gates.size()) == x.size(1), "one gates tensor per step");
+  check_inputs(x_steps, low ? at::kBFloat16 : at::kFloat, w_ih, w_hh);
+  TORCH_CHECK(static_cast<std::int64_t>(gates.size()) == x_steps.size(0),
+              "one gates tensor per step");
   if (low) {
-    return backward_loop<Bits16>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x,
-                                 w_ih, w_hh, grad_input, chunk);
+    return backward_loop<Bits16>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens,
+                                 x_steps, w_ih, w_hh, grad_input, chunk);
   }
-  return backward_loop<float>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x, w_ih,
-                              w_hh, grad_input, chunk);
+  return backward_loop<float>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x_steps,
+                              w_ih, w_hh, grad_input, chunk);
 }
 
 }  // namespace
 
 TORCH_LIBRARY(lstmcast, m) {
   m.def("layer_forward(Tensor x, Tensor w_ih, Tensor bias, Tensor w_hh, Tensor h0, Tensor c0, "
-        "bool keep, bool low, int chunk) -> (Tensor, Tensor[], Tensor[], Tensor[])");
+        "bool keep, bool low, int chunk) -> (Tensor, Tensor[], Tensor[], Tensor[], Tensor)");
   m.def("layer_backward(Tensor grad_out, Tensor grad_h_last, Tensor grad_c_last, "
-        "Tensor[] gates, Tensor[] cells, Tensor[] hiddens, Tensor x, Tensor w_ih, Tensor w_hh, "
+        "Tensor[] gates, Tensor[] cells, Tensor[] hiddens, Tensor x_steps, Tensor w_ih, "
+        "Tensor w_hh, "
         "bool low, bool grad_input, int chunk) -> Tensor[]");
 }
 

@@ -199,28 +199,29 @@ class _Layer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_ih, bias, w_hh, h0, c0, low):  # type: ignore[override]
         keep = any(ctx.needs_input_grad)
-        out, gates, cells, hiddens = torch.ops.lstmcast.layer_forward(
+        out, gates, cells, hiddens, x_steps = torch.ops.lstmcast.layer_forward(
             x, w_ih, bias, w_hh, h0, c0, keep, low, CHUNK_STEPS
         )
-        if keep:
-            ctx.save_for_backward(x, w_ih, w_hh, *gates, *cells, *hiddens)
+        if keep:  # x as the kernel reads it: time-major, in the products' precision
+            ctx.save_for_backward(x_steps, w_ih, w_hh, *gates, *cells, *hiddens)
             ctx.low, ctx.steps, ctx.chunk = low, x.shape[1], CHUNK_STEPS
         return out, out[:, -1].clone(), cells[-1]
 
     @staticmethod
     def backward(ctx, grad_out, grad_h_last, grad_c_last):  # type: ignore[override]
-        x, w_ih, w_hh, *saved = ctx.saved_tensors
+        x_steps, w_ih, w_hh, *saved = ctx.saved_tensors
         steps = ctx.steps
         gates, cells, hiddens = saved[:steps], saved[steps : 2 * steps + 1], saved[2 * steps + 1 :]
-        batch, hidden = x.shape[0], w_hh.shape[1]
-        zeros = x.new_zeros(batch, hidden)
+        batch, hidden = x_steps.shape[1], w_hh.shape[1]
+        zeros = w_hh.new_zeros(batch, hidden)
         if grad_out is None:
-            grad_out = x.new_zeros(batch, steps, hidden)
+            grad_out = w_hh.new_zeros(batch, steps, hidden)
         grads = torch.ops.lstmcast.layer_backward(
             grad_out,
             zeros if grad_h_last is None else grad_h_last,
             zeros if grad_c_last is None else grad_c_last,
-            gates, cells, hiddens, x, w_ih, w_hh, ctx.low, ctx.needs_input_grad[0], ctx.chunk,
+            gates, cells, hiddens, x_steps, w_ih, w_hh, ctx.low, ctx.needs_input_grad[0],
+            ctx.chunk,
         )  # fmt: skip
         grad_x = grads[0] if ctx.needs_input_grad[0] else None
         return (grad_x, *grads[1:], None)
