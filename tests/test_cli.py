@@ -727,6 +727,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "val_at": ("start", "start"),
     "patience": ("3", 3),
     "scaler": ("none", "none"),
+    "target_transform": ("log", "log"),
     "window_norm": ("revin", "revin"),
     "baseline": ("seasonal", "seasonal"),
     "segment": ("2", 2),
@@ -778,7 +779,9 @@ def test_every_estimator_parameter_has_a_flag_that_sets_it(name: str) -> None:
         given = [flags[setting]] if text is None else [flags[setting], text]
         assert settings(*given)[setting] == value, (setting, text)
     # "none" turns off what the recipe would otherwise choose.
-    for setting in ("val_size", "patience", "window_norm", "lr_schedule", "forget_bias"):
+    for setting in (
+        "val_size", "patience", "window_norm", "lr_schedule", "forget_bias", "target_transform",
+    ):  # fmt: skip
         assert settings(flags[setting], "none")[setting] is None, setting
 
 

@@ -18,6 +18,7 @@ import torch
 from .data import Panel
 from .errors import ConfigError, option
 from .model import LSTMNetwork
+from .target_transform import model_values
 from .training_range import check_scaled
 from .windows import SeriesScaler
 
@@ -87,6 +88,7 @@ def input_windows(
     inputs: Callable[[np.ndarray, np.ndarray, str | None, np.ndarray | None], torch.Tensor],
     covariates: CovariateScaler | None = None,
     ahead: tuple[int, torch.Tensor] | None = None,
+    transform: str | None = None,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Input windows (k, window, features) ending before rows ``ends`` of series ``series``,
     and their scaler rows (k,). ``inputs(scaled, ds, tz, covariates)`` adds the features beside
@@ -94,7 +96,9 @@ def input_windows(
 
     ``ahead`` = (horizon, mask): the windows go on over the ``horizon`` rows after ``ends``
     (k, window + horizon, features), keeping only the features ``mask`` marks there (the
-    future-known covariates); rows past a series' end are zeros.
+    future-known covariates); rows past a series' end are zeros. ``transform``: the model's
+    target transform, applied to the window's values before scaling (``panel`` is in the
+    user's units).
     """
     rows = scaler.rows_of(panel.ids)[series]
     # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
@@ -102,7 +106,7 @@ def input_windows(
     index = ends[:, None] - window + np.arange(window)[None, :]  # (k, window)
     shift, scale = scaler.shift[rows, None], scaler.scale[rows, None]
     with np.errstate(over="ignore"):  # refused just below, with the series named
-        scaled = (panel.y[index] - shift) / scale
+        scaled = (model_values(panel.y[index], transform) - shift) / scale
     check_scaled(panel, scaled, index, scaler_kind)
     scaled_covariates = None
     if covariates is not None:

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .forecasting import median_forecast, quantile_forecast, scaled_quantiles, window_scale
+from .forecasting import (
+    median_forecast,
+    quantile_forecast,
+    scaled_forecast,
+    scaled_quantiles,
+    window_scale,
+)
 from .intervals import (
     bounds,
     calibrate,
@@ -42,6 +48,15 @@ class IntervalForecasts:
     season_length: Any
     missing: Any
     alias: str
+    if TYPE_CHECKING:
+
+        def _contexts(
+            self, panel: Panel, series: np.ndarray, ends: np.ndarray
+        ) -> tuple[torch.Tensor, np.ndarray]: ...
+
+        def _network_quantiles(self) -> tuple[float, ...]: ...
+
+        def _in_user_units(self, values: np.ndarray) -> np.ndarray: ...
 
     def _calibrate(self, val_windows: Windows | None) -> None:
         """Split-conformal calibration on the validation windows (see intervals.calibrate)."""
@@ -71,14 +86,22 @@ class IntervalForecasts:
     def _forecast_with_bounds(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        if not (levels and self.quantile_levels) or h > self.horizon:
+        if not levels or h > self.horizon:  # no bounds, or refused by _bounds
             return super()._forecast_with_bounds(panel, series, ends, h, levels)
-        # The point forecast is the quantile heads' median: one pass of the network gives both.
+        # Bounds are made in model units (log(y) with a log target transform: the conformal
+        # corrections were measured there) and mapped back with the point forecast; the map
+        # is monotone, so it keeps every bound a bound. One pass over the input windows.
         x, rows = self._contexts(panel, series, ends)
-        quantiles = scaled_quantiles(self.networks_, x, h)
-        median = quantile_columns(self._network_quantiles()).index(0.5)
-        values = self.scaler_.inverse(quantiles[..., median], rows)
-        return values, self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
+        quantiles = None
+        if self.quantile_levels:  # the point forecast is the quantile heads' median
+            quantiles = scaled_quantiles(self.networks_, x, h)
+            scaled = quantiles[..., quantile_columns(self._network_quantiles()).index(0.5)]
+        else:
+            scaled = scaled_forecast(self.networks_, x, h, self.horizon, self.window)
+        values = self.scaler_.inverse(scaled, rows)
+        found = self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
+        back = self._in_user_units
+        return back(values), {name: back(bound) for name, bound in found.items()}
 
     def _bounds(
         self,
@@ -87,12 +110,14 @@ class IntervalForecasts:
         ends: np.ndarray,
         values: np.ndarray,
         levels: list[float],
-        context: tuple[torch.Tensor, np.ndarray, np.ndarray] | None = None,
+        context: tuple[torch.Tensor, np.ndarray, np.ndarray | None] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Interval bounds: conformal, learned, or learned and conformalized (intervals.bounds).
+        """Interval bounds: conformal, learned, or learned and conformalized (intervals.bounds),
+        around point forecasts ``values`` (k, h) in model units (de-scaled, not yet mapped
+        back by a target transform), in the same units.
 
         ``context``: the input windows, scaler rows and scaled quantile forecasts of ``values``
-        when the caller has them already (see :meth:`_contexts`, :meth:`_scaled_quantiles`).
+        (None: no quantile heads) when the caller has them already (see :meth:`_contexts`).
         Only the ``horizon`` steps the network emits at once have intervals.
         """
         levels = sorted(set(levels))  # each level's bounds are computed once
@@ -107,7 +132,9 @@ class IntervalForecasts:
             x, rows = context[0], context[1]
         learned = None
         if self.quantile_levels:
-            quantiles = scaled_quantiles(self.networks_, x, h) if context is None else context[2]
+            quantiles = context[2] if context is not None else None
+            if quantiles is None:
+                quantiles = scaled_quantiles(self.networks_, x, h)
             inverse = functools.partial(self.scaler_.inverse, rows=rows)
             learned = learned_bounds(quantiles, self._network_quantiles(), levels, inverse)
 

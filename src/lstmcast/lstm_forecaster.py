@@ -90,6 +90,12 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         Stop after this many epochs without validation improvement (needs ``val_size``).
     scaler : "standard" or "none"
         Per-series scaling, fitted on the training part only (never the validation tail).
+    target_transform : None or "log"
+        "log": the network (its scaling, windows, loss, early stopping and interval
+        calibration) works on ``log(y)``, and forecasts and interval bounds are ``exp``'d back
+        to the data's units. For positive data whose errors matter relative to its level
+        (sales, traffic); every observed value must be above 0 (a DataError names the first
+        that is not). None: the values as they are.
     window_norm : None, "revin" or "last"
         Normalise each input window by its own mean and standard deviation ("revin") or by its
         last value ("last"), and de-normalise the forecast: for series whose level drifts.
@@ -189,6 +195,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         val_at: str = "end",
         patience: int | str | None = AUTO,
         scaler: str = "standard",
+        target_transform: str | None = None,
         window_norm: str | None = AUTO,
         baseline: str | None = AUTO,
         segment: int | str = AUTO,
@@ -227,6 +234,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.val_at = val_at
         self.patience = patience
         self.scaler = scaler
+        self.target_transform = target_transform
         self.window_norm = window_norm
         self.baseline = baseline
         self.segment = segment
@@ -317,7 +325,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self._check_params()
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         panel = self._read(df, "the data", fitting=True, **self._column_names(names))
-        self._choose(panel, panel.steps())
+        self._choose(self._modelled(panel), panel.steps())  # as fit chooses them
         return self.settings_
 
     def _choose(self, panel: Panel, steps: list[Any]) -> None:
@@ -406,7 +414,11 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         The collective steps (fingerprint, seed, calibration checks) run in the same order on
         every rank of a process group.
         """
-        self._choose(panel, steps)
+        # The scaler, the windows and the recipe's look at the values work in model units
+        # (log(y) with target_transform="log"); what the model keeps (tail_), its fingerprint
+        # and its diagnostics stay in the data's units.
+        modelled = self._modelled(panel)
+        self._choose(modelled, steps)
         n_train = training_points(panel, self.window, self.horizon, self.val_size)
         device = pick_device(self.device)  # an absent device is refused before any work
         parallel = distributed.active()
@@ -421,14 +433,14 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         if resumed is not None:
             seed = resumed.seed
         n_fit = scaled_points(panel, n_train, self.val_at)  # also what diagnostics score after
-        scaler = SeriesScaler.fit(panel, n_fit, self.scaler)
+        scaler = SeriesScaler.fit(modelled, n_fit, self.scaler)
         spec = spec_of(self._current())
         static_encoder = self.__dict__.pop("_fitting_static", None) if spec.static else None
         if spec.dynamic:  # a covariate holding the target's future: said before training
             warn_on_leakage(panel, spec.futr, spec.hist, self.season_length)
         covariate_scaler = CovariateScaler.fit(panel, n_fit, self.scaler, len(spec.static))
         train_windows, val_windows, input_size = fit_windows(
-            panel, scaler, n_train, device, window=self.window, horizon=self.horizon,
+            modelled, scaler, n_train, device, window=self.window, horizon=self.horizon,
             scaler_kind=self.scaler, calendar=self._calendar(), validate=self.val_size is not None,
             covariates=(covariate_scaler, spec), masked=self.missing == "mask", val_at=self.val_at,
         )  # fmt: skip
@@ -526,7 +538,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         refuse_recursion(h, self.horizon, self._calendar(), spec_of(self._current()))
         x, rows = self._contexts(panel, series, ends)
         scaled = scaled_forecast(self.networks_, x, h, self.horizon, self.window)
-        return self.scaler_.inverse(scaled, rows)
+        return self._in_user_units(self.scaler_.inverse(scaled, rows))
 
     def explain(
         self,

@@ -24,6 +24,7 @@ from .intervals import network_quantiles
 from .missing import Fills, fill_targets, shared, warn_filled_origins
 from .precision import resolve, use_precision
 from .settings import calendar_names, check_missing
+from .target_transform import check_positive, to_model, to_user
 from .training_range import warn_far_from_training
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class LSTMInputs:
     fill_gaps: Any
     precision: Any
     scaler: Any
+    target_transform: Any
     horizon: Any
     window: Any
     networks_: Any
@@ -78,11 +80,23 @@ class LSTMInputs:
             saved = (self.static_encoder_, self.tail_, self.scaler_)
         targets = (self.missing != "error", self.fill_gaps)
         panel, encoder = read_panel(df, what, columns, spec, self.covariate_missing, saved, targets)
+        # Before any fill: a fill comes from observed values, so it is above 0 when they are.
+        check_positive(panel, self.target_transform, what)
         panel = fill_targets(panel, self.missing, what)
         if fitting:  # learned from the training series; kept by _fit
             self._fitting_static = encoder
             self._fitting_fills = Fills.of(panel, self.missing)
         return panel
+
+    def _modelled(self, panel: Panel) -> Panel:
+        """``panel`` with its target in the units the scaler and network work in (``log(y)``
+        with ``target_transform="log"``; else ``panel`` itself). Panels the model keeps or
+        shows (``tail_``, backtest actuals, diagnostics) stay in the user's units."""
+        return to_model(panel, self.target_transform)
+
+    def _in_user_units(self, values: np.ndarray) -> np.ndarray:
+        """De-scaled forecasts or bounds (any shape) back in the data's units."""
+        return to_user(values, self.target_transform)
 
     def _fitted_fills(self, sharded: bool) -> Fills | None:
         """What :meth:`_read` counted in the training data (every process's series when each
@@ -92,7 +106,9 @@ class LSTMInputs:
     def _panel_for(self, df: Any, **columns: str | None) -> tuple[Panel, list[Any]]:
         panel, steps = super()._panel_for(df, **columns)  # type: ignore[misc]
         if self.scaler != "none":  # a model trained without scaling keeps no statistics
-            warn_far_from_training(panel, self.scaler_, self.window)
+            # Measured as the scaler measures: in model units (only the last window's).
+            last = self._modelled(panel.tail(self.window))
+            warn_far_from_training(last, self.scaler_, self.window)
         return panel, steps
 
     def _forecast_with_bounds(
@@ -105,7 +121,10 @@ class LSTMInputs:
     def _for_series(self, panel: Panel, cold_start: bool) -> Any:
         if not cold_start:
             return self
-        state, cold = with_series_of(self._state, panel, self.scaler, spec_of(self._current()))
+        # Their scaling comes from their history in model units, as fit's does.
+        state, cold = with_series_of(
+            self._state, self._modelled(panel), self.scaler, spec_of(self._current())
+        )
         if not cold:
             return self
         model = copy.copy(self)  # the networks are shared, not copied
@@ -144,7 +163,7 @@ class LSTMInputs:
         ahead = (self.horizon, mask) if spec.futr else None
         x, rows = input_windows(
             panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs,
-            covariates, ahead,
+            covariates, ahead, self.target_transform,
         )  # fmt: skip
         device = next(self.networks_[0].parameters()).device
         use_precision(self.networks_, resolve(self.precision, device, training=False))

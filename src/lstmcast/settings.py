@@ -14,6 +14,7 @@ from .errors import ConfigError, option, setting
 from .missing import POLICIES
 from .model import BASELINES, DECODERS, WINDOW_NORMS
 from .precision import PRECISIONS
+from .target_transform import TARGET_TRANSFORMS
 from .train import LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
 from .windows import CALENDAR, SCALERS
 
@@ -55,6 +56,7 @@ RULES: dict[str, Rule] = {
     "val_at": Rule(str, choices=VAL_AT),
     "patience": Rule(int, 1, optional=True),
     "scaler": Rule(str, choices=SCALERS),
+    "target_transform": Rule(str, choices=TARGET_TRANSFORMS, optional=True),
     "window_norm": Rule(str, choices=WINDOW_NORMS, optional=True),
     "baseline": Rule(str, choices=BASELINES, optional=True),
     "segment": Rule(int, 1),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -275,6 +275,9 @@ class Updatable:
     tail_: Any
     calibration_: Any
     alias: str
+    if TYPE_CHECKING:
+
+        def _modelled(self, panel: Panel) -> Panel: ...
 
     def update(
         self,
@@ -349,13 +352,16 @@ class Updatable:
                 self.quantile_levels or (95,),
             )  # fmt: skip
         n_train = update_split(joined, new_points, self.window, self.horizon, settings["val_size"])
+        # Scaled and windowed in model units (log(y) with a log target transform), as fit's
+        # data was; the tail kept and the diagnostics stay in the data's units.
+        modelled = self._modelled(joined)
         state, scaler, covariate_scaler, new_ids = scaling_for(
-            self._state, joined, n_train, self.scaler, spec
+            self._state, modelled, n_train, self.scaler, spec
         )
         check_new_series(joined, n_train, new_ids, self.window, self.horizon)
         device = next(self.networks_[0].parameters()).device
         train_windows, val_windows, _ = fit_windows(
-            joined, scaler, n_train, device, window=self.window, horizon=self.horizon,
+            modelled, scaler, n_train, device, window=self.window, horizon=self.horizon,
             scaler_kind=self.scaler, calendar=self._calendar(),
             validate=settings["val_size"] is not None, covariates=(covariate_scaler, spec),
             masked=self.missing == "mask",

@@ -319,6 +319,15 @@ MODEL_OPTIONS = (
         str,
     ),
     ModelOption(
+        "target_transform",
+        "--target-transform",
+        "log: the network learns log(y) and forecasts and intervals are exponentiated back, for "
+        "positive data whose errors matter relative to its level (sales, traffic; every value "
+        "must be above 0); none (default): the values as they are.",
+        str | None,
+        parse=_text_or_none,
+    ),
+    ModelOption(
         "recipe",
         "--recipe",
         "Where the settings you do not give come from: auto (chosen from the data, printed "

@@ -1,0 +1,253 @@
+"""``target_transform="log"``: the network learns log(y), and everything a user sees is in y's
+units.
+
+The defining property: a model with the log transform fitted on ``y`` is the same model as one
+fitted on ``log(y)`` with the same settings and seed, its forecasts and bounds exponentiated.
+Then backtests (actuals as given), save and load, bad values, update and cold start, the
+command line and the ONNX export.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lstmcast as lc
+from lstmcast.target_transform import to_model
+
+N_POINTS, WINDOW, H = 96, 12, 4
+# Tiny, seeded, with a validation tail so conformal intervals and diagnostics exist.
+TINY = {"recipe": "tutorial", "window": WINDOW, "horizon": H, "hidden_size": 8, "epochs": 2,
+        "batch_size": 32, "random_state": 0, "val_size": 24, "season_length": 6}  # fmt: skip
+QUANTILES = {"quantile_levels": (80,)}  # learned, then conformalized on the validation tail
+RTOL = 1e-12  # the same arithmetic on the same numbers: equal but for exp's last bit
+
+
+def frame(
+    n_series: int = 3, n_points: int = N_POINTS, seed: int = 0, first: int = 0
+) -> pd.DataFrame:
+    """Positive series with a 6-step cycle, levels 1, 10, 100, ...: multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_points)
+    parts = []
+    for k in range(n_series):
+        level = 10.0 ** (k % 3)
+        y = level * np.exp(0.3 * np.sin(2 * np.pi * t / 6) + rng.normal(0, 0.05, n_points))
+        ds = pd.date_range("2024-01-01", periods=n_points, freq="h")
+        parts.append(pd.DataFrame({"unique_id": chr(ord("a") + first + k), "ds": ds, "y": y}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def logged(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(y=np.log(df["y"]))
+
+
+def forecast_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c == "LSTM" or c.startswith("LSTM-")]
+
+
+def assert_exp_of(got: pd.DataFrame, log_frame: pd.DataFrame) -> None:
+    """``got``'s forecast columns are exp of ``log_frame``'s; ids and times the same."""
+    assert list(got.columns) == list(log_frame.columns)
+    pd.testing.assert_frame_equal(got[["unique_id", "ds"]], log_frame[["unique_id", "ds"]])
+    for column in forecast_columns(got):
+        np.testing.assert_allclose(
+            got[column], np.exp(log_frame[column]), rtol=RTOL, atol=0, err_msg=column
+        )
+
+
+def assert_actuals(backtest: pd.DataFrame, data: pd.DataFrame) -> None:
+    """The backtest's ``y`` is the data's value at each row's series and time, as given."""
+    keys = pd.MultiIndex.from_frame(backtest[["unique_id", "ds"]])
+    np.testing.assert_array_equal(backtest["y"], data.set_index(["unique_id", "ds"])["y"][keys])
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return frame()
+
+
+@pytest.fixture(scope="module", params=["conformal", "conformalized"])
+def pair(request: pytest.FixtureRequest, data: pd.DataFrame) -> tuple:
+    """A log-transform model fitted on y, and the same settings fitted on log(y)."""
+    settings = TINY | (QUANTILES if request.param == "conformalized" else {})
+    log_model = lc.LSTMForecaster(**settings, target_transform="log").fit(data)
+    on_logs = lc.LSTMForecaster(**settings).fit(logged(data))
+    return log_model, on_logs
+
+
+# --------------------------------------------------------------------------------------------
+# The defining equivalence
+
+
+def test_forecasts_and_bounds_are_exp_of_the_model_fitted_on_logs(pair: tuple) -> None:
+    log_model, on_logs = pair
+    assert log_model.calibration_ is not None
+    got = log_model.predict(level=[80, 90] if not log_model.quantile_levels else [80])
+    assert_exp_of(got, on_logs.predict(level=[80, 90] if not on_logs.quantile_levels else [80]))
+    assert (got[forecast_columns(got)] > 0).all().all()
+    lo, hi = got["LSTM-lo-80"], got["LSTM-hi-80"]
+    assert ((lo <= got["LSTM"]) & (got["LSTM"] <= hi)).all()
+    # Beyond the horizon, recursively (fed back on the log scale), a point forecast.
+    assert_exp_of(log_model.predict(3 * H), on_logs.predict(3 * H))
+
+
+def test_new_history_is_read_in_the_data_units(pair: tuple, data: pd.DataFrame) -> None:
+    log_model, on_logs = pair
+    history = data[data["ds"] < data["ds"].max() - pd.Timedelta(hours=10)]
+    assert_exp_of(
+        log_model.predict(df=history, level=[80]), on_logs.predict(df=logged(history), level=[80])
+    )
+
+
+def test_backtest_actuals_are_the_data_and_forecasts_exp_of_the_log_model(
+    pair: tuple, data: pd.DataFrame
+) -> None:
+    log_model, on_logs = pair
+    got = log_model.backtest(data, h=H, n_windows=3, level=[80])
+    expected = on_logs.backtest(logged(data), h=H, n_windows=3, level=[80])
+    assert_actuals(got, data)
+    assert_exp_of(got.drop(columns=["y", "cutoff"]), expected.drop(columns=["y", "cutoff"]))
+
+
+def test_a_refitting_backtest_refits_on_the_data_units(data: pd.DataFrame) -> None:
+    settings = TINY | {"val_size": None, "epochs": 1}
+    got = lc.LSTMForecaster(**settings, target_transform="log").backtest(data, h=H, refit=True)
+    expected = lc.LSTMForecaster(**settings).backtest(logged(data), h=H, refit=True)
+    assert_actuals(got, data)
+    np.testing.assert_allclose(got["LSTM"], np.exp(expected["LSTM"]), rtol=RTOL)
+
+
+def test_diagnostics_compare_with_the_baselines_in_the_data_units(
+    pair: tuple, data: pd.DataFrame
+) -> None:
+    """Seasonal naive's MASE depends only on the data and the split: in y's units for the log
+    model (as for a model without the transform), not log(y)'s."""
+    log_model, on_logs = pair
+    untransformed = lc.LSTMForecaster(**TINY | {"epochs": 1}).fit(data)
+    got = log_model.diagnostics_.series.set_index("unique_id")["mase_seasonal"]
+    in_y = untransformed.diagnostics_.series.set_index("unique_id")["mase_seasonal"]
+    in_logs = on_logs.diagnostics_.series.set_index("unique_id")["mase_seasonal"]
+    pd.testing.assert_series_equal(got, in_y)
+    assert not np.allclose(got, in_logs)
+
+
+def test_the_model_keeps_its_history_in_the_data_units(pair: tuple, data: pd.DataFrame) -> None:
+    log_model, _ = pair
+    last = data.groupby("unique_id").tail(WINDOW)["y"].to_numpy()
+    np.testing.assert_array_equal(log_model.tail_.y, last)
+
+
+def test_without_the_transform_the_panel_is_untouched(data: pd.DataFrame) -> None:
+    panel = lc.Panel.from_frame(data)
+    assert to_model(panel, None) is panel
+    np.testing.assert_array_equal(to_model(panel, "log").y, np.log(panel.y))
+
+
+# --------------------------------------------------------------------------------------------
+# Save and load
+
+
+def test_save_and_load_keep_the_transform(pair: tuple, tmp_path: Path) -> None:
+    log_model, _ = pair
+    log_model.save(tmp_path / "m")
+    loaded = lc.load(tmp_path / "m")
+    assert loaded.target_transform == "log"
+    pd.testing.assert_frame_equal(loaded.predict(level=[80]), log_model.predict(level=[80]))
+
+
+def test_a_model_saved_before_the_setting_loads_without_it(
+    data: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = lc.LSTMForecaster(**TINY | {"val_size": None, "epochs": 1}).fit(data)
+    model.save(tmp_path / "m")
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    assert config["params"].pop("target_transform") is None
+    config_file.write_text(json.dumps(config))
+    loaded = lc.load(tmp_path / "m")
+    assert loaded.target_transform is None
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
+def test_a_bad_setting_is_refused(data: pd.DataFrame) -> None:
+    with pytest.raises(lc.ConfigError, match="target_transform"):
+        lc.LSTMForecaster(**TINY, target_transform="sqrt").fit(data)
+
+
+# --------------------------------------------------------------------------------------------
+# Values the log cannot take
+
+
+@pytest.mark.parametrize("value", [0.0, -3.0])
+def test_a_value_not_above_zero_is_named_at_fit(data: pd.DataFrame, value: float) -> None:
+    bad = data.copy()
+    bad.loc[(bad["unique_id"] == "b") & (bad["ds"] == "2024-01-03 05:00"), "y"] = value
+    with pytest.raises(lc.DataError) as error:
+        lc.LSTMForecaster(**TINY, target_transform="log").fit(bad)
+    message = str(error.value)
+    assert f"series 'b' has the value {value:g} at 2024-01-03 05:00:00" in message
+    assert "target_transform='log' needs every value above 0" in message
+    # Without the transform the same data trains.
+    lc.LSTMForecaster(**TINY | {"epochs": 1}).fit(bad)
+
+
+def test_a_value_not_above_zero_is_named_in_new_history(pair: tuple, data: pd.DataFrame) -> None:
+    log_model, _ = pair
+    bad = data.copy()
+    bad.loc[(bad["unique_id"] == "c") & (bad["ds"] == bad["ds"].max()), "y"] = 0.0
+    for call in (
+        lambda: log_model.predict(df=bad),
+        lambda: log_model.backtest(bad, h=H),
+        lambda: log_model.update(bad),
+    ):
+        with pytest.raises(lc.DataError, match="series 'c' has the value 0 at 2024-01-04 23:00"):
+            call()
+
+
+def test_missing_values_stay_missing(data: pd.DataFrame) -> None:
+    gappy = data.copy()
+    gone = (gappy["unique_id"] == "a") & (gappy["ds"] == gappy["ds"].max() - pd.Timedelta("2h"))
+    gappy.loc[gone, "y"] = np.nan
+    model = lc.LSTMForecaster(**TINY, target_transform="log", missing="mask").fit(gappy)
+    assert (model.predict()["LSTM"] > 0).all()
+    backtest = model.backtest(gappy, h=H)
+    assert backtest["y"].isna().sum() == 1
+    assert np.isfinite(backtest["LSTM"]).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Update and cold start
+
+
+def test_update_trains_on_the_log_scale(data: pd.DataFrame) -> None:
+    """An update of the log model (new points of known series, and a new series) is the
+    update of the model fitted on logs, exponentiated; the history it keeps is the new data,
+    as given."""
+    settings = TINY | {"val_size": None}
+    log_model = lc.LSTMForecaster(**settings, target_transform="log").fit(data)
+    on_logs = lc.LSTMForecaster(**settings).fit(logged(data))
+    later = frame(n_points=N_POINTS + 24).groupby("unique_id").tail(24)
+    # And a series the model never saw: scaled from its own training part, in log units.
+    later = pd.concat([later, frame(n_series=1, seed=7, first=10)], ignore_index=True)
+    log_model.update(later, epochs=1, random_state=3)
+    on_logs.update(logged(later), epochs=1, random_state=3)
+    assert_exp_of(log_model.predict(), on_logs.predict())
+    assert (log_model.predict()["LSTM"] > 0).all()
+    np.testing.assert_array_equal(
+        log_model.tail_.y, later.groupby("unique_id").tail(WINDOW)["y"].to_numpy()
+    )
+
+
+def test_cold_start_scales_new_series_on_the_log_scale(pair: tuple) -> None:
+    log_model, on_logs = pair
+    new = frame(n_series=2, seed=5, first=10)  # series "k" and "l", never seen
+    got = log_model.predict(df=new, cold_start=True, level=[80])
+    assert got["cold_start"].all()
+    expected = on_logs.predict(df=logged(new), cold_start=True, level=[80])
+    assert_exp_of(got.drop(columns="cold_start"), expected.drop(columns="cold_start"))
+    assert (got[forecast_columns(got)] > 0).all().all()
