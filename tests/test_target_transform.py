@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import lstmcast as lc
+from lstmcast import cli
 from lstmcast.target_transform import to_model
 
 N_POINTS, WINDOW, H = 96, 12, 4
@@ -251,3 +253,33 @@ def test_cold_start_scales_new_series_on_the_log_scale(pair: tuple) -> None:
     expected = on_logs.predict(df=logged(new), cold_start=True, level=[80])
     assert_exp_of(got.drop(columns="cold_start"), expected.drop(columns="cold_start"))
     assert (got[forecast_columns(got)] > 0).all().all()
+
+
+# --------------------------------------------------------------------------------------------
+# The command line
+
+runner = CliRunner()
+
+
+def test_the_command_line_trains_with_the_transform(data: pd.DataFrame, tmp_path: Path) -> None:
+    data.to_csv(tmp_path / "d.csv", index=False)
+    args = ["--recipe", "tutorial", "--window", str(WINDOW), "--horizon", str(H),
+            "--hidden-size", "8", "--epochs", "1", "--seed", "0"]  # fmt: skip
+    result = runner.invoke(
+        cli.app,
+        ["train", str(tmp_path / "d.csv"), "-o", str(tmp_path / "m"), *args,
+         "--target-transform", "log"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert lc.load(tmp_path / "m").target_transform == "log"
+    bad = data.copy()
+    bad.loc[bad.index[5], "y"] = -1.0
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    result = runner.invoke(
+        cli.app,
+        ["train", str(tmp_path / "bad.csv"), "-o", str(tmp_path / "m2"), *args,
+         "--target-transform", "log"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "series 'a' has the value -1" in result.stderr
+    assert "--target-transform log needs every value above 0" in result.stderr

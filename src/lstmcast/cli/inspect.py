@@ -69,6 +69,7 @@ def inspect(
     import numpy as np
 
     from lstmcast.covariates import spec_of
+    from lstmcast.target_transform import model_values
 
     covariates = spec_of(model.get_params()).dynamic
     panel = model.tail_ if df is None else lc.Panel.from_frame(df, covariate_names=covariates)
@@ -81,7 +82,9 @@ def inspect(
     labels = None
     if covariates:  # the window's inputs as the network reads them: each scaled per series
         row = model.scaler_.rows_of(np.array([wanted], dtype=object))
-        target = (inputs - model.scaler_.shift[row]) / model.scaler_.scale[row]
+        # Scaled as the network reads it: in model units (log(y) with a log target transform).
+        modelled = model_values(inputs, model.target_transform)
+        target = (modelled - model.scaler_.shift[row]) / model.scaler_.scale[row]
         values = panel.covariates[end - model.window : end, : len(covariates)]
         scaled = model.covariate_scaler_.transform(values[None], row)[0]
         inputs = np.column_stack([target, scaled])
