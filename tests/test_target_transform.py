@@ -283,3 +283,27 @@ def test_the_command_line_trains_with_the_transform(data: pd.DataFrame, tmp_path
     assert result.exit_code == 1
     assert "series 'a' has the value -1" in result.stderr
     assert "--target-transform log needs every value above 0" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# ONNX
+
+
+def test_onnx_export_matches_predict(pair: tuple, data: pd.DataFrame, tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    log_model, _ = pair
+    contract = log_model.to_onnx(tmp_path / "m.onnx", level=[80])
+    ids = contract.series_ids
+    windows = np.stack([data.loc[data["unique_id"] == i, "y"].to_numpy()[-WINDOW:] for i in ids])
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    forecast, intervals = session.run(
+        None, {"series": np.arange(len(ids), dtype=np.int64), "window": windows}
+    )
+    expected = log_model.predict(level=[80]).set_index("unique_id").loc[ids]
+    # Within 1e-5 relative: the values reach about 135 and the networks run in float32.
+    np.testing.assert_allclose(forecast.reshape(-1), expected["LSTM"], rtol=1e-5)
+    for k, column in enumerate(contract.interval_columns):
+        np.testing.assert_allclose(
+            intervals[..., k].reshape(-1), expected[column], rtol=1e-5, err_msg=column
+        )

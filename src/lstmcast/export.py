@@ -13,7 +13,9 @@ The contract of the ``.onnx`` file (:class:`OnnxContract`; also in its ``metadat
 
 - input ``series``: int64 (batch,), each row's series, its position in ``series_ids`` (0 to
   n - 1; an index outside is an error of the runtime, a negative one counts from the end);
-- input ``window``: float64 (batch, window), each row's last ``window`` raw values, oldest first;
+- input ``window``: float64 (batch, window), each row's last ``window`` raw values, oldest first
+  (a model with ``target_transform="log"`` takes their log inside the graph, so values must be
+  above 0, and exponentiates its outputs);
 - input ``covariates`` (a model with ``hist_cols`` or ``futr_cols``): float64 (batch, window,
   C), the raw past-only then future-known columns at the window's steps;
 - input ``future`` (a model with ``futr_cols``): float64 (batch, h, F), the raw future-known
@@ -220,6 +222,8 @@ class ForecastGraph(nn.Module):
     covariates : the covariates' scaling and static values, or None for a model without.
     masked : a NaN in ``window`` is a missing value (``missing="mask"``): read as 0 beside the
         networks' missing-value indicator, the last input feature.
+    log_target : the model's ``target_transform="log"``: the window's log is scaled, and the
+        forecast and every bound (made on the log scale) are exponentiated.
     """
 
     def __init__(
@@ -238,9 +242,11 @@ class ForecastGraph(nn.Module):
         window_unit: bool,
         covariates: Covariates | None = None,
         masked: bool = False,
+        log_target: bool = False,
     ) -> None:
         super().__init__()
         self.masked = masked
+        self.log_target = log_target
         self.networks = nn.ModuleList(networks)
         self.register_buffer("shift", _float64(shift))
         self.register_buffer("scale", _float64(scale))
@@ -272,6 +278,23 @@ class ForecastGraph(nn.Module):
         covariates: torch.Tensor | None = None,
         future: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if not self.log_target:
+            return self._model_units(series, window, covariates, future)
+        # As predict with a log target: everything in log units, mapped back at the end (exp
+        # is monotone, so bounds stay ordered and nested).
+        found = self._model_units(series, torch.log(window), covariates, future)
+        if isinstance(found, tuple):
+            return torch.exp(found[0]), torch.exp(found[1])
+        return torch.exp(found)
+
+    def _model_units(
+        self,
+        series: torch.Tensor,
+        window: torch.Tensor,
+        covariates: torch.Tensor | None,
+        future: torch.Tensor | None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` for a ``window`` in model units: forecasts (and bounds) in the same."""
         shift = self.shift[series][:, None]  # (B, 1)
         scale = self.scale[series][:, None]
         # As predict: scaled in float64, then float32 for the networks (B, window, 1).
@@ -454,6 +477,7 @@ def forecast_graph(
         window_unit=model.calibration_scale_ == "window",
         covariates=_covariates(model, spec) if spec else None,
         masked=model.missing == "mask",
+        log_target=model.target_transform == "log",
     )
 
 
