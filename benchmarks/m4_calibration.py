@@ -1,11 +1,13 @@
 """Which unit should conformal interval corrections be measured in? A validation-only study.
 
-Usage (after two validation runs with 48 calibration hours that saved their models):
+Usage (after two validation runs with 48 calibration hours that saved their models; the study
+measures corrections additively in the data's units, as the library does for a model fitted on
+y, so ``--prescale none``: a log-target model's corrections are made in log units):
 
     .venv/bin/python -m benchmarks.m4 --validate --level 95 --calibration-hours 48 \
-        --val-at end --intervals conformal --save val_conf
+        --val-at end --intervals conformal --prescale none --save val_conf
     .venv/bin/python -m benchmarks.m4 --validate --level 95 --calibration-hours 48 \
-        --val-at end --intervals conformalized --save val_cqr
+        --val-at end --intervals conformalized --prescale none --save val_cqr
     .venv/bin/python -m benchmarks.m4_calibration val_conf val_cqr
 
 Each model was trained on the M4 Hourly training series minus their last 96 hours; hours -96..-48
