@@ -142,8 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--prescale",
         choices=("none", "seasonal", "level", "log"),
-        default="log",  # chosen on validation (P2 in benchmarks/RESULTS.md)
-        help="what the network is fitted on: 'log' fits log(y) with --scaler none "
+        default=None,
+        help="what the network is fitted on (default: 'log', or 'none' with --level; chosen on "
+        "validation, P2 and E10 in benchmarks/RESULTS.md): 'log' fits log(y) with --scaler none "
         "(target_transform='log': errors become relative ones, as sMAPE counts them, and the "
         "forecasts are exponentiated); 'seasonal' "
         "divides each series by its training part's mean absolute daily difference (the MASE "
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         kind = OPTION_TYPES.get(name, type(value) if value is not None else str)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
     args = parser.parse_args(argv)
+    if args.prescale is None:  # the log helped the points, not the intervals (MSIS) on validation
+        args.prescale = "none" if args.level else "log"
 
     import torch
 
