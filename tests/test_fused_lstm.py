@@ -82,10 +82,15 @@ def test_values_and_gradients_match_torch(
 
 @needs_compiler
 @pytest.mark.parametrize("chunk", [1, 3, 4])
-def test_chunked_products_match_torch(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("weights_per_chunk", [False, True])
+def test_chunked_products_match_torch(
+    chunk: int, weights_per_chunk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Input products and weight gradients one chunk of steps at a time (11 steps: a short last
-    chunk), with the input needing a gradient and without (the first layer's usual case)."""
+    chunk), with the input needing a gradient and without (the first layer's usual case); the
+    float32 weight gradients per step and per chunk, whichever this machine would choose."""
     monkeypatch.setattr(fused_lstm, "CHUNK_STEPS", chunk)
+    monkeypatch.setattr(fused_lstm, "FLOAT32_WEIGHTS_PER_CHUNK", weights_per_chunk)
     lstm = twins(3, 8, 2).train()
     x = torch.randn(5, 11, 3, requires_grad=True)
     expected = outputs_and_gradients(lstm, "stock", x, None)
@@ -122,6 +127,16 @@ def test_bf16_products_stay_close_and_keep_float32_states(
     # Without the fused kernel, bfloat16 products are not available: float32 exactly.
     lstm.kernel = "stock"
     torch.testing.assert_close(lstm(x)[0], expected[0], atol=0, rtol=0)
+
+
+def test_float32_weight_gradients_per_chunk_except_at_avx512(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for level, per_chunk in (("AVX2", True), ("DEFAULT", True), ("AVX512", False)):
+        monkeypatch.setattr(fused_lstm, "_capability", lambda level=level: level)
+        assert fused_lstm.float32_weights_per_chunk() is per_chunk
+    monkeypatch.setattr(fused_lstm, "FLOAT32_WEIGHTS_PER_CHUNK", True)
+    assert fused_lstm.float32_weights_per_chunk()  # a setting wins over the CPU
 
 
 @needs_compiler

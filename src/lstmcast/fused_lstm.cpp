@@ -317,18 +317,20 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
 // dh_{t-1} = dz_t W_hh; per chunk the bias gradient and x's (dz W_ih, one product). The weight
 // gradients (h_{t-1}^T dz_t and x_t^T dz_t summed over the steps, in float32) contract over the
 // rows, so one operand is read transposed: in bfloat16 at::mm goes to oneDNN, which reads it in
-// place, and one product per chunk ran 2x faster than one per step; in float32 at::mm goes to
-// MKL (on an AMD EPYC a third of oneDNN's rate) and an explicit transpose of a chunk costs as
-// much as the product, so float32 keeps one product per step (oneDNN copies each step's small
-// transposed operands in cache).
+// place, and one product per chunk ran 2x faster than one per step. In float32 at::mm goes to
+// MKL, which also reads it in place: with ``weights_per_chunk`` one product per chunk (on an
+// AVX2-only AMD EPYC 1.4x faster than oneDNN per step), else one per step through oneDNN, which
+// copies each step's small transposed operands in cache (on an AVX-512 AMD EPYC MKL ran at a
+// third of oneDNN's rate; the caller chooses, lstmcast/fused_lstm.py).
 template <typename Low>
 std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                       const at::Tensor& grad_c_last, at::TensorList gates,
                                       at::TensorList cells, at::TensorList hiddens,
                                       const at::Tensor& x_steps, const at::Tensor& w_ih,
                                       const at::Tensor& w_hh, bool grad_input,
-                                      std::int64_t chunk) {
-  constexpr bool per_step_weights = std::is_same_v<Low, float>;
+                                      std::int64_t chunk, bool weights_per_chunk) {
+  constexpr bool float32 = std::is_same_v<Low, float>;
+  const bool per_step_weights = float32 && !weights_per_chunk;
   const std::int64_t T = x_steps.size(0), B = x_steps.size(1), I = x_steps.size(2);
   const std::int64_t H = w_hh.size(1), C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
@@ -353,8 +355,8 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
   at::Tensor dz_low_block = at::empty({C * B, 4 * H}, options.dtype(low_type));
   // In bfloat16, each thread's scratch row of float32 dz and its share of the bias gradient.
   const int threads = at::get_num_threads();
-  at::Tensor scratch = at::empty({per_step_weights ? 0 : threads, 4 * H}, options);
-  at::Tensor bias_sums = at::zeros({per_step_weights ? 0 : threads, 4 * H}, options);
+  at::Tensor scratch = at::empty({float32 ? 0 : threads, 4 * H}, options);
+  at::Tensor bias_sums = at::zeros({float32 ? 0 : threads, 4 * H}, options);
   const std::int64_t chunks = (T + C - 1) / C;
   for (std::int64_t k = chunks - 1; k >= 0; --k) {
     const std::int64_t first = k * C, last = std::min(first + C, T), rows = (last - first) * B;
@@ -364,7 +366,7 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
         const float* g = data<float>(gates[t]);
         const float *c = data<float>(cells[t + 1]), *c_prev = data<float>(cells[t]);
         const float* grad = data<float>(go) + t * go.stride(1);
-        if constexpr (per_step_weights) {
+        if constexpr (float32) {
           back_rows<Low>(begin, end, H, g, data<float>(dz_low), 4 * H, c, c_prev, grad,
                          go.stride(0), data<Low>(dh), data<float>(dc), nullptr, nullptr);
         } else {
@@ -374,17 +376,21 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
                          data<float>(bias_sums) + slot * 4 * H);
         }
       });
-      if constexpr (per_step_weights) {
+      if (per_step_weights) {
         grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_low.t()));
         grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz_low.t()));
       }
       dh = matmul_nt(dz_low, w_hh_t);  // dh_{t-1} = dz_t W_hh
     }
     const at::Tensor dz_low = dz_low_block.narrow(0, 0, rows);
-    if constexpr (per_step_weights) {
+    const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({rows, I});
+    if constexpr (float32) {
       grad_bias.add_(dz_low.sum(0));
+      if (!per_step_weights) {
+        grad_w_hh_t.addmm_(stacked(hiddens, first, last).t(), dz_low);
+        grad_w_ih_t.addmm_(x_rows.t(), dz_low);
+      }
     } else {
-      const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({rows, I});
       grad_w_hh_t.add_(at::mm(dz_low.t(), stacked(hiddens, first, last)).t());
       grad_w_ih_t.add_(at::mm(dz_low.t(), x_rows).t());
     }
@@ -392,7 +398,7 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
       grad_x.narrow(0, first, last - first).view({rows, I}).copy_(matmul_nt(dz_low, w_ih_t));
     }
   }
-  if (!per_step_weights) grad_bias = bias_sums.sum(0);
+  if constexpr (!float32) grad_bias = bias_sums.sum(0);
   return {grad_input ? grad_x.transpose(0, 1) : grad_x, grad_w_ih_t.t().contiguous(), grad_bias,
           grad_w_hh_t.t().contiguous(), dh.to(at::kFloat), dc};
 }
@@ -421,22 +427,23 @@ layer_forward(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bia
 }
 
 // The backward pass, from the forward's saved tensors (``x_steps`` its time-major x): gradients
-// of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32.
+// of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32. ``weights_per_chunk``: in
+// float32, the weight gradients one product per chunk (bfloat16 always has them so).
 std::vector<at::Tensor> layer_backward(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                        const at::Tensor& grad_c_last, at::TensorList gates,
                                        at::TensorList cells, at::TensorList hiddens,
                                        const at::Tensor& x_steps, const at::Tensor& w_ih,
                                        const at::Tensor& w_hh, bool low, bool grad_input,
-                                       std::int64_t chunk) {
+                                       std::int64_t chunk, bool weights_per_chunk) {
   check_inputs(x_steps, low ? at::kBFloat16 : at::kFloat, w_ih, w_hh);
   TORCH_CHECK(static_cast<std::int64_t>(gates.size()) == x_steps.size(0),
               "one gates tensor per step");
   if (low) {
     return backward_loop<Bits16>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens,
-                                 x_steps, w_ih, w_hh, grad_input, chunk);
+                                 x_steps, w_ih, w_hh, grad_input, chunk, true);
   }
   return backward_loop<float>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x_steps,
-                              w_ih, w_hh, grad_input, chunk);
+                              w_ih, w_hh, grad_input, chunk, weights_per_chunk);
 }
 
 }  // namespace
@@ -447,7 +454,7 @@ TORCH_LIBRARY(lstmcast, m) {
   m.def("layer_backward(Tensor grad_out, Tensor grad_h_last, Tensor grad_c_last, "
         "Tensor[] gates, Tensor[] cells, Tensor[] hiddens, Tensor x_steps, Tensor w_ih, "
         "Tensor w_hh, "
-        "bool low, bool grad_input, int chunk) -> Tensor[]");
+        "bool low, bool grad_input, int chunk, bool weights_per_chunk) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(lstmcast, CPU, m) {
