@@ -80,3 +80,29 @@ def test_head_calibration_study_runs(capsys: pytest.CaptureFixture[str]) -> None
     assert f"{m4.SMOKE_SERIES * 49} calibration windows" in printed
     rows = [line for line in printed.splitlines() if "MSIS" in line]
     assert len(rows) == 2
+
+
+def test_log_calibration_study_recomputes_the_librarys_correction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import m4_log_calibration
+
+    saved = tmp_path / "val_log"
+    flags = ["--smoke", "--validate", "--threads", "1", "--level", "95", "--prescale", "log"]
+    m4.main([*flags, "--save", str(saved)])
+    capsys.readouterr()
+    m4_log_calibration.main([str(saved), "--series", str(m4.SMOKE_SERIES)])
+    printed = capsys.readouterr().out
+    assert f"{m4.SMOKE_SERIES * 49} calibration windows" in printed
+    rows = {line.split("MSIS")[0].strip(): line for line in printed.splitlines() if "MSIS" in line}
+    assert len(rows) == 3 + len(m4_log_calibration.CANDIDATES)
+
+    def msis(name: str) -> float:
+        row = next(line for key, line in rows.items() if key.startswith(name))
+        return float(row.split("MSIS")[1].split()[0])
+
+    # The study's recomputation of the library's log-unit correction matches the saved model's
+    # bounds (up to the library's 1001-point quantile grid); the other units differ from it.
+    library = msis("log units, seasonal MAE")
+    assert library == pytest.approx(msis("the library, as saved"), rel=0.01)
+    assert msis("data units, mean absolute value") != pytest.approx(library, rel=0.01)
