@@ -10,10 +10,9 @@ alternating within every repeat (so a change in the machine's load hits all of t
 
 - train: forward + backward of ``lc.LSTM`` on a random batch (loss: the sum of the last output
   squared), milliseconds per step, median of the repeats (each the mean over enough steps to
-  last about 0.1 s), with torch's kernel ("stock"), lstmcast's in float32 with the weight
-  gradients one product per step and one per chunk of steps (``FLOAT32_WEIGHTS_PER_CHUNK``;
-  the machine picks one) and, where the CPU has native bfloat16, lstmcast's with bfloat16
-  products;
+  last about 0.1 s), with torch's kernel ("stock"), lstmcast's in float32 with its products
+  through oneDNN and through MKL (``fused_lstm.FLOAT32_MKL``; the machine picks one) and,
+  where the CPU has native bfloat16, lstmcast's with bfloat16 products;
 - forecast: the forward alone under ``torch.no_grad()``.
 
 The shapes: the tutorial's and others small to medium (what decides the size below which "auto"
@@ -80,28 +79,28 @@ def measure(shape: Shape, repeats: int, bf16: bool, seed: int) -> dict[str, dict
     x = torch.randn(shape.batch, shape.steps, shape.inputs)
     from lstmcast import fused_lstm
 
-    # (kernel, bfloat16 products, float32 weight gradients per chunk); the fused float32 kernel
-    # both ways (fused_lstm.FLOAT32_WEIGHTS_PER_CHUNK), whichever this machine would choose.
+    # (kernel, bfloat16 products, float32 products through MKL); the fused float32 kernel both
+    # ways (fused_lstm.FLOAT32_MKL), whichever this machine would choose.
     kernels = {
         "stock": ("stock", False, None),
-        "fused, weights per step": ("fused", False, False),
-        "fused, weights per chunk": ("fused", False, True),
+        "fused, oneDNN": ("fused", False, False),
+        "fused, MKL": ("fused", False, True),
     }
     if bf16:
         kernels["fused bf16"] = ("fused", True, None)
-    chosen = fused_lstm.FLOAT32_WEIGHTS_PER_CHUNK
+    chosen = fused_lstm.FLOAT32_MKL
 
-    def train(kernel: str, low: bool, per_chunk: bool | None) -> Callable[[], object]:
+    def train(kernel: str, low: bool, mkl: bool | None) -> Callable[[], object]:
         def step() -> None:
             lstm.kernel, lstm.low_precision = kernel, low
-            fused_lstm.FLOAT32_WEIGHTS_PER_CHUNK = chosen if per_chunk is None else per_chunk
+            fused_lstm.FLOAT32_MKL = chosen if mkl is None else mkl
             lstm.zero_grad(set_to_none=True)
             output, _ = lstm(x)
             output[:, -1].pow(2).sum().backward()
 
         return step
 
-    def forecast(kernel: str, low: bool, per_chunk: bool | None) -> Callable[[], object]:
+    def forecast(kernel: str, low: bool, mkl: bool | None) -> Callable[[], object]:
         def step() -> None:
             lstm.kernel, lstm.low_precision = kernel, low
             with torch.no_grad():
@@ -119,7 +118,7 @@ def measure(shape: Shape, repeats: int, bf16: bool, seed: int) -> dict[str, dict
             for name, step in steps.items():
                 times[name].append(milliseconds(step, calls))
         results[mode] = {name: statistics.median(values) for name, values in times.items()}
-    fused_lstm.FLOAT32_WEIGHTS_PER_CHUNK = chosen
+    fused_lstm.FLOAT32_MKL = chosen
     return results
 
 

@@ -14,9 +14,9 @@ def test_smoke_prints_a_row_per_shape(capsys: pytest.CaptureFixture[str]) -> Non
     printed = capsys.readouterr().out
     assert "commit" in printed
     assert "train stock ms" in printed
-    # The float32 weight gradients both ways, beside each other.
-    assert "train fused, weights per step ms" in printed
-    assert "train fused, weights per chunk ms" in printed
+    # The float32 products through both libraries, beside each other.
+    assert "train fused, oneDNN ms" in printed
+    assert "train fused, MKL ms" in printed
     assert "| smoke |" in printed
 
 

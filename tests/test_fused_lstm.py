@@ -82,15 +82,16 @@ def test_values_and_gradients_match_torch(
 
 @needs_compiler
 @pytest.mark.parametrize("chunk", [1, 3, 4])
-@pytest.mark.parametrize("weights_per_chunk", [False, True])
+@pytest.mark.parametrize("mkl", [False, True])
 def test_chunked_products_match_torch(
-    chunk: int, weights_per_chunk: bool, monkeypatch: pytest.MonkeyPatch
+    chunk: int, mkl: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Input products and weight gradients one chunk of steps at a time (11 steps: a short last
     chunk), with the input needing a gradient and without (the first layer's usual case); the
-    float32 weight gradients per step and per chunk, whichever this machine would choose."""
+    float32 products through oneDNN (weight gradients per step) and through MKL (per chunk),
+    whichever this machine would choose."""
     monkeypatch.setattr(fused_lstm, "CHUNK_STEPS", chunk)
-    monkeypatch.setattr(fused_lstm, "FLOAT32_WEIGHTS_PER_CHUNK", weights_per_chunk)
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", mkl)
     lstm = twins(3, 8, 2).train()
     x = torch.randn(5, 11, 3, requires_grad=True)
     expected = outputs_and_gradients(lstm, "stock", x, None)
@@ -129,14 +130,14 @@ def test_bf16_products_stay_close_and_keep_float32_states(
     torch.testing.assert_close(lstm(x)[0], expected[0], atol=0, rtol=0)
 
 
-def test_float32_weight_gradients_per_chunk_except_at_avx512(
+def test_float32_products_go_to_mkl_except_at_avx512(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for level, per_chunk in (("AVX2", True), ("DEFAULT", True), ("AVX512", False)):
+    for level, mkl in (("AVX2", True), ("DEFAULT", True), ("AVX512", False)):
         monkeypatch.setattr(fused_lstm, "_capability", lambda level=level: level)
-        assert fused_lstm.float32_weights_per_chunk() is per_chunk
-    monkeypatch.setattr(fused_lstm, "FLOAT32_WEIGHTS_PER_CHUNK", True)
-    assert fused_lstm.float32_weights_per_chunk()  # a setting wins over the CPU
+        assert fused_lstm.float32_mkl() is mkl
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", True)
+    assert fused_lstm.float32_mkl()  # a setting wins over the CPU
 
 
 @needs_compiler

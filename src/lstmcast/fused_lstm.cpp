@@ -3,9 +3,10 @@
 // Built and loaded by lstmcast/fused_lstm.py (torch.ops.lstmcast.*), which also holds the
 // autograd function around these two ops. The recurrent products (h_{t-1} W_hh^T, and in the
 // backward pass dz_t W_hh) are per step; the input products x_t W_ih^T, and in the backward pass
-// x's gradient and (in bfloat16) the weight gradients, are one product per chunk of steps (see
-// chunk_steps), where thousands of rows run near the machine's matrix-product rate. All go to
-// oneDNN's matmul through torch. Everything else of a step (adding the bias, the four
+// x's gradient and the weight gradients (in float32 with ``mkl``), are one product per chunk of
+// steps (see chunk_steps), where thousands of rows run near the machine's matrix-product rate.
+// They go to oneDNN's matmul through torch, or in float32 with ``mkl`` to at::mm (MKL): which
+// is faster depends on the CPU. Everything else of a step (adding the bias, the four
 // activations, the cell update, h; backward: the gates' gradients and the cell's) is one loop
 // over each row, written so that the compiler vectorises it. torch's own CPU kernel spends more
 // than half its time in separate element-wise passes; one pass over a (B, 4H) row block instead
@@ -181,18 +182,20 @@ __attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, s
   }
 }
 
-// ``a`` (M, K) times ``b`` (N, K) transposed: (M, N). Through oneDNN's matmul (torch's
+// ``a`` (M, K) times ``b`` (N, K) transposed: (M, N). With ``mkl``, at::mm (MKL in float32,
+// which reads either operand transposed in place); else through oneDNN's matmul (torch's
 // mkldnn::_linear_pointwise operator) when this torch has it: at these shapes (M = batch, K and
-// N = H or 4H) it ran 1.5-2.3x faster than at::mm on an AMD EPYC, where at::mm goes to MKL.
-// A strided view (a transpose) is copied by the operator first. Without oneDNN, with an empty
-// operand, or where oneDNN refuses the type (bfloat16 on a CPU without native bfloat16, which
-// lstmcast never chooses but its tests run), at::mm.
-at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
+// N = H or 4H) oneDNN ran 1.5-2.3x faster than MKL on an AVX-512 AMD EPYC, and MKL 1.1-1.3x
+// faster than oneDNN on an AVX2-only one (the caller chooses: lstmcast/fused_lstm.py). oneDNN
+// copies a strided view (a transpose) first. Without oneDNN, with an empty operand, or where
+// oneDNN refuses the type (bfloat16 on a CPU without native bfloat16, which lstmcast never
+// chooses but its tests run), at::mm.
+at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b, bool mkl) {
   static const auto handle =
       c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
   static std::atomic<bool> bf16_refused = false;
   const bool bf16 = a.scalar_type() == at::kBFloat16;
-  if (!handle || a.numel() == 0 || b.numel() == 0 || (bf16 && bf16_refused)) {
+  if (mkl || !handle || a.numel() == 0 || b.numel() == 0 || (bf16 && bf16_refused)) {
     return at::mm(a, b.t());
   }
   torch::jit::Stack stack{a, b, c10::IValue(), std::string("none"),
@@ -255,7 +258,7 @@ template <typename Low>
 Forward
 forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
              const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
-             std::int64_t chunk) {
+             std::int64_t chunk, bool mkl) {
   const std::int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = w_hh.size(1);
   const std::int64_t C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
@@ -281,10 +284,10 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
     const std::int64_t last = std::min(first + C, T);
     // The input part of every step of the chunk in one product: (rows, in) x (in, 4H).
     const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({(last - first) * B, I});
-    const at::Tensor zx_chunk = matmul_nt(x_rows, w_ih_low);
+    const at::Tensor zx_chunk = matmul_nt(x_rows, w_ih_low, mkl);
     for (std::int64_t t = first; t < last; ++t) {
       const Low* zx = data<Low>(zx_chunk) + (t - first) * B * 4 * H;
-      const at::Tensor zh = matmul_nt(hiddens.back(), w_hh_low);
+      const at::Tensor zh = matmul_nt(hiddens.back(), w_hh_low, mkl);
       at::Tensor c = at::empty({B, H}, options);
       at::Tensor h = next_hidden(t + 1);
       at::Tensor g = keep ? at::empty({B, 4 * H}, options) : at::Tensor();
@@ -318,19 +321,19 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
 // gradients (h_{t-1}^T dz_t and x_t^T dz_t summed over the steps, in float32) contract over the
 // rows, so one operand is read transposed: in bfloat16 at::mm goes to oneDNN, which reads it in
 // place, and one product per chunk ran 2x faster than one per step. In float32 at::mm goes to
-// MKL, which also reads it in place: with ``weights_per_chunk`` one product per chunk (on an
-// AVX2-only AMD EPYC 1.4x faster than oneDNN per step), else one per step through oneDNN, which
-// copies each step's small transposed operands in cache (on an AVX-512 AMD EPYC MKL ran at a
-// third of oneDNN's rate; the caller chooses, lstmcast/fused_lstm.py).
+// MKL, which also reads it in place: with ``mkl`` (every float32 product through MKL) one
+// product per chunk (on an AVX2-only AMD EPYC 1.4x faster than oneDNN per step), else one per
+// step through oneDNN, which copies each step's small transposed operands in cache (on an
+// AVX-512 AMD EPYC MKL ran at a third of oneDNN's rate).
 template <typename Low>
 std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                       const at::Tensor& grad_c_last, at::TensorList gates,
                                       at::TensorList cells, at::TensorList hiddens,
                                       const at::Tensor& x_steps, const at::Tensor& w_ih,
                                       const at::Tensor& w_hh, bool grad_input,
-                                      std::int64_t chunk, bool weights_per_chunk) {
+                                      std::int64_t chunk, bool mkl) {
   constexpr bool float32 = std::is_same_v<Low, float>;
-  const bool per_step_weights = float32 && !weights_per_chunk;
+  const bool per_step_weights = float32 && !mkl;
   const std::int64_t T = x_steps.size(0), B = x_steps.size(1), I = x_steps.size(2);
   const std::int64_t H = w_hh.size(1), C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
@@ -377,10 +380,10 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
         }
       });
       if (per_step_weights) {
-        grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_low.t()));
-        grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz_low.t()));
+        grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_low.t(), false));
+        grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz_low.t(), false));
       }
-      dh = matmul_nt(dz_low, w_hh_t);  // dh_{t-1} = dz_t W_hh
+      dh = matmul_nt(dz_low, w_hh_t, mkl);  // dh_{t-1} = dz_t W_hh
     }
     const at::Tensor dz_low = dz_low_block.narrow(0, 0, rows);
     const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({rows, I});
@@ -395,7 +398,8 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
       grad_w_ih_t.add_(at::mm(dz_low.t(), x_rows).t());
     }
     if (grad_input) {
-      grad_x.narrow(0, first, last - first).view({rows, I}).copy_(matmul_nt(dz_low, w_ih_t));
+      const at::Tensor grad_rows = matmul_nt(dz_low, w_ih_t, mkl);
+      grad_x.narrow(0, first, last - first).view({rows, I}).copy_(grad_rows);
     }
   }
   if constexpr (!float32) grad_bias = bias_sums.sum(0);
@@ -420,41 +424,42 @@ void check_inputs(const at::Tensor& x, at::ScalarType type, const at::Tensor& w_
 Forward
 layer_forward(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
               const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
-              bool low, std::int64_t chunk) {
+              bool low, std::int64_t chunk, bool mkl) {
   check_inputs(x, at::kFloat, w_ih, w_hh);
-  if (low) return forward_loop<Bits16>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
-  return forward_loop<float>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
+  if (low) return forward_loop<Bits16>(x, w_ih, bias, w_hh, h0, c0, keep, chunk, false);
+  return forward_loop<float>(x, w_ih, bias, w_hh, h0, c0, keep, chunk, mkl);
 }
 
 // The backward pass, from the forward's saved tensors (``x_steps`` its time-major x): gradients
-// of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32. ``weights_per_chunk``: in
-// float32, the weight gradients one product per chunk (bfloat16 always has them so).
+// of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32. ``mkl``: float32 products
+// through MKL (bfloat16 ones always go to oneDNN).
 std::vector<at::Tensor> layer_backward(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                        const at::Tensor& grad_c_last, at::TensorList gates,
                                        at::TensorList cells, at::TensorList hiddens,
                                        const at::Tensor& x_steps, const at::Tensor& w_ih,
                                        const at::Tensor& w_hh, bool low, bool grad_input,
-                                       std::int64_t chunk, bool weights_per_chunk) {
+                                       std::int64_t chunk, bool mkl) {
   check_inputs(x_steps, low ? at::kBFloat16 : at::kFloat, w_ih, w_hh);
   TORCH_CHECK(static_cast<std::int64_t>(gates.size()) == x_steps.size(0),
               "one gates tensor per step");
   if (low) {
     return backward_loop<Bits16>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens,
-                                 x_steps, w_ih, w_hh, grad_input, chunk, true);
+                                 x_steps, w_ih, w_hh, grad_input, chunk, false);
   }
   return backward_loop<float>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x_steps,
-                              w_ih, w_hh, grad_input, chunk, weights_per_chunk);
+                              w_ih, w_hh, grad_input, chunk, mkl);
 }
 
 }  // namespace
 
 TORCH_LIBRARY(lstmcast, m) {
   m.def("layer_forward(Tensor x, Tensor w_ih, Tensor bias, Tensor w_hh, Tensor h0, Tensor c0, "
-        "bool keep, bool low, int chunk) -> (Tensor, Tensor[], Tensor[], Tensor[], Tensor)");
+        "bool keep, bool low, int chunk, bool mkl) "
+        "-> (Tensor, Tensor[], Tensor[], Tensor[], Tensor)");
   m.def("layer_backward(Tensor grad_out, Tensor grad_h_last, Tensor grad_c_last, "
         "Tensor[] gates, Tensor[] cells, Tensor[] hiddens, Tensor x_steps, Tensor w_ih, "
         "Tensor w_hh, "
-        "bool low, bool grad_input, int chunk, bool weights_per_chunk) -> Tensor[]");
+        "bool low, bool grad_input, int chunk, bool mkl) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(lstmcast, CPU, m) {

@@ -4,12 +4,12 @@ torch's CPU LSTM kernel (oneDNN) spends more than half of a training step outsid
 products, in element-wise passes over the gates; a hand-written autograd LSTM in tensor ops was
 slower still (about twenty kernels per step). ``fused_lstm.cpp`` walks the time steps of one
 layer in C++, forward and backward: the recurrent products per step, the input products (and
-in the backward pass x's gradient and the weight gradients, see :data:`FLOAT32_WEIGHTS_PER_CHUNK`)
-one per chunk of steps, and the gates, cell and hidden update (and their
-gradients) one loop per row. :func:`run` wraps it in an autograd function with the same
-parameters as :class:`lstmcast.lstm.LSTM`. (A chunk is about 8 MiB of gates: one product over
-the whole sequence needs a buffer that the kernel maps afresh every batch, and its page faults
-cost more than the larger product saves; benchmarks/RESULTS.md.)
+in the backward pass x's gradient and, except through oneDNN in float32, the weight gradients)
+one per chunk of steps, through oneDNN or MKL (:data:`FLOAT32_MKL`), and the gates, cell and
+hidden update (and their gradients) one loop per row. :func:`run` wraps it in an autograd
+function with the same parameters as :class:`lstmcast.lstm.LSTM`. (A chunk is about 8 MiB of
+gates: one product over the whole sequence needs a buffer that the kernel maps afresh every
+batch, and its page faults cost more than the larger product saves; benchmarks/RESULTS.md.)
 
 Why a C++ extension rather than ``torch.compile``: compiling is paid in every process (tens of
 seconds of tracing even with inductor's on-disk cache) and imports torch's compiler stack
@@ -51,12 +51,13 @@ MIN_FLOAT32_STEPS = 32
 # Steps per chunk of the kernel's input products and weight gradients; 0 lets the kernel choose
 # (about 8 MiB of gates per chunk). Tests set it small to run the chunk boundaries.
 CHUNK_STEPS = 0
-# Whether float32 weight gradients are one product per chunk (through at::mm, i.e. MKL, which
-# reads the transposed operand in place) rather than one per step (through oneDNN, which copies
-# it). None: by the CPU, per chunk unless torch runs at its AVX-512 level. Measured on AMD EPYC
-# (benchmarks/RESULTS.md): with AVX2 only, per chunk ran 1.4x faster; with AVX-512, MKL's
-# products ran at a third of oneDNN's rate, so per step. Benchmarks and tests set it.
-FLOAT32_WEIGHTS_PER_CHUNK: bool | None = None
+# Whether the float32 matrix products go to MKL (at::mm) rather than oneDNN, and with them the
+# weight gradients become one product per chunk (MKL reads the transposed operand in place,
+# oneDNN copies it, so through oneDNN they stay per step). None: by the CPU, MKL unless torch
+# runs at its AVX-512 level. Measured on AMD EPYC (benchmarks/RESULTS.md): with AVX2 only, MKL's
+# per-step products ran 1.1-1.3x faster than oneDNN's and its weight gradients per chunk 1.4x;
+# with AVX-512, MKL ran at a third of oneDNN's rate. Benchmarks and tests set it.
+FLOAT32_MKL: bool | None = None
 # The vector instructions each of torch's CPU capability levels guarantees: the extension is
 # compiled for the level torch itself detected, so a cache shared between machines never loads
 # code a CPU cannot run (the level is part of the file name).
@@ -159,10 +160,10 @@ def unavailable_reason() -> str:
     return _failure
 
 
-def float32_weights_per_chunk() -> bool:
-    """Whether float32 weight gradients are one product per chunk on this machine."""
-    if FLOAT32_WEIGHTS_PER_CHUNK is not None:
-        return FLOAT32_WEIGHTS_PER_CHUNK
+def float32_mkl() -> bool:
+    """Whether this machine's float32 products go to MKL (see :data:`FLOAT32_MKL`)."""
+    if FLOAT32_MKL is not None:
+        return FLOAT32_MKL
     return _capability() != "AVX512"
 
 
@@ -212,13 +213,14 @@ class _Layer(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_ih, bias, w_hh, h0, c0, low):  # type: ignore[override]
         keep = any(ctx.needs_input_grad)
+        mkl = float32_mkl()
         out, gates, cells, hiddens, x_steps = torch.ops.lstmcast.layer_forward(
-            x, w_ih, bias, w_hh, h0, c0, keep, low, CHUNK_STEPS
+            x, w_ih, bias, w_hh, h0, c0, keep, low, CHUNK_STEPS, mkl
         )
         if keep:  # x as the kernel reads it: time-major, in the products' precision
             ctx.save_for_backward(x_steps, w_ih, w_hh, *gates, *cells, *hiddens)
             ctx.low, ctx.steps, ctx.chunk = low, x.shape[1], CHUNK_STEPS
-            ctx.weights_per_chunk = float32_weights_per_chunk()
+            ctx.mkl = mkl
         return out, out[:, -1].clone(), cells[-1]
 
     @staticmethod
@@ -235,7 +237,7 @@ class _Layer(torch.autograd.Function):
             zeros if grad_h_last is None else grad_h_last,
             zeros if grad_c_last is None else grad_c_last,
             gates, cells, hiddens, x_steps, w_ih, w_hh, ctx.low, ctx.needs_input_grad[0],
-            ctx.chunk, ctx.weights_per_chunk,
+            ctx.chunk, ctx.mkl,
         )  # fmt: skip
         grad_x = grads[0] if ctx.needs_input_grad[0] else None
         return (grad_x, *grads[1:], None)
