@@ -141,7 +141,10 @@ def test_float32_products_go_to_mkl_except_at_avx512(
 
 
 @needs_compiler
-def test_auto_picks_the_fused_kernel_for_training_steps_big_enough() -> None:
+def test_auto_picks_the_fused_kernel_for_training_steps_big_enough(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", False)  # products through oneDNN
     lstm = lc.LSTM(1, 64, 1)
     steps = fused_lstm.MIN_FLOAT32_STEPS
     small, big = torch.randn(4, steps, 1), torch.randn(fused_lstm.MIN_UNITS // 64, steps, 1)
@@ -161,6 +164,13 @@ def test_auto_picks_the_fused_kernel_for_training_steps_big_enough() -> None:
     with pytest.raises(lc.ConfigError, match=r"float32, not torch\.float64"):
         fused_lstm.choose_kernel("fused", big.double(), 64, low_precision=False, training=True)
     lstm(big)  # runs
+    # Through MKL the fused kernel is faster over fewer steps.
+    eight = big[:, : fused_lstm.MIN_FLOAT32_STEPS_MKL]
+    assert fused_lstm.MIN_FLOAT32_STEPS_MKL < fused_lstm.MIN_FLOAT32_STEPS
+    assert not fused_lstm.choose_kernel("auto", eight, 64, low_precision=False, training=True)
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", True)
+    assert fused_lstm.choose_kernel("auto", eight, 64, low_precision=False, training=True)
+    assert not fused_lstm.choose_kernel("auto", eight[:, :-1], 64, False, training=True)
 
 
 def test_without_a_compiler_torch_kernel_runs(

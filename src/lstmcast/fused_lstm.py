@@ -45,9 +45,12 @@ SOURCE = Path(__file__).with_name("fused_lstm.cpp")
 # When "auto" runs the fused kernel (benchmarks/kernel.py, benchmarks/RESULTS.md): from this many
 # (batch x hidden) units per step (below, its per-step overhead makes it up to 2x slower than
 # torch's: the tutorial's LSTM(50) on batches of 32 is 1,600), and in float32 only over this many
-# steps (over 8-24 steps it ran from 0.9x to 1.6x torch's on a busy machine, over 96 at 1.4-1.7x).
+# steps: through oneDNN 32 (over 8-24 steps it ran from 0.9x to 1.6x torch's on a busy AVX-512
+# machine, over 96 at 1.4-1.7x), through MKL 8 (on an AVX2-only machine 1.3x torch's over 8 steps,
+# 1.1x over 14, 1.1-1.2x over 24, 1.6x over 96).
 MIN_UNITS = 16384
 MIN_FLOAT32_STEPS = 32
+MIN_FLOAT32_STEPS_MKL = 8
 # Steps per chunk of the kernel's input products and weight gradients; 0 lets the kernel choose
 # (about 8 MiB of gates per chunk). Tests set it small to run the chunk boundaries.
 CHUNK_STEPS = 0
@@ -181,7 +184,8 @@ def choose_kernel(
     dtypes than float32); "auto": for float32 on the CPU when no exporter or compiler is tracing
     the network (they need torch's own LSTM operator), for training (in float32 the fused
     forward alone is only as fast as torch's: the gain is in the backward) over at least
-    :data:`MIN_FLOAT32_STEPS` steps, or for bfloat16 products (which torch's kernel lacks), and
+    :data:`MIN_FLOAT32_STEPS` steps (:data:`MIN_FLOAT32_STEPS_MKL` where the products go to MKL,
+    :func:`float32_mkl`), or for bfloat16 products (which torch's kernel lacks), and
     when the step is big enough (:data:`MIN_UNITS`) to be faster (and pay for a first build).
     """
     check_kernel(kernel)
@@ -197,7 +201,8 @@ def choose_kernel(
     compiling = torch.compiler.is_compiling() or torch.compiler.is_exporting()
     if tracing or compiling or x.dtype != torch.float32:
         return False
-    float32_training = training and torch.is_grad_enabled() and x.shape[1] >= MIN_FLOAT32_STEPS
+    min_steps = MIN_FLOAT32_STEPS_MKL if float32_mkl() else MIN_FLOAT32_STEPS
+    float32_training = training and torch.is_grad_enabled() and x.shape[1] >= min_steps
     if not (low_precision or float32_training):
         return False
     if x.shape[0] * hidden_size < MIN_UNITS:
