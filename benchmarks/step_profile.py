@@ -17,8 +17,10 @@ fused kernel runs forward + backward of one batch:
   not see (Python, the autograd engine) is the wall time minus the operators' total.
 
 The limit: the step's matrix-product FLOPs (3 x the forward's; the element-wise work left out)
-at the machine's large-matrix rate, oneDNN's n x n x n product on the same threads and in the
-same precision. "products at step shapes" is the rate the step's own products reached.
+at the machine's large-matrix rate: the n x n x n product of the library the kernel's products
+go to (oneDNN, or in float32 MKL where ``lstmcast.fused_lstm.float32_mkl()`` says so), on the
+same threads and in the same precision. "products at step shapes" is the rate the step's own
+products reached.
 """
 
 from __future__ import annotations
@@ -39,9 +41,16 @@ REPEATS, SMOKE_REPEATS = 7, 1
 PEAK_N, SMOKE_PEAK_N = 2048, 256
 PROFILED_CALLS = 3  # steps under the profiler, at least (its per-step figures are their mean)
 
-# Operators whose self time is matrix products (oneDNN's matmul is what the kernel calls; the
-# others where torch routes a product elsewhere).
-PRODUCTS = ("mkldnn::_linear_pointwise", "aten::mm", "aten::addmm", "aten::bmm", "aten::matmul")
+# Operators whose self time is matrix products (oneDNN's matmul, or MKL's through torch's mm and
+# the in-place addmm_ that sums the weight gradients; the others where torch routes a product).
+PRODUCTS = (
+    "mkldnn::_linear_pointwise",
+    "aten::mm",
+    "aten::addmm",
+    "aten::addmm_",
+    "aten::bmm",
+    "aten::matmul",
+)
 KERNEL_LOOPS = ("lstmcast::layer_forward", "lstmcast::layer_backward")
 
 
@@ -55,15 +64,20 @@ def product_flop(shape: Shape) -> float:
 
 
 def peak_gflops(n: int, bf16: bool, repeats: int = 5) -> float:
-    """GFLOP/s of oneDNN's n x n x n product (the operator the kernel calls), median of
-    ``repeats`` samples of at least 0.1 s each."""
+    """GFLOP/s of the n x n x n product of the library the kernel's products go to (oneDNN,
+    or MKL's ``torch.mm`` for float32 where the kernel uses it), median of ``repeats`` samples
+    of at least 0.1 s each."""
     import torch
+
+    from lstmcast import fused_lstm
 
     dtype = torch.bfloat16 if bf16 else torch.float32
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=generator).to(dtype)
     b = torch.randn(n, n, generator=generator).to(dtype)
     linear = getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    if not bf16 and fused_lstm.float32_mkl():
+        linear = None
 
     def product() -> object:
         if linear is None:
@@ -145,7 +159,7 @@ def table(shape: Shape, rows: dict[str, dict[str, Any]], peak_n: int) -> str:
         "other operators ms",
         "outside operators ms",
         "products at step shapes GFLOP/s",
-        f"oneDNN {peak_n}^3 GFLOP/s",
+        f"its library's {peak_n}^3 GFLOP/s",
         "limit ms",
         "step / limit",
     ]
