@@ -90,10 +90,13 @@ def measure(shape: Shape, repeats: int, bf16: bool, seed: int) -> dict[str, dict
         kernels["fused bf16"] = ("fused", True, None)
     chosen = fused_lstm.FLOAT32_MKL
 
+    def use(kernel: str, low: bool, mkl: bool | None) -> None:
+        lstm.kernel, lstm.low_precision = kernel, low
+        fused_lstm.FLOAT32_MKL = chosen if mkl is None else mkl
+
     def train(kernel: str, low: bool, mkl: bool | None) -> Callable[[], object]:
         def step() -> None:
-            lstm.kernel, lstm.low_precision = kernel, low
-            fused_lstm.FLOAT32_MKL = chosen if mkl is None else mkl
+            use(kernel, low, mkl)
             lstm.zero_grad(set_to_none=True)
             output, _ = lstm(x)
             output[:, -1].pow(2).sum().backward()
@@ -102,7 +105,7 @@ def measure(shape: Shape, repeats: int, bf16: bool, seed: int) -> dict[str, dict
 
     def forecast(kernel: str, low: bool, mkl: bool | None) -> Callable[[], object]:
         def step() -> None:
-            lstm.kernel, lstm.low_precision = kernel, low
+            use(kernel, low, mkl)
             with torch.no_grad():
                 lstm(x)
 

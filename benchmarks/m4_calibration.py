@@ -32,8 +32,9 @@ LEVEL = 95
 WINDOW = 336  # the benchmark's input window
 
 
-def seasonal_mae(x: np.ndarray, lag: int) -> float:
-    return float(np.mean(np.abs(x[lag:] - x[:-lag])))
+def seasonal_mae(x: np.ndarray, lag: int) -> np.ndarray:
+    """Mean absolute ``lag`` difference along the last axis: (..., n) -> (...)."""
+    return np.mean(np.abs(x[..., lag:] - x[..., :-lag]), axis=-1)
 
 
 # Candidate units, each a function of (model, histories before the forecast, ids) -> (series,).
@@ -54,10 +55,14 @@ UNITS: dict[str, Unit] = {
 }
 
 
-def forecast(model: object, histories: list[np.ndarray], ids: list[str]) -> dict[str, np.ndarray]:
-    """Point forecast and, for a quantile model, its raw learned bounds: each (series, 48)."""
+def forecast(
+    model: object, histories: list[np.ndarray], ids: list[str], raw: bool = True
+) -> dict[str, np.ndarray]:
+    """Point forecast and, for a quantile model, its bounds: each (series, 48); ``raw``: the
+    heads' own bounds, before any correction (else the model's calibrated ones)."""
     calibration = model.calibration_
-    model.calibration_ = None  # the heads' own bounds, before any correction
+    if raw:
+        model.calibration_ = None
     try:
         levels = [LEVEL] if model.quantile_levels else None
         frame = model.predict(HORIZON, long_frame(histories, ids), level=levels)

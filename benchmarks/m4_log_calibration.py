@@ -22,29 +22,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.m4 import long_frame
+from benchmarks.m4_calibration import LEVEL, forecast, seasonal_mae
 from benchmarks.m4_data import HORIZON, SEASON, load_m4_hourly
 
-LEVEL = 95
 LO, HI = f"LSTM-lo-{LEVEL}", f"LSTM-hi-{LEVEL}"
-
-
-def seasonal_mae(windows: np.ndarray, lag: int) -> np.ndarray:
-    """Mean absolute ``lag`` difference of each row of ``windows`` (n, window) -> (n,)."""
-    return np.mean(np.abs(windows[:, lag:] - windows[:, :-lag]), axis=1)
-
-
-def forecasts(model: object, histories: list[np.ndarray], ids: list[str], raw: bool) -> dict:
-    """Point forecast and bounds, each (series, 48); ``raw``: the heads' own bounds."""
-    calibration = model.calibration_
-    if raw:
-        model.calibration_ = None
-    try:
-        frame = model.predict(HORIZON, long_frame(histories, ids), level=[LEVEL])
-    finally:
-        model.calibration_ = calibration
-    n = len(ids)
-    return {name: frame[name].to_numpy().reshape(n, HORIZON) for name in ("LSTM", LO, HI)}
 
 
 # Where a correction is made: (to the unit's space, back from it) and the unit of a window.
@@ -91,8 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     n_windows = model.val_size - HORIZON + 1
     # Calibration window i of every series: inputs s[i : window + i], targets the next 48.
     calibration = [
-        forecasts(model, [s[: window + i] for s in history], ids, raw=True)
-        for i in range(n_windows)
+        forecast(model, [s[: window + i] for s in history], ids) for i in range(n_windows)
     ]
     steps = range(n_windows)
     inputs = np.concatenate([np.stack([s[i : window + i] for s in history]) for i in steps])
@@ -100,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         [np.stack([s[window + i : window + i + HORIZON] for s in history]) for i in steps]
     )
     before = {name: np.concatenate([c[name] for c in calibration]) for name in ("LSTM", LO, HI)}
-    now = forecasts(model, history, ids, raw=True)
+    now = forecast(model, history, ids)
     windows_now = np.stack([s[-window:] for s in history])
     size = len(actual)
     probability = min(1.0, np.ceil((size + 1) * LEVEL / 100) / size)
@@ -117,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"{args.model}: {size} calibration windows, probability {probability:.4f}")
     print(f"  {'learned bounds, no correction':<62} {score(now[LO], now[HI])}")
-    library = forecasts(model, history, ids, raw=False)
+    library = forecast(model, history, ids, raw=False)
     print(f"  {'the library, as saved':<62} {score(library[LO], library[HI])}")
     for name, ((to, back), unit) in CANDIDATES.items():
         if unit is None:  # scaled by the forecast itself
