@@ -56,6 +56,7 @@ def outputs_and_gradients(
         (4, 16, 3, 6, 11, 0.3, True),  # dropout between layers, training mode
     ],
 )
+@pytest.mark.parametrize("mkl", [False, True])
 def test_values_and_gradients_match_torch(
     input_size: int,
     hidden: int,
@@ -64,7 +65,12 @@ def test_values_and_gradients_match_torch(
     steps: int,
     dropout: float,
     with_state: bool,
+    mkl: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Through oneDNN (whole batch per step) and through MKL (rows split over the threads),
+    whichever this machine would choose."""
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", mkl)
     lstm = twins(input_size, hidden, layers, dropout).train()
     x = torch.randn(batch, steps, input_size, requires_grad=True)
     state = None
@@ -82,16 +88,12 @@ def test_values_and_gradients_match_torch(
 
 @needs_compiler
 @pytest.mark.parametrize("chunk", [1, 3, 4])
-@pytest.mark.parametrize("mkl", [False, True])
-def test_chunked_products_match_torch(
-    chunk: int, mkl: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Input products and weight gradients one chunk of steps at a time (11 steps: a short last
-    chunk), with the input needing a gradient and without (the first layer's usual case); the
-    float32 products through oneDNN (weight gradients per step) and through MKL (per chunk),
-    whichever this machine would choose."""
+def test_chunked_products_match_torch(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through oneDNN, input products and x's gradient one chunk of steps at a time (11 steps: a
+    short last chunk), with the input needing a gradient and without (the first layer's usual
+    case)."""
     monkeypatch.setattr(fused_lstm, "CHUNK_STEPS", chunk)
-    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", mkl)
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", False)
     lstm = twins(3, 8, 2).train()
     x = torch.randn(5, 11, 3, requires_grad=True)
     expected = outputs_and_gradients(lstm, "stock", x, None)
@@ -107,6 +109,53 @@ def test_chunked_products_match_torch(
     lstm(x)[0].pow(2).sum().backward()
     for got, parameter in zip(fused_grads, lstm.parameters(), strict=True):
         torch.testing.assert_close(got, parameter.grad, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_rows_split_over_threads_match_torch(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through MKL each thread runs its own rows through every step and sums its share of the
+    weight gradients: with one, two and three threads (37 rows: uneven shares), training and
+    forecasting give torch's values and gradients."""
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", True)
+    lstm = twins(3, 16, 2).train()
+    x = torch.randn(37, 10, 3, requires_grad=True)
+    state = (torch.randn(2, 37, 16).requires_grad_(), torch.randn(2, 37, 16).requires_grad_())
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        expected = outputs_and_gradients(lstm, "stock", x, state)
+        fused = outputs_and_gradients(lstm, "fused", x, state)
+        with torch.no_grad():
+            forecast = lstm(x, state)
+            lstm.kernel = "stock"
+            forecast_expected = lstm(x, state)
+    finally:
+        torch.set_num_threads(before)
+    for got, want in zip(fused, expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(forecast, forecast_expected, atol=1e-5, rtol=1e-5)
+
+
+@needs_compiler
+@pytest.mark.parametrize("mkl", [False, True])
+def test_a_loss_on_the_last_state_alone_matches_torch(
+    mkl: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No gradient reaches the outputs (a head on h_n, as W2's): the kernel reads zeros for
+    them, and the gradients are torch's."""
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", mkl)
+    lstm = twins(2, 8, 2).train()
+    x = torch.randn(6, 9, 2, requires_grad=True)
+    grads = {}
+    for kernel in ("stock", "fused"):
+        lstm.kernel = kernel
+        x.grad = None
+        lstm.zero_grad(set_to_none=True)
+        lstm(x)[1][0][-1].sin().sum().backward()
+        grads[kernel] = [x.grad.clone(), *(p.grad.clone() for p in lstm.parameters())]
+    for got, want in zip(grads["fused"], grads["stock"], strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
 @needs_compiler
@@ -164,13 +213,14 @@ def test_auto_picks_the_fused_kernel_for_training_steps_big_enough(
     with pytest.raises(lc.ConfigError, match=r"float32, not torch\.float64"):
         fused_lstm.choose_kernel("fused", big.double(), 64, low_precision=False, training=True)
     lstm(big)  # runs
-    # Through MKL the fused kernel is faster over fewer steps.
-    eight = big[:, : fused_lstm.MIN_FLOAT32_STEPS_MKL]
-    assert fused_lstm.MIN_FLOAT32_STEPS_MKL < fused_lstm.MIN_FLOAT32_STEPS
-    assert not fused_lstm.choose_kernel("auto", eight, 64, low_precision=False, training=True)
+    # Through MKL the fused kernel is faster at any length, forecasting too; still not for
+    # small steps.
     monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", True)
-    assert fused_lstm.choose_kernel("auto", eight, 64, low_precision=False, training=True)
-    assert not fused_lstm.choose_kernel("auto", eight[:, :-1], 64, False, training=True)
+    assert fused_lstm.choose_kernel("auto", short, 64, low_precision=False, training=True)
+    assert fused_lstm.choose_kernel("auto", short, 64, low_precision=False, training=False)
+    with torch.no_grad():
+        assert fused_lstm.choose_kernel("auto", big, 64, low_precision=False, training=True)
+    assert not fused_lstm.choose_kernel("auto", small, 64, low_precision=False, training=False)
 
 
 def test_without_a_compiler_torch_kernel_runs(
@@ -250,9 +300,12 @@ def test_bf16_gradients_agree_across_threads() -> None:
 
 
 @needs_compiler
-@pytest.mark.parametrize("low", [False, True])
-def test_an_empty_batch_runs_like_torch(low: bool) -> None:
+@pytest.mark.parametrize(("low", "mkl"), [(False, False), (False, True), (True, False)])
+def test_an_empty_batch_runs_like_torch(
+    low: bool, mkl: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No rows (oneDNN refuses empty products): empty outputs, zero gradients, as torch's."""
+    monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", mkl)
     lstm = twins(3, 8, 2)
     x = torch.randn(0, 5, 3, requires_grad=True)
     lstm.kernel, lstm.low_precision = "fused", low

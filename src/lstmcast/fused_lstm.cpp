@@ -1,12 +1,16 @@
 // The LSTM's time loop with each step's element-wise work fused into one pass (lstmcast).
 //
 // Built and loaded by lstmcast/fused_lstm.py (torch.ops.lstmcast.*), which also holds the
-// autograd function around these two ops. The recurrent products (h_{t-1} W_hh^T, and in the
-// backward pass dz_t W_hh) are per step; the input products x_t W_ih^T, and in the backward pass
-// x's gradient and the weight gradients (in float32 with ``mkl``), are one product per chunk of
-// steps (see chunk_steps), where thousands of rows run near the machine's matrix-product rate.
-// They go to oneDNN's matmul through torch, or in float32 with ``mkl`` to at::mm (MKL): which
-// is faster depends on the CPU. Everything else of a step (adding the bias, the four
+// autograd function around these two ops. Two ways through a layer, chosen by the caller
+// (``mkl``, lstmcast/fused_lstm.py: which is faster depends on the CPU):
+// - through oneDNN (forward_loop, backward_loop; and every bfloat16 product): the recurrent
+//   products (h_{t-1} W_hh^T, and in the backward pass dz_t W_hh) per step on the whole batch;
+//   the input products x_t W_ih^T, and in the backward pass x's gradient (and in bfloat16 the
+//   weight gradients), one product per chunk of steps (see chunk_steps), where thousands of
+//   rows run near the machine's matrix-product rate;
+// - in float32 through MKL (forward_split, backward_split): each thread runs its own rows of the
+//   batch through every step, all of their products (at::mm) on those rows alone.
+// Everything else of a step (adding the bias, the four
 // activations, the cell update, h; backward: the gates' gradients and the cell's) is one loop
 // over each row, written so that the compiler vectorises it. torch's own CPU kernel spends more
 // than half its time in separate element-wise passes; one pass over a (B, 4H) row block instead
@@ -141,10 +145,10 @@ __attribute__((noinline)) void step_rows(std::int64_t begin, std::int64_t end, s
 
 // One backward step of rows [begin, end): from the gradient reaching h_t (``grad_out`` from the
 // output plus ``dh`` from step t + 1) and c_t (``dc``, updated in place to c_{t-1}'s), the
-// gradients of the four pre-activations, each row (4H) written to ``dz`` + b * ``dz_stride``.
-// With ``dz_low`` (products in bfloat16) they also go there, in the products' precision, and
-// are summed into ``bias_sum`` (4H): then ``dz`` is a one-row scratch (stride 0) that stays in
-// cache, and the float32 gradients never reach memory.
+// gradients of the four pre-activations, each row (4H) written to ``dz`` + b * ``dz_stride``,
+// and summed into ``bias_sum`` (4H) when given. With ``dz_low`` (products in bfloat16) they also
+// go there, in the products' precision: then ``dz`` is a one-row scratch (stride 0) that stays
+// in cache, and the float32 gradients never reach memory.
 template <typename Low>
 __attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, std::int64_t H,
                                          const float* gates, float* dz, std::int64_t dz_stride,
@@ -171,31 +175,31 @@ __attribute__((noinline)) void back_rows(std::int64_t begin, std::int64_t end, s
       d[3 * H + j] = dh_total * tc * o * (1.0f - o);
       dcb[j] = dcell * f;
     }
+    if (bias_sum) {
+#pragma omp simd
+      for (std::int64_t j = 0; j < 4 * H; ++j) bias_sum[j] += d[j];
+    }
     if (dz_low) {
       Low* out = dz_low + b * 4 * H;
 #pragma omp simd
-      for (std::int64_t j = 0; j < 4 * H; ++j) {
-        out[j] = stored<Low>(d[j]);
-        bias_sum[j] += d[j];
-      }
+      for (std::int64_t j = 0; j < 4 * H; ++j) out[j] = stored<Low>(d[j]);
     }
   }
 }
 
-// ``a`` (M, K) times ``b`` (N, K) transposed: (M, N). With ``mkl``, at::mm (MKL in float32,
-// which reads either operand transposed in place); else through oneDNN's matmul (torch's
+// ``a`` (M, K) times ``b`` (N, K) transposed: (M, N), through oneDNN's matmul (torch's
 // mkldnn::_linear_pointwise operator) when this torch has it: at these shapes (M = batch, K and
-// N = H or 4H) oneDNN ran 1.5-2.3x faster than MKL on an AVX-512 AMD EPYC, and MKL 1.1-1.3x
-// faster than oneDNN on an AVX2-only one (the caller chooses: lstmcast/fused_lstm.py). oneDNN
-// copies a strided view (a transpose) first. Without oneDNN, with an empty operand, or where
-// oneDNN refuses the type (bfloat16 on a CPU without native bfloat16, which lstmcast never
+// N = H or 4H) oneDNN ran 1.5-2.3x faster than MKL on an AVX-512 AMD EPYC (and MKL 1.1-1.3x
+// faster than oneDNN on an AVX2-only one, where the caller takes the split path instead).
+// oneDNN copies a strided view (a transpose) first. Without oneDNN, with an empty operand, or
+// where oneDNN refuses the type (bfloat16 on a CPU without native bfloat16, which lstmcast never
 // chooses but its tests run), at::mm.
-at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b, bool mkl) {
+at::Tensor matmul_nt(const at::Tensor& a, const at::Tensor& b) {
   static const auto handle =
       c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
   static std::atomic<bool> bf16_refused = false;
   const bool bf16 = a.scalar_type() == at::kBFloat16;
-  if (mkl || !handle || a.numel() == 0 || b.numel() == 0 || (bf16 && bf16_refused)) {
+  if (!handle || a.numel() == 0 || b.numel() == 0 || (bf16 && bf16_refused)) {
     return at::mm(a, b.t());
   }
   torch::jit::Stack stack{a, b, c10::IValue(), std::string("none"),
@@ -258,7 +262,7 @@ template <typename Low>
 Forward
 forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
              const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
-             std::int64_t chunk, bool mkl) {
+             std::int64_t chunk) {
   const std::int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = w_hh.size(1);
   const std::int64_t C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
@@ -284,10 +288,10 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
     const std::int64_t last = std::min(first + C, T);
     // The input part of every step of the chunk in one product: (rows, in) x (in, 4H).
     const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({(last - first) * B, I});
-    const at::Tensor zx_chunk = matmul_nt(x_rows, w_ih_low, mkl);
+    const at::Tensor zx_chunk = matmul_nt(x_rows, w_ih_low);
     for (std::int64_t t = first; t < last; ++t) {
       const Low* zx = data<Low>(zx_chunk) + (t - first) * B * 4 * H;
-      const at::Tensor zh = matmul_nt(hiddens.back(), w_hh_low, mkl);
+      const at::Tensor zh = matmul_nt(hiddens.back(), w_hh_low);
       at::Tensor c = at::empty({B, H}, options);
       at::Tensor h = next_hidden(t + 1);
       at::Tensor g = keep ? at::empty({B, 4 * H}, options) : at::Tensor();
@@ -320,20 +324,17 @@ forward_loop(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias
 // dh_{t-1} = dz_t W_hh; per chunk the bias gradient and x's (dz W_ih, one product). The weight
 // gradients (h_{t-1}^T dz_t and x_t^T dz_t summed over the steps, in float32) contract over the
 // rows, so one operand is read transposed: in bfloat16 at::mm goes to oneDNN, which reads it in
-// place, and one product per chunk ran 2x faster than one per step. In float32 at::mm goes to
-// MKL, which also reads it in place: with ``mkl`` (every float32 product through MKL) one
-// product per chunk (on an AVX2-only AMD EPYC 1.4x faster than oneDNN per step), else one per
-// step through oneDNN, which copies each step's small transposed operands in cache (on an
-// AVX-512 AMD EPYC MKL ran at a third of oneDNN's rate).
+// place, and one product per chunk ran 2x faster than one per step; in float32 one per step
+// through oneDNN, which copies each step's small transposed operands in cache (at::mm would go
+// to MKL, which on an AVX-512 AMD EPYC ran at a third of oneDNN's rate).
 template <typename Low>
 std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                       const at::Tensor& grad_c_last, at::TensorList gates,
                                       at::TensorList cells, at::TensorList hiddens,
                                       const at::Tensor& x_steps, const at::Tensor& w_ih,
                                       const at::Tensor& w_hh, bool grad_input,
-                                      std::int64_t chunk, bool mkl) {
+                                      std::int64_t chunk) {
   constexpr bool float32 = std::is_same_v<Low, float>;
-  const bool per_step_weights = float32 && !mkl;
   const std::int64_t T = x_steps.size(0), B = x_steps.size(1), I = x_steps.size(2);
   const std::int64_t H = w_hh.size(1), C = chunk_steps(chunk, B, H, T);
   const auto low_type = scalar_type<Low>();
@@ -379,32 +380,143 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& grad_out, const at::Tens
                          data<float>(bias_sums) + slot * 4 * H);
         }
       });
-      if (per_step_weights) {
-        grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_low.t(), false));
-        grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz_low.t(), false));
+      if constexpr (float32) {
+        grad_w_hh_t.add_(matmul_nt(hiddens[t].t(), dz_low.t()));
+        grad_w_ih_t.add_(matmul_nt(x_steps.select(0, t).t(), dz_low.t()));
       }
-      dh = matmul_nt(dz_low, w_hh_t, mkl);  // dh_{t-1} = dz_t W_hh
+      dh = matmul_nt(dz_low, w_hh_t);  // dh_{t-1} = dz_t W_hh
     }
     const at::Tensor dz_low = dz_low_block.narrow(0, 0, rows);
     const at::Tensor x_rows = x_steps.narrow(0, first, last - first).view({rows, I});
     if constexpr (float32) {
       grad_bias.add_(dz_low.sum(0));
-      if (!per_step_weights) {
-        grad_w_hh_t.addmm_(stacked(hiddens, first, last).t(), dz_low);
-        grad_w_ih_t.addmm_(x_rows.t(), dz_low);
-      }
     } else {
       grad_w_hh_t.add_(at::mm(dz_low.t(), stacked(hiddens, first, last)).t());
       grad_w_ih_t.add_(at::mm(dz_low.t(), x_rows).t());
     }
     if (grad_input) {
-      const at::Tensor grad_rows = matmul_nt(dz_low, w_ih_t, mkl);
+      const at::Tensor grad_rows = matmul_nt(dz_low, w_ih_t);
       grad_x.narrow(0, first, last - first).view({rows, I}).copy_(grad_rows);
     }
   }
   if constexpr (!float32) grad_bias = bias_sums.sum(0);
   return {grad_input ? grad_x.transpose(0, 1) : grad_x, grad_w_ih_t.t().contiguous(), grad_bias,
           grad_w_hh_t.t().contiguous(), dh.to(at::kFloat), dc};
+}
+
+// The float32 path where the products go to MKL: each of torch's threads runs its own rows of
+// the batch through every step of the layer, all of its products on its rows alone (per step: in
+// the forward pass x_t W_ih^T and h_{t-1} W_hh^T; in the backward pass dz_t W_hh, dz_t W_ih and
+// its share of the weight gradients, summed over the threads at the end). The rows of a batch
+// are independent through the recurrence, so the threads never wait for each other inside a
+// layer, and a product called inside at::parallel_for runs sequentially (neither MKL nor torch
+// nests its threads). Measured on an AVX2-only AMD EPYC with 2 threads (benchmarks/RESULTS.md):
+// a (256, 128) x (128, 512) product took 0.25 ms on both threads and 0.21-0.25 ms for half the
+// rows on one, but 0.41-0.45 ms inside a step loop where the threads met twice per step (the
+// product, then the element-wise loop); the chunk-sized products (4096 rows) reached 95-109
+// GFLOP/s on both threads, the per-thread ones 63-76 each.
+template <typename Work>
+void split_rows(std::int64_t B, const Work& work) {
+  at::parallel_for(0, B, kGrain, [&](std::int64_t begin, std::int64_t end) {
+    // Worker threads do not inherit the caller's dispatch state: skip autograd's layer, which
+    // these plain tensors do not need.
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    work(begin, end);
+  });
+}
+
+// The forward pass as forward_loop, float32 with the products through MKL, rows split over the
+// threads (split_rows). Every step's gates, cell and hidden state get their own tensor (the
+// backward pass reads them per step).
+Forward forward_split(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
+                      const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0,
+                      bool keep) {
+  const std::int64_t B = x.size(0), T = x.size(1), H = w_hh.size(1);
+  auto options = x.options().dtype(at::kFloat);
+  const at::Tensor x_steps = time_major(x, at::kFloat);
+  const at::Tensor w_ih_t = w_ih.to(at::kFloat).contiguous().t();  // read transposed in place
+  const at::Tensor w_hh_t = w_hh.to(at::kFloat).contiguous().t();
+  const at::Tensor b = bias.to(at::kFloat).contiguous();
+  at::Tensor out = at::empty({T, B, H}, options);  // returned as a (B, T, H) view
+  std::vector<at::Tensor> gates, cells{c0.to(at::kFloat).contiguous()};
+  std::vector<at::Tensor> hiddens{at::empty({B, H}, options).copy_(h0)};  // [t]: h_{t-1}
+  for (std::int64_t t = 0; t < T; ++t) {
+    if (keep) gates.push_back(at::empty({B, 4 * H}, options));
+    cells.push_back(at::empty({B, H}, options));
+    hiddens.push_back(at::empty({B, H}, options));
+  }
+  split_rows(B, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t n = end - begin;
+    at::Tensor zx = at::empty({n, 4 * H}, options), zh = at::empty({n, 4 * H}, options);
+    // The products' rows start at row ``begin`` of the step: shifted so that row b is at b * 4H.
+    const float* zx_rows = data<float>(zx) - begin * 4 * H;
+    const float* zh_rows = data<float>(zh) - begin * 4 * H;
+    for (std::int64_t t = 0; t < T; ++t) {
+      at::mm_out(zx, x_steps[t].narrow(0, begin, n), w_ih_t);
+      at::mm_out(zh, hiddens[t].narrow(0, begin, n), w_hh_t);
+      float* o = data<float>(out) + t * B * H;
+      if (keep) {
+        step_rows<float, true>(begin, end, H, zx_rows, zh_rows, data<float>(b),
+                               data<float>(cells[t]), data<float>(cells[t + 1]),
+                               data<float>(gates[t]), o, H, data<float>(hiddens[t + 1]));
+      } else {
+        step_rows<float, false>(begin, end, H, zx_rows, zh_rows, data<float>(b),
+                                data<float>(cells[t]), data<float>(cells[t + 1]), nullptr, o, H,
+                                data<float>(hiddens[t + 1]));
+      }
+    }
+  });
+  if (!keep) {  // only the last cell and hidden state
+    cells = {cells.back()};
+    hiddens = {hiddens.back()};
+  }
+  return {out.transpose(0, 1), gates, cells, hiddens, x_steps};
+}
+
+// The backward pass as backward_loop, for forward_split's tensors: each thread walks its rows
+// back through every step, summing its share of the weight and bias gradients in its own slot.
+std::vector<at::Tensor> backward_split(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
+                                       const at::Tensor& grad_c_last, at::TensorList gates,
+                                       at::TensorList cells, at::TensorList hiddens,
+                                       const at::Tensor& x_steps, const at::Tensor& w_ih,
+                                       const at::Tensor& w_hh, bool grad_input) {
+  const std::int64_t T = x_steps.size(0), B = x_steps.size(1), I = x_steps.size(2);
+  const std::int64_t H = w_hh.size(1);
+  auto options = x_steps.options().dtype(at::kFloat);
+  const at::Tensor w_ih_f = w_ih.to(at::kFloat).contiguous();
+  const at::Tensor w_hh_f = w_hh.to(at::kFloat).contiguous();
+  at::Tensor go = grad_out.to(at::kFloat);  // read in place with its strides
+  if (go.stride(2) != 1) go = go.contiguous();
+  at::Tensor grad_x = at::empty({grad_input ? T : 0, B, I}, options);  // empty: not wanted
+  // Each thread's sums, transposed ((in, 4H), (H, 4H)): h^T dz reads both operands as stored.
+  const int threads = at::get_num_threads();
+  at::Tensor grad_w_ih_t = at::zeros({threads, I, 4 * H}, options);
+  at::Tensor grad_w_hh_t = at::zeros({threads, H, 4 * H}, options);
+  at::Tensor grad_bias = at::zeros({threads, 4 * H}, options);
+  at::Tensor dh = grad_h_last.to(at::kFloat).contiguous().clone();
+  at::Tensor dc = grad_c_last.to(at::kFloat).contiguous().clone();
+  split_rows(B, [&](std::int64_t begin, std::int64_t end) {
+    const std::int64_t n = end - begin;
+    const int slot = at::get_thread_num();
+    at::Tensor w_ih_sum = grad_w_ih_t[slot], w_hh_sum = grad_w_hh_t[slot];
+    at::Tensor dz = at::empty({n, 4 * H}, options);
+    at::Tensor dh_rows = dh.narrow(0, begin, n);  // dh_t read, then dh_{t-1} written over it
+    for (std::int64_t t = T - 1; t >= 0; --t) {
+      back_rows<float>(begin, end, H, data<float>(gates[t]), data<float>(dz) - begin * 4 * H,
+                       4 * H, data<float>(cells[t + 1]), data<float>(cells[t]),
+                       data<float>(go) + t * go.stride(1), go.stride(0), data<float>(dh),
+                       data<float>(dc), nullptr, data<float>(grad_bias) + slot * 4 * H);
+      w_hh_sum.addmm_(hiddens[t].narrow(0, begin, n).t(), dz);
+      w_ih_sum.addmm_(x_steps[t].narrow(0, begin, n).t(), dz);
+      if (grad_input) {
+        at::Tensor grad_x_rows = grad_x[t].narrow(0, begin, n);
+        at::mm_out(grad_x_rows, dz, w_ih_f);
+      }
+      at::mm_out(dh_rows, dz, w_hh_f);
+    }
+  });
+  return {grad_input ? grad_x.transpose(0, 1) : grad_x, grad_w_ih_t.sum(0).t().contiguous(),
+          grad_bias.sum(0), grad_w_hh_t.sum(0).t().contiguous(), dh, dc};
 }
 
 // ``x`` (3 dimensions, the input features last) of ``type``, and weights that fit it.
@@ -426,13 +538,14 @@ layer_forward(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bia
               const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0, bool keep,
               bool low, std::int64_t chunk, bool mkl) {
   check_inputs(x, at::kFloat, w_ih, w_hh);
-  if (low) return forward_loop<Bits16>(x, w_ih, bias, w_hh, h0, c0, keep, chunk, false);
-  return forward_loop<float>(x, w_ih, bias, w_hh, h0, c0, keep, chunk, mkl);
+  if (low) return forward_loop<Bits16>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
+  if (mkl) return forward_split(x, w_ih, bias, w_hh, h0, c0, keep);
+  return forward_loop<float>(x, w_ih, bias, w_hh, h0, c0, keep, chunk);
 }
 
 // The backward pass, from the forward's saved tensors (``x_steps`` its time-major x): gradients
 // of x, w_ih, bias (b_ih + b_hh), w_hh, h0 and c0, all float32. ``mkl``: float32 products
-// through MKL (bfloat16 ones always go to oneDNN).
+// through MKL, the rows split over the threads (bfloat16 ones always go to oneDNN).
 std::vector<at::Tensor> layer_backward(const at::Tensor& grad_out, const at::Tensor& grad_h_last,
                                        const at::Tensor& grad_c_last, at::TensorList gates,
                                        at::TensorList cells, at::TensorList hiddens,
@@ -444,10 +557,14 @@ std::vector<at::Tensor> layer_backward(const at::Tensor& grad_out, const at::Ten
               "one gates tensor per step");
   if (low) {
     return backward_loop<Bits16>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens,
-                                 x_steps, w_ih, w_hh, grad_input, chunk, false);
+                                 x_steps, w_ih, w_hh, grad_input, chunk);
+  }
+  if (mkl) {
+    return backward_split(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x_steps,
+                          w_ih, w_hh, grad_input);
   }
   return backward_loop<float>(grad_out, grad_h_last, grad_c_last, gates, cells, hiddens, x_steps,
-                              w_ih, w_hh, grad_input, chunk, mkl);
+                              w_ih, w_hh, grad_input, chunk);
 }
 
 }  // namespace

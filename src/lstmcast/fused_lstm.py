@@ -3,13 +3,19 @@
 torch's CPU LSTM kernel (oneDNN) spends more than half of a training step outside its matrix
 products, in element-wise passes over the gates; a hand-written autograd LSTM in tensor ops was
 slower still (about twenty kernels per step). ``fused_lstm.cpp`` walks the time steps of one
-layer in C++, forward and backward: the recurrent products per step, the input products (and
-in the backward pass x's gradient and, except through oneDNN in float32, the weight gradients)
-one per chunk of steps, through oneDNN or MKL (:data:`FLOAT32_MKL`), and the gates, cell and
-hidden update (and their gradients) one loop per row. :func:`run` wraps it in an autograd
-function with the same parameters as :class:`lstmcast.lstm.LSTM`. (A chunk is about 8 MiB of
-gates: one product over the whole sequence needs a buffer that the kernel maps afresh every
-batch, and its page faults cost more than the larger product saves; benchmarks/RESULTS.md.)
+layer in C++, forward and backward, the gates, cell and hidden update (and their gradients) one
+loop per row, the matrix products one of two ways (:data:`FLOAT32_MKL`):
+
+- through oneDNN (and every bfloat16 product): the recurrent products per step on the whole
+  batch, the input products (and in the backward pass x's gradient and, in bfloat16, the weight
+  gradients) one per chunk of steps (about 8 MiB of gates: one product over the whole sequence
+  needs a buffer that the kernel maps afresh every batch, and its page faults cost more than the
+  larger product saves; benchmarks/RESULTS.md);
+- in float32 through MKL: each thread takes its own rows of the batch through every step, every
+  product on those rows alone, so the threads meet once per layer rather than twice per step.
+
+:func:`run` wraps it in an autograd function with the same parameters as
+:class:`lstmcast.lstm.LSTM`.
 
 Why a C++ extension rather than ``torch.compile``: compiling is paid in every process (tens of
 seconds of tracing even with inductor's on-disk cache) and imports torch's compiler stack
@@ -43,23 +49,23 @@ log = logging.getLogger(__name__)
 KERNELS = ("auto", "fused", "stock")
 SOURCE = Path(__file__).with_name("fused_lstm.cpp")
 # When "auto" runs the fused kernel (benchmarks/kernel.py, benchmarks/RESULTS.md): from this many
-# (batch x hidden) units per step (below, its per-step overhead makes it up to 2x slower than
-# torch's: the tutorial's LSTM(50) on batches of 32 is 1,600), and in float32 only over this many
-# steps: through oneDNN 32 (over 8-24 steps it ran from 0.9x to 1.6x torch's on a busy AVX-512
-# machine, over 96 at 1.4-1.7x), through MKL 8 (on an AVX2-only machine 1.3x torch's over 8 steps,
-# 1.1x over 14, 1.1-1.2x over 24, 1.6x over 96).
+# (batch x hidden) units per step (below, its per-step overhead through oneDNN makes it up to 2x
+# slower than torch's, and a first use would build it: the tutorial's LSTM(50) on batches of 32
+# is 1,600). In float32 through oneDNN only for training over this many steps (over 8-24 steps it
+# ran from 0.9x to 1.6x torch's on a busy AVX-512 machine, over 96 at 1.4-1.7x); through MKL
+# (rows split over the threads) at any length, training or forecasting (on an AVX2-only AMD
+# EPYC, 1.1-2.5x torch's training and 1.1-1.9x its forecast over 1-16 steps at 16,384-65,536
+# units, 1.9-2.1x a W2 training step).
 MIN_UNITS = 16384
 MIN_FLOAT32_STEPS = 32
-MIN_FLOAT32_STEPS_MKL = 8
 # Steps per chunk of the kernel's input products and weight gradients; 0 lets the kernel choose
 # (about 8 MiB of gates per chunk). Tests set it small to run the chunk boundaries.
 CHUNK_STEPS = 0
-# Whether the float32 matrix products go to MKL (at::mm) rather than oneDNN, and with them the
-# weight gradients become one product per chunk (MKL reads the transposed operand in place,
-# oneDNN copies it, so through oneDNN they stay per step). None: by the CPU, MKL unless torch
-# runs at its AVX-512 level. Measured on AMD EPYC (benchmarks/RESULTS.md): with AVX2 only, MKL's
-# per-step products ran 1.1-1.3x faster than oneDNN's and its weight gradients per chunk 1.4x;
-# with AVX-512, MKL ran at a third of oneDNN's rate. Benchmarks and tests set it.
+# Whether the float32 matrix products go to MKL (at::mm), each thread multiplying its own rows
+# of the batch, rather than to oneDNN on the whole batch. None: by the CPU, MKL unless torch
+# runs at its AVX-512 level. Measured on AMD EPYC (benchmarks/RESULTS.md): with AVX2 only, a W2
+# training step ran 1.4x faster the MKL way; with AVX-512, MKL's products ran at a third of
+# oneDNN's rate. Benchmarks and tests set it.
 FLOAT32_MKL: bool | None = None
 # The vector instructions each of torch's CPU capability levels guarantees: the extension is
 # compiled for the level torch itself detected, so a cache shared between machines never loads
@@ -182,11 +188,11 @@ def choose_kernel(
 
     "stock": never; "fused": always on the CPU (an error when it cannot be built, or for other
     dtypes than float32); "auto": for float32 on the CPU when no exporter or compiler is tracing
-    the network (they need torch's own LSTM operator), for training (in float32 the fused
-    forward alone is only as fast as torch's: the gain is in the backward) over at least
-    :data:`MIN_FLOAT32_STEPS` steps (:data:`MIN_FLOAT32_STEPS_MKL` where the products go to MKL,
-    :func:`float32_mkl`), or for bfloat16 products (which torch's kernel lacks), and
-    when the step is big enough (:data:`MIN_UNITS`) to be faster (and pay for a first build).
+    the network (they need torch's own LSTM operator), where float32 products go to MKL
+    (:func:`float32_mkl`) always, else for training (through oneDNN the fused forward alone is
+    only as fast as torch's: the gain is in the backward) over at least
+    :data:`MIN_FLOAT32_STEPS` steps, or for bfloat16 products (which torch's kernel lacks); and
+    only when the step is big enough (:data:`MIN_UNITS`) to be faster (and pay for a first build).
     """
     check_kernel(kernel)
     if kernel == "stock" or x.device.type != "cpu":
@@ -201,9 +207,8 @@ def choose_kernel(
     compiling = torch.compiler.is_compiling() or torch.compiler.is_exporting()
     if tracing or compiling or x.dtype != torch.float32:
         return False
-    min_steps = MIN_FLOAT32_STEPS_MKL if float32_mkl() else MIN_FLOAT32_STEPS
-    float32_training = training and torch.is_grad_enabled() and x.shape[1] >= min_steps
-    if not (low_precision or float32_training):
+    long_training = training and torch.is_grad_enabled() and x.shape[1] >= MIN_FLOAT32_STEPS
+    if not (low_precision or float32_mkl() or long_training):
         return False
     if x.shape[0] * hidden_size < MIN_UNITS:
         return False
@@ -235,8 +240,8 @@ class _Layer(torch.autograd.Function):
         gates, cells, hiddens = saved[:steps], saved[steps : 2 * steps + 1], saved[2 * steps + 1 :]
         batch, hidden = x_steps.shape[1], w_hh.shape[1]
         zeros = w_hh.new_zeros(batch, hidden)
-        if grad_out is None:
-            grad_out = w_hh.new_zeros(batch, steps, hidden)
+        if grad_out is None:  # one row of zeros read for every (row, step): nothing to fill
+            grad_out = w_hh.new_zeros(1, 1, hidden).expand(batch, steps, hidden)
         grads = torch.ops.lstmcast.layer_backward(
             grad_out,
             zeros if grad_h_last is None else grad_h_last,
