@@ -426,8 +426,9 @@ void split_rows(std::int64_t B, const Work& work) {
 }
 
 // The forward pass as forward_loop, float32 with the products through MKL, rows split over the
-// threads (split_rows). Every step's gates, cell and hidden state get their own tensor (the
-// backward pass reads them per step).
+// threads (split_rows). With ``keep`` every step's gates, cell and hidden state get their own
+// tensor (the backward pass reads them per step); without, two cells and two hidden states take
+// turns (a forecast of many series would otherwise hold every step's).
 Forward forward_split(const at::Tensor& x, const at::Tensor& w_ih, const at::Tensor& bias,
                       const at::Tensor& w_hh, const at::Tensor& h0, const at::Tensor& c0,
                       bool keep) {
@@ -441,9 +442,10 @@ Forward forward_split(const at::Tensor& x, const at::Tensor& w_ih, const at::Ten
   std::vector<at::Tensor> gates, cells{c0.to(at::kFloat).contiguous()};
   std::vector<at::Tensor> hiddens{at::empty({B, H}, options).copy_(h0)};  // [t]: h_{t-1}
   for (std::int64_t t = 0; t < T; ++t) {
+    const bool fresh = keep || t < 2;  // else step t's turn comes back to step t - 2's tensors
     if (keep) gates.push_back(at::empty({B, 4 * H}, options));
-    cells.push_back(at::empty({B, H}, options));
-    hiddens.push_back(at::empty({B, H}, options));
+    cells.push_back(fresh ? at::empty({B, H}, options) : cells[t - 1]);
+    hiddens.push_back(fresh ? at::empty({B, H}, options) : hiddens[t - 1]);
   }
   split_rows(B, [&](std::int64_t begin, std::int64_t end) {
     const std::int64_t n = end - begin;

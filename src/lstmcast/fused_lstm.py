@@ -217,12 +217,15 @@ def choose_kernel(
 
 class _Layer(torch.autograd.Function):
     """One layer over every step: (x (B, T, in), w_ih (4H, in), bias (4H,) = b_ih + b_hh,
-    w_hh (4H, H), h0, c0 (B, H), low) -> (output (B, T, H), h_n, c_n (B, H)), all float32;
-    ``low``: the products in bfloat16."""
+    w_hh (4H, H), h0, c0 (B, H), low, grad_enabled) -> (output (B, T, H), h_n, c_n (B, H)), all
+    float32; ``low``: the products in bfloat16; ``grad_enabled``: the caller's grad mode (without
+    it nothing is kept for a backward pass)."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, bias, w_hh, h0, c0, low):  # type: ignore[override]
-        keep = any(ctx.needs_input_grad)
+    def forward(ctx, x, w_ih, bias, w_hh, h0, c0, low, grad_enabled):  # type: ignore[override]
+        # needs_input_grad says which inputs require a gradient even under torch.no_grad(), and
+        # forward() itself always runs without grad: whether one will be taken is asked before.
+        keep = grad_enabled and any(ctx.needs_input_grad)
         mkl = float32_mkl()
         out, gates, cells, hiddens, x_steps = torch.ops.lstmcast.layer_forward(
             x, w_ih, bias, w_hh, h0, c0, keep, low, CHUNK_STEPS, mkl
@@ -250,7 +253,7 @@ class _Layer(torch.autograd.Function):
             ctx.chunk, ctx.mkl,
         )  # fmt: skip
         grad_x = grads[0] if ctx.needs_input_grad[0] else None
-        return (grad_x, *grads[1:], None)
+        return (grad_x, *grads[1:], None, None)
 
 
 def _dropout_mask(output: torch.Tensor, p: float) -> torch.Tensor:
@@ -284,7 +287,9 @@ def run(
         w_hh = getattr(lstm, f"weight_hh_l{k}")
         bias = getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")
         h0, c0 = state[0][k].float(), state[1][k].float()
-        output, h_n, c_n = _Layer.apply(layer_input, w_ih, bias, w_hh, h0, c0, low_precision)
+        output, h_n, c_n = _Layer.apply(
+            layer_input, w_ih, bias, w_hh, h0, c0, low_precision, torch.is_grad_enabled()
+        )
         last_h.append(h_n)
         last_c.append(c_n)
         layer_input = output
