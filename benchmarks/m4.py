@@ -52,7 +52,7 @@ DEFAULTS = {
     "window": 336,  # two weeks of hours
     "segment": 24,  # the LSTM steps over days: 14 steps
     "decoder": "linear",  # one head over the 48 hours
-    "scaler": "standard",
+    "scaler": None,  # "standard", or "none" with --prescale (the prescale is the unit)
     "hidden_size": 128,
     "num_layers": 1,
     "epochs": 10,
@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> None:
         "divides each series by its training part's mean absolute daily difference (the MASE "
         "scale) before fitting, 'level' by its mean absolute value "
         "(about what sMAPE divides by), both with --scaler none, and multiplies the forecasts "
-        "back: the training loss then weighs series as MASE or sMAPE does; 'none' fits y",
+        "back: the training loss then weighs series as MASE or sMAPE does; 'none' fits y "
+        "(with --scaler standard). An explicit --scaler overrides these (e.g. 'log' with "
+        "'standard' scales each series' log values by their spread)",
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
@@ -188,8 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         unit = np.array([np.mean(np.abs(s[SEASON:] - s[:-SEASON])) for s in train])
     if args.prescale == "level":
         unit = np.array([np.mean(np.abs(s)) for s in train])
-    if args.prescale != "none":
-        settings["scaler"] = "none"
+    if settings["scaler"] is None:
+        settings["scaler"] = "standard" if args.prescale == "none" else "none"
     if args.prescale == "log":  # the library's: the same as fitting log(y) and exp'ing back
         settings["target_transform"] = "log"  # M4 Hourly's values are all positive
     model = lc.LSTMForecaster(

@@ -106,3 +106,19 @@ def test_log_calibration_study_recomputes_the_librarys_correction(
     library = msis("log units, seasonal MAE")
     assert library == pytest.approx(msis("the library, as saved"), rel=0.01)
     assert msis("data units, mean absolute value") != pytest.approx(library, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("flags", "scaler"),
+    [
+        (["--prescale", "log"], "none"),  # the log is the unit: no per-series scaling
+        (["--prescale", "none"], "standard"),
+        (["--prescale", "log", "--scaler", "standard"], "standard"),  # explicit wins
+    ],
+)
+def test_the_scaler_follows_the_prescale_unless_given(
+    flags: list[str], scaler: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m4.main(["--smoke", "--validate", "--threads", "1", *flags])
+    settings = next(line for line in capsys.readouterr().out.splitlines() if "settings:" in line)
+    assert f"'scaler': '{scaler}'" in settings
