@@ -52,7 +52,7 @@ DEFAULTS = {
     "window": 336,  # two weeks of hours
     "segment": 24,  # the LSTM steps over days: 14 steps
     "decoder": "linear",  # one head over the 48 hours
-    "scaler": None,  # "standard", or "none" with --prescale (the prescale is the unit)
+    "scaler": "standard",  # with --prescale other than none: "none" unless --scaler is given
     "hidden_size": 128,
     "num_layers": 1,
     "epochs": 10,
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, value in DEFAULTS.items():
         kind = OPTION_TYPES.get(name, type(value) if value is not None else str)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
+    parser.set_defaults(scaler=None)  # unset: chosen below from --prescale
     args = parser.parse_args(argv)
     if args.prescale is None:  # the log helped the points, not the intervals (MSIS) on validation
         args.prescale = "none" if args.level else "log"
@@ -190,8 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         unit = np.array([np.mean(np.abs(s[SEASON:] - s[:-SEASON])) for s in train])
     if args.prescale == "level":
         unit = np.array([np.mean(np.abs(s)) for s in train])
-    if settings["scaler"] is None:
-        settings["scaler"] = "standard" if args.prescale == "none" else "none"
+    if settings["scaler"] is None:  # a prescale is the series' unit: no scaler on top of it
+        settings["scaler"] = DEFAULTS["scaler"] if args.prescale == "none" else "none"
     if args.prescale == "log":  # the library's: the same as fitting log(y) and exp'ing back
         settings["target_transform"] = "log"  # M4 Hourly's values are all positive
     model = lc.LSTMForecaster(
