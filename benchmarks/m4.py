@@ -141,17 +141,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--prescale",
-        choices=("none", "seasonal", "level", "log"),
+        choices=("none", "seasonal", "level", "log", "log-seasonal"),
         default=None,
         help="what the network is fitted on (default: 'log', or 'none' with --level; chosen on "
         "validation, P2 and E10 in benchmarks/RESULTS.md): 'log' fits log(y) with --scaler none "
         "(target_transform='log': errors become relative ones, as sMAPE counts them, and the "
-        "forecasts are exponentiated); 'seasonal' "
-        "divides each series by its training part's mean absolute daily difference (the MASE "
-        "scale) before fitting, 'level' by its mean absolute value "
-        "(about what sMAPE divides by), both with --scaler none, and multiplies the forecasts "
-        "back: the training loss then weighs series as MASE or sMAPE does; 'none' fits y "
-        "(with --scaler standard). An explicit --scaler overrides these (e.g. 'log' with "
+        "forecasts are exponentiated); 'seasonal' divides each series by its training part's "
+        "mean absolute daily difference (the MASE scale) before fitting, 'level' by its mean "
+        "absolute value (about what sMAPE divides by), both with --scaler none, and multiplies "
+        "the forecasts back: the training loss then weighs series as MASE or sMAPE does; "
+        "'log-seasonal' fits log(y) less its mean in units of its mean absolute daily "
+        "difference (MASE's and MSIS's scale, in log units) and exponentiates back; 'none' fits "
+        "y (with --scaler standard). An explicit --scaler overrides these (e.g. 'log' with "
         "'standard' scales each series' log values by their spread)",
     )
     parser.add_argument(
@@ -186,11 +187,15 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     # recipe="tutorial": settings not in DEFAULTS keep the values they were chosen with.
-    unit = np.ones(len(ids))
+    unit, shift, exp = np.ones(len(ids)), np.zeros(len(ids)), False
     if args.prescale == "seasonal":
         unit = np.array([np.mean(np.abs(s[SEASON:] - s[:-SEASON])) for s in train])
     if args.prescale == "level":
         unit = np.array([np.mean(np.abs(s)) for s in train])
+    if args.prescale == "log-seasonal":  # log(y) in units of its own mean daily change
+        exp, logs = True, [np.log(s) for s in train]
+        shift = np.array([np.mean(z) for z in logs])
+        unit = np.array([np.mean(np.abs(z[SEASON:] - z[:-SEASON])) for z in logs])
     if settings["scaler"] is None:  # a prescale is the series' unit: no scaler on top of it
         settings["scaler"] = DEFAULTS["scaler"] if args.prescale == "none" else "none"
     if args.prescale == "log":  # the library's: the same as fitting log(y) and exp'ing back
@@ -198,15 +203,23 @@ def main(argv: list[str] | None = None) -> None:
     model = lc.LSTMForecaster(
         recipe="tutorial", horizon=HORIZON, random_state=args.seed, **settings
     )
-    model.fit(long_frame([s / u for s, u in zip(train, unit, strict=True)], ids),
+    fitted = [(np.log(s) if exp else s) - c for s, c in zip(train, shift, strict=True)]
+    model.fit(long_frame([z / u for z, u in zip(fitted, unit, strict=True)], ids),
               callbacks=[epoch_printer()])  # fmt: skip
+
     fit_seconds = time.perf_counter() - started
     if args.save:
         model.save(args.save)
     forecast = model.predict(HORIZON, level=levels or None)
-    values = forecast["LSTM"].to_numpy().reshape(len(ids), HORIZON) * unit[:, None]
+
+    def to_data(column: str) -> np.ndarray:
+        """A forecast column in the data's units, (series, HORIZON)."""
+        values = forecast[column].to_numpy().reshape(len(ids), HORIZON) * unit[:, None]
+        return np.exp(values + shift[:, None]) if exp else values
+
+    values = to_data("LSTM")
     bounds = {
-        name: forecast[name].to_numpy().reshape(len(ids), HORIZON) * unit[:, None]
+        name: to_data(name)
         for level in levels
         for name in (f"LSTM-lo-{level:g}", f"LSTM-hi-{level:g}")
     }

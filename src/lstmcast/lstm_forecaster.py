@@ -139,6 +139,10 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         calibrates ``predict(level=...)`` intervals: conformal, or the learned ones conformalized.
     median_weight : float
         With quantile heads, the median's loss term counts this many times each other one's.
+    weight_average : float or None
+        Decay (e.g. 0.99) of an exponential moving average of the weights, updated after every
+        optimizer step: the average is what validation scores, early stopping keeps and the
+        forecasts use. None: the weights as trained.
     season_length : int
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal
@@ -210,6 +214,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         loss: str = AUTO,
         lr_schedule: str | None = AUTO,
         grad_clip: float | None = None,
+        weight_average: float | None = None,
         forget_bias: float | str | None = AUTO,
         ensemble_size: int | str = AUTO,
         quantile_levels: tuple[float, ...] | None = None,
@@ -249,6 +254,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.loss = loss
         self.lr_schedule = lr_schedule
         self.grad_clip = grad_clip
+        self.weight_average = weight_average
         self.forget_bias = forget_bias
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels
