@@ -66,6 +66,7 @@ DEFAULTS = {
     "forget_bias": None,  # torch's initialisation (what every recorded run used)
     "quantile_training": "joint",  # with --level: every quantile on the pinball loss
     "median_weight": 1.0,  # with --level: the median's pinball term counts as each other's
+    "interval_scale": None,  # with --level: the bounds' terms in the median's unit
     # With --level: the calibration hours are each series' first target hours, not its last, so
     # training keeps the latest (chosen on validation, E7 in benchmarks/RESULTS.md).
     "val_at": "start",

@@ -77,6 +77,8 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
         time_budget=None if budget is None else float(budget),
         quantile_training=settings["quantile_training"],
         median_weight=float(settings["median_weight"]),
+        interval_scale=settings["interval_scale"],
+        season_length=settings["season_length"],
         # The oldest points of each series calibrate; they do not say which epoch forecasts
         # the latest best (on M4 Hourly they chose mid-schedule epochs: benchmarks/RESULTS.md, E6).
         select_epoch=settings["val_at"] == "end",

@@ -255,6 +255,7 @@ def saved_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     # Quantile heads trained jointly (all on the pinball loss) before the choice existed.
     params.setdefault("quantile_training", "joint")
     params.setdefault("median_weight", 1.0)
+    params.setdefault("interval_scale", None)
     # Trained without a moving average of the weights before the option existed.
     params.setdefault("weight_average", None)
     # The network learned the values as they were before target_transform existed.

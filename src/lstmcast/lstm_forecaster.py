@@ -139,6 +139,11 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         calibrates ``predict(level=...)`` intervals: conformal, or the learned ones conformalized.
     median_weight : float
         With quantile heads, the median's loss term counts this many times each other one's.
+    interval_scale : None or "seasonal"
+        The unit of the quantile heads' other quantiles (the interval bounds) in the loss: None,
+        the median's; "seasonal", each input window's mean absolute seasonal difference
+        (``season_length``), the unit of the conformal corrections and of MSIS, so intervals
+        are fitted as MSIS scores them while the median keeps its own unit.
     weight_average : float or None
         Decay (e.g. 0.99) of an exponential moving average of the weights, updated after every
         optimizer step: the average is what validation scores, early stopping keeps and the
@@ -220,6 +225,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         quantile_levels: tuple[float, ...] | None = None,
         quantile_training: str = "joint",
         median_weight: float = 1.0,
+        interval_scale: str | None = None,
         season_length: int | str = AUTO,
         recipe: str = AUTO,
         random_state: int | None = None,
@@ -260,6 +266,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.quantile_levels = quantile_levels
         self.quantile_training = quantile_training
         self.median_weight = median_weight
+        self.interval_scale = interval_scale
         self.season_length = season_length
         self.recipe = recipe
         self.random_state = random_state

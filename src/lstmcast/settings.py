@@ -15,7 +15,7 @@ from .missing import POLICIES
 from .model import BASELINES, DECODERS, WINDOW_NORMS
 from .precision import PRECISIONS
 from .target_transform import TARGET_TRANSFORMS
-from .train import LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
+from .train import INTERVAL_SCALES, LOSSES, LR_SCHEDULES, QUANTILE_TRAININGS
 from .windows import CALENDAR, SCALERS
 
 # Where each series' validation points are: its last ones, or the first ones after a window.
@@ -70,6 +70,7 @@ RULES: dict[str, Rule] = {
     "ensemble_size": Rule(int, 1),
     "quantile_training": Rule(str, choices=QUANTILE_TRAININGS),
     "median_weight": Rule((int, float), 0, low_open=True),
+    "interval_scale": Rule(str, choices=INTERVAL_SCALES, optional=True),
     "season_length": Rule(int, 1),
     "covariate_missing": Rule(str, choices=MISSING),
     "missing": Rule(str, choices=POLICIES),
@@ -113,6 +114,17 @@ def check_together(settings: dict[str, Any]) -> None:
             f"{window} when {setting('val_size')} calibrates intervals (their unit is each "
             f"input window's mean seasonal difference): use {option('window', season + 1)} or "
             f"more, or a {setting('season_length')} below {window}"
+        )
+    if settings["interval_scale"] is not None and not settings["quantile_levels"]:
+        raise ConfigError(
+            f"{setting('interval_scale')} sets the unit of the quantile heads' loss: set "
+            f"{setting('quantile_levels')} too, or {option('interval_scale', None)}"
+        )
+    if settings["interval_scale"] is not None and season >= window:
+        raise ConfigError(
+            f"{option('interval_scale', 'seasonal')} measures each window's seasonal "
+            f"differences: {setting('season_length')} {season} must be shorter than "
+            f"{setting('window')} {window}"
         )
     if settings["baseline"] == "seasonal" and season > window:
         raise ConfigError(

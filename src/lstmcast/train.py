@@ -22,6 +22,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from . import distributed
 from .distributed import DataParallel, EpochSampler
 from .errors import TrainingError, option, setting
+from .forecasting import window_scale
 from .optim import Adam, schedule_at
 from .windows import Windows
 
@@ -32,6 +33,10 @@ LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss}
 # (A third way, the others around a detached median but through the LSTM too, gave wider
 # intervals than either on M4 Hourly validation: benchmarks/RESULTS.md, E2.)
 QUANTILE_TRAININGS = ("joint", "separate")
+# The unit of the interval bounds' pinball terms: None, the model's (the median's); "seasonal",
+# each window's mean absolute seasonal difference (the unit of the conformal corrections, and
+# what MSIS divides by), so a calm window's bounds count as much as a restless one's.
+INTERVAL_SCALES = ("seasonal",)
 
 # The loop's clock in seconds (tests replace it to fake the passing of time).
 clock = time.perf_counter
@@ -61,18 +66,20 @@ def pinball_terms(
     quantiles: tuple[float, ...],
     median_loss: str | None = None,
     median_weight: float = 1.0,
+    bound_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Each target's pinball (quantile) loss (B, horizon), summed over the columns of
     ``forecast`` (B, horizon, Q + 1): ``quantiles`` with the median (0.5) in its sorted place.
 
     ``median_loss`` ("mse" or "mae"): the median's column is scored with that point loss
     instead of its pinball term (``quantile_training="separate"``). ``median_weight``: the
-    median's term counts this many times.
+    median's term counts this many times. ``bound_weights`` (B,): each window's weight on the
+    other quantiles' terms (``interval_scale``).
     """
     levels = torch.tensor(sorted([*quantiles, 0.5]), dtype=y.dtype, device=y.device)
     error = y[..., None] - forecast
     terms = torch.maximum(levels * error, (levels - 1) * error)
-    if median_loss is None and median_weight == 1:
+    if median_loss is None and median_weight == 1 and bound_weights is None:
         return terms.sum(-1)
     median = sum(q < 0.5 for q in quantiles)
     others = torch.cat([terms[..., :median], terms[..., median + 1 :]], dim=-1)
@@ -81,7 +88,25 @@ def pinball_terms(
         if median_loss is None
         else point_terms(forecast[..., median], y, median_loss)
     )
-    return others.sum(-1) + median_weight * own
+    bounds = others.sum(-1)
+    if bound_weights is not None:
+        bounds = bounds * bound_weights[:, None]
+    return bounds + median_weight * own
+
+
+def bound_weights(
+    network: nn.Module, x: torch.Tensor, interval_scale: str | None, season_length: int
+) -> torch.Tensor | None:
+    """Each window's weight on the interval bounds' terms, (B,), or None (no ``interval_scale``
+    or no quantile heads). "seasonal": 1 / the window's mean absolute seasonal difference (in
+    the model's units), over the batch's mean of those, so the terms keep their usual size
+    beside the median's."""
+    config = network.config
+    if interval_scale is None or not config.quantiles:
+        return None
+    window = x[:, : x.shape[1] - config.horizon] if config.futr_size else x
+    inverse = 1.0 / window_scale(window, season_length, config.missing_indicator)
+    return (inverse / inverse.mean()).to(x.dtype)
 
 
 def pinball_loss(
@@ -91,10 +116,11 @@ def pinball_loss(
     reduction: str = "mean",
     median_loss: str | None = None,
     median_weight: float = 1.0,
+    bound_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean pinball (quantile) loss of ``forecast`` (B, horizon, Q + 1) for ``y`` (B, horizon);
-    ``median_loss``, ``median_weight``: as for :func:`pinball_terms`."""
-    loss = pinball_terms(forecast, y, quantiles, median_loss, median_weight)
+    ``median_loss``, ``median_weight``, ``bound_weights``: as for :func:`pinball_terms`."""
+    loss = pinball_terms(forecast, y, quantiles, median_loss, median_weight, bound_weights)
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
@@ -107,17 +133,18 @@ def masked_loss(
     reduction: str = "mean",
     median_loss: str | None = None,
     median_weight: float = 1.0,
+    bound_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The loss over the ``observed`` targets (B, horizon) of ``y`` only, the mean over them
     (``missing="mask"``): a missing target adds nothing, to the loss or to a gradient.
-    ``median_loss``, ``median_weight``: as for :func:`pinball_terms`.
+    ``median_loss``, ``median_weight``, ``bound_weights``: as for :func:`pinball_terms`.
 
     The missing targets are replaced by 0 before any arithmetic, so no NaN is ever part of the
     graph (a NaN multiplied by a zero mask would still turn its gradient into NaN).
     """
     y = torch.where(observed, y, torch.zeros_like(y))
     terms = (
-        pinball_terms(output, y, quantiles, median_loss, median_weight)
+        pinball_terms(output, y, quantiles, median_loss, median_weight, bound_weights)
         if quantiles
         else point_terms(output, y, loss)
     )
@@ -151,20 +178,24 @@ def output_loss(
     reduction: str = "mean",
     quantile_training: str = "joint",
     median_weight: float = 1.0,
+    bound_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads
     (the median on ``loss`` unless ``quantile_training`` is "joint", its term counting
-    ``median_weight`` times); over the observed targets only when some are missing (NaN,
-    ``missing="mask"``)."""
+    ``median_weight`` times, the bounds' terms weighted by ``bound_weights``); over the
+    observed targets only when some are missing (NaN, ``missing="mask"``)."""
     quantiles = network.config.quantiles
     median_loss = None if quantile_training == "joint" else loss
     observed = ~torch.isnan(y)
     if not bool(observed.all()):
         return masked_loss(
-            output, y, observed, quantiles, loss, reduction, median_loss, median_weight
-        )
+            output, y, observed, quantiles, loss, reduction, median_loss, median_weight,
+            bound_weights,
+        )  # fmt: skip
     if quantiles:
-        return pinball_loss(output, y, quantiles, reduction, median_loss, median_weight)
+        return pinball_loss(
+            output, y, quantiles, reduction, median_loss, median_weight, bound_weights
+        )
     return LOSSES[loss](output, y, reduction=reduction)
 
 
@@ -176,10 +207,16 @@ def batch_loss(
     reduction: str = "mean",
     quantile_training: str = "joint",
     median_weight: float = 1.0,
+    interval_scale: str | None = None,
+    season_length: int = 1,
 ) -> torch.Tensor:
-    """The training loss of ``network`` on one batch."""
+    """The training loss of ``network`` on one batch (``interval_scale``, ``season_length``:
+    the unit of the bounds' terms, as in :class:`TrainConfig`)."""
     output = TrainingOutput(network, quantile_training)(x)
-    return output_loss(output, y, network, loss, reduction, quantile_training, median_weight)
+    weights = bound_weights(network, x, interval_scale, season_length)
+    return output_loss(
+        output, y, network, loss, reduction, quantile_training, median_weight, weights
+    )
 
 
 LR_SCHEDULES = ("cosine", "onecycle")
@@ -207,6 +244,10 @@ class TrainConfig:
     select_epoch: bool = True
     # The LSTM's matrix products: "auto", "fp32" or "bf16" (lstmcast.precision).
     precision: str = "fp32"
+    # The unit of the interval bounds' pinball terms: None or one of INTERVAL_SCALES, with
+    # the season of "seasonal".
+    interval_scale: str | None = None
+    season_length: int = 1
     # Decay of an exponential moving average of the weights, updated after every optimizer
     # step; the average is what is validated, kept and forecast with. None: the weights as
     # trained.
@@ -343,6 +384,8 @@ def evaluate_loss(
     parallel: DataParallel | None = None,
     quantile_training: str = "joint",
     median_weight: float = 1.0,
+    interval_scale: str | None = None,
+    season_length: int = 1,
 ) -> float:
     """Mean loss over all ``windows`` in evaluation mode, without gradients.
 
@@ -359,8 +402,9 @@ def evaluate_loss(
         for chunk in index.split(batch_size):
             x, y = windows.batch(chunk)
             total += batch_loss(
-                network, x, y, loss_name, "sum", quantile_training, median_weight
-            ).item()
+                network, x, y, loss_name, "sum", quantile_training, median_weight,
+                interval_scale, season_length,
+            ).item()  # fmt: skip
             count += int((~torch.isnan(y)).sum())  # missing targets (masked) are not counted
     network.train(was_training)
     if parallel is not None:
@@ -427,12 +471,15 @@ def train(
             n_val = int(distributed.sum_across([n_val])[0])
         history = History(train_windows=sampler.total, val_windows=n_val)
     total_steps = config.epochs * batches
+
     validation_loss = functools.partial(
         evaluate_loss,
         loss_name=config.loss,
         parallel=parallel,
         quantile_training=config.quantile_training,
         median_weight=config.median_weight,
+        interval_scale=config.interval_scale,
+        season_length=config.season_length,
     )
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
@@ -476,6 +523,9 @@ def train(
                     config.loss,
                     quantile_training=config.quantile_training,
                     median_weight=config.median_weight,
+                    bound_weights=bound_weights(
+                        network, x, config.interval_scale, config.season_length
+                    ),
                 )
                 if not torch.isfinite(loss):
                     clip = (

@@ -290,6 +290,15 @@ MODEL_OPTIONS = (
         float,
     ),
     ModelOption(
+        "interval_scale",
+        "--interval-scale",
+        "With quantile heads: seasonal weighs each window's interval-bound terms in the loss by "
+        "1 / its mean absolute seasonal difference (MSIS's unit; --season-length), the median "
+        "keeping its own; none (default): one unit for all.",
+        str | None,
+        parse=_text_or_none,
+    ),
+    ModelOption(
         "season_length",
         "--season-length",
         "Seasonal period (e.g. 24 for hourly data): interval calibration measures errors in units "

@@ -1,0 +1,81 @@
+"""interval_scale="seasonal": the interval bounds' loss terms in units of each window's seasonal
+differences, the median's in its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import lstmcast as lc
+from lstmcast.model import LSTMNetwork, NetworkConfig
+from lstmcast.train import batch_loss, bound_weights, pinball_terms
+
+SETTINGS: dict[str, Any] = {
+    "recipe": "tutorial",
+    "window": 24,
+    "horizon": 4,
+    "hidden_size": 8,
+    "epochs": 2,
+    "batch_size": 32,
+    "lr": 0.01,
+    "season_length": 6,
+    "quantile_levels": (80,),
+    "random_state": 0,
+}
+
+
+def network_and_batch() -> tuple[LSTMNetwork, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    network = LSTMNetwork(NetworkConfig(hidden_size=6, horizon=3, quantiles=(0.1, 0.9)))
+    # Windows whose seasonal differences (season 2) differ tenfold from one to the next.
+    x = torch.randn(8, 12, 1) * torch.tensor([0.1, 1.0] * 4)[:, None, None]
+    return network, x, torch.randn(8, 3)
+
+
+def test_weights_are_the_inverse_seasonal_scale_over_its_batch_mean() -> None:
+    network, x, _ = network_and_batch()
+    weights = bound_weights(network, x, "seasonal", 2)
+    assert weights is not None
+    scale = (x[:, 2:, 0] - x[:, :-2, 0]).abs().mean(dim=1) + 1e-3
+    expected = (1 / scale) / (1 / scale).mean()
+    torch.testing.assert_close(weights, expected)
+    assert weights.mean().item() == pytest.approx(1.0)
+    assert bound_weights(network, x, None, 2) is None
+
+
+def test_only_the_bounds_terms_are_weighted() -> None:
+    network, x, y = network_and_batch()
+    forecast = network.quantile_forecast(x)
+    weights = torch.linspace(0.5, 2.0, len(x))
+    plain = pinball_terms(forecast, y, (0.1, 0.9), median_weight=2.0)
+    weighted = pinball_terms(forecast, y, (0.1, 0.9), median_weight=2.0, bound_weights=weights)
+    median = 2.0 * pinball_terms(forecast[..., 1:2], y, ())  # the median's own term (level 0.5)
+    torch.testing.assert_close(weighted - median, (plain - median) * weights[:, None])
+
+
+def test_the_loss_with_the_seasonal_unit_differs_and_trains(two_series: pd.DataFrame) -> None:
+    network, x, y = network_and_batch()
+    plain = batch_loss(network, x, y, "mae")
+    seasonal = batch_loss(network, x, y, "mae", interval_scale="seasonal", season_length=2)
+    assert seasonal.item() != pytest.approx(plain.item())
+    model = lc.LSTMForecaster(**SETTINGS, interval_scale="seasonal").fit(two_series)
+    forecast = model.predict(4, level=[80])
+    assert (forecast["LSTM-lo-80"] <= forecast["LSTM"]).all()
+    assert (forecast["LSTM"] <= forecast["LSTM-hi-80"]).all()
+    other = lc.LSTMForecaster(**SETTINGS).fit(two_series).predict(4, level=[80])
+    assert not np.allclose(forecast["LSTM-hi-80"], other["LSTM-hi-80"])
+
+
+def test_settings_it_does_not_go_with_are_refused(two_series: pd.DataFrame) -> None:
+    settings = SETTINGS | {"quantile_levels": None}
+    with pytest.raises(lc.ConfigError, match="quantile_levels"):
+        lc.LSTMForecaster(**settings, interval_scale="seasonal").fit(two_series)
+    yearly = SETTINGS | {"season_length": 24}  # not shorter than the window
+    with pytest.raises(lc.ConfigError, match="season_length"):
+        lc.LSTMForecaster(**yearly, interval_scale="seasonal").fit(two_series)
+    with pytest.raises(lc.ConfigError, match="interval_scale"):
+        lc.LSTMForecaster(**SETTINGS, interval_scale="window").fit(two_series)
