@@ -89,7 +89,6 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "lr_schedule": None,
     "grad_clip": None,
-    "weight_average": None,  # a moving average of the weights, its decay per step
     "batch_size": 256,
     "epochs": 10,
     "patience": 3,
@@ -137,7 +136,6 @@ _TYPES: dict[str, Callable[[str], Any]] = {
     "lr": float,
     "lr_schedule": _optional(str),
     "grad_clip": _optional(float),
-    "weight_average": _optional(float),
     "batch_size": int,
     "epochs": int,
     "patience": _optional(int),

@@ -90,9 +90,6 @@ def write_training_state(training: Resumable, directory: Path) -> dict[str, str]
     tensors = {f"current.{k}": v.detach().cpu().contiguous() for k, v in state.network.items()}
     tensors |= {f"best.{k}": v.detach().cpu().contiguous() for k, v in state.best_network.items()}
     tensors["generator"] = state.generator
-    if state.averaged is not None:  # weight_average's moving average
-        averaged = state.averaged.items()
-        tensors |= {f"averaged.{k}": v.detach().cpu().contiguous() for k, v in averaged}
     for index, slots in state.optimizer["state"].items():
         tensors |= {f"optimizer.{index}.{k}": v.detach().cpu() for k, v in slots.items()}
     info = {
@@ -139,7 +136,6 @@ def read_training_state(path: str | os.PathLike[str]) -> Resumable | None:
             best_score=math.inf if info["best_score"] is None else info["best_score"],
             optimizer={"state": slots, "param_groups": info["optimizer_groups"]},
             generator=tensors["generator"],
-            averaged=tensors_with_prefix(tensors, "averaged.") or None,
         )
         return Resumable(member=info["member"], fingerprint=info["fingerprint"], state=state)
     except (

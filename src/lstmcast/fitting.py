@@ -72,7 +72,6 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
         loss=settings["loss"],
         patience=settings["patience"],
         grad_clip=settings["grad_clip"],
-        weight_average=settings["weight_average"],
         lr_schedule=settings["lr_schedule"],
         time_budget=None if budget is None else float(budget),
         quantile_training=settings["quantile_training"],

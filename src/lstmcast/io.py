@@ -256,8 +256,6 @@ def saved_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     params.setdefault("quantile_training", "joint")
     params.setdefault("median_weight", 1.0)
     params.setdefault("interval_scale", None)
-    # Trained without a moving average of the weights before the option existed.
-    params.setdefault("weight_average", None)
     # The network learned the values as they were before target_transform existed.
     params.setdefault("target_transform", None)
     for name in ("calendar", "quantile_levels"):

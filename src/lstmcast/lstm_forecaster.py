@@ -144,10 +144,6 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         the median's; "seasonal", each input window's mean absolute seasonal difference
         (``season_length``), the unit of the conformal corrections and of MSIS, so intervals
         are fitted as MSIS scores them while the median keeps its own unit.
-    weight_average : float or None
-        Decay (e.g. 0.99) of an exponential moving average of the weights, updated after every
-        optimizer step: the average is what validation scores, early stopping keeps and the
-        forecasts use. None: the weights as trained.
     season_length : int
         Seasonal period of the data (24 for hourly data with a daily cycle). Conformal
         corrections are measured in units of each input window's mean absolute seasonal
@@ -219,7 +215,6 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         loss: str = AUTO,
         lr_schedule: str | None = AUTO,
         grad_clip: float | None = None,
-        weight_average: float | None = None,
         forget_bias: float | str | None = AUTO,
         ensemble_size: int | str = AUTO,
         quantile_levels: tuple[float, ...] | None = None,
@@ -260,7 +255,6 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.loss = loss
         self.lr_schedule = lr_schedule
         self.grad_clip = grad_clip
-        self.weight_average = weight_average
         self.forget_bias = forget_bias
         self.ensemble_size = ensemble_size
         self.quantile_levels = quantile_levels

@@ -34,7 +34,6 @@ TRAINING_SETTINGS = (
     "time_budget",
     "val_size",
     "grad_clip",
-    "weight_average",
 )
 
 
@@ -65,7 +64,6 @@ RULES: dict[str, Rule] = {
     "loss": Rule(str, choices=tuple(LOSSES)),
     "lr_schedule": Rule(str, choices=LR_SCHEDULES, optional=True),
     "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
-    "weight_average": Rule((int, float), 0, 1, high_open=True, optional=True),
     "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
     "ensemble_size": Rule(int, 1),
     "quantile_training": Rule(str, choices=QUANTILE_TRAININGS),

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import distributed
 from .distributed import DataParallel, EpochSampler
@@ -248,10 +247,6 @@ class TrainConfig:
     # the season of "seasonal".
     interval_scale: str | None = None
     season_length: int = 1
-    # Decay of an exponential moving average of the weights, updated after every optimizer
-    # step; the average is what is validated, kept and forecast with. None: the weights as
-    # trained.
-    weight_average: float | None = None
 
 
 @dataclass
@@ -299,8 +294,6 @@ class TrainState:
     best_score: float
     optimizer: dict[str, Any]
     generator: torch.Tensor  # the shuffling RNG's state
-    # The moving average of the weights (and its update count) with ``weight_average``.
-    averaged: dict[str, torch.Tensor] | None = None
 
 
 class Callback:
@@ -442,17 +435,6 @@ def train(
     """
     if optimizer is None:
         optimizer = Adam(network.parameters(), lr=config.lr)
-    # torch's own averaging (one fused lerp over the parameters per step); the first update
-    # copies the weights, so the average starts where training does.
-    averaged = (
-        None
-        if config.weight_average is None
-        else AveragedModel(
-            network, multi_avg_fn=get_ema_multi_avg_fn(config.weight_average), use_buffers=True
-        )
-    )
-    # What is validated and kept: the average when there is one.
-    kept = network if averaged is None else averaged.module
     forward: nn.Module = TrainingOutput(network, config.quantile_training)
     n = len(train_windows)
     validating = val_windows is not None and len(val_windows) > 0
@@ -491,8 +473,6 @@ def train(
         network.load_state_dict(resume.network)
         optimizer.load_state_dict(resume.optimizer)
         generator.set_state(resume.generator)
-        if averaged is not None and resume.averaged is not None:
-            averaged.load_state_dict(resume.averaged)
         history, best_state, best_score = resume.history, resume.best_network, resume.best_score
         # A run that had stopped early (or on its time budget) has nothing left to do.
         finished = history.stopped_early or history.stopped == "budget"
@@ -549,8 +529,6 @@ def train(
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
                 optimizer.step()
-                if averaged is not None:
-                    averaged.update_parameters(network)
                 notify(callbacks, "on_optimizer_step", (epoch - 1) * batches + b + 1, optimizer.lr)
                 epoch_loss += loss.item() * len(x)
                 notify(callbacks, "on_batch_end", epoch, b + 1, loss.item())
@@ -560,12 +538,12 @@ def train(
                 epoch_loss, seen = distributed.sum_across([epoch_loss, len(order)])
                 history.train_loss.append(epoch_loss / seen)
             if validating:
-                history.val_loss.append(validation_loss(kept, val_windows))
+                history.val_loss.append(validation_loss(network, val_windows))
             # Without validation (or choosing by it) the latest weights are the best we know.
             score = history.val_loss[-1] if validating and config.select_epoch else -epoch
             if score < best_score:
                 best_score, history.best_epoch = score, epoch
-                best_state = copy.deepcopy(kept.state_dict())
+                best_state = copy.deepcopy(network.state_dict())
             now = clock()
             history.seconds = now - started
             longest_epoch, lap_started = max(longest_epoch, now - lap_started), now
@@ -590,7 +568,6 @@ def train(
                     best_score=best_score,
                     optimizer=copy.deepcopy(optimizer.state_dict()),
                     generator=generator.get_state(),
-                    averaged=None if averaged is None else copy.deepcopy(averaged.state_dict()),
                 )
                 notify(callbacks, "on_checkpoint", state)
             if history.stopped != "epochs":

@@ -321,13 +321,6 @@ MODEL_OPTIONS = (
         float | None,
     ),
     ModelOption(
-        "weight_average",
-        "--weight-average",
-        "Decay (e.g. 0.99) of a moving average of the weights, updated every step: validation, "
-        "early stopping and forecasts use the average. Default: the weights as trained.",
-        float | None,
-    ),
-    ModelOption(
         "scaler",
         "--scaler",
         "Per-series scaling fitted on the training part: standard (mean and standard deviation) "
