@@ -747,6 +747,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "quantile_levels": ("80", (80.0,)),
     "quantile_training": ("separate", "separate"),
     "median_weight": ("4", 4.0),
+    "interval_scale": ("seasonal", "seasonal"),
     "season_length": ("7", 7),
     "recipe": ("tutorial", "tutorial"),
     "random_state": ("5", 5),
