@@ -13,19 +13,10 @@ import torch
 import lstmcast as lc
 from lstmcast.model import LSTMNetwork, NetworkConfig
 from lstmcast.train import batch_loss, bound_weights, pinball_terms
+from tests.test_quantile_training import SETTINGS as QUANTILE_SETTINGS
 
-SETTINGS: dict[str, Any] = {
-    "recipe": "tutorial",
-    "window": 24,
-    "horizon": 4,
-    "hidden_size": 8,
-    "epochs": 2,
-    "batch_size": 32,
-    "lr": 0.01,
-    "season_length": 6,
-    "quantile_levels": (80,),
-    "random_state": 0,
-}
+# test_quantile_training's small model, with an 80% interval and a season inside its window.
+SETTINGS: dict[str, Any] = QUANTILE_SETTINGS | {"season_length": 6, "quantile_levels": (80,)}
 
 
 def network_and_batch() -> tuple[LSTMNetwork, torch.Tensor, torch.Tensor]:
