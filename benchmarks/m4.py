@@ -66,7 +66,9 @@ DEFAULTS = {
     "forget_bias": None,  # torch's initialisation (what every recorded run used)
     "quantile_training": "joint",  # with --level: every quantile on the pinball loss
     "median_weight": 1.0,  # with --level: the median's pinball term counts as each other's
-    "interval_scale": None,  # with --level: the bounds' terms in the median's unit
+    # With --level: None chooses (below) "seasonal" with the log, each window's bounds weighed as
+    # MSIS weighs them (E14 in benchmarks/RESULTS.md); "none" keeps the median's unit.
+    "interval_scale": None,
     # With --level: the calibration hours are each series' first target hours, not its last, so
     # training keeps the latest (chosen on validation, E7 in benchmarks/RESULTS.md).
     "val_at": "start",
@@ -143,9 +145,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--prescale",
         choices=("none", "seasonal", "level", "log", "log-seasonal"),
-        default=None,
-        help="what the network is fitted on (default: 'log', or 'none' with --level; chosen on "
-        "validation, P2 and E10 in benchmarks/RESULTS.md): 'log' fits log(y) with --scaler none "
+        default="log",
+        help="what the network is fitted on (chosen on validation, P2 and E14 in "
+        "benchmarks/RESULTS.md): 'log' fits log(y) with --scaler none, or with --level "
+        "standardised per series and the bounds weighed per window (--interval-scale seasonal) "
         "(target_transform='log': errors become relative ones, as sMAPE counts them, and the "
         "forecasts are exponentiated); 'seasonal' divides each series by its training part's "
         "mean absolute daily difference (the MASE scale) before fitting, 'level' by its mean "
@@ -162,10 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, value in DEFAULTS.items():
         kind = OPTION_TYPES.get(name, type(value) if value is not None else str)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
-    parser.set_defaults(scaler=None)  # unset: chosen below from --prescale
+    parser.set_defaults(scaler=None)  # unset: chosen below from --prescale and --level
     args = parser.parse_args(argv)
-    if args.prescale is None:  # the log helped the points, not the intervals (MSIS) on validation
-        args.prescale = "none" if args.level else "log"
 
     import torch
 
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         train, test = [s[:-HORIZON] for s in train], np.stack([s[-HORIZON:] for s in train])
     settings = {name: getattr(args, name) for name in DEFAULTS}
     levels = args.level or []
-    if levels and args.intervals in ("learned", "conformalized"):
+    heads = bool(levels) and args.intervals in ("learned", "conformalized")
+    if heads:
         settings["quantile_levels"] = tuple(levels)
     if levels and args.intervals in ("conformal", "conformalized"):
         settings["val_size"] = args.calibration_hours
@@ -197,8 +199,16 @@ def main(argv: list[str] | None = None) -> None:
         exp, logs = True, [np.log(s) for s in train]
         shift = np.array([np.mean(z) for z in logs])
         unit = np.array([np.mean(np.abs(z[SEASON:] - z[:-SEASON])) for z in logs])
-    if settings["scaler"] is None:  # a prescale is the series' unit: no scaler on top of it
-        settings["scaler"] = DEFAULTS["scaler"] if args.prescale == "none" else "none"
+    # Quantile heads on log(y) (E14 on validation): each series' log standardised and each
+    # window's bounds weighed by its daily variability, as MSIS weighs them.
+    log_heads = heads and args.prescale == "log"
+    if settings["scaler"] is None:  # else a prescale is the series' unit: no scaler on top of it
+        standard = args.prescale == "none" or log_heads
+        settings["scaler"] = DEFAULTS["scaler"] if standard else "none"
+    if settings["interval_scale"] is None:
+        settings["interval_scale"] = "seasonal" if log_heads else None
+    elif settings["interval_scale"] == "none":
+        settings["interval_scale"] = None
     if args.prescale == "log":  # the library's: the same as fitting log(y) and exp'ing back
         settings["target_transform"] = "log"  # M4 Hourly's values are all positive
     model = lc.LSTMForecaster(

@@ -21,9 +21,11 @@ def test_m4_smoke_writes_forecasts_and_scores(
     assert "Naive2 (recomputed)" in printed
     frame = pd.read_csv(out)
     assert "95% intervals: MSIS" in printed
-    # With --level the network fits y itself: the log helped the points, not the intervals
-    # (E10 in benchmarks/RESULTS.md); without it, log(y).
-    assert "prescale=none" in printed
+    # With --level the network fits each series' standardised log(y), the bounds weighed per
+    # window as MSIS weighs them (E14 in benchmarks/RESULTS.md).
+    assert "prescale=log" in printed
+    assert "'scaler': 'standard'" in printed
+    assert "'interval_scale': 'seasonal'" in printed
     assert list(frame.columns) == ["unique_id", "step", "LSTM", "LSTM-lo-95", "LSTM-hi-95"]
     assert (frame["LSTM-lo-95"] <= frame["LSTM-hi-95"]).all()
     assert len(frame) == m4.SMOKE_SERIES * 48
@@ -112,6 +114,7 @@ def test_log_calibration_study_recomputes_the_librarys_correction(
     ("flags", "scaler"),
     [
         (["--prescale", "log"], "none"),  # the log is the unit: no per-series scaling
+        (["--prescale", "log", "--level", "95"], "standard"),  # quantile heads: E14
         (["--prescale", "none"], "standard"),
         (["--prescale", "log", "--scaler", "standard"], "standard"),  # explicit wins
     ],
@@ -122,3 +125,20 @@ def test_the_scaler_follows_the_prescale_unless_given(
     m4.main(["--smoke", "--validate", "--threads", "1", *flags])
     settings = next(line for line in capsys.readouterr().out.splitlines() if "settings:" in line)
     assert f"'scaler': '{scaler}'" in settings
+
+
+@pytest.mark.parametrize(
+    ("flags", "interval_scale"),
+    [
+        (["--level", "95"], "'seasonal'"),  # quantile heads on log(y): E14
+        (["--level", "95", "--interval-scale", "none"], "None"),
+        (["--level", "95", "--prescale", "none"], "None"),  # on y, as T3
+        ([], "None"),  # no heads, nothing to weigh
+    ],
+)
+def test_the_bounds_are_weighed_with_heads_on_the_log(
+    flags: list[str], interval_scale: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    m4.main(["--smoke", "--validate", "--threads", "1", *flags])
+    settings = next(line for line in capsys.readouterr().out.splitlines() if "settings:" in line)
+    assert f"'interval_scale': {interval_scale}" in settings
