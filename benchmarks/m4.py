@@ -2,10 +2,12 @@
 
 Usage (from the repository root, after `make test` or `make demo` has built .venv):
 
-    .venv/bin/python -m benchmarks.m4                      # the reported run: fit, forecast, score
-    .venv/bin/python -m benchmarks.m4 --validate           # the same settings, scored on validation
-    .venv/bin/python -m benchmarks.m4 --smoke              # seconds: a few series, one epoch
-    .venv/bin/python -m benchmarks.m4 --level 95           # + 95% intervals, MSIS and coverage
+    .venv/bin/python -m benchmarks.m4                # the reported run: points and 95% intervals
+    .venv/bin/python -m benchmarks.m4 --validate     # the same settings, scored on validation
+    .venv/bin/python -m benchmarks.m4 --smoke        # seconds: a few series, one epoch
+    .venv/bin/python -m benchmarks.m4 --points-only  # the point model alone (T5)
+
+One training gives the point forecasts and the 95% intervals (T6 in benchmarks/RESULTS.md).
 
 Protocol. The model is trained on the 414 training series only and forecasts the next 48 hours of
 each; the test values are read for scoring and nothing else. Settings are chosen with
@@ -123,8 +125,13 @@ def main(argv: list[str] | None = None) -> None:
         "--level",
         type=float,
         action="append",
-        help="prediction-interval level (percent, repeatable): adds LSTM-lo-<level> / "
-        "LSTM-hi-<level> to --out and prints MSIS and coverage",
+        help="prediction-interval level (percent, repeatable; default 95): adds "
+        "LSTM-lo-<level> / LSTM-hi-<level> to --out and prints MSIS and coverage",
+    )
+    parser.add_argument(
+        "--points-only",
+        action="store_true",
+        help="no intervals: the point model alone (log y, MAE; T5 in benchmarks/RESULTS.md)",
     )
     parser.add_argument(
         "--intervals",
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.validate:  # the last 48 training hours become the targets
         train, test = [s[:-HORIZON] for s in train], np.stack([s[-HORIZON:] for s in train])
     settings = {name: getattr(args, name) for name in DEFAULTS}
-    levels = args.level or []
+    levels = [] if args.points_only else (args.level or [95.0])
     heads = bool(levels) and args.intervals in ("learned", "conformalized")
     if heads:
         settings["quantile_levels"] = tuple(levels)

@@ -113,10 +113,10 @@ def test_log_calibration_study_recomputes_the_librarys_correction(
 @pytest.mark.parametrize(
     ("flags", "scaler"),
     [
-        (["--prescale", "log"], "none"),  # the log is the unit: no per-series scaling
-        (["--prescale", "log", "--level", "95"], "standard"),  # quantile heads: E14
+        (["--points-only"], "none"),  # the log is the unit: no per-series scaling
+        ([], "standard"),  # quantile heads (95% by default) on log y: E14
         (["--prescale", "none"], "standard"),
-        (["--prescale", "log", "--scaler", "standard"], "standard"),  # explicit wins
+        (["--points-only", "--scaler", "standard"], "standard"),  # explicit wins
     ],
 )
 def test_the_scaler_follows_the_prescale_unless_given(
@@ -133,7 +133,8 @@ def test_the_scaler_follows_the_prescale_unless_given(
         (["--level", "95"], "'seasonal'"),  # quantile heads on log(y): E14
         (["--level", "95", "--interval-scale", "none"], "None"),
         (["--level", "95", "--prescale", "none"], "None"),  # on y, as T3
-        ([], "None"),  # no heads, nothing to weigh
+        (["--points-only"], "None"),  # no heads, nothing to weigh
+        ([], "'seasonal'"),  # 95% by default
     ],
 )
 def test_the_bounds_are_weighed_with_heads_on_the_log(
