@@ -111,35 +111,21 @@ def test_log_calibration_study_recomputes_the_librarys_correction(
 
 
 @pytest.mark.parametrize(
-    ("flags", "scaler"),
+    ("flags", "scaler", "interval_scale"),
     [
-        (["--points-only"], "none"),  # the log is the unit: no per-series scaling
-        ([], "standard"),  # quantile heads (95% by default) on log y: E14
-        (["--prescale", "none"], "standard"),
-        (["--points-only", "--scaler", "standard"], "standard"),  # explicit wins
+        # The point model: the log is the unit, no per-series scaling, no heads to weigh.
+        (["--points-only"], "'none'", "None"),
+        # Quantile heads (95% by default) on log y: standardised per series, bounds weighed (E14).
+        ([], "'standard'", "'seasonal'"),
+        (["--level", "95", "--interval-scale", "none"], "'standard'", "None"),
+        (["--prescale", "none"], "'standard'", "None"),  # on y, as T3
+        (["--points-only", "--scaler", "standard"], "'standard'", "None"),  # explicit wins
     ],
 )
-def test_the_scaler_follows_the_prescale_unless_given(
-    flags: list[str], scaler: str, capsys: pytest.CaptureFixture[str]
+def test_the_scaler_and_the_bounds_weighing_follow_the_prescale_unless_given(
+    flags: list[str], scaler: str, interval_scale: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     m4.main(["--smoke", "--validate", "--threads", "1", *flags])
     settings = next(line for line in capsys.readouterr().out.splitlines() if "settings:" in line)
-    assert f"'scaler': '{scaler}'" in settings
-
-
-@pytest.mark.parametrize(
-    ("flags", "interval_scale"),
-    [
-        (["--level", "95"], "'seasonal'"),  # quantile heads on log(y): E14
-        (["--level", "95", "--interval-scale", "none"], "None"),
-        (["--level", "95", "--prescale", "none"], "None"),  # on y, as T3
-        (["--points-only"], "None"),  # no heads, nothing to weigh
-        ([], "'seasonal'"),  # 95% by default
-    ],
-)
-def test_the_bounds_are_weighed_with_heads_on_the_log(
-    flags: list[str], interval_scale: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    m4.main(["--smoke", "--validate", "--threads", "1", *flags])
-    settings = next(line for line in capsys.readouterr().out.splitlines() if "settings:" in line)
+    assert f"'scaler': {scaler}" in settings
     assert f"'interval_scale': {interval_scale}" in settings
