@@ -453,7 +453,6 @@ def train(
             n_val = int(distributed.sum_across([n_val])[0])
         history = History(train_windows=sampler.total, val_windows=n_val)
     total_steps = config.epochs * batches
-
     validation_loss = functools.partial(
         evaluate_loss,
         loss_name=config.loss,
