@@ -124,7 +124,7 @@ def test_validation_drives_early_stopping_and_keeps_best_weights(two_series: pd.
     best = int(np.argmin(history.val_loss)) + 1
     assert history.best_epoch == best
     # The weights in the model are the best epoch's: rerun validation and compare.
-    from lstmcast.train import evaluate_loss
+    from lstmcast.train import Objective, evaluate_loss
     from lstmcast.windows import Windows, window_starts
 
     panel = lc.Panel.from_data(two_series)
@@ -132,7 +132,7 @@ def test_validation_drives_early_stopping_and_keeps_best_weights(two_series: pd.
     n_train = panel.lengths - 24
     starts = window_starts(panel, n_train, panel.lengths, 12, 1)
     val = Windows(scaled[:, None], scaled, torch.from_numpy(starts), 12, 1)
-    assert evaluate_loss(model.network_, val, "mse") == pytest.approx(
+    assert evaluate_loss(model.network_, val, Objective("mse")) == pytest.approx(
         min(history.val_loss), rel=1e-5
     )
 

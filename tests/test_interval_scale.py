@@ -12,11 +12,13 @@ import torch
 
 import lstmcast as lc
 from lstmcast.model import LSTMNetwork, NetworkConfig
-from lstmcast.train import batch_loss, bound_weights, pinball_terms
+from lstmcast.train import Objective, batch_loss, bound_weights, pinball_terms
 from tests.test_quantile_training import SETTINGS as QUANTILE_SETTINGS
 
 # test_quantile_training's small model, with an 80% interval and a season inside its window.
 SETTINGS: dict[str, Any] = QUANTILE_SETTINGS | {"season_length": 6, "quantile_levels": (80,)}
+# The seasonal unit with season 2, for network_and_batch's windows.
+SEASONAL = Objective("mae", interval_scale="seasonal", season_length=2)
 
 
 def network_and_batch() -> tuple[LSTMNetwork, torch.Tensor, torch.Tensor]:
@@ -29,13 +31,13 @@ def network_and_batch() -> tuple[LSTMNetwork, torch.Tensor, torch.Tensor]:
 
 def test_weights_are_the_inverse_seasonal_scale_over_its_batch_mean() -> None:
     network, x, _ = network_and_batch()
-    weights = bound_weights(network, x, "seasonal", 2)
+    weights = bound_weights(network, x, SEASONAL)
     assert weights is not None
     scale = (x[:, 2:, 0] - x[:, :-2, 0]).abs().mean(dim=1) + 1e-3
     expected = (1 / scale) / (1 / scale).mean()
     torch.testing.assert_close(weights, expected)
     assert weights.mean().item() == pytest.approx(1.0)
-    assert bound_weights(network, x, None, 2) is None
+    assert bound_weights(network, x, Objective(season_length=2)) is None
 
 
 def test_only_the_bounds_terms_are_weighted() -> None:
@@ -50,8 +52,8 @@ def test_only_the_bounds_terms_are_weighted() -> None:
 
 def test_the_loss_with_the_seasonal_unit_differs_and_trains(two_series: pd.DataFrame) -> None:
     network, x, y = network_and_batch()
-    plain = batch_loss(network, x, y, "mae")
-    seasonal = batch_loss(network, x, y, "mae", interval_scale="seasonal", season_length=2)
+    plain = batch_loss(network, x, y, Objective("mae"))
+    seasonal = batch_loss(network, x, y, SEASONAL)
     assert seasonal.item() != pytest.approx(plain.item())
     model = lc.LSTMForecaster(**SETTINGS, interval_scale="seasonal").fit(two_series)
     forecast = model.predict(4, level=[80])

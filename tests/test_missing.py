@@ -276,13 +276,13 @@ def test_mask_lets_no_nan_into_the_network_or_a_gradient(monkeypatch: pytest.Mon
 
 
 def test_the_masked_loss_skips_missing_targets_exactly() -> None:
-    from lstmcast.train import output_loss
+    from lstmcast.train import Objective, output_loss
 
     network = LSTMNetwork(NetworkConfig(input_size=2, hidden_size=4, horizon=3))
     x = torch.randn(2, 5, 2)
     y = torch.tensor([[1.0, float("nan"), 3.0], [float("nan")] * 3])
     output = network(x)
-    masked = output_loss(output, y, network, "mse")
+    masked = output_loss(output, y, network, Objective("mse"))
     assert masked.item() == pytest.approx(((output[0, [0, 2]] - y[0, [0, 2]]) ** 2).mean().item())
     masked.backward()
     assert all(torch.isfinite(p.grad).all() for p in network.parameters())

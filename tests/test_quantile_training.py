@@ -12,7 +12,7 @@ import torch
 
 import lstmcast as lc
 from lstmcast.model import LSTMNetwork, NetworkConfig
-from lstmcast.train import TrainingOutput, output_loss, pinball_terms
+from lstmcast.train import Objective, TrainingOutput, output_loss, pinball_terms
 
 SETTINGS = {
     "recipe": "tutorial",
@@ -59,7 +59,7 @@ def test_separate_median_gradient_is_the_point_loss_gradient(loss: str) -> None:
     for training in ("separate", "joint"):
         network.zero_grad()
         output = TrainingOutput(network, training)(x)
-        output_loss(output, y, network, loss, quantile_training=training).backward()
+        output_loss(output, y, network, Objective(loss, training)).backward()
         grads[training] = gradients(network)
 
     for name, grad in point.items():
@@ -93,7 +93,7 @@ def test_separate_masked_loss_skips_missing_targets() -> None:
     y = torch.tensor([[0.5, np.nan], [1.0, -1.0], [np.nan, 0.2]])
     observed = ~torch.isnan(y)
     expected = pinball_terms(output[observed][:, None], y[observed][:, None], (0.1, 0.9), "mae")
-    masked = output_loss(output, y, network, "mae", quantile_training="separate")
+    masked = output_loss(output, y, network, Objective("mae", "separate"))
     assert masked.item() == pytest.approx(expected.mean().item())
 
 

@@ -27,7 +27,7 @@ from .fitted import FittedState
 from .model import LSTMNetwork, NetworkConfig
 from .optim import Adam
 from .precision import resolve, use_precision
-from .train import Callback, History, TrainConfig, TrainState, notify, train
+from .train import Callback, History, Objective, TrainConfig, TrainState, notify, train
 from .training_range import check_scaled
 from .windows import SeriesScaler, Windows, calendar_features, window_starts
 
@@ -69,15 +69,17 @@ def train_config(settings: dict[str, Any]) -> TrainConfig:
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
         lr=float(settings["lr"]),
-        loss=settings["loss"],
+        objective=Objective(
+            loss=settings["loss"],
+            quantile_training=settings["quantile_training"],
+            median_weight=float(settings["median_weight"]),
+            interval_scale=settings["interval_scale"],
+            season_length=settings["season_length"],
+        ),
         patience=settings["patience"],
         grad_clip=settings["grad_clip"],
         lr_schedule=settings["lr_schedule"],
         time_budget=None if budget is None else float(budget),
-        quantile_training=settings["quantile_training"],
-        median_weight=float(settings["median_weight"]),
-        interval_scale=settings["interval_scale"],
-        season_length=settings["season_length"],
         # The oldest points of each series calibrate; they do not say which epoch forecasts
         # the latest best (on M4 Hourly they chose mid-schedule epochs: benchmarks/RESULTS.md, E6).
         select_epoch=settings["val_at"] == "end",

@@ -37,6 +37,21 @@ QUANTILE_TRAININGS = ("joint", "separate")
 # what MSIS divides by), so a calm window's bounds count as much as a restless one's.
 INTERVAL_SCALES = ("seasonal",)
 
+
+@dataclass(frozen=True)
+class Objective:
+    """What training minimises, on scaled values: the point ``loss``, or with quantile heads
+    their pinball loss as the other fields shape it."""
+
+    loss: str = "mse"  # "mse" or "mae": the point loss (the median's with "separate")
+    quantile_training: str = "joint"  # how quantile heads train: one of QUANTILE_TRAININGS
+    median_weight: float = 1.0  # the median's term in the loss of quantile heads counts this much
+    # The unit of the interval bounds' pinball terms: None or one of INTERVAL_SCALES, with
+    # the season of "seasonal".
+    interval_scale: str | None = None
+    season_length: int = 1
+
+
 # The loop's clock in seconds (tests replace it to fake the passing of time).
 clock = time.perf_counter
 
@@ -93,18 +108,16 @@ def pinball_terms(
     return bounds + median_weight * own
 
 
-def bound_weights(
-    network: nn.Module, x: torch.Tensor, interval_scale: str | None, season_length: int
-) -> torch.Tensor | None:
-    """Each window's weight on the interval bounds' terms, (B,), or None (no ``interval_scale``
-    or no quantile heads). "seasonal": 1 / the window's mean absolute seasonal difference (in
-    the model's units), over the batch's mean of those, so the terms keep their usual size
-    beside the median's."""
+def bound_weights(network: nn.Module, x: torch.Tensor, objective: Objective) -> torch.Tensor | None:
+    """Each window's weight on the interval bounds' terms, (B,), or None (no
+    ``objective.interval_scale`` or no quantile heads). "seasonal": 1 / the window's mean
+    absolute seasonal difference (in the model's units), over the batch's mean of those, so the
+    terms keep their usual size beside the median's."""
     config = network.config
-    if interval_scale is None or not config.quantiles:
+    if objective.interval_scale is None or not config.quantiles:
         return None
     window = x[:, : x.shape[1] - config.horizon] if config.futr_size else x
-    inverse = 1.0 / window_scale(window, season_length, config.missing_indicator)
+    inverse = 1.0 / window_scale(window, objective.season_length, config.missing_indicator)
     return (inverse / inverse.mean()).to(x.dtype)
 
 
@@ -155,7 +168,8 @@ class TrainingOutput(nn.Module):
     """What the loss reads, as a module's forward (the call DistributedDataParallel wraps).
 
     The network's forecast (B, horizon), or with quantile heads every quantile (B, horizon, Q + 1);
-    ``quantile_training``: one of :data:`QUANTILE_TRAININGS`.
+    ``quantile_training``: one of :data:`QUANTILE_TRAININGS` (the median's gradient stops at
+    the gap head with "separate").
     """
 
     def __init__(self, network: nn.Module, quantile_training: str = "joint") -> None:
@@ -173,49 +187,47 @@ def output_loss(
     output: torch.Tensor,
     y: torch.Tensor,
     network: nn.Module,
-    loss: str,
+    objective: Objective,
     reduction: str = "mean",
-    quantile_training: str = "joint",
-    median_weight: float = 1.0,
     bound_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The training loss of a :class:`TrainingOutput` for ``y``: pinball with quantile heads
-    (the median on ``loss`` unless ``quantile_training`` is "joint", its term counting
-    ``median_weight`` times, the bounds' terms weighted by ``bound_weights``); over the
+    """The ``objective`` of a :class:`TrainingOutput` for ``y``: pinball with quantile heads
+    (the median on the point loss unless quantile training is "joint", its term counting
+    ``median_weight`` times, the bounds' terms weighted by ``bound_weights`` (B,)); over the
     observed targets only when some are missing (NaN, ``missing="mask"``)."""
     quantiles = network.config.quantiles
-    median_loss = None if quantile_training == "joint" else loss
+    median_loss = None if objective.quantile_training == "joint" else objective.loss
+    median_weight = objective.median_weight
     observed = ~torch.isnan(y)
     if not bool(observed.all()):
         return masked_loss(
-            output, y, observed, quantiles, loss, reduction, median_loss, median_weight,
-            bound_weights,
+            output, y, observed, quantiles, objective.loss, reduction, median_loss,
+            median_weight, bound_weights,
         )  # fmt: skip
     if quantiles:
         return pinball_loss(
             output, y, quantiles, reduction, median_loss, median_weight, bound_weights
         )
-    return LOSSES[loss](output, y, reduction=reduction)
+    return LOSSES[objective.loss](output, y, reduction=reduction)
 
 
 def batch_loss(
     network: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    loss: str,
+    objective: Objective,
     reduction: str = "mean",
-    quantile_training: str = "joint",
-    median_weight: float = 1.0,
-    interval_scale: str | None = None,
-    season_length: int = 1,
+    forward: nn.Module | None = None,
 ) -> torch.Tensor:
-    """The training loss of ``network`` on one batch (``interval_scale``, ``season_length``:
-    the unit of the bounds' terms, as in :class:`TrainConfig`)."""
-    output = TrainingOutput(network, quantile_training)(x)
-    weights = bound_weights(network, x, interval_scale, season_length)
-    return output_loss(
-        output, y, network, loss, reduction, quantile_training, median_weight, weights
-    )
+    """The ``objective`` of ``network`` on one batch, x (B, steps, features) -> y (B, horizon).
+
+    ``forward``: the :class:`TrainingOutput` to run (the training loop's, which may be wrapped
+    in DistributedDataParallel); default, one over ``network``.
+    """
+    if forward is None:
+        forward = TrainingOutput(network, objective.quantile_training)
+    weights = bound_weights(network, x, objective)
+    return output_loss(forward(x), y, network, objective, reduction, weights)
 
 
 LR_SCHEDULES = ("cosine", "onecycle")
@@ -226,7 +238,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
-    loss: str = "mse"  # "mse" or "mae", on scaled values
+    objective: Objective = Objective()  # what is minimised: the loss and its quantile terms
     patience: int | None = None  # epochs without validation improvement before stopping
     grad_clip: float | None = None  # max global gradient norm; None leaves gradients as they are
     lr_schedule: str | None = None  # None (constant), "cosine" or "onecycle", stepped per batch
@@ -236,17 +248,11 @@ class TrainConfig:
     # The weights training starts from compete with every epoch's on validation (best epoch
     # 0 when none beats them): an update never ends worse on validation than it began.
     keep_start: bool = False
-    quantile_training: str = "joint"  # how quantile heads train: one of QUANTILE_TRAININGS
-    median_weight: float = 1.0  # the median's term in the loss of quantile heads counts this much
     # Keep the weights of the epoch with the lowest validation loss; False: the last epoch's
     # (validation points that only calibrate, such as each series' oldest: val_at="start").
     select_epoch: bool = True
     # The LSTM's matrix products: "auto", "fp32" or "bf16" (lstmcast.precision).
     precision: str = "fp32"
-    # The unit of the interval bounds' pinball terms: None or one of INTERVAL_SCALES, with
-    # the season of "seasonal".
-    interval_scale: str | None = None
-    season_length: int = 1
 
 
 @dataclass
@@ -372,15 +378,11 @@ def out_of_time(
 def evaluate_loss(
     network: nn.Module,
     windows: Windows,
-    loss_name: str,
+    objective: Objective,
     batch_size: int = 4096,
     parallel: DataParallel | None = None,
-    quantile_training: str = "joint",
-    median_weight: float = 1.0,
-    interval_scale: str | None = None,
-    season_length: int = 1,
 ) -> float:
-    """Mean loss over all ``windows`` in evaluation mode, without gradients.
+    """Mean ``objective`` over all ``windows`` in evaluation mode, without gradients.
 
     In data-parallel training the mean is over every rank's windows, the same on all ranks
     (replicated windows are split between the ranks rather than evaluated by each).
@@ -394,10 +396,7 @@ def evaluate_loss(
     with torch.no_grad():
         for chunk in index.split(batch_size):
             x, y = windows.batch(chunk)
-            total += batch_loss(
-                network, x, y, loss_name, "sum", quantile_training, median_weight,
-                interval_scale, season_length,
-            ).item()  # fmt: skip
+            total += batch_loss(network, x, y, objective, "sum").item()
             count += int((~torch.isnan(y)).sum())  # missing targets (masked) are not counted
     network.train(was_training)
     if parallel is not None:
@@ -435,7 +434,8 @@ def train(
     """
     if optimizer is None:
         optimizer = Adam(network.parameters(), lr=config.lr)
-    forward: nn.Module = TrainingOutput(network, config.quantile_training)
+    objective = config.objective
+    forward: nn.Module = TrainingOutput(network, objective.quantile_training)
     n = len(train_windows)
     validating = val_windows is not None and len(val_windows) > 0
     if parallel is None:
@@ -453,15 +453,7 @@ def train(
             n_val = int(distributed.sum_across([n_val])[0])
         history = History(train_windows=sampler.total, val_windows=n_val)
     total_steps = config.epochs * batches
-    validation_loss = functools.partial(
-        evaluate_loss,
-        loss_name=config.loss,
-        parallel=parallel,
-        quantile_training=config.quantile_training,
-        median_weight=config.median_weight,
-        interval_scale=config.interval_scale,
-        season_length=config.season_length,
-    )
+    validation_loss = functools.partial(evaluate_loss, objective=objective, parallel=parallel)
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
     if config.keep_start and validating and resume is None:
@@ -495,17 +487,7 @@ def train(
                 x, y = train_windows.batch(
                     order[b * config.batch_size : (b + 1) * config.batch_size]
                 )
-                loss = output_loss(
-                    forward(x),
-                    y,
-                    network,
-                    config.loss,
-                    quantile_training=config.quantile_training,
-                    median_weight=config.median_weight,
-                    bound_weights=bound_weights(
-                        network, x, config.interval_scale, config.season_length
-                    ),
-                )
+                loss = batch_loss(network, x, y, objective, forward=forward)
                 if not torch.isfinite(loss):
                     clip = (
                         option("grad_clip", 1.0)
