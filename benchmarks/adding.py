@@ -19,8 +19,6 @@ import argparse
 import os
 from collections.abc import Sequence
 
-import torch
-
 import lstmcast as lc
 
 
@@ -45,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> list[lc.AddingResult]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("-o", "--output", default=None, help="learning curves of all runs (PNG)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    lc.pin_threads(args.threads)
 
     results = []
     print(f"lr {args.lr:g}, budget {args.budget:g} s, seed {args.seed}, {args.threads} thread(s)")

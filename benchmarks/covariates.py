@@ -794,9 +794,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not names or any(name not in RUNS for name in names):
         parser.error(f"--only takes some of {','.join(RUNS)}; got {args.only!r}")
     if args.threads:
-        import torch
+        import lstmcast as lc
 
-        torch.set_num_threads(args.threads)
+        lc.pin_threads(args.threads)
     print(header(args.threads, args.smoke, args.validate, args.seed), flush=True)
     outcomes = []
     for name in names:

@@ -207,7 +207,7 @@ def run(
     import lstmcast as lc
 
     if threads:
-        torch.set_num_threads(threads)
+        lc.pin_threads(threads)
     settings = DEFAULTS | overrides
     if smoke:
         settings |= SMOKE

@@ -183,12 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.set_defaults(scaler=None)  # unset: chosen below from --prescale and --level
     args = parser.parse_args(argv)
 
-    import torch
-
     import lstmcast as lc
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        lc.pin_threads(args.threads)
     train, test, ids = load_m4_hourly()
     if args.validate:  # the last 48 training hours become the targets
         train, test = [s[:-HORIZON] for s in train], np.stack([s[-HORIZON:] for s in train])
@@ -274,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"M4 Hourly, {len(ids)} series, h={HORIZON}, scored on {part}")
     print(
         f"settings: {settings} prescale={args.prescale} seed={args.seed} "
-        f"threads={torch.get_num_threads()}"
+        f"threads per network={[history.threads for history in model.histories_]}"
     )
     print(f"training {fit_seconds:.0f} s, total {seconds:.0f} s")
     print(f"{'model':<28}{'sMAPE':>8}{'MASE':>8}{'OWA':>8}")

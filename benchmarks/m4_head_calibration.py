@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     import lstmcast as lc
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        lc.pin_threads(args.threads)
     train, _, ids = load_m4_hourly()
     settings = dict(DEFAULTS) | {
         "quantile_levels": (LEVEL,),

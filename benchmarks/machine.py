@@ -54,17 +54,18 @@ def git_commit(repo: Path) -> str:
 
 
 def run_options(argv: Sequence[str] | None, description: str, seed: str) -> argparse.Namespace:
-    """A benchmark's options: ``--smoke``, ``--threads`` (set in torch here, which is imported
-    only then) and ``--seed`` (default 0; ``seed`` says what it draws)."""
+    """A benchmark's options: ``--smoke``, ``--threads`` (pinned here for every training,
+    whatever the load: ``lc.pin_threads``) and ``--seed`` (default 0; ``seed`` says what it
+    draws)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--smoke", action="store_true", help="seconds: a few series, one epoch")
     parser.add_argument("--threads", type=int, help="torch threads")
     parser.add_argument("--seed", type=int, default=0, help=seed)
     args = parser.parse_args(argv)
     if args.threads:
-        import torch
+        import lstmcast as lc
 
-        torch.set_num_threads(args.threads)
+        lc.pin_threads(args.threads)
     return args
 
 

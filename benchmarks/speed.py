@@ -871,7 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or not chosen:
         parser.error(f"--only takes some of {','.join(WORKLOADS)}; got {args.only!r}")
     if args.threads:
-        torch.set_num_threads(args.threads)
+        lc.pin_threads(args.threads)
     sizes = SMOKE if args.smoke else FULL
     repeats = args.repeats or (1 if args.smoke else DEFAULT_REPEATS)
 

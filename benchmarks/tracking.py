@@ -189,7 +189,9 @@ def main(argv: Sequence[str] | None = None) -> tuple[list[Row], dict[str, float]
     import torch
 
     if args.threads is not None:
-        torch.set_num_threads(args.threads)
+        import lstmcast as lc
+
+        lc.pin_threads(args.threads)
     repeats, epochs = (1, 1) if args.smoke else (args.repeats, 10)
     print(f"machine: {cpu_description()}; torch threads {torch.get_num_threads()}")
     print(f"load before: {load_average()}")

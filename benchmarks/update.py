@@ -170,9 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random_state of every training")
     args = parser.parse_args(argv)
     if args.threads:
-        import torch
+        import lstmcast as lc
 
-        torch.set_num_threads(args.threads)
+        lc.pin_threads(args.threads)
     part = "validation (last 48 training hours)" if args.validate else "test"
     print(run_header(f"update on M4 Hourly, {part}", REPO, args.seed, args.threads), flush=True)
     results = (variants if args.variants else run)(args.seed, args.smoke, args.validate)

@@ -92,3 +92,18 @@ def test_history_records_the_threads_each_member_trained_with(
     ).fit(two_series)
     assert [history.threads for history in model.histories_] == [1, 1]
     assert torch.get_num_threads() == 2
+
+
+def test_a_benchmarks_threads_option_pins_the_count(
+    two_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--threads 2`` on 2 cores is torch's own count: only pinning keeps it under load."""
+    from benchmarks.machine import run_options
+
+    monkeypatch.setattr(threads, "others_busy", lambda: 1.0)
+    run_options(["--threads", "2"], "a benchmark", "what the seed draws")
+    try:
+        with threads.for_training() as used:
+            assert used == 2
+    finally:
+        lc.pin_threads(None)
