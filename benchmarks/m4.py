@@ -5,9 +5,10 @@ Usage (from the repository root, after `make test` or `make demo` has built .ven
     .venv/bin/python -m benchmarks.m4                # the reported run: points and 95% intervals
     .venv/bin/python -m benchmarks.m4 --validate     # the same settings, scored on validation
     .venv/bin/python -m benchmarks.m4 --smoke        # seconds: a few series, one epoch
-    .venv/bin/python -m benchmarks.m4 --points-only  # the point model alone (T5)
+    .venv/bin/python -m benchmarks.m4 --points-only  # the point model alone (T5 had 5 networks)
 
-One training gives the point forecasts and the 95% intervals (T6 in benchmarks/RESULTS.md).
+One training of 3 networks gives the point forecasts and the 95% intervals (T7 in
+benchmarks/RESULTS.md; T6 trained 5).
 
 Protocol. The model is trained on the 414 training series only and forecasts the next 48 hours of
 each; the test values are read for scoring and nothing else. Settings are chosen with
