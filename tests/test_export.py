@@ -101,10 +101,10 @@ def data() -> pd.DataFrame:
     [
         {"ensemble_size": 3, "window_norm": "revin", "segment": 4, "num_layers": 2},
         {"scaler": "none", "window_norm": "last", "baseline": "seasonal", "season_length": 12},
-        {"ensemble_size": 2, "scaler": "standard", "window_norm": None},
+        {"ensemble_size": 3, "ensemble_combine": "mean", "scaler": "standard", "window_norm": None},
         {"segment": 4, "decoder": "segments", "window_norm": "last", "num_layers": 2},
     ],
-    ids=["ensemble-revin-segment", "scaler-none-last-seasonal", "ensemble-of-2", "segments"],
+    ids=["ensemble-revin-segment", "scaler-none-last-seasonal", "ensemble-mean", "segments"],
 )
 def test_point_model_with_random_weights(
     data: pd.DataFrame, settings: dict, tmp_path: Path
@@ -127,7 +127,8 @@ def test_learned_quantiles_with_random_weights(data: pd.DataFrame, tmp_path: Pat
 def trained_quantiles(data: pd.DataFrame) -> lc.LSTMForecaster:
     """Learned quantiles, conformalized on a validation tail: trained for a few epochs."""
     settings = {"quantile_levels": (80,), "val_size": 30, "season_length": 12, "epochs": 5,
-                "window_norm": "revin", "segment": 4, "ensemble_size": 2}  # fmt: skip
+                "window_norm": "revin", "segment": 4, "ensemble_size": 3,
+                "ensemble_combine": "mean"}  # fmt: skip
     return lc.LSTMForecaster(**TINY | settings).fit(data)
 
 

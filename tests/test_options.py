@@ -132,10 +132,12 @@ def test_forecaster_trains_with_a_schedule(two_series: pd.DataFrame) -> None:
         lc.LSTMForecaster(**TINY, lr_schedule="step").fit(two_series)
 
 
-def test_ensemble_forecasts_the_median_of_its_members(
-    two_series: pd.DataFrame, tmp_path: Path
+@pytest.mark.parametrize("combine", ["median", "mean"])
+def test_ensemble_forecasts_the_median_or_mean_of_its_members(
+    two_series: pd.DataFrame, tmp_path: Path, combine: str
 ) -> None:
-    model = lc.LSTMForecaster(**TINY, horizon=2, ensemble_size=3).fit(two_series)
+    model = lc.LSTMForecaster(**TINY, horizon=2, ensemble_size=3, ensemble_combine=combine)
+    model.fit(two_series)
     assert len(model.networks_) == len(model.histories_) == 3
     first = [p.detach().clone() for p in model.networks_[0].parameters()]
     assert not torch.equal(first[0], next(model.networks_[1].parameters()))
@@ -146,14 +148,53 @@ def test_ensemble_forecasts_the_median_of_its_members(
         model.networks_ = [member]
         members.append(model.predict(4)["LSTM"].to_numpy())
     model.networks_ = networks
-    # Recursion feeds the ensemble's median back, so compare the direct part (first 2 steps).
+    # Recursion feeds the ensemble's forecast back, so compare the direct part (first 2 steps).
     direct = np.stack(members)[:, [0, 1, 4, 5]]
-    np.testing.assert_allclose(forecast[[0, 1, 4, 5]], np.median(direct, axis=0), rtol=1e-5)
+    combined = np.median(direct, axis=0) if combine == "median" else direct.mean(axis=0)
+    np.testing.assert_allclose(forecast[[0, 1, 4, 5]], combined, rtol=1e-5)
+    # Three distinct members: their mean and median differ, so the test tells them apart.
+    assert not np.allclose(np.median(direct, axis=0), direct.mean(axis=0), rtol=1e-5)
     # Member k is the model a single fit with seed + k would give.
     single = lc.LSTMForecaster(**(TINY | {"random_state": 1}), horizon=2).fit(two_series)
     torch.testing.assert_close(next(single.network_.parameters()), next(networks[1].parameters()))
     model.save(tmp_path / "ensemble")
-    pd.testing.assert_frame_equal(lc.load(tmp_path / "ensemble").predict(4), model.predict(4))
+    loaded = lc.load(tmp_path / "ensemble")
+    assert loaded.ensemble_combine == combine
+    pd.testing.assert_frame_equal(loaded.predict(4), model.predict(4))
+
+
+def test_ensemble_mean_of_quantiles_and_old_models_median(
+    two_series: pd.DataFrame, tmp_path: Path
+) -> None:
+    """With quantile heads every quantile is the members' mean (still ascending), and the
+    conformal calibration measures that combined forecast; a model saved before the setting
+    existed forecast the members' median."""
+    settings = TINY | {"horizon": 2, "ensemble_size": 3, "quantile_levels": (80,), "val_size": 24}
+    model = lc.LSTMForecaster(**settings, ensemble_combine="mean").fit(two_series)
+    x = torch.randn(5, 12, 1)
+    with torch.no_grad():
+        members = torch.stack([network.quantile_forecast(x) for network in model.networks_])
+        combined = model._quantile_forecast(x)
+    torch.testing.assert_close(combined, members.mean(dim=0))
+    assert (combined.diff(dim=-1) >= 0).all()
+    intervals = model.predict(level=[80])
+    assert (intervals["LSTM-lo-80"] <= intervals["LSTM"]).all()
+    assert (intervals["LSTM"] <= intervals["LSTM-hi-80"]).all()
+    median = lc.LSTMForecaster(**settings).fit(two_series)
+    assert median.calibration_ is not None
+    assert model.calibration_ is not None
+    assert not np.allclose(median.calibration_, model.calibration_)  # measured on each's own
+    model.save(tmp_path / "m")
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["params"]["ensemble_combine"]
+    config_file.write_text(json.dumps(config))
+    old = lc.load(tmp_path / "m")
+    assert old.ensemble_combine == "median"
+    with torch.no_grad():
+        torch.testing.assert_close(old._quantile_forecast(x), members.quantile(0.5, dim=0))
+    with pytest.raises(lc.ConfigError, match="ensemble_combine must be one of median, mean"):
+        lc.LSTMForecaster(**settings, ensemble_combine="average").fit(two_series)
 
 
 def test_forget_bias_starts_every_layer_remembering() -> None:

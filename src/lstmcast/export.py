@@ -61,7 +61,7 @@ from torch import nn
 from .checks import check_h
 from .columns import interval_column
 from .errors import ConfigError, setting
-from .forecasting import median_forecast, quantile_forecast, refuse_recursion, window_scale
+from .forecasting import point_forecast, quantile_forecast, refuse_recursion, window_scale
 from .intervals import (
     check_interval_request,
     conformal_quantile,
@@ -209,7 +209,8 @@ class ForecastGraph(nn.Module):
 
     Parameters
     ----------
-    networks : the ensemble (their median is the forecast), on the CPU, in evaluation mode.
+    networks : the ensemble, on the CPU, in evaluation mode.
+    combine : how the ensemble's forecasts become one: "median" or "mean" (``ensemble_combine``).
     shift, scale : (n,) the per-series scaling, ``(y - shift) / scale``.
     window, horizon, h : input length, steps each network emits, steps forecast (h > horizon:
         recursive, the point forecast only).
@@ -243,8 +244,10 @@ class ForecastGraph(nn.Module):
         covariates: Covariates | None = None,
         masked: bool = False,
         log_target: bool = False,
+        combine: str = "median",
     ) -> None:
         super().__init__()
+        self.combine = combine
         self.masked = masked
         self.log_target = log_target
         self.networks = nn.ModuleList(networks)
@@ -303,11 +306,13 @@ class ForecastGraph(nn.Module):
         if not self.levels:
             return self._recursive(x).double() * scale + shift
         if self.learned:
-            scaled = quantile_forecast(self.networks, x).double()[:, : self.h]  # (B, h, Q + 1)
+            scaled = quantile_forecast(self.networks, x, self.combine).double()
+            scaled = scaled[:, : self.h]  # (B, h, Q + 1)
             values = scaled[..., self.median_column] * scale + shift
         else:
             scaled = None
-            values = median_forecast(self.networks, x).double()[:, : self.h] * scale + shift
+            forecast = point_forecast(self.networks, x, self.combine).double()[:, : self.h]
+            values = forecast * scale + shift
         return values, self._intervals(x[:, : self.window], values, scaled, scale, shift)
 
     def _inputs(
@@ -351,7 +356,7 @@ class ForecastGraph(nn.Module):
         each block back as the newest inputs."""
         blocks = []
         for done in range(0, self.h, self.horizon):
-            block = median_forecast(self.networks, x)  # (B, horizon)
+            block = point_forecast(self.networks, x, self.combine)  # (B, horizon)
             blocks.append(block)
             if done + self.horizon < self.h:  # other features (an indicator) 0 there
                 fed = nn.functional.pad(block[..., None], (0, x.shape[-1] - 1))
@@ -478,6 +483,7 @@ def forecast_graph(
         covariates=_covariates(model, spec) if spec else None,
         masked=model.missing == "mask",
         log_target=model.target_transform == "log",
+        combine=model.ensemble_combine,
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .forecasting import (
-    median_forecast,
+    point_forecast,
     quantile_forecast,
     scaled_forecast,
     scaled_quantiles,
@@ -41,6 +41,7 @@ class IntervalForecasts:
     calibration fields (see LSTMForecaster)."""
 
     networks_: Any
+    ensemble_combine: Any
     scaler_: Any
     quantile_levels: Any
     horizon: Any
@@ -64,7 +65,7 @@ class IntervalForecasts:
             return
         self.calibration_, self.calibration_size_ = calibrate(
             val_windows,
-            self._median_forecast,
+            self._point_forecast,
             self._quantile_forecast,
             self._window_scale,
             self.quantile_levels,
@@ -77,11 +78,11 @@ class IntervalForecasts:
     def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
         return window_scale(x[:, : self.window], self.season_length, self.missing == "mask")
 
-    def _median_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        return median_forecast(self.networks_, x)
+    def _point_forecast(self, x: torch.Tensor) -> torch.Tensor:
+        return point_forecast(self.networks_, x, self.ensemble_combine)
 
     def _quantile_forecast(self, x: torch.Tensor) -> torch.Tensor:
-        return quantile_forecast(self.networks_, x)
+        return quantile_forecast(self.networks_, x, self.ensemble_combine)
 
     def _forecast_with_bounds(
         self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int, levels: list[float]
@@ -94,10 +95,12 @@ class IntervalForecasts:
         x, rows = self._contexts(panel, series, ends)
         quantiles = None
         if self.quantile_levels:  # the point forecast is the quantile heads' median
-            quantiles = scaled_quantiles(self.networks_, x, h)
+            quantiles = scaled_quantiles(self.networks_, x, h, self.ensemble_combine)
             scaled = quantiles[..., quantile_columns(self._network_quantiles()).index(0.5)]
         else:
-            scaled = scaled_forecast(self.networks_, x, h, self.horizon, self.window)
+            scaled = scaled_forecast(
+                self.networks_, x, h, self.horizon, self.window, self.ensemble_combine
+            )
         values = self.scaler_.inverse(scaled, rows)
         found = self._bounds(panel, series, ends, values, levels, (x, rows, quantiles))
         back = self._in_user_units
@@ -134,7 +137,7 @@ class IntervalForecasts:
         if self.quantile_levels:
             quantiles = context[2] if context is not None else None
             if quantiles is None:
-                quantiles = scaled_quantiles(self.networks_, x, h)
+                quantiles = scaled_quantiles(self.networks_, x, h, self.ensemble_combine)
             inverse = functools.partial(self.scaler_.inverse, rows=rows)
             learned = learned_bounds(quantiles, self._network_quantiles(), levels, inverse)
 

@@ -130,8 +130,10 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         Initial forget-gate bias, the other biases starting at zero (1.0 is Keras's default);
         None keeps torch's initialisation. "auto": 1.0 with ``recipe="tutorial"`` (the
         tutorial's Keras LSTM), None otherwise.
-    ensemble_size : int
-        Networks trained with seeds ``seed, seed + 1, ...``; the forecast is their median.
+    ensemble_size, ensemble_combine : int; "median" or "mean"
+        Networks trained with seeds ``seed, seed + 1, ...``; the forecast (every quantile of it
+        with quantile heads) is their median, robust to one network gone astray, or their
+        mean, which averages more of their noise away.
     quantile_levels, quantile_training : tuple of levels in percent, or None; "joint" or "separate"
         Learn intervals for these levels (e.g. ``(80, 95)``) with quantile heads that never cross,
         the median being the point forecast: all on the pinball loss ("joint"), or the median on
@@ -217,6 +219,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         grad_clip: float | None = None,
         forget_bias: float | str | None = AUTO,
         ensemble_size: int | str = AUTO,
+        ensemble_combine: str = "median",
         quantile_levels: tuple[float, ...] | None = None,
         quantile_training: str = "joint",
         median_weight: float = 1.0,
@@ -257,6 +260,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self.grad_clip = grad_clip
         self.forget_bias = forget_bias
         self.ensemble_size = ensemble_size
+        self.ensemble_combine = ensemble_combine
         self.quantile_levels = quantile_levels
         self.quantile_training = quantile_training
         self.median_weight = median_weight
@@ -544,7 +548,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     def _forecast(self, panel: Panel, series: np.ndarray, ends: np.ndarray, h: int) -> np.ndarray:
         refuse_recursion(h, self.horizon, self._calendar(), spec_of(self._current()))
         x, rows = self._contexts(panel, series, ends)
-        scaled = scaled_forecast(self.networks_, x, h, self.horizon, self.window)
+        scaled = scaled_forecast(
+            self.networks_, x, h, self.horizon, self.window, self.ensemble_combine
+        )
         return self._in_user_units(self.scaler_.inverse(scaled, rows))
 
     def explain(

@@ -11,6 +11,7 @@ from typing import Any
 from .checks import Rule, check_level
 from .covariates import MISSING, spec_of
 from .errors import ConfigError, option, setting
+from .forecasting import ENSEMBLE_COMBINES
 from .missing import POLICIES
 from .model import BASELINES, DECODERS, WINDOW_NORMS
 from .precision import PRECISIONS
@@ -66,6 +67,7 @@ RULES: dict[str, Rule] = {
     "grad_clip": Rule((int, float), 0, low_open=True, optional=True),
     "forget_bias": Rule((int, float), -10, 10, low_open=False, optional=True),
     "ensemble_size": Rule(int, 1),
+    "ensemble_combine": Rule(str, choices=ENSEMBLE_COMBINES),
     "quantile_training": Rule(str, choices=QUANTILE_TRAININGS),
     "median_weight": Rule((int, float), 0, low_open=True),
     "interval_scale": Rule(str, choices=INTERVAL_SCALES, optional=True),

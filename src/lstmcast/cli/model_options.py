@@ -262,8 +262,16 @@ MODEL_OPTIONS = (
     ModelOption(
         "ensemble_size",
         "--ensemble-size",
-        "Networks trained with consecutive seeds; forecasts are their median.",
+        "Networks trained with consecutive seeds; forecasts are their median or mean "
+        "(--ensemble-combine).",
         int,
+    ),
+    ModelOption(
+        "ensemble_combine",
+        "--ensemble-combine",
+        "How an ensemble's forecasts (every quantile, with quantile heads) become one: median "
+        "(default; robust to one network gone astray) or mean (averages more noise away).",
+        str,
     ),
     ModelOption(
         "quantile_levels",

@@ -164,10 +164,9 @@ def train(
     lines += [budget_line] if budget_line else []
     fewer = [reason for reason in model.recipe_ if reason.startswith("ensemble:")]
     if len(model.networks_) > 1 or fewer:
-        median = " (forecast: their median)" if len(model.networks_) > 1 else ""
-        lines.append(
-            f"networks      {len(model.networks_)}{median}" + "".join(f"; {r}" for r in fewer)
-        )
+        count = len(model.networks_)
+        combined = f" (forecast: their {model.ensemble_combine})" if count > 1 else ""
+        lines.append(f"networks      {count}{combined}" + "".join(f"; {r}" for r in fewer))
     lines += [f"seconds       {history.seconds:.1f}", f"seed          {model.seed_}"]
     if not history.interrupted:
         lines.append(f"saved to      {output}")
