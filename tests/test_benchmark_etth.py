@@ -113,3 +113,16 @@ def test_fifteen_minute_files_split_the_same_months_in_rows_times_four() -> None
         Protocol.of(pd.Series(pd.date_range("2016-07-01", periods=5, freq="7min")))
     blocks = standard_splits(np.zeros((57600, 2)), 96, protocol)
     assert [len(block) for block in blocks.values()] == [34560, 11520 + 96, 11520 + 96]
+
+
+def test_defaults_follow_the_horizon_and_flags_override_them() -> None:
+    """The settings chosen on validation: 3 networks and their mean everywhere, the segments
+    decoder over days from H = 336 on; a flag given wins, an unset one leaves the default."""
+    short, long = etth.defaults_for(96), etth.defaults_for(720)
+    assert (short["decoder"], short["segment"]) == ("linear", 12)
+    assert (long["decoder"], long["segment"]) == ("segments", 24)
+    assert short["ensemble_size"] == long["ensemble_size"] == 3
+    assert short["ensemble_combine"] == long["ensemble_combine"] == "mean"
+    args = etth.parse_args(["--horizon", "720", "--segment", "12", "--ensemble-combine", "median"])
+    given = {name: getattr(args, name) for name in etth.DEFAULTS if hasattr(args, name)}
+    assert given == {"segment": 12, "ensemble_combine": "median"}
