@@ -5,7 +5,7 @@ does for each row what ``predict`` does for one series' last window: the per-ser
 (the fitted ``scaler_`` statistics, embedded as constants and picked by a series index), the
 covariates' scaling and each series' static covariates (constants too), the window
 normalisation, segment embedding and seasonal baseline inside each network, every ensemble
-member and their median, the learned quantile heads and the conformal calibration of the
+member and their median (or mean), the learned quantile heads and the conformal calibration of the
 intervals, then the de-scaling. A server that has a series' last ``window`` raw values and its
 index (the order is in the model's metadata) gets the numbers ``predict`` would give.
 
