@@ -12,7 +12,7 @@ its time budget allows), trained quickly: one epoch per network (``epochs=1``), 
 values do not change the time a forward pass takes. It is exported twice, the point forecast
 alone and with 80% and 95% conformal intervals, and each file is timed against the same
 computation in torch (:func:`lstmcast.export.forecast_graph`, the module the file was
-exported from: the per-series scaling, the three networks and their median, the intervals, in
+exported from: the per-series scaling, the three networks and their mean, the intervals, in
 eager mode under ``torch.inference_mode``). Rows are windows of the 414 series' training data:
 their last 336 hours (one row: H1), and 10,000 windows at random origins of random series (M4
 Hourly has 414 series; a batch's cost depends on its rows, not on which series they are).

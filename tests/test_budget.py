@@ -306,7 +306,7 @@ def test_train_says_how_many_members_the_budget_allowed(
     options += ["--val-size", "none", "--time-budget", "90s"]  # the ensemble is chosen
     result = run("train", data, "-o", tmp_path / "m", *options)
     assert result.exit_code == 0, result.output
-    expected = "networks      2 (forecast: their median); ensemble: 2 of up to 3 fitted the 90 s"
+    expected = "networks      2 (forecast: their mean); ensemble: 2 of up to 3 fitted the 90 s"
     assert expected in result.stdout
     assert [h.seconds for h in lc.load(tmp_path / "m").histories_] == [40.0, 40.0]
 

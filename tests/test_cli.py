@@ -744,7 +744,7 @@ FLAG_SAMPLES: dict[str, tuple[str | None, object]] = {
     "grad_clip": ("0.5", 0.5),
     "forget_bias": ("1.0", 1.0),
     "ensemble_size": ("2", 2),
-    "ensemble_combine": ("mean", "mean"),
+    "ensemble_combine": ("median", "median"),  # not the default
     "quantile_levels": ("80", (80.0,)),
     "quantile_training": ("separate", "separate"),
     "median_weight": ("4", 4.0),

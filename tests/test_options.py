@@ -166,11 +166,12 @@ def test_ensemble_forecasts_the_median_or_mean_of_its_members(
 def test_ensemble_mean_of_quantiles_and_old_models_median(
     two_series: pd.DataFrame, tmp_path: Path
 ) -> None:
-    """With quantile heads every quantile is the members' mean (still ascending), and the
-    conformal calibration measures that combined forecast; a model saved before the setting
-    existed forecast the members' median."""
+    """By default every quantile of quantile heads is the members' mean (still ascending), and
+    the conformal calibration measures that combined forecast; a model saved before the
+    setting existed forecast the members' median."""
     settings = TINY | {"horizon": 2, "ensemble_size": 3, "quantile_levels": (80,), "val_size": 24}
-    model = lc.LSTMForecaster(**settings, ensemble_combine="mean").fit(two_series)
+    model = lc.LSTMForecaster(**settings).fit(two_series)
+    assert model.ensemble_combine == "mean"
     x = torch.randn(5, 12, 1)
     with torch.no_grad():
         members = torch.stack([network.quantile_forecast(x) for network in model.networks_])
@@ -180,7 +181,7 @@ def test_ensemble_mean_of_quantiles_and_old_models_median(
     intervals = model.predict(level=[80])
     assert (intervals["LSTM-lo-80"] <= intervals["LSTM"]).all()
     assert (intervals["LSTM"] <= intervals["LSTM-hi-80"]).all()
-    median = lc.LSTMForecaster(**settings).fit(two_series)
+    median = lc.LSTMForecaster(**settings, ensemble_combine="median").fit(two_series)
     assert median.calibration_ is not None
     assert model.calibration_ is not None
     assert not np.allclose(median.calibration_, model.calibration_)  # measured on each's own

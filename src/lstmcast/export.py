@@ -244,7 +244,7 @@ class ForecastGraph(nn.Module):
         covariates: Covariates | None = None,
         masked: bool = False,
         log_target: bool = False,
-        combine: str = "median",
+        combine: str,
     ) -> None:
         super().__init__()
         self.combine = combine

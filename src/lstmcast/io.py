@@ -255,6 +255,7 @@ def saved_settings(config: dict[str, Any], kind: str) -> dict[str, Any]:
     # Quantile heads trained jointly (all on the pinball loss) before the choice existed.
     params.setdefault("quantile_training", "joint")
     params.setdefault("median_weight", 1.0)
+    # Saved before the setting existed: their forecasts and intervals were the median's.
     params.setdefault("ensemble_combine", "median")
     params.setdefault("interval_scale", None)
     # The network learned the values as they were before target_transform existed.

@@ -132,8 +132,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         tutorial's Keras LSTM), None otherwise.
     ensemble_size, ensemble_combine : int; "median" or "mean"
         Networks trained with seeds ``seed, seed + 1, ...``; the forecast (every quantile of it
-        with quantile heads) is their median, robust to one network gone astray, or their
-        mean, which averages more of their noise away.
+        with quantile heads) is their mean (the default: it averages more of their noise away,
+        lower error on ETTh1 and M4 Hourly's validation data) or their median, robust to one
+        network gone astray.
     quantile_levels, quantile_training : tuple of levels in percent, or None; "joint" or "separate"
         Learn intervals for these levels (e.g. ``(80, 95)``) with quantile heads that never cross,
         the median being the point forecast: all on the pinball loss ("joint"), or the median on
@@ -219,7 +220,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         grad_clip: float | None = None,
         forget_bias: float | str | None = AUTO,
         ensemble_size: int | str = AUTO,
-        ensemble_combine: str = "median",
+        ensemble_combine: str = "mean",
         quantile_levels: tuple[float, ...] | None = None,
         quantile_training: str = "joint",
         median_weight: float = 1.0,

@@ -269,8 +269,8 @@ MODEL_OPTIONS = (
     ModelOption(
         "ensemble_combine",
         "--ensemble-combine",
-        "How an ensemble's forecasts (every quantile, with quantile heads) become one: median "
-        "(default; robust to one network gone astray) or mean (averages more noise away).",
+        "How an ensemble's forecasts (every quantile, with quantile heads) become one: mean "
+        "(default; averages more noise away) or median (robust to one network gone astray).",
         str,
     ),
     ModelOption(
