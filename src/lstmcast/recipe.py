@@ -289,10 +289,10 @@ MAX_EPOCHS = 10
 # Little data: as many epochs as make this many optimizer steps (at most MAX_SMALL_EPOCHS), so
 # a series of a few hundred points trains as long in steps as a larger set's 10 epochs begin to.
 MIN_STEPS, MAX_SMALL_EPOCHS = 300, 100
-# An ensemble of at most this many networks (their mean): under a time budget, as many as
-# fit it (each as long as the first); without one, only when an epoch is cheap (fewer LSTM
-# steps, training windows x window / segment, than ENSEMBLE_BELOW). Three seeds were worth
-# 0.023 OWA on M4 Hourly's validation hours.
+# An ensemble of at most this many networks (combined as ``ensemble_combine`` says, which the
+# summary reports): under a time budget, as many as fit it (each as long as the first); without
+# one, only when an epoch is cheap (fewer LSTM steps, training windows x window / segment, than
+# ENSEMBLE_BELOW). Three seeds were worth 0.023 OWA on M4 Hourly's validation hours.
 ENSEMBLE, ENSEMBLE_BELOW = 3, 1_000_000
 # Training time when the recipe chooses the epochs: a few minutes on 2 cores.
 TIME_BUDGET = 300.0
@@ -438,10 +438,10 @@ def choose(
     budget = pick("time_budget", TIME_BUDGET if "epochs" in chosen else None)
     steps = windows * (window // segment if isinstance(segment, int) and segment >= 1 else window)
     if budget is not None:
-        why = f"an ensemble of up to {ENSEMBLE} (their mean), as many as fit the time budget"
+        why = f"an ensemble of up to {ENSEMBLE}, as many as fit the time budget"
         pick("ensemble_size", ENSEMBLE, why)
     elif steps < ENSEMBLE_BELOW:
-        why = f"an ensemble of {ENSEMBLE} (their mean) for {steps:,} LSTM steps an epoch"
+        why = f"an ensemble of {ENSEMBLE} for {steps:,} LSTM steps an epoch"
         pick("ensemble_size", ENSEMBLE, why)
     else:
         pick("ensemble_size", 1)
