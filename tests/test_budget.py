@@ -18,13 +18,12 @@ import pytest
 import torch
 
 import lstmcast as lc
-import lstmcast.optim
 import lstmcast.train
 from lstmcast import distributed
 from lstmcast.cli import console
 from lstmcast.cli.model_options import parse_duration
 from lstmcast.fitting import another_fits, member_budget
-from lstmcast.train import History, epochs_that_fit
+from lstmcast.train import History, out_of_time
 from tests.test_cli import assert_one_error_line, run, write_csv
 
 # 200 points, window 10: 190 training windows, 3 batches of 64 per epoch.
@@ -191,88 +190,17 @@ def test_member_budget_is_an_equal_share_of_what_is_left() -> None:
     assert member_budget(50.0, done, 2, 4) == 0.0  # overspent: each still trains one epoch
 
 
-def test_every_rank_plans_the_fewest_epochs_any_rank_has_time_for(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """In a process group the answer is the minimum over the ranks (tests/test_distributed.py
-    runs it under torchrun); here the other rank's answer is faked."""
+def test_every_rank_stops_when_any_rank_is_out_of_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a process group the decision is summed over the ranks (tests/test_distributed.py runs
+    it under torchrun); here the other rank's answer is faked."""
     parallel = distributed.DataParallel(seed=0, replicated=True)
-    assert epochs_that_fit(5.0, 3.0, 10.0, None) == 1
-    assert epochs_that_fit(8.0, 3.0, 10.0, None) == 0
-    assert epochs_that_fit(1.0, 3.0, 10.0, None) == 3
-    assert epochs_that_fit(12.0, 3.0, 10.0, None) == 0  # overspent
-    assert epochs_that_fit(4.0, 0.0, 10.0, None) > 1000  # epochs the clock did not see
-    assert epochs_that_fit(12.0, 0.0, 10.0, None) == 0
-    other_rank = 0
-    monkeypatch.setattr(distributed, "max_across", lambda value: max(value, -other_rank))
-    assert epochs_that_fit(1.0, 3.0, 10.0, parallel) == 0
-    other_rank = 2
-    assert epochs_that_fit(1.0, 3.0, 10.0, parallel) == 2
-    other_rank = 5
-    assert epochs_that_fit(1.0, 3.0, 10.0, parallel) == 3
-
-
-class Rates(lc.Callback):
-    """The learning rate of every optimizer step."""
-
-    def __init__(self) -> None:
-        self.rates: list[float] = []
-
-    def on_optimizer_step(self, step: int, lr: float) -> None:
-        self.rates.append(lr)
-
-
-def test_a_schedule_the_budget_cuts_short_still_ends_annealed(clock: FakeClock) -> None:
-    """One-cycle planned over 20 epochs of 3 s with a 10 s budget: after epoch 1 the schedule
-    is shortened to the 3 epochs that fit, so the last step's rate is the schedule's last
-    (lr / 25 / 1e4), not one still rising towards the peak as 20 epochs' schedule would be."""
-    rates = Rates()
-    model = lc.LSTMForecaster(epochs=20, time_budget=10, lr_schedule="onecycle", lr=0.01, **SMALL)
-    history = model.fit(SERIES, callbacks=[clock, rates]).history_
-    assert len(history.train_loss) == 3
-    assert history.stopped == "budget"
-    assert history.schedule_epochs == 3
-    assert len(rates.rates) == 9
-    assert rates.rates[-1] == pytest.approx(0.01 / 25 / 1e4)
-    assert rates.rates[3:] == sorted(rates.rates[3:], reverse=True)  # annealing from epoch 2 on
-    # The same step of the 20 epochs' schedule is still rising towards the peak.
-    assert lstmcast.optim.schedule_at("onecycle", 8, 60, 0.01)[0] > 0.004
-    assert History.from_dict(history.to_dict()).schedule_epochs == 3
-
-
-def test_a_schedule_within_the_budget_is_not_shortened(clock: FakeClock) -> None:
-    settings = SMALL | {"epochs": 3, "lr_schedule": "onecycle", "lr": 0.01}
-    budgeted = lc.LSTMForecaster(time_budget=100, **settings).fit(SERIES, callbacks=[clock])
-    free = lc.LSTMForecaster(**settings).fit(SERIES)
-    assert budgeted.history_.schedule_epochs is None
-    assert budgeted.history_.stopped == "epochs"
-    for name, weights in free.network_.state_dict().items():
-        assert torch.equal(budgeted.network_.state_dict()[name], weights), name
-
-
-def test_a_shortened_schedule_resumes_where_it_was(clock: FakeClock, tmp_path: Path) -> None:
-    """Interrupted after epoch 2 (the checkpoint holds epoch 1, whose end shortened the
-    schedule to 3 epochs), the resumed run follows the shortened schedule to the same weights."""
-    settings = SMALL | {"epochs": 20, "time_budget": 10, "lr_schedule": "onecycle", "lr": 0.01}
-    reference = lc.LSTMForecaster(**settings).fit(SERIES, callbacks=[clock])
-
-    class InterruptAfterEpoch2(lc.Callback):
-        def on_epoch_end(self, epoch: int, history: History) -> None:
-            if epoch == 2:
-                raise KeyboardInterrupt
-
-    path = tmp_path / "run"
-    interrupted = [clock, InterruptAfterEpoch2()]
-    lc.LSTMForecaster(**settings).fit(SERIES, checkpoint=path, callbacks=interrupted)
-    saved = json.loads((path / "training_state.json").read_text())
-    assert (saved["epoch"], saved["history"]["schedule_epochs"]) == (1, 3)
-    resumed = lc.LSTMForecaster(**settings).fit(
-        SERIES, checkpoint=path, resume=True, callbacks=[clock]
-    )
-    assert resumed.history_.schedule_epochs == 3
-    assert resumed.history_.train_loss == pytest.approx(reference.history_.train_loss)
-    for name, weights in reference.network_.state_dict().items():
-        assert torch.equal(resumed.network_.state_dict()[name], weights), name
+    assert not out_of_time(5.0, 3.0, 10.0, None)
+    assert out_of_time(8.0, 3.0, 10.0, None)
+    other_rank_over = 1.0
+    monkeypatch.setattr(distributed, "sum_across", lambda v: [v[0] + other_rank_over])
+    assert out_of_time(5.0, 3.0, 10.0, parallel)
+    other_rank_over = 0.0
+    assert not out_of_time(5.0, 3.0, 10.0, parallel)
 
 
 def test_the_stop_reason_is_saved_and_old_models_still_load(
@@ -363,11 +291,8 @@ def test_train_says_when_the_budget_stopped_it(
     result = run("train", data, "-o", tmp_path / "m", *options, "--time-budget", "45s")
     assert result.exit_code == 0, result.output
     assert "epochs run    3 of 10" in result.stdout
-    # The recipe's one-cycle schedule was shortened to end after epoch 3.
-    line = "stopped by the time budget after epoch 3 of 10 (45 s, the learning-rate schedule "
-    assert line + "shortened to end there)" in result.stdout
-    saved = lc.load(tmp_path / "m").history_
-    assert (saved.stopped, saved.schedule_epochs) == ("budget", 3)
+    assert "stopped by the time budget after epoch 3 of 10 (45 s)" in result.stdout
+    assert lc.load(tmp_path / "m").history_.stopped == "budget"
 
 
 def test_train_says_how_many_members_the_budget_allowed(

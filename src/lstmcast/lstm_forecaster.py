@@ -81,10 +81,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
     time_budget : float or None
         Seconds of training for the whole fit, all members together (each an equal share of what
         those before left); training stops between epochs when another as long as the longest
-        would not fit, keeping the best weights, and ``history_.stopped`` says "budget". An
-        ``lr_schedule`` is shortened after each epoch to the epochs that still fit
-        (``history_.schedule_epochs``), so a budget that cuts training short still ends it
-        annealed; the rates then depend on the machine's speed, as the epochs run do.
+        would not fit, keeping the best weights, and ``history_.stopped`` says "budget".
     val_size, val_at : int, float or None; "end" or "start"
         Validation points of each series (a count or a fraction), held out of training: its last
         (the epoch best on them is kept) or, "start", those after its first window (they only

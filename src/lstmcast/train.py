@@ -269,9 +269,6 @@ class History:
     val_windows: int = 0
     stopped: str = "epochs"  # why training ended, one of STOP_REASONS
     threads: int = 0  # torch's CPU threads in training (lstmcast.threads); 0: not recorded
-    # Epochs the learning-rate schedule spans when the time budget left room for fewer than
-    # ``epochs`` (None: all of them), so that a resumed run follows the same schedule.
-    schedule_epochs: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -364,24 +361,18 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return method is not None and method is not getattr(Callback, hook)
 
 
-def epochs_that_fit(
+def out_of_time(
     elapsed: float, longest_epoch: float, budget: float, parallel: DataParallel | None
-) -> int:
-    """How many more epochs as long as the longest so far end within ``budget`` seconds.
+) -> bool:
+    """Whether another epoch as long as the longest so far would end past ``budget`` seconds.
 
-    In a process group the answer is the same on every rank (the fewest on any rank's clock),
-    so that all ranks plan, and stop after, the same epoch.
+    In a process group the answer is the same on every rank (true when it is on any rank's
+    clock), so that all ranks stop after the same epoch.
     """
-    room = budget - elapsed
-    if room < 0:
-        fit = 0
-    elif longest_epoch > 0:
-        fit = math.floor(room / longest_epoch)
-    else:  # epochs too short for the clock to see: the budget sets no limit yet
-        fit = 2**31 - 1
+    over = elapsed + longest_epoch > budget
     if parallel is not None:
-        fit = -distributed.max_across(-fit)
-    return fit
+        over = distributed.sum_across([float(over)])[0] > 0
+    return over
 
 
 def evaluate_loss(
@@ -429,9 +420,7 @@ def train(
 
     With validation windows, the weights of the epoch with the lowest validation loss are
     restored at the end (and training stops after ``patience`` epochs without improvement).
-    With a ``time_budget``, training stops after the epoch past which another would not fit;
-    a learning-rate schedule is then shortened, after each epoch, to the epochs that still fit
-    (``history.schedule_epochs``), so it ends annealed instead of cut off at a high rate.
+    With a ``time_budget``, training stops after the epoch past which another would not fit.
     Ctrl-C (KeyboardInterrupt) stops training cleanly with the best weights so far. A NaN or
     infinite loss raises :class:`TrainingError` after restoring the last good weights. ``resume``
     continues from a :class:`TrainState` that a callback received, exactly as if never stopped.
@@ -463,6 +452,7 @@ def train(
         if not parallel.replicated:
             n_val = int(distributed.sum_across([n_val])[0])
         history = History(train_windows=sampler.total, val_windows=n_val)
+    total_steps = config.epochs * batches
     validation_loss = functools.partial(evaluate_loss, objective=objective, parallel=parallel)
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
@@ -478,7 +468,6 @@ def train(
         # A run that had stopped early (or on its time budget) has nothing left to do.
         finished = history.stopped_early or history.stopped == "budget"
         first_epoch = config.epochs + 1 if finished else resume.epoch + 1
-    schedule_epochs = history.schedule_epochs or config.epochs
     started = clock() - history.seconds
     if config.time_budget is not None:
         notify(callbacks, "on_time_budget", max(config.time_budget - history.seconds, 0.0))
@@ -512,10 +501,7 @@ def train(
                     )
                 # The schedule is a function of the step, so a resumed run picks it up exactly.
                 optimizer.lr, beta1 = schedule_at(
-                    config.lr_schedule,
-                    (epoch - 1) * batches + b,
-                    schedule_epochs * batches,
-                    config.lr,
+                    config.lr_schedule, (epoch - 1) * batches + b, total_steps, config.lr
                 )
                 if beta1 is not None:
                     optimizer.betas = (beta1, optimizer.betas[1])
@@ -547,12 +533,12 @@ def train(
             )
             if history.stopped_early:
                 history.stopped = "patience"
-            elif config.time_budget is not None and epoch < config.epochs:
-                fit = epochs_that_fit(history.seconds, longest_epoch, config.time_budget, parallel)
-                if config.lr_schedule is not None and epoch + fit < schedule_epochs:
-                    schedule_epochs = history.schedule_epochs = epoch + fit
-                if fit == 0 or epoch >= schedule_epochs:
-                    history.stopped = "budget"
+            elif (
+                config.time_budget is not None
+                and epoch < config.epochs
+                and out_of_time(history.seconds, longest_epoch, config.time_budget, parallel)
+            ):
+                history.stopped = "budget"
             notify(callbacks, "on_epoch_end", epoch, history)
             if any(_overrides(c, "on_checkpoint") for c in callbacks):
                 state = TrainState(

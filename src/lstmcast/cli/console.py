@@ -249,18 +249,14 @@ def duration_text(seconds: float) -> str:
 
 def stopped_by_budget(histories: list[lc.History], epochs: int, budget: float | None) -> str | None:
     """The summary line when the time budget stopped training (None when it did not): after
-    which epoch, of how many, the budget (when known), and whether the learning-rate schedule
-    was shortened to end there."""
-    cut = [history for history in histories if history.stopped == "budget"]
-    if not cut:
+    which epoch, of how many, and the budget (when known)."""
+    stopped = [len(history.train_loss) for history in histories if history.stopped == "budget"]
+    if not stopped:
         return None
-    stopped = [len(history.train_loss) for history in cut]
     which = "epoch" if len(stopped) == 1 else "epochs"
     notes = [duration_text(budget)] if budget is not None else []
     if len(histories) > 1:
         notes.append(f"{len(stopped)} of {len(histories)} networks")
-    if any(history.schedule_epochs for history in cut):
-        notes.append("the learning-rate schedule shortened to end there")
     return (
         f"stopped by the time budget after {which} {', '.join(map(str, stopped))} of {epochs}"
         + (f" ({', '.join(notes)})" if notes else "")
