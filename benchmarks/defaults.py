@@ -7,6 +7,7 @@ Usage (from the repository root):
     .venv/bin/python -m benchmarks.defaults --smoke                 # seconds: checks it runs
     .venv/bin/python -m benchmarks.defaults --validate              # never reads the test points
     .venv/bin/python -m benchmarks.defaults --only m4 --tune 15m     # lstmcast tune, not train
+    .venv/bin/python -m benchmarks.defaults --validate --seed 1     # one seed for every model
 
 Each case runs the command line as a user would, in a work directory (a temporary one unless
 ``--workdir``): it writes the case's training part to ``train.csv`` in the user's own layout,
@@ -473,10 +474,12 @@ def run_case(
     validate: bool = False,
     extra: Sequence[str] = (),
     tune: str | None = None,
+    seed: int | None = None,
 ) -> Row:
     """Train with the CLI on the case's training part, forecast every origin, score (with
     ``validate``: all of it within the training part, the test points dropped first). With
-    ``tune`` (a duration), ``lstmcast tune --time-budget TUNE`` replaces ``lstmcast train``."""
+    ``tune`` (a duration), ``lstmcast tune --time-budget TUNE`` replaces ``lstmcast train``;
+    ``seed`` is passed as ``--seed`` (otherwise the model draws its own)."""
     workdir.mkdir(parents=True, exist_ok=True)
     frame = case.load()
     if validate:
@@ -497,6 +500,8 @@ def run_case(
         args += ["--time-budget", tune]
         model = "tuned/model"
     args += columns + (list(SMOKE_FLAGS) if smoke else []) + list(extra)
+    if seed is not None:
+        args += ["--seed", str(seed)]
     try:
         trained = run_command(args, workdir, threads)
         row.train_seconds = trained.seconds
@@ -565,7 +570,7 @@ def details(row: Row) -> str:
     if row.detail:
         lines.append(f"  {row.detail}")
     if row.seed is not None:
-        lines.append(f"  seed drawn by the model: {row.seed}")
+        lines.append(f"  model seed: {row.seed}")
     lines += [f"  recipe: {reason}" for reason in row.reasons]
     if row.trials is not None:
         lines += ["  " + line for line in row.trials.to_string(index=False).splitlines()]
@@ -609,6 +614,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validation (with --validate); the figures are then not the defaults'",
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of every model (default: each model draws its own): for comparing two "
+        "commits or recipes on the same seed; the settings stay the defaults",
+    )
+    parser.add_argument(
         "--tune",
         metavar="DURATION",
         help="run `lstmcast tune --time-budget DURATION` (e.g. 15m) instead of `lstmcast train`, "
@@ -627,12 +638,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"# NOT THE DEFAULTS: every {command} command adds {' '.join(extra)}", flush=True)
     if args.tune:
         print(f"# lstmcast tune --time-budget {args.tune} instead of lstmcast train", flush=True)
+    if args.seed is not None:
+        print(f"# every model's seed: {args.seed}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="lstmcast-defaults-") as scratch:
         root = args.workdir or Path(scratch)
         for name in names:
             row = run_case(
-                CASES[name], root / name, args.threads, args.smoke, args.validate, extra, args.tune
+                CASES[name],
+                root / name,
+                args.threads,
+                args.smoke,
+                args.validate,
+                extra,
+                args.tune,
+                args.seed,
             )
             rows.append(row)
             print(details(row), flush=True)

@@ -80,11 +80,15 @@ def test_smoke_runs_the_cli_with_and_without_history(
 ) -> None:
     # etth1_ot: train, then the saved model's backtest in one process (the gap of the
     # validation months); macro: train, then `forecast` and `forecast --data`.
-    status = defaults.main(
-        ["--smoke", "--threads", "1", "--only", "etth1_ot,macro", "--workdir", str(tmp_path)]
-    )
+    argv = ["--smoke", "--threads", "1", "--only", "etth1_ot,macro", "--workdir", str(tmp_path)]
+    status = defaults.main([*argv, "--seed", "7"])
     printed = capsys.readouterr().out
     assert status == 0, printed
+    # One seed for every model, and still the defaults (no "NOT THE DEFAULTS" mark).
+    assert "# every model's seed: 7" in printed
+    assert "NOT THE DEFAULTS" not in printed
+    assert printed.count("model seed: 7") == 2
+    assert "--ensemble-size 1 --seed 7" in printed
     rows = [line for line in printed.splitlines() if line.startswith("| etth1_ot")]
     rows += [line for line in printed.splitlines() if line.startswith("| macro")]
     assert len(rows) == 2
