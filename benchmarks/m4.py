@@ -35,6 +35,7 @@ from benchmarks.m4_data import (
     score,
     seasonal_naive,
 )
+from benchmarks.machine import cpu_description, git_commit, load_average
 
 # Published M4 Hourly 95% interval figures (MSIS, |coverage - 95%| as a fraction where given).
 PUBLISHED_MSIS = {
@@ -203,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         train, test, ids = train[:SMOKE_SERIES], test[:SMOKE_SERIES], ids[:SMOKE_SERIES]
         settings |= {"epochs": 1, "ensemble_size": 1, "hidden_size": 16}
 
+    load_before = load_average()
     started = time.perf_counter()
     # recipe="tutorial": settings not in DEFAULTS keep the values they were chosen with.
     # The network fits (series - shift) / unit, series being log(y) with "log-seasonal".
@@ -276,7 +278,15 @@ def main(argv: list[str] | None = None) -> None:
         f"settings: {settings} prescale={args.prescale} seed={args.seed} "
         f"threads per network={[history.threads for history in model.histories_]}"
     )
-    print(f"training {fit_seconds:.0f} s, total {seconds:.0f} s")
+    each = ", ".join(f"{history.seconds:.0f}" for history in model.histories_)
+    print(
+        f"training {fit_seconds:.0f} s (networks: {len(model.histories_)}, trained in {each} s), "
+        f"total {seconds:.0f} s"
+    )
+    print(
+        f"machine: commit {git_commit(Path(__file__).resolve().parent.parent)}; "
+        f"{cpu_description()}; load {load_before} before, {load_average()} after"
+    )
     print(f"{'model':<28}{'sMAPE':>8}{'MASE':>8}{'OWA':>8}")
     rows = [
         ("lstmcast LSTM", ours["smape"], ours["mase"], ours["owa"]),

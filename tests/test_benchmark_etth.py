@@ -64,6 +64,12 @@ def test_smoke_reports_validation_and_baselines(smoke: tuple[dict, Path]) -> Non
     assert result["val"][1] == pytest.approx(result["val_loss"][0], rel=1e-4)
     text = etth.report(result, smoke=True)
     assert "SMOKE" in text
+    # The time is printed with each network's share, the limit and the machine.
+    assert len(result["network_seconds"]) == 1
+    assert "networks: 1, trained in " in text
+    assert "minutes a horizon may take (set for 2 threads; this run had 1)" in text
+    assert "machine: commit " in text
+    assert "flags: " in text
     assert "Repeat" in text
     # OT alone, from the same arrays: the univariate task's target.
     ot = CHANNELS.index("OT")

@@ -19,6 +19,10 @@ def test_m4_smoke_writes_forecasts_and_scores(
     printed = capsys.readouterr().out
     assert "lstmcast LSTM" in printed
     assert "Naive2 (recomputed)" in printed
+    # Every time is printed with each network's share and the machine it was measured on.
+    assert "(networks: 1, trained in " in printed
+    assert "machine: commit " in printed
+    assert "flags: " in printed
     frame = pd.read_csv(out)
     assert "95% intervals: MSIS" in printed
     # With --level the network fits each series' standardised log(y), the bounds weighed per
