@@ -123,8 +123,11 @@ def test_fifteen_minute_files_split_the_same_months_in_rows_times_four() -> None
 
 def test_defaults_follow_the_horizon_and_flags_override_them() -> None:
     """The settings chosen on validation: 3 networks and their mean everywhere, the segments
-    decoder over days from H = 336 on; a flag given wins, an unset one leaves the default."""
+    decoder over days from H = 192 on; a flag given wins, an unset one leaves the default."""
     short, long = etth.defaults_for(96), etth.defaults_for(720)
+    assert etth.defaults_for(191)["decoder"] == "linear"
+    from_192 = etth.defaults_for(192)
+    assert (from_192["decoder"], from_192["segment"]) == ("segments", 24)
     assert (short["decoder"], short["segment"]) == ("linear", 12)
     assert (long["decoder"], long["segment"]) == ("segments", 24)
     assert short["ensemble_size"] == long["ensemble_size"] == 3
