@@ -63,7 +63,7 @@ from benchmarks.etth_data import (
     standard_splits,
     windows,
 )
-from benchmarks.machine import cpu_description, git_commit, load_average
+from benchmarks.machine import load_average, measured_on
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -320,10 +320,7 @@ def run(
             "true": test["true"],
         }
     result["total_seconds"] = time.perf_counter() - started
-    result["machine"] = (
-        f"commit {git_commit(Path(__file__).resolve().parent.parent)}; {cpu_description()}; "
-        f"load {load_before} before, {load_average()} after"
-    )
+    result["machine"] = measured_on(load_before)
     return result
 
 

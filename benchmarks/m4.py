@@ -35,7 +35,7 @@ from benchmarks.m4_data import (
     score,
     seasonal_naive,
 )
-from benchmarks.machine import cpu_description, git_commit, load_average
+from benchmarks.machine import load_average, measured_on
 
 # Published M4 Hourly 95% interval figures (MSIS, |coverage - 95%| as a fraction where given).
 PUBLISHED_MSIS = {
@@ -283,10 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         f"training {fit_seconds:.0f} s (networks: {len(model.histories_)}, trained in {each} s), "
         f"total {seconds:.0f} s"
     )
-    print(
-        f"machine: commit {git_commit(Path(__file__).resolve().parent.parent)}; "
-        f"{cpu_description()}; load {load_before} before, {load_average()} after"
-    )
+    print(f"machine: {measured_on(load_before)}")
     print(f"{'model':<28}{'sMAPE':>8}{'MASE':>8}{'OWA':>8}")
     rows = [
         ("lstmcast LSTM", ours["smape"], ours["mase"], ours["owa"]),

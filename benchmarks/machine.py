@@ -53,6 +53,16 @@ def git_commit(repo: Path) -> str:
     return described.stdout.strip() or "?"
 
 
+def measured_on(load_before: str) -> str:
+    """Where a figure just measured comes from: this repository's commit, the CPU and the load
+    before (``load_before``, from :func:`load_average`) and now."""
+    repo = Path(__file__).resolve().parent.parent
+    return (
+        f"commit {git_commit(repo)}; {cpu_description()}; "
+        f"load {load_before} before, {load_average()} after"
+    )
+
+
 def run_options(argv: Sequence[str] | None, description: str, seed: str) -> argparse.Namespace:
     """A benchmark's options: ``--smoke``, ``--threads`` (pinned here for every training,
     whatever the load: ``lc.pin_threads``) and ``--seed`` (default 0; ``seed`` says what it
