@@ -257,6 +257,18 @@ def test_ctrl_c_stops_cleanly_with_the_best_weights(two_series: pd.DataFrame) ->
     assert np.isfinite(model.predict(3)["LSTM"]).all()
 
 
+def test_a_forecast_that_overflows_is_refused_not_returned(two_series: pd.DataFrame) -> None:
+    model = fitted(two_series)
+    with torch.no_grad():  # as a model file edited by hand and re-signed would give
+        model.network_.head.bias.fill_(float("inf"))
+    named = r"the forecast of series 'a' \(and 1 other series\) is NaN or infinite"
+    with pytest.raises(lc.ForecastError, match=named):
+        model.predict(3)
+    with pytest.raises(lc.ForecastError, match=named):
+        model.backtest(two_series, h=3)
+    assert isinstance(lc.ForecastError("x"), lc.LstmcastError)
+
+
 @pytest.mark.parametrize("window_norm", [None, "revin", "last"])
 @pytest.mark.parametrize(
     ("factor", "offset"),

@@ -37,6 +37,11 @@ class TrainingError(LstmcastError, RuntimeError):
     """Training could not go on (the loss became NaN or infinite, ...)."""
 
 
+class ForecastError(LstmcastError, ArithmeticError):
+    """A fitted model forecast NaN or infinity (a model file edited by hand, or input values
+    far beyond the training data's range); nothing is returned."""
+
+
 class DataWarning(UserWarning):
     """The input can be used but looks wrong (values far outside what the model was trained on).
 

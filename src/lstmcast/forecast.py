@@ -32,7 +32,7 @@ from .checks import (
 )
 from .columns import ID, TIME
 from .data import Panel
-from .errors import ConfigError, DataError, NotFittedError, count, option, points
+from .errors import ConfigError, DataError, ForecastError, NotFittedError, count, option, points
 from .fitted import DEFAULT_COLUMNS
 from .missing import POLICIES, fill_targets, insert_gaps, previous_rows
 from .settings import AUTO, check_missing
@@ -340,6 +340,7 @@ class Forecaster:
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Point forecasts (k, h) from rows ``ends`` of ``series``, and their interval bounds."""
         values = self._forecast(panel, series, ends, h)
+        _refuse_non_finite(panel, series, values)
         return values, self._bounds(panel, series, ends, values, levels)
 
     def _check_levels(self, level: Sequence[float] | None, h: int) -> list[float]:
@@ -472,6 +473,23 @@ class Forecaster:
 
 # The baselines' settings for missing values, checked as the LSTM's are.
 _MISSING_RULES: dict[str, Rule] = {"missing": Rule(str, choices=POLICIES), "fill_gaps": Rule(bool)}
+
+
+def _refuse_non_finite(panel: Panel, series: np.ndarray, values: np.ndarray) -> None:
+    """Raise if any forecast (k, h) of ``series`` (k,) is NaN or infinite, naming the first
+    series: a number the user cannot tell from a forecast must not reach them."""
+    bad = ~np.isfinite(values).all(axis=1)
+    if not bad.any():
+        return
+    names = np.unique(series[bad])
+    others = ""
+    if len(names) > 1:
+        others = f" (and {count(len(names) - 1, 'other series', 'other series')})"
+    raise ForecastError(
+        f"the forecast of series {panel.ids[names[0]]!r}{others} is NaN or infinite: the "
+        "network's output overflowed. Check that the model file is the one training wrote "
+        "and that the series' values are in the units of the training data"
+    )
 
 
 def _last_observed(panel: Panel, rows: np.ndarray, back: int) -> np.ndarray:
