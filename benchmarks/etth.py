@@ -63,6 +63,7 @@ from benchmarks.etth_data import (
     standard_splits,
     windows,
 )
+from benchmarks.linear_map import LinearMap
 from benchmarks.machine import load_average, measured_on
 
 if TYPE_CHECKING:
@@ -101,7 +102,13 @@ DEFAULTS: dict[str, Any] = {
     "forget_bias": None,  # torch's initialisation (what every recorded run used)
     # The LSTM's products: "auto" (the library's default), "fp32" or "bf16" (native only).
     "precision": "auto",
+    # The forecast is (1 - w) x the networks' mean + w x a least-squares linear map of the
+    # window (benchmarks/linear_map.py), its window normalised by linear_norm; 0: the LSTM alone.
+    "linear_weight": 0.0,
+    "linear_norm": "revin",
 }
+# Settings of the forecast around the LSTM, not of LSTMForecaster.
+NOT_MODEL = ("channel", "linear_weight", "linear_norm")
 # The segments decoder with segments of a day: lower validation MSE than the linear head at
 # H = 192, 336 and 720 with 3 networks (second, third, sixth and eighth rounds), not at 96.
 LONG_HORIZON = 192
@@ -152,6 +159,8 @@ _TYPES: dict[str, Callable[[str], Any]] = {
     "ensemble_combine": str,
     "forget_bias": _optional(float),
     "precision": str,
+    "linear_weight": float,
+    "linear_norm": str,
 }
 
 
@@ -228,6 +237,9 @@ def run(
     settings = defaults_for(horizon) | overrides
     if smoke:
         settings |= SMOKE
+    weight = settings["linear_weight"]
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"linear_weight must be in [0, 1], got {weight}")
     L = settings["window"]
     load_before = load_average()
     started = time.perf_counter()
@@ -254,7 +266,7 @@ def run(
             for name in channels
         )
 
-    model_settings = {name: value for name, value in settings.items() if name != "channel"}
+    model_settings = {name: value for name, value in settings.items() if name not in NOT_MODEL}
     model = lc.LSTMForecaster(
         recipe="tutorial",
         horizon=horizon,
@@ -274,19 +286,32 @@ def run(
     ):
         raise RuntimeError("the model's scaler differs from the protocol's training scaler")
 
+    # Fitted on the training rows' windows only, as the networks are (closed form: seconds).
+    linear = None
+    if weight:
+        train_x, train_y = windows(_standardise(blocks["train"], mean, std), L, horizon)
+        linear = LinearMap.fit(train_x, train_y, settings["linear_norm"])
+
     def score(frame: pd.DataFrame, block: np.ndarray, n: int) -> dict[str, Any]:
-        """Standardised forecasts of the first ``n`` windows of ``block``, checked and scored."""
+        """Standardised forecasts of the first ``n`` windows of ``block``, checked and scored;
+        with a linear map, the LSTM's and the map's alone too."""
         forecast = model.backtest(frame, h=horizon, n_windows=n, step_size=1)
         pred = _standardise(_windows_of(forecast, "LSTM", horizon, channels), mean, std)
         true = _standardise(_windows_of(forecast, "y", horizon, channels), mean, std)
         x, y = windows(_standardise(block, mean, std), L, horizon)
         if not np.allclose(true, y[:n], rtol=0, atol=1e-9):
             raise RuntimeError("backtest targets differ from the protocol windows")
+        parts = {}
+        if linear is not None:
+            alone = linear.predict(x[:n])
+            parts = {"lstm": mse_mae(true, pred), "linear": mse_mae(true, alone)}
+            pred = (1.0 - weight) * pred + weight * alone
         return {
             "pred": pred,
             "true": true,
             "model": mse_mae(true, pred),
             "repeat": mse_mae(y[:n], repeat_forecast(x[:n], horizon)),
+            "parts": parts,
         }
 
     n_val = val_end - train_end - horizon + 1
@@ -306,6 +331,7 @@ def run(
         "val_loss": history.val_loss,
         "val": val["model"],
         "val_repeat": val["repeat"],
+        "val_parts": val["parts"],
     }
     if not validate:
         n_test = test_end - val_end - horizon + 1
@@ -316,6 +342,7 @@ def run(
         result |= {
             "test": test["model"],
             "test_repeat": test["repeat"],
+            "test_parts": test["parts"],
             "pred": test["pred"],
             "true": test["true"],
         }
@@ -341,13 +368,15 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
         f"{result['total_seconds']:.0f} s",
         _training_time(result["network_seconds"], result["train_seconds"], result["threads"]),
         f"{'':<30}{'MSE':>8}{'MAE':>8}",
-        "{:<30}{:>8.4f}{:>8.4f}".format("validation: lstmcast LSTM", *result["val"]),
+        "{:<30}{:>8.4f}{:>8.4f}".format("validation: lstmcast", *result["val"]),
+        *_parts("validation", result["val_parts"]),
         "{:<30}{:>8.4f}{:>8.4f}".format("validation: Repeat", *result["val_repeat"]),
     ]
     if "test" in result:
         n = result["pred"].shape[0]
         lines += [
             "{:<30}{:>8.4f}{:>8.4f}".format(f"test ({n} windows): lstmcast", *result["test"]),
+            *_parts("test", result["test_parts"]),
             "{:<30}{:>8.4f}{:>8.4f}".format("test: Repeat (recomputed)", *result["test_repeat"]),
         ]
         # OT alone, the target of the univariate task (benchmarks/defaults.py's etth1_ot scores
@@ -364,6 +393,12 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
         if H in SEGRNN and published and not smoke:
             lines.append("{:<30}{:>8.3f}{:>8.3f}".format("published: SegRNN (L=96)", *SEGRNN[H]))
     return "\n".join(lines)
+
+
+def _parts(split: str, parts: dict[str, tuple[float, float]]) -> list[str]:
+    """With a linear map: the LSTM's and the map's own scores beside the combined one."""
+    names = {"lstm": "the LSTM alone", "linear": "the linear map alone"}
+    return ["{:<30}{:>8.4f}{:>8.4f}".format(f"{split}: {names[k]}", *v) for k, v in parts.items()]
 
 
 def _training_time(network_seconds: Sequence[float], seconds: float, threads: int) -> str:

@@ -135,3 +135,28 @@ def test_defaults_follow_the_horizon_and_flags_override_them() -> None:
     args = etth.parse_args(["--horizon", "720", "--segment", "12", "--ensemble-combine", "median"])
     given = {name: getattr(args, name) for name in etth.DEFAULTS if hasattr(args, name)}
     assert given == {"segment": 12, "ensemble_combine": "median"}
+
+
+def test_a_linear_weight_averages_the_networks_with_the_linear_map() -> None:
+    """``--linear-weight w``: (1 - w) x the LSTM + w x the least-squares map fitted on the
+    training windows; both are scored alone beside the combination."""
+    from benchmarks.linear_map import LinearMap
+
+    result = etth.main(
+        ["--horizon", str(HORIZON), "--smoke", "--threads", "1", "--linear-weight", "0.25"]
+    )
+    values = load_etth1()[list(CHANNELS)].to_numpy(dtype=np.float64)
+    blocks = standard_splits(values, etth.LOOKBACK)
+    mean, std = fit_scaler(blocks["train"])
+    linear = LinearMap.fit(*windows((blocks["train"] - mean) / std, etth.LOOKBACK, HORIZON))
+    x, _ = windows((blocks["test"] - mean) / std, etth.LOOKBACK, HORIZON)
+    alone = linear.predict(x[: len(result["pred"])])
+    lstm = (result["pred"] - 0.25 * alone) / 0.75
+    assert result["test_parts"]["linear"] == pytest.approx(mse_mae(result["true"], alone))
+    assert result["test_parts"]["lstm"] == pytest.approx(mse_mae(result["true"], lstm))
+    assert set(result["val_parts"]) == {"lstm", "linear"}
+    text = etth.report(result, smoke=True)
+    assert "test: the LSTM alone" in text
+    assert "validation: the linear map alone" in text
+    with pytest.raises(ValueError, match=r"linear_weight must be in \[0, 1\]"):
+        etth.run(HORIZON, smoke=True, linear_weight=1.5)
