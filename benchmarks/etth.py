@@ -31,6 +31,10 @@ Printed beside the result: SegRNN's published figure at L = 96 (the target) and 
 (last value) baseline recomputed on the same windows. ``--out PATH.npz`` saves ``pred`` and
 ``true``, each (windows, H, channels) in standardised units, channels in the file's order.
 
+``--linear-weight w`` averages the networks' forecast with a least-squares linear map of the
+window (``benchmarks/linear_map.py``, fitted on the training windows; 1 - w and w) and prints
+each alone beside the combination. Off by default: the ninth round in RESULTS.md measured it.
+
 ``--data PATH`` runs the same protocol on any CSV in the ETT layout (``date``, the channels, one
 of them ``OT``): ETTh2 as it is, the 15-minute ETTm1 and ETTm2 with every split in rows x 4
 (the same months). Only ETTh1 is shipped; published figures are printed for it alone.
