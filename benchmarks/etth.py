@@ -371,17 +371,17 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
         f"wall time: training {result['train_seconds']:.0f} s, total "
         f"{result['total_seconds']:.0f} s",
         _training_time(result["network_seconds"], result["train_seconds"], result["threads"]),
-        f"{'':<30}{'MSE':>8}{'MAE':>8}",
-        "{:<30}{:>8.4f}{:>8.4f}".format("validation: lstmcast", *result["val"]),
+        f"{'':<34}{'MSE':>8}{'MAE':>8}",
+        "{:<34}{:>8.4f}{:>8.4f}".format("validation: lstmcast", *result["val"]),
         *_parts("validation", result["val_parts"]),
-        "{:<30}{:>8.4f}{:>8.4f}".format("validation: Repeat", *result["val_repeat"]),
+        "{:<34}{:>8.4f}{:>8.4f}".format("validation: Repeat", *result["val_repeat"]),
     ]
     if "test" in result:
         n = result["pred"].shape[0]
         lines += [
-            "{:<30}{:>8.4f}{:>8.4f}".format(f"test ({n} windows): lstmcast", *result["test"]),
+            "{:<34}{:>8.4f}{:>8.4f}".format(f"test ({n} windows): lstmcast", *result["test"]),
             *_parts("test", result["test_parts"]),
-            "{:<30}{:>8.4f}{:>8.4f}".format("test: Repeat (recomputed)", *result["test_repeat"]),
+            "{:<34}{:>8.4f}{:>8.4f}".format("test: Repeat (recomputed)", *result["test_repeat"]),
         ]
         # OT alone, the target of the univariate task (benchmarks/defaults.py's etth1_ot scores
         # the same windows, standardised the same way).
@@ -389,20 +389,20 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
         # partial batch (benchmarks/data/README.md); our figure above keeps every window.
         kept = n // DROP_LAST_BATCH * DROP_LAST_BATCH
         dropped = mse_mae(result["true"][:kept], result["pred"][:kept])
-        lines.append("{:<30}{:>8.4f}{:>8.4f}".format(f"test, first {kept} (drop_last)", *dropped))
+        lines.append("{:<34}{:>8.4f}{:>8.4f}".format(f"test, first {kept} (drop_last)", *dropped))
         ot = channels.index(TARGET)
         ot_scores = mse_mae(result["true"][..., ot], result["pred"][..., ot])
-        lines.append("{:<30}{:>8.4f}{:>8.4f}".format("test, OT channel: lstmcast", *ot_scores))
+        lines.append("{:<34}{:>8.4f}{:>8.4f}".format("test, OT channel: lstmcast", *ot_scores))
         published = result["data"] == "ETTh1" and result["settings"]["window"] == LOOKBACK
         if H in SEGRNN and published and not smoke:
-            lines.append("{:<30}{:>8.3f}{:>8.3f}".format("published: SegRNN (L=96)", *SEGRNN[H]))
+            lines.append("{:<34}{:>8.3f}{:>8.3f}".format("published: SegRNN (L=96)", *SEGRNN[H]))
     return "\n".join(lines)
 
 
 def _parts(split: str, parts: dict[str, tuple[float, float]]) -> list[str]:
     """With a linear map: the LSTM's and the map's own scores beside the combined one."""
     names = {"lstm": "the LSTM alone", "linear": "the linear map alone"}
-    return ["{:<30}{:>8.4f}{:>8.4f}".format(f"{split}: {names[k]}", *v) for k, v in parts.items()]
+    return ["{:<34}{:>8.4f}{:>8.4f}".format(f"{split}: {names[k]}", *v) for k, v in parts.items()]
 
 
 def _training_time(network_seconds: Sequence[float], seconds: float, threads: int) -> str:

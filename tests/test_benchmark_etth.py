@@ -74,7 +74,7 @@ def test_smoke_reports_validation_and_baselines(smoke: tuple[dict, Path]) -> Non
     # OT alone, from the same arrays: the univariate task's target.
     ot = CHANNELS.index("OT")
     ot_mse = float(np.mean((result["pred"][..., ot] - result["true"][..., ot]) ** 2))
-    assert f"{'test, OT channel: lstmcast':<30}{ot_mse:>8.4f}" in text
+    assert f"{'test, OT channel: lstmcast':<34}{ot_mse:>8.4f}" in text
 
 
 def test_unknown_data_set_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
