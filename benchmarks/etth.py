@@ -120,6 +120,7 @@ LONG_HORIZON_SETTINGS: dict[str, Any] = {"decoder": "segments", "segment": 24}
 # --smoke: seconds, not minutes; checks the pipeline, not the accuracy.
 SMOKE = {"epochs": 1, "hidden_size": 16, "ensemble_size": 1}
 SMOKE_TEST_WINDOWS = 48
+LABEL_WIDTH = 34  # of the scores table's first column
 
 
 def _optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -371,17 +372,17 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
         f"wall time: training {result['train_seconds']:.0f} s, total "
         f"{result['total_seconds']:.0f} s",
         _training_time(result["network_seconds"], result["train_seconds"], result["threads"]),
-        f"{'':<34}{'MSE':>8}{'MAE':>8}",
-        "{:<34}{:>8.4f}{:>8.4f}".format("validation: lstmcast", *result["val"]),
+        f"{'':<{LABEL_WIDTH}}{'MSE':>8}{'MAE':>8}",
+        _row("validation: lstmcast", result["val"]),
         *_parts("validation", result["val_parts"]),
-        "{:<34}{:>8.4f}{:>8.4f}".format("validation: Repeat", *result["val_repeat"]),
+        _row("validation: Repeat", result["val_repeat"]),
     ]
     if "test" in result:
         n = result["pred"].shape[0]
         lines += [
-            "{:<34}{:>8.4f}{:>8.4f}".format(f"test ({n} windows): lstmcast", *result["test"]),
+            _row(f"test ({n} windows): lstmcast", result["test"]),
             *_parts("test", result["test_parts"]),
-            "{:<34}{:>8.4f}{:>8.4f}".format("test: Repeat (recomputed)", *result["test_repeat"]),
+            _row("test: Repeat (recomputed)", result["test_repeat"]),
         ]
         # OT alone, the target of the univariate task (benchmarks/defaults.py's etth1_ot scores
         # the same windows, standardised the same way).
@@ -389,20 +390,26 @@ def report(result: dict[str, Any], smoke: bool = False) -> str:
         # partial batch (benchmarks/data/README.md); our figure above keeps every window.
         kept = n // DROP_LAST_BATCH * DROP_LAST_BATCH
         dropped = mse_mae(result["true"][:kept], result["pred"][:kept])
-        lines.append("{:<34}{:>8.4f}{:>8.4f}".format(f"test, first {kept} (drop_last)", *dropped))
+        lines.append(_row(f"test, first {kept} (drop_last)", dropped))
         ot = channels.index(TARGET)
         ot_scores = mse_mae(result["true"][..., ot], result["pred"][..., ot])
-        lines.append("{:<34}{:>8.4f}{:>8.4f}".format("test, OT channel: lstmcast", *ot_scores))
+        lines.append(_row("test, OT channel: lstmcast", ot_scores))
         published = result["data"] == "ETTh1" and result["settings"]["window"] == LOOKBACK
         if H in SEGRNN and published and not smoke:
-            lines.append("{:<34}{:>8.3f}{:>8.3f}".format("published: SegRNN (L=96)", *SEGRNN[H]))
+            lines.append(_row("published: SegRNN (L=96)", SEGRNN[H], digits=3))
     return "\n".join(lines)
+
+
+def _row(label: str, scores: Sequence[float], digits: int = 4) -> str:
+    """One line of the scores table: ``label``, then MSE and MAE."""
+    mse, mae = scores
+    return f"{label:<{LABEL_WIDTH}}{mse:>8.{digits}f}{mae:>8.{digits}f}"
 
 
 def _parts(split: str, parts: dict[str, tuple[float, float]]) -> list[str]:
     """With a linear map: the LSTM's and the map's own scores beside the combined one."""
     names = {"lstm": "the LSTM alone", "linear": "the linear map alone"}
-    return ["{:<34}{:>8.4f}{:>8.4f}".format(f"{split}: {names[k]}", *v) for k, v in parts.items()]
+    return [_row(f"{split}: {names[k]}", v) for k, v in parts.items()]
 
 
 def _training_time(network_seconds: Sequence[float], seconds: float, threads: int) -> str:
