@@ -12,9 +12,9 @@ Usage (from the repository root):
 Each case runs the command line as a user would, in a work directory (a temporary one unless
 ``--workdir``): it writes the case's training part to ``train.csv`` in the user's own layout,
 runs ``lstmcast train train.csv -o model --horizon H`` with only the column names the file needs,
-then ``lstmcast forecast model --h H -o fc.csv`` from the end of the training data and, for a
-later forecast origin, ``--data history.csv`` (the series up to that origin). No setting is
-passed: the model is whatever the defaults give (``--smoke`` alone adds ``--epochs 1
+then ``lstmcast forecast model --h H --level 95 -o fc.csv`` from the end of the training data
+and, for a later forecast origin, ``--data history.csv`` (the series up to that origin). No
+setting is passed: the model is whatever the defaults give (``--smoke`` alone adds ``--epochs 1
 --hidden-size 8 --ensemble-size 1`` to finish in seconds; its figures mean nothing). A case
 with more origins than :data:`MAX_CLI_ORIGINS` (ETTh1's 2,785 hourly windows) forecasts them in
 one process with the saved model's ``backtest`` (``benchmarks/programs/rolling_forecast.py``)
@@ -51,7 +51,11 @@ season repeated, from the same origins, on the same targets); skill = 1 - LSTM /
 
 MASE: each series' mean absolute error over all its origins and steps, divided by the mean
 absolute seasonal difference (lag m) of its training part, averaged over series
-(``lstmcast.evaluate``, the M4 convention). Wall times are of the whole commands (process
+(``lstmcast.evaluate``, the M4 convention). The 95% intervals the defaults give (conformal, from
+the validation tail the recipe sets) are scored on every case the same way: coverage of all the
+held-out points, and MSIS (M4's definition, scaled as MASE, every series' origins pooled); a
+model that cannot calibrate a 95% interval (too few validation windows) says why, and its
+points are forecast without one. Wall times are of the whole commands (process
 start-up and reading included). The machine (CPU flags) and ``uptime``'s load before and after
 each case are printed with the figures. Data and licences: benchmarks/data/README.md.
 """
@@ -84,6 +88,9 @@ from benchmarks.machine import cpu_description, git_commit, load_average
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = m4_data.DATA_DIR
 
+# The interval every forecast also asks for (``--level``), scored by coverage and MSIS.
+LEVEL = 95
+LO, HI = f"LSTM-lo-{LEVEL}", f"LSTM-hi-{LEVEL}"
 # Above this many origins a case forecasts in one process (rolling_forecast), not one per origin.
 MAX_CLI_ORIGINS = 50
 # --smoke: the first few series, the first two origins, and settings that take seconds.
@@ -109,6 +116,7 @@ SHOWN_SETTINGS = (
     "val_size",
     "ensemble_size",
     "season_length",
+    "target_transform",
 )
 
 
@@ -273,6 +281,7 @@ class Forecasts:
     lstm: np.ndarray
     actual: np.ndarray
     seasonal_naive: np.ndarray
+    bounds: tuple[np.ndarray, np.ndarray] | None = None  # the LEVEL interval's (lo, hi)
 
 
 @dataclass
@@ -294,6 +303,9 @@ class Row:
     commands: list[Command] | None = None
     error: str = ""
     trials: pd.DataFrame | None = None  # lstmcast tune's trials table (with --tune)
+    coverage: float = float("nan")  # of the LEVEL intervals, percent
+    msis: float = float("nan")
+    no_intervals: str = ""  # why the model gave no LEVEL interval (its error, one line)
 
     @property
     def skill(self) -> float:
@@ -317,9 +329,13 @@ def forecast_all(
     workdir: Path,
     threads: int | None,
     model: str = "model",
+    level: int | None = LEVEL,
 ) -> tuple[pd.DataFrame, list[Command]]:
-    """Every origin's forecasts, ``unique_id, ds, cutoff (origin number), LSTM``, by the model
-    saved at ``workdir / model``."""
+    """Every origin's forecasts, ``unique_id, ds, cutoff (origin number), LSTM`` (and with
+    ``level`` the bounds ``LSTM-lo-<level>``, ``LSTM-hi-<level>``), by the model saved at
+    ``workdir / model``."""
+    levels = ["--level", str(level)] if level is not None else []
+    columns = ["unique_id", "ds", "cutoff", "LSTM"] + ([LO, HI] if level is not None else [])
     span = case.horizon + case.stride * (origins - 1)
     groups = frame.groupby("unique_id", sort=False)
     length = groups["y"].transform("size")
@@ -329,15 +345,16 @@ def forecast_all(
         write_user_file(frame, workdir / "history.csv", case)
         args = ["python", "-m", "benchmarks.programs.rolling_forecast", model, "history.csv"]
         args += [str(case.horizon), str(origins), str(case.stride), "fc.csv"]
+        args += [str(level)] if level is not None else []
         commands.append(run_command(args, workdir, threads))
         result = pd.read_csv(workdir / "fc.csv")
         # Origins numbered 0, 1, ... per series, in time order (cutoffs are ISO times or ints).
         cutoffs = result.groupby("unique_id", sort=False)["cutoff"]
         result["cutoff"] = cutoffs.rank(method="dense").astype(int) - 1
-        return result[["unique_id", "ds", "cutoff", "LSTM"]], commands
+        return result[columns], commands
     for origin in range(origins):
         before = length - span + origin * case.stride  # points each series has at this origin
-        args = lstmcast(threads, "forecast", model, "--h", str(case.horizon))
+        args = lstmcast(threads, "forecast", model, "--h", str(case.horizon), *levels)
         if origin == 0 and case.gap == 0:  # the end of the training data, saved with the model
             args += ["-o", "fc.csv"]
         else:
@@ -348,7 +365,7 @@ def forecast_all(
         part = pd.read_csv(workdir / "fc.csv")
         part["cutoff"] = origin
         parts.append(part)
-    return pd.concat(parts, ignore_index=True)[["unique_id", "ds", "cutoff", "LSTM"]], commands
+    return pd.concat(parts, ignore_index=True)[columns], commands
 
 
 def align(case: Case, frame: pd.DataFrame, forecast: pd.DataFrame, origins: int) -> Forecasts:
@@ -364,7 +381,7 @@ def align(case: Case, frame: pd.DataFrame, forecast: pd.DataFrame, origins: int)
     datetimes = pd.api.types.is_datetime64_any_dtype(frame["ds"])
     times = pd.to_datetime(forecast["ds"]) if datetimes else forecast["ds"].astype(np.int64)
     forecast = forecast.assign(ds=times.to_numpy())
-    train, lstm, actual, snaive = [], [], [], []
+    train, lstm, actual, snaive, lo, hi = [], [], [], [], [], []
     by_id = dict(tuple(forecast.groupby("unique_id", sort=False)))
     for uid, series in frame.groupby("unique_id", sort=False):
         values, stamps = series["y"].to_numpy(), series["ds"].to_numpy()
@@ -379,11 +396,15 @@ def align(case: Case, frame: pd.DataFrame, forecast: pd.DataFrame, origins: int)
         if not np.array_equal(mine["ds"].to_numpy().reshape(origins, h), stamps[targets]):
             raise RuntimeError(f"{case.name}: forecasts of {uid!r} are not at the held-out times")
         lstm.append(mine["LSTM"].to_numpy(dtype=np.float64).reshape(origins, h))
+        if LO in mine.columns:
+            lo.append(mine[LO].to_numpy(dtype=np.float64).reshape(origins, h))
+            hi.append(mine[HI].to_numpy(dtype=np.float64).reshape(origins, h))
         actual.append(values[targets])
         snaive.append(
             np.stack([m4_data.seasonal_naive(values[:start], h, case.season) for start in starts])
         )
-    return Forecasts(ids, train, np.stack(lstm), np.stack(actual), np.stack(snaive))
+    bounds = (np.stack(lo), np.stack(hi)) if lo else None
+    return Forecasts(ids, train, np.stack(lstm), np.stack(actual), np.stack(snaive), bounds)
 
 
 def score(case: Case, result: Forecasts, smoke: bool) -> tuple[float, float, str]:
@@ -435,6 +456,30 @@ def score(case: Case, result: Forecasts, smoke: bool) -> tuple[float, float, str
     metrics = lc.evaluate(None, scored, train=train, season_length=case.season)
     detail = "sMAPE {:.3f} (seasonal naive {:.3f})".format(*metrics["sMAPE"])
     return float(metrics.at["LSTM", "MASE"]), float(metrics.at["SeasonalNaive", "MASE"]), detail
+
+
+def interval_scores(case: Case, result: Forecasts) -> tuple[float, float]:
+    """(coverage in percent, MSIS) of the LEVEL intervals: ``lc.evaluate``'s M4 convention,
+    every series' origins pooled, its MSIS scale the mean absolute seasonal difference (lag
+    ``case.season``) of its training part, then the mean over series."""
+    import lstmcast as lc
+
+    assert result.bounds is not None
+    n_series, origins, h = result.actual.shape
+    scored = pd.DataFrame(
+        {
+            "unique_id": np.repeat(result.ids, origins * h),
+            "ds": np.tile(np.arange(origins * h), n_series),
+            "y": result.actual.reshape(-1),
+            "LSTM": result.lstm.reshape(-1),
+            LO: result.bounds[0].reshape(-1),
+            HI: result.bounds[1].reshape(-1),
+        }
+    )
+    train = _long(result.ids, [np.arange(len(x)) for x in result.train], result.train)
+    metrics = lc.evaluate(None, scored, train=train, season_length=case.season)
+    scores = metrics.loc["LSTM"]
+    return float(scores[f"coverage-{LEVEL}"]), float(scores[f"MSIS-{LEVEL}"])
 
 
 def recipe_of(config: dict) -> tuple[str, list[str], object]:
@@ -509,12 +554,18 @@ def run_case(
         row.recipe, row.reasons, row.seed = recipe_of(config)
         if tune is not None:
             row.trials = pd.read_csv(workdir / "tuned" / "trials.csv")
-        forecast, calls = forecast_all(case, frame, origins, workdir, threads, model)
+        try:
+            forecast, calls = forecast_all(case, frame, origins, workdir, threads, model)
+        except RuntimeError as error:  # e.g. too few validation windows to calibrate LEVEL
+            row.no_intervals = str(error).splitlines()[-1]
+            forecast, calls = forecast_all(case, frame, origins, workdir, threads, model, None)
         row.commands = [trained, *calls]
         row.forecast_seconds = sum(call.seconds for call in calls)
         result = align(case, frame, forecast, origins)
         # Off the protocol's test windows, ETTh1 is scored as in --smoke (its own scaler).
         row.lstm, row.seasonal_naive, row.detail = score(case, result, smoke or validate)
+        if result.bounds is not None:
+            row.coverage, row.msis = interval_scores(case, result)
     except RuntimeError as error:
         row.error = str(error)
     row.load += f" -> {load_average()}"
@@ -534,6 +585,8 @@ def table(rows: Sequence[Row]) -> str:
         "lstmcast",
         "seasonal naive",
         "skill",
+        f"{LEVEL}% coverage",
+        "MSIS",
         "train s",
         "forecast s",
         "load before -> after",
@@ -555,6 +608,11 @@ def table(rows: Sequence[Row]) -> str:
             str(row.origins),
             case.metric,
             *figures,
+            *(
+                [f"{row.coverage:.1f}%", f"{row.msis:.3f}"]
+                if not (row.error or row.no_intervals)
+                else ["", ""]
+            ),
             f"{row.train_seconds:.1f}",
             f"{row.forecast_seconds:.1f}",
             row.load,
@@ -569,6 +627,8 @@ def details(row: Row) -> str:
     lines = [f"{row.case.name}:"]
     if row.detail:
         lines.append(f"  {row.detail}")
+    if row.no_intervals:
+        lines.append(f"  no {LEVEL}% interval: {row.no_intervals}")
     if row.seed is not None:
         lines.append(f"  model seed: {row.seed}")
     lines += [f"  recipe: {reason}" for reason in row.reasons]

@@ -66,6 +66,39 @@ def test_each_case_scores_its_held_out_values_and_seasonal_naive(
         assert naive == pytest.approx(seasonal_naive, abs=5e-4)
 
 
+def test_intervals_are_scored_by_coverage_and_msis() -> None:
+    """Bounds one unit either side of the actual values: all covered, and MSIS is each
+    series' width (2) over its seasonal scale, averaged. Bounds [y + 1, y + 3] miss every
+    point by 1: width 2 plus 2 / alpha each."""
+    case = defaults.CASES["macro"]
+    frame = case.load()
+    forecasts = perfect_forecasts(case, frame)
+    result = defaults.align(case, frame, forecasts, case.origins)
+    scales = np.array([np.mean(np.abs(x[case.season :] - x[: -case.season])) for x in result.train])
+    result.bounds = (result.actual - 1.0, result.actual + 1.0)
+    coverage, msis = defaults.interval_scores(case, result)
+    assert coverage == 100.0
+    assert msis == pytest.approx(np.mean(2.0 / scales), rel=1e-12)
+    result.bounds = (result.actual + 1.0, result.actual + 3.0)
+    coverage, msis = defaults.interval_scores(case, result)
+    assert coverage == 0.0
+    alpha = 1 - defaults.LEVEL / 100
+    assert msis == pytest.approx(np.mean((2.0 + 2.0 / alpha) / scales), rel=1e-12)
+
+
+def test_the_bounds_are_read_beside_the_forecasts() -> None:
+    case = defaults.CASES["elnino"]
+    frame = case.load()
+    forecasts = perfect_forecasts(case, frame)
+    forecasts[defaults.LO] = forecasts["LSTM"] - 0.5
+    forecasts[defaults.HI] = forecasts["LSTM"] + 0.25
+    result = defaults.align(case, frame, forecasts, case.origins)
+    assert result.bounds is not None
+    np.testing.assert_array_equal(result.bounds[0], result.actual - 0.5)
+    np.testing.assert_array_equal(result.bounds[1], result.actual + 0.25)
+    assert defaults.align(case, frame, perfect_forecasts(case, frame), case.origins).bounds is None
+
+
 def test_forecasts_at_the_wrong_times_are_refused() -> None:
     case = defaults.CASES["elnino"]
     frame = case.load()
@@ -94,6 +127,11 @@ def test_smoke_runs_the_cli_with_and_without_history(
     assert len(rows) == 2
     assert "FAILED" not in printed
     assert "--data history_1.csv" in printed
+    assert "forecast model --h 8 --level 95 --data history_1.csv" in printed
+    for row in rows:  # coverage and MSIS, or a line saying why there is no interval
+        cells = [cell.strip() for cell in row.split("|")]
+        name = cells[1]
+        assert cells[10].endswith("%") or f"{name}:\n  no 95% interval:" in printed
     assert "lstmcast --threads 1 train train.csv -o model --horizon 96 --time-col date" in printed
     train = pd.read_csv(tmp_path / "etth1_ot" / "train.csv")
     assert list(train.columns) == ["date", "OT"]

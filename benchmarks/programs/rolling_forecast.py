@@ -7,9 +7,10 @@ what a user scoring them would write instead: load the model, read the history f
 ``backtest`` without refitting (the saved weights and scaling; each origin sees only the values
 before it). Run by benchmarks.defaults as
 
-    python -m benchmarks.programs.rolling_forecast MODEL_DIR HISTORY H N_WINDOWS STEP OUT.csv
+    python -m benchmarks.programs.rolling_forecast MODEL HISTORY H N_WINDOWS STEP OUT.csv [LEVEL]
 
-and writes ``unique_id, ds, cutoff, y, LSTM`` to OUT.csv.
+and writes ``unique_id, ds, cutoff, y, LSTM`` to OUT.csv (with LEVEL, also the interval's
+bounds ``LSTM-lo-LEVEL`` and ``LSTM-hi-LEVEL``, as ``lstmcast forecast --level`` writes them).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    model_dir, history, h, n_windows, step, out = argv
+    model_dir, history, h, n_windows, step, out, *level = argv
     import lstmcast as lc
 
     model = lc.load(model_dir)
@@ -28,6 +29,7 @@ def main(argv: list[str]) -> None:
         h=int(h),
         n_windows=int(n_windows),
         step_size=int(step),
+        level=[float(level[0])] if level else None,
         # read_csv's frame has the library's column names, not the model's file names
         id_col="unique_id",
         time_col="ds",
