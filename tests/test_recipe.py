@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -96,42 +95,6 @@ def test_few_windows_get_smaller_batches() -> None:
     settings = choose(facts).settings
     assert settings["window"] == 84  # 7 seasons
     assert settings["batch_size"] == 32
-
-
-@pytest.mark.parametrize(
-    ("smallest", "expected", "reason"),
-    [
-        (0.25, "log", "log target: every value is above 0 (the smallest is 0.25)"),
-        (0.0, None, "target as it is: not all above 0 (smallest 0)"),
-        (-3.5, None, "target as it is: not all above 0 (smallest -3.5)"),
-        (math.nan, None, "target as it is: not all above 0 (smallest none observed)"),
-    ],
-)
-def test_the_target_is_logged_when_every_value_is_above_zero(
-    smallest: float, expected: str | None, reason: str
-) -> None:
-    facts = DataFacts(
-        step=pd.offsets.Hour(), n_series=4, shortest=700, total_points=2800, horizon=48,
-        smallest=smallest,
-    )  # fmt: skip
-    recipe = choose(facts)
-    assert recipe.settings["target_transform"] == expected
-    assert reason in recipe.reasons
-    # Given, it wins (and is not explained).
-    given = choose(facts, {"target_transform": None})
-    assert "target_transform" not in given.settings
-    assert not any("target" in line for line in given.reasons)
-
-
-def test_facts_hold_the_smallest_observed_value() -> None:
-    from lstmcast.data import Panel
-
-    frame = pd.DataFrame(
-        {"unique_id": ["a"] * 4 + ["b"] * 4, "ds": list(range(4)) * 2,
-         "y": [3.0, np.nan, 2.0, 5.0, 0.5, 9.0, 1.0, np.nan]}
-    )  # fmt: skip
-    panel = Panel.from_data(frame, keep_missing=True)
-    assert facts_of(panel, panel.steps(), horizon=1).smallest == 0.5
 
 
 def test_facts_of_a_panel_with_a_hidden_period() -> None:

@@ -4,9 +4,8 @@ A user gives data and the horizon they need; every setting they did not give is 
 from the data alone, by rules that the M4 Hourly and ETTh1 benchmarks chose on validation
 (benchmarks/RESULTS.md): a window of whole seasons (14 of them on hourly data, two weeks), the LSTM
 stepping over one season at a time, the whole horizon emitted at once, each window normalised by
-its own statistics (RevIN), the MAE loss, a one-cycle learning rate and, for data above 0,
-log(y) as the target. Each choice comes with the reason, printed by ``lstmcast train`` and saved
-in the model.
+its own statistics (RevIN), the MAE loss and a one-cycle learning rate. Each choice comes with the
+reason, printed by ``lstmcast train`` and saved in the model.
 
 Sits before the estimator: input frame -> facts (:func:`facts_of`) -> settings (:func:`choose`)
 -> ``LSTMForecaster``.
@@ -67,7 +66,6 @@ class DataFacts:
     horizon: int | None  # None: not given, the recipe chooses it
     period: int | None = None
     shortest_id: str = ""  # the shortest series, named in errors
-    smallest: float = math.nan  # the smallest observed value (NaN: none observed)
 
 
 @dataclass(frozen=True)
@@ -325,7 +323,6 @@ TUTORIAL: dict[str, Any] = {
     "ensemble_size": 1,
     # Keras's LSTM, the tutorial's, starts its forget gates' bias at 1 (``unit_forget_bias``).
     "forget_bias": 1.0,
-    "target_transform": None,
 }
 # The settings a recipe chooses when the user leaves them "auto".
 CHOSEN = tuple(TUTORIAL)
@@ -432,15 +429,6 @@ def choose(
     for name, value in _FIXED.items():
         pick(name, value)
     pick("baseline", None)
-    # Positive data learned as log(y): its errors become relative ones, as the level's
-    # swings are (M4 Hourly's validation OWA -9%, Nino -2.8%, electrical equipment +1.1%:
-    # benchmarks/RESULTS.md, V9).
-    if facts.smallest > 0:
-        why = f"log target: every value is above 0 (the smallest is {facts.smallest:.4g})"
-        pick("target_transform", "log", why)
-    else:
-        shown = "none observed" if math.isnan(facts.smallest) else f"{facts.smallest:.4g}"
-        pick("target_transform", None, f"target as it is: not all above 0 (smallest {shown})")
     # torch's initialisation: a forget bias of 1 did not help on M4 Hourly's or ETTh1's
     # validation data (benchmarks/RESULTS.md).
     pick("forget_bias", None)
@@ -502,7 +490,6 @@ def facts_of(panel: Panel, steps: list[Any], horizon: int | None) -> DataFacts:
         horizon=horizon,
         period=period,
         shortest_id=shortest_id,
-        smallest=float(np.nanmin(panel.y)) if (panel.y == panel.y).any() else math.nan,
     )
 
 
