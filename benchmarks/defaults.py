@@ -439,6 +439,24 @@ def score(case: Case, result: Forecasts, smoke: bool) -> tuple[float, float, str
             f"univariate OT MSE at h=96: {PUBLISHED_ETTH1_OT}"
         )
         return ours[0], theirs[0], detail
+    metrics = evaluated(case, result, {"LSTM": result.lstm, "SeasonalNaive": result.seasonal_naive})
+    detail = "sMAPE {:.3f} (seasonal naive {:.3f})".format(*metrics["sMAPE"])
+    return float(metrics.at["LSTM", "MASE"]), float(metrics.at["SeasonalNaive", "MASE"]), detail
+
+
+def interval_scores(case: Case, result: Forecasts) -> tuple[float, float]:
+    """(coverage in percent, MSIS) of the LEVEL intervals, scored as :func:`evaluated` does."""
+    assert result.bounds is not None
+    columns = {"LSTM": result.lstm, LO: result.bounds[0], HI: result.bounds[1]}
+    scores = evaluated(case, result, columns).loc["LSTM"]
+    return float(scores[f"coverage-{LEVEL}"]), float(scores[f"MSIS-{LEVEL}"])
+
+
+def evaluated(case: Case, result: Forecasts, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``lc.evaluate`` of forecast ``columns`` (each (series, origins, h), named as forecast
+    frames name models and bounds) against the actual values: the M4 convention, every series'
+    origins pooled, MASE and MSIS scaled by the mean absolute seasonal difference (lag
+    ``case.season``) of its training part, then the mean over series."""
     import lstmcast as lc
 
     n_series, origins, h = result.actual.shape
@@ -448,38 +466,11 @@ def score(case: Case, result: Forecasts, smoke: bool) -> tuple[float, float, str
             "ds": np.tile(np.arange(origins * h), n_series),
             "cutoff": np.tile(np.repeat(np.arange(origins), h), n_series),
             "y": result.actual.reshape(-1),
-            "LSTM": result.lstm.reshape(-1),
-            "SeasonalNaive": result.seasonal_naive.reshape(-1),
         }
+        | {name: values.reshape(-1) for name, values in columns.items()}
     )
     train = _long(result.ids, [np.arange(len(x)) for x in result.train], result.train)
-    metrics = lc.evaluate(None, scored, train=train, season_length=case.season)
-    detail = "sMAPE {:.3f} (seasonal naive {:.3f})".format(*metrics["sMAPE"])
-    return float(metrics.at["LSTM", "MASE"]), float(metrics.at["SeasonalNaive", "MASE"]), detail
-
-
-def interval_scores(case: Case, result: Forecasts) -> tuple[float, float]:
-    """(coverage in percent, MSIS) of the LEVEL intervals: ``lc.evaluate``'s M4 convention,
-    every series' origins pooled, its MSIS scale the mean absolute seasonal difference (lag
-    ``case.season``) of its training part, then the mean over series."""
-    import lstmcast as lc
-
-    assert result.bounds is not None
-    n_series, origins, h = result.actual.shape
-    scored = pd.DataFrame(
-        {
-            "unique_id": np.repeat(result.ids, origins * h),
-            "ds": np.tile(np.arange(origins * h), n_series),
-            "y": result.actual.reshape(-1),
-            "LSTM": result.lstm.reshape(-1),
-            LO: result.bounds[0].reshape(-1),
-            HI: result.bounds[1].reshape(-1),
-        }
-    )
-    train = _long(result.ids, [np.arange(len(x)) for x in result.train], result.train)
-    metrics = lc.evaluate(None, scored, train=train, season_length=case.season)
-    scores = metrics.loc["LSTM"]
-    return float(scores[f"coverage-{LEVEL}"]), float(scores[f"MSIS-{LEVEL}"])
+    return lc.evaluate(None, scored, train=train, season_length=case.season)
 
 
 def recipe_of(config: dict) -> tuple[str, list[str], object]:
