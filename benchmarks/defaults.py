@@ -547,8 +547,13 @@ def run_case(
             row.trials = pd.read_csv(workdir / "tuned" / "trials.csv")
         try:
             forecast, calls = forecast_all(case, frame, origins, workdir, threads, model)
-        except RuntimeError as error:  # e.g. too few validation windows to calibrate LEVEL
-            row.no_intervals = str(error).splitlines()[-1]
+        except RuntimeError as error:
+            last_line = str(error).splitlines()[-1]
+            if "interval" not in last_line:  # not the level's failure: no second try
+                raise
+            # The model cannot give the LEVEL interval (too few validation windows): its
+            # points are still scored.
+            row.no_intervals = last_line
             forecast, calls = forecast_all(case, frame, origins, workdir, threads, model, None)
         row.commands = [trained, *calls]
         row.forecast_seconds = sum(call.seconds for call in calls)
@@ -601,7 +606,7 @@ def table(rows: Sequence[Row]) -> str:
             *figures,
             *(
                 [f"{row.coverage:.1f}%", f"{row.msis:.3f}"]
-                if not (row.error or row.no_intervals)
+                if np.isfinite(row.coverage)
                 else ["", ""]
             ),
             f"{row.train_seconds:.1f}",
