@@ -45,11 +45,16 @@ def test_info_prints_the_card(tmp_path: Path) -> None:
     assert "window_norm='revin'*" in text
     assert "recipe='auto'," in text
     assert "validation    validation MASE" in text
+    # Two series' 10 validation windows of 6 steps: 4 whole horizons, too few for 95%.
+    assert "calibrated on 20 validation windows (4 whole horizons without overlap)" in text
+    assert "the 95% intervals are calibrated on 20 validation windows that span 4" in text
     # --json: the same facts for programs; the fingerprint is the data's.
     card = json.loads(run("info", path, "--json").stdout)
     assert card["data"]["series"] == 2
     assert card["seed"] == 3
     assert card["chosen_by_recipe"]
+    assert card["intervals"]["independent_horizons"] == 4
+    assert card["intervals"]["caveat"].startswith("the 95% intervals are calibrated on 20 ")
     assert "horizon" not in card["chosen_by_recipe"]
     again = lc.LSTMForecaster(horizon=6, epochs=1, hidden_size=8, ensemble_size=1).fit(df)
     again.save(tmp_path / "again")

@@ -97,6 +97,11 @@ def test_cli_forecast_with_levels(noisy: np.ndarray, tmp_path: Path) -> None:
          "--hidden-size", "8", "--epochs", "1", "--val-size", "100", "--quiet"],
     )  # fmt: skip
     assert trained.exit_code == 0, trained.output
+    # 95 windows of one series overlap into 16 whole horizons of 6: fewer than a 95% level's 19.
+    assert (
+        "warning: the 95% intervals are calibrated on 95 validation windows that span 16 "
+        "horizons of 1 series without overlap, fewer than the 19 independent ones"
+    ) in trained.stderr.replace("\n", " ")
     out = tmp_path / "f.csv"
     result = runner.invoke(
         cli.app, ["forecast", str(tmp_path / "m"), "--level", "80", "--level", "95", "-o", str(out)]
@@ -305,3 +310,36 @@ def test_a_conformalized_model_with_several_levels_saves_and_loads(
     pd.testing.assert_frame_equal(
         lc.load(tmp_path / "m").predict(level=[80, 95]), conformalized_model.predict(level=[80, 95])
     )
+
+
+def test_a_calibration_on_few_whole_horizons_is_said() -> None:
+    from lstmcast.intervals import independent_horizons, thin_calibration
+
+    # The benchmark sets' shapes: one series' 19 windows of 20 steps, M5's 8 series x 3
+    # windows of 28, M4's 414 series x 1 window of 48, fewer windows than series.
+    assert independent_horizons(19, 1, 20) == 1
+    assert independent_horizons(24, 8, 28) == 8
+    assert independent_horizons(414, 414, 48) == 414
+    assert independent_horizons(397, 1, 4) == 100
+    assert independent_horizons(5, 8, 28) == 5
+    assert thin_calibration(95, 414, 414, 48) is None
+    assert thin_calibration(80, 24, 8, 28) is None  # 80% needs 4
+    said = thin_calibration(95, 24, 8, 28)
+    assert said is not None
+    assert said.startswith(
+        "the 95% intervals are calibrated on 24 validation windows that span 8 horizons of "
+        "8 series without overlap, fewer than the 19 independent ones the level needs"
+    )
+
+
+def test_the_caveat_follows_the_models_calibration(model: lc.LSTMForecaster) -> None:
+    assert model.calibration_caveat_ is None  # 397 windows of 4 steps: 100 whole horizons
+    small = lc.LSTMForecaster(
+        window=24, horizon=6, hidden_size=8, epochs=1, val_size=30, random_state=0
+    ).fit(np.sin(np.arange(300) / 3))
+    assert small.calibration_caveat_ is not None
+    assert "25 validation windows that span 5 horizons of 1 series" in small.calibration_caveat_
+    uncalibrated = lc.LSTMForecaster(
+        window=24, horizon=6, hidden_size=8, epochs=1, val_size=None, random_state=0
+    ).fit(np.sin(np.arange(300) / 3))
+    assert uncalibrated.calibration_caveat_ is None

@@ -61,6 +61,8 @@ def chain_step(
 def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
     """The card of a loaded ``model`` (an LSTMForecaster: not imported here, as io, which the
     estimator imports, imports this module) and its ``config.json``, as plain data."""
+    from .intervals import independent_horizons
+
     chosen = {n for n, v in model.get_params().items() if v == "auto" and n != "recipe"}
     settings = {
         name: (value if not isinstance(value, tuple) else list(value))
@@ -98,6 +100,12 @@ def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
         "intervals": {
             "learned_levels": list(model.quantile_levels or []),
             "calibration_windows": calibration,
+            "independent_horizons": (
+                independent_horizons(calibration, model.n_series_, model.horizon)
+                if calibration
+                else 0
+            ),
+            "caveat": model.calibration_caveat_,
         },
     }
 
@@ -151,6 +159,9 @@ def card_lines(card: dict[str, Any]) -> list[str]:
     if intervals["learned_levels"] or intervals["calibration_windows"]:
         lines.append(
             f"intervals     learned levels {intervals['learned_levels'] or 'none'}; "
-            f"calibrated on {intervals['calibration_windows']} validation windows"
+            f"calibrated on {intervals['calibration_windows']} validation windows "
+            f"({intervals['independent_horizons']} whole horizons without overlap)"
         )
+    if intervals["caveat"]:
+        lines.append(f"              {intervals['caveat']}")
     return lines

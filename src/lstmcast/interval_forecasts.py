@@ -23,12 +23,14 @@ from .forecasting import (
     window_scale,
 )
 from .intervals import (
+    DEFAULT_LEVEL,
     bounds,
     calibrate,
     check_interval_request,
     check_supported_levels,
     learned_bounds,
     quantile_columns,
+    thin_calibration,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +76,16 @@ class IntervalForecasts:
             self.seed_,
         )
         self.calibration_scale_ = "window"
+
+    @property
+    def calibration_caveat_(self) -> str | None:
+        """Why this model's intervals may fall short of their level on later data (its
+        calibration spans too few whole horizons: intervals.thin_calibration), judged at its
+        highest learned level or 95%; None when calibrated on enough, or not calibrated."""
+        if getattr(self, "calibration_", None) is None:
+            return None
+        level = max(self.quantile_levels or [DEFAULT_LEVEL])
+        return thin_calibration(level, self.calibration_size_, self.n_series_, self.horizon)
 
     def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
         return window_scale(x[:, : self.window], self.season_length, self.missing == "mask")

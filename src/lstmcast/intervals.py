@@ -75,6 +75,47 @@ def windows_needed(level: float) -> int:
     return n
 
 
+# The level a model's calibration is judged for when none is asked (the recipe sizes the
+# validation tail for it, and the command line reports it).
+DEFAULT_LEVEL = 95.0
+
+
+def independent_horizons(size: int, n_series: int, horizon: int) -> int:
+    """Whole horizons without overlap among ``size`` calibration windows of ``n_series`` series.
+
+    A series' consecutive validation windows share all but one target, so its w windows span
+    w + horizon - 1 points: as evidence of how errors vary over time they count as whole
+    horizons, not as w draws.
+    """
+    n_series = max(n_series, 1)
+    if size <= n_series:  # at most one window from each series
+        return size
+    return n_series * ((size // n_series + horizon - 1) // horizon)
+
+
+def thin_calibration(level: float, size: int, n_series: int, horizon: int) -> str | None:
+    """Why a ``level`` interval calibrated on ``size`` windows may not hold its coverage on
+    later data, or None when the windows span enough independent horizons.
+
+    Split-conformal coverage holds for windows like the calibration ones. Fewer whole
+    horizons than the level's ``windows_needed`` (19 for 95%) are one short stretch of few
+    series, and later periods can be wilder: on one to twelve series the default's 95%
+    intervals covered 76-100% of later points (benchmarks/RESULTS.md, D11, V11).
+    """
+    horizons = independent_horizons(size, n_series, horizon)
+    needed = windows_needed(level)
+    if horizons >= needed:
+        return None
+    return (
+        f"the {level_label(level)}% intervals are calibrated on "
+        f"{count(size, 'validation window')} that span {count(horizons, 'horizon')} of "
+        f"{count(n_series, 'series', 'series')} without overlap, fewer than the {needed} "
+        "independent ones the level needs: on later data they can cover well short of it (76-100% "
+        "for 95% on the small sets of lstmcast's benchmarks); check yours with a backtest at "
+        "that level on data the model has not seen"
+    )
+
+
 def sample_rows(errors: np.ndarray, seed: int) -> np.ndarray:
     """At most this rank's share of CALIBRATION_ROWS rows of ``errors``, drawn at random."""
     limit = CALIBRATION_ROWS // distributed.world_size()

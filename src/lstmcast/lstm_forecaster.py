@@ -179,6 +179,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         (``lstmcast train --layout``); ``forecast`` and ``inspect`` read ``--data`` in it.
     diagnostics_ : sanity alarms on the validation tail, beside the naive forecasts (``.summary()``
         one line, ``.series`` per series; :mod:`lstmcast.diagnostics`); None without val_size.
+    calibration_caveat_ : str or None, why the intervals may cover less than their level on
+        later data: the calibration spans fewer whole horizons than the level needs
+        (:func:`lstmcast.intervals.thin_calibration`); None when it spans enough, or uncalibrated.
     chain_ : list of dict, how the networks came to be: the fit, then each :meth:`update`
         (data fingerprint and facts, seed, training settings).
     fills_ : missing values filled or masked per series (``.lines()``); None: missing="error".

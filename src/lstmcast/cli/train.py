@@ -176,6 +176,8 @@ def train(
     stdout().print("\n".join(lines), markup=False, soft_wrap=True)
     if diagnostics is not None and diagnostics.loses_to_seasonal_naive:
         typer.echo(f"warning: {LOSES_TO_SEASONAL_NAIVE}", err=True)
+    if not history.interrupted and model.calibration_caveat_:
+        typer.echo(f"warning: {model.calibration_caveat_}", err=True)
 
     if history.interrupted:
         _say_where_to_resume(output)
@@ -243,6 +245,8 @@ def _update(
     stdout().print("\n".join(lines), markup=False, soft_wrap=True)
     if model.diagnostics_ is not None and model.diagnostics_.loses_to_seasonal_naive:
         typer.echo(f"warning: {LOSES_TO_SEASONAL_NAIVE}", err=True)
+    if model.calibration_caveat_:
+        typer.echo(f"warning: {model.calibration_caveat_}", err=True)
 
 
 def _print_plan(
