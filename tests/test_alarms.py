@@ -180,14 +180,16 @@ def test_train_ends_with_the_alarms_line_and_warns_when_it_loses(tmp_path: Path)
     assert last.startswith("validation MASE ")
     assert "4 of 4 series lose to seasonal naive" in last
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-    assert len(warning) == 1
+    # The alarm's warning, then the intervals' (4 series' tails: too few whole horizons).
+    assert len(warning) == 2
     assert "seasonal naive" in warning[0]
     assert "lstmcast tune" in warning[0]
+    assert warning[1].startswith("warning: the 95% intervals are calibrated on ")
 
     result = run("train", data, "-o", tmp_path / "good", *common)
     assert result.exit_code == 0, result.output
     assert "0 of 4 series lose" in result.stdout.strip().splitlines()[-1]
-    assert "warning:" not in result.stderr
+    assert "seasonal naive" not in result.stderr
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # inspect's plot

@@ -343,3 +343,31 @@ def test_the_caveat_follows_the_models_calibration(model: lc.LSTMForecaster) -> 
         window=24, horizon=6, hidden_size=8, epochs=1, val_size=None, random_state=0
     ).fit(np.sin(np.arange(300) / 3))
     assert uncalibrated.calibration_caveat_ is None
+
+
+def test_a_flat_input_window_is_said_to_give_no_interval() -> None:
+    # Four seasonal series; 's0' stuck at one value for its last 80 points (a sensor stuck, an
+    # item out of stock): its window holds no seasonal change, the conformal unit.
+    t = np.arange(400)
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(4):
+        y = 10 + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, len(t))
+        if k == 0:
+            y[-80:] = 10.0
+        frames.append(pd.DataFrame({"unique_id": f"s{k}", "ds": t, "y": y}))
+    df = pd.concat(frames)
+    settings = {"horizon": 12, "window": 48, "hidden_size": 8, "epochs": 1, "random_state": 0}
+    model = lc.LSTMForecaster(**settings, val_size=30).fit(df)
+    said = r"1 series \('s0'\) forecast from an input window of 48 points where no value"
+    with pytest.warns(lc.DataWarning, match=said) as caught:
+        forecast = model.predict(level=[95])
+    assert caught[0].filename == __file__  # the line that asked for the intervals
+    width = (forecast["LSTM-hi-95"] - forecast["LSTM-lo-95"]).groupby(forecast["unique_id"])
+    assert width.mean()["s0"] < 0.05 * width.mean()[["s1", "s2", "s3"]].min()
+    with pytest.warns(lc.DataWarning, match=said):
+        model.backtest(df, 12, n_windows=2, level=[95])
+    model.predict()  # no interval asked: nothing to say
+    # Learned intervals do not take their width from the window: nothing to say either.
+    learned = lc.LSTMForecaster(**settings, val_size=30, quantile_levels=(95,)).fit(df)
+    learned.predict(level=[95])

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .columns import CUTOFF, ID, TARGET, TIME
-from .errors import DataError
+from .errors import NAMED_SERIES, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 FLAT_SPREAD = 0.1
 LAG_MAX = 3
 LAG_GAIN = 0.2
-# Series named in the summary line; the count says how many in all.
-NAMED_SERIES = 3
 BASELINES = ("Naive", "SeasonalNaive")
 # The per-series frame's columns: skills (fractions), alarms, and MASE of the model and of
 # seasonal naive (NaN without training values, or for a series whose MASE scale is 0).

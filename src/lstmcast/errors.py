@@ -106,6 +106,16 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
+# Series a message names; its count says how many in all.
+NAMED_SERIES = 3
+
+
+def some_of(ids: list[str]) -> str:
+    """The first NAMED_SERIES of ``ids``, quoted: ``"'a', 'b', 'c' and 2 more"``."""
+    shown = ", ".join(repr(i) for i in ids[:NAMED_SERIES])
+    return shown + (f" and {len(ids) - NAMED_SERIES} more" if len(ids) > NAMED_SERIES else "")
+
+
 def points(n: int) -> str:
     """``"1 point"``, ``"12 points"``: counts in error messages."""
     return count(n, "point")

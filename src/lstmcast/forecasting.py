@@ -69,24 +69,35 @@ def quantile_forecast(
     return ensemble_output(networks, lambda network: network.quantile_forecast(x), combine)
 
 
-def window_scale(x: torch.Tensor, season_length: int, indicator: bool = False) -> torch.Tensor:
-    """Each window's mean absolute seasonal difference, (B,), in scaled units.
+# The least score unit of an input window, in its series' standard deviations: keeps a flat
+# window's interval finite (see window_scale).
+WINDOW_FLOOR = 1e-3
 
-    ``x`` (B, window, features) holds the scaled target first. The floor keeps a flat window's
-    interval from collapsing to a point: 1e-3 of the series' standard deviation. With
-    ``indicator`` (the last feature: 1 where the target is missing), only differences between
-    two observed values count; a window without any is given 1, the series' own spread.
+
+def seasonal_spread(x: torch.Tensor, season_length: int, indicator: bool = False) -> torch.Tensor:
+    """Each window's mean absolute seasonal difference, (B,), in scaled units (0: flat).
+
+    ``x`` (B, window, features) holds the scaled target first. With ``indicator`` (the last
+    feature: 1 where the target is missing), only differences between two observed values
+    count; a window without any is given 1, the series' own spread.
     """
     target = x[..., 0].double()
     m = season_length
     differences = (target[:, m:] - target[:, :-m]).abs()
     if not indicator:
-        return differences.mean(dim=1) + 1e-3
+        return differences.mean(dim=1)
     observed = 1.0 - x[..., -1].double()
     pairs = observed[:, m:] * observed[:, :-m]
     n = pairs.sum(dim=1)
     mean = (differences * pairs).sum(dim=1) / n.clamp(min=1.0)
-    return torch.where(n > 0, mean, torch.ones_like(mean)) + 1e-3
+    return torch.where(n > 0, mean, torch.ones_like(mean))
+
+
+def window_scale(x: torch.Tensor, season_length: int, indicator: bool = False) -> torch.Tensor:
+    """Each window's :func:`seasonal_spread`, (B,), plus a floor that keeps a flat window's
+    interval from collapsing to a point: 1e-3 of the series' standard deviation (a point in
+    all but name: interval_forecasts warns when it is used)."""
+    return seasonal_spread(x, season_length, indicator) + WINDOW_FLOOR
 
 
 @torch.no_grad()

@@ -9,17 +9,21 @@ training, and interval bounds (conformal, learned, or learned and conformalized;
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from .errors import DataWarning, count, some_of
 from .forecasting import (
+    WINDOW_FLOOR,
     point_forecast,
     quantile_forecast,
     scaled_forecast,
     scaled_quantiles,
+    seasonal_spread,
     window_scale,
 )
 from .intervals import (
@@ -157,7 +161,16 @@ class IntervalForecasts:
             """Series units per score, (k, 1): the series' scale, times the window's."""
             scale = self.scaler_.scale[rows][:, None]
             if self.calibration_scale_ == "window":
-                scale = scale * self._window_scale(x).cpu().numpy()[:, None]
+                spread = (
+                    seasonal_spread(x[:, : self.window], self.season_length, self.missing == "mask")
+                    .cpu()
+                    .numpy()
+                )
+                if not self.quantile_levels:  # the width is the window's spread alone
+                    warn_on_flat_windows(
+                        panel.ids[series[spread == 0]], self.window, self.season_length
+                    )
+                scale = scale * (spread + WINDOW_FLOOR)[:, None]
             return scale
 
         calibration = (self.calibration_, self.calibration_size_) if calibrated else None
@@ -169,3 +182,21 @@ class IntervalForecasts:
         if levels and getattr(self, "calibration_", None) is not None:
             check_supported_levels(levels, self.calibration_size_, self.n_series_, self.horizon)
         return levels
+
+
+def warn_on_flat_windows(ids: np.ndarray, window: int, season_length: int) -> None:
+    """Warn (DataWarning, one line) when series ``ids`` forecast from input windows of
+    ``window`` points that do not change over ``season_length`` steps: their conformal
+    intervals, measured in that change, are points."""
+    named = list(dict.fromkeys(str(i) for i in ids))
+    if not named:
+        return
+    lag = count(season_length, "step")
+    warnings.warn(
+        f"{count(len(named), 'series', 'series')} ({some_of(named)}) forecast from an input window "
+        f"of {window} points where no value differs from the one {lag} before: the conformal "
+        "interval, in units of that difference, has almost no width there and says nothing "
+        "of the uncertainty; train with quantile_levels for intervals that do not depend on it",
+        DataWarning,
+        stacklevel=8,  # the caller of predict or backtest
+    )

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .data import Panel, concatenated_ranges
-from .errors import DataError, DataWarning, count, option
+from .errors import NAMED_SERIES, DataError, DataWarning, count, option
 from .timesteps import CALENDAR_SCALE, DAY, describe_step, fixed_step, show_time
 
 if TYPE_CHECKING:
@@ -41,8 +41,6 @@ POLICIES = ("error", "interpolate", "ffill", "mask")
 # Panel.missing codes (0: a value of the data).
 MISSING_VALUE = 1  # the data holds the time, without a value
 INSERTED = 2  # fill_gaps inserted the time
-# Series a message names; the count says how many in all.
-_NAMED_SERIES = 3
 
 
 # -- gaps in time ------------------------------------------------------------------------------
@@ -412,8 +410,8 @@ def warn_filled_origins(
         last = "its last point" if longest == 1 else f"its last {longest} points"
         origins = f" (at {count(len(mine), 'origin')})" if len(mine) > 1 else ""
         named.append(f"{str(panel.ids[position])!r}, {last} of its window of {window}{origins}")
-    more = len(named) - _NAMED_SERIES
-    shown = "; ".join(named[:_NAMED_SERIES]) + (f"; and {more} more series" if more > 0 else "")
+    more = len(named) - NAMED_SERIES
+    shown = "; ".join(named[:NAMED_SERIES]) + (f"; and {more} more series" if more > 0 else "")
     how = "masked" if policy == "mask" else f"filled by {policy}"
     warnings.warn(
         f"{count(len(hit), 'forecast')} start{'s' if len(hit) == 1 else ''} right after missing "

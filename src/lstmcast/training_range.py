@@ -13,7 +13,7 @@ import numpy as np
 
 from .checks import readable
 from .data import Panel, concatenated_ranges
-from .errors import DataError, DataWarning, count, option
+from .errors import NAMED_SERIES, DataError, DataWarning, count, option
 from .timesteps import show_time
 from .windows import SeriesScaler
 
@@ -24,9 +24,6 @@ from .windows import SeriesScaler
 # for dollars, grams for kilograms) lands at hundreds to thousands, where the network's inputs are
 # far beyond anything it learned from.
 FAR_FROM_TRAINING = 100.0
-
-# Series named in one warning about values far from training; the count says how many in all.
-_NAMED_SERIES = 3
 
 
 def warn_far_from_training(panel: Panel, scaler: SeriesScaler, window: int) -> None:
@@ -58,9 +55,9 @@ def warn_far_from_training(panel: Panel, scaler: SeriesScaler, window: int) -> N
     if len(far) == 0:
         return
     named = ", ".join(
-        f"{panel.ids[known[i]]!r} at {readable(farthest[i])}" for i in far[:_NAMED_SERIES]
+        f"{panel.ids[known[i]]!r} at {readable(farthest[i])}" for i in far[:NAMED_SERIES]
     )
-    more = f" (and {len(far) - _NAMED_SERIES} more)" if len(far) > _NAMED_SERIES else ""
+    more = f" (and {len(far) - NAMED_SERIES} more)" if len(far) > NAMED_SERIES else ""
     warnings.warn(
         f"{count(len(far), 'series', 'series')} {'has' if len(far) == 1 else 'have'} "
         f"values far outside what the model was trained on: {named}"
