@@ -345,9 +345,9 @@ def test_the_caveat_follows_the_models_calibration(model: lc.LSTMForecaster) -> 
     assert uncalibrated.calibration_caveat_ is None
 
 
-def test_a_flat_input_window_is_said_to_give_no_interval() -> None:
-    # Four seasonal series; 's0' stuck at one value for its last 80 points (a sensor stuck, an
-    # item out of stock): its window holds no seasonal change, the conformal unit.
+def _stuck_series() -> pd.DataFrame:
+    """Four seasonal series; 's0' stuck at one value for its last 80 points (a sensor stuck,
+    an item out of stock): its input window holds no seasonal change."""
     t = np.arange(400)
     rng = np.random.default_rng(0)
     frames = []
@@ -356,18 +356,91 @@ def test_a_flat_input_window_is_said_to_give_no_interval() -> None:
         if k == 0:
             y[-80:] = 10.0
         frames.append(pd.DataFrame({"unique_id": f"s{k}", "ds": t, "y": y}))
-    df = pd.concat(frames)
-    settings = {"horizon": 12, "window": 48, "hidden_size": 8, "epochs": 1, "random_state": 0}
-    model = lc.LSTMForecaster(**settings, val_size=30).fit(df)
+    return pd.concat(frames)
+
+
+STUCK = {"horizon": 12, "window": 48, "hidden_size": 8, "epochs": 1, "random_state": 0}
+
+
+def _widths(forecast: pd.DataFrame) -> pd.Series:
+    width = forecast["LSTM-hi-95"] - forecast["LSTM-lo-95"]
+    return width.groupby(forecast["unique_id"]).mean()
+
+
+def test_a_flat_input_window_keeps_an_interval_of_its_series_kind(tmp_path: Path) -> None:
+    from lstmcast.forecasting import SPREAD_FLOOR
+
+    df = _stuck_series()
+    model = lc.LSTMForecaster(**STUCK, val_size=30).fit(df)
+    # Each series' mean seasonal difference in training, in its standard deviations.
+    spread = model.scaler_.spread
+    train = df.groupby("unique_id")["y"].apply(lambda y: y.to_numpy()[:-30])
+    for i, series_id in enumerate(model.scaler_.ids):
+        values = train[series_id]
+        expected = np.abs(values[12:] - values[:-12]).mean() / values.std()
+        assert spread[i] == pytest.approx(expected, rel=1e-9)
+    widths = _widths(model.predict(level=[95]))  # no warning: the floor holds
+    others = widths[["s1", "s2", "s3"]]
+    # The stuck series' unit is its floor, a quarter of its usual change (the others' units
+    # are their windows' own change, about their usual one).
+    assert 0.5 * SPREAD_FLOOR * others.min() < widths["s0"] < 2 * SPREAD_FLOOR * others.max()
+    # Saved and loaded, the spreads and bounds are the same.
+    model.save(tmp_path / "m")
+    loaded = lc.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.scaler_.spread, spread)
+    pd.testing.assert_frame_equal(loaded.predict(level=[95]), model.predict(level=[95]))
+
+
+def test_a_model_saved_before_series_spreads_loads_and_warns_of_a_flat_window(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    from lstmcast.files import sha256
+
+    df = _stuck_series()
+    lc.LSTMForecaster(**STUCK, val_size=30).fit(df).save(tmp_path / "m")
+    weights = tmp_path / "m" / "weights.safetensors"
+    tensors = load_file(str(weights))
+    del tensors["scaler.spread"]  # as saved before spreads
+    save_file(tensors, str(weights), metadata={"format": "lstmcast"})
+    config_file = tmp_path / "m" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["checksums"]["weights.safetensors"] = sha256(weights)
+    config["format_version"] = 2  # the format before spreads
+    config_file.write_text(json.dumps(config))
+    old = lc.load(tmp_path / "m")
+    assert old.scaler_.spread is None
     said = r"1 series \('s0'\) forecast from an input window of 48 points where no value"
     with pytest.warns(lc.DataWarning, match=said) as caught:
-        forecast = model.predict(level=[95])
+        forecast = old.predict(level=[95])
     assert caught[0].filename == __file__  # the line that asked for the intervals
-    width = (forecast["LSTM-hi-95"] - forecast["LSTM-lo-95"]).groupby(forecast["unique_id"])
-    assert width.mean()["s0"] < 0.05 * width.mean()[["s1", "s2", "s3"]].min()
+    widths = _widths(forecast)
+    assert widths["s0"] < 0.05 * widths[["s1", "s2", "s3"]].min()  # a point, as it was
     with pytest.warns(lc.DataWarning, match=said):
-        model.backtest(df, 12, n_windows=2, level=[95])
-    model.predict()  # no interval asked: nothing to say
-    # Learned intervals do not take their width from the window: nothing to say either.
-    learned = lc.LSTMForecaster(**settings, val_size=30, quantile_levels=(95,)).fit(df)
-    learned.predict(level=[95])
+        old.backtest(df, 12, n_windows=2, level=[95])
+    old.predict()  # no interval asked: nothing to say
+
+
+def test_new_series_get_their_own_spread_in_cold_start_and_update() -> None:
+    df = _stuck_series()
+    known = df[df["unique_id"] != "s3"]
+    model = lc.LSTMForecaster(**STUCK, val_size=30).fit(known)
+    assert list(model.scaler_.ids) == ["s0", "s1", "s2"]
+    # s3, new: from its own history (all of it, as its scaling), at forecast time ...
+    cold = model._for_series(model._panel_for(df)[0], cold_start=True)
+    s3 = df.loc[df["unique_id"] == "s3", "y"].to_numpy()
+    expected = np.abs(s3[12:] - s3[:-12]).mean() / s3.std()
+    assert cold.scaler_.spread[3] == pytest.approx(expected, rel=1e-9)
+    forecast = model.predict(df=df, level=[95], cold_start=True)
+    assert _widths(forecast)["s3"] > 0.1 * _widths(forecast)[["s1", "s2"]].min()
+    # ... and from its training points when an update adds it (the others keep theirs).
+    before = model.scaler_.spread.copy()
+    model.update(df, epochs=1)
+    assert list(model.scaler_.ids) == ["s0", "s1", "s2", "s3"]
+    np.testing.assert_array_equal(model.scaler_.spread[:3], before)
+    trained = s3[: -model.settings_["val_size"]]
+    expected = np.abs(trained[12:] - trained[:-12]).mean() / trained.std()
+    assert model.scaler_.spread[3] == pytest.approx(expected, rel=1e-9)

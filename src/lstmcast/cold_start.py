@@ -24,22 +24,21 @@ def with_series_of(
     scaler_kind: str,
     spec: CovariateSpec,
     n_fit: np.ndarray | None = None,
+    season_length: int = 1,
 ) -> tuple[FittedState, tuple[str, ...]]:
     """``state`` extended by the series of ``panel`` it does not know (scaled from all their
     points in ``panel``, or the first ``n_fit`` (n,) of each), and their ids; ``state`` itself
     when it knows them all. ``spec``: the model's covariates (static ones are encoded already,
-    not scaled)."""
+    not scaled); ``season_length``: the model's, for their spread (SeriesScaler.with_spread)."""
     known = np.isin(panel.ids.astype(str), state.scaler.ids.astype(str))
     if known.all():
         return state, ()
     cold = panel.series(np.flatnonzero(~known))
     fit_on = cold.lengths if n_fit is None else n_fit[~known]
     scaler = SeriesScaler.fit(cold, fit_on, scaler_kind)
-    joined = SeriesScaler(
-        np.concatenate([state.scaler.ids, cold.ids]),
-        np.concatenate([state.scaler.shift, scaler.shift]),
-        np.concatenate([state.scaler.scale, scaler.scale]),
-    )
+    if state.scaler.spread is not None:
+        scaler = scaler.with_spread(cold, fit_on, season_length)
+    joined = SeriesScaler.joined(state.scaler, scaler)
     covariates = state.covariate_scaler
     if covariates is not None:
         fitted = CovariateScaler.fit(cold, fit_on, scaler_kind, len(spec.static))

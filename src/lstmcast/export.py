@@ -61,7 +61,13 @@ from torch import nn
 from .checks import check_h
 from .columns import interval_column
 from .errors import ConfigError, setting
-from .forecasting import point_forecast, quantile_forecast, refuse_recursion, window_scale
+from .forecasting import (
+    point_forecast,
+    quantile_forecast,
+    refuse_recursion,
+    score_unit,
+    seasonal_spread,
+)
 from .intervals import (
     check_interval_request,
     conformal_quantile,
@@ -245,6 +251,7 @@ class ForecastGraph(nn.Module):
         masked: bool = False,
         log_target: bool = False,
         combine: str,
+        spread: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.combine = combine
@@ -254,6 +261,7 @@ class ForecastGraph(nn.Module):
         self.register_buffer("shift", _float64(shift))
         self.register_buffer("scale", _float64(scale))
         self.register_buffer("corrections", _float64(corrections))  # None: not calibrated
+        self.register_buffer("spread", _float64(spread))  # None: saved before series spreads
         self.window, self.horizon, self.h = window, horizon, h
         self.levels, self.season_length, self.window_unit = levels, season_length, window_unit
         self.learned = [interval_columns(quantiles, level) for level in levels] if quantiles else []
@@ -313,7 +321,8 @@ class ForecastGraph(nn.Module):
             scaled = None
             forecast = point_forecast(self.networks, x, self.combine).double()[:, : self.h]
             values = forecast * scale + shift
-        return values, self._intervals(x[:, : self.window], values, scaled, scale, shift)
+        spread = None if self.spread is None else self.spread[series]
+        return values, self._intervals(x[:, : self.window], values, scaled, scale, shift, spread)
 
     def _inputs(
         self,
@@ -370,10 +379,11 @@ class ForecastGraph(nn.Module):
         scaled: torch.Tensor | None,
         scale: torch.Tensor,
         shift: torch.Tensor,
+        spread: torch.Tensor | None,
     ) -> torch.Tensor:
         """The bounds (B, h, 2 * levels), as :func:`lstmcast.intervals.bounds` makes them;
         ``x`` (B, window, features) is the networks' input window, ``scaled`` the learned
-        quantiles."""
+        quantiles, ``spread`` (B,) each row's series' spread in training (or None)."""
         lows: dict[int, torch.Tensor] = {}
         highs: dict[int, torch.Tensor] = {}
         for k, (low, high) in enumerate(self.learned):
@@ -382,7 +392,8 @@ class ForecastGraph(nn.Module):
         if self.corrections is not None:
             unit = scale  # (B, 1): series units per score
             if self.window_unit:
-                unit = unit * window_scale(x, self.season_length, self.masked)[:, None]
+                window_spread = seasonal_spread(x, self.season_length, self.masked)
+                unit = unit * score_unit(window_spread, spread)[:, None]
             for k in range(len(self.levels)):
                 correction = self.corrections[k][None, :] * unit  # (B, h)
                 lows[k] = torch.minimum(lows.get(k, values) - correction, values)
@@ -484,6 +495,7 @@ def forecast_graph(
         masked=model.missing == "mask",
         log_target=model.target_transform == "log",
         combine=model.ensemble_combine,
+        spread=model.scaler_.spread,
     )
 
 

@@ -23,8 +23,8 @@ from .forecasting import (
     quantile_forecast,
     scaled_forecast,
     scaled_quantiles,
+    score_unit,
     seasonal_spread,
-    window_scale,
 )
 from .intervals import (
     DEFAULT_LEVEL,
@@ -39,7 +39,7 @@ from .intervals import (
 
 if TYPE_CHECKING:
     from .data import Panel
-    from .windows import Windows
+    from .windows import SeriesScaler, Windows
 
 
 class IntervalForecasts:
@@ -65,15 +65,25 @@ class IntervalForecasts:
 
         def _in_user_units(self, values: np.ndarray) -> np.ndarray: ...
 
-    def _calibrate(self, val_windows: Windows | None) -> None:
-        """Split-conformal calibration on the validation windows (see intervals.calibrate)."""
+    def _calibrate(self, val_windows: Windows | None, panel: Panel, scaler: SeriesScaler) -> None:
+        """Split-conformal calibration on the validation windows (see intervals.calibrate),
+        cut from ``panel`` (its rows are the windows' rows) scaled by ``scaler`` (its order)."""
         if val_windows is None or len(val_windows) == 0:
             return
+        series_spread = None
+        if scaler.spread is not None:  # each window's series' spread, (n_val,)
+            series = np.searchsorted(panel.starts, val_windows.starts.cpu().numpy(), "right") - 1
+            series_spread = torch.from_numpy(scaler.spread[series])
+
+        def unit(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            floor = None if series_spread is None else series_spread[index.cpu()].to(x.device)
+            return score_unit(self._window_spread(x), floor)
+
         self.calibration_, self.calibration_size_ = calibrate(
             val_windows,
             self._point_forecast,
             self._quantile_forecast,
-            self._window_scale,
+            unit,
             self.quantile_levels,
             self._network_quantiles(),
             self.sharded_,
@@ -91,8 +101,9 @@ class IntervalForecasts:
         level = max(self.quantile_levels or [DEFAULT_LEVEL])
         return thin_calibration(level, self.calibration_size_, self.n_series_, self.horizon)
 
-    def _window_scale(self, x: torch.Tensor) -> torch.Tensor:
-        return window_scale(x[:, : self.window], self.season_length, self.missing == "mask")
+    def _window_spread(self, x: torch.Tensor) -> torch.Tensor:
+        """The seasonal spread (B,) of input windows ``x`` (B, window[+ horizon], F)."""
+        return seasonal_spread(x[:, : self.window], self.season_length, self.missing == "mask")
 
     def _point_forecast(self, x: torch.Tensor) -> torch.Tensor:
         return point_forecast(self.networks_, x, self.ensemble_combine)
@@ -161,16 +172,14 @@ class IntervalForecasts:
             """Series units per score, (k, 1): the series' scale, times the window's."""
             scale = self.scaler_.scale[rows][:, None]
             if self.calibration_scale_ == "window":
-                spread = (
-                    seasonal_spread(x[:, : self.window], self.season_length, self.missing == "mask")
-                    .cpu()
-                    .numpy()
-                )
-                if not self.quantile_levels:  # the width is the window's spread alone
-                    warn_on_flat_windows(
-                        panel.ids[series[spread == 0]], self.window, self.season_length
-                    )
-                scale = scale * (spread + WINDOW_FLOOR)[:, None]
+                spread = self._window_spread(x).cpu()
+                known = self.scaler_.spread
+                floor = None if known is None else torch.from_numpy(known[rows])
+                window_unit = score_unit(spread, floor).numpy()
+                if not self.quantile_levels:  # the width is the window's unit alone
+                    flat = window_unit <= WINDOW_FLOOR  # nothing but the 1e-3 floor
+                    warn_on_flat_windows(panel.ids[series[flat]], self.window, self.season_length)
+                scale = scale * window_unit[:, None]
             return scale
 
         calibration = (self.calibration_, self.calibration_size_) if calibrated else None

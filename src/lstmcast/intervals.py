@@ -179,7 +179,7 @@ def calibrate(
     val_windows: Windows,
     median_forecast: Callable[[torch.Tensor], torch.Tensor],
     quantile_forecast: Callable[[torch.Tensor], torch.Tensor],
-    window_scale: Callable[[torch.Tensor], torch.Tensor],
+    window_unit: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     quantile_levels: Sequence[float] | None,
     quantiles: Sequence[float],
     sharded: bool,
@@ -191,7 +191,8 @@ def calibrate(
     (``median_forecast``, (B, horizon)), or with quantile heads (``quantile_forecast``,
     (B, horizon, Q + 1), columns ``quantiles`` and the median) how far each learned interval
     misses the actual value, ``max(lo - y, y - hi)`` (negative inside: conformalized quantile
-    regression). They are divided by each window's ``window_scale`` (B,) and kept as
+    regression). They are divided by each window's ``window_unit(x, index)`` (B,; ``index``
+    the windows' positions in ``val_windows``) and kept as
     CALIBRATION_GRID quantiles per step: returns the table (intervals, CALIBRATION_GRID,
     horizon), one row of intervals (|error|) or one per ``quantile_levels``, and the score count.
     ``sharded``: every rank holds other windows, so all ranks' scores are gathered.
@@ -200,7 +201,7 @@ def calibrate(
     for first in range(0, len(val_windows), _SCORE_BATCH):
         index = torch.arange(first, min(first + _SCORE_BATCH, len(val_windows)))
         x, y = val_windows.batch(index)
-        scale = window_scale(x)[:, None]  # (B, 1)
+        scale = window_unit(x, index)[:, None]  # (B, 1)
         if quantile_levels:
             forecast = quantile_forecast(x)  # (B, horizon, Q + 1)
             misses = []

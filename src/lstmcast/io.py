@@ -207,6 +207,8 @@ def _series_state(state: FittedState) -> tuple[dict[str, Any], dict[str, torch.T
     }
     if tail.missing is not None:  # which of the last points were missing (missing=...)
         tensors[_MISSING_TENSOR] = torch.from_numpy(tail.missing.astype(np.int8))
+    if state.scaler.spread is not None:
+        tensors[_SPREAD] = torch.from_numpy(state.scaler.spread.astype(np.float64))
     if tail.covariates is not None and state.covariate_scaler is not None:
         tensors |= {
             "tail.covariates": torch.from_numpy(tail.covariates.astype(np.float64)),
@@ -329,7 +331,7 @@ def read_state(
     state = FittedState(
         networks=networks,
         histories=histories,
-        scaler=SeriesScaler(kept.ids, kept.shift, kept.scale),
+        scaler=SeriesScaler(kept.ids, kept.shift, kept.scale, kept.spread),
         tail=replace(kept.tail, covariate_names=names),
         steps=kept.steps,
         columns={},
@@ -447,6 +449,8 @@ _COVARIATE_TENSORS = ("tail.covariates", "covariates.shift", "covariates.scale")
 _CALIBRATION = "calibration.quantiles"
 # Which of each series' last points were missing (Panel.missing), for a model with ``missing``.
 _MISSING_TENSOR = "tail.missing"
+# Each series' spread in training (SeriesScaler.spread); absent from models saved before it.
+_SPREAD = "scaler.spread"
 
 
 def _check_tensor_names(
@@ -463,6 +467,8 @@ def _check_tensor_names(
         described.add(_MISSING_TENSOR)
     if calibrated:
         described.add(_CALIBRATION)
+    if not sharded and _SPREAD in tensors:  # optional: models saved before it lack it
+        described.add(_SPREAD)
     extra = sorted(k for k in tensors if k not in described and not k.startswith(networks))
     missing = sorted(described - tensors.keys())
     missing += [f"{p}*" for p in networks if not any(k.startswith(p) for k in tensors)]
@@ -503,6 +509,7 @@ class _SeriesState:
     steps: list[Any]
     covariate_shift: np.ndarray | None = None  # (n, C), with covariates
     covariate_scale: np.ndarray | None = None
+    spread: np.ndarray | None = None  # (n,); None: saved before SeriesScaler.spread
 
     @classmethod
     def read(
@@ -535,6 +542,14 @@ class _SeriesState:
             raise ValueError("the saved series arrays do not agree with each other")
         if not (np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(shift).all()):
             raise ValueError("the saved scaler statistics are not finite and positive")
+        spread = tensors[_SPREAD].numpy() if _SPREAD in tensors else None
+        if spread is not None and not (
+            spread.dtype == np.float64
+            and spread.shape == (n,)
+            and np.isfinite(spread).all()
+            and (spread >= 0).all()
+        ):
+            raise ValueError("the saved series spreads are not n finite numbers >= 0")
         steps = [step_from_json(step) for step in series["steps"]]
         if any(isinstance(step, int) != (time_dtype == np.int64) for step in steps):
             raise ValueError("the time steps do not match the time type")
@@ -554,7 +569,7 @@ class _SeriesState:
             missing=None if missing is None else checked_marks(missing.numpy(), len(y)),
         )  # fmt: skip
         if "tail.covariates" not in tensors:
-            return cls(ids, shift, scale, tail, steps)
+            return cls(ids, shift, scale, tail, steps, spread=spread)
         values, c_shift, c_scale = (tensors[name].numpy() for name in _COVARIATE_TENSORS)
         if not (
             values.dtype == c_shift.dtype == c_scale.dtype == np.float64
@@ -566,7 +581,9 @@ class _SeriesState:
             and (c_scale > 0).all()
         ):
             raise ValueError("the saved covariate arrays do not agree with the series")
-        return cls(ids, shift, scale, replace(tail, covariates=values), steps, c_shift, c_scale)
+        return cls(
+            ids, shift, scale, replace(tail, covariates=values), steps, c_shift, c_scale, spread
+        )
 
     @classmethod
     def concatenate(cls, states: list[_SeriesState], time_dtype: np.dtype) -> _SeriesState:
@@ -590,6 +607,9 @@ class _SeriesState:
         covariates = states[0].covariate_shift is not None
         if any((state.covariate_shift is not None) != covariates for state in states):
             raise ValueError("the series files disagree on covariates")
+        spread = states[0].spread is not None
+        if any((state.spread is not None) != spread for state in states):
+            raise ValueError("the series files disagree on series spreads")
 
         def joined(name: str) -> np.ndarray | None:
             parts = [getattr(state, name) for state in states]
@@ -612,6 +632,7 @@ class _SeriesState:
             [step for state in states for step in state.steps],
             joined("covariate_shift"),
             joined("covariate_scale"),
+            np.concatenate([state.spread for state in states]) if spread else None,
         )
 
     def select(self, series: np.ndarray) -> _SeriesState:
@@ -631,4 +652,5 @@ class _SeriesState:
             panel.ids, self.shift[series], self.scale[series], panel, steps,
             self.covariate_shift[series] if covariates else None,
             self.covariate_scale[series] if covariates else None,
+            None if self.spread is None else self.spread[series],
         )  # fmt: skip

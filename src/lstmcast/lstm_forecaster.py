@@ -449,6 +449,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             seed = resumed.seed
         n_fit = scaled_points(panel, n_train, self.val_at)  # also what diagnostics score after
         scaler = SeriesScaler.fit(modelled, n_fit, self.scaler)
+        scaler = scaler.with_spread(modelled, n_fit, self.season_length)
         spec = spec_of(self._current())
         static_encoder = self.__dict__.pop("_fitting_static", None) if spec.static else None
         if spec.dynamic:  # a covariate holding the target's future: said before training
@@ -500,7 +501,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             return  # interrupted: the last checkpoint on disk is the one to resume from
         if flexible and len(self.networks_) < self.ensemble_size:
             self._fewer_members(len(self.networks_))
-        self._calibrate(val_windows)
+        self._calibrate(val_windows, modelled, scaler)
         check_finite(
             self._forecast, self.tail_, self.calibration_, self.horizon, float(self.lr), parallel
         )

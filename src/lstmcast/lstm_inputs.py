@@ -123,8 +123,9 @@ class LSTMInputs:
             return self
         # Their scaling comes from their history in model units, as fit's does.
         state, cold = with_series_of(
-            self._state, self._modelled(panel), self.scaler, spec_of(self._current())
-        )
+            self._state, self._modelled(panel), self.scaler, spec_of(self._current()),
+            season_length=self.season_length,
+        )  # fmt: skip
         if not cold:
             return self
         model = copy.copy(self)  # the networks are shared, not copied

@@ -29,9 +29,11 @@ from .files import check_writable, dir_mode, file_mode, real_path, sha256
 
 FORMAT = "lstmcast-model"
 # Format 2: interval calibration (intervals, 1001, horizon) with its scale, and models trained
-# on sharded data keeping each rank's series in files of their own. Format 1 files still load;
-# older lstmcast versions refuse format 2 by this number rather than misread it.
-FORMAT_VERSION = 2
+# on sharded data keeping each rank's series in files of their own. Format 3: each series'
+# spread in training (``scaler.spread``, the floor of its intervals' unit). Formats 1 and 2
+# still load (without spreads); older lstmcast versions refuse a newer format by this number
+# rather than misread it.
+FORMAT_VERSION = 3
 SERIES_SHARD = "series-{:05d}"
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
 STATE_CONFIG, STATE_WEIGHTS = "training_state.json", "training_state.safetensors"

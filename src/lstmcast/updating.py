@@ -177,15 +177,16 @@ def scaling_for(
     n_train: np.ndarray,
     scaler_kind: str,
     spec: CovariateSpec,
+    season_length: int,
 ) -> tuple[FittedState, SeriesScaler, CovariateScaler | None, tuple[str, ...]]:
     """``state`` with the series of ``panel`` it does not know scaled from their training
     points (``n_train``), the scaling of ``panel``'s series in its order, and the new ids.
 
     A new series too short for a training window is refused by :func:`check_new_series`.
     """
-    state, cold = with_series_of(state, panel, scaler_kind, spec, n_fit=n_train)
+    state, cold = with_series_of(state, panel, scaler_kind, spec, n_train, season_length)
     rows = state.scaler.rows_of(panel.ids)
-    scaler = SeriesScaler(panel.ids, state.scaler.shift[rows], state.scaler.scale[rows])
+    scaler = state.scaler.take(rows, panel.ids)
     covariates = state.covariate_scaler
     if covariates is not None:
         covariates = CovariateScaler(covariates.shift[rows], covariates.scale[rows])
@@ -356,7 +357,7 @@ class Updatable:
         # data was; the tail kept and the diagnostics stay in the data's units.
         modelled = self._modelled(joined)
         state, scaler, covariate_scaler, new_ids = scaling_for(
-            self._state, modelled, n_train, self.scaler, spec
+            self._state, modelled, n_train, self.scaler, spec, self.season_length
         )
         check_new_series(joined, n_train, new_ids, self.window, self.horizon)
         device = next(self.networks_[0].parameters()).device
@@ -407,7 +408,7 @@ class Updatable:
         try:
             self.__dict__.pop("_step_of", None)  # the series and steps changed
             if val_windows is not None and len(val_windows):
-                self._calibrate(val_windows)
+                self._calibrate(val_windows, modelled, scaler)
             check_finite(
                 self._forecast, self.tail_, self.calibration_, self.horizon,
                 float(settings["lr"]), False,

@@ -8,7 +8,7 @@ gathers one batch at a time. Memory stays O(rows), whatever the window length.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -24,11 +24,49 @@ FORECAST_HEADROOM = 1e6
 
 @dataclass(frozen=True)
 class SeriesScaler:
-    """Per-series affine scaling ``(y - shift) / scale``; ``ids``, ``shift``, ``scale`` (n,)."""
+    """Per-series affine scaling ``(y - shift) / scale``; ``ids``, ``shift``, ``scale`` (n,).
+
+    ``spread`` (n,): each series' mean absolute seasonal difference over the points it was
+    fitted on, in scaled units (0: none measurable), the floor of its interval's score unit
+    (see :meth:`with_spread`); None for a model saved before it.
+    """
 
     ids: np.ndarray
     shift: np.ndarray
     scale: np.ndarray
+    spread: np.ndarray | None = None
+
+    def with_spread(self, panel: Panel, n_fit: np.ndarray, season_length: int) -> SeriesScaler:
+        """This scaling, with ``spread`` measured on the first ``n_fit`` (n,) points of each
+        series of ``panel`` (in this scaler's order); missing values (NaN) are skipped."""
+        n, m = len(panel), season_length
+        rows = concatenated_ranges(panel.starts[:-1], panel.starts[:-1] + n_fit)
+        series_of_row = np.repeat(np.arange(n), n_fit)
+        values = panel.y[rows]
+        same = series_of_row[m:] == series_of_row[:-m]  # pairs a season apart, in one series
+        differences = np.abs(values[m:] - values[:-m])
+        usable = same & ~np.isnan(differences)
+        series = series_of_row[m:][usable]
+        total = np.bincount(series, differences[usable], minlength=n)
+        pairs = np.bincount(series, minlength=n)
+        mean = np.divide(total, pairs, out=np.zeros(n), where=pairs > 0)
+        return replace(self, spread=mean / self.scale)
+
+    def take(self, rows: np.ndarray, ids: np.ndarray) -> SeriesScaler:
+        """The scaling of series ``rows`` (k,) of this one, named ``ids`` (k,)."""
+        spread = None if self.spread is None else self.spread[rows]
+        return SeriesScaler(ids, self.shift[rows], self.scale[rows], spread)
+
+    @staticmethod
+    def joined(first: SeriesScaler, then: SeriesScaler) -> SeriesScaler:
+        """``first``'s series, then ``then``'s; a spread only where both have one."""
+        both = first.spread is not None and then.spread is not None
+        return SeriesScaler(
+            np.concatenate([first.ids, then.ids]),
+            np.concatenate([first.shift, then.shift]),
+            np.concatenate([first.scale, then.scale]),
+            np.concatenate([first.spread, then.spread]) if both else None,
+        )
 
     @classmethod
     def fit(cls, panel: Panel, n_fit: np.ndarray, kind: str = "standard") -> SeriesScaler:
