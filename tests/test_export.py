@@ -150,6 +150,20 @@ def test_trained_point_model_with_conformal_intervals(data: pd.DataFrame, tmp_pa
     assert contract.h == 4
 
 
+def test_a_flat_window_keeps_its_series_floor_in_the_graph(
+    data: pd.DataFrame, tmp_path: Path
+) -> None:
+    stuck = data.copy()
+    first = stuck["unique_id"] == stuck["unique_id"].iloc[0]
+    stuck.loc[first[first].index[-WINDOW - 5 :], "y"] = 1.0  # its last window does not move
+    settings = {"val_size": 40, "season_length": 12, "epochs": 5, "window_norm": "revin"}
+    model = lc.LSTMForecaster(**TINY | settings).fit(stuck)
+    assert_matches_predict(model, stuck, tmp_path / "f.onnx", h=4, level=[90])
+    forecast = model.predict(4, level=[90])
+    width = (forecast["LSTM-hi-90"] - forecast["LSTM-lo-90"]).groupby(forecast["unique_id"])
+    assert width.mean().iloc[0] > 0.05 * width.mean().iloc[1:].min()  # not a point
+
+
 def test_recursive_forecast_past_the_horizon(data: pd.DataFrame, tmp_path: Path) -> None:
     model = randomise(lc.LSTMForecaster(**TINY | {"window_norm": "revin"}).fit(data))
     contract = assert_matches_predict(model, data, tmp_path / "r.onnx", h=2 * H + 3)
