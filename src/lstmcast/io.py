@@ -4,7 +4,7 @@ Where it sits: beside the estimator, at the end of fitting and the start of fore
 estimator (``lstm_forecaster``) hands its settings and :class:`~lstmcast.fitted.FittedState` to
 :func:`save_state`, and builds itself from :func:`saved_settings` and :func:`read_state`; this
 module never sees the estimator. The directory mechanics (lock, atomic replace, checksums) are
-``modeldir``'s.
+``modeldir``'s, the per-series arrays ``saved_series``'.
 
 Nothing here ever unpickles: the config is JSON, every array (weights, scaler statistics, the
 last window of each series) is a safetensors tensor, so loading a model cannot run code. A save
@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ from . import __version__, distributed
 from .card import versions
 from .checkpoint import Resumable, write_training_state
 from .covariates import CovariateScaler, StaticEncoder, spec_of
-from .data import Panel, concatenated_ranges
 from .devices import pick_device
 from .diagnostics import Diagnostics
 from .errors import LstmcastError, ModelFileError
@@ -38,7 +37,7 @@ from .files import real_path
 from .fitted import DEFAULT_COLUMNS, FittedState, StateSpec
 from .intervals import CALIBRATION_GRID
 from .layout import LAYOUTS
-from .missing import Fills, checked_marks, joined_marks
+from .missing import Fills
 from .model import LSTMNetwork, NetworkConfig
 from .modeldir import (
     CHECKSUMS,
@@ -54,13 +53,20 @@ from .modeldir import (
     replace_dir,
     save_tensors,
     tensors_with_prefix,
-    verify,
     write_text,
     writing_model,
 )
 from .optimizer_state import read_optimizers, write_optimizers
 from .recipe import TUTORIAL
-from .timesteps import step_from_json, step_to_json
+from .saved_series import (
+    COVARIATE_TENSORS,
+    MISSING_TENSOR,
+    SERIES_TENSORS,
+    SPREAD_TENSOR,
+    SavedSeries,
+    read_series_shard,
+    series_state,
+)
 from .train import History
 from .windows import SeriesScaler
 
@@ -117,7 +123,7 @@ def _save_state(
     staging_dir = Path(str(staging))
     checksums: dict[str, str] = {}
     try:
-        series, series_tensors = _series_state(state)
+        series, series_tensors = series_state(state)
         if sharded:
             shard = SERIES_SHARD.format(distributed.rank())
             tensors_name, json_name = f"{shard}.safetensors", f"{shard}.json"
@@ -187,35 +193,6 @@ def _save_state(
         if distributed.rank() == 0:
             shutil.rmtree(staging_dir, ignore_errors=True)
     distributed.barrier()  # no rank reads the model before it is in place
-
-
-def _series_state(state: FittedState) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """What forecasting each series needs: ids and steps (JSON), scaling and last points."""
-    tail = state.tail
-    series = {
-        "ids": [str(i) for i in tail.ids],
-        "time_dtype": str(tail.ds.dtype),
-        "time_zone": tail.tz,
-        "steps": [step_to_json(step) for step in state.steps],
-    }
-    tensors = {
-        "scaler.shift": torch.from_numpy(state.scaler.shift.astype(np.float64)),
-        "scaler.scale": torch.from_numpy(state.scaler.scale.astype(np.float64)),
-        "tail.y": torch.from_numpy(tail.y.astype(np.float64)),
-        "tail.ds": torch.from_numpy(tail.ds.view(np.int64).copy()),
-        "tail.starts": torch.from_numpy(tail.starts.astype(np.int64)),
-    }
-    if tail.missing is not None:  # which of the last points were missing (missing=...)
-        tensors[_MISSING_TENSOR] = torch.from_numpy(tail.missing.astype(np.int8))
-    if state.scaler.spread is not None:
-        tensors[_SPREAD] = torch.from_numpy(state.scaler.spread.astype(np.float64))
-    if tail.covariates is not None and state.covariate_scaler is not None:
-        tensors |= {
-            "tail.covariates": torch.from_numpy(tail.covariates.astype(np.float64)),
-            "covariates.shift": torch.from_numpy(state.covariate_scaler.shift.astype(np.float64)),
-            "covariates.scale": torch.from_numpy(state.covariate_scaler.scale.astype(np.float64)),
-        }
-    return series, tensors
 
 
 @contextlib.contextmanager
@@ -299,9 +276,9 @@ def read_state(
         if not isinstance(shards, int) or shards < 1:
             raise ValueError(f"invalid number of series files {shards!r}")
         chosen = range(shards) if part is None else range(part[0], shards, part[1])
-        kept = _SeriesState.concatenate(
+        kept = SavedSeries.concatenate(
             [
-                _read_series_shard(directory, k, spec.window, checksums_of(config, directory))
+                read_series_shard(directory, k, spec.window, checksums_of(config, directory))
                 for k in chosen
             ],
             np.dtype(series["time_dtype"]),
@@ -311,7 +288,7 @@ def read_state(
         if len(np.unique(kept.ids.astype(str))) != len(kept.ids):
             raise ValueError("a series is in two series files")
     else:
-        kept = _SeriesState.read(series, tensors, spec.window)
+        kept = SavedSeries.read(series, tensors, spec.window)
         if part is not None:
             kept = kept.select(np.array_split(np.arange(len(kept.ids)), part[1])[part[0]])
     covariates = spec_of(config["params"])
@@ -443,14 +420,7 @@ def _read_calibration(
     state.calibration_scale = scale
 
 
-# The per-series tensors of a model whose series are kept in weights.safetensors.
-_SERIES_TENSORS = ("scaler.shift", "scaler.scale", "tail.y", "tail.ds", "tail.starts")
-_COVARIATE_TENSORS = ("tail.covariates", "covariates.shift", "covariates.scale")
 _CALIBRATION = "calibration.quantiles"
-# Which of each series' last points were missing (Panel.missing), for a model with ``missing``.
-_MISSING_TENSOR = "tail.missing"
-# Each series' spread in training (SeriesScaler.spread); absent from models saved before it.
-_SPREAD = "scaler.spread"
 
 
 def _check_tensor_names(
@@ -460,15 +430,15 @@ def _check_tensor_names(
     sharded = "shards" in config["series"]
     calibrated = "calibration_size" in config
     networks = tuple(f"network.{member}." for member in range(members))
-    described = set() if sharded else set(_SERIES_TENSORS)
+    described = set() if sharded else set(SERIES_TENSORS)
     if not sharded and spec_of(config["params"]):
-        described |= set(_COVARIATE_TENSORS)
+        described |= set(COVARIATE_TENSORS)
     if not sharded and config["params"].get("missing", "error") != "error":
-        described.add(_MISSING_TENSOR)
+        described.add(MISSING_TENSOR)
     if calibrated:
         described.add(_CALIBRATION)
-    if not sharded and _SPREAD in tensors:  # optional: models saved before it lack it
-        described.add(_SPREAD)
+    if not sharded and SPREAD_TENSOR in tensors:  # optional: models saved before it lack it
+        described.add(SPREAD_TENSOR)
     extra = sorted(k for k in tensors if k not in described and not k.startswith(networks))
     missing = sorted(described - tensors.keys())
     missing += [f"{p}*" for p in networks if not any(k.startswith(p) for k in tensors)]
@@ -484,173 +454,3 @@ def _check_tensor_names(
         "the weights come from another model or were changed: use the files saved together, "
         "or save the model again"
     )
-
-
-def _read_series_shard(
-    directory: Path, shard: int, window: int, checksums: dict[str, str] | None
-) -> _SeriesState:
-    from safetensors.torch import load_file
-
-    name = SERIES_SHARD.format(shard)
-    verify(directory, f"{name}.json", checksums)
-    verify(directory, f"{name}.safetensors", checksums)
-    series = json.loads((directory / f"{name}.json").read_text())
-    return _SeriesState.read(series, load_file(str(directory / f"{name}.safetensors")), window)
-
-
-@dataclass(frozen=True)
-class _SeriesState:
-    """What a model keeps per series: ids, scaling (shift, scale), last points and time steps."""
-
-    ids: np.ndarray
-    shift: np.ndarray
-    scale: np.ndarray
-    tail: Panel
-    steps: list[Any]
-    covariate_shift: np.ndarray | None = None  # (n, C), with covariates
-    covariate_scale: np.ndarray | None = None
-    spread: np.ndarray | None = None  # (n,); None: saved before SeriesScaler.spread
-
-    @classmethod
-    def read(
-        cls, series: dict[str, Any], tensors: dict[str, torch.Tensor], window: int
-    ) -> _SeriesState:
-        """Check and build the state saved by ``_series_state``."""
-        ids = np.array([str(i) for i in series["ids"]], dtype=object)
-        time_dtype = np.dtype(series["time_dtype"])
-        if time_dtype != np.int64 and time_dtype.kind != "M":
-            raise ValueError(f"time_dtype {time_dtype} is neither int64 nor a datetime")
-        arrays = {name: tensors[name].numpy() for name in
-                  ("tail.y", "tail.ds", "tail.starts", "scaler.shift", "scaler.scale")}  # fmt: skip
-        if any(array.ndim != 1 for array in arrays.values()):
-            raise ValueError("a saved series array is not one-dimensional")
-        dtypes = {"tail.y": np.float64, "tail.ds": np.int64, "tail.starts": np.int64,
-                  "scaler.shift": np.float64, "scaler.scale": np.float64}  # fmt: skip
-        for name, dtype in dtypes.items():
-            if arrays[name].dtype != dtype:
-                raise ValueError(f"{name} holds {arrays[name].dtype}, not {np.dtype(dtype)}")
-        starts, y = arrays["tail.starts"], arrays["tail.y"]
-        n = len(ids)
-        shift, scale = arrays["scaler.shift"], arrays["scaler.scale"]
-        if not (
-            len(starts) == n + 1
-            and starts[0] == 0
-            and starts[-1] == len(y) == len(arrays["tail.ds"])
-            and (np.diff(starts) >= window).all()
-            and len(shift) == len(scale) == len(series["steps"]) == n
-        ):
-            raise ValueError("the saved series arrays do not agree with each other")
-        if not (np.isfinite(scale).all() and (scale > 0).all() and np.isfinite(shift).all()):
-            raise ValueError("the saved scaler statistics are not finite and positive")
-        spread = tensors[_SPREAD].numpy() if _SPREAD in tensors else None
-        if spread is not None and not (
-            spread.dtype == np.float64
-            and spread.shape == (n,)
-            and np.isfinite(spread).all()
-            and (spread >= 0).all()
-        ):
-            raise ValueError("the saved series spreads are not n finite numbers >= 0")
-        steps = [step_from_json(step) for step in series["steps"]]
-        if any(isinstance(step, int) != (time_dtype == np.int64) for step in steps):
-            raise ValueError("the time steps do not match the time type")
-        zone = series.get("time_zone")
-        if zone is not None:
-            import pandas as pd
-
-            if not isinstance(zone, str) or time_dtype.kind != "M":
-                raise ValueError(f"invalid time zone {zone!r}")
-            try:
-                pd.Timestamp(0, tz=zone)
-            except (KeyError, ValueError):  # zoneinfo's "not found" is a KeyError
-                raise ValueError(f"unknown time zone {zone!r}") from None
-        missing = tensors.get(_MISSING_TENSOR)
-        tail = Panel(
-            ids=ids, y=y, ds=arrays["tail.ds"].view(time_dtype), starts=starts, tz=zone,
-            missing=None if missing is None else checked_marks(missing.numpy(), len(y)),
-        )  # fmt: skip
-        if "tail.covariates" not in tensors:
-            return cls(ids, shift, scale, tail, steps, spread=spread)
-        values, c_shift, c_scale = (tensors[name].numpy() for name in _COVARIATE_TENSORS)
-        if not (
-            values.dtype == c_shift.dtype == c_scale.dtype == np.float64
-            and values.ndim == c_shift.ndim == c_scale.ndim == 2
-            and len(values) == len(y)
-            and c_shift.shape == c_scale.shape == (n, values.shape[1])
-            and np.isfinite(values).all()
-            and np.isfinite(c_shift).all()
-            and (c_scale > 0).all()
-        ):
-            raise ValueError("the saved covariate arrays do not agree with the series")
-        return cls(
-            ids, shift, scale, replace(tail, covariates=values), steps, c_shift, c_scale, spread
-        )
-
-    @classmethod
-    def concatenate(cls, states: list[_SeriesState], time_dtype: np.dtype) -> _SeriesState:
-        """The series of ``states`` one after the other (none: an empty state)."""
-        if not states:
-            empty = Panel(
-                np.array([], dtype=object),
-                np.zeros(0),
-                np.zeros(0, dtype=time_dtype),
-                np.zeros(1, np.int64),
-            )
-            return cls(empty.ids, np.zeros(0), np.ones(0), empty, [])
-        if any(state.tail.ds.dtype != time_dtype for state in states):
-            raise ValueError("the series files mix time types")
-        if any(state.tail.tz != states[0].tail.tz for state in states):
-            raise ValueError("the series files mix time zones")
-        offsets = np.cumsum([0, *(len(state.tail.y) for state in states[:-1])])
-        starts = [
-            state.tail.starts[:-1] + offset for state, offset in zip(states, offsets, strict=True)
-        ]
-        covariates = states[0].covariate_shift is not None
-        if any((state.covariate_shift is not None) != covariates for state in states):
-            raise ValueError("the series files disagree on covariates")
-        spread = states[0].spread is not None
-        if any((state.spread is not None) != spread for state in states):
-            raise ValueError("the series files disagree on series spreads")
-
-        def joined(name: str) -> np.ndarray | None:
-            parts = [getattr(state, name) for state in states]
-            return np.concatenate(parts) if covariates else None
-
-        tail = Panel(
-            ids=np.concatenate([state.ids for state in states]),
-            y=np.concatenate([state.tail.y for state in states]),
-            ds=np.concatenate([state.tail.ds for state in states]),
-            starts=np.concatenate([*starts, [offsets[-1] + len(states[-1].tail.y)]]),
-            tz=states[0].tail.tz,
-            covariates=np.concatenate([s.tail.covariates for s in states]) if covariates else None,
-            missing=joined_marks([state.tail for state in states]),
-        )
-        return cls(
-            tail.ids,
-            np.concatenate([state.shift for state in states]),
-            np.concatenate([state.scale for state in states]),
-            tail,
-            [step for state in states for step in state.steps],
-            joined("covariate_shift"),
-            joined("covariate_scale"),
-            np.concatenate([state.spread for state in states]) if spread else None,
-        )
-
-    def select(self, series: np.ndarray) -> _SeriesState:
-        """The series at positions ``series`` (ascending), (k,)."""
-        tail = self.tail
-        rows = concatenated_ranges(tail.starts[series], tail.starts[series + 1])
-        starts = np.concatenate([[0], np.cumsum(tail.lengths[series])]).astype(np.int64)
-        panel = Panel(
-            ids=tail.ids[series], y=tail.y[rows], ds=tail.ds[rows], starts=starts, tz=tail.tz,
-            covariates=None if tail.covariates is None else tail.covariates[rows],
-            covariate_names=tail.covariate_names,
-            missing=None if tail.missing is None else tail.missing[rows],
-        )  # fmt: skip
-        steps = [self.steps[i] for i in series]
-        covariates = self.covariate_shift is not None
-        return _SeriesState(
-            panel.ids, self.shift[series], self.scale[series], panel, steps,
-            self.covariate_shift[series] if covariates else None,
-            self.covariate_scale[series] if covariates else None,
-            None if self.spread is None else self.spread[series],
-        )  # fmt: skip
