@@ -122,6 +122,19 @@ def interval_score_terms(y: FloatArray, lo: FloatArray, hi: FloatArray, alpha: f
     return (hi - lo) + (2.0 / alpha) * (below + above)
 
 
+def seasonal_scales(y: FloatArray, codes: NDArray[np.intp], n: int, season: int) -> FloatArray:
+    """Each series' mean absolute seasonal difference (lag ``season``), (n,): ``y`` holds the
+    series one after another in time order, ``codes`` (same length) the series of each row.
+    Pairs with a missing value (NaN) are skipped; a series with no pair gets 0."""
+    same = codes[season:] == codes[:-season]  # rows a season apart in one series
+    differences = np.abs(y[season:] - y[:-season])
+    usable = same & ~np.isnan(differences)
+    series = codes[season:][usable]
+    total = np.bincount(series, weights=differences[usable], minlength=n)
+    pairs = np.bincount(series, minlength=n)
+    return np.divide(total, pairs, out=np.zeros(n), where=pairs > 0)
+
+
 def _seasonal_scale(y_train: ArrayLike, season: int, metric: str) -> float:
     """In-sample MAE of the seasonal naive forecast on ``y_train``; raise if it is unusable."""
     x = _as_array(y_train, "y_train")

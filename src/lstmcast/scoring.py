@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from .checks import check_numeric, count_of, require_frame
 from .columns import CUTOFF, ID, NOT_MODELS, TARGET, TIME, parse_interval
 from .errors import DataError
-from .metrics import FloatArray, interval_score_terms, smape_terms
+from .metrics import FloatArray, interval_score_terms, seasonal_scales, smape_terms
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -201,16 +201,9 @@ def train_scales(
     _check_unique_keys(train, "train", [ID, TIME])
     train = train.sort_values([ID, TIME], kind="stable")
     y = _numeric_column(train, TARGET, "train", "the training values", missing=skip_missing)
-    codes = series.get_indexer(train[ID])
-    # After sorting, rows `season` apart belong to the same series iff their codes match.
-    same = codes[season:] == codes[:-season]
-    if skip_missing:
-        same &= ~np.isnan(y[season:]) & ~np.isnan(y[:-season])
-    diffs = np.abs(y[season:] - y[:-season])[same]
-    diff_codes = codes[season:][same]
-    n_diffs = np.bincount(diff_codes, minlength=len(series))
-    total = np.bincount(diff_codes, weights=diffs, minlength=len(series))
-    scale = np.divide(total, n_diffs, out=np.zeros(len(series)), where=n_diffs > 0)
+    # Sorted: rows `season` apart belong to one series iff their codes match. Without
+    # skip_missing y holds no NaN (refused above), so no pair is skipped.
+    scale = seasonal_scales(y, series.get_indexer(train[ID]), len(series), season)
     # Too short (no diffs) and constant series both end up with scale 0: unusable.
     return scale, scale > 0
 

@@ -15,6 +15,7 @@ import torch
 
 from .data import Panel, concatenated_ranges
 from .errors import ConfigError, DataError, count, option
+from .metrics import seasonal_scales
 
 SCALERS = ("standard", "none")
 
@@ -39,17 +40,9 @@ class SeriesScaler:
     def with_spread(self, panel: Panel, n_fit: np.ndarray, season_length: int) -> SeriesScaler:
         """This scaling, with ``spread`` measured on the first ``n_fit`` (n,) points of each
         series of ``panel`` (in this scaler's order); missing values (NaN) are skipped."""
-        n, m = len(panel), season_length
         rows = concatenated_ranges(panel.starts[:-1], panel.starts[:-1] + n_fit)
-        series_of_row = np.repeat(np.arange(n), n_fit)
-        values = panel.y[rows]
-        same = series_of_row[m:] == series_of_row[:-m]  # pairs a season apart, in one series
-        differences = np.abs(values[m:] - values[:-m])
-        usable = same & ~np.isnan(differences)
-        series = series_of_row[m:][usable]
-        total = np.bincount(series, differences[usable], minlength=n)
-        pairs = np.bincount(series, minlength=n)
-        mean = np.divide(total, pairs, out=np.zeros(n), where=pairs > 0)
+        series_of_row = np.repeat(np.arange(len(panel)), n_fit)
+        mean = seasonal_scales(panel.y[rows], series_of_row, len(panel), season_length)
         return replace(self, spread=mean / self.scale)
 
     def take(self, rows: np.ndarray, ids: np.ndarray) -> SeriesScaler:
