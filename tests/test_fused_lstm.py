@@ -179,12 +179,21 @@ def test_bf16_products_stay_close_and_keep_float32_states(
     torch.testing.assert_close(lstm(x)[0], expected[0], atol=0, rtol=0)
 
 
-def test_float32_products_go_to_mkl_except_at_avx512(
+def test_float32_products_go_to_mkl_except_at_avx512_on_other_vendors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for level, mkl in (("AVX2", True), ("DEFAULT", True), ("AVX512", False)):
+    cases = [
+        ("AVX2", "AuthenticAMD", True),
+        ("DEFAULT", "", True),
+        ("AVX512", "AuthenticAMD", False),
+        ("AVX512", "", False),  # no /proc/cpuinfo: oneDNN, as before vendors were told apart
+        ("AVX2", "GenuineIntel", True),
+        ("AVX512", "GenuineIntel", True),
+    ]
+    for level, vendor, mkl in cases:
         monkeypatch.setattr(fused_lstm, "_capability", lambda level=level: level)
-        assert fused_lstm.float32_mkl() is mkl
+        monkeypatch.setattr(fused_lstm, "cpu_field", lambda name, vendor=vendor: vendor)
+        assert fused_lstm.float32_mkl() is mkl, (level, vendor)
     monkeypatch.setattr(fused_lstm, "FLOAT32_MKL", True)
     assert fused_lstm.float32_mkl()  # a setting wins over the CPU
 

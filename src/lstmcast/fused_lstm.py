@@ -43,6 +43,7 @@ from pathlib import Path
 import torch
 
 from .errors import ConfigError
+from .precision import cpu_field
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,11 @@ MIN_FLOAT32_STEPS = 32
 CHUNK_STEPS = 0
 # Whether the float32 matrix products go to MKL (at::mm), each thread multiplying its own rows
 # of the batch, rather than to oneDNN on the whole batch. None: by the CPU, MKL unless torch
-# runs at its AVX-512 level. Measured on AMD EPYC (benchmarks/RESULTS.md): with AVX2 only, a W2
-# training step ran 1.4x faster the MKL way; with AVX-512, MKL's products ran at a third of
-# oneDNN's rate. Benchmarks and tests set it.
+# runs at its AVX-512 level on a CPU not made by Intel. Measured (benchmarks/RESULTS.md): on AMD
+# EPYC with AVX2 only, a W2 training step ran 1.4x faster the MKL way; on AMD EPYC with AVX-512,
+# MKL's products ran at a third of oneDNN's rate (MKL takes slower paths on other vendors'
+# CPUs); on an Intel Xeon with AVX-512, the MKL way ran 1.5x faster again (157 against 242 ms).
+# Benchmarks and tests set it.
 FLOAT32_MKL: bool | None = None
 # The vector instructions each of torch's CPU capability levels guarantees: the extension is
 # compiled for the level torch itself detected, so a cache shared between machines never loads
@@ -173,7 +176,7 @@ def float32_mkl() -> bool:
     """Whether this machine's float32 products go to MKL (see :data:`FLOAT32_MKL`)."""
     if FLOAT32_MKL is not None:
         return FLOAT32_MKL
-    return _capability() != "AVX512"
+    return _capability() != "AVX512" or cpu_field("vendor_id") == "GenuineIntel"
 
 
 def check_kernel(kernel: str) -> None:

@@ -37,16 +37,22 @@ _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 @functools.cache
-def _cpu_flags() -> frozenset[str]:
+def cpu_field(name: str) -> str:
+    """Field ``name`` of the first processor in ``/proc/cpuinfo`` ("flags", "vendor_id", ...);
+    "" where there is no such file (not Linux) or field."""
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return frozenset()
+        return ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+        if key.strip() == name:
+            return value.strip()
+    return ""
+
+
+def _cpu_flags() -> frozenset[str]:
+    return frozenset(cpu_field("flags").split())
 
 
 def native_bf16(device: torch.device) -> bool:
