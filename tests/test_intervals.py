@@ -112,6 +112,13 @@ def test_cli_forecast_with_levels(noisy: np.ndarray, tmp_path: Path) -> None:
         "unique_id", "ds", "LSTM", "LSTM-lo-80", "LSTM-hi-80", "LSTM-lo-95", "LSTM-hi-95",
     ]  # fmt: skip
     assert (frame["LSTM-lo-95"] <= frame["LSTM-lo-80"]).all()
+    # The forecast that uses the 95% intervals says it too; 80% needs 4 horizons (16 are there),
+    # and a forecast without intervals has nothing to say.
+    assert "warning: the 95% intervals are calibrated on 95 " in result.stderr.replace("\n", " ")
+    for levels in (["--level", "80"], []):
+        quiet = runner.invoke(cli.app, ["forecast", str(tmp_path / "m"), *levels, "-o", str(out)])
+        assert quiet.exit_code == 0, quiet.output
+        assert "warning" not in quiet.stderr
 
 
 def test_repeated_levels_give_the_single_levels_band(
@@ -339,6 +346,10 @@ def test_the_caveat_follows_the_models_calibration(model: lc.LSTMForecaster) -> 
     ).fit(np.sin(np.arange(300) / 3))
     assert small.calibration_caveat_ is not None
     assert "25 validation windows that span 5 horizons of 1 series" in small.calibration_caveat_
+    # At the levels a forecast asks for: 80% needs 4 horizons, 99% needs 99.
+    assert small.caveat_at([80]) is None
+    assert small.caveat_at([80, 99]).startswith("the 99% intervals are calibrated on 25 ")
+    assert small.caveat_at([]) is None
     uncalibrated = lc.LSTMForecaster(
         window=24, horizon=6, hidden_size=8, epochs=1, val_size=None, random_state=0
     ).fit(np.sin(np.arange(300) / 3))

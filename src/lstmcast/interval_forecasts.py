@@ -96,10 +96,14 @@ class IntervalForecasts:
         """Why this model's intervals may fall short of their level on later data (its
         calibration spans too few whole horizons: intervals.thin_calibration), judged at its
         highest learned level or 95%; None when calibrated on enough, or not calibrated."""
-        if getattr(self, "calibration_", None) is None:
+        return self.caveat_at(self.quantile_levels or [DEFAULT_LEVEL])
+
+    def caveat_at(self, levels: Sequence[float]) -> str | None:
+        """:attr:`calibration_caveat_` judged at the highest of ``levels`` (percent), the
+        intervals a forecast asks for; None when calibrated on enough, or not calibrated."""
+        if getattr(self, "calibration_", None) is None or not levels:
             return None
-        level = max(self.quantile_levels or [DEFAULT_LEVEL])
-        return thin_calibration(level, self.calibration_size_, self.n_series_, self.horizon)
+        return thin_calibration(max(levels), self.calibration_size_, self.n_series_, self.horizon)
 
     def _window_spread(self, x: torch.Tensor) -> torch.Tensor:
         """The seasonal spread (B,) of input windows ``x`` (B, window[+ horizon], F)."""

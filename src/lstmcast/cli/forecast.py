@@ -101,6 +101,9 @@ def forecast(
     write_frame(frame, output)
     if "cold_start" in frame.columns:
         note_on_success([cold_start_note(frame)])
+    caveat = model.caveat_at(level or [])
+    if caveat:  # said where the intervals are used, not only when the model was trained
+        typer.echo(f"warning: {caveat}", err=True)
     n_series = frame["unique_id"].nunique()
     stdout().print(
         f"wrote {count(len(frame), 'row')} ({n_series} series x {len(frame) // n_series} "
