@@ -40,6 +40,57 @@ def test_weights_are_the_inverse_seasonal_scale_over_its_batch_mean() -> None:
     assert bound_weights(network, x, Objective(season_length=2)) is None
 
 
+def test_a_flat_window_weighs_no_more_than_its_series_floor_allows() -> None:
+    """A window that stopped moving (a stuck sensor) is weighed in the unit its interval is
+    calibrated in (forecasting.score_unit), not at 1 / 1e-3."""
+    from lstmcast.forecasting import SPREAD_FLOOR, WINDOW_FLOOR
+
+    network, x, _ = network_and_batch()
+    x[0] = 0.7
+    unfloored = bound_weights(network, x, SEASONAL)
+    assert unfloored is not None
+    assert unfloored[0] > 50 * unfloored[1:].max()  # the batch's bound terms are all its
+    series_spread = torch.linspace(0.5, 1.5, len(x), dtype=torch.float64)
+    weights = bound_weights(network, x, SEASONAL, series_spread)
+    assert weights is not None
+    spread = (x[:, 2:, 0] - x[:, :-2, 0]).abs().mean(dim=1).double()
+    unit = torch.maximum(spread, SPREAD_FLOOR * series_spread) + WINDOW_FLOOR
+    torch.testing.assert_close(weights, ((1 / unit) / (1 / unit).mean()).float())
+    assert weights[0] < 2 * weights[1:].max()  # beside the others, not above them all
+    _, _, y = network_and_batch()
+    plain = batch_loss(network, x, y, SEASONAL)
+    assert batch_loss(network, x, y, SEASONAL, series_spread=series_spread) != plain
+
+
+def test_fit_windows_carry_their_series_spread(two_series: pd.DataFrame) -> None:
+    """Training and validation windows know their series' spread: the loss and the
+    calibration floor each window's unit with it."""
+    from lstmcast.data import Panel
+    from lstmcast.fitting import fit_windows, training_points
+    from lstmcast.windows import SeriesScaler
+
+    panel = Panel.from_data(two_series)
+    n_train = training_points(panel, 12, 3, 20)
+    scaler = SeriesScaler.fit(panel, n_train)
+    common = {"window": 12, "horizon": 3, "scaler_kind": "standard", "calendar": ()}
+    cpu = torch.device("cpu")
+    train, val, _ = fit_windows(panel, scaler, n_train, cpu, validate=True, **common)
+    assert train.series_spread is None
+    assert train.spread_of(torch.arange(2)) is None
+    scaler = scaler.with_spread(panel, n_train, 2)
+    assert scaler.spread is not None
+    assert scaler.spread[0] != scaler.spread[1]
+    train, val, _ = fit_windows(panel, scaler, n_train, cpu, validate=True, **common)
+    for windows in (train, val):
+        assert windows is not None
+        series = np.searchsorted(panel.starts, windows.starts.numpy(), "right") - 1
+        assert set(series.tolist()) == {0, 1}
+        index = torch.arange(len(windows))
+        torch.testing.assert_close(
+            windows.spread_of(index), torch.from_numpy(scaler.spread[series])
+        )
+
+
 def test_only_the_bounds_terms_are_weighted() -> None:
     network, x, y = network_and_batch()
     forecast = network.quantile_forecast(x)

@@ -208,7 +208,13 @@ def fit_windows(
         if observed is not None:
             first = starts + window
             starts = starts[observed[first + horizon] > observed[first]]
-        found = Windows(inputs, target, torch.from_numpy(starts), window, horizon, seen_ahead)
+        spread = None
+        if scaler.spread is not None:  # each window's series' (the panel's order is ours)
+            series = np.searchsorted(panel.starts, starts, "right") - 1
+            spread = torch.from_numpy(scaler.spread[series])
+        found = Windows(
+            inputs, target, torch.from_numpy(starts), window, horizon, seen_ahead, spread
+        )
         return found.to(device)
 
     first = np.full(len(panel), window)

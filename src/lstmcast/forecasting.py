@@ -70,7 +70,7 @@ def quantile_forecast(
 
 
 # The least score unit of an input window, in its series' standard deviations: keeps a flat
-# window's interval finite (see window_scale).
+# window's interval finite (see score_unit).
 WINDOW_FLOOR = 1e-3
 # ... and at least this share of its series' mean seasonal difference in training, so a window
 # that stopped moving (no sales for weeks, a stuck sensor) keeps an interval of its series'
@@ -105,12 +105,6 @@ def score_unit(spread: torch.Tensor, series_spread: torch.Tensor | None) -> torc
     if series_spread is not None:
         spread = torch.maximum(spread, SPREAD_FLOOR * series_spread)
     return spread + WINDOW_FLOOR
-
-
-def window_scale(x: torch.Tensor, season_length: int, indicator: bool = False) -> torch.Tensor:
-    """Each window's :func:`seasonal_spread`, (B,), plus WINDOW_FLOOR: the weight of a window
-    in the training loss with ``interval_scale="seasonal"`` (intervals use :func:`score_unit`)."""
-    return seasonal_spread(x, season_length, indicator) + WINDOW_FLOOR
 
 
 @torch.no_grad()

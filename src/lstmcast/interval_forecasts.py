@@ -39,7 +39,7 @@ from .intervals import (
 
 if TYPE_CHECKING:
     from .data import Panel
-    from .windows import SeriesScaler, Windows
+    from .windows import Windows
 
 
 class IntervalForecasts:
@@ -65,19 +65,14 @@ class IntervalForecasts:
 
         def _in_user_units(self, values: np.ndarray) -> np.ndarray: ...
 
-    def _calibrate(self, val_windows: Windows | None, panel: Panel, scaler: SeriesScaler) -> None:
+    def _calibrate(self, val_windows: Windows | None) -> None:
         """Split-conformal calibration on the validation windows (see intervals.calibrate),
-        cut from ``panel`` (its rows are the windows' rows) scaled by ``scaler`` (its order)."""
+        each window's score unit floored by its series' spread (``val_windows.series_spread``)."""
         if val_windows is None or len(val_windows) == 0:
             return
-        series_spread = None
-        if scaler.spread is not None:  # each window's series' spread, (n_val,)
-            series = np.searchsorted(panel.starts, val_windows.starts.cpu().numpy(), "right") - 1
-            series_spread = torch.from_numpy(scaler.spread[series])
 
         def unit(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-            floor = None if series_spread is None else series_spread[index.cpu()].to(x.device)
-            return score_unit(self._window_spread(x), floor)
+            return score_unit(self._window_spread(x), val_windows.spread_of(index))
 
         self.calibration_, self.calibration_size_ = calibrate(
             val_windows,

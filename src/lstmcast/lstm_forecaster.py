@@ -501,7 +501,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             return  # interrupted: the last checkpoint on disk is the one to resume from
         if flexible and len(self.networks_) < self.ensemble_size:
             self._fewer_members(len(self.networks_))
-        self._calibrate(val_windows, modelled, scaler)
+        self._calibrate(val_windows)
         check_finite(
             self._forecast, self.tail_, self.calibration_, self.horizon, float(self.lr), parallel
         )

@@ -21,7 +21,7 @@ from torch import nn
 from . import distributed
 from .distributed import DataParallel, EpochSampler
 from .errors import TrainingError, option, setting
-from .forecasting import window_scale
+from .forecasting import score_unit, seasonal_spread
 from .optim import Adam, schedule_at
 from .windows import Windows
 
@@ -108,16 +108,24 @@ def pinball_terms(
     return bounds + median_weight * own
 
 
-def bound_weights(network: nn.Module, x: torch.Tensor, objective: Objective) -> torch.Tensor | None:
+def bound_weights(
+    network: nn.Module,
+    x: torch.Tensor,
+    objective: Objective,
+    series_spread: torch.Tensor | None = None,
+) -> torch.Tensor | None:
     """Each window's weight on the interval bounds' terms, (B,), or None (no
-    ``objective.interval_scale`` or no quantile heads). "seasonal": 1 / the window's mean
-    absolute seasonal difference (in the model's units), over the batch's mean of those, so the
-    terms keep their usual size beside the median's."""
+    ``objective.interval_scale`` or no quantile heads). "seasonal": 1 / the window's score unit
+    (its mean absolute seasonal difference in the model's units, at least a share of its
+    series' ``series_spread`` (B,): forecasting.score_unit, the unit its interval is calibrated
+    in), over the batch's mean of those, so the terms keep their usual size beside the
+    median's. Without the series floor a flat window would weigh up to 1000x the others."""
     config = network.config
     if objective.interval_scale is None or not config.quantiles:
         return None
     window = x[:, : x.shape[1] - config.horizon] if config.futr_size else x
-    inverse = 1.0 / window_scale(window, objective.season_length, config.missing_indicator)
+    spread = seasonal_spread(window, objective.season_length, config.missing_indicator)
+    inverse = 1.0 / score_unit(spread, series_spread)
     return (inverse / inverse.mean()).to(x.dtype)
 
 
@@ -218,15 +226,17 @@ def batch_loss(
     objective: Objective,
     reduction: str = "mean",
     forward: nn.Module | None = None,
+    series_spread: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The ``objective`` of ``network`` on one batch, x (B, steps, features) -> y (B, horizon).
 
     ``forward``: the :class:`TrainingOutput` to run (the training loop's, which may be wrapped
-    in DistributedDataParallel); default, one over ``network``.
+    in DistributedDataParallel); default, one over ``network``. ``series_spread`` (B,): the
+    windows' series' spread (Windows.spread_of), the floor of their bounds' unit.
     """
     if forward is None:
         forward = TrainingOutput(network, objective.quantile_training)
-    weights = bound_weights(network, x, objective)
+    weights = bound_weights(network, x, objective, series_spread)
     return output_loss(forward(x), y, network, objective, reduction, weights)
 
 
@@ -396,7 +406,8 @@ def evaluate_loss(
     with torch.no_grad():
         for chunk in index.split(batch_size):
             x, y = windows.batch(chunk)
-            total += batch_loss(network, x, y, objective, "sum").item()
+            spread = windows.spread_of(chunk)
+            total += batch_loss(network, x, y, objective, "sum", series_spread=spread).item()
             count += int((~torch.isnan(y)).sum())  # missing targets (masked) are not counted
     network.train(was_training)
     if parallel is not None:
@@ -484,10 +495,10 @@ def train(
             order = order.to(train_windows.starts.device)
             epoch_loss = 0.0
             for b in range(batches):
-                x, y = train_windows.batch(
-                    order[b * config.batch_size : (b + 1) * config.batch_size]
-                )
-                loss = batch_loss(network, x, y, objective, forward=forward)
+                index = order[b * config.batch_size : (b + 1) * config.batch_size]
+                x, y = train_windows.batch(index)
+                spread = train_windows.spread_of(index)
+                loss = batch_loss(network, x, y, objective, forward=forward, series_spread=spread)
                 if not torch.isfinite(loss):
                     clip = (
                         option("grad_clip", 1.0)

@@ -408,7 +408,7 @@ class Updatable:
         try:
             self.__dict__.pop("_step_of", None)  # the series and steps changed
             if val_windows is not None and len(val_windows):
-                self._calibrate(val_windows, modelled, scaler)
+                self._calibrate(val_windows)
             check_finite(
                 self._forecast, self.tail_, self.calibration_, self.horizon,
                 float(settings["lr"]), False,

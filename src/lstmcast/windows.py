@@ -188,6 +188,10 @@ class Windows:
     window: int
     horizon: int
     ahead: torch.Tensor | None = None
+    # (n_windows,) each window's series' mean seasonal difference in training, scaled units
+    # (SeriesScaler.spread): the floor of its interval unit (forecasting.score_unit). None: a
+    # scaler without it.
+    series_spread: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -203,6 +207,10 @@ class Windows:
             x = torch.cat([x, future], dim=1)
         return x, self.target[first + steps[self.window :]]
 
+    def spread_of(self, index: torch.Tensor) -> torch.Tensor | None:
+        """The series spread (batch,) of windows ``index`` (batch,), or None."""
+        return None if self.series_spread is None else self.series_spread[index]
+
     def to(self, device: torch.device) -> Windows:
         return Windows(
             self.inputs.to(device),
@@ -211,6 +219,7 @@ class Windows:
             self.window,
             self.horizon,
             None if self.ahead is None else self.ahead.to(device),
+            None if self.series_spread is None else self.series_spread.to(device),
         )
 
 
