@@ -304,7 +304,7 @@ MODEL_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
                 json.dumps(json.loads((d / "config.json").read_text()) | {"format_version": 7})
             )
         ),
-        r"model format 7; this lstmcast .* reads format 3 at most: upgrade lstmcast",
+        r"model format 7; this lstmcast .* reads format 4 at most: upgrade lstmcast",
     ),
 }
 

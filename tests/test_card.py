@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 import lstmcast as lc
+from lstmcast import precision
+from lstmcast.card import PRODUCTS
 from tests.test_cli import run
 
 
@@ -39,6 +42,9 @@ def test_info_prints_the_card(tmp_path: Path) -> None:
     assert "torch " in text
     assert "trained on    2 series, 400 points, 2024-01-01 00:00:00 to 2024-01-09 07:00:00" in text
     assert "network 0     2 epochs" in text
+    # What "auto" resolved to on this machine, recorded in training (format 4).
+    resolved = precision.resolve("auto", torch.device("cpu"), training=True)
+    assert PRODUCTS[resolved] in text
     assert "seed          3" in text
     assert "recipe        hourly -> season 24" in text
     assert "window=" in text
@@ -54,6 +60,8 @@ def test_info_prints_the_card(tmp_path: Path) -> None:
     assert card["seed"] == 3
     assert card["chosen_by_recipe"]
     assert card["intervals"]["independent_horizons"] == 4
+    assert card["training"][0]["precision"] == resolved
+    assert card["training"][0]["threads"] >= 1
     assert card["intervals"]["caveat"].startswith("the 95% intervals are calibrated on 20 ")
     assert "horizon" not in card["chosen_by_recipe"]
     again = lc.LSTMForecaster(horizon=6, epochs=1, hidden_size=8, ensemble_size=1).fit(df)
@@ -70,3 +78,20 @@ def test_a_model_saved_before_cards_still_has_one(tmp_path: Path) -> None:
     result = run("info", path)
     assert result.exit_code == 0, result.output
     assert "trained on    (not recorded: saved before model cards)" in result.stdout
+
+
+def test_a_model_saved_before_the_precision_was_recorded_loads_without_it(
+    tmp_path: Path,
+) -> None:
+    """Format 3 histories have no ``precision``: they load, and the card leaves it out."""
+    path, _ = _model(tmp_path)
+    config = json.loads((path / "config.json").read_text())
+    config["format_version"] = 3
+    for history in config["histories"]:
+        del history["precision"]
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = lc.load(path)
+    assert loaded.histories_[0].precision == ""
+    result = run("info", path)
+    assert result.exit_code == 0, result.output
+    assert "products" not in result.stdout

@@ -105,6 +105,17 @@ def test_the_setting_reaches_the_lstm_and_is_saved(
     assert not any(lstm.low_precision for lstm in lstms(loaded))
 
 
+def test_each_history_records_what_auto_resolved_to(
+    two_series: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    model = lc.LSTMForecaster(**SMALL, ensemble_size=2, precision="auto").fit(two_series)
+    assert [history.precision for history in model.histories_] == ["fp32", "fp32"]
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
+    model = lc.LSTMForecaster(**SMALL, precision="auto").fit(two_series)
+    assert model.histories_[0].precision == ("bf16" if precision.AUTO_BF16 else "fp32")
+
+
 def test_forecasts_of_a_bf16_model_elsewhere_are_float32(
     two_series: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:

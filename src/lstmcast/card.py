@@ -15,6 +15,9 @@ import numpy as np
 if TYPE_CHECKING:
     from .data import Panel
 
+# How a network's recorded training precision reads on the card.
+PRODUCTS = {"fp32": "float32 products", "bf16": "bfloat16 products"}
+
 
 def versions() -> dict[str, str]:
     """The versions of what trains and saves a model: lstmcast, torch, numpy, Python."""
@@ -74,6 +77,8 @@ def model_card(model: Any, config: dict[str, Any]) -> dict[str, Any]:
             "best_epoch": history.best_epoch,
             "stopped": history.stopped,
             "seconds": round(history.seconds, 1),
+            "threads": history.threads or None,  # None: not recorded (older models)
+            "precision": history.precision or None,
         }
         for history in model.histories_
     ]
@@ -142,9 +147,14 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         more = ", ..." if len(most) > 3 else ""
         lines.append(f"missing       {said}" + (f"; most in {shown}{more}" if most else ""))
     for member, history in enumerate(card["training"]):
+        ran_on = [
+            f"{history['threads']} thread(s)" if history.get("threads") else "",
+            PRODUCTS.get(history.get("precision") or "", ""),
+        ]
         lines.append(
             f"network {member}     {history['epochs']} epochs (best {history['best_epoch']}), "
-            f"stopped by {history['stopped']}, {history['seconds']} s"
+            f"stopped by {history['stopped']}, "
+            + ", ".join([f"{history['seconds']} s", *filter(None, ran_on)])
         )
     lines.append(f"seed          {card['seed']}")
     lines += [f"recipe        {reason}" for reason in card["recipe"]]

@@ -351,6 +351,7 @@ def train_members(
                     optimizer=optimizer,
                 )
             history.threads = used
+            history.precision = precision
             state.histories.append(history)
         state.optimizers.append(optimizer.state_dict())
         if state.histories[-1].interrupted:

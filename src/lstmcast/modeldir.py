@@ -30,10 +30,11 @@ from .files import check_writable, dir_mode, file_mode, real_path, sha256
 FORMAT = "lstmcast-model"
 # Format 2: interval calibration (intervals, 1001, horizon) with its scale, and models trained
 # on sharded data keeping each rank's series in files of their own. Format 3: each series'
-# spread in training (``scaler.spread``, the floor of its intervals' unit). Formats 1 and 2
-# still load (without spreads); older lstmcast versions refuse a newer format by this number
-# rather than misread it.
-FORMAT_VERSION = 3
+# spread in training (``scaler.spread``, the floor of its intervals' unit). Format 4: each
+# network's History records the precision its training resolved to (an older lstmcast could not
+# read the new key). Formats 1 to 3 still load (without spreads before 3, without the precision
+# before 4); older lstmcast versions refuse a newer format by this number rather than misread it.
+FORMAT_VERSION = 4
 SERIES_SHARD = "series-{:05d}"
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"
 STATE_CONFIG, STATE_WEIGHTS = "training_state.json", "training_state.safetensors"

@@ -279,6 +279,8 @@ class History:
     val_windows: int = 0
     stopped: str = "epochs"  # why training ended, one of STOP_REASONS
     threads: int = 0  # torch's CPU threads in training (lstmcast.threads); 0: not recorded
+    # The LSTM's products in training as "auto" resolved ("fp32" or "bf16"); "": not recorded.
+    precision: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
