@@ -18,7 +18,8 @@ of ``data/`` in one file) and ``single.csv`` (one of them); the worker writes th
    ``forecast-one/``: ``lstmcast forecast model --data one.csv`` (each rank its share of the
    file's series), ``forecast-single/`` the same for ``single.csv``;
    ``model-one/``: ``lstmcast train one.csv`` (every rank all series, each its share of the
-   windows);
+   windows); ``model-thin/``: ``lstmcast train data`` with intervals calibrated on too few
+   whole horizons for 95%, forecast into ``forecast-thin/`` at 95% (both warn on rank 0);
 4. ``checkpoint/``: ``lstmcast train data`` again, where rank 1 kills itself in epoch 2, so the
    launch ends there, failed.
 """
@@ -146,6 +147,10 @@ def main() -> None:
     run("forecast", work / "model", "--data", work / "one.csv", "-o", work / "forecast-one")
     run("forecast", work / "model", "--data", work / "single.csv", "-o", work / "forecast-single")
     run("train", work / "one.csv", "-o", work / "model-one", *TRAIN_OPTIONS)
+    # 12 series x 2 validation windows of 4 steps: enough windows for 95%, too few horizons.
+    thin = [*TRAIN_OPTIONS, "--horizon", "4", "--val-size", "5"]
+    run("train", work / "data", "-o", work / "model-thin", *thin)
+    run("forecast", work / "model-thin", "-o", work / "forecast-thin", "--level", "95")
     train.training_progress = killing_progress  # type: ignore[assignment]
     run("train", work / "data", "-o", work / "checkpoint", *TRAIN_OPTIONS)
 

@@ -267,6 +267,20 @@ def test_sharded_forecast_of_one_data_file_writes_every_series_once(launch: Laun
     assert parts[1]["ds"].dtype == parts[0]["ds"].dtype
 
 
+def test_the_calibration_caveat_counts_every_ranks_series(launch: Launch) -> None:
+    """Training and the sharded forecast warn once each on rank 0, as one process would: over
+    all 12 series the model was calibrated on, not a rank's share of them."""
+    whole = lc.load(launch.work / "model-thin")
+    caveat = whole.calibration_caveat_
+    assert caveat is not None
+    assert f"span 12 horizons of {4 * SERIES_PER_FILE} series" in caveat
+    share = lc.load(launch.work / "model-thin", part=(1, 2))
+    assert share.n_series_ < whole.n_series_
+    assert share.caveat_at([95]) == caveat
+    assert launch.rank_log(0).count(f"warning: {caveat}") == 2  # train, then forecast
+    assert "intervals are calibrated" not in launch.rank_log(1)
+
+
 def test_training_on_one_data_file_shares_its_windows(launch: Launch) -> None:
     """One file under torchrun: every rank holds every series, one model, no series files."""
     model = lc.load(launch.work / "model-one")

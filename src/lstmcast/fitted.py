@@ -45,6 +45,9 @@ class FittedState:
     sharded: bool = False  # trained in a process group with each rank's own series
     calibration: np.ndarray | None = None
     calibration_size: int = 0
+    # The series the model was trained (and calibrated) on when ``tail`` holds only a share of
+    # them (io.load(part=...), a sharded forecast's rank); None: ``tail`` holds them all.
+    trained_series: int | None = None
     calibration_scale: str = "window"
     # The settings the recipe chose ("chosen": names) and why ("reasons"); None: all given, or
     # a model saved before recipes.

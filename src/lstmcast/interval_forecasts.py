@@ -55,6 +55,7 @@ class IntervalForecasts:
     season_length: Any
     missing: Any
     alias: str
+    _state: Any  # the FittedState
     if TYPE_CHECKING:
 
         def _contexts(
@@ -98,7 +99,14 @@ class IntervalForecasts:
         intervals a forecast asks for; None when calibrated on enough, or not calibrated."""
         if getattr(self, "calibration_", None) is None or not levels:
             return None
-        return thin_calibration(max(levels), self.calibration_size_, self.n_series_, self.horizon)
+        return thin_calibration(
+            max(levels), self.calibration_size_, self._calibrated_series(), self.horizon
+        )
+
+    def _calibrated_series(self) -> int:
+        """The series the calibration windows came from: all the model was trained on, also
+        when this one holds only a share of them (a sharded forecast's rank)."""
+        return self._state.trained_series or self.n_series_
 
     def _window_spread(self, x: torch.Tensor) -> torch.Tensor:
         """The seasonal spread (B,) of input windows ``x`` (B, window[+ horizon], F)."""
@@ -188,7 +196,9 @@ class IntervalForecasts:
         """The levels, refusing any that the conformal calibration cannot support."""
         levels = super()._check_levels(level, h)
         if levels and getattr(self, "calibration_", None) is not None:
-            check_supported_levels(levels, self.calibration_size_, self.n_series_, self.horizon)
+            check_supported_levels(
+                levels, self.calibration_size_, self._calibrated_series(), self.horizon
+            )
         return levels
 
 

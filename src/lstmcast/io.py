@@ -287,8 +287,10 @@ def read_state(
             raise ValueError(f"the series files hold {len(kept.ids)} series, not {series['count']}")
         if len(np.unique(kept.ids.astype(str))) != len(kept.ids):
             raise ValueError("a series is in two series files")
+        trained_series = series["count"]
     else:
         kept = SavedSeries.read(series, tensors, spec.window)
+        trained_series = len(kept.ids)
         if part is not None:
             kept = kept.select(np.array_split(np.arange(len(kept.ids)), part[1])[part[0]])
     covariates = spec_of(config["params"])
@@ -315,6 +317,7 @@ def read_state(
         seed=0,
         covariate_scaler=covariate_scaler,
         static_encoder=static_encoder,
+        trained_series=None if part is None else trained_series,
     )
     if _CALIBRATION in tensors:
         _read_calibration(config, tensors[_CALIBRATION].numpy(), spec, state)

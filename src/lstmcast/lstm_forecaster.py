@@ -478,6 +478,10 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             seed=seed,
             layout=getattr(self, "layout_", None),  # not learned: kept across fits
             sharded=not replicated,
+            # Each rank holds its own series; the calibration pools every rank's windows.
+            trained_series=(
+                None if replicated else int(distributed.sum_across([float(len(panel))])[0])
+            ),
             recipe={"chosen": list(self._chosen), "reasons": list(self._reasons)},
             covariate_scaler=covariate_scaler,
             static_encoder=static_encoder,

@@ -45,6 +45,9 @@ class ShardedForecast:
     series: int  # forecast series, over all parts
     rows: int  # forecast rows (series x steps), over all parts
     parts: list[dict[str, Any]]  # per rank, in rank order: {"file", "series", "rows"}
+    # Why the intervals asked for may cover less than their level (the model's calibration
+    # caveat at the highest level); None: none asked for, or calibrated on enough.
+    caveat: str | None = None
 
 
 def part_file(rank: int) -> str:
@@ -101,6 +104,7 @@ def forecast_part(
         series=sum(p["series"] for p in parts),
         rows=sum(p["rows"] for p in parts),
         parts=parts,
+        caveat=model.caveat_at(level or []),
     )
     if rank == 0:
         # Parts of an earlier run with more processes, as its manifest lists them: other files

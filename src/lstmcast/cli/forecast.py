@@ -141,6 +141,8 @@ def _forecast_parts(
             read_future=None if futr_data is None else functools.partial(_read_future, futr_data),
         )
         if distributed.rank() == 0:
+            if written.caveat:  # as one process says it (see forecast above)
+                typer.echo(f"warning: {written.caveat}", err=True)
             stdout().print(
                 f"wrote {count(written.rows, 'row')} ({written.series} series) in "
                 f"{count(len(written.parts), 'part')} to {output}",
