@@ -226,6 +226,13 @@ def test_the_model_loads_in_one_process(launch: Launch) -> None:
     forecast = model.predict(3)
     assert len(forecast) == 3 * 4 * SERIES_PER_FILE
     assert np.isfinite(forecast["LSTM"]).all()
+    # The card's facts are of every rank's series, not rank 0's (file f: series of 48 + 8f h).
+    config = json.loads((launch.work / "model" / "config.json").read_text())
+    facts = config["data"]
+    assert facts["series"] == 4 * SERIES_PER_FILE
+    assert facts["points"] == SERIES_PER_FILE * sum(48 + 8 * f for f in range(4))
+    assert (facts["first"], facts["last"]) == ("2024-01-01 00:00:00", "2024-01-03 23:00:00")
+    assert config["chain"][0]["data"] == facts
 
 
 def test_sharded_forecast_writes_every_series_once(launch: Launch) -> None:

@@ -33,15 +33,27 @@ def versions() -> dict[str, str]:
     }
 
 
-def training_data(panel: Panel, fingerprint: str) -> dict[str, Any]:
+def training_data(panel: Panel, fingerprint: str, sharded: bool = False) -> dict[str, Any]:
     """What a model learned from: series and points, the first and last time, and the SHA-256
-    of the ids, times and values (``fingerprint``; equal data, equal fingerprint)."""
+    of the ids, times and values (``fingerprint``; equal data, equal fingerprint).
+
+    ``sharded``: each rank of the process group holds its own series (every rank calls this),
+    and the facts are of all ranks' series together.
+    """
+    from . import distributed
     from .timesteps import show_time
 
-    times = panel.in_zone(panel.ds[[int(panel.ds.argmin()), int(panel.ds.argmax())]])
+    ends = panel.ds[[int(panel.ds.argmin()), int(panel.ds.argmax())]]
+    series, points = len(panel), int(panel.lengths.sum())
+    if sharded:
+        ranks = distributed.gather((series, points, ends))
+        series, points = sum(rank[0] for rank in ranks), sum(rank[1] for rank in ranks)
+        every = np.concatenate([rank[2] for rank in ranks])
+        ends = every[[int(every.argmin()), int(every.argmax())]]
+    times = panel.in_zone(ends)
     return {
-        "series": len(panel),
-        "points": int(panel.lengths.sum()),
+        "series": series,
+        "points": points,
         "first": show_time(times[0]),
         "last": show_time(times[1]),
         "fingerprint": fingerprint,
@@ -49,13 +61,19 @@ def training_data(panel: Panel, fingerprint: str) -> dict[str, Any]:
 
 
 def chain_step(
-    step: str, panel: Panel, fingerprint: str, seed: int, training: dict[str, Any]
+    step: str,
+    panel: Panel,
+    fingerprint: str,
+    seed: int,
+    training: dict[str, Any],
+    sharded: bool = False,
 ) -> dict[str, Any]:
     """One step of a model's training chain: ``step`` ("fit" or "update") on ``panel`` (its
-    facts and ``fingerprint``), with ``seed`` and the ``training`` settings it used."""
+    facts and ``fingerprint``; all ranks' when ``sharded``), with ``seed`` and the
+    ``training`` settings it used."""
     return {
         "step": step,
-        "data": training_data(panel, fingerprint),
+        "data": training_data(panel, fingerprint, sharded),
         "seed": seed,
         "training": {k: list(v) if isinstance(v, tuple) else v for k, v in training.items()},
     }

@@ -485,11 +485,13 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             recipe={"chosen": list(self._chosen), "reasons": list(self._reasons)},
             covariate_scaler=covariate_scaler,
             static_encoder=static_encoder,
-            data=training_data(panel, fingerprint),
+            data=training_data(panel, fingerprint, sharded=not replicated),
             fills=self._fitted_fills(sharded=parallel and not replicated),
         )
         training = {name: getattr(self, name) for name in (*TRAINING_SETTINGS, "ensemble_size")}
-        self._state.chain = [chain_step("fit", panel, fingerprint, seed, training)]
+        self._state.chain = [
+            chain_step("fit", panel, fingerprint, seed, training, sharded=not replicated)
+        ]
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None
         if checkpoint is not None:
