@@ -106,7 +106,7 @@ def fill_missing(panel: Panel, policy: str, what: str = "the data") -> Panel:
     missing = np.isnan(values)
     if missing.any():
         row, column = (int(i) for i in np.argwhere(missing)[0])
-        series = int(np.searchsorted(panel.starts, row, side="right") - 1)
+        series = panel.series_of(row)
         before = " before its first value (nothing to carry forward)" if policy == "ffill" else ""
         n_missing = int(missing.sum())
         raise DataError(

@@ -498,6 +498,12 @@ class Panel:
         """Row just past each series' last point, (n_series,) int64."""
         return self.starts[1:]
 
+    def series_of(self, rows: Any) -> Any:
+        """The series (position) that each of ``rows`` (row numbers of ``y``) belongs to: an
+        int64 array shaped like ``rows``, or one integer for one row."""
+        found = np.searchsorted(self.starts, rows, side="right") - 1
+        return int(found) if np.ndim(found) == 0 else found
+
     def tail(self, length: int) -> Panel:
         """The last ``length`` points of every series (all of a shorter one)."""
         return self._rows(np.maximum(self.starts[:-1], self.ends - length), self.ends)

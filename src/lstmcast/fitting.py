@@ -210,7 +210,7 @@ def fit_windows(
             starts = starts[observed[first + horizon] > observed[first]]
         spread = None
         if scaler.spread is not None:  # each window's series' (the panel's order is ours)
-            series = np.searchsorted(panel.starts, starts, "right") - 1
+            series = panel.series_of(starts)
             spread = torch.from_numpy(scaler.spread[series])
         found = Windows(
             inputs, target, torch.from_numpy(starts), window, horizon, seen_ahead, spread

@@ -500,7 +500,7 @@ def _last_observed(panel: Panel, rows: np.ndarray, back: int) -> np.ndarray:
     if not np.isnan(values).any():
         return values
     rows = rows.copy()
-    series_start = panel.starts[np.searchsorted(panel.starts, rows, side="right") - 1]
+    series_start = panel.starts[panel.series_of(rows)]
     if back == 1:  # straight to the last observed row
         rows = previous_rows(~np.isnan(panel.y), panel.starts)[rows]  # -1: none
     else:
@@ -511,7 +511,7 @@ def _last_observed(panel: Panel, rows: np.ndarray, back: int) -> np.ndarray:
             rows[stepping] -= back
     none = (rows < series_start) | np.isnan(panel.y[np.maximum(rows, 0)])
     if none.any():
-        series = int(np.searchsorted(panel.starts, series_start[none][0], side="right")) - 1
+        series = panel.series_of(series_start[none][0])
         raise DataError(
             f"series {panel.ids[series]!r} has no observed value to repeat before its forecast "
             f"origin (every one {'before' if back == 1 else f'{back} steps apart before'} it is "

@@ -233,7 +233,7 @@ def fill_targets(panel: Panel, policy: str, what: str = "the data") -> Panel:
     leading = missing & (before < 0)
     if leading.any():
         row = int(np.argmax(leading))
-        i = int(np.searchsorted(panel.starts, row, side="right")) - 1
+        i = panel.series_of(row)
         series = slice(panel.starts[i], panel.starts[i + 1])
         first = np.flatnonzero(known[series])
         where = (
@@ -389,7 +389,7 @@ def filled_runs(panel: Panel, ends: np.ndarray) -> np.ndarray:
         return np.zeros(len(ends), dtype=np.int64)
     last = ends - 1
     observed = previous_rows(panel.missing == 0, panel.starts)[last]
-    series_start = panel.starts[np.searchsorted(panel.starts, last, side="right") - 1]
+    series_start = panel.starts[panel.series_of(last)]
     return np.where(observed >= 0, last - observed, ends - series_start)
 
 

@@ -31,7 +31,7 @@ def check_positive(panel: Panel, transform: str | None, what: str) -> None:
     if not bad.any():
         return
     row = int(np.argmax(bad))
-    i = int(np.searchsorted(panel.starts, row, side="right")) - 1
+    i = panel.series_of(row)
     when = show_time(panel.in_zone(panel.ds[row : row + 1])[0])
     raise DataError(
         f"series {panel.ids[i]!r} has the value {panel.y[row]:g} at {when} in {what}; "

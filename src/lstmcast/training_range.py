@@ -82,7 +82,7 @@ def check_scaled(panel: Panel, scaled: np.ndarray, index: np.ndarray, scaler_kin
         return
     first = int(np.argmax(beyond.reshape(-1)))
     row = int(index.reshape(-1)[first])
-    i = int(np.searchsorted(panel.starts, row, side="right")) - 1
+    i = panel.series_of(row)
     where = f"series {panel.ids[i]!r} has {panel.y[row]:.3g} at {show_time(panel.ds[row])}"
     if scaler_kind == "none":
         raise DataError(
