@@ -197,6 +197,11 @@ def test_panel_views_and_tail(two_series: pd.DataFrame) -> None:
     assert tail.lengths.tolist() == [5, 5]
     np.testing.assert_array_equal(tail.y[5:], panel.y[235:240])
     pd.testing.assert_frame_equal(panel.to_frame(), lc.to_long(two_series))
+    # Each row's series: arrays keep their shape, one row gives one int.
+    assert panel.tail(3).series_of(np.arange(6)).tolist() == [0, 0, 0, 1, 1, 1]
+    assert panel.series_of(np.array([[119, 120]])).tolist() == [[0, 1]]
+    assert panel.series_of(np.int64(239)) == 1
+    assert isinstance(panel.series_of(0), int)
 
 
 def test_concatenated_ranges() -> None:
