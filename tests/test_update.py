@@ -183,8 +183,42 @@ def test_an_update_refuses_what_it_cannot_continue(fitted: lc.LSTMForecaster) ->
     with pytest.raises(lc.DataError, match=r"series 'z' is new to the model and has 40 points"):
         model.update(pd.concat([NEW, short_new]))
     with pytest.raises(lc.ConfigError, match="epochs"):
-        model.update(NEW, epochs=0)
+        model.update(NEW, epochs=-1)
+    with pytest.raises(lc.ConfigError, match="epochs must be >= 1"):  # only an update refreshes
+        lc.LSTMForecaster(**(FAST | {"epochs": 0})).fit(OLD)
     assert model.chain_ == lc.LSTMForecaster(**FAST).fit(OLD).chain_  # nothing changed
+
+
+def test_a_refresh_moves_the_windows_and_recalibrates_without_training(
+    fitted: lc.LSTMForecaster, tmp_path: Path
+) -> None:
+    """``epochs=0``: the weights, histories and Adam states stay; the saved windows move to
+    the new points' end and the intervals are calibrated on their validation tail."""
+    model, before = fresh(fitted, tmp_path), fresh(fitted, tmp_path)
+    # The last horizon of each series (its validation tail) jumps by 5: errors of about 5
+    # there, against the fit's noise of 0.1.
+    last = NEW.groupby("unique_id").cumcount(ascending=False) < H
+    jumped = NEW.assign(y=NEW["y"] + 5.0 * last)
+    model.update(jumped, epochs=0, random_state=1)
+    assert same(weights(before), weights(model))
+    assert [h.to_dict() for h in model.histories_] == [h.to_dict() for h in before.histories_]
+    model.save(tmp_path / "refreshed")
+    assert (
+        files_of(tmp_path / "refreshed")["optimizer.safetensors"]
+        == (files_of(tmp_path / "fitted")["optimizer.safetensors"])
+    )
+    assert model.chain_[-1]["training"]["epochs"] == 0
+    # Forecasts from the new end: the same points as the model before, given the new data;
+    # the intervals are wider, calibrated on the validation tail's errors.
+    whole = pd.concat([OLD, jumped], ignore_index=True)
+    refreshed, given = model.predict(level=[50]), before.predict(df=whole, level=[50])
+    assert refreshed["ds"].min() == DATA["ds"].max() + pd.Timedelta(hours=1)
+    np.testing.assert_allclose(refreshed["LSTM"], given["LSTM"], rtol=1e-6)
+
+    def width(forecast: pd.DataFrame) -> float:
+        return float((forecast["LSTM-hi-50"] - forecast["LSTM-lo-50"]).mean())
+
+    assert width(refreshed) > 3 * width(given)
 
 
 def test_ctrl_c_leaves_the_model_as_it_was(fitted: lc.LSTMForecaster, tmp_path: Path) -> None:
@@ -261,6 +295,12 @@ def test_train_from_a_model_updates_it_into_another(tmp_path: Path) -> None:
     assert "--hidden-size cannot become 16" in result.stderr
     assert "Traceback" not in result.output
     assert files_of(tmp_path / "v1") == v1
+    refreshed = str(tmp_path / "v1-refreshed")
+    result = runner.invoke(cli.app, ["train", new, "--from", first, "-o", refreshed,
+                                     "--epochs", "0"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "epochs run    0 (a refresh: weights kept, intervals recalibrated)" in result.stdout
+    assert same(weights(lc.load(refreshed)), weights(lc.load(first)))
     result = runner.invoke(cli.app, ["train", new, "--from", first, "-o", first, "--resume"])
     assert result.exit_code == 1
     assert "--resume does not apply" in result.stderr

@@ -21,7 +21,7 @@ import numpy as np
 from . import distributed, recipe
 from .card import chain_step
 from .checkpoint import data_fingerprint
-from .checks import spelled
+from .checks import Rule, spelled
 from .cold_start import with_series_of
 from .covariates import CovariateScaler, CovariateSpec, merge_static, spec_of
 from .data import Panel, concatenated_ranges
@@ -42,6 +42,11 @@ from .settings import AUTO, TRAINING_SETTINGS, is_auto
 from .timesteps import future_times, show_time
 from .train import Callback
 from .windows import SeriesScaler
+
+# An update's epochs: 0 is a refresh (fit trains at least one, settings.RULES): the new points
+# move each series' saved window forward, the intervals are calibrated again on their
+# validation tail and the alarms recomputed, with the weights as they are.
+REFRESH_EPOCHS = Rule(int, 0)
 
 
 def check_changes(saved: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -314,7 +319,9 @@ class Updatable:
             how this update trains; "auto" (default): as the model was trained, except that
             the epochs and validation tail the recipe chose are chosen again for the new data.
             Other settings cannot change (the networks are the model's). ``val_size`` is of
-            the new points.
+            the new points. ``epochs=0`` refreshes the model without training: the saved
+            windows move forward and the intervals are calibrated again on the new
+            validation tail, with the weights and Adam states as they were.
         random_state : seed of this update (default the model's ``random_state``, else random);
             the same model, data and seed give the same weights bit for bit.
         callbacks, id_col, time_col, target_col, static_df : as in :meth:`fit`.
@@ -338,7 +345,7 @@ class Updatable:
         }  # fmt: skip
         changes = {name: value for name, value in given.items() if not is_auto(value)}
         for name, value in changes.items():
-            self._rules[name].check(name, value)
+            (REFRESH_EPOCHS if name == "epochs" else self._rules[name]).check(name, value)
         settings = self._current() | changes
         spec = spec_of(settings)
         if static_df is not None:
@@ -380,24 +387,29 @@ class Updatable:
             )
         seed = random_state if random_state is not None else self.random_state
         seed = secrets.randbits(62) if seed is None else seed
-        updated = dataclasses.replace(state, networks=[], histories=[], optimizers=[], seed=seed)
-        trained = train_members(
-            updated,
-            self.networks_[0].config,
-            # An update validates on its new points' tail (whatever val_at the fit had) and
-            # keeps the best of its epochs and its starting weights there.
-            dataclasses.replace(train_config(settings), keep_start=True, select_epoch=True),
-            len(self.networks_),
-            (train_windows, val_windows),
-            device,
-            callbacks,
-            None,
-            None,
-            None,
-            warm=warm_starts(self._state),
-        )
-        if not trained:
-            raise KeyboardInterrupt  # the model is left as it was
+        if settings["epochs"] == 0:  # a refresh: the networks and their Adam states stay
+            updated = dataclasses.replace(state, seed=seed)
+        else:
+            updated = dataclasses.replace(
+                state, networks=[], histories=[], optimizers=[], seed=seed
+            )
+            trained = train_members(
+                updated,
+                self.networks_[0].config,
+                # An update validates on its new points' tail (whatever val_at the fit had)
+                # and keeps the best of its epochs and its starting weights there.
+                dataclasses.replace(train_config(settings), keep_start=True, select_epoch=True),
+                len(self.networks_),
+                (train_windows, val_windows),
+                device,
+                callbacks,
+                None,
+                None,
+                None,
+                warm=warm_starts(self._state),
+            )
+            if not trained:
+                raise KeyboardInterrupt  # the model is left as it was
         updated = merged_tail(updated, joined, steps, self.window)
         if state.fills is not None:  # the missing ones among the new points are counted too
             updated.fills = state.fills.plus(Fills.of(joined, self.missing, new_points))

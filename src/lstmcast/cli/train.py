@@ -226,17 +226,24 @@ def _update(
         f"updated       {from_model} on {step['data']['series']} series, "
         f"{step['data']['points']} points to {step['data']['last']} (update "
         f"{len(model.chain_) - 1} of its chain)",
-        f"windows       {history.train_windows} training, {history.val_windows} validation",
-        f"epochs run    {len(history.train_loss)} of {epochs}",
-        "best epoch    "
-        + (
-            "-"
-            if best is None
-            else f"{best}"
-            if best
-            else "0 (none beat the weights it began with)"
-        ),
-        f"seconds       {sum(h.seconds for h in model.histories_):.1f}",
+    ]
+    if epochs == 0:  # a refresh: the histories are the training's before it
+        lines.append("epochs run    0 (a refresh: weights kept, intervals recalibrated)")
+    else:
+        lines += [
+            f"windows       {history.train_windows} training, {history.val_windows} validation",
+            f"epochs run    {len(history.train_loss)} of {epochs}",
+            "best epoch    "
+            + (
+                "-"
+                if best is None
+                else f"{best}"
+                if best
+                else "0 (none beat the weights it began with)"
+            ),
+            f"seconds       {sum(h.seconds for h in model.histories_):.1f}",
+        ]
+    lines += [
         f"seed          {model.seed_}",
         f"saved to      {output}",
     ]
