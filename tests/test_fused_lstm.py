@@ -230,6 +230,8 @@ def test_auto_picks_the_fused_kernel_for_training_steps_big_enough(
     with torch.no_grad():
         assert fused_lstm.choose_kernel("auto", big, 64, low_precision=False, training=True)
     assert not fused_lstm.choose_kernel("auto", small, 64, low_precision=False, training=False)
+    # bfloat16 products exist only in the fused kernel: any step takes it, however small.
+    assert fused_lstm.choose_kernel("auto", small[:1], 64, low_precision=True, training=False)
 
 
 def test_without_a_compiler_torch_kernel_runs(

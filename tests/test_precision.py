@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -108,12 +109,22 @@ def test_the_setting_reaches_the_lstm_and_is_saved(
 def test_each_history_records_what_auto_resolved_to(
     two_series: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    big = {**SMALL, "hidden_size": fused_lstm.MIN_UNITS // 32}  # batch 32: a big step
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
-    model = lc.LSTMForecaster(**SMALL, ensemble_size=2, precision="auto").fit(two_series)
+    model = lc.LSTMForecaster(**big, ensemble_size=2, precision="auto").fit(two_series)
     assert [history.precision for history in model.histories_] == ["fp32", "fp32"]
     monkeypatch.setattr(precision, "native_bf16", lambda device: True)
-    model = lc.LSTMForecaster(**SMALL, precision="auto").fit(two_series)
+    model = lc.LSTMForecaster(**big, precision="auto").fit(two_series)
     assert model.histories_[0].precision == ("bf16" if precision.AUTO_BF16 else "fp32")
+    # A small step stays float32 under "auto" (the fused kernel would be slower), in training
+    # and in every forecast, whatever the forecast's batch.
+    small = lc.LSTMForecaster(**SMALL, precision="auto").fit(two_series)
+    assert small.histories_[0].precision == "fp32"
+    small.predict(2)
+    assert not any(lstm.low_precision for lstm in lstms(small))
+    assert precision.resolve("auto", CPU, training=False, step_units=None) == (
+        "bf16" if precision.AUTO_BF16 else "fp32"
+    )
 
 
 def test_forecasts_of_a_bf16_model_elsewhere_are_float32(
@@ -142,3 +153,22 @@ def test_bf16_training_runs_through_the_fused_kernel(
     fp32 = lc.LSTMForecaster(**settings, precision="fp32").fit(two_series)
     difference = (model.predict(2)["LSTM"] - fp32.predict(2)["LSTM"]).abs().max()
     assert 0 < difference < 0.5  # rounded products, the same model
+
+
+@pytest.mark.skipif(fused_lstm.compiler() is None, reason="no C++ compiler")
+def test_a_bf16_forecast_does_not_depend_on_its_batch(
+    two_series: pd.DataFrame, native: None
+) -> None:
+    """bfloat16 products at any batch size: a series forecast alone matches its forecast among
+    enough others to fill a big step (before, the small batch fell back to float32)."""
+    settings = {**SMALL, "hidden_size": fused_lstm.MIN_UNITS // 32}  # 32 rows: a big step
+    model = lc.LSTMForecaster(**settings, precision="bf16").fit(two_series)
+    a = two_series[two_series["unique_id"] == "a"]
+    many = pd.concat([a.assign(unique_id=f"a{k}") for k in range(40)], ignore_index=True)
+    together = model.predict(2, df=many, cold_start=True)
+    alone = model.predict(2, df=many[many["unique_id"] == "a7"], cold_start=True)
+    np.testing.assert_allclose(
+        alone["LSTM"].to_numpy(),
+        together.loc[together["unique_id"] == "a7", "LSTM"].to_numpy(),
+        rtol=1e-5,
+    )

@@ -298,7 +298,9 @@ def train_members(
     update continues from).
     """
     train_windows, val_windows = windows
-    precision = resolve(train_config.precision, device, training=True)  # refused before any work
+    # Refused before any work; "auto" by this machine and the training step's size.
+    step_units = train_config.batch_size * config.hidden_size
+    precision = resolve(train_config.precision, device, training=True, step_units=step_units)
     first_member = 0
     if resumed is not None:
         for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):

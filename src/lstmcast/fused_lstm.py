@@ -194,8 +194,9 @@ def choose_kernel(
     the network (they need torch's own LSTM operator), where float32 products go to MKL
     (:func:`float32_mkl`) always, else for training (through oneDNN the fused forward alone is
     only as fast as torch's: the gain is in the backward) over at least
-    :data:`MIN_FLOAT32_STEPS` steps, or for bfloat16 products (which torch's kernel lacks); and
-    only when the step is big enough (:data:`MIN_UNITS`) to be faster (and pay for a first build).
+    :data:`MIN_FLOAT32_STEPS` steps, when the step is big enough (:data:`MIN_UNITS`) to be
+    faster (and pay for a first build); and for bfloat16 products (which torch's kernel lacks)
+    at any size, so that a series' forecast does not depend on how many others share its batch.
     """
     check_kernel(kernel)
     if kernel == "stock" or x.device.type != "cpu":
@@ -210,8 +211,10 @@ def choose_kernel(
     compiling = torch.compiler.is_compiling() or torch.compiler.is_exporting()
     if tracing or compiling or x.dtype != torch.float32:
         return False
+    if low_precision:
+        return load()
     long_training = training and torch.is_grad_enabled() and x.shape[1] >= MIN_FLOAT32_STEPS
-    if not (low_precision or float32_mkl() or long_training):
+    if not (float32_mkl() or long_training):
         return False
     if x.shape[0] * hidden_size < MIN_UNITS:
         return False

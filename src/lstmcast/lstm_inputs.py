@@ -41,6 +41,7 @@ class LSTMInputs:
     missing: Any
     fill_gaps: Any
     precision: Any
+    batch_size: Any
     scaler: Any
     target_transform: Any
     horizon: Any
@@ -167,5 +168,7 @@ class LSTMInputs:
             covariates, ahead, self.target_transform,
         )  # fmt: skip
         device = next(self.networks_[0].parameters()).device
-        use_precision(self.networks_, resolve(self.precision, device, training=False))
+        step_units = self.batch_size * self.networks_[0].config.hidden_size  # as in training
+        resolved = resolve(self.precision, device, training=False, step_units=step_units)
+        use_precision(self.networks_, resolved)
         return x.to(device), rows

@@ -15,7 +15,12 @@ bfloat16 are lstmcast's CPU kernel's: on a GPU (torch's cuDNN kernel) there are 
 - ``"bf16"``: bfloat16 products; training on a GPU or a CPU without native bfloat16 is refused
   (:class:`ConfigError`), forecasting there falls back to float32 (the weights are float32).
 - ``"auto"`` (default): bfloat16 on CPUs where it is native and :data:`AUTO_BF16` says the
-  accuracy check held (benchmarks/RESULTS.md), else float32.
+  accuracy check held (benchmarks/RESULTS.md), for networks whose training step is big enough
+  for the fused kernel to be faster (``batch_size x hidden_size`` of at least
+  :data:`lstmcast.fused_lstm.MIN_UNITS`); else float32.
+
+Whatever the batch, bfloat16 products run through the fused kernel, so a series' forecast does
+not depend on how many others share its batch.
 """
 
 from __future__ import annotations
@@ -71,11 +76,16 @@ def native_bf16(device: torch.device) -> bool:
     return any(flag in _cpu_flags() for flag in _BF16_FLAGS)
 
 
-def resolve(precision: str, device: torch.device, training: bool) -> str:
-    """``"fp32"`` or ``"bf16"``: what setting ``precision`` means on ``device``.
+def resolve(
+    precision: str, device: torch.device, training: bool, step_units: int | None = None
+) -> str:
+    """``"fp32"`` or ``"bf16"``: what setting ``precision`` means on ``device`` for a network
+    trained in steps of ``step_units`` (batch_size x hidden_size; None: big enough).
 
     Training in bfloat16 where it is not native is refused; forecasting there uses float32.
     """
+    from .fused_lstm import MIN_UNITS  # not at import: fused_lstm reads this module's flags
+
     native = native_bf16(device)
     if precision == "bf16" and device.type != "cpu":
         if not training:
@@ -94,7 +104,8 @@ def resolve(precision: str, device: torch.device, training: bool) -> str:
             f"float32); use {option('precision', 'auto')} or {option('precision', 'fp32')}"
         )
     if precision == "auto":
-        return "bf16" if native and AUTO_BF16 and device.type == "cpu" else "fp32"
+        big_enough = step_units is None or step_units >= MIN_UNITS
+        return "bf16" if native and AUTO_BF16 and device.type == "cpu" and big_enough else "fp32"
     return precision
 
 
