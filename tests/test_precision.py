@@ -122,9 +122,9 @@ def test_each_history_records_what_auto_resolved_to(
     assert small.histories_[0].precision == "fp32"
     small.predict(2)
     assert not any(lstm.low_precision for lstm in lstms(small))
-    assert precision.resolve("auto", CPU, training=False, step_units=None) == (
-        "bf16" if precision.AUTO_BF16 else "fp32"
-    )
+    assert precision.resolve("auto", CPU, training=False, small_step=True) == "fp32"
+    assert fused_lstm.small_step(32, 8)
+    assert not fused_lstm.small_step(32, fused_lstm.MIN_UNITS)
 
 
 def test_forecasts_of_a_bf16_model_elsewhere_are_float32(

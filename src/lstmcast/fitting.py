@@ -24,6 +24,7 @@ from .data import Panel
 from .distributed import DataParallel
 from .errors import DataError, TrainingError, option, points
 from .fitted import FittedState
+from .fused_lstm import small_step
 from .model import LSTMNetwork, NetworkConfig
 from .optim import Adam
 from .precision import resolve, use_precision
@@ -299,8 +300,8 @@ def train_members(
     """
     train_windows, val_windows = windows
     # Refused before any work; "auto" by this machine and the training step's size.
-    step_units = train_config.batch_size * config.hidden_size
-    precision = resolve(train_config.precision, device, training=True, step_units=step_units)
+    small = small_step(train_config.batch_size, config.hidden_size)
+    precision = resolve(train_config.precision, device, training=True, small_step=small)
     first_member = 0
     if resumed is not None:
         for weights, history in zip(resumed.done_weights, resumed.done_histories, strict=True):

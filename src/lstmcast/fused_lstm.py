@@ -179,6 +179,12 @@ def float32_mkl() -> bool:
     return _capability() != "AVX512" or cpu_field("vendor_id") == "GenuineIntel"
 
 
+def small_step(batch_size: int, hidden_size: int) -> bool:
+    """Whether a training step of ``batch_size`` rows of ``hidden_size`` units is below
+    :data:`MIN_UNITS`, where torch's float32 kernel is faster than the fused one."""
+    return batch_size * hidden_size < MIN_UNITS
+
+
 def check_kernel(kernel: str) -> None:
     if kernel not in KERNELS:
         raise ConfigError(f"LSTM kernel must be one of {', '.join(KERNELS)}; got {kernel!r}")

@@ -20,6 +20,7 @@ from .covariates import fill_missing, frame_as_given, read_future, read_panel, s
 from .errors import DataError
 from .fitting import ahead_mask, network_inputs
 from .forecasting import input_windows, refuse_recursion
+from .fused_lstm import small_step
 from .intervals import network_quantiles
 from .missing import Fills, fill_targets, shared, warn_filled_origins
 from .precision import resolve, use_precision
@@ -168,7 +169,7 @@ class LSTMInputs:
             covariates, ahead, self.target_transform,
         )  # fmt: skip
         device = next(self.networks_[0].parameters()).device
-        step_units = self.batch_size * self.networks_[0].config.hidden_size  # as in training
-        resolved = resolve(self.precision, device, training=False, step_units=step_units)
+        small = small_step(self.batch_size, self.networks_[0].config.hidden_size)  # training's
+        resolved = resolve(self.precision, device, training=False, small_step=small)
         use_precision(self.networks_, resolved)
         return x.to(device), rows

@@ -17,7 +17,7 @@ bfloat16 are lstmcast's CPU kernel's: on a GPU (torch's cuDNN kernel) there are 
 - ``"auto"`` (default): bfloat16 on CPUs where it is native and :data:`AUTO_BF16` says the
   accuracy check held (benchmarks/RESULTS.md), for networks whose training step is big enough
   for the fused kernel to be faster (``batch_size x hidden_size`` of at least
-  :data:`lstmcast.fused_lstm.MIN_UNITS`); else float32.
+  :data:`lstmcast.fused_lstm.MIN_UNITS`, :func:`lstmcast.fused_lstm.small_step`); else float32.
 
 Whatever the batch, bfloat16 products run through the fused kernel, so a series' forecast does
 not depend on how many others share its batch.
@@ -76,15 +76,13 @@ def native_bf16(device: torch.device) -> bool:
     return any(flag in _cpu_flags() for flag in _BF16_FLAGS)
 
 
-def resolve(
-    precision: str, device: torch.device, training: bool, step_units: int | None = None
-) -> str:
-    """``"fp32"`` or ``"bf16"``: what setting ``precision`` means on ``device`` for a network
-    trained in steps of ``step_units`` (batch_size x hidden_size; None: big enough).
+def resolve(precision: str, device: torch.device, training: bool, small_step: bool = False) -> str:
+    """``"fp32"`` or ``"bf16"``: what setting ``precision`` means on ``device``; ``small_step``:
+    the network trains in steps too small for the fused kernel to be faster
+    (:func:`lstmcast.fused_lstm.small_step`), so "auto" keeps float32.
 
     Training in bfloat16 where it is not native is refused; forecasting there uses float32.
     """
-    from .fused_lstm import MIN_UNITS  # not at import: fused_lstm reads this module's flags
 
     native = native_bf16(device)
     if precision == "bf16" and device.type != "cpu":
@@ -104,8 +102,8 @@ def resolve(
             f"float32); use {option('precision', 'auto')} or {option('precision', 'fp32')}"
         )
     if precision == "auto":
-        big_enough = step_units is None or step_units >= MIN_UNITS
-        return "bf16" if native and AUTO_BF16 and device.type == "cpu" and big_enough else "fp32"
+        fast = native and AUTO_BF16 and device.type == "cpu" and not small_step
+        return "bf16" if fast else "fp32"
     return precision
 
 
