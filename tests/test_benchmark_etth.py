@@ -121,20 +121,31 @@ def test_fifteen_minute_files_split_the_same_months_in_rows_times_four() -> None
     assert [len(block) for block in blocks.values()] == [34560, 11520 + 96, 11520 + 96]
 
 
-def test_defaults_follow_the_horizon_and_flags_override_them() -> None:
+def test_defaults_follow_the_horizon_and_flags_override_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """The settings chosen on validation: 3 networks and their mean everywhere, the segments
-    decoder over days from H = 192 on; a flag given wins, an unset one leaves the default."""
+    decoder over days from H = 192 on, MSE as the loss from 336; a flag given wins, an unset
+    one leaves the default."""
     short, long = etth.defaults_for(96), etth.defaults_for(720)
     assert etth.defaults_for(191)["decoder"] == "linear"
     from_192 = etth.defaults_for(192)
     assert (from_192["decoder"], from_192["segment"]) == ("segments", 24)
     assert (short["decoder"], short["segment"]) == ("linear", 12)
     assert (long["decoder"], long["segment"]) == ("segments", 24)
+    assert etth.defaults_for(192)["loss"] == etth.defaults_for(335)["loss"] == short["loss"]
+    assert short["loss"] == "mae"
+    assert etth.defaults_for(336)["loss"] == long["loss"] == "mse"
     assert short["ensemble_size"] == long["ensemble_size"] == 3
     assert short["ensemble_combine"] == long["ensemble_combine"] == "mean"
     args = etth.parse_args(["--horizon", "720", "--segment", "12", "--ensemble-combine", "median"])
     given = {name: getattr(args, name) for name in etth.DEFAULTS if hasattr(args, name)}
     assert given == {"segment": 12, "ensemble_combine": "median"}
+    with pytest.raises(SystemExit):
+        etth.parse_args(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "default: mae; from H = 336 on: mse" in shown
+    assert "default: linear; from H = 192 on: segments" in shown
 
 
 def test_a_linear_weight_averages_the_networks_with_the_linear_map() -> None:
