@@ -171,6 +171,20 @@ def test_epochs_the_recipe_chose_are_chosen_again_for_the_new_windows(tmp_path: 
     assert len(model.history_.train_loss) == 2
 
 
+def test_a_validation_tail_the_recipe_chose_is_chosen_again_for_the_new_points() -> None:
+    """As fit chose it: for 3 series, enough windows for a 95% interval (19: 7 per series,
+    18 points), at most a fifth of the fewest new points; the 95% interval still works."""
+    settings = {k: v for k, v in FAST.items() if k != "val_size"}
+    model = lc.LSTMForecaster(**settings).fit(OLD)
+    assert model.val_size == H + 7 - 1
+    model.update(NEW, epochs=0)  # 60 new points per series: a fifth is 12
+    assert model.chain_[-1]["training"]["val_size"] == 12
+    model.update(frame(["a", "b", "c"], n=N + 100).groupby("unique_id").tail(100), epochs=0)
+    assert model.chain_[-1]["training"]["val_size"] == H + 7 - 1  # a fifth of 100 is 20
+    assert model.calibration_size_ == 3 * 7
+    assert model.predict(level=[95])["LSTM-hi-95"].notna().all()
+
+
 def test_an_update_refuses_what_it_cannot_continue(fitted: lc.LSTMForecaster) -> None:
     model = fitted
     later = NEW.groupby("unique_id").tail(30)  # 30 points missing after the model's last

@@ -354,9 +354,11 @@ class Updatable:
         panel, steps = self._panel_for(df, **names)
         joined, new_points = joined_with_tail(self._state, panel)
         if "val_size" in self._chosen and "val_size" not in changes and self.val_size is not None:
-            # Chosen again, as for the fit's data: from the new points of each series.
+            # Chosen again, as for the fit's data: from the new points of each series (the
+            # fewest any series brings).
+            given = new_points[new_points > 0]
             settings["val_size"] = recipe.validation_points(
-                self.horizon, len(joined), int(new_points[new_points > 0].min(initial=0)),
+                self.horizon, len(joined), int(given.min()) if len(given) else 0,
                 self.quantile_levels or (95,),
             )  # fmt: skip
         n_train = update_split(joined, new_points, self.window, self.horizon, settings["val_size"])
