@@ -61,19 +61,14 @@ def training_data(panel: Panel, fingerprint: str, sharded: bool = False) -> dict
 
 
 def chain_step(
-    step: str,
-    panel: Panel,
-    fingerprint: str,
-    seed: int,
-    training: dict[str, Any],
-    sharded: bool = False,
+    step: str, data: dict[str, Any], seed: int, training: dict[str, Any]
 ) -> dict[str, Any]:
-    """One step of a model's training chain: ``step`` ("fit" or "update") on ``panel`` (its
-    facts and ``fingerprint``; all ranks' when ``sharded``), with ``seed`` and the
-    ``training`` settings it used."""
+    """One step of a model's training chain: ``step`` ("fit" or "update") on the data whose
+    facts are ``data`` (:func:`training_data`), with ``seed`` and the ``training`` settings it
+    used."""
     return {
         "step": step,
-        "data": training_data(panel, fingerprint, sharded),
+        "data": data,
         "seed": seed,
         "training": {k: list(v) if isinstance(v, tuple) else v for k, v in training.items()},
     }

@@ -467,6 +467,8 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         config = network_config(
             self._current(), input_size, self._network_quantiles(), static_encoder
         )
+        # What the model learns from: all ranks' series when each holds its own.
+        facts = training_data(panel, fingerprint, sharded=not replicated)
         # What forecasting (and so every checkpoint) needs, known before training starts.
         self._state = FittedState(
             networks=[],
@@ -479,19 +481,15 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
             layout=getattr(self, "layout_", None),  # not learned: kept across fits
             sharded=not replicated,
             # Each rank holds its own series; the calibration pools every rank's windows.
-            trained_series=(
-                None if replicated else int(distributed.sum_across([float(len(panel))])[0])
-            ),
+            trained_series=None if replicated else facts["series"],
             recipe={"chosen": list(self._chosen), "reasons": list(self._reasons)},
             covariate_scaler=covariate_scaler,
             static_encoder=static_encoder,
-            data=training_data(panel, fingerprint, sharded=not replicated),
+            data=facts,
             fills=self._fitted_fills(sharded=parallel and not replicated),
         )
         training = {name: getattr(self, name) for name in (*TRAINING_SETTINGS, "ensemble_size")}
-        self._state.chain = [
-            chain_step("fit", panel, fingerprint, seed, training, sharded=not replicated)
-        ]
+        self._state.chain = [chain_step("fit", dict(facts), seed, training)]
         self.__dict__.pop("_step_of", None)  # of the series fitted before
         save = None
         if checkpoint is not None:

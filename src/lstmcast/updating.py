@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import distributed, recipe
-from .card import chain_step
+from .card import chain_step, training_data
 from .checkpoint import data_fingerprint
 from .checks import Rule, spelled
 from .cold_start import with_series_of
@@ -257,9 +257,8 @@ def warm_starts(state: FittedState) -> list[WarmStart]:
 
 def update_step(panel: Panel, seed: int, training: dict[str, Any], networks: int) -> dict[str, Any]:
     """The training chain's record of an update on ``panel``."""
-    return chain_step(
-        "update", panel, data_fingerprint(panel), seed, training | {"ensemble_size": networks}
-    )
+    facts = training_data(panel, data_fingerprint(panel))
+    return chain_step("update", facts, seed, training | {"ensemble_size": networks})
 
 
 class Updatable:
