@@ -29,7 +29,6 @@ from benchmarks.m4 import long_frame
 from benchmarks.m4_data import HORIZON, SEASON, load_m4_hourly
 
 LEVEL = 95
-WINDOW = 336  # the benchmark's input window
 
 
 def seasonal_mae(x: np.ndarray, lag: int) -> np.ndarray:
@@ -47,10 +46,10 @@ UNITS: dict[str, Unit] = {
         [seasonal_mae(h, SEASON) for h in histories]
     ),
     "seasonal MAE of the input window (season_length=24)": lambda model, histories, ids: np.array(
-        [seasonal_mae(h[-WINDOW:], SEASON) for h in histories]
+        [seasonal_mae(h[-model.window :], SEASON) for h in histories]
     ),
     "lag-1 MAE of the input window (season_length=1)": lambda model, histories, ids: np.array(
-        [seasonal_mae(h[-WINDOW:], 1) for h in histories]
+        [seasonal_mae(h[-model.window :], 1) for h in histories]
     ),
 }
 

@@ -11,8 +11,9 @@ each series out of training to calibrate on (``val_size``), and its point foreca
 heads, no validation tail) on each series without its FIRST 96 target hours instead: the series
 start 96 hours later, so the model trains on as many windows as the tail hold-out leaves it, but
 on the most recent hours. Those first target hours (49 overlapping 48-hour forecasts per series,
-from the 336 hours before each) calibrate its learned bounds as the library would (conformalized
-quantile regression, misses measured in units of each input window's seasonal MAE), and it
+from the input window's hours before each) calibrate its learned bounds as the library would
+(conformalized quantile regression, misses measured in units of each input window's seasonal
+MAE), and it
 forecasts the validation targets (the last 48 training hours). The test set is never read.
 """
 
