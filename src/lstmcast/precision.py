@@ -1,7 +1,8 @@
 """Which number format the LSTM's matrix products use: float32, or bfloat16 where it is native.
 
 ``precision="bf16"`` runs the LSTM's matrix products (input and recurrent parts of every gate,
-forward and backward) in bfloat16, through the fused kernel (:mod:`lstmcast.fused_lstm`); the
+forward and backward) in bfloat16, through the fused kernel (:mod:`lstmcast.fused_lstm`; the
+segments decoder's step, written out in ``LSTM.fan_out``, stays float32); the
 weights stay float32 (cast for each batch), and so do the cell state, every element-wise step,
 the segment embedding, the heads and the forecast. Not ``torch.autocast``: under autocast
 torch's CPU LSTM runs wholly in bfloat16, cell state included, and the heads' outputs, the
