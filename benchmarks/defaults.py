@@ -245,18 +245,26 @@ def run_command(args: list[str], workdir: Path, threads: int | None) -> Command:
     uses the interpreter it runs under. A failure raises with the command's stderr.
     """
     executable = [sys.executable, "-m", "lstmcast"] if args[0] == "lstmcast" else [sys.executable]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
     done = subprocess.run(
-        executable + args[1:], cwd=workdir, env=env, capture_output=True, text=True
+        executable + args[1:], cwd=workdir, env=command_env(threads), capture_output=True, text=True
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise RuntimeError(f"`{' '.join(args)}` exited with {done.returncode}:\n{tail}")
     return Command(args, seconds)
+
+
+def command_env(threads: int | None) -> dict[str, str]:
+    """The environment of every command: this one, the repository first on PYTHONPATH (for
+    ``benchmarks``), then the caller's entries, so that a scratch copy of the library put there
+    (an experiment's arm) is what the commands import."""
+    paths = [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
 
 
 def lstmcast(threads: int | None, *args: str) -> list[str]:

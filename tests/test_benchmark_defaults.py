@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +169,21 @@ def test_validation_never_holds_a_test_point() -> None:
         last = kept.groupby("unique_id", sort=False)["ds"].max()
         first_test = frame.groupby("unique_id", sort=False)["ds"].nth(-(case.span + case.gap))
         assert (last.to_numpy() < first_test.to_numpy()).all(), case.name
+
+
+def test_commands_import_the_library_on_the_callers_pythonpath(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An experiment's arm is a scratch copy of the library put on PYTHONPATH: the commands
+    # must run it, not the installed one.
+    arm = tmp_path / "arm" / "lstmcast"
+    arm.mkdir(parents=True)
+    (arm / "__init__.py").write_text("")
+    (arm / "__main__.py").write_text("print(__file__)\n")
+    monkeypatch.setenv("PYTHONPATH", str(arm.parent))
+    env = defaults.command_env(threads=1)
+    assert env["OMP_NUM_THREADS"] == "1"
+    ran = subprocess.run(
+        [sys.executable, "-m", "lstmcast"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert ran.stdout.strip() == str(arm / "__main__.py"), ran.stderr
