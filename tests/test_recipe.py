@@ -14,6 +14,7 @@ from lstmcast.recipe import (
     choose_segment,
     choose_window,
     facts_of,
+    is_daily_season,
     period_from_autocorrelation,
     season_of_step,
 )
@@ -78,14 +79,50 @@ def test_choose_on_m4_hourly_like_data() -> None:
     )
     recipe = choose(facts)
     assert {k: recipe.settings[k] for k in ("window", "segment", "horizon", "season_length")} == {
-        "window": 336,
+        "window": 168,
         "segment": 24,
         "horizon": 48,
         "season_length": 24,
     }
     assert recipe.settings["batch_size"] == 256
     assert recipe.reasons[0] == "hourly -> season 24"
-    assert recipe.reasons[1] == "window 336 = 14 seasons"
+    assert recipe.reasons[1] == "window 168 = 7 seasons, a week"
+
+
+@pytest.mark.parametrize(
+    ("step", "period", "horizon", "window"),
+    [
+        (pd.offsets.Hour(), None, 96, 168),  # ETTh1's horizon: 28 days wanted, a week taken
+        (1, 24, 48, 168),  # hourly data without dates: a season of 24 steps is a day
+        (pd.offsets.Minute(15), None, 96, 672),  # a week of quarter hours
+        (pd.offsets.Hour(), None, 12, 96),  # short horizons: 7 horizons, under the cap
+        (pd.offsets.Day(), None, 28, 98),  # other seasons keep 14 of them (V17)
+        (pd.offsets.MonthEnd(), None, 18, 132),
+        (1, 12, 18, 132),  # integer steps with another period: not a day
+    ],
+)
+def test_a_daily_season_stops_at_a_week(
+    step: object, period: int | None, horizon: int, window: int
+) -> None:
+    facts = DataFacts(
+        step=step,
+        n_series=400,
+        shortest=2_000,
+        total_points=800_000,
+        horizon=horizon,
+        period=period,
+    )
+    assert choose(facts).settings["window"] == window
+
+
+def test_daily_seasons() -> None:
+    assert is_daily_season(pd.offsets.Hour(), 24)
+    assert is_daily_season(pd.offsets.Minute(30), 48)
+    assert is_daily_season(1, 24)
+    assert not is_daily_season(pd.offsets.Hour(), 12)
+    assert not is_daily_season(pd.offsets.Day(), 7)  # the week, not the day
+    assert not is_daily_season(pd.offsets.MonthEnd(), 12)
+    assert not is_daily_season(1, 7)
 
 
 def test_few_windows_get_smaller_batches() -> None:

@@ -2,7 +2,7 @@
 
 A user gives data and the horizon they need; every setting they did not give is chosen here,
 from the data alone, by rules that the M4 Hourly and ETTh1 benchmarks chose on validation
-(benchmarks/RESULTS.md): a window of whole seasons (14 of them on hourly data, two weeks), the LSTM
+(benchmarks/RESULTS.md): a window of whole seasons (7 of them on hourly data, a week), the LSTM
 stepping over one season at a time, the whole horizon emitted at once, each window normalised by
 its own statistics (RevIN), the MAE loss and a one-cycle learning rate. Each choice comes with the
 reason, printed by ``lstmcast train`` and saved in the model.
@@ -34,8 +34,14 @@ _SECONDS_PER_DAY = 86_400
 
 # The window covers about this many horizons (N-BEATS' and M4 Hourly's 7 x 48 = 336 hours) ...
 HORIZONS_PER_WINDOW = 7
-# ... in whole seasons, between these many (14 hourly seasons: two weeks, chosen on validation).
+# ... in whole seasons, between these many ...
 MIN_SEASONS, MAX_SEASONS = 2, 14
+# ... and a week at most when the season is a day: on M4 Hourly and ETTh1 a week's window beat
+# two weeks on validation, while 7 seasons instead of 14 lost on daily, monthly and quarterly
+# data (benchmarks/RESULTS.md, V16 and V17).
+DAILY_SEASON_MAX = _DAYS_PER_WEEK
+# Hourly data without dates: a season of 24 integer steps is taken for a day.
+_HOURS_PER_DAY = 24
 # With less data than this many training windows, the window gives way (see choose_window).
 MIN_TRAINING_WINDOWS = 500
 # Without a season, the window is at least this many steps.
@@ -199,17 +205,31 @@ def period_from_autocorrelation(series: list[np.ndarray], max_lag: int) -> int:
     return lag if lag >= 2 and mean[lag] >= SEASON_MIN_AUTOCORRELATION else 1
 
 
+def is_daily_season(step: Any, season: int) -> bool:
+    """Whether ``season`` steps of ``step`` make a day: a fixed step under a day, or integer
+    steps with a season of 24 (hourly data without dates)."""
+    if isinstance(step, int | np.integer):
+        return season == _HOURS_PER_DAY
+    seconds = _seconds(step)
+    return seconds is not None and 0 < seconds * season == _SECONDS_PER_DAY
+
+
 def choose_window(
-    season: int, horizon: int, longest_allowed: int, n_series: int = 1
+    season: int,
+    horizon: int,
+    longest_allowed: int,
+    n_series: int = 1,
+    max_seasons: int = MAX_SEASONS,
 ) -> tuple[int, str]:
-    """The input window: about :data:`HORIZONS_PER_WINDOW` horizons in whole seasons, within
-    what the shortest series allows (``longest_allowed`` steps); and why.
+    """The input window: about :data:`HORIZONS_PER_WINDOW` horizons in whole seasons (at most
+    ``max_seasons``), within what the shortest series allows (``longest_allowed`` steps); and
+    why.
 
     With little data, the window gives way to training windows: it shrinks by whole seasons
     while the ``n_series`` series hold fewer than :data:`MIN_TRAINING_WINDOWS` of them, down to
     half of what the shortest allows (or :data:`MIN_SEASONS` seasons).
     """
-    window, why = _longest_window(season, horizon, longest_allowed)
+    window, why = _longest_window(season, horizon, longest_allowed, max_seasons)
     unit = season if season > 1 else 1
     floor = max(MIN_SEASONS * unit, longest_allowed // 2)
     shrunk = window
@@ -226,15 +246,17 @@ def choose_window(
     return window, why
 
 
-def _longest_window(season: int, horizon: int, longest_allowed: int) -> tuple[int, str]:
+def _longest_window(
+    season: int, horizon: int, longest_allowed: int, max_seasons: int
+) -> tuple[int, str]:
     # Whole seasons only when two of them leave most of the data to train on: a season that
     # long (a slow cycle of a few periods in all) is read in steps, like data without one.
     if season > 1 and MIN_SEASONS * season > longest_allowed // 2:
         wanted = min(max(HORIZONS_PER_WINDOW * horizon, MIN_WINDOW), longest_allowed // 2)
         return max(wanted, 1), f"{HORIZONS_PER_WINDOW} horizons (season {season} is long here)"
     if season > 1:
-        seasons = math.ceil(HORIZONS_PER_WINDOW * horizon / season)
-        seasons = min(max(seasons, MIN_SEASONS), MAX_SEASONS)
+        wanted_seasons = math.ceil(HORIZONS_PER_WINDOW * horizon / season)
+        seasons = min(max(wanted_seasons, MIN_SEASONS), max_seasons)
         wanted, why = season * seasons, f"{seasons} seasons"
     else:
         wanted = max(HORIZONS_PER_WINDOW * horizon, MIN_WINDOW)
@@ -399,7 +421,11 @@ def choose(
             f"validation tail of {tail} needs at least {needed} (one input step): give a "
             f"shorter {setting('horizon')}, or longer series"
         )
-    window, why = choose_window(season, h, facts.shortest - h - tail, facts.n_series)
+    daily = is_daily_season(facts.step, season)
+    most = DAILY_SEASON_MAX if daily else MAX_SEASONS
+    window, why = choose_window(season, h, facts.shortest - h - tail, facts.n_series, most)
+    if daily and why == f"{DAILY_SEASON_MAX} seasons":
+        why += ", a week"
     window = pick("window", window, f"window {window} = {why}")
     # Interval calibration (on the validation tail) measures errors in seasonal differences
     # inside each window: the season must fit in it.
