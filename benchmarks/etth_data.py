@@ -67,9 +67,24 @@ def load_ett(path: Path) -> pd.DataFrame:
 @dataclass(frozen=True)
 class Protocol:
     """The standard split in rows for data with ``rows_per_hour`` rows an hour: the hourly
-    rows x 1 (ETTh), x 4 (the 15-minute ETTm files)."""
+    rows x 1 (ETTh), x 4 (the 15-minute ETTm files).
+
+    ``fold`` moves the whole split that many validation spans (4 months) earlier: fold 1 trains
+    on months 1-8 and validates on months 9-12, a second validation origin that never reaches the
+    standard validation or test months (its "test" months are the standard validation ones).
+    """
 
     rows_per_hour: int = 1
+    fold: int = 0
+
+    def __post_init__(self) -> None:
+        folds = TRAIN_END // (VAL_END - TRAIN_END)  # at least one span left to train on
+        if not 0 <= self.fold < folds:
+            raise ValueError(f"fold must be in 0..{folds - 1}, got {self.fold}")
+
+    @property
+    def _shift(self) -> int:
+        return self.fold * (VAL_END - TRAIN_END)
 
     @classmethod
     def of(cls, dates: pd.Series) -> Protocol:
@@ -83,15 +98,15 @@ class Protocol:
 
     @property
     def train_end(self) -> int:
-        return TRAIN_END * self.rows_per_hour
+        return (TRAIN_END - self._shift) * self.rows_per_hour
 
     @property
     def val_end(self) -> int:
-        return VAL_END * self.rows_per_hour
+        return (VAL_END - self._shift) * self.rows_per_hour
 
     @property
     def test_end(self) -> int:
-        return TEST_END * self.rows_per_hour
+        return (TEST_END - self._shift) * self.rows_per_hour
 
 
 def standard_splits(

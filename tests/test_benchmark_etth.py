@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import etth
+from benchmarks import etth, etth_data
 from benchmarks.etth_data import (
     CHANNELS,
     Protocol,
@@ -171,3 +171,30 @@ def test_a_linear_weight_averages_the_networks_with_the_linear_map() -> None:
     assert "validation: the linear map alone" in text
     with pytest.raises(ValueError, match=r"linear_weight must be in \[0, 1\]"):
         etth.run(HORIZON, smoke=True, linear_weight=1.5)
+
+
+def test_an_earlier_fold_moves_the_whole_split_four_months_back() -> None:
+    assert (Protocol(fold=1).train_end, Protocol(fold=1).val_end) == (5760, 8640)
+    assert Protocol(fold=1).test_end == Protocol().val_end  # never the standard test months
+    assert Protocol(rows_per_hour=4, fold=2).train_end == 2880 * 4
+    with pytest.raises(ValueError, match=r"fold must be in 0\.\.2"):
+        Protocol(fold=3)
+
+
+def test_fold_one_validates_on_months_nine_to_twelve(capsys: pytest.CaptureFixture[str]) -> None:
+    result = etth.main(
+        ["--horizon", str(HORIZON), "--smoke", "--threads", "1", "--validate", "--fold", "1"]
+    )
+    assert result["fold"] == 1
+    assert "test" not in result
+    # The validation windows' targets are rows [5760, 8640), standardised with rows [0, 5760).
+    values = load_etth1()[list(CHANNELS)].to_numpy(dtype=np.float64)
+    mean, std = fit_scaler(values[:5760])
+    x, y = windows((values[5760 - etth.LOOKBACK : 8640] - mean) / std, etth.LOOKBACK, HORIZON)
+    repeat = mse_mae(y, etth_data.repeat_forecast(x, HORIZON))
+    np.testing.assert_allclose(result["val_repeat"], repeat, rtol=1e-9)
+    printed = capsys.readouterr().out
+    assert "fold 1: trained on months 1-8, validated on months 9-12" in printed
+    with pytest.raises(SystemExit):
+        etth.main(["--horizon", str(HORIZON), "--fold", "1"])  # not without --validate
+    assert "give --validate too" in capsys.readouterr().err
