@@ -315,6 +315,9 @@ def test_train_from_a_model_updates_it_into_another(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "epochs run    0 (a refresh: weights kept, intervals recalibrated)" in result.stdout
     assert same(weights(lc.load(refreshed)), weights(lc.load(first)))
+    info = runner.invoke(cli.app, ["info", refreshed])
+    assert "; a refresh: weights kept (the networks below trained before it)" in info.stdout
+    assert "epochs at lr" not in info.stdout.split("updated on")[1].splitlines()[0]
     result = runner.invoke(cli.app, ["train", new, "--from", first, "-o", first, "--resume"])
     assert result.exit_code == 1
     assert "--resume does not apply" in result.stderr

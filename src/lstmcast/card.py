@@ -147,10 +147,16 @@ def card_lines(card: dict[str, Any]) -> list[str]:
         lines.append("trained on    (not recorded: saved before model cards)")
     for step in card["chain"][1:]:  # the first is the fit, said above
         facts, training = step["data"], step["training"]
+        trained = (
+            f"seed {step['seed']}, {training['epochs']} epochs at lr {training['lr']:g}"
+            if training["epochs"]
+            else "a refresh: weights kept (the networks below trained before it), "
+            "intervals calibrated again"
+        )
         lines.append(
             f"updated on    {facts['series']} series, {facts['points']:,} points, "
             f"{facts['first']} to {facts['last']}; data sha256 {facts['fingerprint'][:16]}; "
-            f"seed {step['seed']}, {training['epochs']} epochs at lr {training['lr']:g}"
+            + trained
         )
     missing = card["missing"]
     if missing:
