@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from lstmcast.recipe import (
     choose_segment,
     choose_window,
     facts_of,
+    guerrero_lambda,
     is_daily_season,
     period_from_autocorrelation,
     season_of_step,
@@ -132,6 +134,74 @@ def test_few_windows_get_smaller_batches() -> None:
     settings = choose(facts).settings
     assert settings["window"] == 84  # 7 seasons
     assert settings["batch_size"] == 32
+
+
+@pytest.mark.parametrize(
+    ("smallest", "log_lambda", "expected", "reason"),
+    [
+        (0.25, 0.05, "log", "log target: above 0, the spread grows with the level "
+         "(Guerrero's lambda 0.05)"),
+        (0.25, 0.25, "log", "(Guerrero's lambda 0.25)"),
+        (0.25, 0.95, None, "target as it is: the spread does not grow with the level "
+         "(Guerrero's lambda 0.95)"),
+        (0.25, None, None, "target as it is: no season to compare the spread with the level by"),
+        (0.0, None, None, "target as it is: not all above 0 (smallest 0)"),
+        (-3.5, None, None, "target as it is: not all above 0 (smallest -3.5)"),
+        (math.nan, None, None, "target as it is: not all above 0 (smallest none observed)"),
+    ],
+)  # fmt: skip
+def test_the_target_is_logged_when_the_spread_grows_with_the_level(
+    smallest: float, log_lambda: float | None, expected: str | None, reason: str
+) -> None:
+    facts = DataFacts(
+        step=pd.offsets.Hour(), n_series=4, shortest=700, total_points=2800, horizon=48,
+        smallest=smallest, log_lambda=log_lambda,
+    )  # fmt: skip
+    recipe = choose(facts)
+    assert recipe.settings["target_transform"] == expected
+    assert any(reason in line for line in recipe.reasons), recipe.reasons
+    # Given, it wins (and is not explained).
+    given = choose(facts, {"target_transform": None})
+    assert "target_transform" not in given.settings
+    assert not any("target" in line for line in given.reasons)
+
+
+def test_guerrero_lambda_tells_a_spread_that_grows_with_the_level() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(24 * 40)
+    level = np.exp(t / 300)  # a trend: the level grows 24-fold
+    daily = 1 + 0.3 * np.sin(2 * np.pi * t / 24)
+    multiplicative = level * daily * np.exp(0.05 * rng.normal(size=t.size))
+    additive = 10 + t / 30 + daily + 0.05 * rng.normal(size=t.size)  # the same swings
+    assert guerrero_lambda(multiplicative, 24) == pytest.approx(0.0, abs=0.15)
+    assert guerrero_lambda(additive, 24) > 0.75
+    assert guerrero_lambda(multiplicative[:30], 24) is None  # one whole season only
+    assert guerrero_lambda(np.full(96, 3.0), 24) is None  # no spread
+    assert guerrero_lambda(multiplicative, 1) is None
+    steady = 5 + daily + 0.05 * rng.normal(size=t.size)  # the level never moves: any power fits
+    assert guerrero_lambda(steady, 24) is None
+
+
+def test_facts_hold_the_smallest_value_and_the_median_lambda() -> None:
+    from lstmcast.data import Panel
+
+    frame = pd.DataFrame(
+        {"unique_id": ["a"] * 4 + ["b"] * 4, "ds": list(range(4)) * 2,
+         "y": [3.0, np.nan, 2.0, 5.0, 0.5, 9.0, 1.0, np.nan]}
+    )  # fmt: skip
+    panel = Panel.from_data(frame, keep_missing=True)
+    facts = facts_of(panel, panel.steps(), horizon=1)
+    assert facts.smallest == 0.5
+    assert facts.log_lambda is None  # integer steps, no period in 4 points
+    t = np.arange(24 * 30)
+    hourly = pd.DataFrame(
+        {"unique_id": "h", "ds": pd.date_range("2024-01-01", periods=t.size, freq="h"),
+         "y": np.exp(t / 200) * (1 + 0.3 * np.sin(2 * np.pi * t / 24))}
+    )  # fmt: skip
+    panel = Panel.from_data(hourly)
+    facts = facts_of(panel, panel.steps(), horizon=24)
+    assert facts.log_lambda == pytest.approx(guerrero_lambda(hourly["y"].to_numpy(), 24))
+    assert choose(facts).settings["target_transform"] == "log"
 
 
 def test_facts_of_a_panel_with_a_hidden_period() -> None:

@@ -32,13 +32,15 @@ RTOL = 1e-12  # the same arithmetic on the same numbers: equal but for exp's las
 def frame(
     n_series: int = 3, n_points: int = N_POINTS, seed: int = 0, first: int = 0
 ) -> pd.DataFrame:
-    """Positive series with a 6-step cycle, levels 1, 10, 100, ...: multiplicative noise."""
+    """Positive series with a 6-step cycle, levels 1, 10, 100, ... growing e-fold over 96
+    steps: multiplicative swings and noise (the recipe's log: Guerrero's lambda near 0)."""
     rng = np.random.default_rng(seed)
     t = np.arange(n_points)
     parts = []
     for k in range(n_series):
         level = 10.0 ** (k % 3)
-        y = level * np.exp(0.3 * np.sin(2 * np.pi * t / 6) + rng.normal(0, 0.05, n_points))
+        swings = 0.3 * np.sin(2 * np.pi * t / 6) + rng.normal(0, 0.05, n_points)
+        y = level * np.exp(t / 96 + swings)
         ds = pd.date_range("2024-01-01", periods=n_points, freq="h")
         parts.append(pd.DataFrame({"unique_id": chr(ord("a") + first + k), "ds": ds, "y": y}))
     return pd.concat(parts, ignore_index=True)
@@ -220,6 +222,113 @@ def test_missing_values_stay_missing(data: pd.DataFrame) -> None:
     backtest = model.backtest(gappy, h=H)
     assert backtest["y"].isna().sum() == 1
     assert np.isfinite(backtest["LSTM"]).all()
+
+
+# --------------------------------------------------------------------------------------------
+# The recipe's log ("auto"): chosen for data above 0; later values <= 0 read, not refused
+
+# Every setting given but the transform (and one network: the recipe would train three).
+CHOOSING = {name: value for name, value in TINY.items() if name != "recipe"} | {
+    "ensemble_size": 1, "window_norm": None, "loss": "mse", "lr": 1e-3, "lr_schedule": None,
+}  # fmt: skip
+LATE = "2024-01-04 21:00"  # a time inside the last window of every series
+
+
+@pytest.fixture(scope="module")
+def chosen(data: pd.DataFrame) -> lc.LSTMForecaster:
+    return lc.LSTMForecaster(**CHOOSING).fit(data)
+
+
+def with_value(data: pd.DataFrame, series: str, when: str, value: float) -> pd.DataFrame:
+    changed = data.copy()
+    changed.loc[(changed["unique_id"] == series) & (changed["ds"] == when), "y"] = value
+    return changed
+
+
+def test_the_recipe_chooses_the_log_for_data_above_zero(
+    chosen: lc.LSTMForecaster, data: pd.DataFrame
+) -> None:
+    assert chosen.target_transform == "log"
+    assert chosen.get_params()["target_transform"] == "auto"  # a refit chooses anew
+    said = [line for line in chosen.recipe_ if line.startswith("log target:")]
+    assert said
+    assert said[0].startswith("log target: above 0, the spread grows with the level (Guerrero")
+    # The same model as the log given by hand.
+    given = lc.LSTMForecaster(**CHOOSING, target_transform="log").fit(data)
+    pd.testing.assert_frame_equal(chosen.predict(level=[80]), given.predict(level=[80]))
+
+
+@pytest.mark.parametrize("value", [0.0, -2.5])
+def test_the_recipe_keeps_the_values_when_one_is_not_above_zero(
+    data: pd.DataFrame, value: float
+) -> None:
+    model = lc.LSTMForecaster(**CHOOSING).plan(with_value(data, "b", LATE, value))
+    assert model["target_transform"] is None
+    tutorial = lc.LSTMForecaster(**TINY).plan(data)
+    assert tutorial["target_transform"] is None  # the tutorial's: the values as they are
+
+
+def test_a_refit_chooses_anew(data: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**CHOOSING | {"epochs": 1}).fit(data)
+    assert model.target_transform == "log"
+    model.fit(with_value(data, "a", LATE, 0.0))  # no warning, no error: the values as they are
+    assert model.target_transform is None
+    assert any("target as it is: not all above 0 (smallest 0)" in r for r in model.recipe_)
+
+
+def test_a_later_value_not_above_zero_is_read_as_its_series_smallest(
+    chosen: lc.LSTMForecaster, data: pd.DataFrame
+) -> None:
+    """Under the recipe's log, a 0 in new history is its series' smallest value above 0 in
+    that history (said in a DataWarning); the backtest's actuals keep the 0."""
+    bad = with_value(data, "c", LATE, 0.0)
+    smallest = bad.loc[(bad["unique_id"] == "c") & (bad["y"] > 0), "y"].min()
+    stand_in = with_value(data, "c", LATE, smallest)
+    message = f"series 'c' has the value 0 at {LATE}:00 in the new data; the model learned log"
+    with pytest.warns(lc.DataWarning, match=message):
+        got = chosen.predict(df=bad, level=[80])
+    pd.testing.assert_frame_equal(got, chosen.predict(df=stand_in, level=[80]))
+    with pytest.warns(lc.DataWarning, match="series 'c' has the value 0"):
+        backtest = chosen.backtest(bad, h=H, n_windows=2)
+    assert_actuals(backtest, bad)  # the 0 itself, not its stand-in
+    pd.testing.assert_series_equal(
+        backtest["LSTM"], chosen.backtest(stand_in, h=H, n_windows=2)["LSTM"]
+    )
+
+
+def test_the_reading_survives_save_and_load(
+    chosen: lc.LSTMForecaster, data: pd.DataFrame, tmp_path: Path
+) -> None:
+    chosen.save(tmp_path / "model")
+    loaded = lc.load(tmp_path / "model")
+    assert loaded.get_params()["target_transform"] == "auto"
+    bad = with_value(data, "a", LATE, -1.0)
+    with pytest.warns(lc.DataWarning, match="series 'a' has the value -1"):
+        got = loaded.predict(df=bad)
+    with pytest.warns(lc.DataWarning):
+        pd.testing.assert_frame_equal(got, chosen.predict(df=bad))
+    assert np.isfinite(got["LSTM"]).all()
+
+
+def test_a_series_with_no_value_above_zero_is_still_refused(
+    chosen: lc.LSTMForecaster, data: pd.DataFrame
+) -> None:
+    bad = data.copy()
+    bad.loc[bad["unique_id"] == "b", "y"] = 0.0
+    with pytest.raises(lc.DataError, match="series 'b' has no value above 0 in the new data"):
+        chosen.predict(df=bad)
+
+
+def test_an_update_reads_such_values_too(data: pd.DataFrame) -> None:
+    model = lc.LSTMForecaster(**CHOOSING | {"val_size": None, "epochs": 1}).fit(data)
+    later = frame(n_points=N_POINTS + 24).groupby("unique_id").tail(24)
+    later = with_value(later, "a", later["ds"].iloc[3], 0.0)
+    with pytest.warns(lc.DataWarning, match="series 'a' has the value 0"):
+        model.update(later, epochs=1, random_state=3)
+    assert np.isfinite(model.predict()["LSTM"]).all()
+    np.testing.assert_array_equal(  # kept as given
+        model.tail_.y, later.groupby("unique_id").tail(WINDOW)["y"].to_numpy()
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ The contract of the ``.onnx`` file (:class:`OnnxContract`; also in its ``metadat
 - input ``series``: int64 (batch,), each row's series, its position in ``series_ids`` (0 to
   n - 1; an index outside is an error of the runtime, a negative one counts from the end);
 - input ``window``: float64 (batch, window), each row's last ``window`` raw values, oldest first
-  (a model with ``target_transform="log"`` takes their log inside the graph, so values must be
-  above 0, and exponentiates its outputs);
+  (a model with ``target_transform="log"``, given or the recipe's, takes their log inside the
+  graph, so values must be above 0: the graph has no series history to read a value <= 0 by,
+  as ``predict`` does under the recipe's log; and it exponentiates its outputs);
 - input ``covariates`` (a model with ``hist_cols`` or ``futr_cols``): float64 (batch, window,
   C), the raw past-only then future-known columns at the window's steps;
 - input ``future`` (a model with ``futr_cols``): float64 (batch, h, F), the raw future-known

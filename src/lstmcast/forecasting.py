@@ -18,7 +18,7 @@ import torch
 from .data import Panel
 from .errors import ConfigError, option
 from .model import LSTMNetwork
-from .target_transform import model_values
+from .target_transform import model_values, smallest_positive
 from .training_range import check_scaled
 from .windows import SeriesScaler
 
@@ -127,6 +127,7 @@ def input_windows(
     covariates: CovariateScaler | None = None,
     ahead: tuple[int, torch.Tensor] | None = None,
     transform: str | None = None,
+    floored: bool = False,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Input windows (k, window, features) ending before rows ``ends`` of series ``series``,
     and their scaler rows (k,). ``inputs(scaled, ds, tz, covariates)`` adds the features beside
@@ -136,15 +137,20 @@ def input_windows(
     (k, window + horizon, features), keeping only the features ``mask`` marks there (the
     future-known covariates); rows past a series' end are zeros. ``transform``: the model's
     target transform, applied to the window's values before scaling (``panel`` is in the
-    user's units).
+    user's units); ``floored``: a value <= 0 is read as its series' smallest above 0 in
+    ``panel`` (the recipe's log, :mod:`lstmcast.target_transform`).
     """
     rows = scaler.rows_of(panel.ids)[series]
     # Only the rows inside the windows are scaled: forecasting 10,000 long series reads
     # 10,000 windows, not every point.
     index = ends[:, None] - window + np.arange(window)[None, :]  # (k, window)
     shift, scale = scaler.shift[rows, None], scaler.scale[rows, None]
+    values = panel.y[index]
+    floor = None
+    if floored and transform == "log" and (values <= 0).any():
+        floor = smallest_positive(panel)[series, None]
     with np.errstate(over="ignore"):  # refused just below, with the series named
-        scaled = (model_values(panel.y[index], transform) - shift) / scale
+        scaled = (model_values(values, transform, floor) - shift) / scale
     check_scaled(panel, scaled, index, scaler_kind)
     scaled_covariates = None
     if covariates is not None:

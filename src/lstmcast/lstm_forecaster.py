@@ -90,12 +90,14 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         Stop after this many epochs without validation improvement (needs ``val_size``).
     scaler : "standard" or "none"
         Per-series scaling, fitted on the training part only (never the validation tail).
-    target_transform : None or "log"
+    target_transform : None, "log" or "auto"
         "log": the network (its scaling, windows, loss, early stopping and interval
         calibration) works on ``log(y)``, and forecasts and interval bounds are ``exp``'d back
         to the data's units. For positive data whose errors matter relative to its level
         (sales, traffic); every observed value must be above 0 (a DataError names the first
-        that is not). None: the values as they are.
+        that is not). None: the values as they are. "auto": "log" when every observed training
+        value is above 0 (then a value <= 0 in later data is read as its series' smallest above
+        0, with a DataWarning), None otherwise; None with ``recipe="tutorial"``.
     window_norm : None, "revin" or "last"
         Normalise each input window by its own mean and standard deviation ("revin") or by its
         last value ("last"), and de-normalise the forecast: for series whose level drifts.
@@ -206,7 +208,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         val_at: str = "end",
         patience: int | str | None = AUTO,
         scaler: str = "standard",
-        target_transform: str | None = None,
+        target_transform: str | None = AUTO,
         window_norm: str | None = AUTO,
         baseline: str | None = AUTO,
         segment: int | str = AUTO,
@@ -340,7 +342,7 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         self._check_params()
         names = {"id_col": id_col, "time_col": time_col, "target_col": target_col}
         panel = self._read(df, "the data", fitting=True, **self._column_names(names))
-        self._choose(self._modelled(panel), panel.steps())  # as fit chooses them
+        self._choose(panel, panel.steps())  # as fit chooses them
         return self.settings_
 
     def _choose(self, panel: Panel, steps: list[Any]) -> None:
@@ -429,11 +431,11 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         The collective steps (fingerprint, seed, calibration checks) run in the same order on
         every rank of a process group.
         """
-        # The scaler, the windows and the recipe's look at the values work in model units
-        # (log(y) with target_transform="log"); what the model keeps (tail_), its fingerprint
-        # and its diagnostics stay in the data's units.
+        # The recipe looks at the values as given (it chooses the transform); the scaler and
+        # the windows work in model units (log(y) with target_transform="log"); what the model
+        # keeps (tail_), its fingerprint and its diagnostics stay in the data's units.
+        self._choose(panel, steps)
         modelled = self._modelled(panel)
-        self._choose(modelled, steps)
         n_train = training_points(panel, self.window, self.horizon, self.val_size)
         device = pick_device(self.device)  # an absent device is refused before any work
         parallel = distributed.active()

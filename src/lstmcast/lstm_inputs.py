@@ -58,6 +58,8 @@ class LSTMInputs:
 
         def _current(self) -> dict[str, Any]: ...
 
+        def get_params(self, deep: bool = True) -> dict[str, Any]: ...
+
     def _network_quantiles(self) -> tuple[float, ...]:
         """The quantiles the heads learn for ``quantile_levels`` (both ends of each interval)."""
         return network_quantiles(self.quantile_levels)
@@ -83,18 +85,27 @@ class LSTMInputs:
         targets = (self.missing != "error", self.fill_gaps)
         panel, encoder = read_panel(df, what, columns, spec, self.covariate_missing, saved, targets)
         # Before any fill: a fill comes from observed values, so it is above 0 when they are.
-        check_positive(panel, self.target_transform, what)
+        # Training data is checked against the transform as given ("auto": the recipe looks
+        # at it next); other data against the model's.
+        transform = self.get_params()["target_transform"] if fitting else self.target_transform
+        check_positive(panel, transform, what, floored=not fitting and self._log_chosen())
         panel = fill_targets(panel, self.missing, what)
         if fitting:  # learned from the training series; kept by _fit
             self._fitting_static = encoder
             self._fitting_fills = Fills.of(panel, self.missing)
         return panel
 
+    def _log_chosen(self) -> bool:
+        """Whether the recipe chose the log target (the user did not): a later value <= 0 is
+        then read as its series' smallest above 0, with a warning (:func:`check_positive`)."""
+        chosen = self.__dict__.get("_chosen", {})
+        return self.target_transform == "log" and "target_transform" in chosen
+
     def _modelled(self, panel: Panel) -> Panel:
         """``panel`` with its target in the units the scaler and network work in (``log(y)``
         with ``target_transform="log"``; else ``panel`` itself). Panels the model keeps or
         shows (``tail_``, backtest actuals, diagnostics) stay in the user's units."""
-        return to_model(panel, self.target_transform)
+        return to_model(panel, self.target_transform, floored=self._log_chosen())
 
     def _in_user_units(self, values: np.ndarray) -> np.ndarray:
         """De-scaled forecasts or bounds (any shape) back in the data's units."""
@@ -166,7 +177,7 @@ class LSTMInputs:
         ahead = (self.horizon, mask) if spec.futr else None
         x, rows = input_windows(
             panel, series, ends, self.scaler_, self.window, self.scaler, self._inputs,
-            covariates, ahead, self.target_transform,
+            covariates, ahead, self.target_transform, self._log_chosen(),
         )  # fmt: skip
         device = next(self.networks_[0].parameters()).device
         small = small_step(self.batch_size, self.networks_[0].config.hidden_size)  # training's

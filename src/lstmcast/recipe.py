@@ -4,8 +4,9 @@ A user gives data and the horizon they need; every setting they did not give is 
 from the data alone, by rules that the M4 Hourly and ETTh1 benchmarks chose on validation
 (benchmarks/RESULTS.md): a window of whole seasons (7 of them on hourly data, a week), the LSTM
 stepping over one season at a time, the whole horizon emitted at once, each window normalised by
-its own statistics (RevIN), the MAE loss and a one-cycle learning rate. Each choice comes with the
-reason, printed by ``lstmcast train`` and saved in the model.
+its own statistics (RevIN), the MAE loss, a one-cycle learning rate and, for data above 0 whose
+spread grows with its level, log(y) as the target. Each choice comes with the reason, printed
+by ``lstmcast train`` and saved in the model.
 
 Sits before the estimator: input frame -> facts (:func:`facts_of`) -> settings (:func:`choose`)
 -> ``LSTMForecaster``.
@@ -51,6 +52,14 @@ MIN_WINDOW = 32
 SEGMENT_FROM_SEASONS = 4
 # Without a season, a long window is cut into about this many segments.
 SEGMENTS_WITHOUT_SEASON = 16
+# The log is the recipe's target when Guerrero's lambda is at most this: nearer the log's 0 than
+# the square root's 0.5 (M4 Hourly: 0.05; ETTh1 OT 0.95 and Nino 0.85, where the log lost on
+# validation: benchmarks/RESULTS.md, V9, V10, V18).
+LOG_MAX_LAMBDA = 0.25
+# Guerrero's lambda is looked for on this grid (Box-Cox powers), for series whose seasons'
+# mean levels differ by this factor or more.
+_LAMBDAS = np.linspace(-1.0, 2.0, 301)
+_LEVEL_MOVES = 1.1
 # Autocorrelation at the period's lag must reach this to count as a season.
 SEASON_MIN_AUTOCORRELATION = 0.3
 # Series sampled to find a period from the autocorrelation (the mean over them is steady).
@@ -72,6 +81,9 @@ class DataFacts:
     horizon: int | None  # None: not given, the recipe chooses it
     period: int | None = None
     shortest_id: str = ""  # the shortest series, named in errors
+    smallest: float = math.nan  # the smallest observed value (NaN: none observed)
+    # The median over series of Guerrero's lambda (None: not measured: values <= 0, no season).
+    log_lambda: float | None = None
 
 
 @dataclass(frozen=True)
@@ -345,6 +357,7 @@ TUTORIAL: dict[str, Any] = {
     "ensemble_size": 1,
     # Keras's LSTM, the tutorial's, starts its forget gates' bias at 1 (``unit_forget_bias``).
     "forget_bias": 1.0,
+    "target_transform": None,
 }
 # The settings a recipe chooses when the user leaves them "auto".
 CHOSEN = tuple(TUTORIAL)
@@ -455,6 +468,7 @@ def choose(
     for name, value in _FIXED.items():
         pick(name, value)
     pick("baseline", None)
+    pick("target_transform", *_target_transform(facts))
     # torch's initialisation: a forget bias of 1 did not help on M4 Hourly's or ETTh1's
     # validation data (benchmarks/RESULTS.md).
     pick("forget_bias", None)
@@ -501,13 +515,16 @@ def facts_of(panel: Panel, steps: list[Any], horizon: int | None) -> DataFacts:
     shortest = int(lengths.min())
     shortest_id = str(panel.ids[int(np.argmin(lengths))])
     period = None
-    if season_of_step(step)[0] is None:
+    season = season_of_step(step)[0]
+    if season is None:
         held = 2 * (horizon or 0)
         trained = [
             panel.y[begin : max(end - held, begin)]
             for begin, end in zip(panel.starts[:-1], panel.ends, strict=True)
         ]
         period = period_from_autocorrelation(trained, max_lag=max(shortest - held, 0) // 2)
+        season = period
+    smallest = float(np.nanmin(panel.y)) if (panel.y == panel.y).any() else math.nan
     return DataFacts(
         step=step,
         n_series=len(panel),
@@ -516,7 +533,60 @@ def facts_of(panel: Panel, steps: list[Any], horizon: int | None) -> DataFacts:
         horizon=horizon,
         period=period,
         shortest_id=shortest_id,
+        smallest=smallest,
+        log_lambda=_median_lambda(panel, season) if smallest > 0 else None,
     )
+
+
+def _target_transform(facts: DataFacts) -> tuple[str | None, str]:
+    """The recipe's target transform and why: log(y) for data above 0 whose spread grows with
+    its level (Guerrero's lambda at most :data:`LOG_MAX_LAMBDA`), where errors are relative."""
+    if not facts.smallest > 0:
+        shown = "none observed" if math.isnan(facts.smallest) else f"{facts.smallest:.4g}"
+        return None, f"target as it is: not all above 0 (smallest {shown})"
+    if facts.log_lambda is None:
+        return None, "target as it is: no season to compare the spread with the level by"
+    said = f"Guerrero's lambda {facts.log_lambda:.2f}"
+    if facts.log_lambda > LOG_MAX_LAMBDA:
+        return None, f"target as it is: the spread does not grow with the level ({said})"
+    return "log", f"log target: above 0, the spread grows with the level ({said})"
+
+
+def guerrero_lambda(values: np.ndarray, season: int) -> float | None:
+    """Guerrero's (1993) Box-Cox power for positive ``values`` (n,): the lambda on a grid in
+    [-1, 2] that makes ``std / mean ** (1 - lambda)`` most constant (the least coefficient of
+    variation) over the series' last whole blocks of ``season`` steps. None with fewer than two
+    blocks, no spread, or a level that hardly moves (the blocks' means within a factor
+    :data:`_LEVEL_MOVES` of each other: then every power fits alike).
+
+    Written out (a few lines of numpy) rather than taken from a forecasting package that would
+    be a dependency for this alone.
+    """
+    values = values[~np.isnan(values)]
+    blocks = len(values) // season if season >= 2 else 0
+    if blocks < 2:
+        return None
+    block = values[len(values) - blocks * season :].reshape(blocks, season)
+    mean, spread = block.mean(axis=1), block.std(axis=1, ddof=1)
+    if not (spread > 0).any() or mean.max() < _LEVEL_MOVES * mean.min():
+        return None
+    # (lambdas, blocks) ratios in logs: exp(log std - (1 - lambda) log mean), safe at any level.
+    ratios = np.exp(np.log(np.maximum(spread, 1e-300)) - np.outer(1 - _LAMBDAS, np.log(mean)))
+    variation = ratios.std(axis=1, ddof=1) / ratios.mean(axis=1)
+    return float(_LAMBDAS[int(np.argmin(variation))])
+
+
+def _median_lambda(panel: Panel, season: int | None) -> float | None:
+    """The median of :func:`guerrero_lambda` over up to :data:`SEASON_SAMPLE` series (evenly
+    spaced: deterministic); None without a season or any measurable series."""
+    if season is None or season < 2:
+        return None
+    picks = np.linspace(0, len(panel) - 1, min(len(panel), SEASON_SAMPLE)).round().astype(int)
+    found = [
+        guerrero_lambda(panel.y[panel.starts[i] : panel.ends[i]], season) for i in np.unique(picks)
+    ]
+    lambdas = [value for value in found if value is not None]
+    return float(np.median(lambdas)) if lambdas else None
 
 
 def resolve(

@@ -230,6 +230,7 @@ class _Trials:
         from .lstm_forecaster import LSTMForecaster
         from .missing import insert_gaps
         from .recipe import CHOSEN, resolve
+        from .settings import AUTO
 
         covariates = spec_of(fixed)
         static = None  # the static columns as given (text for categories), by series id
@@ -254,6 +255,10 @@ class _Trials:
         estimator._check_params()  # fixed settings that cannot work
         # Whether the loss is searched depends on it, given or not.
         base["quantile_training"] = estimator.quantile_training
+        # Left to each fit: the log only where its own training values are all above 0 (the
+        # final refit on all of df may meet values <= 0 that the training part has not).
+        if "target_transform" not in fixed:
+            base["target_transform"] = AUTO
         _check_room(trained, base)
         identity = {
             "data": data_fingerprint(panel),

@@ -340,7 +340,9 @@ MODEL_OPTIONS = (
         "--target-transform",
         "log: the network learns log(y) and forecasts and intervals are exponentiated back, for "
         "positive data whose errors matter relative to its level (sales, traffic; every value "
-        "must be above 0); none (default): the values as they are.",
+        "must be above 0); none: the values as they are; auto (default): log when every "
+        "training value is above 0 (a later value <= 0 is then read as its series' smallest "
+        "above 0, with a warning), else none.",
         str | None,
         parse=_text_or_none,
     ),
