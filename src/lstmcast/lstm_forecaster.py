@@ -96,8 +96,9 @@ class LSTMForecaster(LSTMInputs, Updatable, IntervalForecasts, Forecaster):
         to the data's units. For positive data whose errors matter relative to its level
         (sales, traffic); every observed value must be above 0 (a DataError names the first
         that is not). None: the values as they are. "auto": "log" when every observed training
-        value is above 0 (then a value <= 0 in later data is read as its series' smallest above
-        0, with a DataWarning), None otherwise; None with ``recipe="tutorial"``.
+        value is above 0 and the spread grows with the level (the median over series of
+        Guerrero's lambda at most 0.25; then a value <= 0 in later data is read as its series'
+        smallest above 0, with a DataWarning), None otherwise; None with ``recipe="tutorial"``.
     window_norm : None, "revin" or "last"
         Normalise each input window by its own mean and standard deviation ("revin") or by its
         last value ("last"), and de-normalise the forecast: for series whose level drifts.

@@ -9,9 +9,10 @@ is monotone, so quantiles and conformal bounds computed on the log scale map thr
 None is the identity: the same arrays, untouched.
 
 The log is the user's choice or the recipe's (``target_transform="auto"``: the log when every
-training value is above 0). A value <= 0 in later data is refused under the user's log; under
-the recipe's it is read as the smallest value above 0 of its series in the same data, with a
-DataWarning (``floored``): the recipe made a promise about the training data, not the future.
+training value is above 0 and the spread grows with the level, ``recipe.guerrero_lambda``). A
+value <= 0 in later data is refused under the user's log; under the recipe's it is read as the
+smallest value above 0 of its series in the same data, with a DataWarning (``floored``): the
+recipe made a promise about the training data, not the future.
 The panel itself keeps the value as given, so backtest actuals and scores see the real one.
 """
 

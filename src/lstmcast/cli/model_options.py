@@ -341,8 +341,9 @@ MODEL_OPTIONS = (
         "log: the network learns log(y) and forecasts and intervals are exponentiated back, for "
         "positive data whose errors matter relative to its level (sales, traffic; every value "
         "must be above 0); none: the values as they are; auto (default): log when every "
-        "training value is above 0 (a later value <= 0 is then read as its series' smallest "
-        "above 0, with a warning), else none.",
+        "training value is above 0 and the spread grows with the level (Guerrero's lambda <= "
+        "0.25; a later value <= 0 is then read as its series' smallest above 0, with a "
+        "warning), else none.",
         str | None,
         parse=_text_or_none,
     ),
