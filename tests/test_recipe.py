@@ -144,7 +144,8 @@ def test_few_windows_get_smaller_batches() -> None:
         (0.25, 0.25, "log", "(Guerrero's lambda 0.25)"),
         (0.25, 0.95, None, "target as it is: the spread does not grow with the level "
          "(Guerrero's lambda 0.95)"),
-        (0.25, None, None, "target as it is: no season to compare the spread with the level by"),
+        (0.25, None, None, "target as it is: whether the spread grows with the level cannot "
+         "be told"),
         (0.0, None, None, "target as it is: not all above 0 (smallest 0)"),
         (-3.5, None, None, "target as it is: not all above 0 (smallest -3.5)"),
         (math.nan, None, None, "target as it is: not all above 0 (smallest none observed)"),

@@ -545,7 +545,10 @@ def _target_transform(facts: DataFacts) -> tuple[str | None, str]:
         shown = "none observed" if math.isnan(facts.smallest) else f"{facts.smallest:.4g}"
         return None, f"target as it is: not all above 0 (smallest {shown})"
     if facts.log_lambda is None:
-        return None, "target as it is: no season to compare the spread with the level by"
+        return None, (
+            "target as it is: whether the spread grows with the level cannot be told (no "
+            "season, or levels that hardly move)"
+        )
     said = f"Guerrero's lambda {facts.log_lambda:.2f}"
     if facts.log_lambda > LOG_MAX_LAMBDA:
         return None, f"target as it is: the spread does not grow with the level ({said})"
