@@ -6,16 +6,16 @@ Usage (from the repository root):
     .venv/bin/python -m benchmarks.export --smoke        # seconds: checks it runs
 
 Issue 18's measure for ``lstmcast export``. The model is the recipe's for M4 Hourly
-(``LSTMForecaster(horizon=48)``: window 336, 14 segments of 24 hours, 128 units, RevIN) with
-the recipe's largest ensemble, 3 networks (``ensemble_size=3``; the recipe trains as many as
-its time budget allows), trained quickly: one epoch per network (``epochs=1``), as the weights'
-values do not change the time a forward pass takes. It is exported twice, the point forecast
-alone and with 80% and 95% conformal intervals, and each file is timed against the same
-computation in torch (:func:`lstmcast.export.forecast_graph`, the module the file was
+(``LSTMForecaster(horizon=48)``: a week's window, 7 segments of 24 hours, 128 units, RevIN,
+log(y)) with the recipe's largest ensemble, 3 networks (``ensemble_size=3``; the recipe trains
+as many as its time budget allows), trained quickly: one epoch per network (``epochs=1``), as
+the weights' values do not change the time a forward pass takes. It is exported twice, the
+point forecast alone and with 80% and 95% conformal intervals, and each file is timed against
+the same computation in torch (:func:`lstmcast.export.forecast_graph`, the module the file was
 exported from: the per-series scaling, the three networks and their mean, the intervals, in
 eager mode under ``torch.inference_mode``). Rows are windows of the 414 series' training data:
-their last 336 hours (one row: H1), and 10,000 windows at random origins of random series (M4
-Hourly has 414 series; a batch's cost depends on its rows, not on which series they are).
+their last window of hours (one row: H1), and 10,000 windows at random origins of random series
+(M4 Hourly has 414 series; a batch's cost depends on its rows, not on which series they are).
 
 Each call is timed alone; torch and onnxruntime alternate call by call (side by side, under
 the same load) after warm-up calls. torch and onnxruntime get the same ``--threads`` (torch's
