@@ -53,7 +53,7 @@ SEGMENT_FROM_SEASONS = 4
 # Without a season, a long window is cut into about this many segments.
 SEGMENTS_WITHOUT_SEASON = 16
 # The log is the recipe's target when Guerrero's lambda is at most this: nearer the log's 0 than
-# the square root's 0.5 (M4 Hourly: 0.05; ETTh1 OT 0.95 and Nino 0.85, where the log lost on
+# the square root's 0.5 (M4 Hourly: -0.13; ETTh1 OT 0.97 and Nino 1.03, where the log lost on
 # validation: benchmarks/RESULTS.md, V9, V10, V18).
 LOG_MAX_LAMBDA = 0.25
 # Guerrero's lambda is looked for on this grid (Box-Cox powers), for series whose seasons'
