@@ -233,7 +233,10 @@ def test_an_update_of_a_model_validated_at_the_start_still_keeps_its_best(
     settings = SETTINGS | {"epochs": 2, "val_size": 60, "season_length": 12, "val_at": "start"}
     model = lc.LSTMForecaster(**settings).fit(series[:340])
     model.update(lc.to_long(series)[340:].reset_index(drop=True), val_size=8)
-    assert [(c.select_epoch, c.keep_start) for c in configs] == [(True, True)]
+    margin = lstmcast.updating.START_MARGIN
+    assert [(c.select_epoch, c.keep_start, c.start_margin) for c in configs] == [
+        (True, True, margin)
+    ]
 
 
 def test_median_weight_scales_the_median_term_only() -> None:

@@ -162,6 +162,31 @@ def test_the_weights_it_started_from_win_when_no_epoch_beats_them() -> None:
     assert all(torch.equal(a, b) for a, b in zip(start, network.parameters(), strict=True))
 
 
+def test_an_epoch_must_beat_the_start_by_the_margin() -> None:
+    """Epochs that lower the validation loss replace the start without a margin, and not with
+    a margin larger than any epoch's gain."""
+
+    def run(margin: float) -> tuple[History, bool]:
+        torch.manual_seed(0)
+        network = LSTMNetwork(NetworkConfig(input_size=1, hidden_size=4, horizon=2))
+        start = [p.detach().clone() for p in network.parameters()]
+        inputs = torch.sin(torch.arange(60, dtype=torch.float32) / 3)[:, None]
+        windows = Windows(inputs, inputs[:, 0], torch.arange(48), window=8, horizon=2)
+        config = TrainConfig(epochs=3, lr=1e-2, keep_start=True, start_margin=margin)
+        history = train(
+            network, windows, windows, config, generator=torch.Generator().manual_seed(0)
+        )
+        kept = all(torch.equal(a, b) for a, b in zip(start, network.parameters(), strict=True))
+        return history, kept
+
+    free, kept = run(0.0)
+    assert free.best_epoch > 0  # an epoch did better than the start ...
+    assert not kept
+    strict, kept = run(0.99)  # ... but none by 99%
+    assert strict.best_epoch == 0
+    assert kept
+
+
 def test_epochs_the_recipe_chose_are_chosen_again_for_the_new_windows(tmp_path: Path) -> None:
     settings = {k: v for k, v in FAST.items() if k != "epochs"}
     model = lc.LSTMForecaster(**settings).fit(OLD)

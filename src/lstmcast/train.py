@@ -256,8 +256,11 @@ class TrainConfig:
     # so far would not fit in what is left. None: no limit.
     time_budget: float | None = None
     # The weights training starts from compete with every epoch's on validation (best epoch
-    # 0 when none beats them): an update never ends worse on validation than it began.
+    # 0 when none beats them): an update never ends worse on validation than it began. An
+    # epoch replaces them only if its validation loss is lower by ``start_margin`` (a fraction
+    # of theirs): among many epochs, one beats them on a short tail by chance.
     keep_start: bool = False
+    start_margin: float = 0.0
     # Keep the weights of the epoch with the lowest validation loss; False: the last epoch's
     # (validation points that only calibrate, such as each series' oldest: val_at="start").
     select_epoch: bool = True
@@ -470,7 +473,7 @@ def train(
     best_state = copy.deepcopy(network.state_dict())
     best_score = math.inf
     if config.keep_start and validating and resume is None:
-        best_score = validation_loss(network, val_windows)
+        best_score = validation_loss(network, val_windows) * (1.0 - config.start_margin)
         history.best_epoch = 0
     first_epoch = 1
     if resume is not None:

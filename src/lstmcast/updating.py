@@ -47,6 +47,10 @@ from .windows import SeriesScaler
 # move each series' saved window forward, the intervals are calibrated again on their
 # validation tail and the alarms recomputed, with the weights as they are.
 REFRESH_EPOCHS = Rule(int, 0)
+# An epoch of an update replaces the starting weights only if it beats them on the update's
+# validation tail by this fraction of their loss: on M4 Hourly the epochs an update kept beat
+# them by 0.4-1.7% on its 48 hours and lost on the next 48 (benchmarks/RESULTS.md, U-V4, U-V5).
+START_MARGIN = 0.02
 
 
 def check_changes(saved: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -399,7 +403,12 @@ class Updatable:
                 self.networks_[0].config,
                 # An update validates on its new points' tail (whatever val_at the fit had)
                 # and keeps the best of its epochs and its starting weights there.
-                dataclasses.replace(train_config(settings), keep_start=True, select_epoch=True),
+                dataclasses.replace(
+                    train_config(settings),
+                    keep_start=True,
+                    start_margin=START_MARGIN,
+                    select_epoch=True,
+                ),
                 len(self.networks_),
                 (train_windows, val_windows),
                 device,
