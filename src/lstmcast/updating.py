@@ -5,7 +5,8 @@ as forecasting does, puts each known series' saved last ``window`` points in fro
 points (so a few new points make whole windows), and trains every network further from its
 weights and Adam state, on the model's scaling (new series get theirs from their training part,
 as fit would). Early stopping and calibration use the newest points of each series; the weights
-the update starts from compete on validation, so an update never ends worse there than it began.
+the update starts from compete on validation (an epoch must beat them by :data:`START_MARGIN`),
+so an update never ends worse there than it began.
 Each update is recorded in the model's training chain (``card.chain_step``).
 """
 
