@@ -222,7 +222,7 @@ def choose_kernel(
     long_training = training and torch.is_grad_enabled() and x.shape[1] >= MIN_FLOAT32_STEPS
     if not (float32_mkl() or long_training):
         return False
-    if x.shape[0] * hidden_size < MIN_UNITS:
+    if small_step(x.shape[0], hidden_size):
         return False
     return load()
 

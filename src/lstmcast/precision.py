@@ -84,7 +84,6 @@ def resolve(precision: str, device: torch.device, training: bool, small_step: bo
 
     Training in bfloat16 where it is not native is refused; forecasting there uses float32.
     """
-
     native = native_bf16(device)
     if precision == "bf16" and device.type != "cpu":
         if not training:
